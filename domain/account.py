@@ -1,0 +1,92 @@
+"""The money of one claim: what is owed per component, what was paid to each, and any surplus.
+
+``balance = principal + interest + fees + costs − paid`` holds by construction, and no component is
+ever paid beyond what it owes, so the balance never goes negative: money beyond the balance is a
+``surplus`` to refund. Allocation order (version-1 decision): costs, then fees, then interest, then
+principal, unless the debtor designated the payment to the principal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from domain.money import ZERO, to_cents
+
+COMPONENTS = ("costs", "fees", "interest", "principal")
+DESIGNATED_ORDER = ("principal", "costs", "fees", "interest")
+
+
+@dataclass
+class Account:
+    principal: Decimal = ZERO
+    fees: Decimal = ZERO
+    costs: Decimal = ZERO
+    interest_exact: Decimal = ZERO  # accrued interest, unrounded, through ``interest_through``
+    interest_through: date | None = None
+    paid: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(COMPONENTS, ZERO))
+    surplus: Decimal = ZERO
+
+    @property
+    def interest(self) -> Decimal:
+        return to_cents(self.interest_exact)
+
+    def owed(self, component: str, interest_exact: Decimal | None = None) -> Decimal:
+        if component == "interest":
+            return to_cents(self.interest_exact if interest_exact is None else interest_exact)
+        value: Decimal = getattr(self, component)
+        return value
+
+    def outstanding(self, component: str, interest_exact: Decimal | None = None) -> Decimal:
+        return self.owed(component, interest_exact) - self.paid[component]
+
+    @property
+    def principal_outstanding(self) -> Decimal:
+        return self.principal - self.paid["principal"]
+
+    @property
+    def total_paid(self) -> Decimal:
+        return sum(self.paid.values(), ZERO)
+
+    def balance(self, interest_exact: Decimal | None = None) -> Decimal:
+        owed = sum((self.owed(c, interest_exact) for c in COMPONENTS), ZERO)
+        return owed - self.total_paid
+
+    def allocate(self, amount: Decimal, interest_exact: Decimal, designation: str | None) -> dict[str, Decimal]:
+        """Split ``amount`` over the components (pure: the event applies the result)."""
+        order = DESIGNATED_ORDER if designation == "principal" else COMPONENTS
+        left = amount
+        out = dict.fromkeys((*COMPONENTS, "surplus"), ZERO)
+        for component in order:
+            take = min(left, max(self.outstanding(component, interest_exact), ZERO))
+            out[component] = take
+            left -= take
+        out["surplus"] = left
+        return out
+
+    def overpaid_moves(self, owed_after: dict[str, Decimal]) -> dict[str, Decimal]:
+        """When what a component owes falls below what was paid to it (fees waived, a credit note),
+        the excess moves to the other components in allocation order, and the rest to surplus.
+        Returns the new ``paid`` per component plus ``surplus`` (pure)."""
+        paid = dict(self.paid)
+        excess = ZERO
+        for c in COMPONENTS:
+            if paid[c] > owed_after[c]:
+                excess += paid[c] - owed_after[c]
+                paid[c] = owed_after[c]
+        for c in COMPONENTS:
+            take = min(excess, owed_after[c] - paid[c])
+            paid[c] += take
+            excess -= take
+        return {**paid, "surplus": self.surplus + excess}
+
+    def apply_allocation(self, allocation: dict[str, Decimal]) -> None:
+        for c in COMPONENTS:
+            self.paid[c] += allocation[c]
+        self.surplus += allocation["surplus"]
+
+    def set_paid(self, moved: dict[str, Decimal]) -> None:
+        for c in COMPONENTS:
+            self.paid[c] = moved[c]
+        self.surplus = moved["surplus"]

@@ -1,0 +1,407 @@
+"""The collection application: commands in, ids out; every accepted command saved atomically.
+
+Each method is a domain verb taking plain values and the business date ``on`` it is recorded on,
+plus a ``command_id`` that makes repeating it harmless. A refused command raises
+``CommandRefused`` before anything is saved, so it changes nothing.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+
+from domain.channels import DebtorContact, NoDeliveryChannel, choose_channel
+from domain.claim import Claim, claim_id
+from domain.errors import CommandRefused, ErrorCode, invalid
+from domain.identity import InvalidIdentity, opaque_debtor_id, validate_identity
+from domain.kid import KidAlgorithm, KidScheme
+from domain.money import fmt
+from domain.parties import Creditor, Debtor, creditor_id_for, debtor_id_for
+from domain.policy import CollectionPolicy, PlannedAction, default_policy, due_action
+from domain.records import DebtorKind, Installment, Jurisdiction
+from domain.rules import Rules, rules_for
+
+DEFAULT_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/")
+DEFAULT_SALT = b"kravsak-development-salt-change-me"
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRun:
+    """One command the case flow issued."""
+
+    day: date
+    invoice: str
+    action: PlannedAction
+    command_id: str
+    accepted: bool
+    error: str | None
+
+
+class CollectionApp(Application[UUID]):
+    """Municipal collection: creditors, debtors and claims, event-sourced."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, *, namespace: UUID = DEFAULT_NAMESPACE,
+                 salt: bytes = DEFAULT_SALT) -> None:
+        super().__init__(env)
+        self.namespace = namespace
+        self.salt = salt
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # --- parties -----------------------------------------------------------------------------
+
+    def register_creditor(self, *, creditor: str, name: str, jurisdiction: str, on: date, command_id: str,
+                          office: str | None = None, policy: CollectionPolicy | None = None,
+                          kid_algorithm: str = "MOD10", kid_length: int = 15) -> UUID:
+        j = self._jurisdiction(jurisdiction)
+        if not creditor.isdigit() or len(creditor) != 4:
+            raise invalid("creditor", f"'{creditor}' is not a four-digit municipality number")
+        ident = creditor_id_for(self.namespace, creditor)
+        if self._exists(ident):
+            return ident
+        chosen = policy or default_policy(j)
+        if chosen.jurisdiction != j:
+            raise invalid("policy", f"a {chosen.jurisdiction} policy cannot serve a {j} creditor")
+        KidScheme(KidAlgorithm(kid_algorithm), kid_length, 4)  # validates the scheme
+        c = Creditor._create(Creditor.Registered, id=ident, command_id=command_id, recorded=on, creditor=creditor,
+                             name=name, jurisdiction=j.value, office=office or creditor, policy=chosen.as_dict(),
+                             kid_algorithm=kid_algorithm, kid_length=kid_length)
+        self.save(c)
+        return ident
+
+    def change_policy(self, *, creditor: str, policy: CollectionPolicy, on: date, command_id: str) -> None:
+        c = self.creditor(creditor)
+        if policy.jurisdiction.value != c.jurisdiction:
+            raise invalid("policy", f"a {policy.jurisdiction} policy cannot serve a {c.jurisdiction} creditor")
+        c.change_policy(command_id=command_id, on=on, policy=policy.as_dict())
+        self.save(c)
+
+    def register_debtor(self, *, office: str, ref: str, kind: str, jurisdiction: str, on: date, command_id: str,
+                        national_id: str | None = None, allow_synthetic: bool = False,
+                        contact: Mapping[str, bool] | None = None) -> UUID:
+        j = self._jurisdiction(jurisdiction)
+        try:
+            debtor_kind = DebtorKind(kind)
+        except ValueError:
+            raise invalid("kind", f"'{kind}' is not person or organisation") from None
+        if national_id is not None:
+            try:
+                compact = validate_identity(national_id, jurisdiction=j.value, kind=debtor_kind.value,
+                                            allow_synthetic=allow_synthetic)
+            except InvalidIdentity as e:
+                raise invalid(e.field, e.rule) from None
+            opaque = opaque_debtor_id(compact, salt=self.salt)
+        else:
+            opaque = opaque_debtor_id(f"{office}:{ref}", salt=self.salt)
+        flags = dict(contact or {})
+        unknown = set(flags) - set(DebtorContact.__dataclass_fields__)
+        if unknown:
+            raise invalid("contact", f"unknown channel flags {sorted(unknown)}")
+        ident = debtor_id_for(self.namespace, office, ref, self.salt)
+        if self._exists(ident):
+            return ident
+        d = Debtor._create(Debtor.Registered, id=ident, command_id=command_id, recorded=on, office=office, ref=ref,
+                           kind=debtor_kind.value, jurisdiction=j.value, opaque_id=opaque, contact=flags)
+        self.save(d)
+        return ident
+
+    def register_death(self, *, office: str, debtor_ref: str, died: date, on: date, command_id: str) -> None:
+        if died > on:
+            raise invalid("died", f"the death date {died} lies after the registration date {on}")
+        d = self.debtor(office, debtor_ref)
+        if d.died is not None:
+            if d.died == died:
+                return
+            raise invalid("died", f"the debtor is already registered as dead on {d.died}")
+        d.die(command_id=command_id, on=on, died=died)
+        claims = [self.repository.get(cid) for cid in d.claims]
+        for c in claims:
+            c.note_death(command_id=command_id, on=on, died=died, rules=rules_for(c.jurisdiction.value))
+        self.save(d, *claims)
+
+    def register_proklama(self, *, office: str, debtor_ref: str, published: date, on: date,
+                          command_id: str) -> date:
+        d = self.debtor(office, debtor_ref)
+        if d.died is None:
+            raise CommandRefused(ErrorCode.MISSING_PREREQUISITE, "a proklama needs the debtor registered as dead")
+        if published < d.died or published > on:
+            raise invalid("published", f"the publication {published} must lie between the death {d.died} and {on}")
+        if published in d.publications:
+            assert d.estate_report_deadline is not None
+            return d.estate_report_deadline
+        rules = rules_for(d.jurisdiction)
+        last = max([published, *d.publications])
+        deadline = rules.estate_report_deadline(last)
+        d.publish_proklama(command_id=command_id, on=on, published=published, report_deadline=deadline)
+        claims = [self.repository.get(cid) for cid in d.claims]
+        for c in claims:
+            c.note_estate_deadline(command_id=command_id, on=on, published=published, deadline=deadline,
+                                   rules=rules_for(c.jurisdiction.value))
+        self.save(d, *claims)
+        return deadline
+
+    # --- claims ------------------------------------------------------------------------------
+
+    def issue_invoice(self, *, creditor: str, invoice: str, amount: Decimal, due: date, claim_type: str,
+                      debtor_ref: str, on: date, command_id: str) -> UUID:
+        if not invoice or len(invoice) > 64:
+            raise invalid("invoice", "an invoice number of 1 to 64 characters is required")
+        c = self.creditor(creditor)
+        rules = rules_for(c.jurisdiction)
+        ident = claim_id(self.namespace, creditor, invoice)
+        existing = self._get_claim(ident)
+        if existing is not None:
+            if (existing.account.principal, existing.due, existing.claim_type) == (amount, due, claim_type) \
+                    or command_id in existing.commands:
+                return ident
+            raise invalid("invoice", f"invoice number {invoice} is already registered for creditor {creditor} "
+                                     "with other data")
+        d = self.debtor(c.office, debtor_ref)
+        if d.jurisdiction != c.jurisdiction:
+            raise invalid("debtor", f"debtor {debtor_ref} is registered under {d.jurisdiction}, not {c.jurisdiction}")
+        scheme = KidScheme(KidAlgorithm(c.kid_algorithm), c.kid_length, 4)
+        serial = scheme.next_issuable_serial(creditor, invoice_serial(invoice, scheme.serial_digits))
+        choice = self._channel(d, "invoice")
+        claim = Claim.issue(id=ident, command_id=command_id, on=on, rules=rules, creditor_id=creditor,
+                            debtor_id=str(d.id), invoice=invoice, amount=amount, due=due, claim_type=claim_type,
+                            debtor_kind=DebtorKind(d.kind), kid=scheme.for_invoice(creditor, serial),
+                            channel=choice[0], channel_reason=choice[1])
+        if d.died is not None:
+            claim.note_death(command_id=command_id, on=on, died=d.died, rules=rules)
+        d.attach(command_id=command_id, on=on, claim_id=ident)
+        self.save(claim, d)
+        return ident
+
+    def credit_invoice(self, *, creditor: str, invoice: str, amount: Decimal, on: date, command_id: str,
+                       reason: str = "credit note") -> None:
+        self._on_claim(creditor, invoice, command_id, lambda c, r: c.credit(
+            command_id=command_id, on=on, amount=amount, reason=reason, rules=r))
+
+    def register_payment(self, *, creditor: str, invoice: str, amount: Decimal, on: date, command_id: str,
+                         ordered: date | None = None, designation: str | None = None) -> None:
+        self._on_claim(creditor, invoice, command_id, lambda c, r: c.pay(
+            command_id=command_id, on=on, amount=amount, ordered=ordered or on, designation=designation, rules=r))
+
+    def send_notice(self, *, creditor: str, invoice: str, notice: str, on: date, command_id: str,
+                    deadline: date | None = None, channel: str | None = None) -> None:
+        cred = self.creditor(creditor)
+        policy = CollectionPolicy.from_dict(cred.policy)
+
+        def act(c: Claim, r: Rules) -> None:
+            d = self.repository.get(UUID(c.debtor_id))
+            chosen = (channel, "given by the caseworker") if channel else self._channel(d, notice)
+            c.send_notice(command_id=command_id, on=on, notice=notice, deadline=deadline, died=c.facts.died,
+                          channel=chosen[0], channel_reason=chosen[1], fees_enabled=policy.fees_enabled,
+                          reminder_fee_agreed=policy.reminder_fee_agreed, rules=r)
+        self._on_claim(creditor, invoice, command_id, act)
+
+    def register_objection(self, *, creditor: str, invoice: str, on: date, command_id: str,
+                           received: date | None = None, text: str = "") -> None:
+        self._on_claim(creditor, invoice, command_id, lambda c, r: c.register_objection(
+            command_id=command_id, on=on, received=received or on, text=text, rules=r))
+
+    def resolve_objection(self, *, creditor: str, invoice: str, outcome: str, on: date, command_id: str,
+                          amount: Decimal | None = None) -> None:
+        self._on_claim(creditor, invoice, command_id, lambda c, r: c.resolve_objection(
+            command_id=command_id, on=on, outcome=outcome, amount=amount, rules=r))
+
+    def grant_deferral(self, *, creditor: str, invoice: str, until: date, on: date, command_id: str,
+                       requested_by_debtor: bool = True) -> None:
+        self._on_claim(creditor, invoice, command_id, lambda c, r: c.grant_deferral(
+            command_id=command_id, on=on, until=until, requested_by_debtor=requested_by_debtor, rules=r))
+
+    def agree_payment_plan(self, *, creditor: str, invoice: str, installments: Iterable[Installment], on: date,
+                           command_id: str) -> None:
+        plan = list(installments)
+        self._on_claim(creditor, invoice, command_id, lambda c, r: c.agree_payment_plan(
+            command_id=command_id, on=on, installments=plan, rules=r))
+
+    def request_enforcement(self, *, creditor: str, invoice: str, route: str, on: date, command_id: str) -> None:
+        self._on_claim(creditor, invoice, command_id, lambda c, r: c.request_enforcement(
+            command_id=command_id, on=on, route=route, died=c.facts.died, rules=r))
+
+    def register_judgment(self, *, creditor: str, invoice: str, on: date, command_id: str,
+                          decided: date | None = None) -> None:
+        self._on_claim(creditor, invoice, command_id, lambda c, r: c.register_judgment(
+            command_id=command_id, on=on, decided=decided or on, rules=r))
+
+    def apply_reinstatement(self, *, creditor: str, invoice: str, on: date, command_id: str) -> None:
+        self._on_claim(creditor, invoice, command_id, lambda c, r: c.apply_reinstatement(
+            command_id=command_id, on=on, rules=r))
+
+    def report_to_estate(self, *, creditor: str, invoice: str, on: date, command_id: str) -> None:
+        self._on_claim(creditor, invoice, command_id, lambda c, r: c.report_to_estate(
+            command_id=command_id, on=on, rules=r))
+
+    def write_off(self, *, creditor: str, invoice: str, reason: str, on: date, command_id: str) -> None:
+        self._on_claim(creditor, invoice, command_id, lambda c, r: c.write_off(
+            command_id=command_id, on=on, reason=reason, rules=r))
+
+    def file_complaint(self, *, creditor: str, invoice: str, on: date, command_id: str,
+                       received: date | None = None) -> None:
+        self._on_claim(creditor, invoice, command_id, lambda c, r: c.file_complaint(
+            command_id=command_id, on=on, received=received or on, rules=r))
+
+    def decide_complaint(self, *, creditor: str, invoice: str, outcome: str, on: date, command_id: str) -> None:
+        self._on_claim(creditor, invoice, command_id, lambda c, r: c.decide_complaint(
+            command_id=command_id, on=on, outcome=outcome, rules=r))
+
+    # --- case flow ---------------------------------------------------------------------------
+
+    def run_policies(self, *, creditor: str, invoices: Iterable[str], start: date, until: date,
+                     command_id: str) -> list[PolicyRun]:
+        """Drive the creditor's policy day by day from ``start`` through ``until`` for ``invoices``."""
+        cred = self.creditor(creditor)
+        policy = CollectionPolicy.from_dict(cred.policy)
+        rules = rules_for(cred.jurisdiction)
+        runs: list[PolicyRun] = []
+        targets = list(invoices)
+        day = start
+        while day <= until:
+            working = rules.calendar.is_working_day(day)
+            for invoice in targets:
+                claim = self.claim(creditor, invoice)
+                breach_id = f"{command_id}/{invoice}/plan/{day}"
+                if claim.check_plan(command_id=breach_id, on=day, rules=rules):
+                    self.save(claim)
+                total = self._debtor_open_total(claim, day, rules)
+                action = due_action(claim, day, policy, debtor_open_total=total, is_working_day=working)
+                if action is None:
+                    continue
+                cid = f"{command_id}/{invoice}/{action.name}/{day}"
+                try:
+                    if action.kind == "notice":
+                        self.send_notice(creditor=creditor, invoice=invoice, notice=action.name, on=day,
+                                         command_id=cid, deadline=action.deadline)
+                    else:
+                        self.request_enforcement(creditor=creditor, invoice=invoice, route=action.name, on=day,
+                                                 command_id=cid)
+                    runs.append(PolicyRun(day, invoice, action, cid, True, None))
+                except CommandRefused as refused:
+                    runs.append(PolicyRun(day, invoice, action, cid, False, refused.code.value))
+            day += timedelta(days=1)
+        return runs
+
+    # --- queries -----------------------------------------------------------------------------
+
+    def creditor(self, creditor: str) -> Creditor:
+        try:
+            c = self.repository.get(creditor_id_for(self.namespace, creditor))
+        except AggregateNotFoundError:
+            raise invalid("creditor", f"creditor {creditor} is not registered") from None
+        assert isinstance(c, Creditor)
+        return c
+
+    def debtor(self, office: str, ref: str) -> Debtor:
+        try:
+            d = self.repository.get(debtor_id_for(self.namespace, office, ref, self.salt))
+        except AggregateNotFoundError:
+            raise invalid("debtor", f"debtor {ref} is not registered with office {office}") from None
+        assert isinstance(d, Debtor)
+        return d
+
+    def claim(self, creditor: str, invoice: str) -> Claim:
+        c = self._get_claim(claim_id(self.namespace, creditor, invoice))
+        if c is None:
+            raise CommandRefused(ErrorCode.UNKNOWN_INVOICE, f"invoice {invoice} is not registered for creditor "
+                                 f"{creditor}")
+        return c
+
+    def claim_report(self, claim: Claim, day: date) -> dict[str, Any]:
+        """The contract's view of one claim on ``day``."""
+        rules = rules_for(claim.jurisdiction.value)
+        exact, warnings = claim.interest_exact_on(day, rules)
+        acc = claim.account
+        report: dict[str, Any] = {
+            "principal": fmt(acc.principal), "interest": fmt(acc.owed("interest", exact)), "fees": fmt(acc.fees),
+            "costs": fmt(acc.costs), "paid": fmt(acc.total_paid), "balance": fmt(acc.balance(exact)),
+            "limitation_date": claim.limitation_date.isoformat(), "status": claim.status_on(day, rules).value,
+            "stage": claim.stage.value, "disputed": claim.disputed,
+            "currency": claim.currency, "kid": claim.kid, "surplus": fmt(acc.surplus),
+            "estate_report_deadline": claim.estate_deadline.isoformat() if claim.estate_deadline else None,
+            "estate_status": self._estate_status(claim, day),
+        }
+        if claim.write_off_reason:
+            report["written_off"] = fmt(claim.written_off_amount)
+        if warnings:
+            report["warnings"] = list(warnings)
+        return report
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _on_claim(self, creditor: str, invoice: str, command_id: str, act: Any) -> None:
+        claim = self.claim(creditor, invoice)
+        if command_id in claim.commands:
+            return  # repeated command: already done
+        act(claim, rules_for(claim.jurisdiction.value))
+        self.save(claim)
+
+    def _get_claim(self, ident: UUID) -> Claim | None:
+        try:
+            c = self.repository.get(ident)
+        except AggregateNotFoundError:
+            return None
+        assert isinstance(c, Claim)
+        return c
+
+    def _exists(self, ident: UUID) -> bool:
+        return ident in self.repository
+
+    def _debtor_open_total(self, claim: Claim, day: date, rules: Rules) -> Decimal:
+        exact, _ = claim.interest_exact_on(day, rules)
+        return claim.account.balance(exact)
+
+    @staticmethod
+    def _channel(debtor: Debtor, document: str) -> tuple[str, str]:
+        try:
+            choice = choose_channel(DebtorContact(**debtor.contact), document=document)
+        except NoDeliveryChannel as e:
+            raise invalid("contact", str(e)) from None
+        return choice.channel.value, choice.reason
+
+    @staticmethod
+    def _jurisdiction(raw: str) -> Jurisdiction:
+        try:
+            return Jurisdiction(raw)
+        except ValueError:
+            raise invalid("jurisdiction", f"'{raw}' is not NO or SE") from None
+
+    @staticmethod
+    def _estate_status(claim: Claim, day: date) -> str | None:
+        if claim.facts.died is None:
+            return None
+        if claim.reported_to_estate is not None:
+            return "reported"
+        if claim.estate_deadline is None or day <= claim.estate_deadline:
+            return "to_report"
+        return "lien_survives" if claim.lien_secured else "precluded"
+
+
+def invoice_serial(invoice: str, digits: int) -> int:
+    """The KID serial of an invoice number: the number itself when numeric and short enough,
+    otherwise a stable checksum of it (collisions are possible and harmless: the KID identifies
+    the payment, the invoice number identifies the claim)."""
+    if invoice.isdigit() and len(invoice) <= digits:
+        return int(invoice)
+    return zlib.crc32(invoice.encode()) % (10**digits)

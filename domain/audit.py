@@ -1,0 +1,156 @@
+"""The good-collection-practice audit: a pure function over a claim's trail.
+
+It re-reads every notice and enforcement step against *all* facts known now — including facts
+registered late with an earlier effective date (an objection received before a step, a payment
+ordered in time, a death) — and returns findings plus the fee consequences: the steps whose fees
+or costs can no longer be recovered. The claim records those consequences as events; the steps
+themselves stay in the trail.
+
+Codes (stable, from the scenario contract): ``escalated_during_objection``,
+``escalated_after_timely_payment``, ``escalated_before_deadline``, ``time_barred_collection``,
+``contact_after_death``, ``costs_not_recoverable``; and, for information, ``notice_fee_not_allowed``
+and ``complaint_breach``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from domain.money import ZERO, fmt
+from domain.records import ClaimFacts, EnforcementRecord, NoticeRecord, ObjectionOutcome
+
+
+class Severity(StrEnum):
+    BREACH = "breach"
+    WARNING = "warning"
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    command_id: str
+    code: str
+    severity: Severity
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditResult:
+    findings: tuple[Finding, ...]
+    non_recoverable: dict[str, str]  # step command id -> why its fee or cost fell away
+
+
+Step = NoticeRecord | EnforcementRecord
+ESCALATING_NOTICES = frozenset({"betalingsoppfordring", "inkassokrav"})
+COURT_ROUTES = frozenset({"forliksklage"})
+
+
+def _day(step: Step) -> date:
+    return step.sent_on if isinstance(step, NoticeRecord) else step.requested_on
+
+
+def _name(step: Step) -> str:
+    return step.notice if isinstance(step, NoticeRecord) else step.route
+
+
+def _amount(step: Step) -> Decimal:
+    return step.fee if isinstance(step, NoticeRecord) else step.cost
+
+
+def _previous_deadline(facts: ClaimFacts, step: Step) -> tuple[date, str]:
+    """The deadline a step relies on: a betalingsoppfordring on a missed purring or inkassovarsel,
+    an enforcement step on a missed demand (betalingsoppfordring, inkassokrav), any other notice
+    on the due date."""
+    day = _day(step)
+    if isinstance(step, EnforcementRecord):
+        if facts.judgment_on is not None and facts.judgment_on <= day:
+            return facts.effective_due, "the due date"
+        kinds = ESCALATING_NOTICES
+    elif step.notice == "betalingsoppfordring":
+        kinds = frozenset({"purring", "inkassovarsel"})
+    else:
+        return facts.effective_due, "the due date"
+    earlier = [n for n in facts.notices if n.notice in kinds and n.sent_on < day]
+    if not earlier:
+        return facts.effective_due, "the due date"
+    last = max(earlier, key=lambda n: (n.deadline, n.sent_on))
+    return last.deadline, f"the {last.notice} deadline"
+
+
+def _limitation_on(facts: ClaimFacts, day: date) -> date | None:
+    """The limitation date in force on ``day``, from every interruption known now."""
+    if facts.initial_limitation_date is None:
+        return None
+    return max([facts.initial_limitation_date, *(i.limitation_date for i in facts.interruptions if i.on <= day)])
+
+
+def audit(facts: ClaimFacts) -> AuditResult:
+    findings: list[Finding] = []
+    lost: dict[str, str] = {}
+
+    def flag(step: Step, code: str, severity: Severity, message: str, costs_fall: bool) -> None:
+        findings.append(Finding(step.command_id, code, severity, message))
+        if costs_fall and step.command_id not in lost:
+            lost[step.command_id] = f"{code}: {message}"
+
+    steps: list[Step] = sorted([*facts.notices, *facts.enforcements], key=_day)
+    for step in steps:
+        day, name = _day(step), _name(step)
+        if facts.died is not None and isinstance(step, NoticeRecord) and step.sent_on >= facts.died:
+            flag(step, "contact_after_death", Severity.WARNING,
+                 f"{name} sent {day} to a debtor who died {facts.died}", True)
+        for o in facts.objections:
+            pending = o.received <= day and (o.resolved_on is None or day < o.resolved_on)
+            disputed_after = (o.outcome == ObjectionOutcome.MAINTAINED and o.resolved_on is not None
+                              and day >= o.resolved_on and name not in COURT_ROUTES)
+            if pending or disputed_after:
+                flag(step, "escalated_during_objection", Severity.BREACH,
+                     f"{name} on {day} while the objection received {o.received} was "
+                     f"{'pending' if pending else 'maintained (disputed)'}", True)
+                break
+        deadline, what = _previous_deadline(facts, step)
+        timely = sum((p.amount for p in facts.payments if p.ordered <= deadline), ZERO)
+        if facts.principal > 0 and timely >= facts.principal and day > deadline:
+            flag(step, "escalated_after_timely_payment", Severity.BREACH,
+                 f"{name} on {day} although {fmt(timely)} was ordered by {what} {deadline}", True)
+        escalating = isinstance(step, EnforcementRecord) or name in ESCALATING_NOTICES
+        if escalating and day <= deadline:
+            flag(step, "escalated_before_deadline", Severity.BREACH,
+                 f"{name} on {day} before {what} {deadline} had passed", True)
+        for d in facts.deferrals:
+            if d.granted_on <= day <= d.until:
+                flag(step, "escalated_before_deadline", Severity.BREACH,
+                     f"{name} on {day} during the deferral granted until {d.until}", True)
+        limit = _limitation_on(facts, day)
+        if limit is not None and day > limit:
+            flag(step, "time_barred_collection", Severity.BREACH,
+                 f"{name} on {day} after the limitation date {limit}", True)
+        if isinstance(step, NoticeRecord) and step.fee == 0 and "policy" not in step.fee_reason \
+                and step.notice != "varsel_4_18":
+            findings.append(Finding(step.command_id, "notice_fee_not_allowed", Severity.INFO, step.fee_reason))
+
+    for o in facts.objections:
+        if o.outcome in (ObjectionOutcome.MAINTAINED, ObjectionOutcome.UPHELD) and o.resolved_on is not None:
+            for step in steps:
+                if _day(step) <= o.resolved_on and step.command_id not in lost:
+                    lost[step.command_id] = f"objection {o.outcome} on {o.resolved_on}: collection costs " \
+                                            "can no longer be recovered"
+    for c in facts.complaints:
+        if c.outcome == "breach" and c.decided_on is not None:
+            findings.append(Finding(c.command_id, "complaint_breach", Severity.BREACH,
+                                    f"the complaints board found a breach of good collection practice on "
+                                    f"{c.decided_on}; all collection costs fall away"))
+            for step in steps:
+                if _day(step) <= c.decided_on and step.command_id not in lost:
+                    lost[step.command_id] = f"complaints board found a breach on {c.decided_on}"
+
+    for step in steps:
+        if step.command_id in lost and _amount(step) > 0:
+            findings.append(Finding(step.command_id, "costs_not_recoverable", Severity.INFO,
+                                    f"{'fee' if isinstance(step, NoticeRecord) else 'cost'} "
+                                    f"{fmt(_amount(step))} of the {_name(step)} on {_day(step)} can no longer "
+                                    f"be recovered ({lost[step.command_id]})"))
+    return AuditResult(tuple(findings), lost)

@@ -1,0 +1,698 @@
+"""The claim (krav/fordran): one municipal invoice and everything that happens to it — the case.
+
+Each command checks the rules, then records the *result* in a past-tense event (fee, deadline,
+interest accrued, allocation, limitation date, rule version), so replaying the events never
+re-evaluates today's rules. Every event carries the command id (idempotency), the date the fact
+took effect and the date it was recorded (the business clock). After each command the
+good-collection-practice audit runs over the trail; costs it finds unrecoverable are recorded as
+``CostsWaived`` in the same save.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from domain.account import COMPONENTS, Account
+from domain.audit import AuditResult, audit
+from domain.errors import CommandRefused, ErrorCode, Refusals, invalid
+from domain.money import ZERO, to_cents
+from domain.records import (
+    ClaimFacts,
+    ComplaintRecord,
+    CostItem,
+    DebtorKind,
+    DeferralRecord,
+    EnforcementRecord,
+    Installment,
+    Interruption,
+    Jurisdiction,
+    NoticeRecord,
+    ObjectionOutcome,
+    ObjectionRecord,
+    PaymentPlanRecord,
+    PaymentRecord,
+    Stage,
+    Status,
+)
+from domain.rules import Rules
+from domain.rules.base import LimitationStep
+
+CLAIM_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/claim")
+WRITE_OFF_REASONS = frozenset({"time_barred", "deceased", "bankruptcy", "uneconomic", "other"})
+
+
+def claim_id(namespace: UUID, creditor_id: str, invoice: str) -> UUID:
+    """Natural key: a creditor's invoice number names one claim."""
+    return uuid5(namespace, f"claim:{creditor_id}:{invoice}")
+
+
+class Claim(Aggregate):
+    """A claim and its collection case."""
+
+    # --- events --------------------------------------------------------------------------------
+
+    class Invoiced(Aggregate.Created):
+        command_id: str
+        effective: date
+        recorded: date
+        rule_version: str
+        creditor_id: str
+        debtor_id: str
+        invoice: str
+        jurisdiction: str
+        currency: str
+        claim_type: str
+        debtor_kind: str
+        amount: Decimal
+        due: date
+        effective_due: date
+        lien_secured: bool
+        kid: str
+        channel: str
+        channel_reason: str
+        limitation_date: date
+        limitation_years: int
+        limitation_basis: str
+
+        def apply(self, claim: Claim) -> None:
+            claim.creditor_id, claim.debtor_id, claim.invoice = self.creditor_id, self.debtor_id, self.invoice
+            claim.jurisdiction, claim.currency = Jurisdiction(self.jurisdiction), self.currency
+            claim.claim_type, claim.lien_secured, claim.kid = self.claim_type, self.lien_secured, self.kid
+            claim.account = Account(principal=self.amount, interest_through=self.effective_due)
+            claim.stage, claim.issued_on = Stage.INVOICED, self.effective
+            claim.facts = ClaimFacts(self.invoice, claim.jurisdiction, self.claim_type,
+                                     DebtorKind(self.debtor_kind), self.amount, self.due, self.effective_due,
+                                     initial_limitation_date=self.limitation_date,
+                                     limitation_date=self.limitation_date)
+            claim.limitation_years = self.limitation_years
+            claim.cost_items, claim.waived = {}, {}
+            claim.commands = {self.command_id}
+            claim.closed_on, claim.write_off_reason, claim.written_off_amount = None, None, ZERO
+            claim.estate_deadline, claim.reported_to_estate = None, None
+            claim.plan_breached = False
+
+    class Event(Aggregate.Event):
+        command_id: str
+        effective: date
+        recorded: date
+        rule_version: str
+
+        def apply(self, claim: Claim) -> None:
+            claim.commands.add(self.command_id)
+            self.apply_to(claim)
+
+        def apply_to(self, claim: Claim) -> None:
+            raise NotImplementedError
+
+    class InterestAccruing(Event):
+        """Base for events that first bring interest up to date (recorded, never recomputed)."""
+
+        interest_accrued: Decimal
+        interest_through: date
+
+        def apply(self, claim: Claim) -> None:
+            claim.account.interest_exact = self.interest_accrued
+            claim.account.interest_through = self.interest_through
+            super().apply(claim)
+
+    class CreditNoteIssued(InterestAccruing):
+        amount: Decimal
+        reason: str
+        paid_after: dict[str, Decimal]
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.account.principal -= self.amount
+            claim.facts.principal = claim.account.principal
+            claim.account.set_paid(self.paid_after)
+            claim._close_if_settled(self.effective)
+
+    class PaymentRegistered(InterestAccruing):
+        amount: Decimal
+        ordered: date
+        designation: str
+        allocation: dict[str, Decimal]
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.account.apply_allocation(self.allocation)
+            claim.facts.payments.append(PaymentRecord(self.command_id, self.amount, self.ordered,
+                                                      self.recorded, self.recorded))
+            claim._close_if_settled(self.effective)
+
+    class NoticeSent(Event):
+        notice: str
+        deadline: date
+        fee: Decimal
+        fee_reason: str
+        channel: str
+        channel_reason: str
+        legal_basis: str
+        stage: str
+        warnings: list[str]
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.facts.notices.append(NoticeRecord(self.command_id, self.notice, self.effective, self.recorded,
+                                                    self.deadline, self.fee, self.fee_reason, self.channel))
+            claim._add_cost(self.command_id, "fee", self.fee)
+            claim.stage = max(claim.stage, Stage(self.stage), key=lambda s: s.rank)
+
+    class EnforcementRequested(Event):
+        route: str
+        cost: Decimal
+        cost_basis: str
+        legal_basis: str
+        stage: str
+        warnings: list[str]
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.facts.enforcements.append(EnforcementRecord(self.command_id, self.route, self.effective,
+                                                              self.recorded, self.cost))
+            claim._add_cost(self.command_id, "cost", self.cost)
+            claim.stage = max(claim.stage, Stage(self.stage), key=lambda s: s.rank)
+
+    class LimitationInterrupted(Event):
+        ground: str
+        legal_basis: str
+        years: int
+        limitation_date: date
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.facts.interruptions.append(Interruption(self.effective, self.ground, self.legal_basis,
+                                                          self.years, self.limitation_date))
+            claim.facts.limitation_date = self.limitation_date
+            claim.limitation_years = self.years
+
+    class ObjectionRegistered(Event):
+        text: str
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.facts.objections.append(ObjectionRecord(self.command_id, self.effective, self.recorded, self.text))
+
+    class ObjectionResolved(Event):
+        outcome: str
+
+        def apply_to(self, claim: Claim) -> None:
+            for o in claim.facts.objections:
+                if o.outcome is None:
+                    o.outcome, o.resolved_on = ObjectionOutcome(self.outcome), self.effective
+
+    class DeferralGranted(Event):
+        until: date
+        requested_by_debtor: bool
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.facts.deferrals.append(DeferralRecord(self.command_id, self.effective, self.until,
+                                                        self.requested_by_debtor))
+
+    class PaymentPlanAgreed(Event):
+        installments: list[dict[str, Any]]
+        paid_before: Decimal
+
+        def apply_to(self, claim: Claim) -> None:
+            plan = tuple(Installment(date.fromisoformat(str(i["due"])), Decimal(str(i["amount"])))
+                         for i in self.installments)
+            claim.facts.plans.append(PaymentPlanRecord(self.command_id, self.effective, plan, self.paid_before))
+            claim.plan_breached = False
+
+    class PaymentPlanBreached(Event):
+        missed_due: date
+        shortfall: Decimal
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.plan_breached = True
+
+    class JudgmentRegistered(Event):
+        def apply_to(self, claim: Claim) -> None:
+            claim.facts.judgment_on = self.effective
+            claim.stage = Stage.JUDGMENT
+
+    class ReinstatementApplied(Event):
+        """Sweden: återvinning — the utslag is set aside and the case goes to the district court."""
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.facts.judgment_on = None
+            claim.facts.objections.append(ObjectionRecord(self.command_id, self.effective, self.recorded,
+                                                          "återvinning", ObjectionOutcome.MAINTAINED,
+                                                          self.effective))
+            claim.stage = Stage.ENFORCEMENT
+
+    class DebtorDeathNoted(Event):
+        died: date
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.facts.died, claim.facts.died_recorded = self.died, self.recorded
+
+    class EstateDeadlineNoted(Event):
+        published: date
+        report_deadline: date
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.estate_deadline = self.report_deadline
+
+    class ReportedToEstate(Event):
+        def apply_to(self, claim: Claim) -> None:
+            claim.reported_to_estate = self.effective
+
+    class CostsWaived(Event):
+        items: list[dict[str, Any]]
+        fees: Decimal
+        costs: Decimal
+        paid_after: dict[str, Decimal]
+
+        def apply_to(self, claim: Claim) -> None:
+            for item in self.items:
+                claim.waived[str(item["command_id"])] = str(item["reason"])
+            claim.account.fees -= self.fees
+            claim.account.costs -= self.costs
+            claim.account.set_paid(self.paid_after)
+            claim._close_if_settled(self.effective)
+
+    class WrittenOff(InterestAccruing):
+        reason: str
+        amount: Decimal
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.write_off_reason, claim.written_off_amount = self.reason, self.amount
+            claim.closed_on = self.effective
+
+    class ComplaintFiled(Event):
+        def apply_to(self, claim: Claim) -> None:
+            claim.facts.complaints.append(ComplaintRecord(self.command_id, self.effective))
+
+    class ComplaintDecided(Event):
+        outcome: str
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.facts.complaints = [
+                ComplaintRecord(c.command_id, c.received, self.outcome, self.effective) if c.outcome is None else c
+                for c in claim.facts.complaints
+            ]
+
+    # --- state (set by Invoiced.apply) -----------------------------------------------------
+
+    creditor_id: str
+    debtor_id: str
+    invoice: str
+    jurisdiction: Jurisdiction
+    currency: str
+    claim_type: str
+    lien_secured: bool
+    kid: str
+    account: Account
+    stage: Stage
+    issued_on: date
+    facts: ClaimFacts
+    limitation_years: int
+    cost_items: dict[str, CostItem]
+    waived: dict[str, str]
+    commands: set[str]
+    closed_on: date | None
+    write_off_reason: str | None
+    written_off_amount: Decimal
+    estate_deadline: date | None
+    reported_to_estate: date | None
+    plan_breached: bool
+
+    def __init__(self) -> None:
+        """State is set by ``Invoiced.apply``."""
+
+    # --- creation ------------------------------------------------------------------------------
+
+    @classmethod
+    def issue(cls, *, id: UUID, command_id: str, on: date, rules: Rules, creditor_id: str, debtor_id: str,
+              invoice: str, amount: Decimal, due: date, claim_type: str, debtor_kind: DebtorKind, kid: str,
+              channel: str, channel_reason: str) -> Claim:
+        if claim_type not in rules.claim_types:
+            raise invalid("claim_type", f"'{claim_type}' is not a {rules.jurisdiction} claim type "
+                                        f"({', '.join(sorted(rules.claim_types))})")
+        if due < on - timedelta(days=3650):
+            raise invalid("due", f"{due} lies more than ten years before the invoice date {on}")
+        period = rules.initial_limitation(debtor_kind, claim_type, due)
+        claim = cls._create(
+            cls.Invoiced, id=id, command_id=command_id, effective=on, recorded=on, rule_version=rules.version,
+            creditor_id=creditor_id, debtor_id=debtor_id, invoice=invoice, jurisdiction=rules.jurisdiction.value,
+            currency=rules.currency, claim_type=claim_type, debtor_kind=debtor_kind.value, amount=amount, due=due,
+            effective_due=rules.effective_due(due), lien_secured=claim_type in rules.lien_claim_types, kid=kid,
+            channel=channel, channel_reason=channel_reason, limitation_date=rules.period_end(due, period.years),
+            limitation_years=period.years, limitation_basis=period.legal_basis)
+        return claim
+
+    # --- queries -------------------------------------------------------------------------------
+
+    @property
+    def due(self) -> date:
+        return self.facts.due
+
+    @property
+    def effective_due(self) -> date:
+        return self.facts.effective_due
+
+    @property
+    def limitation_date(self) -> date:
+        assert self.facts.limitation_date is not None
+        return self.facts.limitation_date
+
+    @property
+    def disputed(self) -> bool:
+        return any(o.outcome in (None, ObjectionOutcome.MAINTAINED) for o in self.facts.objections)
+
+    @property
+    def objection_pending(self) -> bool:
+        return any(o.outcome is None for o in self.facts.objections)
+
+    def interest_exact_on(self, day: date, rules: Rules) -> tuple[Decimal, tuple[str, ...]]:
+        """Accrued interest through ``day`` (or through the day the claim closed), unrounded."""
+        acc = self.account
+        assert acc.interest_through is not None
+        end = min(day, self.closed_on) if self.closed_on else day
+        pieces, warnings = rules.interest(acc.principal_outstanding, acc.interest_through + timedelta(days=1), end)
+        return acc.interest_exact + sum((p.amount for p in pieces), ZERO), warnings
+
+    def status_on(self, day: date, rules: Rules) -> Status:
+        if self.write_off_reason is not None:
+            return Status.WRITTEN_OFF
+        if self.closed_on is not None and self.account.balance() == 0:
+            return Status.PAID
+        if day > self.limitation_date:
+            return Status.TIME_BARRED
+        return Status.OPEN
+
+    def audit(self) -> AuditResult:
+        return audit(self.facts)
+
+    # --- command checks ------------------------------------------------------------------------
+
+    def _check_open(self, on: date, died: date | None, *, collection: bool) -> None:
+        """The generic refusals, in the contract's order (closed, time-barred, deceased, not due)."""
+        if self.write_off_reason is not None or (self.closed_on is not None and self.account.balance() == 0):
+            raise CommandRefused(ErrorCode.CLAIM_CLOSED, f"invoice {self.invoice} is "
+                                 f"{'written off' if self.write_off_reason else 'paid'}")
+        if collection and on > self.limitation_date:
+            raise CommandRefused(ErrorCode.TIME_BARRED, f"invoice {self.invoice} became time-barred after "
+                                 f"{self.limitation_date}; no collection step may be taken")
+        if collection and died is not None and died <= on:
+            raise CommandRefused(ErrorCode.DEBTOR_DECEASED, f"the debtor died {died}: no notices or enforcement "
+                                 "to the deceased; report the claim to the estate")
+        if collection and on <= self.effective_due:
+            raise CommandRefused(ErrorCode.NOT_DUE, f"invoice {self.invoice} falls due {self.effective_due}; "
+                                 "collection steps may be taken only after the due date")
+
+    def _check_collection(self, on: date, died: date | None, *, court_route: bool = False) -> Refusals:
+        self._check_open(on, died, collection=True)
+        if self.objection_pending:
+            raise CommandRefused(ErrorCode.OBJECTION_PENDING, "an objection is pending: out-of-court collection "
+                                 "pauses until it is resolved (inkassoloven § 17, god inkassoskikk)")
+        if self.disputed and not court_route:
+            raise CommandRefused(ErrorCode.CLAIM_DISPUTED, "the objection was maintained: the claim is disputed "
+                                 "and only the court route remains")
+        refusals = Refusals()
+        for d in self.facts.deferrals:
+            if d.granted_on <= on <= d.until:
+                refusals.add(ErrorCode.DEADLINE_NOT_EXPIRED, f"a deferral was granted until {d.until}")
+        plan = self.facts.plans[-1] if self.facts.plans else None
+        if plan is not None and not self.plan_breached and self._plan_shortfall(plan, on)[0] is None \
+                and on <= plan.installments[-1].due:
+            refusals.add(ErrorCode.DEADLINE_NOT_EXPIRED, "the payment plan is kept: next instalment due "
+                         f"{next(i.due for i in plan.installments if i.due >= on)}")
+        return refusals
+
+    def _plan_shortfall(self, plan: PaymentPlanRecord, on: date) -> tuple[date | None, Decimal]:
+        """The first instalment missed by ``on`` (its due date passed with too little paid)."""
+        paid_since = sum((p.amount for p in self.facts.payments), ZERO) - plan.paid_before
+        cumulative = ZERO
+        for inst in plan.installments:
+            cumulative += inst.amount
+            if inst.due < on and paid_since < cumulative:
+                return inst.due, cumulative - paid_since
+        return None, ZERO
+
+    # --- commands ------------------------------------------------------------------------------
+
+    def credit(self, *, command_id: str, on: date, amount: Decimal, reason: str, rules: Rules) -> None:
+        self._check_open(on, None, collection=False)
+        if amount > self.account.principal:
+            raise invalid("amount", f"the credit note {amount} exceeds the principal {self.account.principal}")
+        accrued, through = self._accrue(on, rules)
+        # the credited part never bore interest: take back what accrued on it (debtor-friendly)
+        taken_back = sum((p.amount for p in rules.interest(amount, self.effective_due + timedelta(days=1),
+                                                           through)[0]), ZERO)
+        accrued = max(accrued - taken_back, ZERO)
+        owed = {"costs": self.account.costs, "fees": self.account.fees, "interest": to_cents(accrued),
+                "principal": self.account.principal - amount}
+        self.trigger_event(self.CreditNoteIssued, command_id=command_id, effective=on, recorded=on,
+                           rule_version=rules.version, interest_accrued=accrued, interest_through=through,
+                           amount=amount, reason=reason, paid_after=self.account.overpaid_moves(owed))
+        self._after(command_id, on, rules)
+
+    def pay(self, *, command_id: str, on: date, amount: Decimal, ordered: date, designation: str | None,
+            rules: Rules) -> None:
+        if ordered > on:
+            raise invalid("ordered", f"the payment order date {ordered} lies after the registration date {on}")
+        if designation not in (None, "principal"):
+            raise invalid("designation", f"'{designation}' is not a designation (only 'principal')")
+        accrued, through = self._accrue(max(ordered, self.account.interest_through or ordered), rules)
+        allocation = self.account.allocate(amount, accrued, designation)
+        self.trigger_event(self.PaymentRegistered, command_id=command_id, effective=ordered, recorded=on,
+                           rule_version=rules.version, interest_accrued=accrued, interest_through=through,
+                           amount=amount, ordered=ordered, designation=designation or "", allocation=allocation)
+        step = rules.acknowledgement("payment", self.limitation_years, ordered)
+        if step is not None:
+            self._interrupt(command_id, ordered, on, step, rules)
+        self._after(command_id, on, rules)
+
+    def send_notice(self, *, command_id: str, on: date, notice: str, deadline: date | None, died: date | None,
+                    channel: str, channel_reason: str, fees_enabled: bool, reminder_fee_agreed: bool,
+                    rules: Rules) -> None:
+        if notice not in rules.notices:
+            raise invalid("notice", f"'{notice}' is not a {rules.jurisdiction} notice "
+                                    f"({', '.join(sorted(rules.notices))})")
+        if deadline is not None and deadline <= on:
+            raise invalid("deadline", f"the deadline {deadline} must lie after the sending day {on}")
+        refusals = self._check_collection(on, died)
+        refusals.raise_first()
+        decision = rules.decide_notice(self.facts, notice, on, deadline, fees_enabled, reminder_fee_agreed)
+        self.trigger_event(self.NoticeSent, command_id=command_id, effective=on, recorded=on,
+                           rule_version=rules.version, notice=notice, deadline=decision.deadline, fee=decision.fee,
+                           fee_reason=decision.fee_reason, channel=channel, channel_reason=channel_reason,
+                           legal_basis=decision.legal_basis, stage=(decision.stage or self.stage).value,
+                           warnings=list(decision.warnings))
+        if decision.interrupts_limitation:
+            self._interrupt(command_id, on, on, LimitationStep(f"written_demand:{notice}", decision.legal_basis,
+                                                               self.limitation_years), rules)
+        self._after(command_id, on, rules)
+
+    def request_enforcement(self, *, command_id: str, on: date, route: str, died: date | None,
+                            rules: Rules) -> None:
+        if route not in rules.routes:
+            raise CommandRefused(ErrorCode.ROUTE_NOT_AVAILABLE, f"'{route}' is not a {rules.jurisdiction} route "
+                                 f"({', '.join(sorted(rules.routes))})")
+        refusals = self._check_collection(on, died, court_route=route in rules.court_routes_when_disputed)
+        try:
+            decision = rules.decide_enforcement(self.facts, route, on)
+        except CommandRefused as refused:
+            refusals.add(refused.code, refused.message)
+        refusals.raise_first()
+        self.trigger_event(self.EnforcementRequested, command_id=command_id, effective=on, recorded=on,
+                           rule_version=rules.version, route=route, cost=decision.cost,
+                           cost_basis=decision.cost_basis, legal_basis=decision.legal_basis,
+                           stage=decision.stage.value, warnings=list(decision.warnings))
+        self._interrupt(command_id, on, on, LimitationStep(f"enforcement:{route}", decision.legal_basis,
+                                                           decision.limitation_years), rules)
+        self._after(command_id, on, rules)
+
+    def register_objection(self, *, command_id: str, on: date, received: date, text: str, rules: Rules) -> None:
+        if received > on:
+            raise invalid("received", f"the objection cannot be received {received}, after it is registered {on}")
+        self._check_open(on, None, collection=False)
+        if self.objection_pending:
+            raise CommandRefused(ErrorCode.OBJECTION_PENDING, "an objection is already pending on this claim")
+        self.trigger_event(self.ObjectionRegistered, command_id=command_id, effective=received, recorded=on,
+                           rule_version=rules.version, text=text)
+        self._after(command_id, on, rules)
+
+    def resolve_objection(self, *, command_id: str, on: date, outcome: str, amount: Decimal | None,
+                          rules: Rules) -> None:
+        try:
+            result = ObjectionOutcome(outcome)
+        except ValueError:
+            raise invalid("outcome", f"'{outcome}' is not upheld, maintained or unfounded") from None
+        if not self.objection_pending:
+            raise CommandRefused(ErrorCode.MISSING_PREREQUISITE, "there is no pending objection to resolve")
+        self.trigger_event(self.ObjectionResolved, command_id=command_id, effective=on, recorded=on,
+                           rule_version=rules.version, outcome=result.value)
+        if result == ObjectionOutcome.UPHELD:
+            credited = self.account.principal if amount is None else amount
+            if credited > 0:
+                self.credit(command_id=command_id, on=on, amount=credited, reason="objection upheld", rules=rules)
+                return
+        self._after(command_id, on, rules)
+
+    def grant_deferral(self, *, command_id: str, on: date, until: date, requested_by_debtor: bool,
+                       rules: Rules) -> None:
+        if until <= on:
+            raise invalid("until", f"the deferral must end after it is granted ({until} ≤ {on})")
+        self._check_open(on, None, collection=False)
+        self.trigger_event(self.DeferralGranted, command_id=command_id, effective=on, recorded=on,
+                           rule_version=rules.version, until=until, requested_by_debtor=requested_by_debtor)
+        if requested_by_debtor:
+            step = rules.acknowledgement("deferral_requested", self.limitation_years, on)
+            if step is not None:
+                self._interrupt(command_id, on, on, step, rules)
+        self._after(command_id, on, rules)
+
+    def agree_payment_plan(self, *, command_id: str, on: date, installments: list[Installment],
+                           rules: Rules) -> None:
+        if not installments:
+            raise invalid("installments", "a payment plan needs at least one instalment")
+        dues = [i.due for i in installments]
+        if dues != sorted(dues) or len(set(dues)) != len(dues) or dues[0] < on:
+            raise invalid("installments", "instalment due dates must be distinct, ascending and not before the "
+                                          f"agreement day {on}")
+        self._check_open(on, None, collection=False)
+        self.trigger_event(self.PaymentPlanAgreed, command_id=command_id, effective=on, recorded=on,
+                           rule_version=rules.version, paid_before=self.account.total_paid,
+                           installments=[{"due": i.due.isoformat(), "amount": str(i.amount)} for i in installments])
+        step = rules.acknowledgement("payment_plan", self.limitation_years, on)
+        if step is not None:
+            self._interrupt(command_id, on, on, step, rules)
+        self._after(command_id, on, rules)
+
+    def check_plan(self, *, command_id: str, on: date, rules: Rules) -> bool:
+        """Record a breach when an instalment's due date passed unpaid; True if one was recorded."""
+        if not self.facts.plans or self.plan_breached or self.closed_on is not None:
+            return False
+        missed, shortfall = self._plan_shortfall(self.facts.plans[-1], on)
+        if missed is None:
+            return False
+        self.trigger_event(self.PaymentPlanBreached, command_id=command_id, effective=on, recorded=on,
+                           rule_version=rules.version, missed_due=missed, shortfall=shortfall)
+        return True
+
+    def register_judgment(self, *, command_id: str, on: date, decided: date, rules: Rules) -> None:
+        if decided > on:
+            raise invalid("decided", f"the judgment date {decided} lies after the registration date {on}")
+        self._check_open(on, None, collection=False)
+        if decided > self.limitation_date:
+            raise CommandRefused(ErrorCode.TIME_BARRED, f"the claim became time-barred after {self.limitation_date}")
+        self.trigger_event(self.JudgmentRegistered, command_id=command_id, effective=decided, recorded=on,
+                           rule_version=rules.version)
+        step = rules.judgment_limitation(decided)
+        self._interrupt(command_id, decided, on, step, rules, replace=True)
+        self._after(command_id, on, rules)
+
+    def apply_reinstatement(self, *, command_id: str, on: date, rules: Rules) -> None:
+        """Sweden: återvinning within one month of the utslag (lag 1990:746 44 §)."""
+        if rules.jurisdiction != Jurisdiction.SE:
+            raise CommandRefused(ErrorCode.ROUTE_NOT_AVAILABLE, "återvinning exists only in Swedish procedure")
+        if self.facts.judgment_on is None:
+            raise CommandRefused(ErrorCode.MISSING_PREREQUISITE, "återvinning needs an utslag")
+        months = int(rules.params.value("atervinning_months", on))
+        from domain.calendar import add_months
+
+        last = add_months(self.facts.judgment_on, months)
+        if on > last:
+            raise invalid("on", f"återvinning must be applied for by {last}, one month after the utslag")
+        self.trigger_event(self.ReinstatementApplied, command_id=command_id, effective=on, recorded=on,
+                           rule_version=rules.version)
+        self._after(command_id, on, rules)
+
+    def note_death(self, *, command_id: str, on: date, died: date, rules: Rules) -> None:
+        self.trigger_event(self.DebtorDeathNoted, command_id=command_id, effective=died, recorded=on,
+                           rule_version=rules.version, died=died)
+        self._after(command_id, on, rules)
+
+    def note_estate_deadline(self, *, command_id: str, on: date, published: date, deadline: date,
+                             rules: Rules) -> None:
+        self.trigger_event(self.EstateDeadlineNoted, command_id=command_id, effective=published, recorded=on,
+                           rule_version=rules.version, published=published, report_deadline=deadline)
+
+    def report_to_estate(self, *, command_id: str, on: date, rules: Rules) -> None:
+        self._check_open(on, None, collection=False)
+        if self.facts.died is None:
+            raise CommandRefused(ErrorCode.MISSING_PREREQUISITE, "the debtor is not registered as deceased")
+        self.trigger_event(self.ReportedToEstate, command_id=command_id, effective=on, recorded=on,
+                           rule_version=rules.version)
+
+    def write_off(self, *, command_id: str, on: date, reason: str, rules: Rules) -> None:
+        if reason not in WRITE_OFF_REASONS:
+            raise invalid("reason", f"'{reason}' is not one of {', '.join(sorted(WRITE_OFF_REASONS))}")
+        self._check_open(on, None, collection=False)
+        accrued, through = self._accrue(on, rules)
+        self.trigger_event(self.WrittenOff, command_id=command_id, effective=on, recorded=on,
+                           rule_version=rules.version, interest_accrued=accrued, interest_through=through,
+                           reason=reason, amount=self.account.balance(accrued))
+
+    def file_complaint(self, *, command_id: str, on: date, received: date, rules: Rules) -> None:
+        if received > on:
+            raise invalid("received", f"the complaint cannot be received {received}, after it is registered {on}")
+        if any(c.outcome is None for c in self.facts.complaints):
+            raise CommandRefused(ErrorCode.MISSING_PREREQUISITE, "a complaint is already pending on this claim")
+        self.trigger_event(self.ComplaintFiled, command_id=command_id, effective=received, recorded=on,
+                           rule_version=rules.version)
+
+    def decide_complaint(self, *, command_id: str, on: date, outcome: str, rules: Rules) -> None:
+        if outcome not in ("breach", "no_breach"):
+            raise invalid("outcome", f"'{outcome}' is not breach or no_breach")
+        if not any(c.outcome is None for c in self.facts.complaints):
+            raise CommandRefused(ErrorCode.MISSING_PREREQUISITE, "there is no pending complaint on this claim")
+        self.trigger_event(self.ComplaintDecided, command_id=command_id, effective=on, recorded=on,
+                           rule_version=rules.version, outcome=outcome)
+        self._after(command_id, on, rules)
+
+    # --- internals -----------------------------------------------------------------------------
+
+    def _accrue(self, through: date, rules: Rules) -> tuple[Decimal, date]:
+        start = self.account.interest_through
+        assert start is not None
+        if through <= start:
+            return self.account.interest_exact, start
+        accrued, _ = self.interest_exact_on(through, rules)
+        return accrued, through
+
+    def _interrupt(self, command_id: str, on: date, recorded: date, step: LimitationStep, rules: Rules,
+                   *, replace: bool = False) -> None:
+        """Start a new period from ``on`` if the claim was still alive that day."""
+        current = self.limitation_date
+        if on > current:
+            return
+        new = rules.period_end(on, step.years)
+        if not replace and new <= current:
+            return
+        self.trigger_event(self.LimitationInterrupted, command_id=command_id, effective=on, recorded=recorded,
+                           rule_version=rules.version, ground=step.ground, legal_basis=step.legal_basis,
+                           years=step.years, limitation_date=max(new, current) if not replace else new)
+
+    def _add_cost(self, command_id: str, kind: str, amount: Decimal) -> None:
+        self.cost_items[command_id] = CostItem(command_id, kind, amount)
+        if kind == "fee":
+            self.account.fees += amount
+        else:
+            self.account.costs += amount
+
+    def _close_if_settled(self, on: date) -> None:
+        if self.account.balance() == 0 and self.account.principal >= 0:
+            self.closed_on = on
+
+    def _after(self, command_id: str, on: date, rules: Rules) -> None:
+        """Apply the audit's fee consequences that are not yet recorded."""
+        result = self.audit()
+        new = [(cid, why) for cid, why in result.non_recoverable.items()
+               if cid not in self.waived and cid in self.cost_items and self.cost_items[cid].amount > 0]
+        if not new:
+            return
+        fees = sum((self.cost_items[c].amount for c, _ in new if self.cost_items[c].kind == "fee"), ZERO)
+        costs = sum((self.cost_items[c].amount for c, _ in new if self.cost_items[c].kind == "cost"), ZERO)
+        owed = {"costs": self.account.costs - costs, "fees": self.account.fees - fees,
+                "interest": self.account.interest, "principal": self.account.principal}
+        items = [{"command_id": c, "kind": self.cost_items[c].kind, "amount": self.cost_items[c].amount,
+                  "reason": why} for c, why in new]
+        self.trigger_event(self.CostsWaived, command_id=command_id, effective=on, recorded=on,
+                           rule_version=rules.version, items=items, fees=fees, costs=costs,
+                           paid_after=self.account.overpaid_moves(owed))
+
+
+assert set(COMPONENTS) == {"costs", "fees", "interest", "principal"}

@@ -1,0 +1,55 @@
+"""Refusals: the stable error codes of the scenario contract (FORMAT.md).
+
+A refused command raises ``CommandRefused`` before any event is triggered, so it changes nothing.
+When several refusals apply, the one earliest in ``PRIORITY`` is reported.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorCode(StrEnum):
+    INVALID_INPUT = "invalid_input"
+    UNKNOWN_INVOICE = "unknown_invoice"
+    CLAIM_CLOSED = "claim_closed"
+    TIME_BARRED = "time_barred"
+    DEBTOR_DECEASED = "debtor_deceased"
+    NOT_DUE = "not_due"
+    OBJECTION_PENDING = "objection_pending"
+    CLAIM_DISPUTED = "claim_disputed"
+    ROUTE_NOT_AVAILABLE = "route_not_available"
+    MISSING_PREREQUISITE = "missing_prerequisite"
+    DEADLINE_TOO_SHORT = "deadline_too_short"
+    DEADLINE_NOT_EXPIRED = "deadline_not_expired"
+
+
+PRIORITY: tuple[ErrorCode, ...] = tuple(ErrorCode)
+
+
+class CommandRefused(Exception):
+    """A command the law or the case state does not allow; ``message`` names the rule."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class Refusals:
+    """Collects every refusal that applies, then raises the one the contract puts first."""
+
+    def __init__(self) -> None:
+        self._found: list[CommandRefused] = []
+
+    def add(self, code: ErrorCode, message: str) -> None:
+        self._found.append(CommandRefused(code, message))
+
+    def raise_first(self) -> None:
+        if self._found:
+            raise min(self._found, key=lambda r: PRIORITY.index(r.code))
+
+
+def invalid(field: str, rule: str) -> CommandRefused:
+    """An ``invalid_input`` refusal naming the field and the rule it breaks."""
+    return CommandRefused(ErrorCode.INVALID_INPUT, f"{field}: {rule}")

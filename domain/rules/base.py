@@ -1,0 +1,146 @@
+"""What every jurisdiction's rules share: parameters, calendar, interest and limitation arithmetic.
+
+A jurisdiction subclass decides notices (fee, deadline, prerequisites) and enforcement routes. Every
+decision returns its *result* (fee, deadline, rate, rule version, warnings) so the claim records it
+in an event and a replay never re-reads today's rules.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+from domain.calendar import BusinessCalendar, add_years, calendar_for
+from domain.records import ClaimFacts, DebtorKind, Jurisdiction, NoticeRecord, Stage
+from domain.rules.parameters import ParameterSet, Segment
+
+DAYS_IN_YEAR = Decimal(365)
+HUNDRED = Decimal(100)
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeDecision:
+    notice: str
+    sent_on: date
+    deadline: date
+    fee: Decimal
+    fee_reason: str
+    stage: Stage | None
+    interrupts_limitation: bool
+    legal_basis: str
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EnforcementDecision:
+    route: str
+    cost: Decimal
+    cost_basis: str
+    stage: Stage
+    limitation_years: int
+    legal_basis: str
+    warnings: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class InterestPiece:
+    start: date
+    end: date
+    rate: Decimal
+    amount: Decimal  # exact, unrounded
+
+    def as_dict(self) -> dict[str, str]:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(),
+                "rate": str(self.rate), "amount": str(self.amount)}
+
+
+@dataclass(frozen=True, slots=True)
+class LimitationStep:
+    ground: str
+    legal_basis: str
+    years: int
+
+
+class Rules(ABC):
+    """The law of one jurisdiction, as dated parameters and decisions."""
+
+    jurisdiction: Jurisdiction
+    currency: str
+    notices: frozenset[str]
+    routes: frozenset[str]
+    claim_types: frozenset[str]
+    lien_claim_types: frozenset[str] = frozenset()
+    court_routes_when_disputed: frozenset[str] = frozenset()
+
+    def __init__(self, parameters: ParameterSet | None = None) -> None:
+        folder = Path(__file__).parent / self.jurisdiction.value.lower() / "parameters"
+        self.params = parameters or ParameterSet(folder)
+        self.calendar: BusinessCalendar = calendar_for(self.jurisdiction.value)
+        self.version = f"{self.jurisdiction.value.lower()}-{self.params.digest}"
+
+    # --- dates -------------------------------------------------------------------------------
+
+    def effective_due(self, due: date) -> date:
+        """A due date on a weekend or holiday moves to the next working day (debtor-friendly)."""
+        return self.calendar.next_working_day(due)
+
+    def period_end(self, start: date, years: int) -> date:
+        """Last day of a period of ``years`` from ``start``, moved off weekends and holidays."""
+        return self.calendar.next_working_day(add_years(start, years))
+
+    # --- interest ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def interest_rate_segments(self, start: date, end: date) -> list[Segment]:
+        """Rates in percent a year for each stretch of ``start``..``end``."""
+
+    def interest(self, amount: Decimal, start: date, end: date) -> tuple[list[InterestPiece], tuple[str, ...]]:
+        """Simple interest on ``amount`` for the days ``start``..``end`` inclusive, actual/365,
+        exact per segment (no rounding here: the claim rounds the total)."""
+        if amount <= 0 or end < start:
+            return [], ()
+        pieces = [
+            InterestPiece(s.start, s.end, s.value, amount * s.value / HUNDRED * s.days / DAYS_IN_YEAR)
+            for s in self.interest_rate_segments(start, end)
+        ]
+        warnings = tuple(dict.fromkeys(s.warning for s in self.interest_rate_segments(start, end) if s.warning))
+        return pieces, warnings
+
+    # --- limitation --------------------------------------------------------------------------
+
+    @abstractmethod
+    def initial_limitation(self, debtor_kind: DebtorKind, claim_type: str, due: date) -> LimitationStep:
+        """The period that runs from the nominal due date."""
+
+    @abstractmethod
+    def acknowledgement(self, ground: str, current_years: int, on: date) -> LimitationStep | None:
+        """A debtor's acknowledgement (payment, plan, deferral asked for) and the new period."""
+
+    # --- notices and enforcement -------------------------------------------------------------
+
+    @abstractmethod
+    def decide_notice(self, facts: ClaimFacts, notice: str, sent_on: date, deadline: date | None,
+                      fees_enabled: bool, reminder_fee_agreed: bool) -> NoticeDecision:
+        """Check a notice and price it; raises ``CommandRefused`` for the rule it breaks."""
+
+    @abstractmethod
+    def decide_enforcement(self, facts: ClaimFacts, route: str, on: date) -> EnforcementDecision:
+        """Check an enforcement or court step and price it."""
+
+    @abstractmethod
+    def judgment_limitation(self, on: date) -> LimitationStep:
+        """The new period a judgment (dom, utslag) starts."""
+
+    def estate_report_deadline(self, last_publication: date) -> date:
+        weeks = int(self.params.value("estate_report_weeks", last_publication))
+        return last_publication + timedelta(weeks=weeks)
+
+    # --- helpers for subclasses -------------------------------------------------------------
+
+    @staticmethod
+    def latest_with_deadline(facts: ClaimFacts, kinds: frozenset[str], min_days: int = 0) -> NoticeRecord | None:
+        candidates = [n for n in facts.notices if n.notice in kinds and n.deadline_days >= min_days]
+        return max(candidates, key=lambda n: (n.deadline, n.sent_on)) if candidates else None

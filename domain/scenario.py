@@ -1,0 +1,401 @@
+"""Scenarios (``../shared/scenarios/FORMAT.md``): a timeline of commands replayed through the real
+application, reported as the contract's JSON, and checked against its ``expect`` block."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from domain.application import CollectionApp
+from domain.claim import Claim
+from domain.errors import CommandRefused, ErrorCode, invalid
+from domain.kid import InvalidKid
+from domain.money import InvalidAmount, fmt, parse_amount
+from domain.records import Installment
+
+DEFAULT_CREDITOR = "9999"
+DEFAULT_DEBTORS: dict[str, dict[str, Any]] = {"D1": {"kind": "person"}}
+INTEREST_TOLERANCE = Decimal("0.01")
+
+
+class _ScenarioLoader(yaml.SafeLoader):
+    """YAML 1.2 booleans: only true/false. YAML 1.1 would read the key ``on`` and the country
+    code ``NO`` as booleans."""
+
+
+_ScenarioLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_ScenarioLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                      list("tTfF"))
+
+
+def load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_ScenarioLoader)  # noqa: S506 - a SafeLoader subclass
+
+
+class ScenarioError(ValueError):
+    """The scenario file itself is malformed (not a refused step)."""
+
+
+@dataclass
+class Scenario:
+    name: str
+    jurisdiction: str
+    creditor: str
+    debtors: dict[str, dict[str, Any]]
+    steps: list[dict[str, Any]]
+    report_on: date | None
+    expect: dict[str, Any] = field(default_factory=dict)
+    policy: dict[str, Any] | None = None
+
+    @classmethod
+    def load(cls, path: Path) -> Scenario:
+        try:
+            doc = load_yaml(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as e:
+            raise ScenarioError(f"{path}: cannot read the scenario: {e}") from None
+        return cls.parse(doc, where=str(path))
+
+    @classmethod
+    def parse(cls, doc: Any, *, where: str = "scenario") -> Scenario:
+        if not isinstance(doc, dict):
+            raise ScenarioError(f"{where}: a scenario is a mapping with 'scenario' and 'steps'")
+        steps = doc.get("steps")
+        if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
+            raise ScenarioError(f"{where}: 'steps' must be a list of mappings")
+        debtors = doc.get("debtors") or DEFAULT_DEBTORS
+        if not isinstance(debtors, dict):
+            raise ScenarioError(f"{where}: 'debtors' must map debtor ids to {{kind: person|organisation}}")
+        report_on = doc.get("report_on")
+        if report_on is not None and not isinstance(report_on, date):
+            raise ScenarioError(f"{where}: report_on must be an ISO date")
+        return cls(name=str(doc.get("scenario", where)), jurisdiction=str(doc.get("jurisdiction", "NO")),
+                   creditor=str(doc.get("creditor", DEFAULT_CREDITOR)),
+                   debtors={str(k): dict(v or {}) for k, v in debtors.items()}, steps=steps,
+                   report_on=report_on, expect=dict(doc.get("expect") or {}), policy=doc.get("policy"))
+
+
+class _Args:
+    """Typed access to one step's arguments; a wrong one is ``invalid_input`` naming the field."""
+
+    def __init__(self, raw: Mapping[str, Any]) -> None:
+        self.raw = raw
+
+    def has(self, name: str) -> bool:
+        return self.raw.get(name) is not None
+
+    def text(self, name: str, default: str | None = None) -> str:
+        value = self.raw.get(name, default)
+        if value is None:
+            raise invalid(name, "is required")
+        return str(value)
+
+    def day(self, name: str, default: date | None = None) -> date:
+        value = self.raw.get(name, default)
+        if value is None:
+            raise invalid(name, "is required (an ISO date)")
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise invalid(name, f"{value!r} is not an ISO date") from None
+
+    def optional_day(self, name: str) -> date | None:
+        return self.day(name) if self.has(name) else None
+
+    def amount(self, name: str) -> Decimal:
+        try:
+            return parse_amount(self.raw.get(name), field=name)
+        except InvalidAmount as e:
+            raise invalid(name, str(e).split(": ", 1)[-1]) from None
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.raw.get(name, default)
+        if not isinstance(value, bool):
+            raise invalid(name, f"{value!r} is not true or false")
+        return value
+
+
+class ScenarioRunner:
+    """Runs one scenario through a ``CollectionApp`` and builds the contract's report."""
+
+    def __init__(self, app: CollectionApp, scenario: Scenario) -> None:
+        self.app, self.s = app, scenario
+        self.invoices: list[str] = []
+        self.debtor_of: dict[str, str] = {}
+        self.results: list[dict[str, Any]] = []
+
+    def run(self) -> dict[str, Any]:
+        s = self.s
+        first = min((_Args(st).day("on") for st in s.steps if isinstance(st.get("on"), date)), default=date.today())
+        self._setup(first)
+        for index, step in enumerate(s.steps):
+            self.results.append(self._step(index, step))
+        last_on = max((st["on"] for st in s.steps if isinstance(st.get("on"), date)), default=first)
+        report_on = s.report_on or last_on
+        return self._report(report_on)
+
+    def _setup(self, on: date) -> None:
+        s, app = self.s, self.app
+        from domain.policy import CollectionPolicy, default_policy
+
+        policy = None
+        if s.policy:
+            base = default_policy(app._jurisdiction(s.jurisdiction)).as_dict()
+            policy = CollectionPolicy.from_dict({**base, **s.policy})
+        app.register_creditor(creditor=s.creditor, name=f"Scenario creditor {s.creditor}", jurisdiction=s.jurisdiction,
+                              on=on, command_id="setup-creditor", policy=policy)
+        for ref, spec in s.debtors.items():
+            app.register_debtor(office=s.creditor, ref=ref, kind=str(spec.get("kind", "person")),
+                                jurisdiction=s.jurisdiction, on=on, command_id=f"setup-debtor-{ref}",
+                                national_id=spec.get("national_id"), allow_synthetic=True,
+                                contact=spec.get("contact"))
+
+    def _step(self, index: int, step: dict[str, Any]) -> dict[str, Any]:
+        do = str(step.get("do", ""))
+        out: dict[str, Any] = {"index": index, "do": do}
+        try:
+            extra = self._dispatch(f"step-{index}", do, _Args(step))
+        except CommandRefused as refused:
+            out.update(accepted=False, error={"code": refused.code.value, "message": refused.message})
+            return out
+        except (InvalidKid, InvalidAmount) as e:
+            out.update(accepted=False, error={"code": ErrorCode.INVALID_INPUT.value, "message": str(e)})
+            return out
+        out["accepted"] = True
+        out.update(extra)
+        return out
+
+    def _dispatch(self, cid: str, do: str, a: _Args) -> dict[str, Any]:
+        handler: Callable[[str, _Args, date], dict[str, Any]] | None = getattr(self, f"_do_{do}", None)
+        if handler is None or not do:
+            raise invalid("do", f"'{do}' is not a scenario command")
+        return handler(cid, a, a.day("on"))
+
+    # --- commands ------------------------------------------------------------------------------
+
+    def _do_issue_invoice(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        invoice, amount, due = a.text("invoice"), a.amount("amount"), a.day("due")
+        claim_type = a.text("claim_type", "other")
+        debtor = a.text("debtor", next(iter(self.s.debtors)) if len(self.s.debtors) == 1 else None)
+        if debtor not in self.s.debtors:
+            raise invalid("debtor", f"'{debtor}' is not one of the scenario's debtors")
+        self.app.issue_invoice(creditor=self.s.creditor, invoice=invoice, amount=amount, due=due,
+                               claim_type=claim_type, debtor_ref=debtor, on=on, command_id=cid)
+        if invoice not in self.invoices:
+            self.invoices.append(invoice)
+            self.debtor_of[invoice] = debtor
+        claim = self.app.claim(self.s.creditor, invoice)
+        return {"kid": claim.kid, "channel": self._invoice_channel(claim)}
+
+    def _do_credit_invoice(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        invoice, amount = a.text("invoice"), a.amount("amount")
+        self.app.credit_invoice(creditor=self.s.creditor, invoice=invoice, amount=amount, on=on, command_id=cid)
+        return {}
+
+    def _do_register_payment(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        invoice, amount, ordered = a.text("invoice"), a.amount("amount"), a.day("ordered", on)
+        designation = a.text("designation") if a.has("designation") else None
+        self.app.register_payment(creditor=self.s.creditor, invoice=invoice, amount=amount, on=on, command_id=cid,
+                                  ordered=ordered, designation=designation)
+        return {}
+
+    def _do_send_notice(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        invoice, notice, deadline = a.text("invoice"), a.text("notice"), a.optional_day("deadline")
+        channel = a.text("channel") if a.has("channel") else None
+        self.app.send_notice(creditor=self.s.creditor, invoice=invoice, notice=notice, on=on, command_id=cid,
+                             deadline=deadline, channel=channel)
+        record = next(n for n in self.app.claim(self.s.creditor, invoice).facts.notices if n.command_id == cid)
+        return {"fee": fmt(record.fee), "deadline": record.deadline.isoformat(), "channel": record.channel}
+
+    def _do_register_objection(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        self.app.register_objection(creditor=self.s.creditor, invoice=a.text("invoice"), on=on, command_id=cid,
+                                    received=a.day("received", on), text=a.text("text", ""))
+        return {}
+
+    def _do_resolve_objection(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        amount = a.amount("amount") if a.has("amount") else None
+        self.app.resolve_objection(creditor=self.s.creditor, invoice=a.text("invoice"), outcome=a.text("outcome"),
+                                   on=on, command_id=cid, amount=amount)
+        return {}
+
+    def _do_grant_deferral(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        self.app.grant_deferral(creditor=self.s.creditor, invoice=a.text("invoice"), until=a.day("until"), on=on,
+                                command_id=cid, requested_by_debtor=a.flag("requested_by_debtor", True))
+        return {}
+
+    def _do_agree_payment_plan(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        raw = a.raw.get("installments")
+        if not isinstance(raw, list) or not raw:
+            raise invalid("installments", "a list of {due, amount} is required")
+        plan = []
+        for i, item in enumerate(raw):
+            if not isinstance(item, dict):
+                raise invalid(f"installments[{i}]", "must be {due, amount}")
+            sub = _Args(item)
+            plan.append(Installment(sub.day("due"), sub.amount("amount")))
+        self.app.agree_payment_plan(creditor=self.s.creditor, invoice=a.text("invoice"), installments=plan, on=on,
+                                    command_id=cid)
+        return {}
+
+    def _do_request_enforcement(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        invoice = a.text("invoice")
+        self.app.request_enforcement(creditor=self.s.creditor, invoice=invoice, route=a.text("route"), on=on,
+                                     command_id=cid)
+        record = next(e for e in self.app.claim(self.s.creditor, invoice).facts.enforcements if e.command_id == cid)
+        return {"cost": fmt(record.cost)}
+
+    def _do_register_judgment(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        self.app.register_judgment(creditor=self.s.creditor, invoice=a.text("invoice"), on=on, command_id=cid,
+                                   decided=a.day("decided", on))
+        return {}
+
+    def _do_apply_reinstatement(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        self.app.apply_reinstatement(creditor=self.s.creditor, invoice=a.text("invoice"), on=on, command_id=cid)
+        return {}
+
+    def _do_register_death(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        debtor = self._debtor(a)
+        self.app.register_death(office=self.s.creditor, debtor_ref=debtor, died=a.day("died"), on=on,
+                                command_id=cid)
+        return {}
+
+    def _do_register_proklama(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        deadline = self.app.register_proklama(office=self.s.creditor, debtor_ref=self._debtor(a),
+                                              published=a.day("published"), on=on, command_id=cid)
+        return {"estate_report_deadline": deadline.isoformat()}
+
+    def _do_report_to_estate(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        self.app.report_to_estate(creditor=self.s.creditor, invoice=a.text("invoice"), on=on, command_id=cid)
+        return {}
+
+    def _do_write_off(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        self.app.write_off(creditor=self.s.creditor, invoice=a.text("invoice"), reason=a.text("reason"), on=on,
+                           command_id=cid)
+        return {}
+
+    def _do_file_complaint(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        self.app.file_complaint(creditor=self.s.creditor, invoice=a.text("invoice"), on=on, command_id=cid,
+                                received=a.day("received", on))
+        return {}
+
+    def _do_decide_complaint(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        self.app.decide_complaint(creditor=self.s.creditor, invoice=a.text("invoice"), outcome=a.text("outcome"),
+                                  on=on, command_id=cid)
+        return {}
+
+    def _do_run_policies(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        until = a.day("until")
+        if until < on:
+            raise invalid("until", f"{until} lies before the step date {on}")
+        runs = self.app.run_policies(creditor=self.s.creditor, invoices=list(self.invoices), start=on, until=until,
+                                     command_id=cid)
+        actions = []
+        for r in runs:
+            entry: dict[str, Any] = {"on": r.day.isoformat(), "invoice": r.invoice, "do": r.action.kind,
+                                     r.action.kind == "notice" and "notice" or "route": r.action.name,
+                                     "accepted": r.accepted}
+            if r.error:
+                entry["error"] = r.error
+            actions.append(entry)
+        return {"actions": actions}
+
+    def _debtor(self, a: _Args) -> str:
+        debtor = a.text("debtor", next(iter(self.s.debtors)) if len(self.s.debtors) == 1 else None)
+        if debtor not in self.s.debtors:
+            raise invalid("debtor", f"'{debtor}' is not one of the scenario's debtors")
+        return debtor
+
+    @staticmethod
+    def _invoice_channel(claim: Claim) -> str:
+        return "see event"
+
+    # --- report --------------------------------------------------------------------------------
+
+    def _report(self, report_on: date) -> dict[str, Any]:
+        invoices: dict[str, Any] = {}
+        findings: list[dict[str, Any]] = []
+        for invoice in self.invoices:
+            claim = self.app.claim(self.s.creditor, invoice)
+            invoices[invoice] = self.app.claim_report(claim, report_on)
+            for f in claim.audit().findings:
+                findings.append({"invoice": invoice, "step": _step_index(f.command_id), "code": f.code,
+                                 "severity": f.severity.value, "message": f.message})
+        debtors = {}
+        for ref in self.s.debtors:
+            d = self.app.debtor(self.s.creditor, ref)
+            debtors[ref] = {"estate_report_deadline": d.estate_report_deadline.isoformat()
+                            if d.estate_report_deadline else None, "deceased": d.died.isoformat() if d.died else None}
+        return {"scenario": self.s.name, "report_on": report_on.isoformat(), "steps": self.results,
+                "invoices": invoices, "debtors": debtors, "findings": findings}
+
+
+def _step_index(command_id: str) -> int | None:
+    head = command_id.split("/", 1)[0]
+    return int(head.removeprefix("step-")) if head.startswith("step-") else None
+
+
+def run_scenario(scenario: Scenario, app: CollectionApp | None = None) -> dict[str, Any]:
+    return ScenarioRunner(app or CollectionApp(), scenario).run()
+
+
+# --- expectations ------------------------------------------------------------------------------
+
+
+def check_expectations(expect: Mapping[str, Any], report: Mapping[str, Any]) -> list[str]:
+    """Every mismatch between the ``expect`` block and the report (empty when all hold)."""
+    problems: list[str] = []
+    steps = {s["index"]: s for s in report["steps"]}
+    for index, fields in (expect.get("steps") or {}).items():
+        got = steps.get(int(index))
+        if got is None:
+            problems.append(f"step {index}: not in the report")
+            continue
+        for key, want in fields.items():
+            have = got.get("error", {}).get("code") if key == "error" else got.get(key)
+            if not _same(key, want, have):
+                problems.append(f"step {index} {key}: expected {_show(want)}, got {_show(have)}"
+                                + (f" ({got['error']['message']})" if "error" in got and key != "error" else ""))
+    for invoice, fields in (expect.get("invoices") or {}).items():
+        got = report["invoices"].get(invoice)
+        if got is None:
+            problems.append(f"invoice {invoice}: not in the report")
+            continue
+        for key, want in fields.items():
+            if not _same(key, want, got.get(key)):
+                problems.append(f"invoice {invoice} {key}: expected {_show(want)}, got {_show(got.get(key))}")
+    for debtor, fields in (expect.get("debtors") or {}).items():
+        got = report["debtors"].get(debtor, {})
+        for key, want in fields.items():
+            if not _same(key, want, got.get(key)):
+                problems.append(f"debtor {debtor} {key}: expected {_show(want)}, got {_show(got.get(key))}")
+    for wanted in expect.get("findings") or []:
+        if not any(all(_same(k, v, f.get(k)) for k, v in wanted.items()) for f in report["findings"]):
+            problems.append(f"finding {wanted} not found")
+    return problems
+
+
+def _same(key: str, want: Any, have: Any) -> bool:
+    if want is None or have is None:
+        return want is None and have is None
+    if key == "interest":
+        return abs(Decimal(str(want)) - Decimal(str(have))) <= INTEREST_TOLERANCE
+    if isinstance(want, bool) or isinstance(have, bool):
+        return want is have
+    if isinstance(want, date):
+        return want.isoformat() == str(have)
+    return str(want) == str(have)
+
+
+def _show(value: Any) -> str:
+    return value.isoformat() if isinstance(value, date) else repr(value)
