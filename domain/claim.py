@@ -83,6 +83,7 @@ class Claim(Aggregate):
             claim.creditor_id, claim.debtor_id, claim.invoice = self.creditor_id, self.debtor_id, self.invoice
             claim.jurisdiction, claim.currency = Jurisdiction(self.jurisdiction), self.currency
             claim.claim_type, claim.lien_secured, claim.kid = self.claim_type, self.lien_secured, self.kid
+            claim.invoice_channel = self.channel
             claim.account = Account(principal=self.amount, interest_through=self.effective_due)
             claim.stage, claim.issued_on = Stage.INVOICED, self.effective
             claim.facts = ClaimFacts(self.invoice, claim.jurisdiction, self.claim_type,
@@ -302,6 +303,7 @@ class Claim(Aggregate):
     claim_type: str
     lien_secured: bool
     kid: str
+    invoice_channel: str
     account: Account
     stage: Stage
     issued_on: date

@@ -14,7 +14,6 @@ from typing import Any
 import yaml
 
 from domain.application import CollectionApp
-from domain.claim import Claim
 from domain.errors import CommandRefused, ErrorCode, invalid
 from domain.kid import InvalidKid
 from domain.money import InvalidAmount, fmt, parse_amount
@@ -64,6 +63,14 @@ class Scenario:
         except (OSError, yaml.YAMLError) as e:
             raise ScenarioError(f"{path}: cannot read the scenario: {e}") from None
         return cls.parse(doc, where=str(path))
+
+    @classmethod
+    def parse_text(cls, text: str, *, where: str = "scenario") -> Scenario:
+        try:
+            doc = load_yaml(text)
+        except yaml.YAMLError as e:
+            raise ScenarioError(f"{where}: not valid YAML: {e}") from None
+        return cls.parse(doc, where=where)
 
     @classmethod
     def parse(cls, doc: Any, *, where: str = "scenario") -> Scenario:
@@ -196,7 +203,7 @@ class ScenarioRunner:
             self.invoices.append(invoice)
             self.debtor_of[invoice] = debtor
         claim = self.app.claim(self.s.creditor, invoice)
-        return {"kid": claim.kid, "channel": self._invoice_channel(claim)}
+        return {"kid": claim.kid, "channel": claim.invoice_channel}
 
     def _do_credit_invoice(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
         invoice, amount = a.text("invoice"), a.amount("amount")
@@ -315,10 +322,6 @@ class ScenarioRunner:
         if debtor not in self.s.debtors:
             raise invalid("debtor", f"'{debtor}' is not one of the scenario's debtors")
         return debtor
-
-    @staticmethod
-    def _invoice_channel(claim: Claim) -> str:
-        return "see event"
 
     # --- report --------------------------------------------------------------------------------
 
