@@ -1,0 +1,64 @@
+"""The contract between projection runners (``consumers/projector.py``) and read models.
+
+A projection owns one PostgreSQL schema (``kravsak_<name>``) holding its tables *and* the Kafka
+offsets it has consumed, so a rebuild can be made aside (``kravsak_<name>__next``) and switched in
+with one ``ALTER SCHEMA … RENAME`` transaction: readers never see a half-built projection, and the
+offsets travel with the rows they describe.
+
+A runner hands every decoded event to ``apply`` inside the same transaction that moves the offsets.
+Duplicates (the publisher is at-least-once) are dropped before ``apply`` by the per-case version
+check in ``claim_version``: an event whose aggregate version is not above the last applied version
+of its case changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from psycopg import Cursor
+from psycopg import sql
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectedEvent:
+    """One case event as projections see it: the Avro envelope plus the domain values."""
+
+    event_id: str
+    event_type: str  # e.g. "ClaimNoticeSent"
+    case_id: str
+    creditor_id: str | None
+    debtor_id: str | None
+    aggregate_version: int
+    position: int  # notification id in the event store
+    effective_date: date
+    recorded_date: date
+    recorded_at: datetime
+    rule_version: str
+    currency: str | None
+    values: dict[str, Any] = field(default_factory=dict)  # the event's own fields, as domain values
+    topic: str = ""
+    partition: int = -1
+    offset: int = -1
+
+
+class Projection(Protocol):
+    """A read model built from case events."""
+
+    name: str  # short name: "ledger", "limitation", "audit"
+    version: int  # bump when tables or apply logic change: a rebuild is then required
+
+    def create_tables(self, cur: Cursor[Any], schema: str) -> None:
+        """CREATE TABLE IF NOT EXISTS … in ``schema`` (idempotent)."""
+
+    def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str) -> None:
+        """Apply one event; raise to park the event's case (the runner rolls the event back)."""
+
+
+def schema_name(projection: str, *, suffix: str = "") -> str:
+    return f"kravsak_{projection}{suffix}"
+
+
+def ident(schema: str, table: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))

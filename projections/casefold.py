@@ -1,0 +1,108 @@
+"""Fold a case's events with the domain's own ``apply`` code, so read models agree with the domain.
+
+Projections never re-implement a rule: for every event they rebuild the domain event object from
+its values and mutate the case's aggregate exactly as the event store would on replay. The ledger
+then posts the *differences* between the account before and after the event, the limitation watch
+reads the interruptions, and the audit trail asks the domain's pure audit for findings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Iterable
+from copy import deepcopy
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, CanInitAggregate
+from eventsourcing.utils import get_topic
+
+from domain.claim import Claim
+from domain.parties import Creditor, Debtor
+from projections.base import ProjectedEvent
+
+AGGREGATES: tuple[type[Aggregate], ...] = (Claim, Creditor, Debtor)
+BASE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+
+
+ABSTRACT_EVENTS = frozenset({"Event", "Created", "InterestAccruing"})
+
+
+def _event_classes() -> dict[str, tuple[type[Aggregate], type[Any]]]:
+    """Every concrete event class of the aggregates, named ``<Aggregate><Event>`` as on the wire."""
+    found: dict[str, tuple[type[Aggregate], type[Any]]] = {}
+    for aggregate in AGGREGATES:
+        for name, cls in vars(aggregate).items():
+            if (isinstance(cls, type) and issubclass(cls, Aggregate.Event) and name not in ABSTRACT_EVENTS
+                    and cls.__qualname__ == f"{aggregate.__name__}.{name}"):
+                found[f"{aggregate.__name__}{name}"] = (aggregate, cls)
+    return found
+
+
+EVENT_CLASSES = _event_classes()
+
+
+def event_fields(event_type: str) -> list[str]:
+    _, cls = EVENT_CLASSES[event_type]
+    return [f.name for f in dataclasses.fields(cls) if f.name not in BASE_FIELDS]
+
+
+def rebuild(event: ProjectedEvent) -> Any:
+    """The domain event object for a projected event."""
+    try:
+        aggregate, cls = EVENT_CLASSES[event.event_type]
+    except KeyError:
+        raise LookupError(f"unknown event type {event.event_type!r} at position {event.position}") from None
+    kwargs = {name: event.values[name] for name in event_fields(event.event_type)}
+    kwargs.update(originator_id=UUID(event.case_id), originator_version=event.aggregate_version,
+                  timestamp=event.recorded_at)
+    if issubclass(cls, CanInitAggregate):
+        kwargs["originator_topic"] = get_topic(aggregate)
+    return cls(**kwargs)
+
+
+class CaseFolder:
+    """Aggregates folded from projected events, kept in an LRU so hot cases stay cheap.
+
+    ``load`` is called on a miss with the case id and must return the case's earlier events (from
+    the projection's own store), so a restarted runner rebuilds the state it needs.
+    """
+
+    def __init__(self, maxsize: int = 50_000) -> None:
+        self.maxsize = maxsize
+        self._cases: OrderedDict[str, Any] = OrderedDict()
+
+    def get(self, case_id: str) -> Any | None:
+        aggregate = self._cases.get(case_id)
+        if aggregate is not None:
+            self._cases.move_to_end(case_id)
+        return aggregate
+
+    def warm(self, case_id: str, events: Iterable[ProjectedEvent]) -> Any | None:
+        aggregate = None
+        for e in events:
+            aggregate = rebuild(e).mutate(aggregate)
+        if aggregate is not None:
+            self._put(case_id, aggregate)
+        return aggregate
+
+    def advance(self, event: ProjectedEvent) -> tuple[Any | None, Any]:
+        """Apply ``event``; returns (a copy of the state before, the state after)."""
+        current = self.get(event.case_id)
+        before = deepcopy(current) if current is not None else None
+        after = rebuild(event).mutate(current)
+        self._put(event.case_id, after)
+        return before, after
+
+    def forget(self, case_id: str) -> None:
+        self._cases.pop(case_id, None)
+
+    def clear(self) -> None:
+        self._cases.clear()
+
+    def _put(self, case_id: str, aggregate: Any) -> None:
+        self._cases[case_id] = aggregate
+        self._cases.move_to_end(case_id)
+        while len(self._cases) > self.maxsize:
+            self._cases.popitem(last=False)

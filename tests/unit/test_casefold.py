@@ -1,0 +1,68 @@
+"""Folding projected events with the domain's own apply code rebuilds exactly the domain's claims."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from typing import Any
+
+import pytest
+
+from domain.application import CollectionApp
+from domain.claim import Claim
+from domain.scenario import Scenario, run_scenario
+from projections.base import ProjectedEvent
+from projections.casefold import BASE_FIELDS, EVENT_CLASSES, CaseFolder
+from tests.scenario_files import scenario_files
+
+
+def projected(event: Any, position: int) -> ProjectedEvent:
+    name = type(event).__qualname__.replace(".", "")
+    values = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name not in BASE_FIELDS}
+    day = values.get("effective") or values.get("recorded") or date(2000, 1, 1)
+    return ProjectedEvent(event_id=f"e{position}", event_type=name, case_id=str(event.originator_id),
+                          creditor_id=None, debtor_id=None, aggregate_version=event.originator_version,
+                          position=position, effective_date=day, recorded_date=day, recorded_at=event.timestamp,
+                          rule_version="", currency=None, values=values)
+
+
+def all_projected(app: CollectionApp) -> list[ProjectedEvent]:
+    notifications = app.recorder.select_notifications(start=1, limit=100_000)
+    return [projected(app.mapper.to_domain_event(n), n.id) for n in notifications]
+
+
+def test_every_stored_event_type_is_known_to_the_folder() -> None:
+    assert {"ClaimInvoiced", "ClaimNoticeSent", "ClaimCostsWaived", "DebtorDied"} <= set(EVENT_CLASSES)
+
+
+@pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.stem)
+def test_folded_claims_report_exactly_what_the_domain_reports(path: Any) -> None:
+    scenario = Scenario.load(path)
+    app = CollectionApp()
+    report = run_scenario(scenario, app)
+    folder = CaseFolder()
+    for event in all_projected(app):
+        folder.advance(event)
+    day = date.fromisoformat(report["report_on"])
+    for invoice, expected in report["invoices"].items():
+        claim = app.claim(scenario.creditor, invoice)
+        folded = folder.get(str(claim.id))
+        assert isinstance(folded, Claim)
+        assert app.claim_report(folded, day) == expected
+        assert folded.audit() == claim.audit()
+
+
+def test_a_cold_folder_warms_a_case_from_its_earlier_events() -> None:
+    app = CollectionApp()
+    scenario = Scenario.load(scenario_files()[0])
+    report = run_scenario(scenario, app)
+    events = all_projected(app)
+    case = next(e.case_id for e in events if e.event_type == "ClaimInvoiced")
+    mine = [e for e in events if e.case_id == case]
+    folder = CaseFolder(maxsize=1)
+    folder.warm(case, mine[:-1])
+    before, after = folder.advance(mine[-1])
+    assert before.version == mine[-2].aggregate_version
+    assert after.version == mine[-1].aggregate_version
+    day = date.fromisoformat(report["report_on"])
+    assert app.claim_report(after, day) == report["invoices"][after.invoice]
