@@ -18,7 +18,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
-from domain.channels import DebtorContact, NoDeliveryChannel, choose_channel
+from domain.channels import Channel, DebtorContact, NoDeliveryChannel, choose_channel, may_carry
 from domain.claim import Claim, claim_id
 from domain.errors import CommandRefused, ErrorCode, invalid
 from domain.identity import InvalidIdentity, opaque_debtor_id, validate_identity
@@ -223,7 +223,7 @@ class CollectionApp(Application[UUID]):
         def act(c: Claim, r: Rules) -> None:
             d = self._load(UUID(c.debtor_id), Debtor)
             assert d is not None
-            chosen = (channel, "given by the caseworker") if channel else self._channel(d, notice)
+            chosen = self._given_channel(channel, notice) if channel else self._channel(d, notice)
             c.send_notice(command_id=command_id, on=on, notice=notice, deadline=deadline, died=c.facts.died,
                           channel=chosen[0], channel_reason=chosen[1], fees_enabled=policy.fees_enabled,
                           reminder_fee_agreed=policy.reminder_fee_agreed, rules=r)
@@ -397,6 +397,17 @@ class CollectionApp(Application[UUID]):
         except NoDeliveryChannel as e:
             raise invalid("contact", str(e)) from None
         return choice.channel.value, choice.reason
+
+    @staticmethod
+    def _given_channel(channel: str, document: str) -> tuple[str, str]:
+        try:
+            chosen = Channel(channel)
+        except ValueError:
+            raise invalid("channel", f"'{channel}' is not one of {', '.join(c.value for c in Channel)}") from None
+        if not may_carry(chosen, document):
+            raise invalid("channel", f"a {document} may not go by {chosen.value}: legally required notices go by "
+                                     "digital mailbox or paper (inkassoloven § 3a)")
+        return chosen.value, "given by the caseworker"
 
     @staticmethod
     def _jurisdiction(raw: str) -> Jurisdiction:

@@ -46,6 +46,25 @@ CLAIM_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/claim")
 WRITE_OFF_REASONS = frozenset({"time_barred", "deceased", "bankruptcy", "uneconomic", "other"})
 
 
+def accrued_interest(rules: Rules, principal_outstanding: Decimal, interest_exact: Decimal, interest_through: date,
+                     closed_on: date | None, day: date) -> tuple[Decimal, tuple[str, ...]]:
+    """Interest recorded through ``interest_through`` plus what accrued since, through ``day`` (or the
+    day the claim closed) — exact; read models use the same function as the aggregate."""
+    end = min(day, closed_on) if closed_on else day
+    pieces, warnings = rules.interest(principal_outstanding, interest_through + timedelta(days=1), end)
+    return interest_exact + sum((p.amount for p in pieces), ZERO), warnings
+
+
+def claim_status(*, written_off: bool, settled: bool, limitation_date: date, day: date) -> Status:
+    if written_off:
+        return Status.WRITTEN_OFF
+    if settled:
+        return Status.PAID
+    if day > limitation_date:
+        return Status.TIME_BARRED
+    return Status.OPEN
+
+
 def claim_id(namespace: UUID, creditor_id: str, invoice: str) -> UUID:
     """Natural key: a creditor's invoice number names one claim."""
     return uuid5(namespace, f"claim:{creditor_id}:{invoice}")
@@ -370,18 +389,13 @@ class Claim(Aggregate):
         """Accrued interest through ``day`` (or through the day the claim closed), unrounded."""
         acc = self.account
         assert acc.interest_through is not None
-        end = min(day, self.closed_on) if self.closed_on else day
-        pieces, warnings = rules.interest(acc.principal_outstanding, acc.interest_through + timedelta(days=1), end)
-        return acc.interest_exact + sum((p.amount for p in pieces), ZERO), warnings
+        return accrued_interest(rules, acc.principal_outstanding, acc.interest_exact, acc.interest_through,
+                                self.closed_on, day)
 
     def status_on(self, day: date, rules: Rules) -> Status:
-        if self.write_off_reason is not None:
-            return Status.WRITTEN_OFF
-        if self.closed_on is not None and self.account.balance() == 0:
-            return Status.PAID
-        if day > self.limitation_date:
-            return Status.TIME_BARRED
-        return Status.OPEN
+        return claim_status(written_off=self.write_off_reason is not None,
+                            settled=self.closed_on is not None and self.account.balance() == 0,
+                            limitation_date=self.limitation_date, day=day)
 
     def audit(self) -> AuditResult:
         return audit(self.facts)

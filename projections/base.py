@@ -52,8 +52,10 @@ class Projection(Protocol):
     def create_tables(self, cur: Cursor[Any], schema: str) -> None:
         """CREATE TABLE IF NOT EXISTS … in ``schema`` (idempotent)."""
 
-    def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str) -> None:
-        """Apply one event; raise to park the event's case (the runner rolls the event back)."""
+    def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Any | None, after: Any) -> None:
+        """Apply one event. ``before``/``after`` are the case's aggregate (folded with the domain's
+        own apply code, see ``casefold``) before and after the event. Raise to park the case: the
+        runner rolls the event back and holds the case's later events behind it."""
 
 
 def schema_name(projection: str, *, suffix: str = "") -> str:

@@ -1,0 +1,108 @@
+"""The good-collection-practice audit trail: what the complaints board reads.
+
+Per case, every step in order with its effective and recorded dates, channel, deadline, fee or
+cost, legal basis and rule version; and the findings of the domain's pure audit over the whole
+trail, recomputed after every event so a late fact (an objection received earlier, a payment
+ordered in time, a death) raises findings on steps taken long before.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from psycopg import Cursor
+
+from domain.claim import Claim
+from projections.base import ProjectedEvent
+
+SKIP_IN_DETAIL = frozenset({"command_id", "effective", "recorded", "rule_version"})
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, (date, Decimal)):
+        return str(value)
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+class AuditTrail:
+    name = "audit"
+    version = 1
+
+    def create_tables(self, cur: Cursor[Any], schema: str) -> None:
+        cur.execute(f"""
+            CREATE TABLE IF NOT EXISTS "{schema}".steps (
+                case_id text NOT NULL, version bigint NOT NULL, event_id text NOT NULL, event_type text NOT NULL,
+                command_id text NOT NULL, creditor_id text NOT NULL, debtor_id text NOT NULL, invoice text NOT NULL,
+                effective_date date NOT NULL, recorded_date date NOT NULL, recorded_at timestamptz NOT NULL,
+                channel text, deadline date, fee numeric(16,2), cost numeric(16,2), amount numeric(16,2),
+                legal_basis text, rule_version text NOT NULL, detail jsonb NOT NULL,
+                PRIMARY KEY (case_id, version));
+            CREATE INDEX IF NOT EXISTS steps_debtor ON "{schema}".steps (debtor_id);
+            CREATE TABLE IF NOT EXISTS "{schema}".findings (
+                case_id text NOT NULL, seq int NOT NULL, creditor_id text NOT NULL, debtor_id text NOT NULL,
+                invoice text NOT NULL, command_id text NOT NULL, code text NOT NULL, severity text NOT NULL,
+                message text NOT NULL, PRIMARY KEY (case_id, seq));
+            CREATE INDEX IF NOT EXISTS findings_code ON "{schema}".findings (code);
+            CREATE INDEX IF NOT EXISTS findings_debtor ON "{schema}".findings (debtor_id);
+        """)
+
+    def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Any | None, after: Any) -> None:
+        if not isinstance(after, Claim):
+            return
+        v = event.values
+        detail = {k: val for k, val in v.items() if k not in SKIP_IN_DETAIL}
+        cur.execute(
+            f'INSERT INTO "{schema}".steps VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) '
+            "ON CONFLICT DO NOTHING",
+            (event.case_id, event.aggregate_version, event.event_id, event.event_type, v.get("command_id", ""),
+             after.creditor_id, after.debtor_id, after.invoice, v.get("effective", event.effective_date),
+             v.get("recorded", event.recorded_date), event.recorded_at, v.get("channel"), v.get("deadline"),
+             v.get("fee"), v.get("cost"), v.get("amount"), v.get("legal_basis"), v.get("rule_version", ""),
+             json.dumps(detail, default=_json_default, ensure_ascii=False)))
+        cur.execute(f'DELETE FROM "{schema}".findings WHERE case_id = %s', (event.case_id,))
+        findings = after.audit().findings
+        if findings:
+            cur.executemany(
+                f'INSERT INTO "{schema}".findings VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)',
+                [(event.case_id, i, after.creditor_id, after.debtor_id, after.invoice, f.command_id, f.code,
+                  f.severity.value, f.message) for i, f in enumerate(findings)])
+
+
+def _rows(cur: Cursor[Any]) -> list[dict[str, Any]]:
+    names = [d.name for d in cur.description or ()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def trail(cur: Cursor[Any], schema: str, case_id: str) -> list[dict[str, Any]]:
+    cur.execute(f'SELECT * FROM "{schema}".steps WHERE case_id = %s ORDER BY version', (case_id,))
+    return _rows(cur)
+
+
+def findings(cur: Cursor[Any], schema: str, *, case_id: str | None = None, debtor_id: str | None = None,
+             code: str | None = None) -> list[dict[str, Any]]:
+    """Findings by case, by debtor or by code across all cases."""
+    where, args = [], []
+    for column, value in (("case_id", case_id), ("debtor_id", debtor_id), ("code", code)):
+        if value is not None:
+            where.append(f"{column} = %s")
+            args.append(value)
+    clause = f"WHERE {' AND '.join(where)}" if where else ""
+    cur.execute(f'SELECT * FROM "{schema}".findings {clause} ORDER BY creditor_id, invoice, seq', args)
+    return _rows(cur)
+
+
+def findings_by_code(cur: Cursor[Any], schema: str) -> list[tuple[str, str, int]]:
+    cur.execute(f'SELECT code, severity, count(*) FROM "{schema}".findings GROUP BY 1, 2 ORDER BY 3 DESC, 1')
+    return [(r[0], r[1], int(r[2])) for r in cur.fetchall()]
+
+
+def case_ids_for_invoice(cur: Cursor[Any], schema: str, invoice: str, creditor_id: str | None = None) -> list[str]:
+    if creditor_id is None:
+        cur.execute(f'SELECT DISTINCT case_id FROM "{schema}".steps WHERE invoice = %s', (invoice,))
+    else:
+        cur.execute(f'SELECT DISTINCT case_id FROM "{schema}".steps WHERE invoice = %s AND creditor_id = %s',
+                    (invoice, creditor_id))
+    return [r[0] for r in cur.fetchall()]

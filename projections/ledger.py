@@ -1,0 +1,237 @@
+"""The ledger: double-entry postings per creditor, debtor, case and claim.
+
+Postings are the differences between a claim's account before and after each event (folded with
+the domain's own code), so the ledger's balance of a claim always equals the domain's balance:
+
+| change                     | debit                 | credit                |
+|----------------------------|-----------------------|-----------------------|
+| principal invoiced         | receivable.principal  | income.principal      |
+| principal credited         | credit_notes          | receivable.principal  |
+| interest recorded          | receivable.interest   | income.interest       |
+| interest taken back        | income.interest       | receivable.interest   |
+| fee charged / waived       | receivable.fees       | income.fees           |
+|                            | waived.fees           | receivable.fees       |
+| court/enforcement cost     | receivable.costs      | outlay.costs          |
+| cost waived                | waived.costs          | receivable.costs      |
+| money applied to a part    | bank                  | receivable.<part>     |
+| money moved off a part     | receivable.<part>     | bank                  |
+| overpayment                | bank                  | refund.surplus        |
+| write-off                  | written_off           | receivable.<part>     |
+
+A claim's balance is the sum of its ``receivable.*`` accounts plus ``written_off`` (the contract keeps
+a written-off claim's balance), plus interest accrued since the last recorded figure, computed at
+query time with the same domain function the aggregate uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from psycopg import Cursor
+
+from domain.claim import Claim, accrued_interest, claim_status
+from domain.money import ZERO, fmt, to_cents
+from domain.rules import rules_for
+from projections.base import ProjectedEvent, ident
+
+PARTS = ("principal", "interest", "fees", "costs")
+RAISE = {"principal": "income.principal", "interest": "income.interest", "fees": "income.fees",
+         "costs": "outlay.costs"}
+LOWER = {"principal": "credit_notes", "interest": "income.interest", "fees": "waived.fees",
+         "costs": "waived.costs"}
+AGE_BUCKETS = ((0, "not due"), (1, "1-30"), (31, "31-60"), (61, "61-90"), (91, "91-180"), (181, "181-365"),
+               (366, "over 365"))
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    account: str
+    debit: Decimal
+    credit: Decimal
+    kind: str
+
+
+def _owed(claim: Claim | None) -> dict[str, Decimal]:
+    if claim is None:
+        return dict.fromkeys((*PARTS, "surplus", "written_off"), ZERO)
+    acc = claim.account
+    owed = {p: acc.owed(p) for p in PARTS}
+    owed.update({f"paid.{p}": acc.paid[p] for p in PARTS})
+    owed["surplus"] = acc.surplus
+    owed["written_off"] = claim.written_off_amount
+    return owed
+
+
+def postings_for(before: Claim | None, after: Claim) -> list[Posting]:
+    """The balanced postings that take the ledger from ``before`` to ``after``."""
+    old, new = _owed(before), _owed(after)
+    out: list[Posting] = []
+
+    def pair(debit: str, credit: str, amount: Decimal, kind: str) -> None:
+        if amount > 0:
+            out.extend((Posting(debit, amount, ZERO, kind), Posting(credit, ZERO, amount, kind)))
+
+    for p in PARTS:
+        delta = new[p] - old.get(p, ZERO)
+        pair(f"receivable.{p}", RAISE[p], delta, f"charge.{p}")
+        pair(LOWER[p], f"receivable.{p}", -delta, f"reduce.{p}")
+    written = new["written_off"] - old.get("written_off", ZERO)
+    for p in PARTS:
+        delta = new[f"paid.{p}"] - old.get(f"paid.{p}", ZERO)
+        pair("bank", f"receivable.{p}", delta, "payment")
+        pair(f"receivable.{p}", "bank", -delta, "reallocation")
+    surplus = new["surplus"] - old.get("surplus", ZERO)
+    pair("bank", "refund.surplus", surplus, "overpayment")
+    pair("refund.surplus", "bank", -surplus, "refund")
+    if written > 0:
+        outstanding = {p: after.account.outstanding(p) for p in PARTS}
+        for p, amount in outstanding.items():
+            pair("written_off", f"receivable.{p}", amount, "write_off")
+    return out
+
+
+class Ledger:
+    name = "ledger"
+    version = 1
+
+    def create_tables(self, cur: Cursor[Any], schema: str) -> None:
+        cur.execute(f"""
+            CREATE TABLE IF NOT EXISTS "{schema}".postings (
+                id bigserial PRIMARY KEY, event_id text NOT NULL, position bigint NOT NULL,
+                case_id text NOT NULL, creditor_id text NOT NULL, debtor_id text NOT NULL, invoice text NOT NULL,
+                booked date NOT NULL, account text NOT NULL, kind text NOT NULL,
+                debit numeric(16,2) NOT NULL, credit numeric(16,2) NOT NULL, currency text NOT NULL);
+            CREATE INDEX IF NOT EXISTS postings_case ON "{schema}".postings (case_id);
+            CREATE INDEX IF NOT EXISTS postings_creditor ON "{schema}".postings (creditor_id, account);
+            CREATE INDEX IF NOT EXISTS postings_debtor ON "{schema}".postings (debtor_id);
+            CREATE TABLE IF NOT EXISTS "{schema}".claims (
+                case_id text PRIMARY KEY, creditor_id text NOT NULL, debtor_id text NOT NULL,
+                invoice text NOT NULL, jurisdiction text NOT NULL, currency text NOT NULL, claim_type text NOT NULL,
+                due date NOT NULL, effective_due date NOT NULL,
+                principal numeric(16,2) NOT NULL, principal_outstanding numeric(16,2) NOT NULL,
+                interest_exact numeric NOT NULL, interest_through date NOT NULL,
+                fees numeric(16,2) NOT NULL, costs numeric(16,2) NOT NULL, paid numeric(16,2) NOT NULL,
+                surplus numeric(16,2) NOT NULL, written_off numeric(16,2) NOT NULL, write_off_reason text,
+                closed_on date, settled boolean NOT NULL, stage text NOT NULL, disputed boolean NOT NULL,
+                limitation_date date NOT NULL, position bigint NOT NULL);
+            CREATE INDEX IF NOT EXISTS claims_debtor ON "{schema}".claims (debtor_id);
+            CREATE INDEX IF NOT EXISTS claims_creditor ON "{schema}".claims (creditor_id);
+        """)
+
+    def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Any | None, after: Any) -> None:
+        if not isinstance(after, Claim):
+            return
+        postings = postings_for(before if isinstance(before, Claim) else None, after)
+        if postings:
+            cur.executemany(
+                f'INSERT INTO "{schema}".postings (event_id, position, case_id, creditor_id, debtor_id, invoice, '
+                "booked, account, kind, debit, credit, currency) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                [(event.event_id, event.position, event.case_id, after.creditor_id, after.debtor_id, after.invoice,
+                  event.recorded_date, p.account, p.kind, p.debit, p.credit, after.currency) for p in postings])
+        acc = after.account
+        cur.execute(
+            f'INSERT INTO "{schema}".claims VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,'
+            "%s,%s,%s,%s) ON CONFLICT (case_id) DO UPDATE SET principal = EXCLUDED.principal, "
+            "principal_outstanding = EXCLUDED.principal_outstanding, interest_exact = EXCLUDED.interest_exact, "
+            "interest_through = EXCLUDED.interest_through, fees = EXCLUDED.fees, costs = EXCLUDED.costs, "
+            "paid = EXCLUDED.paid, surplus = EXCLUDED.surplus, written_off = EXCLUDED.written_off, "
+            "write_off_reason = EXCLUDED.write_off_reason, closed_on = EXCLUDED.closed_on, "
+            "settled = EXCLUDED.settled, stage = EXCLUDED.stage, disputed = EXCLUDED.disputed, "
+            "limitation_date = EXCLUDED.limitation_date, position = EXCLUDED.position",
+            (event.case_id, after.creditor_id, after.debtor_id, after.invoice, after.jurisdiction.value,
+             after.currency, after.claim_type, after.due, after.effective_due, acc.principal,
+             acc.principal_outstanding, acc.interest_exact, acc.interest_through, acc.fees, acc.costs,
+             acc.total_paid, acc.surplus, after.written_off_amount, after.write_off_reason, after.closed_on,
+             after.closed_on is not None and acc.balance() == 0, after.stage.value, after.disputed,
+             after.limitation_date, event.position))
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+
+def claim_row(cur: Cursor[Any], schema: str, case_id: str) -> dict[str, Any] | None:
+    cur.execute(f'SELECT * FROM "{schema}".claims WHERE case_id = %s', (case_id,))
+    row = cur.fetchone()
+    if row is None:
+        return None
+    names = [d.name for d in cur.description or ()]
+    return dict(zip(names, row, strict=True))
+
+
+def posted_balance(cur: Cursor[Any], schema: str, case_id: str) -> Decimal:
+    """Receivables plus written-off, as posted."""
+    cur.execute(f"""SELECT coalesce(sum(debit - credit), 0) FROM "{schema}".postings
+                    WHERE case_id = %s AND (account LIKE 'receivable.%%' OR account = 'written_off')""", (case_id,))
+    row = cur.fetchone()
+    return Decimal(row[0]) if row else ZERO
+
+
+def claim_view(cur: Cursor[Any], schema: str, case_id: str, day: date) -> dict[str, Any] | None:
+    """The contract's figures for one claim on ``day``, read from the ledger."""
+    row = claim_row(cur, schema, case_id)
+    if row is None:
+        return None
+    rules = rules_for(row["jurisdiction"])
+    exact, _ = accrued_interest(rules, row["principal_outstanding"], row["interest_exact"], row["interest_through"],
+                                row["closed_on"], day)
+    interest = to_cents(exact)
+    posted = posted_balance(cur, schema, case_id)
+    balance = posted + interest - to_cents(row["interest_exact"])
+    status = claim_status(written_off=row["write_off_reason"] is not None, settled=row["settled"],
+                          limitation_date=row["limitation_date"], day=day)
+    return {"principal": fmt(row["principal"]), "interest": fmt(interest), "fees": fmt(row["fees"]),
+            "costs": fmt(row["costs"]), "paid": fmt(row["paid"]), "balance": fmt(balance),
+            "limitation_date": row["limitation_date"].isoformat(), "status": status.value, "stage": row["stage"],
+            "disputed": row["disputed"]}
+
+
+def trial_balance(cur: Cursor[Any], schema: str) -> tuple[Decimal, Decimal]:
+    """Total debits and credits (always equal)."""
+    cur.execute(f'SELECT coalesce(sum(debit), 0), coalesce(sum(credit), 0) FROM "{schema}".postings')
+    row = cur.fetchone()
+    assert row is not None
+    return Decimal(row[0]), Decimal(row[1])
+
+
+def balances_by(cur: Cursor[Any], schema: str, column: str) -> list[tuple[str, str, Decimal]]:
+    """Open receivables per creditor or per debtor (across municipalities), by currency."""
+    if column not in ("creditor_id", "debtor_id"):
+        raise ValueError(f"balances by {column!r}: only creditor_id or debtor_id")
+    cur.execute(f"""SELECT {column}, currency, sum(debit - credit) FROM "{schema}".postings
+                    WHERE account LIKE 'receivable.%%' GROUP BY {column}, currency ORDER BY {column}, currency""")
+    return [(r[0], r[1], Decimal(r[2])) for r in cur.fetchall()]
+
+
+def ageing(cur: Cursor[Any], schema: str, day: date) -> list[tuple[str, str, int, Decimal]]:
+    """Open receivables per creditor in buckets of days past the (effective) due date."""
+    cases = ", ".join(f"WHEN %s - c.effective_due >= {start} THEN '{label}'" for start, label in
+                      reversed(AGE_BUCKETS[1:]))
+    cur.execute(f"""
+        SELECT c.creditor_id, CASE {cases} ELSE 'not due' END AS bucket, count(DISTINCT c.case_id),
+               sum(p.debit - p.credit)
+        FROM "{schema}".claims c JOIN "{schema}".postings p USING (case_id)
+        WHERE p.account LIKE 'receivable.%%' AND c.write_off_reason IS NULL
+        GROUP BY 1, 2 HAVING sum(p.debit - p.credit) <> 0 ORDER BY 1, 2""",
+                [day] * (len(AGE_BUCKETS) - 1))
+    return [(r[0], r[1], int(r[2]), Decimal(r[3])) for r in cur.fetchall()]
+
+
+def settlement(cur: Cursor[Any], schema: str, start: date, end: date) -> list[dict[str, Any]]:
+    """What was collected for whom between ``start`` and ``end``: money applied per part."""
+    cur.execute(f"""
+        SELECT creditor_id, currency, account, sum(credit - debit) FROM "{schema}".postings
+        WHERE kind IN ('payment', 'reallocation') AND account LIKE 'receivable.%%' AND booked BETWEEN %s AND %s
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""", (start, end))
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for creditor, currency, account, amount in cur.fetchall():
+        row = out.setdefault((creditor, currency), {"creditor_id": creditor, "currency": currency,
+                                                    **{p: ZERO for p in PARTS}, "total": ZERO})
+        row[account.removeprefix("receivable.")] += Decimal(amount)
+        row["total"] += Decimal(amount)
+    return list(out.values())
+
+
+__all__ = ["Ledger", "ageing", "balances_by", "claim_view", "ident", "postings_for", "settlement", "trial_balance"]

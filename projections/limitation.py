@@ -1,0 +1,112 @@
+"""The limitation watch: when each claim dies, why it is still alive, and the worklist.
+
+Per claim: the limitation date and every interruption with its legal ground, the estate reporting
+deadline where the debtor died, and — for claims secured by the statutory lien (kommunale
+avgifter, eiendomsskatt) — the day the lien lapses unless forced sale is requested
+(panteloven § 6-3). Collection offices run whole programmes on the worklist: claims whose
+limitation date falls within N days with no interruption under way.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from psycopg import Cursor
+
+from domain.calendar import add_years
+from domain.claim import Claim
+from domain.rules import rules_for
+from projections.base import ProjectedEvent
+
+
+class LimitationWatch:
+    name = "limitation"
+    version = 1
+
+    def create_tables(self, cur: Cursor[Any], schema: str) -> None:
+        cur.execute(f"""
+            CREATE TABLE IF NOT EXISTS "{schema}".claims (
+                case_id text PRIMARY KEY, creditor_id text NOT NULL, debtor_id text NOT NULL, invoice text NOT NULL,
+                jurisdiction text NOT NULL, claim_type text NOT NULL, due date NOT NULL,
+                initial_limitation_date date NOT NULL, limitation_date date NOT NULL,
+                lien_secured boolean NOT NULL, lien_expiry date, died date, estate_report_deadline date,
+                reported_to_estate date, judgment_on date, closed boolean NOT NULL, disputed boolean NOT NULL,
+                plan_active boolean NOT NULL, position bigint NOT NULL);
+            CREATE INDEX IF NOT EXISTS limitation_date ON "{schema}".claims (limitation_date) WHERE NOT closed;
+            CREATE TABLE IF NOT EXISTS "{schema}".interruptions (
+                case_id text NOT NULL, version bigint NOT NULL, event_id text NOT NULL, on_date date NOT NULL,
+                ground text NOT NULL, legal_basis text NOT NULL, years int NOT NULL, limitation_date date NOT NULL,
+                PRIMARY KEY (case_id, version));
+        """)
+
+    def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Any | None, after: Any) -> None:
+        if not isinstance(after, Claim):
+            return
+        if event.event_type == "ClaimLimitationInterrupted":
+            v = event.values
+            cur.execute(f'INSERT INTO "{schema}".interruptions VALUES (%s,%s,%s,%s,%s,%s,%s,%s) '
+                        "ON CONFLICT DO NOTHING",
+                        (event.case_id, event.aggregate_version, event.event_id, v["effective"], v["ground"],
+                         v["legal_basis"], v["years"], v["limitation_date"]))
+        lien_expiry = None
+        if after.lien_secured:
+            years = int(rules_for(after.jurisdiction.value).params.value("legalpant_lapse_years", after.due))
+            lien_expiry = add_years(after.due, years)
+        facts = after.facts
+        assert facts.initial_limitation_date is not None
+        closed = after.closed_on is not None or after.write_off_reason is not None
+        plan_active = bool(facts.plans) and not after.plan_breached and not closed
+        cur.execute(
+            f'INSERT INTO "{schema}".claims VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) '
+            "ON CONFLICT (case_id) DO UPDATE SET limitation_date = EXCLUDED.limitation_date, died = EXCLUDED.died, "
+            "estate_report_deadline = EXCLUDED.estate_report_deadline, "
+            "reported_to_estate = EXCLUDED.reported_to_estate, judgment_on = EXCLUDED.judgment_on, "
+            "closed = EXCLUDED.closed, disputed = EXCLUDED.disputed, plan_active = EXCLUDED.plan_active, "
+            "position = EXCLUDED.position",
+            (event.case_id, after.creditor_id, after.debtor_id, after.invoice, after.jurisdiction.value,
+             after.claim_type, after.due, facts.initial_limitation_date, after.limitation_date, after.lien_secured,
+             lien_expiry, facts.died, after.estate_deadline, after.reported_to_estate, facts.judgment_on, closed,
+             after.disputed, plan_active, event.position))
+
+
+def worklist(cur: Cursor[Any], schema: str, today: date, within_days: int) -> list[dict[str, Any]]:
+    """Open claims whose limitation date falls within ``within_days`` with no interruption under way
+    (no payment plan being kept), soonest first."""
+    cur.execute(f"""SELECT case_id, creditor_id, debtor_id, invoice, claim_type, limitation_date, lien_expiry,
+                           estate_report_deadline
+                    FROM "{schema}".claims
+                    WHERE NOT closed AND NOT plan_active AND limitation_date BETWEEN %s AND %s
+                    ORDER BY limitation_date, creditor_id, invoice""", (today, today + timedelta(days=within_days)))
+    names = [d.name for d in cur.description or ()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+
+def explain(cur: Cursor[Any], schema: str, case_id: str, today: date) -> list[str]:
+    """Why a claim is still alive, or since when it is dead: one line per fact, oldest first."""
+    cur.execute(f'SELECT * FROM "{schema}".claims WHERE case_id = %s', (case_id,))
+    row = cur.fetchone()
+    if row is None:
+        return [f"no claim {case_id} in the limitation watch"]
+    c = dict(zip([d.name for d in cur.description or ()], row, strict=True))
+    lines = [f"invoice {c['invoice']} ({c['claim_type']}) fell due {c['due']}: limitation runs to "
+             f"{c['initial_limitation_date']}"]
+    cur.execute(f"""SELECT on_date, ground, legal_basis, years, limitation_date FROM "{schema}".interruptions
+                    WHERE case_id = %s ORDER BY version""", (case_id,))
+    for on, ground, basis, years, until in cur.fetchall():
+        lines.append(f"{on}: {ground.replace('_', ' ')} interrupted limitation ({basis}); {years} years → {until}")
+    if c["closed"]:
+        lines.append("the claim is closed (paid or written off)")
+    elif today > c["limitation_date"]:
+        lines.append(f"time-barred since {c['limitation_date'] + timedelta(days=1)}")
+    else:
+        lines.append(f"alive: the last day to interrupt is {c['limitation_date']} "
+                     f"({(c['limitation_date'] - today).days} days from {today})")
+    if c["lien_expiry"]:
+        lines.append(f"statutory lien (panteloven § 6-1) lapses after {c['lien_expiry']} unless forced sale is "
+                     "requested (§ 6-3)")
+    if c["died"]:
+        deadline = c["estate_report_deadline"]
+        lines.append(f"the debtor died {c['died']}; " + (f"report to the estate by {deadline}" if deadline
+                                                          else "waiting for the proklama"))
+    return lines

@@ -1,0 +1,98 @@
+"""The three read models, applied straight from the domain's events into PostgreSQL, agree with
+the domain on every shared scenario: the ledger's balances, the limitation dates, the findings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from domain.application import CollectionApp
+from domain.scenario import Scenario, run_scenario
+from projections import audit_trail, ledger, limitation
+from projections.casefold import CaseFolder
+from tests.scenario_files import scenario_files
+from tests.unit.test_casefold import all_projected
+
+pytestmark = pytest.mark.integration
+PROJECTIONS = (ledger.Ledger(), limitation.LimitationWatch(), audit_trail.AuditTrail())
+
+
+@pytest.fixture
+def schemas(pg_dsn: str, unique: Any) -> Iterator[tuple[psycopg.Connection[Any], dict[str, str]]]:
+    names = {p.name: unique(f"t_{p.name}").replace("-", "_") for p in PROJECTIONS}
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        for p in PROJECTIONS:
+            conn.execute(f'CREATE SCHEMA "{names[p.name]}"')
+            with conn.cursor() as cur:
+                p.create_tables(cur, names[p.name])
+        yield conn, names
+        for name in names.values():
+            conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+
+
+def project(conn: psycopg.Connection[Any], names: dict[str, str], app: CollectionApp) -> None:
+    folder = CaseFolder()
+    with conn.transaction(), conn.cursor() as cur:
+        for event in all_projected(app):
+            before, after = folder.advance(event)
+            for p in PROJECTIONS:
+                p.apply(cur, event, names[p.name], before, after)
+
+
+@pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.stem)
+def test_read_models_agree_with_the_domain(path: Path, schemas: Any) -> None:
+    conn, names = schemas
+    scenario = Scenario.load(path)
+    app = CollectionApp()
+    report = run_scenario(scenario, app)
+    project(conn, names, app)
+    day = date.fromisoformat(report["report_on"])
+    with conn.cursor() as cur:
+        debit, credit = ledger.trial_balance(cur, names["ledger"])
+        assert debit == credit
+        for invoice, expected in report["invoices"].items():
+            case = str(app.claim(scenario.creditor, invoice).id)
+            view = ledger.claim_view(cur, names["ledger"], case, day)
+            assert view == {k: expected[k] for k in view}
+            lines = limitation.explain(cur, names["limitation"], case, day)
+            assert any(expected["limitation_date"] in line for line in lines)
+            got = {(f["code"], f["command_id"]) for f in audit_trail.findings(cur, names["audit"], case_id=case)}
+            want = {(f.code, f.command_id) for f in app.claim(scenario.creditor, invoice).audit().findings}
+            assert got == want
+            assert len(audit_trail.trail(cur, names["audit"], case)) >= 1
+
+
+def test_the_worklist_lists_claims_dying_soon_and_not_others(schemas: Any) -> None:
+    conn, names = schemas
+    app = CollectionApp()
+    scenario = Scenario.parse_text("""
+scenario: worklist
+steps:
+  - {on: 2023-01-02, do: issue_invoice, invoice: OLD, amount: "500.00", due: 2023-02-01}
+  - {on: 2025-01-02, do: issue_invoice, invoice: NEW, amount: "500.00", due: 2025-02-03}
+""")
+    run_scenario(scenario, app)
+    project(conn, names, app)
+    with conn.cursor() as cur:
+        rows = limitation.worklist(cur, names["limitation"], date(2025, 12, 15), 60)
+    assert [r["invoice"] for r in rows] == ["OLD"]
+    assert rows[0]["limitation_date"] == date(2026, 2, 2)
+
+
+def test_settlement_splits_what_was_collected_into_principal_interest_and_fees(schemas: Any) -> None:
+    conn, names = schemas
+    app = CollectionApp()
+    run_scenario(Scenario.load(next(p for p in scenario_files() if "no-06" in p.name)), app)
+    project(conn, names, app)
+    with conn.cursor() as cur:
+        rows = ledger.settlement(cur, names["ledger"], date(2025, 1, 1), date(2025, 12, 31))
+    assert len(rows) == 1
+    assert rows[0]["interest"] == Decimal("308.56")
+    assert rows[0]["principal"] == Decimal("9691.44")
+    assert rows[0]["total"] == Decimal("10000.00")
