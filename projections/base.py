@@ -17,8 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from psycopg import Cursor
-from psycopg import sql
+from psycopg import Cursor, sql
 
 
 @dataclass(frozen=True, slots=True)
