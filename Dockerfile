@@ -1,0 +1,22 @@
+# kravsak services (publisher, projector) for docker-compose.yml. The entry point is the CLI:
+#   docker run <image> publish | project | smoke | status
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    KRAVSAK_LOG_FORMAT=json
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY kravsak ./kravsak
+COPY domain ./domain
+COPY schemas ./schemas
+COPY consumers ./consumers
+COPY projections ./projections
+RUN pip install . && useradd --system --home-dir /app kravsak
+USER kravsak
+
+ENTRYPOINT ["kravsak"]
+CMD ["status"]

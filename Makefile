@@ -1,0 +1,54 @@
+# kravsak developer tasks. `make help` lists them.
+# The virtualenv is .venv (python3.11); it is rebuilt only when pyproject.toml changes.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv up down status test unit integration lint fmt demo
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+venv: $(STAMP) ## create .venv and install kravsak with its dev tools (again only when pyproject.toml changes)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+up: venv ## start the local PostgreSQL and Kafka (idempotent; see `kravsak status`)
+	$(BIN)/kravsak up
+
+down: venv ## stop the local PostgreSQL and Kafka
+	$(BIN)/kravsak down
+
+status: venv ## show what runs where
+	$(BIN)/kravsak status
+
+test: venv ## unit and integration tests against the local stack (started if needed)
+	$(BIN)/kravsak up
+	$(BIN)/pytest tests/unit tests/integration $(PYTEST_ARGS)
+
+unit: venv ## unit tests only (no servers needed)
+	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
+
+integration: venv ## integration tests against real PostgreSQL and Kafka
+	$(BIN)/kravsak up
+	$(BIN)/pytest -m integration tests/integration $(PYTEST_ARGS)
+
+lint: venv ## ruff (lint and format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+fmt: venv ## format the code and apply ruff's safe fixes
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+demo: venv ## start the stack and send one event through the pipe (event store -> Kafka -> consumer)
+	$(BIN)/kravsak up
+	$(BIN)/kravsak smoke

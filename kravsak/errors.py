@@ -1,0 +1,57 @@
+"""Problems a person can fix, each with the fix.
+
+The CLI prints such an error as one red line, `problem — fix: fix`, and exits with code 2.
+Anything else that escapes is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class KravsakError(Exception):
+    """A problem with its fix, both written for the person at the terminal."""
+
+    exit_code = 2
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(problem, fix)
+        self.problem = problem
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.problem} — fix: {self.fix}"
+
+
+class SettingsError(KravsakError):
+    """An environment variable holds a value kravsak cannot use."""
+
+
+class PortInUse(KravsakError):
+    """A port kravsak would listen on is held by a process that is not this checkout's server."""
+
+
+class ToolMissing(KravsakError):
+    """A program the local stack needs (java, mvn, the PostgreSQL binaries) is absent or too old."""
+
+
+class MavenCentralUnreachable(KravsakError):
+    """Maven could not download Kafka's jars."""
+
+
+class MavenFailed(KravsakError):
+    """Maven ran but did not produce Kafka's jars, for a reason other than the network."""
+
+
+class DataFromOtherVersion(KravsakError):
+    """A data folder was written by another PostgreSQL or Kafka version, or by something else."""
+
+
+class PathNotReachable(KravsakError):
+    """The `postgres` OS user cannot reach the project's data folder."""
+
+
+class ServerFailedToStart(KravsakError):
+    """A server kravsak started exited or did not answer in time."""
+
+
+class ServerUnreachable(KravsakError):
+    """A server that should be running (external, or started earlier) does not answer."""
