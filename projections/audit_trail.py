@@ -12,17 +12,19 @@ import json
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from psycopg import Cursor
 
 from domain.claim import Claim
 from projections.base import ProjectedEvent
 
-SKIP_IN_DETAIL = frozenset({"command_id", "effective", "recorded", "rule_version"})
+SKIP_IN_DETAIL = frozenset({"command_id", "effective", "recorded", "rule_version", "originator_id",
+                            "originator_version", "timestamp", "originator_topic"})
 
 
 def _json_default(value: Any) -> str:
-    if isinstance(value, (date, Decimal)):
+    if isinstance(value, (date, Decimal, UUID)):
         return str(value)
     raise TypeError(f"not JSON: {type(value).__name__}")
 
