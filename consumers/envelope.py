@@ -1,0 +1,638 @@
+"""Domain events as the Avro records of ``schemas/``, and back.
+
+``event_record(event, position=...)`` turns a domain event read back from the event store
+(``app.mapper.to_domain_event(notification)``) into ``(schema full name, record)``, ready for
+``consumers.codec.encode``; ``domain_values(record)`` turns a decoded record back into the event's
+own attribute values (``domain_event(record)`` rebuilds the event object itself).
+
+Delivery protocol: none here. This module does no I/O, moves no offset and keeps no position; it
+maps one event at a time. An event it cannot map (an event type with no schema, a value that does
+not fit the wire form) raises ``UnmappableEvent`` naming the event type and the notification
+position. The publisher must stop there without moving its stored position, never skip the event:
+a hole in ``kravsak.case-events`` would be silent data loss for every projection.
+
+The wire form (ADR 0002 and ``/work/shared/ARCHITECTURE.md``, "Events on the wire"):
+
+* every record starts with the same envelope fields (``ENVELOPE_FIELDS``), then the event's own
+  attributes in the order the event class declares them;
+* the event attributes ``effective``, ``recorded``, ``rule_version``, ``creditor_id``, ``debtor_id``
+  and ``currency`` are carried by the envelope, not repeated;
+* money (``Decimal``) is a ``long`` of øre/öre named ``<attribute>_minor``; a fraction of an øre is
+  refused, never rounded. ``interest_accrued`` is exact and unrounded, so it travels as a decimal
+  string (see ``EXACT_DECIMALS``);
+* dates are Avro ``date``, the event timestamp ``timestamp-micros``, UUIDs ``uuid`` strings.
+
+The envelope's ``currency`` of a claim event: ``Invoiced`` records it; the later claim events do
+not carry it, so it is derived from the prefix of their ``rule_version`` (``no-…`` → NOK,
+``se-…`` → SEK): the rules that decided the event belong to one jurisdiction with one currency.
+Creditor and debtor events have no currency (null).
+
+The envelope's ``creditor_id`` (municipality number) and ``debtor_id`` (the debtor aggregate's
+opaque id): a claim's ``Invoiced`` event and a creditor's ``Registered`` event carry them, and every
+debtor event knows its own id; the other claim and creditor events do not. For those,
+``event_record`` asks ``parties`` (a ``PartyIndex`` that learns them from creation events as the
+log is read, with a fallback that reads an aggregate's first event from the store after a restart).
+Without an answer it raises ``UnmappableEvent`` rather than publish an envelope with a hole.
+
+Event ids: domain events have none of their own, so ``event_id`` is a UUIDv5 of the aggregate id and
+version. It is the same every time the same event is published, which is what lets a consumer drop
+a duplicate after an at-least-once redelivery.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from enum import StrEnum
+from functools import cache
+from typing import Any, TypeAlias, Union, get_args, get_origin, get_type_hints
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, AggregateCreated, DomainEventProtocol
+from eventsourcing.utils import get_topic
+
+from domain.account import COMPONENTS
+from domain.channels import DebtorContact
+from domain.claim import Claim
+from domain.parties import Creditor, Debtor
+
+NAMESPACE = "no.kravsak.events"
+"""Avro namespace of every event schema."""
+
+AGGREGATES: tuple[type[Aggregate], ...] = (Claim, Creditor, Debtor)
+"""The aggregates whose events go on the wire; a schema name is the aggregate name + event name."""
+
+EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/event")
+
+EXACT_DECIMALS = frozenset({"interest_accrued"})
+"""``Decimal`` attributes that are not whole øre: sent as plain decimal strings, exactly."""
+
+MONEY_COMPONENTS: tuple[str, ...] = (*COMPONENTS, "surplus")
+"""Keys of an allocation / paid-after map: the account components and the surplus."""
+
+ENVELOPE_FIELDS: tuple[str, ...] = (
+    "event_id",
+    "event_type",
+    "case_id",
+    "creditor_id",
+    "debtor_id",
+    "aggregate_version",
+    "notification_position",
+    "effective_date",
+    "recorded_date",
+    "recorded_at",
+    "rule_version",
+    "currency",
+)
+
+# Event attributes the envelope carries: attribute -> envelope field.
+ENVELOPE_ATTRIBUTES: Mapping[str, str] = {
+    "effective": "effective_date",
+    "recorded": "recorded_date",
+    "rule_version": "rule_version",
+    "creditor_id": "creditor_id",
+    "debtor_id": "debtor_id",
+    "currency": "currency",
+}
+# The same, for one event type only.
+_ENVELOPE_ALIASES: Mapping[tuple[str, str], str] = {("CreditorRegistered", "creditor"): "creditor_id"}
+# Party events have no ``effective`` attribute: the date the fact took effect, when it is not the
+# day it was recorded.
+_EFFECTIVE_FROM: Mapping[str, str] = {"DebtorDied": "died", "DebtorProklamaPublished": "published"}
+_CURRENCY_BY_RULES_PREFIX: Mapping[str, str] = {"no": "NOK", "se": "SEK"}
+_DOMAIN_EVENT_ATTRIBUTES = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
+
+Event: TypeAlias = DomainEventProtocol[UUID]
+Record: TypeAlias = dict[str, Any]
+
+
+class UnmappableEvent(ValueError):
+    """A domain event that has no wire form (unknown type) or a value that does not fit it."""
+
+
+class Kind(StrEnum):
+    """How one event attribute travels."""
+
+    STRING = "string"
+    LONG = "long"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    UUID = "uuid"
+    MONEY = "money"
+    """``Decimal`` of whole øre/öre -> ``long`` minor units."""
+    EXACT_DECIMAL = "exact_decimal"
+    """``Decimal`` of any precision -> plain decimal string."""
+    STRINGS = "strings"
+    COMPONENTS = "components"
+    """``dict[str, Decimal]`` over ``MONEY_COMPONENTS`` -> record of ``<key>_minor`` longs."""
+    INSTALLMENTS = "installments"
+    """``[{"due": iso date, "amount": decimal string}]`` -> array of ``{due, amount_minor}``."""
+    WAIVED_ITEMS = "waived_items"
+    """``[{"command_id", "kind", "amount", "reason"}]`` -> array of records, ``amount_minor``."""
+    POLICY_JSON = "policy_json"
+    """``dict[str, Any]`` (a ``CollectionPolicy.as_dict()``) -> canonical JSON text."""
+    CONTACT = "contact"
+    """``dict[str, bool]`` over ``DebtorContact``'s fields -> record of all six booleans."""
+
+
+# Attributes typed ``Any`` inside: their shape is known only by name, so it is listed here.
+_SHAPED: Mapping[tuple[str, str], Kind] = {
+    ("ClaimPaymentPlanAgreed", "installments"): Kind.INSTALLMENTS,
+    ("ClaimCostsWaived", "items"): Kind.WAIVED_ITEMS,
+    ("CreditorRegistered", "policy"): Kind.POLICY_JSON,
+    ("CreditorPolicyChanged", "policy"): Kind.POLICY_JSON,
+    ("DebtorRegistered", "contact"): Kind.CONTACT,
+}
+# Wire names say the unit: ``fee`` travels as ``fee_minor``, ``policy`` as ``policy_json``.
+_WIRE_SUFFIX: Mapping[Kind, str] = {Kind.MONEY: "_minor", Kind.POLICY_JSON: "_json"}
+CONTACT_FLAGS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(DebtorContact))
+INSTALLMENT_KEYS = ("due", "amount")
+WAIVED_ITEM_KEYS = ("command_id", "kind", "amount", "reason")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """One event attribute on the wire."""
+
+    attribute: str
+    """The attribute of the domain event."""
+    wire_name: str
+    """The Avro field name (``fee_minor`` for the money attribute ``fee``)."""
+    kind: Kind
+    nullable: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EventType:
+    """A stored domain event class and its wire form."""
+
+    cls: type[Any]
+    aggregate: type[Aggregate]
+    name: str
+    """Schema name and envelope ``event_type``: ``ClaimNoticeSent``."""
+    fields: tuple[FieldSpec, ...]
+    """The event's own fields, after the envelope."""
+    envelope_attributes: tuple[tuple[str, str], ...]
+    """(attribute, envelope field) for the attributes the envelope carries."""
+    attributes: tuple[str, ...]
+    """Every attribute of the event class, in declaration order."""
+
+    @property
+    def full_name(self) -> str:
+        return f"{NAMESPACE}.{self.name}"
+
+    @property
+    def creation(self) -> bool:
+        return issubclass(self.cls, AggregateCreated)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Parties:
+    """The creditor and debtor an aggregate's events concern, as its creation event recorded them."""
+
+    creditor_id: str | None
+    debtor_id: str | None
+
+
+PartyLookup: TypeAlias = Callable[[UUID], Parties | None]
+
+
+# --- the event types --------------------------------------------------------------------------
+
+
+def stored_event_classes(aggregate: type[Aggregate]) -> list[type[Any]]:
+    """The event classes of ``aggregate`` that can be stored, in the order the class defines them.
+
+    A stored event class is one nested in the aggregate that says how it changes the aggregate
+    (defines ``apply`` or ``apply_to`` itself) and that no other event class of the aggregate
+    extends. That leaves out the abstract bases (``Claim.Event``, ``Claim.InterestAccruing``) and
+    the ``Event``/``Created`` classes eventsourcing generates for every aggregate.
+    """
+    nested = [
+        value
+        for value in vars(aggregate).values()
+        if isinstance(value, type) and issubclass(value, Aggregate.Event) and value.__module__ == aggregate.__module__
+    ]
+    concrete = []
+    for cls in nested:
+        if any(other is not cls and issubclass(other, cls) for other in nested):
+            continue
+        # eventsourcing redefines each nested event class as a subclass of the one written in the
+        # module; the methods are on that original, with the same qualified name.
+        own = [k for k in cls.__mro__ if k.__qualname__ == cls.__qualname__ and k.__module__ == cls.__module__]
+        if any("apply" in vars(k) or "apply_to" in vars(k) for k in own):
+            concrete.append(cls)
+    return concrete
+
+
+def schema_name(aggregate: type[Aggregate], cls: type[Any]) -> str:
+    return f"{aggregate.__name__}{cls.__name__}"
+
+
+@cache
+def event_types() -> dict[str, EventType]:
+    """Every stored event type, by schema name (``ClaimNoticeSent``)."""
+    found: dict[str, EventType] = {}
+    for aggregate in AGGREGATES:
+        for cls in stored_event_classes(aggregate):
+            event_type = _describe(aggregate, cls)
+            found[event_type.name] = event_type
+    return found
+
+
+@cache
+def _types_by_class() -> dict[type[Any], EventType]:
+    return {t.cls: t for t in event_types().values()}
+
+
+def event_type_of(event: Event) -> EventType | None:
+    """The wire description of an event's class, or None when it has none."""
+    return _types_by_class().get(type(event))
+
+
+def _describe(aggregate: type[Aggregate], cls: type[Any]) -> EventType:
+    name = schema_name(aggregate, cls)
+    hints = get_type_hints(cls)
+    attributes = tuple(f.name for f in dataclasses.fields(cls))
+    fields: list[FieldSpec] = []
+    envelope: list[tuple[str, str]] = []
+    for attribute in attributes:
+        if attribute in _DOMAIN_EVENT_ATTRIBUTES:
+            continue
+        carried = _ENVELOPE_ALIASES.get((name, attribute), ENVELOPE_ATTRIBUTES.get(attribute))
+        if carried is not None:
+            envelope.append((attribute, carried))
+            continue
+        kind, nullable = _kind_of(name, attribute, hints[attribute])
+        wire_name = attribute + _WIRE_SUFFIX.get(kind, "")
+        fields.append(FieldSpec(attribute, wire_name, kind, nullable))
+    return EventType(cls, aggregate, name, tuple(fields), tuple(envelope), attributes)
+
+
+def _kind_of(event_name: str, attribute: str, hint: Any) -> tuple[Kind, bool]:
+    where = f"{event_name}.{attribute}"
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, types.UnionType) and type(None) in args:
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) != 1:
+            raise UnmappableEvent(f"{where}: no wire form for the union {hint!r}")
+        return _kind_of(event_name, attribute, rest[0])[0], True
+    shaped = _SHAPED.get((event_name, attribute))
+    if shaped is not None:
+        expected = {
+            Kind.INSTALLMENTS: list[dict[str, Any]],
+            Kind.WAIVED_ITEMS: list[dict[str, Any]],
+            Kind.POLICY_JSON: dict[str, Any],
+            Kind.CONTACT: dict[str, bool],
+        }[shaped]
+        if hint != expected:
+            raise UnmappableEvent(f"{where}: declared {hint!r}, the wire form expects {expected!r}")
+        return shaped, False
+    simple = {bool: Kind.BOOLEAN, int: Kind.LONG, str: Kind.STRING, date: Kind.DATE, UUID: Kind.UUID}
+    if hint in simple:
+        return simple[hint], False
+    if hint is Decimal:
+        return (Kind.EXACT_DECIMAL if attribute in EXACT_DECIMALS else Kind.MONEY), False
+    if hint == list[str]:
+        return Kind.STRINGS, False
+    if hint == dict[str, Decimal]:
+        return Kind.COMPONENTS, False
+    raise UnmappableEvent(f"{where}: no wire form for the type {hint!r}; add one in consumers/envelope.py")
+
+
+# --- domain event -> record -------------------------------------------------------------------
+
+
+def event_record(event: Event, *, position: int, parties: PartyLookup | None = None) -> tuple[str, Record]:
+    """The schema full name and the Avro record of a domain event at notification ``position``.
+
+    ``parties`` supplies the creditor and debtor of claim and creditor events that do not carry
+    them (see the module docstring); a ``PartyIndex`` fed with the log in order does.
+    """
+    event_type = event_type_of(event)
+    what = f"{type(event).__qualname__} at notification position {position}"
+    if event_type is None:
+        raise UnmappableEvent(
+            f"{what} (aggregate {event.originator_id} v{event.originator_version}): the event type "
+            f"{get_topic(type(event))} has no schema in schemas/; stop and add one, do not skip it"
+        )
+    try:
+        return event_type.full_name, _record(event_type, event, position, parties)
+    except UnmappableEvent as exc:
+        raise UnmappableEvent(f"{event_type.name} ({what}): {exc}") from None
+    except (TypeError, ValueError, KeyError, ArithmeticError) as exc:
+        raise UnmappableEvent(f"{event_type.name} ({what}): {type(exc).__name__}: {exc}") from exc
+
+
+def _record(event_type: EventType, event: Event, position: int, parties: PartyLookup | None) -> Record:
+    values = vars(event)
+    known = parties_of(event) or (parties(event.originator_id) if parties is not None else None)
+    if known is None:
+        raise UnmappableEvent(
+            f"the event does not carry the creditor and debtor ids of aggregate {event.originator_id} and "
+            "no party lookup knows them: pass parties=PartyIndex(fallback=stored_parties(app))"
+        )
+    timestamp = values["timestamp"]
+    if not isinstance(timestamp, datetime) or timestamp.tzinfo is None:
+        raise UnmappableEvent(f"timestamp {timestamp!r} is not a timezone-aware datetime")
+    record: Record = {
+        "event_id": event_id(event),
+        "event_type": event_type.name,
+        "case_id": str(event.originator_id),
+        "creditor_id": known.creditor_id,
+        "debtor_id": known.debtor_id,
+        "aggregate_version": event.originator_version,
+        "notification_position": position,
+        "effective_date": _date(values[_effective_attribute(event_type)]),
+        "recorded_date": _date(values["recorded"]),
+        "recorded_at": timestamp.astimezone(UTC),
+        "rule_version": _str(values.get("rule_version", "")),
+        "currency": _currency(event_type, values),
+    }
+    for spec in event_type.fields:
+        value = values[spec.attribute]
+        try:
+            record[spec.wire_name] = None if value is None and spec.nullable else _to_wire(spec.kind, value)
+        except (UnmappableEvent, TypeError, ValueError, ArithmeticError) as exc:
+            raise UnmappableEvent(f"attribute {spec.attribute}={value!r}: {exc}") from None
+    return record
+
+
+def _effective_attribute(event_type: EventType) -> str:
+    if event_type.name in _EFFECTIVE_FROM:
+        return _EFFECTIVE_FROM[event_type.name]
+    return "effective" if "effective" in event_type.attributes else "recorded"
+
+
+def parties_of(event: Event) -> Parties | None:
+    """The creditor and debtor an event names by itself, or None when only its aggregate's first
+    event does (later claim and creditor events)."""
+    values = vars(event)
+    if isinstance(event, Claim.Invoiced):
+        return Parties(_str(values["creditor_id"]), _str(values["debtor_id"]))
+    if isinstance(event, Creditor.Registered):
+        return Parties(_str(values["creditor"]), None)
+    if isinstance(event, Debtor.Event):
+        return Parties(None, str(event.originator_id))
+    return None
+
+
+def event_id(event: Event) -> UUID:
+    """The event's stable id: UUIDv5 of its aggregate id and version (unique by the store's
+    optimistic concurrency, and the same on every republication)."""
+    return uuid5(EVENT_ID_NAMESPACE, f"{event.originator_id}/{event.originator_version}")
+
+
+def case_key(event: Event) -> bytes:
+    """The Kafka key: the aggregate id (for claim events the case) as ASCII, so all events of one
+    case land on one partition in order."""
+    return str(event.originator_id).encode("ascii")
+
+
+def _currency(event_type: EventType, values: Mapping[str, Any]) -> str | None:
+    if event_type.aggregate is not Claim:
+        return None
+    if "currency" in values:
+        return _str(values["currency"])
+    rule_version = _str(values["rule_version"])
+    prefix = rule_version.split("-", 1)[0]
+    if prefix not in _CURRENCY_BY_RULES_PREFIX:
+        raise UnmappableEvent(f"rule_version {rule_version!r} names no known jurisdiction, so no currency")
+    return _CURRENCY_BY_RULES_PREFIX[prefix]
+
+
+def _to_wire(kind: Kind, value: Any) -> Any:
+    if kind is Kind.STRING:
+        return _str(value)
+    if kind is Kind.LONG:
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise TypeError("not an int")
+        return value
+    if kind is Kind.BOOLEAN:
+        if not isinstance(value, bool):
+            raise TypeError("not a bool")
+        return value
+    if kind is Kind.DATE:
+        return _date(value)
+    if kind is Kind.UUID:
+        return value if isinstance(value, UUID) else UUID(_str(value))
+    if kind is Kind.MONEY:
+        return minor_units(value)
+    if kind is Kind.EXACT_DECIMAL:
+        return exact_decimal_text(value)
+    if kind is Kind.STRINGS:
+        return [_str(v) for v in _list(value)]
+    if kind is Kind.COMPONENTS:
+        amounts = _keys(value, MONEY_COMPONENTS)
+        return {f"{key}_minor": minor_units(amounts[key]) for key in MONEY_COMPONENTS}
+    if kind is Kind.INSTALLMENTS:
+        return [
+            {"due": _date(item["due"]), "amount_minor": minor_units(item["amount"])}
+            for item in (_keys(i, INSTALLMENT_KEYS) for i in _list(value))
+        ]
+    if kind is Kind.WAIVED_ITEMS:
+        return [
+            {
+                "command_id": _str(item["command_id"]),
+                "kind": _str(item["kind"]),
+                "amount_minor": minor_units(item["amount"]),
+                "reason": _str(item["reason"]),
+            }
+            for item in (_keys(i, WAIVED_ITEM_KEYS) for i in _list(value))
+        ]
+    if kind is Kind.POLICY_JSON:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if kind is Kind.CONTACT:
+        if not isinstance(value, Mapping) or not set(value) <= set(CONTACT_FLAGS):
+            raise UnmappableEvent(f"contact flags must be among {', '.join(CONTACT_FLAGS)}")
+        if not all(isinstance(v, bool) for v in value.values()):
+            raise TypeError("contact flags must be booleans")
+        return dataclasses.asdict(DebtorContact(**value))
+    raise AssertionError(kind)
+
+
+def minor_units(amount: Any) -> int:
+    """Øre/öre of an amount; refuses a fraction of an øre rather than rounding it away."""
+    value = amount if isinstance(amount, Decimal) else _decimal_text(amount)
+    scaled = value.scaleb(2)
+    if not scaled.is_finite() or scaled != scaled.to_integral_value():
+        raise UnmappableEvent(f"{amount!r} is not a whole number of øre/öre")
+    return int(scaled)
+
+
+def exact_decimal_text(amount: Any) -> str:
+    """A ``Decimal`` in plain notation (no exponent), every digit kept."""
+    if not isinstance(amount, Decimal) or not amount.is_finite():
+        raise TypeError("not a finite Decimal")
+    return format(amount, "f")
+
+
+def _decimal_text(value: Any) -> Decimal:
+    # Amounts nested in dict[str, Any] attributes: the aggregate writes Decimals or their str().
+    if isinstance(value, str):
+        return Decimal(value)
+    raise TypeError(f"money must be a Decimal or a decimal string, not {type(value).__name__}")
+
+
+def _date(value: Any) -> date:
+    if isinstance(value, datetime):
+        raise TypeError("a datetime where a date is expected")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        return date.fromisoformat(value)
+    raise TypeError(f"not a date: {value!r}")
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"not a str: {value!r}")
+    return value
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"not a list: {value!r}")
+    return list(value)
+
+
+def _keys(value: Any, keys: tuple[str, ...]) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping) or set(value) != set(keys):
+        found = sorted(value) if isinstance(value, Mapping) else type(value).__name__
+        raise UnmappableEvent(f"expected the keys {', '.join(keys)}, found {found}")
+    return value
+
+
+# --- record -> domain values ------------------------------------------------------------------
+
+
+def domain_values(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The domain event's attribute values from a decoded record: ``Decimal`` money, ``date``s,
+    ``UUID``s, the policy as a dict, the envelope fields under the event's own attribute names
+    (``originator_id``, ``originator_version``, ``timestamp``, ``effective``, ``recorded``, ...).
+
+    Shapes follow the event class: instalments come back as ``{"due": iso date, "amount":
+    decimal string}`` as the aggregate writes them. One difference from the stored event: a
+    debtor's ``contact`` lists all six ``DebtorContact`` flags, the defaults filled in for the ones
+    the registration did not give.
+    """
+    name = record.get("event_type")
+    event_type = event_types().get(name) if isinstance(name, str) else None
+    if event_type is None:
+        raise UnmappableEvent(f"record of unknown event type {name!r}")
+    values: dict[str, Any] = {
+        "originator_id": UUID(record["case_id"]),
+        "originator_version": record["aggregate_version"],
+        "timestamp": record["recorded_at"],
+    }
+    if event_type.creation:
+        values["originator_topic"] = get_topic(event_type.aggregate)
+    for attribute, envelope_field in event_type.envelope_attributes:
+        values[attribute] = record[envelope_field]
+    for spec in event_type.fields:
+        value = record[spec.wire_name]
+        values[spec.attribute] = None if value is None and spec.nullable else _from_wire(spec.kind, value)
+    return {attribute: values[attribute] for attribute in event_type.attributes}
+
+
+def domain_event(record: Mapping[str, Any]) -> Event:
+    """The domain event a record was made from (equal to it, bar the ``contact`` defaults)."""
+    event_type = event_types()[record["event_type"]]
+    event: Event = event_type.cls(**domain_values(record))
+    return event
+
+
+def _from_wire(kind: Kind, value: Any) -> Any:
+    if kind is Kind.MONEY:
+        return from_minor_units(value)
+    if kind is Kind.EXACT_DECIMAL:
+        return Decimal(value)
+    if kind is Kind.UUID:
+        return value if isinstance(value, UUID) else UUID(value)
+    if kind is Kind.STRINGS:
+        return list(value)
+    if kind is Kind.COMPONENTS:
+        return {key: from_minor_units(value[f"{key}_minor"]) for key in MONEY_COMPONENTS}
+    if kind is Kind.INSTALLMENTS:
+        return [{"due": i["due"].isoformat(), "amount": str(from_minor_units(i["amount_minor"]))} for i in value]
+    if kind is Kind.WAIVED_ITEMS:
+        return [
+            {"command_id": i["command_id"], "kind": i["kind"], "amount": from_minor_units(i["amount_minor"]),
+             "reason": i["reason"]}
+            for i in value
+        ]  # fmt: skip
+    if kind is Kind.POLICY_JSON:
+        return json.loads(value)
+    if kind is Kind.CONTACT:
+        return {flag: value[flag] for flag in CONTACT_FLAGS}
+    return value
+
+
+def from_minor_units(minor: int) -> Decimal:
+    """``Decimal`` with two decimals from øre/öre: 3500 -> Decimal("35.00")."""
+    return Decimal(minor).scaleb(-2)
+
+
+# --- parties of events that do not name them --------------------------------------------------
+
+
+class PartyIndex:
+    """Creditor and debtor per aggregate, learnt from creation events as the log is read.
+
+    Feed it every event in log order (``learn``) and pass it to ``event_record`` as ``parties``.
+    After a restart in the middle of the log it has not seen the creation events of older
+    aggregates: ``fallback`` (``stored_parties(app)``) answers those and the answer is kept. At most
+    ``capacity`` aggregates are kept, least recently used dropped first.
+    """
+
+    def __init__(self, fallback: PartyLookup | None = None, *, capacity: int = 100_000) -> None:
+        self._fallback = fallback
+        self._capacity = capacity
+        self._known: OrderedDict[UUID, Parties] = OrderedDict()
+
+    def learn(self, event: Event) -> None:
+        """Remembers the parties of a creation event; other events teach it nothing."""
+        known = parties_of(event)
+        if known is not None and isinstance(event, AggregateCreated):
+            self._keep(event.originator_id, known)
+
+    def __call__(self, aggregate_id: UUID) -> Parties | None:
+        known = self._known.get(aggregate_id)
+        if known is not None:
+            self._known.move_to_end(aggregate_id)
+            return known
+        if self._fallback is None:
+            return None
+        known = self._fallback(aggregate_id)
+        if known is not None:
+            self._keep(aggregate_id, known)
+        return known
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def __iter__(self) -> Iterator[UUID]:
+        return iter(self._known)
+
+    def _keep(self, aggregate_id: UUID, known: Parties) -> None:
+        self._known[aggregate_id] = known
+        self._known.move_to_end(aggregate_id)
+        while len(self._known) > self._capacity:
+            self._known.popitem(last=False)
+
+
+def stored_parties(app: Application[UUID]) -> PartyLookup:
+    """A ``PartyIndex`` fallback: reads an aggregate's first event from ``app``'s event store."""
+
+    def lookup(aggregate_id: UUID) -> Parties | None:
+        for first in app.events.get(aggregate_id, lte=1):
+            return parties_of(first)
+        return None
+
+    return lookup

@@ -1,0 +1,592 @@
+"""Generates the Avro schemas of ``schemas/`` from the domain event classes.
+
+The committed ``.avsc`` files are the contract with every consumer; this module only keeps them in
+step with the event classes. The field types follow ``consumers.envelope`` (which maps the values);
+the documentation of every record and field is written here.
+
+    python -m kravsak.schemagen            # (re)write schemas/<Event>.avsc
+    python -m kravsak.schemagen --check    # exit 1, listing the differences, when they are stale
+    python -m kravsak.schemagen --release  # copy each changed schema to schemas/history/<Event>/vN.avsc
+
+Releasing a changed schema (ADR 0002): make ``python -m consumers.compat`` pass, then ``--release``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from consumers.envelope import (
+    CONTACT_FLAGS,
+    ENVELOPE_FIELDS,
+    MONEY_COMPONENTS,
+    NAMESPACE,
+    EventType,
+    FieldSpec,
+    Kind,
+    event_types,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS_DIR = REPO_ROOT / "schemas"
+
+DATE: Mapping[str, str] = {"type": "int", "logicalType": "date"}
+UUID_STRING: Mapping[str, str] = {"type": "string", "logicalType": "uuid"}
+TIMESTAMP_MICROS: Mapping[str, str] = {"type": "long", "logicalType": "timestamp-micros"}
+
+ENVELOPE: Mapping[str, tuple[Any, str]] = {
+    "event_id": (
+        UUID_STRING,
+        "Stable id of this event: UUIDv5 of case_id and aggregate_version. The same every time the event is "
+        "published, so a consumer drops a copy delivered again (delivery is at-least-once).",
+    ),
+    "event_type": (
+        "string",
+        'Event type, the simple name of this schema (e.g. "ClaimNoticeSent"): the aggregate (Claim, Creditor, '
+        "Debtor) followed by the event. Also sent as the event-type Kafka header.",
+    ),
+    "case_id": (
+        "string",
+        "Id (UUID) of the aggregate the event belongs to. For claim events the collection case: one claim "
+        "(krav/fordran) is one case. The Kafka key, so one case's events stay in order on one partition.",
+    ),
+    "creditor_id": (
+        ["null", "string"],
+        'The creditor municipality\'s four-digit municipality number (kommunenummer/kommunkod), e.g. "0301". '
+        "Null for debtor events: a debtor belongs to a collection office, not to one municipality.",
+    ),
+    "debtor_id": (
+        ["null", "string"],
+        "Opaque id of the debtor: the debtor aggregate's id, a keyed hash that is no national id, name or "
+        "address. Null for creditor events.",
+    ),
+    "aggregate_version": (
+        "long",
+        "Version of the aggregate after this event, 1 for the event that created it. A case's events come in "
+        "increasing version.",
+    ),
+    "notification_position": (
+        "long",
+        "Position of the event in the event store's notification log (its notification id): one order over all "
+        "aggregates, from which the publisher resumes after a crash.",
+    ),
+    "effective_date": (
+        DATE,
+        "Date the fact took effect: the day a payment was ordered, an objection received, a judgment decided, "
+        "the debtor died. Before recorded_date when a fact is registered late; otherwise the same day.",
+    ),
+    "recorded_date": (
+        DATE,
+        "Business date the fact was recorded on (the business clock: the date the command was given for).",
+    ),
+    "recorded_at": (
+        TIMESTAMP_MICROS,
+        "Wall-clock time the event was created, in microseconds since the Unix epoch (UTC).",
+    ),
+    "rule_version": (
+        "string",
+        "Version of the legal rules that decided the event: jurisdiction and a digest of the dated parameter "
+        'files, e.g. "no-2335df492a0d". Empty ("") for creditor and debtor events, which no rule decides.',
+    ),
+    "currency": (
+        ["null", "string"],
+        "ISO 4217 code of every amount in the event: NOK (øre) or SEK (öre). Null for creditor and debtor "
+        "events, which carry no amounts.",
+    ),
+}
+
+# --- documentation of each event ----------------------------------------------------------------
+
+RECORD_DOCS: Mapping[str, str] = {
+    "ClaimInvoiced": (
+        "A municipal invoice was registered as a claim (krav/fordran), which opens its collection case. Records "
+        "the limitation period (foreldelsesfrist/preskriptionstid) the rules gave it and the channel of the invoice."
+    ),
+    "ClaimCreditNoteIssued": (
+        "The creditor credited part of the claim's principal (kreditnota/kreditfaktura). The interest that accrued "
+        "on the credited part is taken back; payments beyond what is still owed move to other components or to "
+        "the surplus."
+    ),
+    "ClaimPaymentRegistered": (
+        "A payment from the debtor was registered and allocated over the claim's components: costs, fees, "
+        "interest, then principal, or principal first when the debtor designated it."
+    ),
+    "ClaimNoticeSent": (
+        "A collection notice was sent to the debtor with its deadline and the fee charged: NO purring, "
+        "inkassovarsel, betalingsoppfordring or varsel etter tvangsfullbyrdelsesloven § 4-18; SE påminnelse or "
+        "inkassokrav."
+    ),
+    "ClaimEnforcementRequested": (
+        "A legal step to enforce the claim was taken, with the court or enforcement cost it adds: NO forliksklage, "
+        "utleggsbegjæring, utleggstrekk or utleggsforretning (the last two by the municipality as særnamsmann); "
+        "SE betalningsföreläggande or verkställighet."
+    ),
+    "ClaimLimitationInterrupted": (
+        "The limitation period was interrupted (NO foreldelse avbrutt, SE preskriptionsavbrott) by an "
+        "acknowledgement, a payment, a written demand, a legal step or a judgment: a new period runs from "
+        "effective_date."
+    ),
+    "ClaimObjectionRegistered": (
+        "The debtor objected to the claim (NO innsigelse, SE invändning/bestridande): out-of-court collection "
+        "pauses until the objection is resolved. effective_date is the day it was received."
+    ),
+    "ClaimObjectionResolved": "The creditor resolved the pending objection to the claim.",
+    "ClaimDeferralGranted": (
+        "The creditor granted a deferral of payment (NO betalingsutsettelse, SE anstånd): no collection step until "
+        "it ends."
+    ),
+    "ClaimPaymentPlanAgreed": (
+        "A payment plan (NO nedbetalingsplan, SE avbetalningsplan) was agreed: collection pauses while its "
+        "instalments are paid on time."
+    ),
+    "ClaimPaymentPlanBreached": (
+        "An instalment of the payment plan fell due without enough paid: the plan is breached and collection may "
+        "resume."
+    ),
+    "ClaimJudgmentRegistered": (
+        "A judgment or other enforceable decision on the claim was registered (NO dom, forliksrådsdom; SE utslag, "
+        "dom); effective_date is the day it was decided. A longer limitation period follows."
+    ),
+    "ClaimReinstatementApplied": (
+        "Sweden: the debtor applied for återvinning within one month of the utslag (lag (1990:746) om "
+        "betalningsföreläggande 44 §). The utslag is set aside and the case goes to the district court as a "
+        "disputed claim."
+    ),
+    "ClaimDebtorDeathNoted": (
+        "The case noted that the debtor died: no notices or enforcement to the deceased; the claim is to be "
+        "reported to the estate (dødsbo/dödsbo). effective_date is the date of death."
+    ),
+    "ClaimEstateDeadlineNoted": (
+        "A call to the creditors of the deceased debtor's estate (NO proklama, SE kallelse på okända borgenärer) "
+        "was published: the claim must be reported by the deadline. effective_date is the publication date."
+    ),
+    "ClaimReportedToEstate": "The claim was reported (NO meldt, SE anmäld) to the deceased debtor's estate.",
+    "ClaimCostsWaived": (
+        "The good-collection-practice audit (NO god inkassoskikk, SE god inkassosed) found fees or costs that "
+        "cannot be recovered, e.g. charged while an objection was pending or maintained: they are taken off the "
+        "claim, in the same save as the command that revealed them."
+    ),
+    "ClaimWrittenOff": (
+        "The claim was written off (NO avskrevet, SE avskriven) and closed. The interest accrued through the "
+        "write-off date is recorded first."
+    ),
+    "ClaimComplaintFiled": (
+        "A complaint about how the claim was collected was received (effective_date is the day it was received); "
+        "the case trail is what the complaints board reads."
+    ),
+    "ClaimComplaintDecided": "The complaint about how the claim was collected was decided.",
+    "CreditorRegistered": (
+        "A municipality was registered as a creditor collecting its own claims (egeninkasso), with its collection "
+        "policy and its KID/OCR scheme."
+    ),
+    "CreditorPolicyChanged": "The creditor's collection policy was replaced; later steps follow the new one.",
+    "DebtorRegistered": (
+        "A debtor was registered with a collection office. The event holds no personal data (national id, name, "
+        "address): only the office's reference, an opaque id and which channels the debtor can be reached by."
+    ),
+    "DebtorClaimAttached": (
+        "A claim was attached to the debtor, so the debtor's claims from all municipalities of the office meet in "
+        "one place."
+    ),
+    "DebtorDied": "The debtor was registered as deceased; effective_date is the date of death.",
+    "DebtorProklamaPublished": (
+        "A call to the creditors of the deceased debtor's estate (NO proklama, SE kallelse på okända borgenärer) "
+        "was published; effective_date is the publication date. The debtor's claims note the deadline."
+    ),
+}
+
+_MONEY = "in øre/öre (minor units of currency)"
+
+FIELD_DOCS: Mapping[str, str] = {
+    "command_id": (
+        "Id of the command that caused the event. Repeating a command with the same id changes nothing "
+        "(idempotency); the events one command causes share it."
+    ),
+    "interest_accrued": (
+        "Late-payment interest (NO forsinkelsesrente, SE dröjsmålsränta) accrued on the claim in total through "
+        "interest_through, exact and unrounded, in kroner/kronor as a plain decimal string (e.g. "
+        '"8.133561643835616438356164384"). A string, not whole øre like the other amounts: interest is rounded '
+        "only in total, and later events build on this exact value, so a replay must get every digit back."
+    ),
+    "interest_through": "Last day included in interest_accrued.",
+    "jurisdiction": "NO or SE: the country whose collection law applies.",
+    "legal_basis": (
+        "The statute and sections the step rests on, as cited to the debtor and the complaints board, e.g. "
+        '"inkassoloven § 9; inkassoforskriften § 1-2".'
+    ),
+    "warnings": (
+        "Warnings from the rules when the event was decided, e.g. a parameter value used after the date it is "
+        "confirmed until. Empty when there were none."
+    ),
+    "stage": (
+        "Collection stage of the case after the event: invoiced, reminded, warned, demanded, enforcement or judgment."
+    ),
+    "channel": (
+        "Channel the document goes to the debtor by: avtalegiro, efaktura, vipps, digital_mailbox (Digipost, "
+        "e-Boks; SE Kivra), email or paper."
+    ),
+    "channel_reason": (
+        "Why that channel: its rank in the municipality's priority and the channels passed over. Recorded so a "
+        "replay never repeats the register look-up."
+    ),
+    "limitation_date": (
+        "Last day of the limitation period (NO foreldelsesfrist, SE preskriptionstid): after it the claim is "
+        "time-barred unless the period is interrupted."
+    ),
+    "died": "Date the debtor died.",
+    "published": "Date the call to the estate's creditors (proklama/kallelse på okända borgenärer) was published.",
+    "report_deadline": (
+        "Last day for creditors to report claims to the estate; an unsecured claim not reported by then is precluded."
+    ),
+    "policy": (
+        "The collection policy as canonical JSON text (sorted keys): the notices and enforcement steps and when "
+        "they are due, whether fees are charged, the smallest amount worth a notice, the enforcement routes. JSON, "
+        "so the policy can grow without a schema change."
+    ),
+    "kind": "person or organisation. Consumer rules (e.g. the Swedish consumer limitation period) apply to persons.",
+}
+
+EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
+    ("ClaimInvoiced", "invoice"): "The creditor's invoice number; with creditor_id it names the claim (natural key).",
+    ("ClaimInvoiced", "claim_type"): (
+        "Kind of municipal claim, e.g. barnehage, sfo, kommunale_avgifter, eiendomsskatt (NO) or barnomsorg, va, "
+        "renhallning (SE). It decides lien security and the limitation period."
+    ),
+    ("ClaimInvoiced", "debtor_kind"): FIELD_DOCS["kind"],
+    ("ClaimInvoiced", "amount"): f"Principal invoiced (NO hovedstol, SE kapitalbelopp), {_MONEY}.",
+    ("ClaimInvoiced", "due"): "Due date of the invoice (NO forfallsdato, SE förfallodag).",
+    ("ClaimInvoiced", "effective_due"): (
+        "The due date as the law counts it: the next working day when due falls on a weekend or public holiday. "
+        "Interest runs from the day after."
+    ),
+    ("ClaimInvoiced", "lien_secured"): (
+        "True when a statutory lien secures the claim (NO legalpant for kommunale avgifter and eiendomsskatt); "
+        "such a claim survives the estate's deadline."
+    ),
+    ("ClaimInvoiced", "kid"): "Payment reference the debtor pays with (NO KID, SE OCR number).",
+    ("ClaimInvoiced", "limitation_years"): "Length of the limitation period in years.",
+    ("ClaimInvoiced", "limitation_basis"): (
+        'The statute the limitation period rests on, e.g. "foreldelsesloven §§ 2-3".'
+    ),
+    ("ClaimCreditNoteIssued", "amount"): f"Principal credited, {_MONEY}.",
+    ("ClaimCreditNoteIssued", "reason"): 'Why the claim was credited, e.g. "credit note" or "objection upheld".',
+    ("ClaimCreditNoteIssued", "paid_after"): (
+        "What has been paid towards each component of the claim after the credit note, and the surplus to refund: "
+        "the account's paid amounts from now on."
+    ),
+    ("ClaimPaymentRegistered", "amount"): f"Amount paid, {_MONEY}.",
+    ("ClaimPaymentRegistered", "ordered"): (
+        "Date the debtor ordered the payment (NO betalingsdato, SE betalningsdag): it decides timeliness and ends "
+        "the interest."
+    ),
+    ("ClaimPaymentRegistered", "designation"): (
+        '"principal" when the debtor directed the payment to the principal; empty when not (then costs, fees, '
+        "interest and principal are paid in that order)."
+    ),
+    ("ClaimPaymentRegistered", "allocation"): (
+        "How this payment was split over the claim's components, and the part beyond the balance (surplus) to be "
+        "refunded."
+    ),
+    ("ClaimNoticeSent", "notice"): (
+        "Which notice: purring, inkassovarsel, betalingsoppfordring, varsel_4_18 (NO) or paminnelse, inkassokrav (SE)."
+    ),
+    ("ClaimNoticeSent", "deadline"): "Payment deadline the notice gives (NO betalingsfrist, SE betalningsfrist).",
+    ("ClaimNoticeSent", "fee"): (
+        f"Fee charged for the notice (NO purregebyr, inkassovarselgebyr; SE påminnelseavgift, inkassoavgift), "
+        f"{_MONEY}; 0 when none may be charged."
+    ),
+    ("ClaimNoticeSent", "fee_reason"): (
+        'How the fee was computed, or why none was charged, e.g. "0.05 × inkassosats 700 on 2025-02-14".'
+    ),
+    ("ClaimEnforcementRequested", "route"): (
+        "The step: forliksklage, utleggsbegjaering, utleggstrekk, utleggsforretning (NO) or "
+        "betalningsforelaggande, verkstallighet (SE)."
+    ),
+    ("ClaimEnforcementRequested", "cost"): (
+        f"Cost the step adds to the claim (e.g. a court fee in multiples of the rettsgebyr; SE ansökningsavgift), "
+        f"{_MONEY}; 0 when there is none."
+    ),
+    ("ClaimEnforcementRequested", "cost_basis"): 'How the cost was computed, e.g. "floor(1.10 × R 1314)".',
+    ("ClaimLimitationInterrupted", "ground"): (
+        "What interrupted the period: payment, deferral_requested, payment_plan (acknowledgements), "
+        "written_demand:<notice>, enforcement:<route> or judgment."
+    ),
+    ("ClaimLimitationInterrupted", "years"): "Length of the new limitation period in years.",
+    ("ClaimLimitationInterrupted", "limitation_date"): "Last day of the limitation period after the interruption.",
+    ("ClaimObjectionRegistered", "text"): "The objection as the caseworker registered it (free text).",
+    ("ClaimObjectionResolved", "outcome"): (
+        "upheld (the debtor is right: the claim is credited), maintained (the claim stands but is disputed: only "
+        "the court route remains) or unfounded (collection resumes)."
+    ),
+    ("ClaimDeferralGranted", "until"): "Last day of the deferral.",
+    ("ClaimDeferralGranted", "requested_by_debtor"): (
+        "True when the debtor asked for the deferral: the request acknowledges the debt and may interrupt the "
+        "limitation period."
+    ),
+    ("ClaimPaymentPlanAgreed", "installments"): "The instalments of the plan, in due-date order.",
+    ("ClaimPaymentPlanAgreed", "paid_before"): (
+        f"Total paid on the claim before the plan was agreed, {_MONEY}: payments beyond it count towards the "
+        "instalments."
+    ),
+    ("ClaimPaymentPlanBreached", "missed_due"): "Due date of the first instalment that was not paid in full.",
+    ("ClaimPaymentPlanBreached", "shortfall"): (
+        f"How much was missing towards the instalments due by missed_due, {_MONEY}."
+    ),
+    ("ClaimCostsWaived", "items"): "The fees and costs waived, one entry per step that charged them.",
+    ("ClaimCostsWaived", "fees"): f"Total of the notice fees waived, {_MONEY}.",
+    ("ClaimCostsWaived", "costs"): f"Total of the enforcement and court costs waived, {_MONEY}.",
+    ("ClaimCostsWaived", "paid_after"): (
+        "What has been paid towards each component of the claim after the waiver, and the surplus to refund: "
+        "what was paid to a waived fee or cost moves on to the other components."
+    ),
+    (
+        "ClaimWrittenOff",
+        "reason",
+    ): "Why the claim was written off: time_barred, deceased, bankruptcy, uneconomic or other.",
+    ("ClaimWrittenOff", "amount"): (f"Balance written off (principal, interest, fees and costs not paid), {_MONEY}."),
+    ("ClaimComplaintDecided", "outcome"): "breach (good collection practice was breached) or no_breach.",
+    ("CreditorRegistered", "name"): 'The municipality\'s name, e.g. "Oslo kommune" (an organisation, not a person).',
+    ("CreditorRegistered", "office"): (
+        "Municipality number of the collection office that serves the creditor (an inter-municipal office serves "
+        "several); its own number when it collects alone."
+    ),
+    ("CreditorRegistered", "kid_algorithm"): "Check-digit algorithm of the creditor's KID/OCR numbers: MOD10 or MOD11.",
+    ("CreditorRegistered", "kid_length"): "Length of the creditor's KID/OCR numbers in digits.",
+    ("DebtorRegistered", "office"): "Municipality number of the collection office the debtor is registered with.",
+    ("DebtorRegistered", "ref"): "The office's own reference for the debtor (customer number), not a national id.",
+    ("DebtorRegistered", "opaque_id"): (
+        "Keyed hash (HMAC-SHA256, 32 hex characters) of the debtor's national id, or of office and reference when "
+        "none was given: matches one person across references without the number itself."
+    ),
+    ("DebtorRegistered", "contact"): (
+        "Which channels the debtor can be reached by, as the registers said at registration; flags the "
+        "registration did not give hold their defaults."
+    ),
+    ("DebtorClaimAttached", "claim_id"): "Case id of the claim attached (the case_id of that claim's events).",
+}
+
+COMPONENTS_RECORD_DOC = "Amounts per component of the claim (costs, fees, interest, principal) and the surplus."
+COMPONENT_DOCS: Mapping[str, str] = {
+    "costs": f"Costs component (NO/SE kostnader: enforcement and court costs), {_MONEY}.",
+    "fees": f"Fees component (NO gebyrer, SE avgifter: notice fees), {_MONEY}.",
+    "interest": f"Interest component (late-payment interest, rounded to whole øre/öre), {_MONEY}.",
+    "principal": f"Principal component (NO hovedstol, SE kapitalbelopp), {_MONEY}.",
+    "surplus": f"Paid beyond everything owed, to be refunded to the debtor, {_MONEY}.",
+}
+
+CONTACT_DOCS: Mapping[str, str] = {
+    "avtalegiro_consent": "Has a direct-debit agreement (NO AvtaleGiro, SE Autogiro).",
+    "efaktura_consent": "Has accepted electronic invoices (NO eFaktura, SE e-faktura).",
+    "vipps": "Can be reached in Vipps.",
+    "digital_mailbox": "Has a digital mailbox (Digipost, e-Boks; SE Kivra).",
+    "email": "Has a known e-mail address (the address itself is not in the event).",
+    "has_postal_address": "Has a known postal address (the address itself is not in the event).",
+}
+
+INSTALLMENT_DOCS: Mapping[str, str] = {
+    "record": "One instalment of the payment plan.",
+    "due": "Date the instalment falls due.",
+    "amount_minor": f"Amount of the instalment, {_MONEY}.",
+}
+
+WAIVED_ITEM_DOCS: Mapping[str, str] = {
+    "record": "One fee or cost waived.",
+    "command_id": "Command id of the step (notice or enforcement request) that charged it.",
+    "kind": "fee (a notice fee) or cost (an enforcement or court cost).",
+    "amount_minor": f"Amount waived, {_MONEY}.",
+    "reason": "The audit finding that makes it unrecoverable.",
+}
+
+
+_DESCRIPTION = "Generates the Avro schemas of schemas/ from the domain event classes."
+
+
+class SchemaGenError(RuntimeError):
+    """An event type or field the generator cannot describe (no documentation for it, say)."""
+
+
+# --- generation -------------------------------------------------------------------------------
+
+
+def generate() -> dict[str, dict[str, Any]]:
+    """Every event schema, by schema name, as the ``json.loads`` value of its file."""
+    missing = sorted(set(event_types()) - set(RECORD_DOCS))
+    if missing:
+        raise SchemaGenError(f"no record documentation for {', '.join(missing)}: add it to RECORD_DOCS")
+    return {name: event_schema(event_type) for name, event_type in sorted(event_types().items())}
+
+
+def event_schema(event_type: EventType) -> dict[str, Any]:
+    """The schema of one event type: the envelope fields, then the event's own."""
+    fields = [_field(name, *ENVELOPE[name]) for name in ENVELOPE_FIELDS]
+    fields += [_event_field(event_type, spec) for spec in event_type.fields]
+    return {
+        "type": "record",
+        "name": event_type.name,
+        "namespace": NAMESPACE,
+        "doc": RECORD_DOCS[event_type.name],
+        "fields": fields,
+    }
+
+
+def _field(name: str, avro_type: Any, doc: str) -> dict[str, Any]:
+    field: dict[str, Any] = {"name": name, "type": _plain(avro_type)}
+    if isinstance(avro_type, list) and avro_type[0] == "null":
+        field["default"] = None
+    field["doc"] = doc
+    return field
+
+
+def _plain(avro_type: Any) -> Any:
+    if isinstance(avro_type, Mapping):
+        return {k: _plain(v) for k, v in avro_type.items()}
+    if isinstance(avro_type, list):
+        return [_plain(v) for v in avro_type]
+    return avro_type
+
+
+def _event_field(event_type: EventType, spec: FieldSpec) -> dict[str, Any]:
+    doc = EVENT_FIELD_DOCS.get((event_type.name, spec.attribute), FIELD_DOCS.get(spec.attribute))
+    if doc is None:
+        raise SchemaGenError(
+            f"{event_type.name}.{spec.attribute}: no documentation; add it to EVENT_FIELD_DOCS or FIELD_DOCS"
+        )
+    avro_type = _avro_type(event_type, spec)
+    return _field(spec.wire_name, ["null", avro_type] if spec.nullable else avro_type, doc)
+
+
+def _avro_type(event_type: EventType, spec: FieldSpec) -> Any:
+    kind = spec.kind
+    simple: dict[Kind, Any] = {
+        Kind.STRING: "string",
+        Kind.LONG: "long",
+        Kind.BOOLEAN: "boolean",
+        Kind.DATE: DATE,
+        Kind.UUID: UUID_STRING,
+        Kind.MONEY: "long",
+        Kind.EXACT_DECIMAL: "string",
+        Kind.STRINGS: {"type": "array", "items": "string"},
+        Kind.POLICY_JSON: "string",
+    }
+    if kind in simple:
+        return _plain(simple[kind])
+    attribute = "".join(part.capitalize() for part in spec.attribute.split("_"))
+    if kind is Kind.COMPONENTS:
+        fields = [_field(f"{c}_minor", "long", COMPONENT_DOCS[c]) for c in MONEY_COMPONENTS]
+        return _record(f"{event_type.name}{attribute}", COMPONENTS_RECORD_DOC, fields)
+    if kind is Kind.CONTACT:
+        fields = [_field(flag, "boolean", CONTACT_DOCS[flag]) for flag in CONTACT_FLAGS]
+        return _record(f"{event_type.name}Contact", "Channels the debtor can be reached by.", fields)
+    if kind is Kind.INSTALLMENTS:
+        fields = [
+            _field("due", DATE, INSTALLMENT_DOCS["due"]),
+            _field("amount_minor", "long", INSTALLMENT_DOCS["amount_minor"]),
+        ]
+        return {"type": "array", "items": _record(f"{event_type.name}Installment", INSTALLMENT_DOCS["record"], fields)}
+    if kind is Kind.WAIVED_ITEMS:
+        fields = [
+            _field("command_id", "string", WAIVED_ITEM_DOCS["command_id"]),
+            _field("kind", "string", WAIVED_ITEM_DOCS["kind"]),
+            _field("amount_minor", "long", WAIVED_ITEM_DOCS["amount_minor"]),
+            _field("reason", "string", WAIVED_ITEM_DOCS["reason"]),
+        ]
+        return {"type": "array", "items": _record(f"{event_type.name}Item", WAIVED_ITEM_DOCS["record"], fields)}
+    raise SchemaGenError(f"{event_type.name}.{spec.attribute}: no Avro type for {kind}")
+
+
+def _record(name: str, doc: str, fields: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"type": "record", "name": name, "doc": doc, "fields": fields}
+
+
+def render(schema: Mapping[str, Any]) -> str:
+    """The text of a schema file: two-space indented JSON, UTF-8 as is, a final newline."""
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
+
+
+# --- files ------------------------------------------------------------------------------------
+
+
+def expected_files(schemas_dir: Path = SCHEMAS_DIR) -> dict[Path, str]:
+    """The current schema files as the generator writes them, by path."""
+    return {schemas_dir / f"{name}.avsc": render(schema) for name, schema in generate().items()}
+
+
+def check(schemas_dir: Path = SCHEMAS_DIR) -> list[str]:
+    """The differences between the committed schema files and the generator's; empty when in step."""
+    problems: list[str] = []
+    expected = expected_files(schemas_dir)
+    for path, text in expected.items():
+        if not path.is_file():
+            problems.append(f"{path}: missing (run python -m kravsak.schemagen)")
+            continue
+        committed = path.read_text(encoding="utf-8")
+        if committed != text:
+            diff = difflib.unified_diff(
+                committed.splitlines(), text.splitlines(), f"{path} (committed)", f"{path} (generated)", lineterm=""
+            )
+            problems.append(f"{path}: differs from the generator\n" + "\n".join(diff))
+    for path in sorted(schemas_dir.glob("*.avsc")):
+        if path not in expected:
+            problems.append(f"{path}: no domain event type generates it")
+    return problems
+
+
+def write(schemas_dir: Path = SCHEMAS_DIR) -> list[Path]:
+    """Writes the current schema files that differ from the generator's; returns them."""
+    written = []
+    schemas_dir.mkdir(parents=True, exist_ok=True)
+    for path, text in expected_files(schemas_dir).items():
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            written.append(path)
+    return written
+
+
+def release(schemas_dir: Path = SCHEMAS_DIR) -> list[Path]:
+    """Copies every current schema that is not its newest history version to ``history/<Event>/v<N+1>.avsc``."""
+    released = []
+    for current in sorted(schemas_dir.glob("*.avsc")):
+        history = schemas_dir / "history" / current.stem
+        versions = sorted(int(p.stem[1:]) for p in history.glob("v*.avsc") if p.stem[1:].isdigit())
+        newest = history / f"v{versions[-1]}.avsc" if versions else None
+        text = current.read_text(encoding="utf-8")
+        if newest is not None and json.loads(newest.read_text(encoding="utf-8")) == json.loads(text):
+            continue
+        target = history / f"v{(versions[-1] if versions else 0) + 1}.avsc"
+        history.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+        released.append(target)
+    return released
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kravsak.schemagen", description=_DESCRIPTION)
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true", help="fail, listing the differences, if the files are stale")
+    mode.add_argument("--release", action="store_true", help="copy changed schemas to schemas/history/<Event>/vN")
+    parser.add_argument("--schemas", type=Path, default=SCHEMAS_DIR, help="schema folder (default: schemas/)")
+    args = parser.parse_args(argv)
+    try:
+        if args.check:
+            problems = check(args.schemas)
+            for problem in problems:
+                print(problem, file=sys.stderr)
+            if problems:
+                print(f"{len(problems)} schema file(s) out of step: run python -m kravsak.schemagen", file=sys.stderr)
+            return 1 if problems else 0
+        paths = release(args.schemas) if args.release else write(args.schemas)
+    except SchemaGenError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    for path in paths:
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""One deterministic sample of every stored domain event type, for wire-format tests.
+
+``sample_log()`` runs a fixed command sequence through an in-memory ``CollectionApp`` (fixed
+namespace and salt, so every aggregate id is the same on every run) and reads the notification log
+back as the publisher does: ``(notification position, domain event)`` in log order.
+``sample_events()`` keeps the first event of each type, by schema name (``"ClaimNoticeSent"``).
+
+Two values of a real run are not repeatable and are replaced, so bytes built from the samples can be
+pinned: the wall-clock ``timestamp`` becomes noon UTC of the event's recorded date plus its position
+in seconds, and ``rule_version`` (a digest of today's parameter files, which changes whenever a
+parameter file gains a value) becomes ``no-sample`` / ``se-sample``, keeping the jurisdiction prefix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from functools import cache
+from typing import Any, cast
+from uuid import UUID
+
+from eventsourcing.domain import DomainEvent
+
+from consumers.envelope import event_type_of
+from domain.application import CollectionApp
+from domain.policy import NORWEGIAN_DEFAULT
+from domain.records import Installment
+
+SAMPLE_NAMESPACE = UUID("6b0e8f1c-2d3a-4b5c-9d6e-7f8091a2b3c4")
+SAMPLE_SALT = b"kravsak-sample-salt-not-a-secret"
+IN_MEMORY = {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+
+
+def run_sample_commands(app: CollectionApp) -> None:
+    """The fixed sequence: every event type at least once (see the comments for where)."""
+    d, oslo, gbg = date, "0301", "1480"
+    # Creditor.Registered, Creditor.PolicyChanged, Debtor.Registered (contact partly given)
+    app.register_creditor(creditor=oslo, name="Oslo kommune", jurisdiction="NO", on=d(2025, 1, 2), command_id="c-1")
+    app.change_policy(creditor=oslo, policy=dataclasses.replace(NORWEGIAN_DEFAULT, reminder_fee_agreed=True),
+                      on=d(2025, 1, 2), command_id="c-2")  # fmt: skip
+    app.register_debtor(office=oslo, ref="D1", kind="person", jurisdiction="NO", on=d(2025, 1, 2), command_id="c-3",
+                        contact={"digital_mailbox": True})  # fmt: skip
+
+    # Invoice 1001: Invoiced + ClaimAttached, NoticeSent, PaymentRegistered + LimitationInterrupted,
+    # CreditNoteIssued, ObjectionRegistered, ObjectionResolved (maintained) + CostsWaived,
+    # ComplaintFiled, ComplaintDecided, EnforcementRequested, JudgmentRegistered, WrittenOff.
+    inv = {"creditor": oslo, "invoice": "1001"}
+    app.issue_invoice(**inv, amount=Decimal("1250.00"), due=d(2025, 1, 31), claim_type="barnehage", debtor_ref="D1",
+                      on=d(2025, 1, 3), command_id="c-4")  # fmt: skip
+    app.send_notice(**inv, notice="purring", on=d(2025, 2, 14), command_id="c-5")
+    app.register_payment(**inv, amount=Decimal("200.00"), on=d(2025, 2, 20), command_id="c-6", ordered=d(2025, 2, 19))
+    app.credit_invoice(**inv, amount=Decimal("50.00"), on=d(2025, 2, 21), command_id="c-7")
+    app.send_notice(**inv, notice="inkassovarsel", on=d(2025, 3, 10), command_id="c-8")
+    app.register_objection(**inv, on=d(2025, 3, 12), command_id="c-9", received=d(2025, 3, 11),
+                           text="The child left the kindergarten in January")  # fmt: skip
+    app.resolve_objection(**inv, outcome="maintained", on=d(2025, 3, 20), command_id="c-10")
+    app.file_complaint(**inv, on=d(2025, 3, 25), command_id="c-11")
+    app.decide_complaint(**inv, outcome="breach", on=d(2025, 4, 1), command_id="c-12")
+    app.request_enforcement(**inv, route="forliksklage", on=d(2025, 4, 2), command_id="c-13")
+    app.register_judgment(**inv, on=d(2025, 6, 2), command_id="c-14", decided=d(2025, 5, 28))
+    app.write_off(**inv, reason="uneconomic", on=d(2025, 9, 1), command_id="c-15")
+
+    # Invoice 1002: DeferralGranted, PaymentPlanAgreed, PaymentPlanBreached (found by run_policies).
+    inv = {"creditor": oslo, "invoice": "1002"}
+    app.issue_invoice(**inv, amount=Decimal("900.00"), due=d(2025, 1, 31), claim_type="sfo", debtor_ref="D1",
+                      on=d(2025, 1, 3), command_id="c-20")  # fmt: skip
+    app.grant_deferral(**inv, until=d(2025, 2, 28), on=d(2025, 2, 3), command_id="c-21")
+    plan = [Installment(d(2025, 3, 15), Decimal("450.00")), Installment(d(2025, 4, 15), Decimal("450.00"))]
+    app.agree_payment_plan(**inv, installments=plan, on=d(2025, 3, 3), command_id="c-22")
+    app.run_policies(creditor=oslo, invoices=["1002"], start=d(2025, 3, 16), until=d(2025, 3, 17), command_id="c-23")
+
+    # Debtor D2 dies: Debtor.Died + DebtorDeathNoted, ProklamaPublished + EstateDeadlineNoted,
+    # ReportedToEstate.
+    app.register_debtor(office=oslo, ref="D2", kind="person", jurisdiction="NO", on=d(2025, 1, 2), command_id="c-30")
+    inv = {"creditor": oslo, "invoice": "1003"}
+    app.issue_invoice(**inv, amount=Decimal("700.00"), due=d(2025, 1, 31), claim_type="kommunale_avgifter",
+                      debtor_ref="D2", on=d(2025, 1, 3), command_id="c-31")  # fmt: skip
+    app.register_death(office=oslo, debtor_ref="D2", died=d(2025, 2, 10), on=d(2025, 2, 17), command_id="c-32")
+    app.register_proklama(office=oslo, debtor_ref="D2", published=d(2025, 3, 1), on=d(2025, 3, 3), command_id="c-33")
+    app.report_to_estate(**inv, on=d(2025, 3, 10), command_id="c-34")
+
+    # Sweden, invoice 5001: an utslag after betalningsföreläggande, then återvinning
+    # (ReinstatementApplied); amounts in SEK.
+    app.register_creditor(creditor=gbg, name="Göteborgs Stad", jurisdiction="SE", on=d(2025, 1, 2), command_id="s-1")
+    app.register_debtor(office=gbg, ref="G1", kind="person", jurisdiction="SE", on=d(2025, 1, 2), command_id="s-2")
+    inv = {"creditor": gbg, "invoice": "5001"}
+    app.issue_invoice(**inv, amount=Decimal("1500.00"), due=d(2025, 1, 31), claim_type="barnomsorg", debtor_ref="G1",
+                      on=d(2025, 1, 3), command_id="s-3")  # fmt: skip
+    app.send_notice(**inv, notice="inkassokrav", on=d(2025, 2, 10), command_id="s-4")
+    app.request_enforcement(**inv, route="betalningsforelaggande", on=d(2025, 3, 3), command_id="s-5")
+    app.register_judgment(**inv, on=d(2025, 4, 1), command_id="s-6", decided=d(2025, 3, 28))
+    app.apply_reinstatement(**inv, on=d(2025, 4, 10), command_id="s-7")
+
+
+def sample_app() -> CollectionApp:
+    """A fresh in-memory application with the sample commands run."""
+    app = CollectionApp(IN_MEMORY, namespace=SAMPLE_NAMESPACE, salt=SAMPLE_SALT)
+    run_sample_commands(app)
+    return app
+
+
+@cache
+def _sample_log() -> tuple[tuple[int, DomainEvent], ...]:
+    app = sample_app()
+    log = []
+    for notification in app.recorder.select_notifications(start=1, limit=1000):
+        event = cast(DomainEvent, app.mapper.to_domain_event(notification))
+        log.append((notification.id, _repeatable(event, notification.id)))
+    return tuple(log)
+
+
+def _repeatable(event: Any, position: int) -> DomainEvent:
+    changes: dict[str, Any] = {
+        "timestamp": datetime.combine(event.recorded, time(12), UTC) + timedelta(seconds=position),
+    }
+    if hasattr(event, "rule_version"):
+        changes["rule_version"] = event.rule_version.split("-", 1)[0] + "-sample"
+    return cast(DomainEvent, dataclasses.replace(event, **changes))
+
+
+def sample_log() -> list[tuple[int, DomainEvent]]:
+    """Every event of the sample run as ``(notification position, domain event)``, in log order."""
+    return list(_sample_log())
+
+
+def sample_events() -> dict[str, DomainEvent]:
+    """The first event of each stored type in the sample run, by schema name."""
+    return {name: event for name, (_, event) in sample_positions().items()}
+
+
+def sample_positions() -> dict[str, tuple[int, DomainEvent]]:
+    """Like ``sample_events``, with each event's notification position."""
+    first: dict[str, tuple[int, DomainEvent]] = {}
+    for position, event in _sample_log():
+        event_type = event_type_of(event)
+        name = event_type.name if event_type is not None else type(event).__qualname__
+        first.setdefault(name, (position, event))
+    return first
