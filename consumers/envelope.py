@@ -42,6 +42,7 @@ a duplicate after an at-least-once redelivery.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import types
 from collections import OrderedDict
@@ -139,6 +140,8 @@ class Kind(StrEnum):
     """``dict[str, Any]`` (a ``CollectionPolicy.as_dict()``) -> canonical JSON text."""
     CONTACT = "contact"
     """``dict[str, bool]`` over ``DebtorContact``'s fields -> record of all six booleans."""
+    FREE_TEXT = "free_text"
+    """Free text a person typed (it may name people or places) -> only its SHA-256, never the text."""
 
 
 # Attributes typed ``Any`` inside: their shape is known only by name, so it is listed here.
@@ -148,9 +151,12 @@ _SHAPED: Mapping[tuple[str, str], Kind] = {
     ("CreditorRegistered", "policy"): Kind.POLICY_JSON,
     ("CreditorPolicyChanged", "policy"): Kind.POLICY_JSON,
     ("DebtorRegistered", "contact"): Kind.CONTACT,
+    ("ClaimObjectionRegistered", "text"): Kind.FREE_TEXT,
 }
 # Wire names say the unit: ``fee`` travels as ``fee_minor``, ``policy`` as ``policy_json``.
-_WIRE_SUFFIX: Mapping[Kind, str] = {Kind.MONEY: "_minor", Kind.POLICY_JSON: "_json"}
+_WIRE_SUFFIX: Mapping[Kind, str] = {Kind.MONEY: "_minor", Kind.POLICY_JSON: "_json", Kind.FREE_TEXT: "_sha256"}
+FREE_TEXT_PREFIX = "sha256:"
+"""A free text read back from the wire: the text stays in the event store, the stream has its digest."""
 CONTACT_FLAGS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(DebtorContact))
 INSTALLMENT_KEYS = ("due", "amount")
 WAIVED_ITEM_KEYS = ("command_id", "kind", "amount", "reason")
@@ -290,6 +296,7 @@ def _kind_of(event_name: str, attribute: str, hint: Any) -> tuple[Kind, bool]:
             Kind.WAIVED_ITEMS: list[dict[str, Any]],
             Kind.POLICY_JSON: dict[str, Any],
             Kind.CONTACT: dict[str, bool],
+            Kind.FREE_TEXT: str,
         }[shaped]
         if hint != expected:
             raise UnmappableEvent(f"{where}: declared {hint!r}, the wire form expects {expected!r}")
@@ -448,6 +455,8 @@ def _to_wire(kind: Kind, value: Any) -> Any:
         ]
     if kind is Kind.POLICY_JSON:
         return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if kind is Kind.FREE_TEXT:
+        return hashlib.sha256(_str(value).encode("utf-8")).hexdigest()
     if kind is Kind.CONTACT:
         if not isinstance(value, Mapping) or not set(value) <= set(CONTACT_FLAGS):
             raise UnmappableEvent(f"contact flags must be among {', '.join(CONTACT_FLAGS)}")
@@ -571,6 +580,8 @@ def _from_wire(kind: Kind, value: Any) -> Any:
         return json.loads(value)
     if kind is Kind.CONTACT:
         return {flag: value[flag] for flag in CONTACT_FLAGS}
+    if kind is Kind.FREE_TEXT:
+        return FREE_TEXT_PREFIX + value
     return value
 
 

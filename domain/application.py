@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -126,10 +126,13 @@ class CollectionApp(Application[UUID]):
             opaque = opaque_debtor_id(compact, salt=self.salt)
         else:
             opaque = opaque_debtor_id(f"{office}:{ref}", salt=self.salt)
-        flags = dict(contact or {})
-        unknown = set(flags) - set(DebtorContact.__dataclass_fields__)
+        given = dict(contact or {})
+        unknown = set(given) - set(DebtorContact.__dataclass_fields__)
         if unknown:
             raise invalid("contact", f"unknown channel flags {sorted(unknown)}")
+        if not all(isinstance(v, bool) for v in given.values()):
+            raise invalid("contact", "channel flags must be true or false")
+        flags = asdict(DebtorContact(**given))  # all six recorded: a later default never changes history
         ident = debtor_id_for(self.namespace, office, ref, self.salt)
         if self._exists(ident):
             return ident

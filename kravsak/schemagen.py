@@ -318,7 +318,10 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
     ),
     ("ClaimLimitationInterrupted", "years"): "Length of the new limitation period in years.",
     ("ClaimLimitationInterrupted", "limitation_date"): "Last day of the limitation period after the interruption.",
-    ("ClaimObjectionRegistered", "text"): "The objection as the caseworker registered it (free text).",
+    ("ClaimObjectionRegistered", "text"): (
+        "SHA-256 (hex) of the objection text as the caseworker registered it. The text itself may name people "
+        "or places, so it stays in the event store and the case file; the stream carries only its digest."
+    ),
     ("ClaimObjectionResolved", "outcome"): (
         "upheld (the debtor is right: the claim is credited), maintained (the claim stands but is disputed: only "
         "the court route remains) or unfounded (collection resumes)."
@@ -472,6 +475,7 @@ def _avro_type(event_type: EventType, spec: FieldSpec) -> Any:
         Kind.EXACT_DECIMAL: "string",
         Kind.STRINGS: {"type": "array", "items": "string"},
         Kind.POLICY_JSON: "string",
+        Kind.FREE_TEXT: "string",
     }
     if kind in simple:
         return _plain(simple[kind])
