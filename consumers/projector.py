@@ -112,11 +112,12 @@ def stored_offsets(cur: psycopg.Cursor[Any], schema: str, topic: str, *, lock: b
     return {int(p): int(o) for p, o in cur.fetchall()}
 
 
-def parked_count(conn: psycopg.Connection[Any], projections: Iterable[Projection] | None = None) -> dict[str, int]:
+def parked_count(conn: psycopg.Connection[Any], projections: Iterable[Projection] | None = None, *,
+                 schema_suffix: str = "") -> dict[str, int]:
     out: dict[str, int] = {}
     with conn.cursor() as cur:
         for p in projections or all_projections():
-            schema = schema_name(p.name)
+            schema = schema_name(p.name, suffix=schema_suffix)
             cur.execute("SELECT to_regclass(%s)", (f'"{schema}".parked',))
             row = cur.fetchone()
             if row is None or row[0] is None:
@@ -328,7 +329,8 @@ class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python 
 class ProjectionRunner:
     """A consumer-group member applying case events to the read models."""
 
-    def __init__(self, dsn: str, bootstrap: str, options: RunnerOptions = RunnerOptions()) -> None:
+    def __init__(self, dsn: str, bootstrap: str, options: RunnerOptions | None = None) -> None:
+        options = options or RunnerOptions()
         self.dsn, self.bootstrap, self.options = dsn, bootstrap, options
         self.conn: psycopg.Connection[Any] = psycopg.connect(dsn)
         self.targets = [Target(projection_named(n), schema_name(n, suffix=options.schema_suffix))
@@ -493,14 +495,15 @@ def _live_offsets_locked(conn: psycopg.Connection[Any], live: str, topic: str) -
 
 
 def rebuild(dsn: str, bootstrap: str, name: str, *, topic: str = CASE_EVENTS_TOPIC,
-            schemas_dir: Path = SCHEMAS_DIR, progress: Callable[[int], None] | None = None) -> int:
+            schemas_dir: Path = SCHEMAS_DIR, progress: Callable[[int], None] | None = None,
+            schema_suffix: str = "") -> int:
     """Rebuild ``name`` into fresh tables from offset 0 and switch over only when caught up.
 
     The rebuild runs aside in ``kravsak_<name>__next`` while the live runners go on. Then, holding
     the live offsets (runners wait), it catches up to exactly the live offsets and renames the
     schemas in the same transaction: readers see the old projection or the new one, never a half."""
     projection = projection_named(name)
-    live, aside = schema_name(name), schema_name(name, suffix="__next")
+    live, aside = schema_name(name, suffix=schema_suffix), schema_name(name, suffix=f"{schema_suffix}__next")
     decoder = Decoder(SchemaStore.from_directory(schemas_dir))
     with psycopg.connect(dsn) as conn, psycopg.connect(dsn) as lock_conn:
         ensure_projection(conn, projection, live)
@@ -538,13 +541,13 @@ IGNORED_COLUMNS = {"postings": ("id",), "parked": ("parked_at",)}
 
 def verify(dsn: str, bootstrap: str, names: Sequence[str] = ("ledger", "limitation", "audit"), *,
            topic: str = CASE_EVENTS_TOPIC, schemas_dir: Path = SCHEMAS_DIR,
-           progress: Callable[[int], None] | None = None) -> list[Difference]:
+           progress: Callable[[int], None] | None = None, schema_suffix: str = "") -> list[Difference]:
     """Rebuild each projection aside up to the live offsets and compare every table with the live one."""
     differences: list[Difference] = []
     decoder = Decoder(SchemaStore.from_directory(schemas_dir))
     for name in names:
         projection = projection_named(name)
-        live, aside = schema_name(name), schema_name(name, suffix="__verify")
+        live, aside = schema_name(name, suffix=schema_suffix), schema_name(name, suffix=f"{schema_suffix}__verify")
         with psycopg.connect(dsn) as conn, psycopg.connect(dsn) as lock_conn:
             ensure_projection(conn, projection, live)
             _fresh_schema(conn, projection, aside)
@@ -581,14 +584,14 @@ def _compare(conn: psycopg.Connection[Any], name: str, live: str, aside: str) ->
 
 
 def retry_parked(dsn: str, *, names: Sequence[str] = ("ledger", "limitation", "audit"),
-                 schemas_dir: Path = SCHEMAS_DIR) -> dict[str, int]:
+                 schemas_dir: Path = SCHEMAS_DIR, schema_suffix: str = "") -> dict[str, int]:
     """Apply parked events again (after a fix), oldest first per case; those that fail stay parked."""
     decoder = Decoder(SchemaStore.from_directory(schemas_dir))
     done: dict[str, int] = {}
     with psycopg.connect(dsn) as conn:
         for name in names:
             projection = projection_named(name)
-            schema = schema_name(name)
+            schema = schema_name(name, suffix=schema_suffix)
             ensure_projection(conn, projection, schema)
             with conn.cursor() as cur:
                 cur.execute(f'SELECT topic, partition, "offset", case_id, payload FROM "{schema}".parked '
@@ -616,10 +619,10 @@ def retry_parked(dsn: str, *, names: Sequence[str] = ("ledger", "limitation", "a
     return done
 
 
-def project_once(dsn: str, bootstrap: str, options: RunnerOptions = RunnerOptions(), *,
+def project_once(dsn: str, bootstrap: str, options: RunnerOptions | None = None, *,
                  timeout_s: float = 120.0) -> RunReport:
     """Run a runner until it has caught up with the topic (tests, scenario runs through Kafka)."""
-    runner = ProjectionRunner(dsn, bootstrap, options)
+    runner = ProjectionRunner(dsn, bootstrap, options or RunnerOptions())
     stop = threading.Event()
     timer = threading.Timer(timeout_s, stop.set)
     timer.start()
@@ -646,7 +649,7 @@ def run(settings: Any, options: RunnerOptions | None = None) -> None:
 
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
-    from consumers.topics import ensure_topics_at, case_events_spec
+    from consumers.topics import case_events_spec, ensure_topics_at
 
     opts = options or RunnerOptions()
     ensure_topics_at(settings.kafka_bootstrap, [case_events_spec(opts.topic)])

@@ -19,7 +19,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from domain.channels import Channel, DebtorContact, NoDeliveryChannel, choose_channel, may_carry
-from domain.claim import Claim, claim_id
+from domain.claim import Claim, claim_id, estate_status
 from domain.errors import CommandRefused, ErrorCode, invalid
 from domain.identity import InvalidIdentity, opaque_debtor_id, validate_identity
 from domain.kid import KidAlgorithm, KidScheme
@@ -352,7 +352,8 @@ class CollectionApp(Application[UUID]):
             "stage": claim.stage.value, "disputed": claim.disputed,
             "currency": claim.currency, "kid": claim.kid, "surplus": fmt(acc.surplus),
             "estate_report_deadline": claim.estate_deadline.isoformat() if claim.estate_deadline else None,
-            "estate_status": self._estate_status(claim, day),
+            "estate_status": estate_status(died=claim.facts.died, reported=claim.reported_to_estate,
+                                           deadline=claim.estate_deadline, lien_secured=claim.lien_secured, day=day),
         }
         if claim.write_off_reason:
             report["written_off"] = fmt(claim.written_off_amount)
@@ -418,16 +419,6 @@ class CollectionApp(Application[UUID]):
             return Jurisdiction(raw)
         except ValueError:
             raise invalid("jurisdiction", f"'{raw}' is not NO or SE") from None
-
-    @staticmethod
-    def _estate_status(claim: Claim, day: date) -> str | None:
-        if claim.facts.died is None:
-            return None
-        if claim.reported_to_estate is not None:
-            return "reported"
-        if claim.estate_deadline is None or day <= claim.estate_deadline:
-            return "to_report"
-        return "lien_survives" if claim.lien_secured else "precluded"
 
 
 def invoice_serial(invoice: str, digits: int) -> int:

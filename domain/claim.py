@@ -65,6 +65,18 @@ def claim_status(*, written_off: bool, settled: bool, limitation_date: date, day
     return Status.OPEN
 
 
+def estate_status(*, died: date | None, reported: date | None, deadline: date | None, lien_secured: bool,
+                  day: date) -> str | None:
+    """Where a claim stands towards a deceased debtor's estate on ``day``."""
+    if died is None:
+        return None
+    if reported is not None:
+        return "reported"
+    if deadline is None or day <= deadline:
+        return "to_report"
+    return "lien_survives" if lien_secured else "precluded"
+
+
 def claim_id(namespace: UUID, creditor_id: str, invoice: str) -> UUID:
     """Natural key: a creditor's invoice number names one claim."""
     return uuid5(namespace, f"claim:{creditor_id}:{invoice}")

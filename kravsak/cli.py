@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Iterator
+import sys
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -59,6 +61,21 @@ def _setup(ctx: typer.Context) -> None:
         settings = load_settings()
     logs.configure(settings.log_format, level=os.environ.get("KRAVSAK_LOG_LEVEL", "INFO"))
     ctx.obj = settings
+
+
+@contextmanager
+def _counting(message: str) -> Iterator[Callable[[int], None]]:
+    """A live count of events for long rebuilds (plain lines when not on a terminal)."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    if not err.is_terminal:
+        err.print(f"… {message}")
+        yield lambda n: None
+        return
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} events"),
+                  TimeElapsedColumn(), console=err, transient=True) as progress:
+        task = progress.add_task(message, total=None)
+        yield lambda n: progress.advance(task, n)
 
 
 @contextmanager
@@ -143,9 +160,112 @@ def publish(ctx: typer.Context) -> None:
 
 
 @app.command()
-def project(ctx: typer.Context) -> None:
-    """Run the projectors: Kafka → read models in PostgreSQL (consumers.projector.run)."""
-    _run_entry_point(ctx.obj, "consumers.projector", "the projector")
+def project(
+    ctx: typer.Context,
+    group: Annotated[str, typer.Option(help="consumer group; runners in one group share the partitions")] = (
+        "kravsak-projector"
+    ),
+    projection: Annotated[list[str] | None, typer.Option(help="ledger, limitation, audit (default: all)")] = None,
+    retry_parked: Annotated[bool, typer.Option("--retry-parked", help="apply parked events again, then exit")] = False,
+) -> None:
+    """Run a projection runner: Kafka → read models in PostgreSQL, until SIGTERM/SIGINT."""
+    from consumers import projector
+
+    settings: Settings = ctx.obj
+    names = tuple(projection or ("ledger", "limitation", "audit"))
+    with friendly_errors():
+        if retry_parked:
+            done = projector.retry_parked(settings.pg_dsn, names=names)
+            for name, count in done.items():
+                out.print(f"{name}: {count} parked event(s) applied")
+            return
+        projector.run(settings, projector.options_with(group=group, projections=names))
+
+
+@app.command()
+def replay(
+    ctx: typer.Context,
+    projection: Annotated[str, typer.Option(help="ledger, limitation or audit")],
+) -> None:
+    """Rebuild a projection from offset 0 into fresh tables; switch over only when caught up."""
+    from consumers import projector
+
+    settings: Settings = ctx.obj
+    started = time.monotonic()
+    with friendly_errors(), _counting(f"rebuilding {projection}") as progress:
+        count = projector.rebuild(settings.pg_dsn, settings.kafka_bootstrap, projection, progress=progress)
+    out.print(f"[bold green]{projection} rebuilt[/] from {count} events in {time.monotonic() - started:.1f} s")
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    projection: Annotated[list[str] | None, typer.Option(help="ledger, limitation, audit (default: all)")] = None,
+) -> None:
+    """Rebuild the projections aside and compare them with the live tables; exit 1 on a difference."""
+    from consumers import projector
+
+    settings: Settings = ctx.obj
+    names = tuple(projection or ("ledger", "limitation", "audit"))
+    with friendly_errors(), _counting("verifying " + ", ".join(names)) as progress:
+        differences = projector.verify(settings.pg_dsn, settings.kafka_bootstrap, names, progress=progress)
+    if not differences:
+        out.print(f"[bold green]no difference[/]: {', '.join(names)} equal a clean rebuild")
+        return
+    table = Table(title="differences between live projections and a clean rebuild", title_justify="left")
+    for column in ("projection", "table", "rows only live", "rows only rebuilt", "sample"):
+        table.add_column(column)
+    for d in differences:
+        table.add_row(d.projection, d.table, str(d.only_live), str(d.only_rebuilt), "\n".join(d.sample))
+    out.print(table)
+    raise typer.Exit(1)
+
+
+@app.command()
+def trail(
+    ctx: typer.Context,
+    invoice: Annotated[str, typer.Argument(help="invoice number")],
+    creditor: Annotated[str | None, typer.Option(help="municipality number, when invoice numbers repeat")] = None,
+    format: Annotated[str, typer.Option("--format", help="json or html")] = "json",
+    on: Annotated[str | None, typer.Option(help="figures as of this date (default today)")] = None,
+    output: Annotated[Path | None, typer.Option("--out", help="write to this file instead of stdout")] = None,
+) -> None:
+    """The case dossier for the complaints board: claim, steps, payments, objections, findings."""
+    import datetime as dt
+
+    import psycopg
+
+    from projections import audit_trail, dossier
+    from projections.base import schema_name
+
+    settings: Settings = ctx.obj
+    if format not in ("json", "html"):
+        raise typer.BadParameter("--format must be json or html")
+    with friendly_errors():
+        try:
+            day = dt.date.fromisoformat(on) if on else dt.date.today()
+        except ValueError:
+            raise KravsakError(f"--on {on!r} is not an ISO date", "give a date such as 2025-04-11") from None
+        with psycopg.connect(settings.pg_dsn) as conn, conn.cursor() as cur:
+            try:
+                cases = audit_trail.case_ids_for_invoice(cur, schema_name("audit"), invoice, creditor)
+            except psycopg.errors.UndefinedTable:
+                raise KravsakError("the audit trail projection does not exist yet",
+                                   "run `kravsak project` (or `kravsak demo`) first") from None
+            if not cases:
+                raise KravsakError(f"no case with invoice {invoice!r} in the audit trail",
+                                   "check the invoice number, or give --creditor")
+            if len(cases) > 1:
+                raise KravsakError(f"invoice {invoice!r} exists for several creditors",
+                                   "give --creditor with the municipality number")
+            built = dossier.build(cur, cases[0], day)
+        assert built is not None
+        text = dossier.render_html(built) if format == "html" else dossier.render_json(built)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        out.print(f"dossier written to {output}")
+    else:
+        sys.stdout.write(text + "\n")
 
 
 @app.command()
@@ -211,6 +331,11 @@ def _short(path: Path | None) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+from kravsak.scenario_cli import scenario_app  # noqa: E402 - registered after the app exists
+
+app.add_typer(scenario_app, name="scenario")
 
 
 def main() -> None:

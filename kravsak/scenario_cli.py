@@ -36,6 +36,9 @@ def run(
     files: Annotated[list[Path], typer.Argument(help="scenario YAML files", exists=True, dir_okay=False)],
     store: Annotated[str, typer.Option(help="memory or postgres")] = "memory",
     check: Annotated[bool, typer.Option("--check", help="compare with the file's expect block")] = False,
+    through_kafka: Annotated[bool, typer.Option(
+        "--through-kafka", help="run through the whole pipeline (PostgreSQL, publisher, Kafka, projections) and "
+                                "read the report from the projections")] = False,
 ) -> None:
     """Run scenarios and print one JSON document per file (a JSON list for several)."""
     reports, failed = [], 0
@@ -45,16 +48,22 @@ def run(
         except ScenarioError as e:
             err.print(f"[bold red]error:[/] {e}")
             raise typer.Exit(2) from None
-        app = make_app(store)
-        try:
-            report = run_scenario(scenario, app)
-        finally:
-            app.close()
+        if through_kafka:
+            from kravsak.pipeline import run_through_kafka
+            from kravsak.settings import load_settings
+
+            report = run_through_kafka(scenario, load_settings())
+        else:
+            app = make_app(store)
+            try:
+                report = run_scenario(scenario, app)
+            finally:
+                app.close()
         reports.append(report)
         if check:
             problems = check_expectations(scenario.expect, report)
             mark = "[green]ok[/]" if not problems else "[bold red]FAIL[/]"
-            err.print(f"{mark} {path.name} ({store})")
+            err.print(f"{mark} {path.name} ({'through kafka' if through_kafka else store})")
             for p in problems:
                 err.print(f"    {p}")
             failed += bool(problems)

@@ -116,7 +116,7 @@ class Ledger:
                 fees numeric(16,2) NOT NULL, costs numeric(16,2) NOT NULL, paid numeric(16,2) NOT NULL,
                 surplus numeric(16,2) NOT NULL, written_off numeric(16,2) NOT NULL, write_off_reason text,
                 closed_on date, settled boolean NOT NULL, stage text NOT NULL, disputed boolean NOT NULL,
-                limitation_date date NOT NULL, position bigint NOT NULL);
+                limitation_date date NOT NULL, kid text NOT NULL, position bigint NOT NULL);
             CREATE INDEX IF NOT EXISTS claims_debtor ON "{schema}".claims (debtor_id);
             CREATE INDEX IF NOT EXISTS claims_creditor ON "{schema}".claims (creditor_id);
         """)
@@ -134,7 +134,7 @@ class Ledger:
         acc = after.account
         cur.execute(
             f'INSERT INTO "{schema}".claims VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,'
-            "%s,%s,%s,%s) ON CONFLICT (case_id) DO UPDATE SET principal = EXCLUDED.principal, "
+            "%s,%s,%s,%s,%s) ON CONFLICT (case_id) DO UPDATE SET principal = EXCLUDED.principal, "
             "principal_outstanding = EXCLUDED.principal_outstanding, interest_exact = EXCLUDED.interest_exact, "
             "interest_through = EXCLUDED.interest_through, fees = EXCLUDED.fees, costs = EXCLUDED.costs, "
             "paid = EXCLUDED.paid, surplus = EXCLUDED.surplus, written_off = EXCLUDED.written_off, "
@@ -146,7 +146,7 @@ class Ledger:
              acc.principal_outstanding, acc.interest_exact, acc.interest_through, acc.fees, acc.costs,
              acc.total_paid, acc.surplus, after.written_off_amount, after.write_off_reason, after.closed_on,
              after.closed_on is not None and acc.balance() == 0, after.stage.value, after.disputed,
-             after.limitation_date, event.position))
+             after.limitation_date, after.kid, event.position))
 
 
 # --- queries -------------------------------------------------------------------------------------
@@ -169,23 +169,33 @@ def posted_balance(cur: Cursor[Any], schema: str, case_id: str) -> Decimal:
     return Decimal(row[0]) if row else ZERO
 
 
-def claim_view(cur: Cursor[Any], schema: str, case_id: str, day: date) -> dict[str, Any] | None:
-    """The contract's figures for one claim on ``day``, read from the ledger."""
+def claim_view(cur: Cursor[Any], schema: str, case_id: str, day: date, *, full: bool = False
+               ) -> dict[str, Any] | None:
+    """The contract's figures for one claim on ``day``, read from the ledger (``full``: also the
+    fields the scenario report adds — currency, KID, surplus, written-off amount, warnings)."""
     row = claim_row(cur, schema, case_id)
     if row is None:
         return None
     rules = rules_for(row["jurisdiction"])
-    exact, _ = accrued_interest(rules, row["principal_outstanding"], row["interest_exact"], row["interest_through"],
-                                row["closed_on"], day)
+    exact, warnings = accrued_interest(rules, row["principal_outstanding"], row["interest_exact"],
+                                       row["interest_through"], row["closed_on"], day)
     interest = to_cents(exact)
     posted = posted_balance(cur, schema, case_id)
     balance = posted + interest - to_cents(row["interest_exact"])
     status = claim_status(written_off=row["write_off_reason"] is not None, settled=row["settled"],
                           limitation_date=row["limitation_date"], day=day)
-    return {"principal": fmt(row["principal"]), "interest": fmt(interest), "fees": fmt(row["fees"]),
-            "costs": fmt(row["costs"]), "paid": fmt(row["paid"]), "balance": fmt(balance),
-            "limitation_date": row["limitation_date"].isoformat(), "status": status.value, "stage": row["stage"],
-            "disputed": row["disputed"]}
+    view: dict[str, Any] = {
+        "principal": fmt(row["principal"]), "interest": fmt(interest), "fees": fmt(row["fees"]),
+        "costs": fmt(row["costs"]), "paid": fmt(row["paid"]), "balance": fmt(balance),
+        "limitation_date": row["limitation_date"].isoformat(), "status": status.value, "stage": row["stage"],
+        "disputed": row["disputed"]}
+    if full:
+        view.update(currency=row["currency"], kid=row["kid"], surplus=fmt(row["surplus"]))
+        if row["write_off_reason"] is not None:
+            view["written_off"] = fmt(row["written_off"])
+        if warnings:
+            view["warnings"] = list(warnings)
+    return view
 
 
 def trial_balance(cur: Cursor[Any], schema: str) -> tuple[Decimal, Decimal]:

@@ -15,7 +15,8 @@ from typing import Any
 from psycopg import Cursor
 
 from domain.calendar import add_years
-from domain.claim import Claim
+from domain.claim import Claim, estate_status
+from domain.parties import Debtor
 from domain.rules import rules_for
 from projections.base import ProjectedEvent
 
@@ -38,9 +39,17 @@ class LimitationWatch:
                 case_id text NOT NULL, version bigint NOT NULL, event_id text NOT NULL, on_date date NOT NULL,
                 ground text NOT NULL, legal_basis text NOT NULL, years int NOT NULL, limitation_date date NOT NULL,
                 PRIMARY KEY (case_id, version));
+            CREATE TABLE IF NOT EXISTS "{schema}".debtors (
+                debtor_id text PRIMARY KEY, died date, estate_report_deadline date, position bigint NOT NULL);
         """)
 
     def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Any | None, after: Any) -> None:
+        if isinstance(after, Debtor):
+            cur.execute(f'INSERT INTO "{schema}".debtors VALUES (%s,%s,%s,%s) ON CONFLICT (debtor_id) DO UPDATE '
+                        "SET died = EXCLUDED.died, estate_report_deadline = EXCLUDED.estate_report_deadline, "
+                        "position = EXCLUDED.position",
+                        (event.case_id, after.died, after.estate_report_deadline, event.position))
+            return
         if not isinstance(after, Claim):
             return
         if event.event_type == "ClaimLimitationInterrupted":
@@ -110,3 +119,24 @@ def explain(cur: Cursor[Any], schema: str, case_id: str, today: date) -> list[st
         lines.append(f"the debtor died {c['died']}; " + (f"report to the estate by {deadline}" if deadline
                                                           else "waiting for the proklama"))
     return lines
+
+
+def estate_view(cur: Cursor[Any], schema: str, case_id: str, day: date) -> dict[str, Any]:
+    """The claim's standing towards a deceased debtor's estate, as the scenario report gives it."""
+    cur.execute(f"""SELECT died, reported_to_estate, estate_report_deadline, lien_secured FROM "{schema}".claims
+                    WHERE case_id = %s""", (case_id,))
+    row = cur.fetchone()
+    if row is None:
+        return {"estate_report_deadline": None, "estate_status": None}
+    died, reported, deadline, lien = row
+    return {"estate_report_deadline": deadline.isoformat() if deadline else None,
+            "estate_status": estate_status(died=died, reported=reported, deadline=deadline, lien_secured=lien,
+                                           day=day)}
+
+
+def debtor_view(cur: Cursor[Any], schema: str, debtor_id: str) -> dict[str, Any]:
+    cur.execute(f'SELECT died, estate_report_deadline FROM "{schema}".debtors WHERE debtor_id = %s', (debtor_id,))
+    row = cur.fetchone()
+    died, deadline = row if row is not None else (None, None)
+    return {"estate_report_deadline": deadline.isoformat() if deadline else None,
+            "deceased": died.isoformat() if died else None}

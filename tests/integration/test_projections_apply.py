@@ -8,13 +8,15 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import psycopg
 import pytest
 
 from domain.application import CollectionApp
 from domain.scenario import Scenario, run_scenario
-from projections import audit_trail, ledger, limitation
+from projections import audit_trail, dossier, ledger, limitation
+from projections.base import schema_name
 from projections.casefold import CaseFolder
 from tests.scenario_files import scenario_files
 from tests.unit.test_casefold import all_projected
@@ -24,8 +26,9 @@ PROJECTIONS = (ledger.Ledger(), limitation.LimitationWatch(), audit_trail.AuditT
 
 
 @pytest.fixture
-def schemas(pg_dsn: str, unique: Any) -> Iterator[tuple[psycopg.Connection[Any], dict[str, str]]]:
-    names = {p.name: unique(f"t_{p.name}").replace("-", "_") for p in PROJECTIONS}
+def schemas(pg_dsn: str) -> Iterator[tuple[psycopg.Connection[Any], dict[str, str]]]:
+    suffix = f"_t{uuid4().hex[:10]}"
+    names = {p.name: schema_name(p.name, suffix=suffix) for p in PROJECTIONS}
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         for p in PROJECTIONS:
             conn.execute(f'CREATE SCHEMA "{names[p.name]}"')
@@ -96,3 +99,23 @@ def test_settlement_splits_what_was_collected_into_principal_interest_and_fees(s
     assert rows[0]["interest"] == Decimal("308.56")
     assert rows[0]["principal"] == Decimal("9691.44")
     assert rows[0]["total"] == Decimal("10000.00")
+
+
+def test_the_dossier_shows_the_steps_the_findings_and_the_costs_that_fell_away(schemas: Any) -> None:
+    conn, names = schemas
+    app = CollectionApp()
+    scenario = Scenario.load(next(p for p in scenario_files() if "no-18" in p.name))
+    report = run_scenario(scenario, app)
+    project(conn, names, app)
+    suffix = names["ledger"].removeprefix("kravsak_ledger")
+    case = str(app.claim(scenario.creditor, "SFO-22").id)
+    with conn.cursor() as cur:
+        d = dossier.build(cur, case, date.fromisoformat(report["report_on"]), suffix=suffix)
+    assert d is not None
+    assert d["claim"]["invoice"] == "SFO-22" and d["figures"]["fees"] == "0.00"
+    assert [s["step"] for s in d["steps"]] == ["Invoice issued", "Notice sent", "Objection received",
+                                               "Objection resolved", "Costs fell away"]
+    assert any(f["code"] == "costs_not_recoverable" and f["step"] == "Notice sent" for f in d["findings"])
+    assert d["costs_fallen_away"] and d["costs_fallen_away"][0]["amount"] == "35.00"
+    page = dossier.render_html(d)
+    assert "costs_not_recoverable" in page and "SFO-22" in page and "inkassovarsel" in page
