@@ -105,6 +105,31 @@ def status(ctx: typer.Context) -> None:
     with friendly_errors():
         states = stack.status(settings)
     _print_states(states, settings)
+    _print_pipeline(settings)
+
+
+def _print_pipeline(settings: Settings) -> None:
+    """Publisher lag and parked cases, when the database answers."""
+    import psycopg
+
+    from consumers.projector import parked_count
+    from consumers.publisher import publisher_lag
+
+    try:
+        lag = publisher_lag(settings.pg_dsn)
+        with psycopg.connect(settings.pg_dsn, connect_timeout=5) as conn:
+            parked = parked_count(conn)
+    except psycopg.Error as exc:
+        out.print(f"pipeline: database not reachable ({escape(str(exc).splitlines()[0])})")
+        return
+    out.print(f"[bold]publisher lag[/]: {lag} event(s) stored but not yet acknowledged by Kafka")
+    if not parked:
+        out.print("[bold]projections[/]: not created yet (run `kravsak project`)")
+        return
+    for name, count in parked.items():
+        style = "bold red" if count else "green"
+        out.print(f"[bold]projection {name}[/]: [{style}]{count} parked case(s)[/]"
+                  + (" — fix, then `kravsak project --retry-parked`" if count else ""))
 
 
 @app.command()
