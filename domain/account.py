@@ -53,38 +53,8 @@ class Account:
         owed = sum((self.owed(c, interest_exact) for c in COMPONENTS), ZERO)
         return owed - self.total_paid
 
-    def allocate(self, amount: Decimal, interest_exact: Decimal, designation: str | None) -> dict[str, Decimal]:
-        """Split ``amount`` over the components (pure: the event applies the result)."""
-        order = DESIGNATED_ORDER if designation == "principal" else COMPONENTS
-        left = amount
-        out = dict.fromkeys((*COMPONENTS, "surplus"), ZERO)
-        for component in order:
-            take = min(left, max(self.outstanding(component, interest_exact), ZERO))
-            out[component] = take
-            left -= take
-        out["surplus"] = left
-        return out
-
-    def overpaid_moves(self, owed_after: dict[str, Decimal]) -> dict[str, Decimal]:
-        """When what a component owes falls below what was paid to it (fees waived, a credit note),
-        the excess moves to the other components in allocation order, and the rest to surplus.
-        Returns the new ``paid`` per component plus ``surplus`` (pure)."""
-        paid = dict(self.paid)
-        excess = ZERO
-        for c in COMPONENTS:
-            if paid[c] > owed_after[c]:
-                excess += paid[c] - owed_after[c]
-                paid[c] = owed_after[c]
-        for c in COMPONENTS:
-            take = min(excess, owed_after[c] - paid[c])
-            paid[c] += take
-            excess -= take
-        return {**paid, "surplus": self.surplus + excess}
-
-    def apply_allocation(self, allocation: dict[str, Decimal]) -> None:
-        for c in COMPONENTS:
-            self.paid[c] += allocation[c]
-        self.surplus += allocation["surplus"]
+    def paid_after(self) -> dict[str, Decimal]:
+        return {**self.paid, "surplus": self.surplus}
 
     def set_paid(self, moved: dict[str, Decimal]) -> None:
         for c in COMPONENTS:

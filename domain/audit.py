@@ -80,6 +80,20 @@ def _previous_deadline(facts: ClaimFacts, step: Step) -> tuple[date, str]:
     return last.deadline, f"the {last.notice} deadline"
 
 
+def _paid_by(facts: ClaimFacts, step: Step) -> tuple[date, str]:
+    """The deadline by which a timely payment makes the step unjustified: the last earlier notice's
+    (any kind: a reminder's deadline that was met means no further notice was due), the demand's for
+    an enforcement step, or the due date."""
+    day = _day(step)
+    if isinstance(step, EnforcementRecord):
+        return _previous_deadline(facts, step)
+    earlier = [n for n in facts.notices if n.sent_on < day]
+    if not earlier:
+        return facts.effective_due, "the due date"
+    last = max(earlier, key=lambda n: (n.sent_on, n.deadline))
+    return last.deadline, f"the {last.notice} deadline"
+
+
 def _limitation_on(facts: ClaimFacts, day: date) -> date | None:
     """The limitation date in force on ``day``, from every interruption known now."""
     if facts.initial_limitation_date is None:
@@ -111,11 +125,12 @@ def audit(facts: ClaimFacts) -> AuditResult:
                      f"{name} on {day} while the objection received {o.received} was "
                      f"{'pending' if pending else 'maintained (disputed)'}", True)
                 break
-        deadline, what = _previous_deadline(facts, step)
-        timely = sum((p.amount for p in facts.payments if p.ordered <= deadline), ZERO)
-        if facts.principal > 0 and timely >= facts.principal and day > deadline:
+        paid_by, what = _paid_by(facts, step)
+        timely = sum((p.amount for p in facts.payments if p.ordered <= paid_by), ZERO)
+        if facts.principal > 0 and timely >= facts.principal and day > paid_by:
             flag(step, "escalated_after_timely_payment", Severity.BREACH,
-                 f"{name} on {day} although {fmt(timely)} was ordered by {what} {deadline}", True)
+                 f"{name} on {day} although {fmt(timely)} was ordered by {what} {paid_by}", True)
+        deadline, what = _previous_deadline(facts, step)
         escalating = isinstance(step, EnforcementRecord) or name in ESCALATING_NOTICES
         if escalating and day <= deadline:
             flag(step, "escalated_before_deadline", Severity.BREACH,

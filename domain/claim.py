@@ -20,7 +20,7 @@ from eventsourcing.domain import Aggregate
 from domain.account import COMPONENTS, Account
 from domain.audit import AuditResult, audit
 from domain.errors import CommandRefused, ErrorCode, Refusals, invalid
-from domain.money import ZERO, to_cents
+from domain.money import ZERO
 from domain.records import (
     ClaimFacts,
     ComplaintRecord,
@@ -41,6 +41,7 @@ from domain.records import (
 )
 from domain.rules import Rules
 from domain.rules.base import LimitationStep
+from domain.settlement import MoneyEntry, Settled, settle
 
 CLAIM_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/claim")
 WRITE_OFF_REASONS = frozenset({"time_barred", "deceased", "bankruptcy", "uneconomic", "other"})
@@ -63,6 +64,12 @@ def claim_status(*, written_off: bool, settled: bool, limitation_date: date, day
     if day > limitation_date:
         return Status.TIME_BARRED
     return Status.OPEN
+
+
+def require_amount(field: str, amount: Decimal) -> None:
+    """Money in a command: more than zero, in whole øre/öre."""
+    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
+        raise invalid(field, f"{amount} must be an amount greater than zero in whole øre/öre")
 
 
 def estate_status(*, died: date | None, reported: date | None, deadline: date | None, lien_secured: bool,
@@ -168,11 +175,13 @@ class Claim(Aggregate):
         ordered: date
         designation: str
         allocation: dict[str, Decimal]
+        paid_after: dict[str, Decimal]
 
         def apply_to(self, claim: Claim) -> None:
-            claim.account.apply_allocation(self.allocation)
-            claim.facts.payments.append(PaymentRecord(self.command_id, self.amount, self.ordered,
-                                                      self.recorded, self.recorded))
+            claim.account.set_paid(self.paid_after)
+            claim.facts.payments.append(PaymentRecord(self.originator_version, self.command_id, self.amount,
+                                                      self.ordered, self.recorded, self.recorded,
+                                                      self.designation or None))
             claim._close_if_settled(self.effective)
 
     class NoticeSent(Event):
@@ -187,8 +196,9 @@ class Claim(Aggregate):
         warnings: list[str]
 
         def apply_to(self, claim: Claim) -> None:
-            claim.facts.notices.append(NoticeRecord(self.command_id, self.notice, self.effective, self.recorded,
-                                                    self.deadline, self.fee, self.fee_reason, self.channel))
+            claim.facts.notices.append(NoticeRecord(self.originator_version, self.command_id, self.notice,
+                                                    self.effective, self.recorded, self.deadline, self.fee,
+                                                    self.fee_reason, self.channel))
             claim._add_cost(self.command_id, "fee", self.fee)
             claim.stage = max(claim.stage, Stage(self.stage), key=lambda s: s.rank)
 
@@ -201,8 +211,8 @@ class Claim(Aggregate):
         warnings: list[str]
 
         def apply_to(self, claim: Claim) -> None:
-            claim.facts.enforcements.append(EnforcementRecord(self.command_id, self.route, self.effective,
-                                                              self.recorded, self.cost))
+            claim.facts.enforcements.append(EnforcementRecord(self.originator_version, self.command_id, self.route,
+                                                              self.effective, self.recorded, self.cost))
             claim._add_cost(self.command_id, "cost", self.cost)
             claim.stage = max(claim.stage, Stage(self.stage), key=lambda s: s.rank)
 
@@ -289,7 +299,7 @@ class Claim(Aggregate):
         def apply_to(self, claim: Claim) -> None:
             claim.reported_to_estate = self.effective
 
-    class CostsWaived(Event):
+    class CostsWaived(InterestAccruing):
         items: list[dict[str, Any]]
         fees: Decimal
         costs: Decimal
@@ -359,6 +369,7 @@ class Claim(Aggregate):
     def issue(cls, *, id: UUID, command_id: str, on: date, rules: Rules, creditor_id: str, debtor_id: str,
               invoice: str, amount: Decimal, due: date, claim_type: str, debtor_kind: DebtorKind, kid: str,
               channel: str, channel_reason: str) -> Claim:
+        require_amount("amount", amount)
         if claim_type not in rules.claim_types:
             raise invalid("claim_type", f"'{claim_type}' is not a {rules.jurisdiction} claim type "
                                         f"({', '.join(sorted(rules.claim_types))})")
@@ -461,32 +472,39 @@ class Claim(Aggregate):
     # --- commands ------------------------------------------------------------------------------
 
     def credit(self, *, command_id: str, on: date, amount: Decimal, reason: str, rules: Rules) -> None:
-        self._check_open(on, None, collection=False)
+        """A credit note: the credited part was never owed, so it is taken out from the start and
+        the claim re-settled; money already paid beyond what remains becomes a surplus."""
+        require_amount("amount", amount)
+        if self.write_off_reason is not None:
+            raise CommandRefused(ErrorCode.CLAIM_CLOSED, f"invoice {self.invoice} is written off")
         if amount > self.account.principal:
             raise invalid("amount", f"the credit note {amount} exceeds the principal {self.account.principal}")
-        accrued, through = self._accrue(on, rules)
-        # the credited part never bore interest: take back what accrued on it (debtor-friendly)
-        taken_back = sum((p.amount for p in rules.interest(amount, self.effective_due + timedelta(days=1),
-                                                           through)[0]), ZERO)
-        accrued = max(accrued - taken_back, ZERO)
-        owed = {"costs": self.account.costs, "fees": self.account.fees, "interest": to_cents(accrued),
-                "principal": self.account.principal - amount}
+        settled = self._settle(rules, max(on, self._through), principal=self.account.principal - amount)
         self.trigger_event(self.CreditNoteIssued, command_id=command_id, effective=on, recorded=on,
-                           rule_version=rules.version, interest_accrued=accrued, interest_through=through,
-                           amount=amount, reason=reason, paid_after=self.account.overpaid_moves(owed))
+                           rule_version=rules.version, interest_accrued=settled.interest_exact,
+                           interest_through=settled.interest_through, amount=amount, reason=reason,
+                           paid_after=settled.paid_after())
         self._after(command_id, on, rules)
 
     def pay(self, *, command_id: str, on: date, amount: Decimal, ordered: date, designation: str | None,
             rules: Rules) -> None:
+        """Money received, settled as of the day the payer's bank got the order."""
+        require_amount("amount", amount)
         if ordered > on:
             raise invalid("ordered", f"the payment order date {ordered} lies after the registration date {on}")
+        if ordered < self.issued_on - timedelta(days=366):
+            raise invalid("ordered", f"the payment order date {ordered} lies long before the invoice {self.issued_on}")
         if designation not in (None, "principal"):
             raise invalid("designation", f"'{designation}' is not a designation (only 'principal')")
-        accrued, through = self._accrue(max(ordered, self.account.interest_through or ordered), rules)
-        allocation = self.account.allocate(amount, accrued, designation)
+        payment = MoneyEntry(ordered, self.version + 1, "payment", amount, designation)
+        settled = self._settle(rules, max(ordered, self._through), extra=[payment])
+        before = self.account.paid_after()
+        after = settled.paid_after()
         self.trigger_event(self.PaymentRegistered, command_id=command_id, effective=ordered, recorded=on,
-                           rule_version=rules.version, interest_accrued=accrued, interest_through=through,
-                           amount=amount, ordered=ordered, designation=designation or "", allocation=allocation)
+                           rule_version=rules.version, interest_accrued=settled.interest_exact,
+                           interest_through=settled.interest_through, amount=amount, ordered=ordered,
+                           designation=designation or "", allocation={k: after[k] - before[k] for k in after},
+                           paid_after=after)
         step = rules.acknowledgement("payment", self.limitation_years, ordered)
         if step is not None:
             self._interrupt(command_id, ordered, on, step, rules)
@@ -501,8 +519,11 @@ class Claim(Aggregate):
         if deadline is not None and deadline <= on:
             raise invalid("deadline", f"the deadline {deadline} must lie after the sending day {on}")
         refusals = self._check_collection(on, died)
+        try:
+            decision = rules.decide_notice(self.facts, notice, on, deadline, fees_enabled, reminder_fee_agreed)
+        except CommandRefused as refused:
+            refusals.add(refused.code, refused.message)
         refusals.raise_first()
-        decision = rules.decide_notice(self.facts, notice, on, deadline, fees_enabled, reminder_fee_agreed)
         self.trigger_event(self.NoticeSent, command_id=command_id, effective=on, recorded=on,
                            rule_version=rules.version, notice=notice, deadline=decision.deadline, fee=decision.fee,
                            fee_reason=decision.fee_reason, channel=channel, channel_reason=channel_reason,
@@ -515,10 +536,10 @@ class Claim(Aggregate):
 
     def request_enforcement(self, *, command_id: str, on: date, route: str, died: date | None,
                             rules: Rules) -> None:
+        refusals = self._check_collection(on, died, court_route=route in rules.court_routes_when_disputed)
         if route not in rules.routes:
             raise CommandRefused(ErrorCode.ROUTE_NOT_AVAILABLE, f"'{route}' is not a {rules.jurisdiction} route "
                                  f"({', '.join(sorted(rules.routes))})")
-        refusals = self._check_collection(on, died, court_route=route in rules.court_routes_when_disputed)
         try:
             decision = rules.decide_enforcement(self.facts, route, on)
         except CommandRefused as refused:
@@ -550,6 +571,10 @@ class Claim(Aggregate):
             raise invalid("outcome", f"'{outcome}' is not upheld, maintained or unfounded") from None
         if not self.objection_pending:
             raise CommandRefused(ErrorCode.MISSING_PREREQUISITE, "there is no pending objection to resolve")
+        if result == ObjectionOutcome.UPHELD and amount is not None:
+            require_amount("amount", amount)
+            if amount > self.account.principal:
+                raise invalid("amount", f"the amount {amount} exceeds the principal {self.account.principal}")
         self.trigger_event(self.ObjectionResolved, command_id=command_id, effective=on, recorded=on,
                            rule_version=rules.version, outcome=result.value)
         if result == ObjectionOutcome.UPHELD:
@@ -576,6 +601,8 @@ class Claim(Aggregate):
                            rules: Rules) -> None:
         if not installments:
             raise invalid("installments", "a payment plan needs at least one instalment")
+        for i, inst in enumerate(installments):
+            require_amount(f"installments[{i}].amount", inst.amount)
         dues = [i.due for i in installments]
         if dues != sorted(dues) or len(set(dues)) != len(dues) or dues[0] < on:
             raise invalid("installments", "instalment due dates must be distinct, ascending and not before the "
@@ -706,7 +733,7 @@ class Claim(Aggregate):
             self.closed_on = on
 
     def _after(self, command_id: str, on: date, rules: Rules) -> None:
-        """Apply the audit's fee consequences that are not yet recorded."""
+        """Apply the audit's fee consequences that are not yet recorded, re-settling the money."""
         result = self.audit()
         new = [(cid, why) for cid, why in result.non_recoverable.items()
                if cid not in self.waived and cid in self.cost_items and self.cost_items[cid].amount > 0]
@@ -714,13 +741,29 @@ class Claim(Aggregate):
             return
         fees = sum((self.cost_items[c].amount for c, _ in new if self.cost_items[c].kind == "fee"), ZERO)
         costs = sum((self.cost_items[c].amount for c, _ in new if self.cost_items[c].kind == "cost"), ZERO)
-        owed = {"costs": self.account.costs - costs, "fees": self.account.fees - fees,
-                "interest": self.account.interest, "principal": self.account.principal}
+        settled = self._settle(rules, self._through, waived={c for c, _ in new})
         items = [{"command_id": c, "kind": self.cost_items[c].kind, "amount": self.cost_items[c].amount,
                   "reason": why} for c, why in new]
         self.trigger_event(self.CostsWaived, command_id=command_id, effective=on, recorded=on,
-                           rule_version=rules.version, items=items, fees=fees, costs=costs,
-                           paid_after=self.account.overpaid_moves(owed))
+                           rule_version=rules.version, interest_accrued=settled.interest_exact,
+                           interest_through=settled.interest_through, items=items, fees=fees, costs=costs,
+                           paid_after=settled.paid_after())
 
+    @property
+    def _through(self) -> date:
+        assert self.account.interest_through is not None
+        return self.account.interest_through
+
+    def _settle(self, rules: Rules, through: date, *, principal: Decimal | None = None,
+                extra: list[MoneyEntry] | None = None, waived: set[str] | None = None) -> Settled:
+        """Re-settle the claim's money from the due date (see ``domain.settlement``)."""
+        gone = set(self.waived) | (waived or set())
+        entries = [MoneyEntry(n.sent_on, n.seq, "fees", n.fee) for n in self.facts.notices
+                   if n.fee > 0 and n.command_id not in gone]
+        entries += [MoneyEntry(e.requested_on, e.seq, "costs", e.cost) for e in self.facts.enforcements
+                    if e.cost > 0 and e.command_id not in gone]
+        entries += [MoneyEntry(p.ordered, p.seq, "payment", p.amount, p.designation) for p in self.facts.payments]
+        return settle(rules, principal=self.account.principal if principal is None else principal,
+                      effective_due=self.effective_due, entries=entries + (extra or []), through=through)
 
 assert set(COMPONENTS) == {"costs", "fees", "interest", "principal"}

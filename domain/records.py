@@ -47,6 +47,7 @@ class ObjectionOutcome(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class NoticeRecord:
+    seq: int  # the event's aggregate version: recording order
     command_id: str
     notice: str
     sent_on: date
@@ -63,6 +64,7 @@ class NoticeRecord:
 
 @dataclass(frozen=True, slots=True)
 class EnforcementRecord:
+    seq: int
     command_id: str
     route: str
     requested_on: date
@@ -72,11 +74,13 @@ class EnforcementRecord:
 
 @dataclass(frozen=True, slots=True)
 class PaymentRecord:
+    seq: int
     command_id: str
     amount: Decimal
     ordered: date
     booked: date
     recorded_on: date
+    designation: str | None = None
 
 
 @dataclass(slots=True)

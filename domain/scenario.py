@@ -18,6 +18,7 @@ from domain.errors import CommandRefused, ErrorCode, invalid
 from domain.kid import InvalidKid
 from domain.money import InvalidAmount, fmt, parse_amount
 from domain.records import Installment
+from domain.rules.parameters import ParameterError
 
 DEFAULT_CREDITOR = "9999"
 DEFAULT_DEBTORS: dict[str, dict[str, Any]] = {"D1": {"kind": "person"}}
@@ -176,7 +177,7 @@ class ScenarioRunner:
         except CommandRefused as refused:
             out.update(accepted=False, error={"code": refused.code.value, "message": refused.message})
             return out
-        except (InvalidKid, InvalidAmount) as e:
+        except (InvalidKid, InvalidAmount, ParameterError) as e:
             out.update(accepted=False, error={"code": ErrorCode.INVALID_INPUT.value, "message": str(e)})
             return out
         out["accepted"] = True

@@ -275,6 +275,11 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
     ),
     ("ClaimCreditNoteIssued", "amount"): f"Principal credited, {_MONEY}.",
     ("ClaimCreditNoteIssued", "reason"): 'Why the claim was credited, e.g. "credit note" or "objection upheld".',
+    ("ClaimPaymentRegistered", "paid_after"): (
+        "What has been paid to each part of the claim after this payment, and the surplus to refund: the claim "
+        "re-settled in order of the days things took effect, so a payment registered late but ordered early "
+        "is allocated as of its order day."
+    ),
     ("ClaimCreditNoteIssued", "paid_after"): (
         "What has been paid towards each component of the claim after the credit note, and the surplus to refund: "
         "the account's paid amounts from now on."

@@ -20,7 +20,7 @@ import hashlib
 from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -150,17 +150,30 @@ def load_parameter(path: Path) -> Parameter:
     for key in ("description", "confirmed_until", "values", "unit"):
         if key not in doc:
             raise ParameterError(f"{path}: missing field '{key}'")
+    if not isinstance(doc["values"], dict) or not doc["values"]:
+        raise ParameterError(f"{path}: a parameter needs at least one dated value: 'values' must map start "
+                             "dates to {value, source, confidence}")
     values: list[ParameterValue] = []
-    for since, spec in dict(doc["values"]).items():
+    for since, spec in doc["values"].items():
         where = f"{path.name} value {since}"
         if not isinstance(spec, dict) or not {"value", "source", "confidence"} <= set(spec):
             raise ParameterError(f"{where}: needs value, source and confidence")
         if spec["confidence"] not in CONFIDENCE_LEVELS:
             raise ParameterError(f"{where}: confidence must be one of H, M, L")
-        if isinstance(spec["value"], float):
+        if not isinstance(spec["source"], str) or not spec["source"].strip():
+            raise ParameterError(f"{where}: source must name where the value comes from")
+        raw = spec["value"]
+        if isinstance(raw, float):
             raise ParameterError(f"{where}: write the value as a string (\"12.25\"), never a float")
-        values.append(ParameterValue(_as_date(since, where=where), Decimal(str(spec["value"])),
-                                     str(spec["source"]), str(spec["confidence"])))
+        if isinstance(raw, bool) or not isinstance(raw, (str, int)):
+            raise ParameterError(f"{where}: value {raw!r} is not a number")
+        try:
+            number = Decimal(str(raw).strip())
+        except InvalidOperation:
+            raise ParameterError(f"{where}: value {raw!r} is not a number (use a dot: \"12.25\")") from None
+        if not number.is_finite():
+            raise ParameterError(f"{where}: value {raw!r} is not a finite number")
+        values.append(ParameterValue(_as_date(since, where=where), number, spec["source"], spec["confidence"]))
     return Parameter(name, str(doc["description"]), str(doc["unit"]),
                      _as_date(doc["confirmed_until"], where=f"{path.name} confirmed_until"), values)
 

@@ -239,7 +239,7 @@ def test_party_events_carry_no_currency_and_only_their_own_party() -> None:
 def test_interest_keeps_every_digit() -> None:
     event = sample_events()["ClaimPaymentRegistered"]
     record = sample_records()["ClaimPaymentRegistered"][2]
-    assert record["interest_accrued"] == "8.133561643835616438356164384"
+    assert record["interest_accrued"] == "8.133561643835616438356164383"
     assert Decimal(record["interest_accrued"]) == event.interest_accrued  # type: ignore[attr-defined]
 
 

@@ -1,0 +1,78 @@
+"""Settling a claim's money in the order things took effect, whatever the order they were recorded.
+
+A payment registered late but ordered early must stop interest from its order day, and must be
+allocated as it would have been on that day; a credit note removes the credited part from the start
+(the debtor never owed it); a fee that fell away was never owed. So every change of the money
+(payment, credit note, waiver) re-settles the claim from the due date: entries in effective-date
+order, interest accruing between them on the principal then outstanding, each payment allocated to
+what was owed on its day (costs, fees, interest, principal — or principal first when the debtor
+designated it), anything beyond a surplus to refund. The event records the result, so a replay
+never re-settles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from domain.account import COMPONENTS, DESIGNATED_ORDER
+from domain.money import ZERO, to_cents
+from domain.rules.base import Rules
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyEntry:
+    """A charge or a payment on the day it took effect; ``seq`` keeps same-day recording order."""
+
+    day: date
+    seq: int
+    kind: str  # "fees" | "costs" | "payment"
+    amount: Decimal
+    designation: str | None = None
+
+
+@dataclass
+class Settled:
+    interest_exact: Decimal
+    interest_through: date
+    paid: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(COMPONENTS, ZERO))
+    surplus: Decimal = ZERO
+
+    def paid_after(self) -> dict[str, Decimal]:
+        return {**self.paid, "surplus": self.surplus}
+
+
+def settle(rules: Rules, *, principal: Decimal, effective_due: date, entries: list[MoneyEntry],
+           through: date) -> Settled:
+    """Re-settle from the due date through ``through`` (inclusive). ``principal`` is the invoiced
+    amount less credit notes (retroactive)."""
+    owed = {"costs": ZERO, "fees": ZERO, "principal": principal}
+    result = Settled(ZERO, effective_due)
+    day = effective_due  # interest is settled through this day
+
+    def accrue(until: date) -> None:
+        nonlocal day
+        outstanding = owed["principal"] - result.paid["principal"]
+        if until > day and outstanding > 0:
+            pieces, _ = rules.interest(outstanding, day + timedelta(days=1), until)
+            result.interest_exact += sum((p.amount for p in pieces), ZERO)
+        day = max(day, until)
+
+    for entry in sorted(entries, key=lambda e: (e.day, e.seq)):
+        accrue(entry.day)
+        if entry.kind in ("fees", "costs"):
+            owed[entry.kind] += entry.amount
+            continue
+        left = entry.amount
+        order = DESIGNATED_ORDER if entry.designation == "principal" else COMPONENTS
+        for component in order:
+            due = (to_cents(result.interest_exact) if component == "interest" else owed[component]) \
+                - result.paid[component]
+            take = min(left, max(due, ZERO))
+            result.paid[component] += take
+            left -= take
+        result.surplus += left
+    accrue(through)
+    result.interest_through = max(day, through)
+    return result
