@@ -8,15 +8,17 @@ plus a ``command_id`` that makes repeating it harmless. A refused command raises
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import JSONTranscoder, Transcoding
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import JSONTranscoder, Recording, Transcoding
 
 from domain.channels import Channel, DebtorContact, NoDeliveryChannel, choose_channel, may_carry
 from domain.claim import Claim, claim_id, estate_status
@@ -76,6 +78,51 @@ class CollectionApp(Application[UUID]):
         super().__init__(env)
         self.namespace = namespace
         self.salt = salt
+        self._batch: dict[UUID, Aggregate] | None = None
+
+    # --- saving --------------------------------------------------------------------------------
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Record the aggregates' new events — or, inside ``unit_of_work``, keep them for one save."""
+        if self._batch is not None:
+            for obj in objs:
+                if isinstance(obj, Aggregate):
+                    self._batch[obj.id] = obj
+            return []
+        processing = ProcessingEvent[UUID]()
+        for obj in objs:
+            if isinstance(obj, Aggregate):  # a nominal check: eventsourcing's Protocol check is slow
+                processing.events.extend(obj.collect_events())
+                processing.aggregates[obj.id] = obj
+            elif obj is not None:
+                processing.collect_events(obj)
+        processing.saved_kwargs.update(kwargs)
+        recordings = self._record(processing)
+        self._take_snapshots(processing)
+        self._notify(recordings)
+        return recordings
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[None]:
+        """Run many commands, then save all their events in ONE transaction.
+
+        Aggregates loaded inside stay loaded for the next command. A refused command still changes
+        nothing: commands check before they record, and a command that failed half-way has its
+        aggregate rebuilt from the store plus the events of the earlier commands of the batch. If
+        the final save fails (another writer got there first), nothing of the batch is stored.
+        """
+        if self._batch is not None:
+            yield
+            return
+        self._batch = {}
+        try:
+            yield
+            pending = [a for a in self._batch.values() if a.pending_events]
+            self._batch = None
+            if pending:
+                self.save(*pending)
+        finally:
+            self._batch = None
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -367,8 +414,27 @@ class CollectionApp(Application[UUID]):
         claim = self.claim(creditor, invoice)
         if command_id in claim.commands:
             return  # repeated command: already done
-        act(claim, rules_for(claim.jurisdiction.value))
+        before = len(claim.pending_events)
+        try:
+            act(claim, rules_for(claim.jurisdiction.value))
+        except BaseException:
+            if self._batch is not None and len(claim.pending_events) > before:
+                self._batch[claim.id] = self._rebuilt(claim, before)
+            raise
         self.save(claim)
+
+    def _rebuilt(self, aggregate: Aggregate, keep: int) -> Aggregate:
+        """The aggregate as stored plus its first ``keep`` pending events (a half-done command dropped)."""
+        kept = list(aggregate.pending_events[:keep])
+        try:
+            fresh = self.repository.get(aggregate.id, projector_func=_project)
+        except AggregateNotFoundError:
+            fresh = None
+        for event in kept:
+            fresh = event.mutate(fresh)
+        assert isinstance(fresh, Aggregate)
+        fresh.pending_events.extend(kept)
+        return fresh
 
     def _get_claim(self, ident: UUID) -> Claim | None:
         return self._load(ident, Claim)
@@ -379,16 +445,23 @@ class CollectionApp(Application[UUID]):
         return c
 
     def _load(self, ident: UUID, kind: type[T]) -> T | None:
-        try:
-            aggregate: object = self.repository.get(ident, projector_func=_project)
-        except AggregateNotFoundError:
-            return None
+        aggregate: object
+        if self._batch is not None and ident in self._batch:
+            aggregate = self._batch[ident]
+        else:
+            try:
+                aggregate = self.repository.get(ident, projector_func=_project)
+            except AggregateNotFoundError:
+                return None
+            if self._batch is not None:
+                assert isinstance(aggregate, Aggregate)
+                self._batch[ident] = aggregate
         if not isinstance(aggregate, kind):
             raise TypeError(f"aggregate {ident} is a {type(aggregate).__name__}, not a {kind.__name__}")
         return aggregate
 
     def _exists(self, ident: UUID) -> bool:
-        return ident in self.repository
+        return (self._batch is not None and ident in self._batch) or ident in self.repository
 
     def _debtor_open_total(self, claim: Claim, day: date, rules: Rules) -> Decimal:
         exact, _ = claim.interest_exact_on(day, rules)

@@ -569,6 +569,8 @@ class Claim(Aggregate):
             result = ObjectionOutcome(outcome)
         except ValueError:
             raise invalid("outcome", f"'{outcome}' is not upheld, maintained or unfounded") from None
+        if self.write_off_reason is not None:
+            raise CommandRefused(ErrorCode.CLAIM_CLOSED, f"invoice {self.invoice} is written off")
         if not self.objection_pending:
             raise CommandRefused(ErrorCode.MISSING_PREREQUISITE, "there is no pending objection to resolve")
         if result == ObjectionOutcome.UPHELD and amount is not None:

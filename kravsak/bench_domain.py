@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 from rich.progress import Progress
@@ -15,7 +17,8 @@ from domain.application import CollectionApp
 from kravsak.workload import execute, norwegian_claims, setup
 
 
-def measure(n: int, app: CollectionApp | None = None) -> dict[str, float]:
+def measure(n: int, app: CollectionApp | None = None, *, batch: int = 0) -> dict[str, float]:
+    """Run the generated workload; ``batch`` > 0 saves every ``batch`` commands in one unit of work."""
     app = app or CollectionApp()
     setup(app, "4601", max(n // 4, 1), date(2025, 1, 1))
     commands = list(norwegian_claims("4601", n, max(n // 4, 1)))
@@ -23,16 +26,24 @@ def measure(n: int, app: CollectionApp | None = None) -> dict[str, float]:
     started = time.perf_counter()
     with Progress(transient=True) as progress:
         task = progress.add_task("commands", total=len(commands))
-        for i, command in enumerate(commands):
-            execute(app, command)
-            if i % 1000 == 0:
-                progress.update(task, completed=i)
+        step = batch or 1
+        for start in range(0, len(commands), step):
+            with app.unit_of_work() if batch else _nothing():
+                for command in commands[start:start + step]:
+                    execute(app, command)
+            progress.update(task, completed=start + step)
     elapsed = time.perf_counter() - started
     events = (app.recorder.max_notification_id() or 0) - before
     return {"claims": n, "commands": len(commands), "events": events, "seconds": elapsed,
             "commands_per_s": len(commands) / elapsed, "events_per_s": events / elapsed}
 
 
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
+
+
 if __name__ == "__main__":
-    result = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000)
+    result = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000,
+                     batch=int(sys.argv[2]) if len(sys.argv) > 2 else 0)
     print(" ".join(f"{k}={v:.0f}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()))
