@@ -12,6 +12,7 @@ else on the port is a foreign process and `up` refuses to start (PortInUse).
 
 from __future__ import annotations
 
+import hashlib
 import pwd
 import shutil
 import subprocess
@@ -89,6 +90,16 @@ def check_data_version(data_dir: Path, major: str = PG_MAJOR) -> bool:
     return False
 
 
+def reachable_root(wanted: Path) -> Path:
+    """Where the cluster lives: ``wanted`` when the `postgres` OS user can reach it, else (running
+    as root in a checkout under a closed folder, e.g. /root) a folder of its own under /var/tmp, named
+    after the checkout so `up`, `status` and `down` always find the same cluster."""
+    if not is_root() or first_closed_folder(wanted) is None:
+        return wanted
+    digest = hashlib.sha256(str(wanted.resolve()).encode()).hexdigest()[:10]
+    return Path("/var/tmp") / f"kravsak-pg-{digest}"
+
+
 def first_closed_folder(path: Path, user: str = "postgres") -> Path | None:
     """The first folder on the way to `path` that `user` may not enter, if any."""
     try:
@@ -116,7 +127,7 @@ class LocalPostgres:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.root = settings.home / "pg"
+        self.root = reachable_root(settings.home / "pg")
         self.data_dir = self.root / "data"
         self.socket_dir = self.root / "run"
         self.log_file = self.root / "log" / "postgresql.log"
