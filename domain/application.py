@@ -321,6 +321,11 @@ class CollectionApp(Application[UUID]):
         self._on_claim(creditor, invoice, command_id, lambda c, r: c.write_off(
             command_id=command_id, on=on, reason=reason, rules=r))
 
+    def write_down(self, *, creditor: str, invoice: str, amount: Decimal, reason: str, on: date,
+                   command_id: str) -> None:
+        self._on_claim(creditor, invoice, command_id, lambda c, r: c.write_down(
+            command_id=command_id, on=on, amount=amount, reason=reason, rules=r))
+
     def file_complaint(self, *, creditor: str, invoice: str, on: date, command_id: str,
                        received: date | None = None) -> None:
         self._on_claim(creditor, invoice, command_id, lambda c, r: c.file_complaint(

@@ -133,6 +133,7 @@ class Claim(Aggregate):
             claim.commands = {self.command_id}
             claim.closed_on, claim.write_off_reason, claim.written_off_amount = None, None, ZERO
             claim.estate_deadline, claim.reported_to_estate = None, None
+            claim.written_down = ZERO
             claim.plan_breached = False
 
     class Event(Aggregate.Event):
@@ -149,10 +150,12 @@ class Claim(Aggregate):
             raise NotImplementedError
 
     class InterestAccruing(Event):
-        """Base for events that first bring interest up to date (recorded, never recomputed)."""
+        """Base for events that re-settle the money: the interest through a date and the rates used
+        (recorded, never recomputed)."""
 
         interest_accrued: Decimal
         interest_through: date
+        interest_rates: list[str]
 
         def apply(self, claim: Claim) -> None:
             claim.account.interest_exact = self.interest_accrued
@@ -313,6 +316,21 @@ class Claim(Aggregate):
             claim.account.set_paid(self.paid_after)
             claim._close_if_settled(self.effective)
 
+    class WrittenDown(InterestAccruing):
+        """Part of the principal given up from this day (ettergivelse / nedskrivning)."""
+
+        amount: Decimal
+        reason: str
+        paid_after: dict[str, Decimal]
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.account.principal -= self.amount
+            claim.facts.principal = claim.account.principal
+            claim.facts.reductions.append((self.effective, self.originator_version, self.amount))
+            claim.written_down += self.amount
+            claim.account.set_paid(self.paid_after)
+            claim._close_if_settled(self.effective)
+
     class WrittenOff(InterestAccruing):
         reason: str
         amount: Decimal
@@ -356,6 +374,7 @@ class Claim(Aggregate):
     closed_on: date | None
     write_off_reason: str | None
     written_off_amount: Decimal
+    written_down: Decimal
     estate_deadline: date | None
     reported_to_estate: date | None
     plan_breached: bool
@@ -482,8 +501,8 @@ class Claim(Aggregate):
         settled = self._settle(rules, max(on, self._through), principal=self.account.principal - amount)
         self.trigger_event(self.CreditNoteIssued, command_id=command_id, effective=on, recorded=on,
                            rule_version=rules.version, interest_accrued=settled.interest_exact,
-                           interest_through=settled.interest_through, amount=amount, reason=reason,
-                           paid_after=settled.paid_after())
+                           interest_through=settled.interest_through, interest_rates=settled.rates, amount=amount,
+                           reason=reason, paid_after=settled.paid_after())
         self._after(command_id, on, rules)
 
     def pay(self, *, command_id: str, on: date, amount: Decimal, ordered: date, designation: str | None,
@@ -502,7 +521,8 @@ class Claim(Aggregate):
         after = settled.paid_after()
         self.trigger_event(self.PaymentRegistered, command_id=command_id, effective=ordered, recorded=on,
                            rule_version=rules.version, interest_accrued=settled.interest_exact,
-                           interest_through=settled.interest_through, amount=amount, ordered=ordered,
+                           interest_through=settled.interest_through, interest_rates=settled.rates,
+                           amount=amount, ordered=ordered,
                            designation=designation or "", allocation={k: after[k] - before[k] for k in after},
                            paid_after=after)
         step = rules.acknowledgement("payment", self.limitation_years, ordered)
@@ -678,10 +698,28 @@ class Claim(Aggregate):
         if reason not in WRITE_OFF_REASONS:
             raise invalid("reason", f"'{reason}' is not one of {', '.join(sorted(WRITE_OFF_REASONS))}")
         self._check_open(on, None, collection=False)
-        accrued, through = self._accrue(on, rules)
+        settled = self._settle(rules, max(on, self._through))
         self.trigger_event(self.WrittenOff, command_id=command_id, effective=on, recorded=on,
-                           rule_version=rules.version, interest_accrued=accrued, interest_through=through,
-                           reason=reason, amount=self.account.balance(accrued))
+                           rule_version=rules.version, interest_accrued=settled.interest_exact,
+                           interest_through=settled.interest_through, interest_rates=settled.rates, reason=reason,
+                           amount=self.account.balance(settled.interest_exact))
+
+    def write_down(self, *, command_id: str, on: date, amount: Decimal, reason: str, rules: Rules) -> None:
+        """Give up part of the principal from ``on`` (not retroactive, unlike a credit note)."""
+        require_amount("amount", amount)
+        if not reason.strip():
+            raise invalid("reason", "a write-down needs a reason")
+        self._check_open(on, None, collection=False)
+        if amount > self.account.principal_outstanding:
+            raise invalid("amount", f"the write-down {amount} exceeds the principal outstanding "
+                                    f"{self.account.principal_outstanding}")
+        reduction = MoneyEntry(on, self.version + 1, "reduction", amount)
+        settled = self._settle(rules, max(on, self._through), extra=[reduction])
+        self.trigger_event(self.WrittenDown, command_id=command_id, effective=on, recorded=on,
+                           rule_version=rules.version, interest_accrued=settled.interest_exact,
+                           interest_through=settled.interest_through, interest_rates=settled.rates, amount=amount,
+                           reason=reason, paid_after=settled.paid_after())
+        self._after(command_id, on, rules)
 
     def file_complaint(self, *, command_id: str, on: date, received: date, rules: Rules) -> None:
         if received > on:
@@ -701,14 +739,6 @@ class Claim(Aggregate):
         self._after(command_id, on, rules)
 
     # --- internals -----------------------------------------------------------------------------
-
-    def _accrue(self, through: date, rules: Rules) -> tuple[Decimal, date]:
-        start = self.account.interest_through
-        assert start is not None
-        if through <= start:
-            return self.account.interest_exact, start
-        accrued, _ = self.interest_exact_on(through, rules)
-        return accrued, through
 
     def _interrupt(self, command_id: str, on: date, recorded: date, step: LimitationStep, rules: Rules,
                    *, replace: bool = False) -> None:
@@ -748,7 +778,8 @@ class Claim(Aggregate):
                   "reason": why} for c, why in new]
         self.trigger_event(self.CostsWaived, command_id=command_id, effective=on, recorded=on,
                            rule_version=rules.version, interest_accrued=settled.interest_exact,
-                           interest_through=settled.interest_through, items=items, fees=fees, costs=costs,
+                           interest_through=settled.interest_through, interest_rates=settled.rates, items=items,
+                           fees=fees, costs=costs,
                            paid_after=settled.paid_after())
 
     @property
@@ -765,7 +796,10 @@ class Claim(Aggregate):
         entries += [MoneyEntry(e.requested_on, e.seq, "costs", e.cost) for e in self.facts.enforcements
                     if e.cost > 0 and e.command_id not in gone]
         entries += [MoneyEntry(p.ordered, p.seq, "payment", p.amount, p.designation) for p in self.facts.payments]
-        return settle(rules, principal=self.account.principal if principal is None else principal,
-                      effective_due=self.effective_due, entries=entries + (extra or []), through=through)
+        entries += [MoneyEntry(day, seq, "reduction", amount) for day, seq, amount in self.facts.reductions]
+        reduced = sum((amount for _, _, amount in self.facts.reductions), ZERO)
+        base = (self.account.principal if principal is None else principal) + reduced
+        return settle(rules, principal=base, effective_due=self.effective_due, entries=entries + (extra or []),
+                      through=through)
 
 assert set(COMPONENTS) == {"costs", "fees", "interest", "principal"}

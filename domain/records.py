@@ -164,6 +164,7 @@ class ClaimFacts:
     judgment_on: date | None = None
     died: date | None = None
     died_recorded: date | None = None
+    reductions: list[tuple[date, int, Decimal]] = field(default_factory=list)  # write-downs: day, seq, amount
     initial_limitation_date: date | None = None
     limitation_date: date | None = None
     interruptions: list[Interruption] = field(default_factory=list)

@@ -292,6 +292,11 @@ class ScenarioRunner:
                            command_id=cid)
         return {}
 
+    def _do_write_down(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        self.app.write_down(creditor=self.s.creditor, invoice=a.text("invoice"), amount=a.amount("amount"),
+                            reason=a.text("reason"), on=on, command_id=cid)
+        return {}
+
     def _do_file_complaint(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
         self.app.file_complaint(creditor=self.s.creditor, invoice=a.text("invoice"), on=on, command_id=cid,
                                 received=a.day("received", on))

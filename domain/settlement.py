@@ -27,7 +27,7 @@ class MoneyEntry:
 
     day: date
     seq: int
-    kind: str  # "fees" | "costs" | "payment"
+    kind: str  # "fees" | "costs" | "payment" | "reduction" (a write-down of principal from that day)
     amount: Decimal
     designation: str | None = None
 
@@ -38,6 +38,15 @@ class Settled:
     interest_through: date
     paid: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(COMPONENTS, ZERO))
     surplus: Decimal = ZERO
+    rates: list[str] = field(default_factory=list)  # "start..end rate%", merged where the rate holds
+
+    def note_rate(self, start: date, end: date, rate: Decimal) -> None:
+        if self.rates:
+            last_start, last_end, last_rate = self.rates[-1].replace("..", " ").split()
+            if Decimal(last_rate.rstrip("%")) == rate and date.fromisoformat(last_end) + timedelta(days=1) == start:
+                self.rates[-1] = f"{last_start}..{end} {rate}%"
+                return
+        self.rates.append(f"{start}..{end} {rate}%")
 
     def paid_after(self) -> dict[str, Decimal]:
         return {**self.paid, "surplus": self.surplus}
@@ -57,12 +66,21 @@ def settle(rules: Rules, *, principal: Decimal, effective_due: date, entries: li
         if until > day and outstanding > 0:
             pieces, _ = rules.interest(outstanding, day + timedelta(days=1), until)
             result.interest_exact += sum((p.amount for p in pieces), ZERO)
+            for piece in pieces:
+                result.note_rate(piece.start, piece.end, piece.rate)
         day = max(day, until)
 
     for entry in sorted(entries, key=lambda e: (e.day, e.seq)):
         accrue(entry.day)
         if entry.kind in ("fees", "costs"):
             owed[entry.kind] += entry.amount
+            continue
+        if entry.kind == "reduction":
+            owed["principal"] -= entry.amount
+            excess = result.paid["principal"] - owed["principal"]
+            if excess > 0:
+                result.paid["principal"] -= excess
+                result.surplus += excess
             continue
         left = entry.amount
         order = DESIGNATED_ORDER if entry.designation == "principal" else COMPONENTS

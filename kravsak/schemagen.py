@@ -171,6 +171,10 @@ RECORD_DOCS: Mapping[str, str] = {
         "cannot be recovered, e.g. charged while an objection was pending or maintained: they are taken off the "
         "claim, in the same save as the command that revealed them."
     ),
+    "ClaimWrittenDown": (
+        "Part of the principal was given up from this day (ettergivelse / nedskrivning): unlike a credit note it "
+        "is not retroactive, so interest until this day stays owed."
+    ),
     "ClaimWrittenOff": (
         "The claim was written off (NO avskrevet, SE avskriven) and closed. The interest accrued through the "
         "write-off date is recorded first."
@@ -214,6 +218,10 @@ FIELD_DOCS: Mapping[str, str] = {
         "only in total, and later events build on this exact value, so a replay must get every digit back."
     ),
     "interest_through": "Last day included in interest_accrued.",
+    "interest_rates": (
+        "The late-payment interest rates the settlement used, one entry per stretch of days: "
+        "\"<first day>..<last day> <percent a year>%\" (NO forsinkelsesrente, SE dröjsmålsränta)."
+    ),
     "jurisdiction": "NO or SE: the country whose collection law applies.",
     "legal_basis": (
         "The statute and sections the step rests on, as cited to the debtor and the complaints board, e.g. "
@@ -275,6 +283,11 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
     ),
     ("ClaimCreditNoteIssued", "amount"): f"Principal credited, {_MONEY}.",
     ("ClaimCreditNoteIssued", "reason"): 'Why the claim was credited, e.g. "credit note" or "objection upheld".',
+    ("ClaimWrittenDown", "amount"): f"Principal given up from this day (ettergivelse / nedskrivning), {_MONEY}.",
+    ("ClaimWrittenDown", "reason"): "Why part of the principal was given up, as the caseworker recorded it.",
+    ("ClaimWrittenDown", "paid_after"): (
+        "What has been paid to each part of the claim after the write-down, and the surplus to refund."
+    ),
     ("ClaimPaymentRegistered", "paid_after"): (
         "What has been paid to each part of the claim after this payment, and the surplus to refund: the claim "
         "re-settled in order of the days things took effect, so a payment registered late but ordered early "

@@ -23,7 +23,7 @@ STEP_TITLES = {
     "ClaimJudgmentRegistered": "Judgment", "ClaimReinstatementApplied": "Återvinning",
     "ClaimDebtorDeathNoted": "Debtor died", "ClaimEstateDeadlineNoted": "Proklama published",
     "ClaimReportedToEstate": "Reported to the estate", "ClaimCostsWaived": "Costs fell away",
-    "ClaimWrittenOff": "Written off", "ClaimComplaintFiled": "Complaint filed",
+    "ClaimWrittenOff": "Written off", "ClaimWrittenDown": "Written down", "ClaimComplaintFiled": "Complaint filed",
     "ClaimComplaintDecided": "Complaint decided",
 }
 

@@ -7,6 +7,7 @@ the domain's own code), so the ledger's balance of a claim always equals the dom
 |----------------------------|-----------------------|-----------------------|
 | principal invoiced         | receivable.principal  | income.principal      |
 | principal credited         | credit_notes          | receivable.principal  |
+| principal written down     | written_down          | receivable.principal  |
 | interest recorded          | receivable.interest   | income.interest       |
 | interest taken back        | income.interest       | receivable.interest   |
 | fee charged / waived       | receivable.fees       | income.fees           |
@@ -56,12 +57,13 @@ class Posting:
 
 def _owed(claim: Claim | None) -> dict[str, Decimal]:
     if claim is None:
-        return dict.fromkeys((*PARTS, "surplus", "written_off"), ZERO)
+        return dict.fromkeys((*PARTS, "surplus", "written_off", "written_down"), ZERO)
     acc = claim.account
     owed = {p: acc.owed(p) for p in PARTS}
     owed.update({f"paid.{p}": acc.paid[p] for p in PARTS})
     owed["surplus"] = acc.surplus
     owed["written_off"] = claim.written_off_amount
+    owed["written_down"] = claim.written_down
     return owed
 
 
@@ -74,8 +76,10 @@ def postings_for(before: Claim | None, after: Claim) -> list[Posting]:
         if amount > 0:
             out.extend((Posting(debit, amount, ZERO, kind), Posting(credit, ZERO, amount, kind)))
 
+    written_down = new["written_down"] - old.get("written_down", ZERO)
+    pair("written_down", "receivable.principal", written_down, "write_down")
     for p in PARTS:
-        delta = new[p] - old.get(p, ZERO)
+        delta = new[p] - old.get(p, ZERO) + (written_down if p == "principal" else ZERO)
         pair(f"receivable.{p}", RAISE[p], delta, f"charge.{p}")
         pair(LOWER[p], f"receivable.{p}", -delta, f"reduce.{p}")
     written = new["written_off"] - old.get("written_off", ZERO)

@@ -44,7 +44,7 @@ def run_sample_commands(app: CollectionApp) -> None:
 
     # Invoice 1001: Invoiced + ClaimAttached, NoticeSent, PaymentRegistered + LimitationInterrupted,
     # CreditNoteIssued, ObjectionRegistered, ObjectionResolved (maintained) + CostsWaived,
-    # ComplaintFiled, ComplaintDecided, EnforcementRequested, JudgmentRegistered, WrittenOff.
+    # ComplaintFiled, ComplaintDecided, EnforcementRequested, JudgmentRegistered, WrittenDown, WrittenOff.
     inv = {"creditor": oslo, "invoice": "1001"}
     app.issue_invoice(**inv, amount=Decimal("1250.00"), due=d(2025, 1, 31), claim_type="barnehage", debtor_ref="D1",
                       on=d(2025, 1, 3), command_id="c-4")  # fmt: skip
@@ -59,6 +59,8 @@ def run_sample_commands(app: CollectionApp) -> None:
     app.decide_complaint(**inv, outcome="breach", on=d(2025, 4, 1), command_id="c-12")
     app.request_enforcement(**inv, route="forliksklage", on=d(2025, 4, 2), command_id="c-13")
     app.register_judgment(**inv, on=d(2025, 6, 2), command_id="c-14", decided=d(2025, 5, 28))
+    app.write_down(**inv, amount=Decimal("100.00"), reason="settlement with the debtor", on=d(2025, 8, 1),
+                   command_id="c-14b")  # fmt: skip
     app.write_off(**inv, reason="uneconomic", on=d(2025, 9, 1), command_id="c-15")
 
     # Invoice 1002: DeferralGranted, PaymentPlanAgreed, PaymentPlanBreached (found by run_policies).
