@@ -1,0 +1,252 @@
+"""The Kafka topics kravsak writes, created idempotently with explicit partitions and configs.
+
+The broker does not auto-create topics (see `kravsak.stack.kafka.broker`): whoever needs a topic
+calls `ensure_topics` with its `TopicSpec`. For each topic that is
+
+- missing: created with the spec's partition count, replication factor and configs;
+- present with the spec's partition count: its configs are brought to the spec's values (each
+  change logged with the old value), so a topic created by hand or by an older kravsak converges;
+- present with another partition count: `TopicMismatch`, nothing changed. The partition of a
+  case is `murmur2(case key) % partitions`; adding partitions would move cases to other
+  partitions and break per-case order for consumers, and Kafka cannot remove partitions.
+
+`kravsak.case-events` keeps every event forever (`retention.ms=-1`: it is the audit stream);
+`kravsak.schemas` is compacted, keyed by schema fingerprint, so the newest value per schema stays.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from kafka import KafkaAdminClient
+from kafka.admin import AlterConfigOp, ConfigResource, ConfigResourceType
+from kafka.errors import KafkaError
+
+from kravsak.errors import KravsakError
+from kravsak.logs import get_logger
+
+log = get_logger(__name__)
+
+CASE_EVENTS_TOPIC = "kravsak.case-events"
+SCHEMAS_TOPIC = "kravsak.schemas"
+DEFAULT_CASE_EVENTS_PARTITIONS = 12
+
+ENV_VARS: dict[str, str] = {
+    "KRAVSAK_CASE_EVENTS_PARTITIONS": (
+        f"partitions of {CASE_EVENTS_TOPIC} when it is created (default {DEFAULT_CASE_EVENTS_PARTITIONS}; "
+        "an existing topic with another count is an error)"
+    ),
+    "KRAVSAK_TOPIC_REPLICATION": "replication factor of kravsak's topics (default: min(3, brokers in the cluster))",
+}
+
+_UNKNOWN_TOPIC = 3
+_TOPIC_ALREADY_EXISTS = 36
+
+
+class TopicMismatch(KravsakError):
+    """An existing topic differs from its spec in a way kravsak must not change by itself."""
+
+
+class TopicSetupFailed(KravsakError):
+    """The broker refused to create or alter a topic."""
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    replication: int | None = None
+    """None: min(3, number of brokers), decided when the topic is created."""
+    configs: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TopicOutcome:
+    name: str
+    action: Literal["created", "exists", "updated"]
+    partitions: int
+    changed: Mapping[str, tuple[str | None, str]] = field(default_factory=dict)
+    """config key -> (value before, value now), for the configs `ensure_topics` changed."""
+
+
+def case_events_spec(
+    name: str = CASE_EVENTS_TOPIC, *, partitions: int | None = None, environ: Mapping[str, str] | None = None
+) -> TopicSpec:
+    """`kravsak.case-events`: every case event, keyed by case, kept forever."""
+    env = os.environ if environ is None else environ
+    count = (
+        partitions
+        if partitions is not None
+        else _positive(env, "KRAVSAK_CASE_EVENTS_PARTITIONS", DEFAULT_CASE_EVENTS_PARTITIONS)
+    )
+    return TopicSpec(
+        name,
+        count,
+        _replication(env),
+        {
+            "cleanup.policy": "delete",
+            "retention.ms": "-1",
+            "retention.bytes": "-1",
+            "compression.type": "producer",
+            # the value given here is capped to the replication factor in ensure_topics
+            "min.insync.replicas": "2",
+        },
+    )
+
+
+def schemas_spec(name: str = SCHEMAS_TOPIC, *, environ: Mapping[str, str] | None = None) -> TopicSpec:
+    """`kravsak.schemas`: every writer schema keyed by fingerprint hex, compacted."""
+    env = os.environ if environ is None else environ
+    return TopicSpec(
+        name,
+        1,
+        _replication(env),
+        {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "min.insync.replicas": "2"},
+    )
+
+
+def default_specs(environ: Mapping[str, str] | None = None) -> list[TopicSpec]:
+    return [case_events_spec(environ=environ), schemas_spec(environ=environ)]
+
+
+def ensure_topics(
+    admin: KafkaAdminClient, specs: Sequence[TopicSpec], *, timeout_s: float = 30.0
+) -> list[TopicOutcome]:
+    """Create the missing topics, align the configs of existing ones; raise on a partition mismatch."""
+    brokers = len(admin.describe_cluster()["brokers"]) or 1
+    wanted = {spec.name: _resolved(spec, brokers) for spec in specs}
+    existing = _describe(admin, list(wanted))
+    missing = [name for name in wanted if name not in existing]
+    created: set[str] = set()
+    if missing:
+        request = {
+            name: {
+                "num_partitions": wanted[name].partitions,
+                "replication_factor": wanted[name].replication,
+                "configs": dict(wanted[name].configs),
+            }
+            for name in missing
+        }
+        response = admin.create_topics(request, timeout_ms=int(timeout_s * 1000), raise_errors=False)
+        for topic in response["topics"]:
+            code = topic["error_code"]
+            if code == 0:
+                created.add(topic["name"])
+            elif code != _TOPIC_ALREADY_EXISTS:  # another process created it meanwhile: check it below
+                raise TopicSetupFailed(
+                    f"Kafka refused to create topic {topic['name']}: {topic.get('error_message') or code}",
+                    "check the broker log and the topic settings (KRAVSAK_CASE_EVENTS_PARTITIONS, "
+                    "KRAVSAK_TOPIC_REPLICATION)",
+                )
+        admin.wait_for_topics(list(missing), timeout_ms=int(timeout_s * 1000))
+        existing = _describe(admin, list(wanted))
+    outcomes = []
+    for name, spec in wanted.items():
+        partitions = existing[name]
+        if partitions != spec.partitions:
+            raise TopicMismatch(
+                f"topic {name} exists with {partitions} partitions, kravsak is configured for {spec.partitions}",
+                f"set KRAVSAK_CASE_EVENTS_PARTITIONS={partitions} to use the topic as it is; changing the count "
+                "moves cases between partitions and breaks per-case order, so it needs a migration to a new topic",
+            )
+        if name in created:
+            log.info(
+                "topic.created",
+                topic=name,
+                partitions=partitions,
+                replication=spec.replication,
+                configs=dict(spec.configs),
+            )
+            outcomes.append(TopicOutcome(name, "created", partitions))
+            continue
+        changed = _align_configs(admin, spec)
+        outcomes.append(TopicOutcome(name, "updated" if changed else "exists", partitions, changed))
+    return outcomes
+
+
+def ensure_topics_at(bootstrap: str, specs: Sequence[TopicSpec], *, timeout_s: float = 30.0) -> list[TopicOutcome]:
+    """`ensure_topics` with an admin client of its own."""
+    deadline = time.monotonic() + timeout_s
+    admin = KafkaAdminClient(
+        bootstrap_servers=bootstrap.split(","),
+        client_id="kravsak-topics",
+        request_timeout_ms=int(timeout_s * 1000),
+        bootstrap_timeout_ms=int(timeout_s * 1000),
+    )
+    try:
+        return ensure_topics(admin, specs, timeout_s=max(deadline - time.monotonic(), 1.0))
+    finally:
+        admin.close()
+
+
+def _resolved(spec: TopicSpec, brokers: int) -> TopicSpec:
+    replication = spec.replication or min(3, brokers)
+    configs = dict(spec.configs)
+    if "min.insync.replicas" in configs:
+        # with fewer replicas than min.insync.replicas every acks=all write would fail
+        configs["min.insync.replicas"] = str(max(1, min(int(configs["min.insync.replicas"]), replication - 1)))
+    return TopicSpec(spec.name, spec.partitions, replication, configs)
+
+
+def _describe(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:
+    """Partition count of each topic that exists."""
+    counts: dict[str, int] = {}
+    for topic in admin.describe_topics(names):
+        code = topic.get("error_code", 0)
+        if code == _UNKNOWN_TOPIC:
+            continue
+        if code != 0:
+            raise TopicSetupFailed(
+                f"cannot describe topic {topic['name']}: error code {code}",
+                "check that the broker runs and this client may describe topics",
+            )
+        counts[topic["name"]] = len(topic["partitions"])
+    return counts
+
+
+def _align_configs(admin: KafkaAdminClient, spec: TopicSpec) -> dict[str, tuple[str | None, str]]:
+    resource = ConfigResource(ConfigResourceType.TOPIC, spec.name, {key: None for key in spec.configs})
+    described: dict[str, Any] = admin.describe_configs([resource], config_filter="all")["topic"][spec.name]
+    current = {key: (entry or {}).get("value") for key, entry in described.items()}
+    drift = {key: (current.get(key), value) for key, value in spec.configs.items() if current.get(key) != value}
+    if not drift:
+        return {}
+    change = ConfigResource(
+        ConfigResourceType.TOPIC, spec.name, {key: (AlterConfigOp.SET, new) for key, (_, new) in drift.items()}
+    )
+    try:
+        result = admin.alter_configs([change])["topic"][spec.name]
+    except (KafkaError, ValueError, KeyError) as exc:
+        result = exc
+    if result != "OK":
+        raise TopicSetupFailed(
+            f"cannot set {', '.join(f'{k}={v}' for k, (_, v) in drift.items())} on topic {spec.name}: {result}",
+            "set the configs by hand (kafka-configs.sh) or give this client ALTER_CONFIGS on the topic",
+        )
+    for key, (before, after) in drift.items():
+        log.warning("topic.config_updated", topic=spec.name, config=key, before=before, after=after)
+    return drift
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise KravsakError(
+            f"{name}={raw!r} is not a positive whole number",
+            f"set {name} to e.g. {default}, or unset it for the default",
+        )
+    return value
+
+
+def _replication(env: Mapping[str, str]) -> int | None:
+    return _positive(env, "KRAVSAK_TOPIC_REPLICATION", 1) if env.get("KRAVSAK_TOPIC_REPLICATION") else None

@@ -1,0 +1,391 @@
+"""Publisher benchmarks against the running stack, each in a PostgreSQL schema and topics of its own.
+
+``python -m kravsak.bench_publish throughput [--events 100000]``
+    Stores the events first (the domain workload run in memory, its stored events copied into a
+    fresh event-store schema in order), then times ``run_publisher(once=True)`` from position 0
+    to lag 0: events/s from the store to acknowledged on Kafka.
+
+``python -m kravsak.bench_publish latency [--rate 200] [--seconds 30]``
+    Runs the publisher as its own process (``python -m consumers.publisher``, as in production)
+    while a writer saves commands through ``CollectionApp`` at a steady rate of events/s. Per event
+    it compares the wall-clock time ``save()`` returned with the time the broker appended the
+    record (the topic uses ``message.timestamp.type=LogAppendTime``; with ``acks=all`` on one
+    replica the acknowledgement follows the append at once) and reports p50/p95/p99/max.
+
+Both drop their schema and topics afterwards (``--keep`` keeps them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from eventsourcing.persistence import Notification, Recording, StoredEvent
+from psycopg import sql
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from domain.application import CollectionApp
+from kravsak import logs
+from kravsak.settings import Settings, load_settings
+from kravsak.workload import execute, norwegian_claims, setup
+
+CREDITOR = "4601"
+EVENTS_PER_CLAIM = 4.3
+"""About how many events `norwegian_claims` stores per claim (with its debtor's ClaimAttached)."""
+
+console = Console(stderr=True)
+
+
+# --- event stores of their own -----------------------------------------------------------------
+
+
+def create_event_store(dsn: str, schema: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+
+
+def drop_event_store(dsn: str, schema: str) -> None:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+def app_for(settings: Settings, schema: str) -> CollectionApp:
+    """A `CollectionApp` whose event store lives in PostgreSQL schema `schema`."""
+    return CollectionApp(settings.eventsourcing_env(POSTGRES_SCHEMA=schema))
+
+
+def workload_notifications(claims: int, *, seed: int = 7) -> list[Notification]:
+    """The notification log of `claims` claims of the standard workload, made in memory (fast)."""
+    app = CollectionApp()
+    debtors = max(claims // 4, 1)
+    setup(app, CREDITOR, debtors, date(2025, 1, 1))
+    for command in norwegian_claims(CREDITOR, claims, debtors, seed=seed):
+        execute(app, command)
+    return list(app.recorder.select_notifications(start=1, limit=10**9))
+
+
+def copy_events(
+    app: CollectionApp,
+    notifications: Sequence[Notification],
+    *,
+    chunk: int = 2000,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Appends stored events to `app`'s store in log order, `chunk` per transaction (each NOTIFYs)."""
+    for start in range(0, len(notifications), chunk):
+        part = notifications[start : start + chunk]
+        app.recorder.insert_events([StoredEvent(n.originator_id, n.originator_version, n.topic, n.state) for n in part])
+        if progress is not None:
+            progress(len(part))
+    return len(notifications)
+
+
+def store_workload(settings: Settings, schema: str, claims: int, *, seed: int = 7) -> list[Notification]:
+    """Stores the workload of `claims` claims in `schema` (created if needed); the notifications stored."""
+    notifications = workload_notifications(claims, seed=seed)
+    create_event_store(settings.pg_dsn, schema)
+    app = app_for(settings, schema)
+    try:
+        copy_events(app, notifications)
+    finally:
+        app.close()
+    return notifications
+
+
+def delete_topics(bootstrap: str, topics: Iterable[str]) -> None:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="kravsak-bench")
+    try:
+        admin.delete_topics(list(topics), raise_errors=False)
+    finally:
+        admin.close()
+
+
+# --- throughput --------------------------------------------------------------------------------
+
+
+@dataclass
+class Throughput:
+    events: int
+    store_seconds: float
+    publish_seconds: float
+    compression: str | None
+
+    @property
+    def events_per_s(self) -> float:
+        return self.events / self.publish_seconds
+
+
+def measure_throughput(settings: Settings, events: int, *, keep: bool = False, batch: int = 2000) -> Throughput:
+    from consumers.publisher import PublisherOptions, publisher_lag, run_publisher
+
+    tag = uuid.uuid4().hex[:8]
+    schema, topic = f"bench_{tag}", f"bench-case-events-{tag}"
+    options = PublisherOptions(topic=topic, schemas_topic=f"{topic}-schemas", pg_schema=schema, batch_size=batch)
+    claims = max(int(events / EVENTS_PER_CLAIM), 1)
+    with _progress() as progress:
+        task = progress.add_task("domain workload in memory", total=None)
+        notifications = workload_notifications(claims)[:events]
+        began = time.perf_counter()
+        create_event_store(settings.pg_dsn, schema)
+        app = app_for(settings, schema)
+        progress.update(task, description=f"storing in schema {schema}", total=len(notifications), completed=0)
+        copy_events(app, notifications, progress=lambda n: progress.advance(task, n))
+        app.close()
+        stored = time.perf_counter() - began
+        progress.update(task, description=f"publishing to {topic}", completed=0)
+        stop = threading.Event()
+        result: dict[str, Any] = {}
+
+        def publish() -> None:
+            try:
+                result["report"] = run_publisher(settings, stop_event=stop, once=True, options=options)
+            except BaseException as exc:  # shown by the main thread
+                result["error"] = exc
+
+        began = time.perf_counter()
+        worker = threading.Thread(target=publish, name="publisher")
+        worker.start()
+        while worker.is_alive():
+            worker.join(0.25)
+            lag = publisher_lag(settings.pg_dsn, name=topic, schema=schema)
+            progress.update(task, completed=len(notifications) - lag)
+        seconds = time.perf_counter() - began
+    try:
+        if "error" in result:
+            raise result["error"]
+        return Throughput(len(notifications), stored, seconds, options.compression)
+    finally:
+        if not keep:
+            drop_event_store(settings.pg_dsn, schema)
+            delete_topics(settings.kafka_bootstrap, [topic, f"{topic}-schemas"])
+
+
+# --- latency -----------------------------------------------------------------------------------
+
+
+class TimedApp(CollectionApp):
+    """`CollectionApp` that notes when each event's save() returned (same tables: same name)."""
+
+    name = CollectionApp.name
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.saved_at: dict[int, float] = {}
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[Any]]:
+        recordings = super().save(*objs, **kwargs)
+        now = time.time()
+        for recording in recordings:
+            self.saved_at[recording.notification.id] = now
+        return recordings
+
+
+@dataclass
+class Latency:
+    events: int
+    seconds: float
+    delays_ms: list[float]
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds
+
+    def percentile(self, p: float) -> float:
+        ordered = sorted(self.delays_ms)
+        return ordered[min(int(len(ordered) * p / 100), len(ordered) - 1)]
+
+
+def measure_latency(
+    settings: Settings, rate: float, seconds: float, *, writer: str = "store", keep: bool = False
+) -> Latency:
+    """Save → broker-append delay per event at a steady `rate` of events/s for `seconds`.
+
+    `writer="store"`: each event of the workload (made in memory beforehand) is appended in its own
+    transaction through the recorder, as `save()` does after the domain logic: cheap enough to hold
+    the rate on a small machine. `writer="app"`: the writer runs the commands through
+    `CollectionApp` (domain logic, aggregate loads and saves included); on two cores that caps the
+    rate at a few hundred events/s.
+    """
+    from consumers.topics import case_events_spec, ensure_topics_at, schemas_spec
+
+    tag = uuid.uuid4().hex[:8]
+    schema, topic = f"bench_{tag}", f"bench-case-events-{tag}"
+    spec = case_events_spec(topic)
+    ensure_topics_at(
+        settings.kafka_bootstrap,
+        [
+            replace(spec, configs={**spec.configs, "message.timestamp.type": "LogAppendTime"}),
+            schemas_spec(f"{topic}-s"),
+        ],
+    )
+    create_event_store(settings.pg_dsn, schema)
+    app = TimedApp(settings.eventsourcing_env(POSTGRES_SCHEMA=schema))
+    debtors = 500
+    if writer == "app":
+        setup(app, CREDITOR, debtors, date(2025, 1, 1))
+        commands = norwegian_claims(CREDITOR, 10**7, debtors)
+
+        def write_next() -> None:
+            execute(app, next(commands))
+
+    else:
+        premade = workload_notifications(max(int(rate * seconds / EVENTS_PER_CLAIM * 1.2), 10))
+        parties = next(i for i, n in enumerate(premade) if not n.topic.endswith(".Registered"))
+        copy_events(app, premade[:parties])  # the creditor and debtors: before the clock starts
+        pending = iter(premade[parties:])
+
+        def write_next() -> None:
+            n = next(pending)
+            ids = app.recorder.insert_events([StoredEvent(n.originator_id, n.originator_version, n.topic, n.state)])
+            now = time.time()
+            for notification_id in ids or ():
+                app.saved_at[notification_id] = now
+
+    app.saved_at.clear()  # the set-up is not part of the steady load
+    env = {
+        **os.environ,
+        "KRAVSAK_PG_SCHEMA": schema,
+        "KRAVSAK_PUBLISHER_TOPIC": topic,
+        "KRAVSAK_PUBLISHER_SCHEMAS_TOPIC": f"{topic}-s",
+        "KRAVSAK_LOG_FORMAT": "json",
+    }
+    log_file = Path(tempfile.gettempdir()) / f"kravsak-bench-publisher-{tag}.log"
+    with log_file.open("wb") as out:
+        publisher = subprocess.Popen([sys.executable, "-m", "consumers.publisher"], env=env, stdout=out, stderr=out)
+    try:
+        # let the publisher start and catch up with the set-up before the clock starts
+        _wait_for_lag_zero(settings, topic, schema, 60, need_position=True)
+        began = time.monotonic()
+        with _progress() as progress:
+            task = progress.add_task(f"saving ~{rate:g} events/s ({writer} writer)", total=seconds)
+            while (elapsed := time.monotonic() - began) < seconds:
+                due = began + len(app.saved_at) / rate
+                if due > time.monotonic():
+                    time.sleep(due - time.monotonic())
+                write_next()
+                progress.update(task, completed=min(elapsed, seconds))
+            written = time.monotonic() - began
+            progress.update(task, description="waiting for the publisher to catch up", completed=seconds)
+            _wait_for_lag_zero(settings, topic, schema, 60)
+        publisher.terminate()
+        publisher.wait(30)
+        appended = _append_times(settings.kafka_bootstrap, topic, set(app.saved_at))
+        delays = [(appended[n] - app.saved_at[n]) * 1000 for n in app.saved_at]
+        return Latency(len(app.saved_at), written, delays)
+    finally:
+        if publisher.poll() is None:
+            publisher.kill()
+        app.close()
+        if not keep:
+            drop_event_store(settings.pg_dsn, schema)
+            delete_topics(settings.kafka_bootstrap, [topic, f"{topic}-s"])
+            log_file.unlink(missing_ok=True)
+
+
+def _wait_for_lag_zero(
+    settings: Settings, topic: str, schema: str, timeout_s: float, *, need_position: bool = False
+) -> None:
+    from consumers.publisher import publisher_lag, read_position
+
+    def started() -> bool:
+        with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:
+            try:
+                return read_position(conn, topic, schema) > 0
+            except psycopg.errors.UndefinedTable:
+                return False
+
+    deadline = time.monotonic() + timeout_s
+    while publisher_lag(settings.pg_dsn, name=topic, schema=schema) > 0 or (need_position and not started()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the publisher did not catch up within {timeout_s:g} s")
+        time.sleep(0.1)
+
+
+def _append_times(bootstrap: str, topic: str, positions: set[int]) -> dict[int, float]:
+    """Broker append time (s since the epoch) of each wanted notification position on the topic."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from consumers.codec import SchemaStore, decode
+    from consumers.publisher import SCHEMAS_DIR
+
+    store = SchemaStore.from_directory(SCHEMAS_DIR)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, group_id=None)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning()
+        ends = consumer.end_offsets(partitions)
+        found: dict[int, float] = {}
+        deadline = time.monotonic() + 60
+        while any(consumer.position(tp) < ends[tp] for tp in partitions) and time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=500).values():
+                for record in records:
+                    position = decode(record.value, writer_lookup=store.by_fingerprint)["notification_position"]
+                    if position in positions:
+                        found.setdefault(position, record.timestamp / 1000)
+        return found
+    finally:
+        consumer.close()
+
+
+# --- command line ------------------------------------------------------------------------------
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    )  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kravsak.bench_publish", description=__doc__.split("\n")[0])
+    parser.add_argument("what", nargs="?", choices=["throughput", "latency", "all"], default="all")
+    parser.add_argument("--events", type=int, default=100_000, help="events to publish (throughput)")
+    parser.add_argument("--batch", type=int, default=2000, help="notifications per publisher round (throughput)")
+    parser.add_argument("--rate", type=float, default=200.0, help="events/s the writer saves (latency)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of the steady load (latency)")
+    parser.add_argument(
+        "--writer", choices=["store", "app"], default="store",
+        help="latency: append stored events one per transaction (store) or run commands through CollectionApp (app)",
+    )  # fmt: skip
+    parser.add_argument("--keep", action="store_true", help="keep the schema and topics")
+    args = parser.parse_args(argv)
+    logs.configure("console", level=os.environ.get("KRAVSAK_LOG_LEVEL", "WARNING"))
+    settings = load_settings()
+    if args.what in ("throughput", "all"):
+        t = measure_throughput(settings, args.events, keep=args.keep, batch=args.batch)
+        print(
+            f"throughput: {t.events} events published in {t.publish_seconds:.1f} s = {t.events_per_s:,.0f} events/s "
+            f"(batch {args.batch}, compression {t.compression or 'none'}; storing them took {t.store_seconds:.1f} s)"
+        )
+    if args.what in ("latency", "all"):
+        lat = measure_latency(settings, args.rate, args.seconds, writer=args.writer, keep=args.keep)
+        print(
+            f"latency ({args.writer} writer): {lat.events} events saved at {lat.rate:.0f} events/s for "
+            f"{lat.seconds:.0f} s; save -> broker "
+            f"append: p50 {lat.percentile(50):.1f} ms, p95 {lat.percentile(95):.1f} ms, "
+            f"p99 {lat.percentile(99):.1f} ms, max {max(lat.delays_ms):.1f} ms, "
+            f"mean {statistics.fmean(lat.delays_ms):.1f} ms"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
