@@ -6,9 +6,11 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
+BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down status test unit integration lint fmt demo
+.PHONY: help venv up down status test unit integration lint fmt demo bench
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,6 +51,10 @@ fmt: venv ## format the code and apply ruff's safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-demo: venv ## start the stack and send one event through the pipe (event store -> Kafka -> consumer)
+demo: venv ## start the stack, simulate a year of a collection office end to end, write report/demo-*/index.html
 	$(BIN)/kravsak up
-	$(BIN)/kravsak smoke
+	$(BIN)/kravsak demo $(DEMO_ARGS)
+
+bench: venv ## measure the main job next to its baselines (<15 min): bench/results/<date>.json and a table
+	$(BIN)/kravsak up
+	$(BIN)/python -m kravsak.bench $(BENCH_ARGS)

@@ -17,14 +17,17 @@ Delivery protocol
   version is not above the version already applied for its case (`case_versions`), so it changes
   nothing.
 - **A record that cannot be applied** (undecodable, or a projection raises) is *parked* with its
-  case in that projection's `parked` table, inside a savepoint; the case's later events park
-  behind it, other cases go on, the offsets move. `kravsak status` shows parked cases;
+  case in that projection's `parked` table; the case's later events park behind it, other cases go
+  on, the offsets move. A batch is first applied without savepoints, its writes pipelined; if
+  anything in it fails, it rolls back and runs again event by event, each in a savepoint, so only
+  the refused event is parked. `kravsak status` shows parked cases;
   `kravsak project --retry-parked` applies them again after a fix.
 - **Several runners** in one group share the partitions; the row locks keep two of them from
   applying one partition at once during a rebalance.
 - **State for folding.** The runner folds each case with the domain's own event code
   (`projections.casefold`). The payload of every applied event is kept in `kravsak_cases.events`
-  in the same transaction, so a restarted runner rebuilds a case's state from PostgreSQL.
+  (`kravsak_cases<suffix>` beside suffixed projection schemas) in the same transaction, so a
+  restarted runner rebuilds a case's state from PostgreSQL.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -88,19 +91,27 @@ def ensure_runner_tables(cur: psycopg.Cursor[Any], schema: str) -> None:
     """)
 
 
-def ensure_cases_table(cur: psycopg.Cursor[Any]) -> None:
+def ensure_cases_table(cur: psycopg.Cursor[Any], cases_schema: str = CASES_SCHEMA) -> None:
     cur.execute(f"""
-        CREATE SCHEMA IF NOT EXISTS {CASES_SCHEMA};
-        CREATE TABLE IF NOT EXISTS {CASES_SCHEMA}.events (
+        CREATE SCHEMA IF NOT EXISTS "{cases_schema}";
+        CREATE TABLE IF NOT EXISTS "{cases_schema}".events (
             case_id text NOT NULL, version bigint NOT NULL, payload bytea NOT NULL, PRIMARY KEY (case_id, version));
     """)
 
 
-def ensure_projection(conn: psycopg.Connection[Any], projection: Projection, schema: str) -> None:
+def cases_schema_for(schema_suffix: str) -> str:
+    """The folded cases' store goes with the projection schemas' suffix: runners with another suffix
+    (tests, benchmarks) never fold a case from payloads another run wrote."""
+    return f"{CASES_SCHEMA}{schema_suffix}"
+
+
+def ensure_projection(conn: psycopg.Connection[Any], projection: Projection, schema: str,
+                      cases_schema: str = CASES_SCHEMA) -> None:
     with conn.transaction(), conn.cursor() as cur:
-        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"kravsak-ddl-{schema}",))
+        # one lock for all: every projection shares the cases schema, and two runners start at once
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('kravsak-ddl'))")
         ensure_runner_tables(cur, schema)
-        ensure_cases_table(cur)
+        ensure_cases_table(cur, cases_schema)
         projection.create_tables(cur, schema)
         cur.execute(f'INSERT INTO "{schema}".meta VALUES (%s, %s) ON CONFLICT (key) DO NOTHING',
                     ("version", str(projection.version)))
@@ -109,6 +120,16 @@ def ensure_projection(conn: psycopg.Connection[Any], projection: Projection, sch
 def stored_offsets(cur: psycopg.Cursor[Any], schema: str, topic: str, *, lock: bool = False) -> dict[int, int]:
     cur.execute(f'SELECT partition, next_offset FROM "{schema}".offsets WHERE topic = %s'
                 + (" FOR UPDATE" if lock else ""), (topic,))
+    return {int(p): int(o) for p, o in cur.fetchall()}
+
+
+def lock_offsets(cur: psycopg.Cursor[Any], schema: str, topic: str, partitions: list[int]) -> dict[int, int]:
+    """Lock the offset rows of ``partitions``, in order, making the missing ones first: a partition
+    that has no row yet is locked all the same, so two runners cannot both apply its first records."""
+    cur.execute(f'INSERT INTO "{schema}".offsets SELECT %s, p, 0 FROM unnest(%s::int[]) AS p ON CONFLICT DO NOTHING',
+                (topic, partitions))
+    cur.execute(f'SELECT partition, next_offset FROM "{schema}".offsets WHERE topic = %s AND partition = ANY(%s) '
+                "ORDER BY partition FOR UPDATE", (topic, partitions))
     return {int(p): int(o) for p, o in cur.fetchall()}
 
 
@@ -175,49 +196,88 @@ class BatchResult:
 
 
 class Applier:
-    """Applies batches of messages to a set of targets in one transaction each."""
+    """Applies batches of messages to a set of targets in one transaction each.
+
+    A batch first runs on a fast path: no savepoints, and the writes go out in one psycopg pipeline
+    instead of a round trip each. If anything in it fails (a projection raises, the database refuses
+    a row) the whole transaction rolls back and the batch runs again event by event, each in a
+    savepoint, so exactly the refused events are parked. Both paths apply the same events. The
+    runner's own rows (case versions, the cases' payloads) are written once per batch."""
 
     def __init__(self, conn: psycopg.Connection[Any], targets: Sequence[Target], decoder: Decoder,
-                 *, folder: CaseFolder | None = None) -> None:
+                 *, folder: CaseFolder | None = None, cases_schema: str = CASES_SCHEMA) -> None:
         self.conn, self.targets, self.decode = conn, list(targets), decoder
         self.folder = folder or CaseFolder()
+        self.cases_schema = cases_schema
+        self._payloads: dict[tuple[str, int], bytes] = {}  # folded in this batch, written at its end
 
     def apply_batch(self, messages: Sequence[Message]) -> BatchResult:
-        result = BatchResult()
         if not messages:
-            return result
+            return BatchResult()
+        try:
+            return self._apply_batch(messages, careful=False)
+        except psycopg.OperationalError:
+            raise  # the connection or the server: going on event by event would not help
+        except Exception as exc:  # noqa: BLE001 - find and park the event that failed
+            log.info("batch failed; applying it again event by event", topic=messages[0].topic,
+                     partition=messages[0].partition, offset=messages[0].offset, error=repr(exc)[:500])
+            return self._apply_batch(messages, careful=True)
+
+    def _apply_batch(self, messages: Sequence[Message], *, careful: bool) -> BatchResult:
+        result = BatchResult()
         topic = messages[0].topic
+        first: dict[int, int] = {}
+        moved: dict[int, int] = {}
+        for m in messages:
+            first[m.partition] = min(first.get(m.partition, m.offset), m.offset)
+            moved[m.partition] = max(moved.get(m.partition, 0), m.offset + 1)
         try:
             with self.conn.transaction(), self.conn.cursor() as cur:
-                offsets = {t.schema: stored_offsets(cur, t.schema, topic, lock=True) for t in self.targets}
+                offsets = {t.schema: lock_offsets(cur, t.schema, topic, sorted(first)) for t in self.targets}
                 for t in self.targets:
-                    first = {m.partition: m.offset for m in reversed(messages)}
                     for partition, offset in first.items():
                         stored = offsets[t.schema].get(partition, 0)
                         if offset > stored:
                             result.gaps[partition] = min(result.gaps.get(partition, stored), stored)
                 if result.gaps:
                     raise _Gap()
-                for m in messages:
-                    self._apply_one(cur, m, offsets, result)
-                for t in self.targets:
-                    moved: dict[int, int] = {}
+                keys = sorted({(m.key or b"").decode("ascii", "replace") for m in messages})
+                cases = {t.schema: _Cases.read(cur, t.schema, keys) for t in self.targets}
+                self._payloads.clear()
+                with nullcontext() if careful else self.conn.pipeline():
                     for m in messages:
-                        moved[m.partition] = max(moved.get(m.partition, 0), m.offset + 1)
-                    cur.executemany(
-                        f'INSERT INTO "{t.schema}".offsets VALUES (%s, %s, %s) ON CONFLICT (topic, partition) '
-                        f'DO UPDATE SET next_offset = GREATEST("{t.schema}".offsets.next_offset, EXCLUDED.next_offset)',
-                        [(topic, p, o) for p, o in moved.items()])
+                        self._apply_one(cur, m, offsets, result, cases, careful=careful)
+                    self._write_runner_rows(cur, cases)
+                    for t in self.targets:
+                        cur.executemany(
+                            f'UPDATE "{t.schema}".offsets SET next_offset = GREATEST(next_offset, %s) '
+                            "WHERE topic = %s AND partition = %s",
+                            [(o, topic, p) for p, o in moved.items()])
         except _Gap:
             self.folder.clear()
             return result
         except BaseException:
             self.folder.clear()  # the fold may hold rolled-back state
+            self._payloads.clear()
             raise
         return result
 
+    def _write_runner_rows(self, cur: psycopg.Cursor[Any], cases: dict[str, _Cases]) -> None:
+        """The batch's folded payloads and each target's new case versions, one statement each."""
+        if self._payloads:
+            cur.execute(f'INSERT INTO "{self.cases_schema}".events SELECT * FROM unnest(%s::text[], %s::bigint[], '
+                        "%s::bytea[]) ON CONFLICT DO NOTHING",
+                        ([c for c, _ in self._payloads], [v for _, v in self._payloads], list(self._payloads.values())))
+            self._payloads.clear()
+        for schema, known in cases.items():
+            if known.applied:
+                cur.execute(f'INSERT INTO "{schema}".case_versions SELECT * FROM unnest(%s::text[], %s::bigint[]) '
+                            "ON CONFLICT (case_id) DO UPDATE SET version = EXCLUDED.version",
+                            (list(known.applied), list(known.applied.values())))
+                known.applied.clear()
+
     def _apply_one(self, cur: psycopg.Cursor[Any], m: Message, offsets: dict[str, dict[int, int]],
-                   result: BatchResult) -> None:
+                   result: BatchResult, cases: dict[str, _Cases], *, careful: bool) -> None:
         wanted = [t for t in self.targets if m.offset >= offsets[t.schema].get(m.partition, 0)]
         if not wanted:
             result.skipped += 1
@@ -228,6 +288,7 @@ class Applier:
         except Exception as exc:  # noqa: BLE001 - an undecodable record parks its case, never stops the others
             for t in wanted:
                 self._park(cur, t, case_key, -1, None, m, f"cannot decode: {exc}")
+                cases[t.schema].parked.add(case_key)
             result.parked += 1
             return
         before_after = self._fold(cur, event)
@@ -235,37 +296,45 @@ class Applier:
             result.skipped += 1  # duplicate for the fold: nothing new for any projection
             return
         before, after = before_after
-        cur.execute(f"INSERT INTO {CASES_SCHEMA}.events VALUES (%s, %s, %s) ON CONFLICT DO NOTHING",
-                    (event.case_id, event.aggregate_version, m.value))
+        self._payloads[(event.case_id, event.aggregate_version)] = m.value
         for t in wanted:
-            if self._is_parked(cur, t, event.case_id):
+            known = cases[t.schema]
+            known.learn(cur, t.schema, event.case_id)
+            if event.case_id in known.parked:
                 self._park(cur, t, event.case_id, event.aggregate_version, event.event_id, m, "waiting behind a "
                            "parked event of the same case")
                 result.parked += 1
                 continue
-            cur.execute(f'SELECT version FROM "{t.schema}".case_versions WHERE case_id = %s', (event.case_id,))
-            row = cur.fetchone()
-            if row is not None and int(row[0]) >= event.aggregate_version:
+            if known.versions.get(event.case_id, 0) >= event.aggregate_version:
                 result.skipped += 1
                 continue
-            try:
-                with self.conn.transaction():
-                    t.projection.apply(cur, event, t.schema, before, after)
-                    cur.execute(f'INSERT INTO "{t.schema}".case_versions VALUES (%s, %s) ON CONFLICT (case_id) '
-                                "DO UPDATE SET version = EXCLUDED.version", (event.case_id, event.aggregate_version))
-                result.applied += 1
-            except Exception as exc:  # noqa: BLE001 - the projection refused the event: park the case
-                log.warning("event parked", projection=t.projection.name, case_id=event.case_id,
-                            topic=m.topic, partition=m.partition, offset=m.offset, error=str(exc))
-                self._park(cur, t, event.case_id, event.aggregate_version, event.event_id, m, repr(exc))
-                result.parked += 1
+            if careful:
+                try:
+                    with self.conn.transaction():
+                        t.projection.apply(cur, event, t.schema, before, after)
+                except Exception as exc:  # noqa: BLE001 - the projection refused the event: park the case
+                    log.warning("event parked", projection=t.projection.name, case_id=event.case_id,
+                                topic=m.topic, partition=m.partition, offset=m.offset, error=str(exc))
+                    self._park(cur, t, event.case_id, event.aggregate_version, event.event_id, m, repr(exc))
+                    known.parked.add(event.case_id)
+                    result.parked += 1
+                    continue
+            else:
+                t.projection.apply(cur, event, t.schema, before, after)  # a failure aborts the fast path
+            known.versions[event.case_id] = known.applied[event.case_id] = event.aggregate_version
+            result.applied += 1
 
     def _fold(self, cur: psycopg.Cursor[Any], event: ProjectedEvent) -> tuple[Any, Any] | None:
         current = self.folder.get(event.case_id)
+        if current is not None and event.aggregate_version > current.version + 1:
+            current = None  # held from before another runner (or a rebuild) went on with the case: read it again
         if current is None and event.aggregate_version > 1:
-            cur.execute(f"SELECT payload FROM {CASES_SCHEMA}.events WHERE case_id = %s AND version < %s "
-                        "ORDER BY version", (event.case_id, event.aggregate_version))
-            earlier = [self.decode(bytes(r[0])) for r in cur.fetchall()]
+            cur.execute(f'SELECT version, payload FROM "{self.cases_schema}".events WHERE case_id = %s '
+                        "AND version < %s", (event.case_id, event.aggregate_version))
+            stored = {int(v): bytes(p) for v, p in cur.fetchall()}
+            stored.update({v: p for (c, v), p in self._payloads.items() if c == event.case_id
+                           and v < event.aggregate_version})  # folded earlier in this batch, not written yet
+            earlier = [self.decode(stored[v]) for v in sorted(stored)]
             current = self.folder.warm(event.case_id, earlier)
         if current is not None and current.version >= event.aggregate_version:
             return None
@@ -276,16 +345,38 @@ class Applier:
         return self.folder.advance(event)
 
     @staticmethod
-    def _is_parked(cur: psycopg.Cursor[Any], t: Target, case_id: str) -> bool:
-        cur.execute(f'SELECT 1 FROM "{t.schema}".parked WHERE case_id = %s LIMIT 1', (case_id,))
-        return cur.fetchone() is not None
-
-    @staticmethod
     def _park(cur: psycopg.Cursor[Any], t: Target, case_id: str, version: int, event_id: str | None, m: Message,
               error: str) -> None:
         cur.execute(f'INSERT INTO "{t.schema}".parked (case_id, version, event_id, topic, partition, "offset", '
                     "payload, error) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
                     (case_id, version, event_id, m.topic, m.partition, m.offset, m.value, error))
+
+
+@dataclass
+class _Cases:
+    """One target's applied version and parked state of a batch's cases: read in two queries when
+    the batch starts (its offset rows locked, so no other runner changes them) and kept up to date
+    while the batch is applied, instead of two queries per event."""
+
+    versions: dict[str, int]
+    parked: set[str]
+    known: set[str]
+    applied: dict[str, int] = field(default_factory=dict)  # versions applied in this batch, not written yet
+
+    @classmethod
+    def read(cls, cur: psycopg.Cursor[Any], schema: str, case_ids: list[str]) -> _Cases:
+        cur.execute(f'SELECT case_id, version FROM "{schema}".case_versions WHERE case_id = ANY(%s)', (case_ids,))
+        versions = {str(c): int(v) for c, v in cur.fetchall()}
+        cur.execute(f'SELECT DISTINCT case_id FROM "{schema}".parked WHERE case_id = ANY(%s)', (case_ids,))
+        return cls(versions, {str(c) for (c,) in cur.fetchall()}, set(case_ids))
+
+    def learn(self, cur: psycopg.Cursor[Any], schema: str, case_id: str) -> None:
+        """Read a case that was not among the batch's keys (a record keyed unlike its case)."""
+        if case_id not in self.known:
+            other = self.read(cur, schema, [case_id])
+            self.versions.update(other.versions)
+            self.parked |= other.parked
+            self.known.add(case_id)
 
 
 class _Gap(Exception):
@@ -304,6 +395,8 @@ class RunnerOptions:
     batch_size: int = 2000
     poll_timeout_ms: int = 500
     schemas_dir: Path = SCHEMAS_DIR
+    session_timeout_ms: int | None = None  # None: the client's default (45 s); how soon a dead runner's
+    # partitions go to the others
 
 
 @dataclass
@@ -335,11 +428,12 @@ class ProjectionRunner:
         self.conn: psycopg.Connection[Any] = psycopg.connect(dsn)
         self.targets = [Target(projection_named(n), schema_name(n, suffix=options.schema_suffix))
                         for n in options.projections]
+        self.cases_schema = cases_schema_for(options.schema_suffix)
         for t in self.targets:
-            ensure_projection(self.conn, t.projection, t.schema)
+            ensure_projection(self.conn, t.projection, t.schema, self.cases_schema)
         self.folder = CaseFolder()
         self.applier = Applier(self.conn, self.targets, Decoder(SchemaStore.from_directory(options.schemas_dir)),
-                               folder=self.folder)
+                               folder=self.folder, cases_schema=self.cases_schema)
         self.consumer: Any = None
 
     def close(self) -> None:
@@ -361,7 +455,8 @@ class ProjectionRunner:
         self.consumer = KafkaConsumer(
             bootstrap_servers=self.bootstrap.split(","), group_id=self.options.group, enable_auto_commit=False,
             auto_offset_reset="earliest", max_poll_records=self.options.batch_size, client_id="kravsak-projector",
-            max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=32 * 1024 * 1024)
+            max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=32 * 1024 * 1024,
+            **({"session_timeout_ms": self.options.session_timeout_ms} if self.options.session_timeout_ms else {}))
         self.consumer.subscribe([self.options.topic], listener=_Seeker(self))
 
     def run(self, stop: threading.Event | None = None, *, until_caught_up: bool = False,
@@ -382,10 +477,14 @@ class ProjectionRunner:
             if messages:
                 idle_since = time.monotonic()
                 result = self.applier.apply_batch(messages)
-                for partition, offset in result.gaps.items():
-                    log.warning("gap before stored offset; seeking back", topic=self.options.topic,
-                                partition=partition, offset=offset)
-                    self.consumer.seek(TopicPartition(self.options.topic, partition), offset)
+                if result.gaps:
+                    # the whole batch rolled back: every partition in it goes back, not only the gapped ones
+                    back = {m.partition: m.offset for m in reversed(messages)} | result.gaps
+                    for partition, offset in back.items():
+                        if partition in result.gaps:
+                            log.warning("gap before stored offset; seeking back", topic=self.options.topic,
+                                        partition=partition, offset=offset)
+                        self.consumer.seek(TopicPartition(self.options.topic, partition), offset)
                 report.applied += result.applied
                 report.skipped += result.skipped
                 report.parked += result.parked
@@ -463,25 +562,28 @@ def read_partition_range(bootstrap: str, topic: str, *, start: dict[int, int] | 
         consumer.close(autocommit=False)
 
 
-def _fresh_schema(conn: psycopg.Connection[Any], projection: Projection, schema: str) -> None:
+def _fresh_schema(conn: psycopg.Connection[Any], projection: Projection, schema: str, cases_schema: str) -> None:
     with conn.transaction():
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    ensure_projection(conn, projection, schema)
+    ensure_projection(conn, projection, schema, cases_schema)
 
 
-def _build_aside(conn: psycopg.Connection[Any], bootstrap: str, projection: Projection, schema: str, topic: str,
-                 decoder: Decoder, *, stop_at: dict[int, int] | None = None,
+def _build_aside(conn: psycopg.Connection[Any], bootstrap: str, targets: Sequence[Target], topic: str,
+                 decoder: Decoder, *, cases_schema: str, stop_at: dict[int, int] | None = None,
                  progress: Callable[[int], None] | None = None) -> int:
-    target = Target(projection, schema)
-    applier = Applier(conn, [target], decoder)
+    """Apply ``topic`` to the aside ``targets`` from where the furthest behind of them is up to
+    ``stop_at`` (default: the end); each target skips what it already has."""
+    applier = Applier(conn, targets, decoder, cases_schema=cases_schema)
     count = 0
     with conn.cursor() as cur:
-        start = stored_offsets(cur, schema, topic)
+        per_target = [stored_offsets(cur, t.schema, topic) for t in targets]
     conn.commit()
+    start = {p: min(o.get(p, 0) for o in per_target) for o in per_target for p in o}
     for batch in read_partition_range(bootstrap, topic, start=start, stop_at=stop_at, progress=progress):
         result = applier.apply_batch(batch)
         if result.gaps:
-            raise RuntimeError(f"rebuild of {projection.name}: unexpected gap {result.gaps}")
+            names = ", ".join(t.projection.name for t in targets)
+            raise RuntimeError(f"rebuild of {names}: unexpected gap {result.gaps}")
         count += len(batch)
     return count
 
@@ -504,13 +606,15 @@ def rebuild(dsn: str, bootstrap: str, name: str, *, topic: str = CASE_EVENTS_TOP
     schemas in the same transaction: readers see the old projection or the new one, never a half."""
     projection = projection_named(name)
     live, aside = schema_name(name, suffix=schema_suffix), schema_name(name, suffix=f"{schema_suffix}__next")
+    cases = cases_schema_for(schema_suffix)
     decoder = Decoder(SchemaStore.from_directory(schemas_dir))
     with psycopg.connect(dsn) as conn, psycopg.connect(dsn) as lock_conn:
-        ensure_projection(conn, projection, live)
-        _fresh_schema(conn, projection, aside)
-        count = _build_aside(conn, bootstrap, projection, aside, topic, decoder, progress=progress)
+        ensure_projection(conn, projection, live, cases)
+        _fresh_schema(conn, projection, aside, cases)
+        target = [Target(projection, aside)]
+        count = _build_aside(conn, bootstrap, target, topic, decoder, cases_schema=cases, progress=progress)
         with _live_offsets_locked(lock_conn, live, topic) as live_offsets:
-            count += _build_aside(conn, bootstrap, projection, aside, topic, decoder, stop_at=live_offsets,
+            count += _build_aside(conn, bootstrap, target, topic, decoder, cases_schema=cases, stop_at=live_offsets,
                                   progress=progress)
             with conn.cursor() as cur:
                 got = stored_offsets(cur, aside, topic)
@@ -542,22 +646,38 @@ IGNORED_COLUMNS = {"postings": ("id",), "parked": ("parked_at",)}
 def verify(dsn: str, bootstrap: str, names: Sequence[str] = ("ledger", "limitation", "audit"), *,
            topic: str = CASE_EVENTS_TOPIC, schemas_dir: Path = SCHEMAS_DIR,
            progress: Callable[[int], None] | None = None, schema_suffix: str = "") -> list[Difference]:
-    """Rebuild each projection aside up to the live offsets and compare every table with the live one."""
+    """Rebuild each projection aside up to the live offsets and compare every table with the live one.
+
+    The asides never read beyond the live offsets: first all together in one pass (one read of the
+    topic, one fold per event) up to where the slowest live projection was when verify started;
+    then each alone, holding its live offsets, up to where they are. A live projection that lags is
+    compared with a rebuild of the same records, not reported as different."""
     differences: list[Difference] = []
     decoder = Decoder(SchemaStore.from_directory(schemas_dir))
-    for name in names:
-        projection = projection_named(name)
-        live, aside = schema_name(name, suffix=schema_suffix), schema_name(name, suffix=f"{schema_suffix}__verify")
-        with psycopg.connect(dsn) as conn, psycopg.connect(dsn) as lock_conn:
-            ensure_projection(conn, projection, live)
-            _fresh_schema(conn, projection, aside)
-            _build_aside(conn, bootstrap, projection, aside, topic, decoder, progress=progress)
-            with _live_offsets_locked(lock_conn, live, topic) as live_offsets:
-                _build_aside(conn, bootstrap, projection, aside, topic, decoder, stop_at=live_offsets,
-                             progress=progress)
-                differences += _compare(lock_conn, name, live, aside)
+    cases = cases_schema_for(schema_suffix)
+    projections = [projection_named(name) for name in names]
+    live = {p.name: schema_name(p.name, suffix=schema_suffix) for p in projections}
+    aside = {p.name: schema_name(p.name, suffix=f"{schema_suffix}__verify") for p in projections}
+    with psycopg.connect(dsn) as conn, psycopg.connect(dsn) as lock_conn:
+        for p in projections:
+            ensure_projection(conn, p, live[p.name], cases)
+            _fresh_schema(conn, p, aside[p.name], cases)
+        with conn.cursor() as cur:
+            live_then = [stored_offsets(cur, live[p.name], topic) for p in projections]
+        conn.commit()
+        slowest = {part: min(o.get(part, 0) for o in live_then) for o in live_then for part in o}
+        try:
+            _build_aside(conn, bootstrap, [Target(p, aside[p.name]) for p in projections], topic, decoder,
+                         cases_schema=cases, stop_at=slowest, progress=progress)
+            for p in projections:
+                with _live_offsets_locked(lock_conn, live[p.name], topic) as live_offsets:
+                    _build_aside(conn, bootstrap, [Target(p, aside[p.name])], topic, decoder, cases_schema=cases,
+                                 stop_at=live_offsets, progress=progress)
+                    differences += _compare(lock_conn, p.name, live[p.name], aside[p.name])
+        finally:
             with conn.transaction():
-                conn.execute(f'DROP SCHEMA IF EXISTS "{aside}" CASCADE')
+                for p in projections:
+                    conn.execute(f'DROP SCHEMA IF EXISTS "{aside[p.name]}" CASCADE')
     return differences
 
 
@@ -585,35 +705,40 @@ def _compare(conn: psycopg.Connection[Any], name: str, live: str, aside: str) ->
 
 def retry_parked(dsn: str, *, names: Sequence[str] = ("ledger", "limitation", "audit"),
                  schemas_dir: Path = SCHEMAS_DIR, schema_suffix: str = "") -> dict[str, int]:
-    """Apply parked events again (after a fix), oldest first per case; those that fail stay parked."""
+    """Apply parked events again (after a fix): per case, all its parked events in stream order in
+    one transaction. An event that fails again is parked again and the case's later events wait
+    behind it. The transaction holds the case's partition offset row, as a live runner's batch does,
+    so no runner applies the case's newer events between its retried ones."""
     decoder = Decoder(SchemaStore.from_directory(schemas_dir))
+    cases_schema = cases_schema_for(schema_suffix)
     done: dict[str, int] = {}
     with psycopg.connect(dsn) as conn:
         for name in names:
             projection = projection_named(name)
             schema = schema_name(name, suffix=schema_suffix)
-            ensure_projection(conn, projection, schema)
+            ensure_projection(conn, projection, schema, cases_schema)
             with conn.cursor() as cur:
-                cur.execute(f'SELECT topic, partition, "offset", case_id, payload FROM "{schema}".parked '
-                            'ORDER BY case_id, version, "offset"')
-                rows = cur.fetchall()
+                cur.execute(f'SELECT DISTINCT case_id FROM "{schema}".parked ORDER BY case_id')
+                case_ids = [str(c) for (c,) in cur.fetchall()]
             conn.commit()
             target = Target(projection, schema)
             applied = 0
-            for topic, partition, offset, case_id, payload in rows:
+            for case_id in case_ids:
                 with conn.transaction(), conn.cursor() as cur:
-                    cur.execute(f'DELETE FROM "{schema}".parked WHERE case_id = %s AND topic = %s AND partition = %s '
-                                'AND "offset" = %s', (case_id, topic, partition, offset))
-                    cur.execute(f'SELECT 1 FROM "{schema}".parked WHERE case_id = %s LIMIT 1', (case_id,))
-                    still_blocked = cur.fetchone() is not None
-                    message = Message(topic, partition, offset, case_id.encode(), bytes(payload))
-                    applier = Applier(conn, [target], decoder)
-                    if still_blocked:
-                        # an earlier event of this case is still parked: keep the order
-                        applier._park(cur, target, case_id, -1, None, message, "waiting behind a parked event")
-                        continue
+                    cur.execute(f'SELECT DISTINCT topic, partition FROM "{schema}".parked WHERE case_id = %s '
+                                "ORDER BY 1, 2", (case_id,))
+                    for topic, partition in cur.fetchall():
+                        lock_offsets(cur, schema, str(topic), [int(partition)])
+                    cur.execute(f'DELETE FROM "{schema}".parked WHERE case_id = %s '
+                                'RETURNING topic, partition, "offset", payload', (case_id,))
+                    rows = sorted(cur.fetchall(), key=lambda r: (r[0], r[1], r[2]))
+                    applier = Applier(conn, [target], decoder, cases_schema=cases_schema)
+                    cases = {schema: _Cases.read(cur, schema, [case_id])}
                     result = BatchResult()
-                    applier._apply_one(cur, message, {schema: {}}, result)
+                    for topic, partition, offset, payload in rows:
+                        message = Message(str(topic), int(partition), int(offset), case_id.encode(), bytes(payload))
+                        applier._apply_one(cur, message, {schema: {}}, result, cases, careful=True)
+                    applier._write_runner_rows(cur, cases)
                     applied += result.applied
             done[name] = applied
     return done

@@ -123,6 +123,8 @@ def due_action(claim: Claim, day: date, policy: CollectionPolicy, *, debtor_open
     planned = anchor + timedelta(days=step.after_days)
     if day < planned:
         return None
+    if _principal_paid_by(claim, anchor):
+        return None  # a further step would be escalated_after_timely_payment in the audit (domain.audit)
     if step.enforce:
         route = policy.lien_route if claim.lien_secured else policy.default_route
         return PlannedAction("enforcement", route, None, planned) if route else None
@@ -131,6 +133,14 @@ def due_action(claim: Claim, day: date, policy: CollectionPolicy, *, debtor_open
     assert step.notice is not None
     deadline = day + timedelta(days=step.deadline_days) if step.deadline_days else None
     return PlannedAction("notice", step.notice, deadline, planned)
+
+
+def _principal_paid_by(claim: Claim, deadline: date) -> bool:
+    """Whether payments ordered by ``deadline`` cover the principal: what is left (interest, fees) is
+    no ground for the next step (the audit's ``escalated_after_timely_payment``)."""
+    principal = claim.facts.principal
+    return principal > 0 and sum((p.amount for p in claim.facts.payments if p.ordered <= deadline), Decimal(0)) \
+        >= principal
 
 
 def _steps_done(claim: Claim, policy: CollectionPolicy) -> int:

@@ -294,6 +294,103 @@ def trail(
 
 
 @app.command()
+def automate(
+    ctx: typer.Context,
+    clock: Annotated[str, typer.Option(help="system (the calendar date) or simulated (a date kept in PostgreSQL)")] = (
+        "system"
+    ),
+    clock_name: Annotated[str, typer.Option(help="which simulated clock (see `kravsak clock`)")] = "default",
+    namespace: Annotated[str | None, typer.Option(help="id namespace of the claims to follow (default: kravsak's)")] = (
+        None
+    ),
+    group: Annotated[str, typer.Option(help="consumer group")] = "kravsak-automate",
+    topic: Annotated[str, typer.Option(help="case-events topic")] = "kravsak.case-events",
+    schema: Annotated[str, typer.Option(help="PostgreSQL schema of the worklist, alerts and clocks")] = (
+        "kravsak_automate"
+    ),
+    event_store_schema: Annotated[str, typer.Option(help="PostgreSQL schema of the event store")] = "public",
+) -> None:
+    """Run the process manager: worklist from the stream, reminders/warnings/enforcement on the business clock."""
+    import uuid
+
+    from consumers import automate as pm
+    from domain.application import DEFAULT_NAMESPACE
+
+    settings: Settings = ctx.obj
+    with friendly_errors():
+        if clock not in ("system", "simulated"):
+            raise KravsakError(f"--clock {clock!r} is neither system nor simulated", "give --clock system or simulated")
+        try:
+            ns = uuid.UUID(namespace) if namespace else DEFAULT_NAMESPACE
+        except ValueError:
+            raise KravsakError(f"--namespace {namespace!r} is not a UUID", "give the namespace as a UUID") from None
+        options = pm.AutomateOptions(topic=topic, group=group, schema=schema, namespace=ns,
+                                     event_store_schema=event_store_schema)
+        pm.run(settings, options, pm.clock_for(settings, "simulated" if clock == "simulated" else "system",
+                                              clock_name, schema))
+
+
+@app.command("clock")
+def clock_command(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option(help="which simulated clock")] = "default",
+    set_to: Annotated[str | None, typer.Option("--set", help="set the clock to this ISO date")] = None,
+    advance: Annotated[int, typer.Option(help="move the clock this many days forward")] = 0,
+    schema: Annotated[str, typer.Option(help="PostgreSQL schema of the clocks")] = "kravsak_automate",
+) -> None:
+    """Show, set or advance a simulated business clock shared by `kravsak automate --clock simulated`."""
+    import datetime as dt
+
+    from consumers.automate import SimulatedClock
+
+    settings: Settings = ctx.obj
+    with friendly_errors():
+        simulated = SimulatedClock(settings.pg_dsn, name, schema=schema)
+        try:
+            if set_to is not None:
+                try:
+                    simulated.set(dt.date.fromisoformat(set_to))
+                except ValueError:
+                    raise KravsakError(f"--set {set_to!r} is not an ISO date",
+                                       "give a date such as 2025-01-01") from None
+            if advance:
+                simulated.advance(advance)
+            out.print(f"simulated clock {name}: {simulated.today().isoformat()}")
+        finally:
+            simulated.close()
+
+
+@app.command()
+def demo(
+    ctx: typer.Context,
+    debtors: Annotated[int, typer.Option(help="debtors in the simulated office (scales the run time)")] = 3000,
+    seed: Annotated[int, typer.Option(help="seed of the simulated world (same seed, same year)")] = 2025,
+    year: Annotated[int, typer.Option(help="the simulated year")] = 2025,
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for the report folders")] = Path("report"),
+) -> None:
+    """Simulate a year of an inter-municipal collection office end to end, then summarise it (HTML report)."""
+    import contextlib
+
+    from kravsak import demo as demo_run
+    from kravsak import demo_report
+
+    settings: Settings = ctx.obj
+    if debtors < 10:
+        raise typer.BadParameter("--debtors must be at least 10")
+    console = out if out.is_terminal else Console(highlight=False, width=120)  # tables unwrapped in logs
+    with friendly_errors():
+        demo_run.check_stack(settings)
+        folder = demo_run.new_report_folder(out_dir)
+        logs.configure("json", level=os.environ.get("KRAVSAK_LOG_LEVEL", "INFO"))
+        with (folder / "demo.log").open("w") as log, contextlib.redirect_stderr(log):  # log lines: the file
+            run = demo_run.run_demo(settings, debtors=debtors, seed=seed, year=year, console=console, folder=folder)
+            summary = demo_report.summarise(settings, run)
+            index = demo_report.write_report(run, summary)
+        demo_report.print_summary(console, run, summary)
+    console.print(f"\n[bold green]report:[/] {index.resolve()}")
+
+
+@app.command()
 def env() -> None:
     """List the KRAVSAK_* environment variables kravsak reads."""
     table = Table(title="settings (environment variables)", title_justify="left")

@@ -15,7 +15,7 @@ from kafka import KafkaProducer
 
 from consumers.codec import SchemaStore, encode
 from consumers.envelope import PartyIndex, case_key, event_record
-from consumers.projector import RunnerOptions, parked_count, project_once, verify
+from consumers.projector import RunnerOptions, project_once
 from consumers.topics import case_events_spec, ensure_topics_at
 from domain.application import CollectionApp
 from domain.scenario import Scenario, run_scenario

@@ -1,0 +1,1011 @@
+"""The process manager (`kravsak automate`): the steps the case flow calls for, issued on the business clock.
+
+It keeps a worklist of the claims it follows and, once per business day (a *tick*), asks the
+domain what is due for each claim whose next check has come: ``domain.policy.due_action`` with the
+creditor's policy, the payment-plan check (``Claim.check_plan``) and the limitation alert. It issues
+what is due as ordinary ``CollectionApp`` commands; it holds no rule of its own.
+
+Delivery protocol
+-----------------
+- **Source.** Consumer group ``kravsak-automate`` on ``kravsak.case-events``. Every batch is applied
+  in ONE PostgreSQL transaction that locks the group's offset rows (``kravsak_automate.offsets``),
+  updates the worklist and moves the offsets. Kafka's committed offsets are only a progress signal.
+- **Assignment.** On (re)assignment each partition is sought to its stored offset (a partition
+  without one starts at the beginning, or at the end with ``new_partitions_at_end``, which a run in
+  a fresh namespace uses). A batch that begins *beyond* a stored offset (another member moved the
+  partition meanwhile) is rolled back and the partition sought back.
+- **What a record does.** ``ClaimInvoiced`` of this process's id namespace adds a row (first check:
+  the day after the due date). The few event types that can move a check date (``WORKLIST_EVENTS``:
+  payments, notices, deferrals, plans, resolutions ...) are decoded and give a *hint*; every other
+  record (party events, other namespaces' claims, objections, interruptions ...) only moves the
+  offset, undecoded by header. A hint is never the day the event was recorded: the tick of day D
+  acts on what was recorded by the end of D−1, as a nightly run would, so its decisions do not
+  depend on how quickly the stream delivered the day's own events.
+- **Redelivery.** A hint can only bring a claim's next check *earlier* (``LEAST``), and an event the
+  last tick already saw (``version <= checked_version``) changes no date. Applying a record twice
+  therefore changes nothing that matters.
+- **A record that cannot be decoded** is parked in ``kravsak_automate.parked`` with its error, logged
+  with topic, partition and offset, and the offsets move on: the worklist is a helper, the event
+  store stays the truth, and a parked claim is still checked on the dates it already had.
+- **Commands.** A tick loads each due claim from the event store, never from the stream, and issues
+  what ``due_action`` answers with the deterministic command id ``auto/<case>/<action>/<day>``; a claim
+  ignores a command id it has seen. The commands of a chunk of claims are stored in one transaction
+  (``CollectionApp.unit_of_work``); only then are the chunk's actions and worklist rows written. A
+  crash in between leaves the rows due, so the next tick (a restart ticks *today* first) reloads the
+  claims, finds the steps in their trails and schedules the next ones: nothing is sent twice.
+- **Refusals.** ``CommandRefused`` is logged with its code, recorded in ``kravsak_automate.actions``
+  and the claim is checked again after a back-off (1, 2, 4 … 32 days). A concurrent write to one of
+  a chunk's claims (``IntegrityError``) makes the chunk run again claim by claim; a claim that
+  conflicts again is left for the next tick.
+  Any other error in one claim is logged and leaves that claim for the next tick; the tick goes on.
+- **One ticker per namespace:** a PostgreSQL advisory lock; a second process only consumes.
+
+The business clock is injected (``Clock``): ``SystemClock`` in production, ``SimulatedClock`` (a
+date in ``kravsak_automate.clock``, shared by every process that names it) in demos and tests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal, Protocol
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+import psycopg
+from eventsourcing.persistence import IntegrityError
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from psycopg import sql
+
+from consumers.codec import SchemaStore, decode
+from consumers.envelope import domain_values
+from consumers.topics import CASE_EVENTS_TOPIC
+from domain.application import DEFAULT_NAMESPACE, CollectionApp
+from domain.claim import Claim, claim_id
+from domain.errors import CommandRefused
+from domain.policy import CollectionPolicy, PlannedAction, due_action
+from domain.rules import Rules, rules_for
+from kravsak.errors import KravsakError
+from kravsak.logs import bound, get_logger
+from kravsak.settings import Settings
+
+log = get_logger("kravsak.automate")
+
+SCHEMA = "kravsak_automate"
+DEFAULT_GROUP = "kravsak-automate"
+SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
+MAX_BACKOFF_DAYS = 32
+BELOW_MINIMUM_RECHECK_DAYS = 30
+"""A claim under the policy's minimum amount is looked at again monthly (interest may lift it)."""
+PLAN_GRACE_DAYS = 7
+"""An instalment is checked this many days after its due date: a payment ordered on the due date
+reaches the creditor's account statement a few (working) days later, and a breach must not be
+recorded for money that is on its way."""
+
+# Events after which the claim is looked at on the day they were recorded: it may be closed,
+# collection may resume, a breach may need the next step.
+RECHECK_ON_RECORDED = frozenset(
+    {
+        "ClaimPaymentRegistered",
+        "ClaimCreditNoteIssued",
+        "ClaimCostsWaived",
+        "ClaimWrittenOff",
+        "ClaimObjectionResolved",
+        "ClaimPaymentPlanBreached",
+        "ClaimJudgmentRegistered",
+        "ClaimReinstatementApplied",
+    }
+)
+# The events that can move a claim's check date (``_hint``). The worklist skips every other record
+# without decoding it: a tick that issued a command already scheduled the claim from its fresh
+# state, and the rest (objections, deaths, interruptions, ...) ask for no earlier look.
+# ``seen_version`` is the newest of these events applied to a row.
+WORKLIST_EVENTS = RECHECK_ON_RECORDED | {
+    "ClaimInvoiced",
+    "ClaimNoticeSent",
+    "ClaimDeferralGranted",
+    "ClaimPaymentPlanAgreed",
+}
+
+
+class ClockNotSet(KravsakError):
+    """A simulated clock was read before anyone set it."""
+
+
+# --- the business clock --------------------------------------------------------------------------
+
+
+class Clock(Protocol):
+    """The business date: the day commands are recorded on."""
+
+    def today(self) -> date: ...
+
+
+class SystemClock:
+    """The calendar date in the office's time zone."""
+
+    def __init__(self, zone: str = "Europe/Oslo") -> None:
+        self.zone = ZoneInfo(zone)
+
+    def today(self) -> date:
+        return datetime.now(self.zone).date()
+
+
+class SimulatedClock:
+    """A business date kept in PostgreSQL (``<schema>.clock``), so several processes share it.
+
+    Whoever drives the simulation calls ``set`` or ``advance``; every process reading the clock of
+    the same name sees the new day at its next ``today()``."""
+
+    def __init__(self, dsn: str, name: str = "default", *, schema: str = SCHEMA) -> None:
+        self.dsn, self.name, self.schema = dsn, name, schema
+        self._conn: psycopg.Connection[Any] | None = None
+
+    def _connection(self) -> psycopg.Connection[Any]:
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.dsn, autocommit=True)
+            ensure_tables(self._conn, self.schema)
+        return self._conn
+
+    def today(self) -> date:
+        row = (
+            self._connection()
+            .execute(sql.SQL("SELECT today FROM {} WHERE name = %s").format(_table(self.schema, "clock")), (self.name,))
+            .fetchone()
+        )
+        if row is None:
+            raise ClockNotSet(
+                f"the simulated clock {self.name!r} has no date yet",
+                f"set it first: `kravsak clock --name {self.name} --set 2025-01-01`",
+            )
+        day: date = row[0]
+        return day
+
+    def set(self, day: date) -> None:
+        self._connection().execute(
+            sql.SQL(
+                "INSERT INTO {} (name, today, updated_at) VALUES (%s, %s, now()) ON CONFLICT (name) "
+                "DO UPDATE SET today = EXCLUDED.today, updated_at = EXCLUDED.updated_at"
+            ).format(_table(self.schema, "clock")),
+            (self.name, day),
+        )
+
+    def advance(self, days: int = 1) -> date:
+        day = self.today() + timedelta(days=days)
+        self.set(day)
+        return day
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+# --- tables --------------------------------------------------------------------------------------
+
+
+def _table(schema: str, table: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+
+
+def ensure_tables(conn: psycopg.Connection[Any], schema: str = SCHEMA) -> None:
+    """The process manager's tables (idempotent; migrations of this module's own schema)."""
+    s = sql.Identifier(schema)
+    ddl = sql.SQL("""
+        CREATE SCHEMA IF NOT EXISTS {s};
+        CREATE TABLE IF NOT EXISTS {s}.offsets (
+            "group" text NOT NULL, topic text NOT NULL, partition int NOT NULL, next_offset bigint NOT NULL,
+            PRIMARY KEY ("group", topic, partition));
+        CREATE TABLE IF NOT EXISTS {s}.worklist (
+            case_id text PRIMARY KEY, namespace text NOT NULL, creditor_id text NOT NULL, invoice text NOT NULL,
+            jurisdiction text NOT NULL, due date NOT NULL, limitation_date date NOT NULL, next_check date,
+            seen_version bigint NOT NULL, checked_version bigint NOT NULL DEFAULT 0, closed_on date,
+            refusals int NOT NULL DEFAULT 0, last_checked date, last_action text,
+            topic text, partition int, "offset" bigint, updated_at timestamptz NOT NULL DEFAULT now());
+        CREATE INDEX IF NOT EXISTS worklist_next_check ON {s}.worklist (namespace, next_check)
+            WHERE next_check IS NOT NULL;
+        CREATE TABLE IF NOT EXISTS {s}.alerts (
+            case_id text NOT NULL, limitation_date date NOT NULL, namespace text NOT NULL,
+            creditor_id text NOT NULL, invoice text NOT NULL, alerted_on date NOT NULL, days_left int NOT NULL,
+            PRIMARY KEY (case_id, limitation_date));
+        CREATE TABLE IF NOT EXISTS {s}.actions (
+            command_id text PRIMARY KEY, namespace text NOT NULL, case_id text NOT NULL, day date NOT NULL,
+            kind text NOT NULL, name text NOT NULL, outcome text NOT NULL, code text, message text,
+            recorded_at timestamptz NOT NULL DEFAULT now());
+        CREATE INDEX IF NOT EXISTS actions_day ON {s}.actions (namespace, day);
+        CREATE TABLE IF NOT EXISTS {s}.ticks (
+            namespace text PRIMARY KEY, last_tick date NOT NULL, checked int NOT NULL, commands int NOT NULL,
+            updated_at timestamptz NOT NULL DEFAULT now());
+        CREATE TABLE IF NOT EXISTS {s}.clock (name text PRIMARY KEY, today date NOT NULL, updated_at timestamptz);
+        CREATE TABLE IF NOT EXISTS {s}.parked (
+            topic text NOT NULL, partition int NOT NULL, "offset" bigint NOT NULL, case_id text NOT NULL,
+            payload bytea NOT NULL, error text NOT NULL, parked_at timestamptz NOT NULL DEFAULT now(),
+            PRIMARY KEY (topic, partition, "offset"));
+    """).format(s=s)
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"kravsak-ddl-{schema}",))
+        conn.execute(ddl)
+
+
+def last_tick(conn: psycopg.Connection[Any], namespace: UUID, schema: str = SCHEMA) -> date | None:
+    row = conn.execute(
+        sql.SQL("SELECT last_tick FROM {} WHERE namespace = %s").format(_table(schema, "ticks")), (str(namespace),)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def actions_by_week(
+    conn: psycopg.Connection[Any], namespace: UUID, schema: str = SCHEMA
+) -> list[tuple[date, str, str, int]]:
+    """The steps the process manager took, per ISO week (its Monday), name and outcome."""
+    rows = conn.execute(
+        sql.SQL(
+            "SELECT date_trunc('week', day)::date, name, outcome, count(*) FROM {} WHERE namespace = %s "
+            "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        ).format(_table(schema, "actions")),
+        (str(namespace),),
+    ).fetchall()
+    return [(r[0], str(r[1]), str(r[2]), int(r[3])) for r in rows]
+
+
+def alert_count(conn: psycopg.Connection[Any], namespace: UUID, schema: str = SCHEMA) -> int:
+    row = conn.execute(
+        sql.SQL("SELECT count(*) FROM {} WHERE namespace = %s").format(_table(schema, "alerts")), (str(namespace),)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+# --- what a tick decides ---------------------------------------------------------------------------
+
+
+def next_check(
+    claim: Claim, policy: CollectionPolicy, day: date, *, open_total: Decimal, refusals: int = 0
+) -> date | None:
+    """The first day after ``day`` on which something may be due for ``claim``: the policy's next
+    step (after its anchor — due date or the last notice's deadline — and after any deferral), the
+    day after each unpaid plan instalment, the limitation alert. Never later than needed; a check
+    that finds nothing simply schedules the next one."""
+    if claim.closed_on is not None or claim.write_off_reason is not None or day >= claim.limitation_date:
+        return None
+    candidates: list[date] = []
+    alert_from = claim.limitation_date - timedelta(days=policy.limitation_alert_days)
+    if alert_from > day:
+        candidates.append(alert_from)
+    if claim.facts.plans and not claim.plan_breached:
+        candidates += [c for i in claim.facts.plans[-1].installments if (c := _plan_check_day(i.due)) > day]
+    planned = planned_step(claim, policy)
+    if planned is not None:
+        step = max(planned.planned_for, day + timedelta(days=1))
+        moved = True
+        while moved:  # a deferral pushes the step past its end
+            moved = False
+            for d in claim.facts.deferrals:
+                if d.granted_on <= step <= d.until:
+                    step, moved = d.until + timedelta(days=1), True
+        if planned.kind == "notice" and open_total < policy.min_amount:
+            step = max(step, day + timedelta(days=BELOW_MINIMUM_RECHECK_DAYS))
+        if refusals:
+            step = max(step, day + timedelta(days=min(2 ** (refusals - 1), MAX_BACKOFF_DAYS)))
+        candidates.append(step)
+    return min(candidates) if candidates else None
+
+
+def plan_checkable(claim: Claim, day: date) -> bool:
+    """Whether ``Claim.check_plan`` may run on ``day``: no instalment is still within its grace days
+    (the domain's check counts every instalment whose due date has passed)."""
+    if not claim.facts.plans or claim.plan_breached:
+        return False
+    return not any(i.due < day < _plan_check_day(i.due) for i in claim.facts.plans[-1].installments)
+
+
+def _plan_check_day(due: date) -> date:
+    return due + timedelta(days=PLAN_GRACE_DAYS + 1)
+
+
+def planned_step(claim: Claim, policy: CollectionPolicy) -> PlannedAction | None:
+    """The policy's next step and the day it is planned for, whatever today is: ``due_action`` asked
+    on the last day collection is possible, with no amount threshold. None while the policy is
+    paused (objection, death, judgment, a plan being kept) or done."""
+    return due_action(claim, claim.limitation_date, policy, debtor_open_total=Decimal("Infinity"))
+
+
+# --- reports -------------------------------------------------------------------------------------
+
+
+@dataclass
+class TickReport:
+    day: date
+    checked: int = 0
+    commands: Counter[str] = field(default_factory=Counter)
+    refused: Counter[str] = field(default_factory=Counter)
+    plan_breaches: int = 0
+    alerts: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+
+    @property
+    def issued(self) -> int:
+        return sum(self.commands.values())
+
+
+@dataclass
+class ConsumeReport:
+    applied: int = 0
+    ignored: int = 0
+    parked: int = 0
+    batches: int = 0
+
+
+@dataclass
+class Check:
+    """What checking one claim came to: its worklist row, the steps taken (command id, kind, name,
+    outcome, refusal code, refusal message, deadline), whether an alert was recorded."""
+
+    item: WorkItem
+    update: dict[str, Any] | None = None
+    actions: list[tuple[str, str, str, str, str | None, str | None, str | None]] = field(default_factory=list)
+    alert: bool = False
+    failed: bool = False
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    case_id: str
+    creditor_id: str
+    invoice: str
+    seen_version: int
+    refusals: int
+    topic: str | None
+    partition: int | None
+    offset: int | None
+
+
+@dataclass(frozen=True)
+class AutomateOptions:
+    topic: str = CASE_EVENTS_TOPIC
+    group: str = DEFAULT_GROUP
+    schema: str = SCHEMA
+    """PostgreSQL schema of the worklist, alerts, actions, offsets and the simulated clocks."""
+    namespace: UUID = DEFAULT_NAMESPACE
+    """The id namespace of the claims this process follows (``CollectionApp(namespace=...)``)."""
+    event_store_schema: str = "public"
+    batch_size: int = 2000
+    poll_timeout_ms: int = 200
+    unit_size: int = 200
+    """Claims whose commands are stored in one transaction (``CollectionApp.unit_of_work``); 1: each alone."""
+    new_partitions_at_end: bool = False
+    """A partition with no stored offset starts at its end instead of its beginning."""
+    schemas_dir: Path = SCHEMAS_DIR
+
+
+# --- the process manager -------------------------------------------------------------------------
+
+
+class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped
+    def __init__(self, manager: ProcessManager) -> None:
+        self.manager = manager
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        pass
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.manager.seek_to_stored(list(assigned))
+
+
+class ProcessManager:
+    """Worklist from the stream, commands on the clock."""
+
+    def __init__(
+        self, settings: Settings, options: AutomateOptions | None = None, *, app: CollectionApp | None = None
+    ) -> None:
+        self.settings = settings
+        self.options = options or AutomateOptions()
+        if app is not None and app.namespace != self.options.namespace:
+            raise ValueError(f"the app's namespace {app.namespace} is not the options' {self.options.namespace}")
+        self._own_app = app is None
+        overrides = (
+            {} if self.options.event_store_schema == "public" else {"POSTGRES_SCHEMA": self.options.event_store_schema}
+        )
+        self.app = app or CollectionApp(settings.eventsourcing_env(**overrides), namespace=self.options.namespace)
+        self.conn: psycopg.Connection[Any] = psycopg.connect(settings.pg_dsn, autocommit=True)
+        ensure_tables(self.conn, self.options.schema)
+        self.schemas = SchemaStore.from_directory(self.options.schemas_dir)
+        self.consumer: Any = None
+        self._offsets_reader: Any = None
+        self.namespace = str(self.options.namespace)
+
+    def close(self) -> None:
+        if self.consumer is not None:
+            self.consumer.close(autocommit=False, timeout_ms=5_000)
+            self.consumer = None
+        if self._offsets_reader is not None:
+            self._offsets_reader.close()
+            self._offsets_reader = None
+        self.conn.close()
+        if self._own_app:
+            self.app.close()
+
+    def _t(self, table: str) -> sql.Composed:
+        return _table(self.options.schema, table)
+
+    # -- consuming -----------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=self.settings.kafka_bootstrap.split(","),
+            group_id=self.options.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.options.batch_size,
+            client_id="kravsak-automate",
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_wait_ms=100,
+            # a member that crashed hands its partitions over within 10 s, not the default 45 s
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=3_000,
+        )
+        self.consumer.subscribe([self.options.topic], listener=_Seeker(self))
+
+    def end_offsets(self, partitions: list[Any]) -> dict[int, int]:
+        """The topic's end offsets, asked by a client of their own (the group member's request would
+        queue behind its long-polling fetch)."""
+        if self._offsets_reader is None:
+            self._offsets_reader = KafkaConsumer(
+                bootstrap_servers=self.settings.kafka_bootstrap.split(","),
+                group_id=None,
+                enable_auto_commit=False,
+                client_id="kravsak-automate-offsets",
+            )
+        return {tp.partition: int(o) for tp, o in self._offsets_reader.end_offsets(partitions).items()}
+
+    def _stored_offsets(self, cur: psycopg.Cursor[Any], *, lock: bool = False) -> dict[int, int]:
+        cur.execute(
+            sql.SQL(
+                'SELECT partition, next_offset FROM {} WHERE "group" = %s AND topic = %s'
+                + (" FOR UPDATE" if lock else "")
+            ).format(self._t("offsets")),
+            (self.options.group, self.options.topic),
+        )
+        return {int(p): int(o) for p, o in cur.fetchall()}
+
+    def seek_to_stored(self, partitions: list[Any]) -> None:
+        if not partitions:
+            return
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            stored = self._stored_offsets(cur)
+            missing = [tp for tp in partitions if tp.partition not in stored]
+            if missing and self.options.new_partitions_at_end:
+                ends = self.end_offsets(missing)
+                for tp in missing:
+                    stored[tp.partition] = ends[tp.partition]
+                cur.executemany(
+                    sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING").format(self._t("offsets")),
+                    [(self.options.group, self.options.topic, tp.partition, stored[tp.partition]) for tp in missing],
+                )
+        for tp in partitions:
+            offset = stored.get(tp.partition, 0)
+            self.consumer.seek(tp, offset)
+            log.info("automate.partition_assigned", topic=tp.topic, partition=tp.partition, offset=offset)
+
+    def poll(self, timeout_ms: int | None = None) -> ConsumeReport:
+        """One poll of the stream, applied to the worklist in one transaction."""
+        if self.consumer is None:
+            self._connect()
+        polled = self.consumer.poll(
+            timeout_ms=self.options.poll_timeout_ms if timeout_ms is None else timeout_ms,
+            max_records=self.options.batch_size,
+        )
+        records = sorted((r for rs in polled.values() for r in rs), key=lambda r: (r.partition, r.offset))
+        report = ConsumeReport()
+        if records:
+            self._apply_batch(records, report)
+        return report
+
+    def catch_up(self, timeout_s: float = 60.0) -> ConsumeReport:
+        """Poll until the worklist holds every record the topic had when called (assignment included)."""
+        if self.consumer is None:
+            self._connect()
+        total = ConsumeReport()
+        deadline = time.monotonic() + timeout_s
+        assigned = self.consumer.assignment()
+        ends = self.end_offsets(list(assigned)) if assigned else None
+        while True:
+            if ends is not None:
+                with self.conn.cursor() as cur:
+                    stored = self._stored_offsets(cur)
+                if all(stored.get(p, 0) >= o for p, o in ends.items()):
+                    return total
+            got = self.poll(timeout_ms=100)  # shorter ones can cut a group join short and start it over
+            total.applied += got.applied
+            total.ignored += got.ignored
+            total.parked += got.parked
+            total.batches += got.batches
+            if ends is None and (assigned := self.consumer.assignment()):
+                ends = self.end_offsets(list(assigned))
+            if time.monotonic() > deadline:
+                raise KravsakError(
+                    f"the process manager did not catch up with {self.options.topic} within {timeout_s:.0f} s",
+                    "check that Kafka runs (`kravsak status`)",
+                )
+
+    def _apply_batch(self, records: Sequence[Any], report: ConsumeReport) -> None:
+        topic = self.options.topic
+        gaps: dict[int, int] = {}
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                stored = self._stored_offsets(cur, lock=True)
+                for partition, first in {r.partition: r.offset for r in reversed(records)}.items():
+                    if first > stored.get(partition, 0):
+                        gaps[partition] = stored.get(partition, 0)
+                if gaps:
+                    raise _Gap()
+                inserts: list[dict[str, Any]] = []
+                hints: list[dict[str, Any]] = []
+                moved: dict[int, int] = {}
+                for r in records:
+                    moved[r.partition] = max(moved.get(r.partition, 0), r.offset + 1)
+                    if r.offset < stored.get(r.partition, 0):
+                        report.ignored += 1  # below the stored offset: already in
+                        continue
+                    self._record(cur, r, inserts, hints, report)
+                if inserts:
+                    cur.executemany(
+                        sql.SQL(
+                            "INSERT INTO {t} (case_id, namespace, creditor_id, invoice, jurisdiction, due, "
+                            'limitation_date, next_check, seen_version, topic, partition, "offset") VALUES '
+                            "(%(case_id)s, %(namespace)s, %(creditor_id)s, %(invoice)s, %(jurisdiction)s, "
+                            "%(due)s, %(limitation_date)s, %(hint)s, %(version)s, %(topic)s, %(partition)s, "
+                            "%(offset)s) ON CONFLICT (case_id) DO UPDATE SET "
+                            "seen_version = GREATEST({t}.seen_version, EXCLUDED.seen_version)"
+                        ).format(t=self._t("worklist")),
+                        inserts,
+                    )
+                if hints:
+                    cur.executemany(
+                        sql.SQL(
+                            "UPDATE {t} SET seen_version = GREATEST(seen_version, %(version)s), "
+                            "next_check = CASE WHEN %(version)s > checked_version AND closed_on IS NULL "
+                            "THEN LEAST(coalesce(next_check, %(hint)s::date), %(hint)s::date) ELSE next_check END, "
+                            'topic = %(topic)s, partition = %(partition)s, "offset" = %(offset)s, '
+                            "updated_at = now() WHERE case_id = %(case_id)s"
+                        ).format(t=self._t("worklist")),
+                        hints,
+                    )
+                cur.executemany(
+                    sql.SQL(
+                        'INSERT INTO {t} VALUES (%s, %s, %s, %s) ON CONFLICT ("group", topic, partition) '
+                        "DO UPDATE SET next_offset = GREATEST({t}.next_offset, EXCLUDED.next_offset)"
+                    ).format(t=self._t("offsets")),
+                    [(self.options.group, topic, p, o) for p, o in moved.items()],
+                )
+        except _Gap:
+            for partition, offset in gaps.items():
+                log.warning("automate.gap", topic=topic, partition=partition, offset=offset)
+                self.consumer.seek(TopicPartition(topic, partition), offset)
+            return
+        report.batches += 1
+        self._commit_to_kafka(records)
+        last = records[-1]
+        log.debug(
+            "automate.batch",
+            topic=last.topic,
+            partition=last.partition,
+            offset=last.offset,
+            applied=report.applied,
+            parked=report.parked,
+        )
+
+    def _record(
+        self,
+        cur: psycopg.Cursor[Any],
+        r: Any,
+        inserts: list[dict[str, Any]],
+        hints: list[dict[str, Any]],
+        report: ConsumeReport,
+    ) -> None:
+        """One record → a worklist insert (a claim of our namespace invoiced) or a hint."""
+        event_type = _header(r, "event-type")
+        if event_type is not None and event_type not in WORKLIST_EVENTS:
+            report.ignored += 1  # no check date to move (party events: their claims carry what matters)
+            return
+        try:
+            record = decode(r.value, writer_lookup=self.schemas.by_fingerprint)
+            values = domain_values(record)
+        except Exception as exc:  # noqa: BLE001 - park it, never stop the stream for one record
+            case = (r.key or b"").decode("ascii", "replace")
+            with bound(case_id=case, topic=r.topic, partition=r.partition, offset=r.offset):
+                log.error("automate.parked", error=f"{type(exc).__name__}: {exc}")
+            cur.execute(
+                sql.SQL(
+                    'INSERT INTO {} (topic, partition, "offset", case_id, payload, error) '
+                    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+                ).format(self._t("parked")),
+                (r.topic, r.partition, r.offset, case, r.value, f"{type(exc).__name__}: {exc}"),
+            )
+            report.parked += 1
+            return
+        kind = str(record["event_type"])
+        case_id = str(record["case_id"])
+        where = {
+            "case_id": case_id,
+            "version": int(record["aggregate_version"]),
+            "topic": r.topic,
+            "partition": r.partition,
+            "offset": r.offset,
+        }
+        if kind == "ClaimInvoiced":
+            if claim_id(self.options.namespace, str(values["creditor_id"]), str(values["invoice"])) != UUID(case_id):
+                report.ignored += 1  # a claim of another id namespace
+                return
+            inserts.append(
+                {
+                    **where,
+                    "namespace": self.namespace,
+                    "creditor_id": values["creditor_id"],
+                    "invoice": values["invoice"],
+                    "jurisdiction": values["jurisdiction"],
+                    "due": values["due"],
+                    "limitation_date": values["limitation_date"],
+                    "hint": max(values["effective_due"], record["recorded_date"]) + timedelta(days=1),
+                }
+            )
+            report.applied += 1
+            return
+        hint = _hint(kind, values, record["recorded_date"])
+        if hint is None:
+            report.ignored += 1
+            return
+        hints.append({**where, "hint": hint})
+        report.applied += 1
+
+    def _commit_to_kafka(self, records: Sequence[Any]) -> None:
+        """Progress for tools (consumer-group lag); PostgreSQL stays the source of truth."""
+        from kafka.structs import OffsetAndMetadata
+
+        last: dict[int, int] = {}
+        for r in records:
+            last[r.partition] = max(last.get(r.partition, -1), r.offset)
+        try:
+            self.consumer.commit_async(
+                {TopicPartition(self.options.topic, p): OffsetAndMetadata(o + 1, "", -1) for p, o in last.items()}
+            )
+        except Exception as exc:  # noqa: BLE001 - only a progress signal
+            log.debug("automate.kafka_commit_skipped", error=str(exc))
+
+    # -- ticking -------------------------------------------------------------------------------
+
+    def due_items(self, day: date) -> list[WorkItem]:
+        rows = self.conn.execute(
+            sql.SQL(
+                'SELECT case_id, creditor_id, invoice, seen_version, refusals, topic, partition, "offset" FROM {} '
+                "WHERE namespace = %s AND next_check <= %s ORDER BY next_check, creditor_id, invoice"
+            ).format(self._t("worklist")),
+            (self.namespace, day),
+        ).fetchall()
+        return [WorkItem(*row) for row in rows]
+
+    @contextmanager
+    def _ticker_lock(self) -> Iterator[bool]:
+        key = f"kravsak-automate:{self.options.schema}:{self.namespace}"
+        row = self.conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()
+        got = bool(row and row[0])
+        try:
+            yield got
+        finally:
+            if got:
+                self.conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
+
+    def tick(self, day: date) -> TickReport:
+        """Check every claim whose next check is ``day`` or earlier and issue what is due on ``day``.
+
+        Claims are checked in chunks; each chunk's commands are stored in one transaction
+        (``CollectionApp.unit_of_work``), then the chunk's worklist rows and actions are written. If
+        another writer changed one of the chunk's claims meanwhile, the chunk is checked again claim
+        by claim."""
+        report = TickReport(day)
+        started = time.monotonic()
+        with self._ticker_lock() as mine:
+            if not mine:
+                log.warning("automate.tick_skipped", day=day.isoformat(), reason="another process ticks")
+                return report
+            policies: dict[str, CollectionPolicy] = {}
+            items = self.due_items(day)
+            for first in range(0, len(items), self.options.unit_size):
+                chunk = items[first : first + self.options.unit_size]
+                outcomes = self._check_chunk(chunk, day, policies)
+                self._write(outcomes, day, report)
+            with self.conn.transaction():
+                self.conn.execute(
+                    sql.SQL(
+                        "INSERT INTO {} VALUES (%s, %s, %s, %s, now()) ON CONFLICT (namespace) DO UPDATE SET "
+                        "last_tick = EXCLUDED.last_tick, checked = EXCLUDED.checked, commands = EXCLUDED.commands, "
+                        "updated_at = EXCLUDED.updated_at"
+                    ).format(self._t("ticks")),
+                    (self.namespace, day, report.checked, report.issued),
+                )
+        report.seconds = time.monotonic() - started
+        if report.checked:
+            log.info(
+                "automate.tick",
+                day=day.isoformat(),
+                checked=report.checked,
+                commands=dict(report.commands),
+                refused=dict(report.refused),
+                plan_breaches=report.plan_breaches,
+                alerts=report.alerts,
+                errors=report.errors,
+                seconds=round(report.seconds, 2),
+            )
+        return report
+
+    def _check_chunk(self, chunk: Sequence[WorkItem], day: date, policies: dict[str, CollectionPolicy]) -> list[Check]:
+        if len(chunk) > 1:
+            try:
+                with self.app.unit_of_work():
+                    return [self._check(item, day, policies) for item in chunk]
+            except IntegrityError as exc:
+                log.warning(
+                    "automate.unit_conflict",
+                    day=day.isoformat(),
+                    claims=len(chunk),
+                    error=str(exc),
+                    outcome="checked again claim by claim",
+                )
+        return [self._check(item, day, policies) for item in chunk]
+
+    def _check(self, item: WorkItem, day: date, policies: dict[str, CollectionPolicy]) -> Check:
+        with bound(
+            case_id=item.case_id, topic=item.topic, partition=item.partition, offset=item.offset, day=day.isoformat()
+        ):
+            for attempt in (1, 2):
+                check = Check(item)
+                try:
+                    self._check_once(check, day, policies)
+                    return check
+                except IntegrityError as exc:
+                    if attempt == 2:
+                        log.warning("automate.concurrent_write", error=str(exc), outcome="left for the next tick")
+                except Exception as exc:  # noqa: BLE001 - one claim's failure must not stop the tick
+                    log.exception("automate.check_failed", error=f"{type(exc).__name__}: {exc}")
+                    break
+        return Check(item, failed=True)
+
+    def _check_once(self, check: Check, day: date, policies: dict[str, CollectionPolicy]) -> None:
+        app, item = self.app, check.item
+        claim = app.claim(item.creditor_id, item.invoice)
+        check.update = {"case_id": item.case_id, "day": day, "action": None, "refusals": item.refusals}
+        if claim.closed_on is not None or claim.write_off_reason is not None:
+            check.update.update(self._schedule(claim, None, day))
+            return
+        if item.creditor_id not in policies:
+            policies[item.creditor_id] = CollectionPolicy.from_dict(app.creditor(item.creditor_id).policy)
+        policy = policies[item.creditor_id]
+        rules = rules_for(claim.jurisdiction.value)
+        plan_id = f"auto/{item.case_id}/plan/{day.isoformat()}"
+        if plan_checkable(claim, day) and claim.check_plan(command_id=plan_id, on=day, rules=rules):
+            app.save(claim)
+            check.update["action"] = "plan_breached"
+            check.actions.append((plan_id, "check", "plan", "breached", None, None, None))
+        check.alert = self._limitation_alert(claim, policy, item, day)
+        action = due_action(
+            claim,
+            day,
+            policy,
+            debtor_open_total=_open_total(claim, day, rules),
+            is_working_day=rules.calendar.is_working_day(day),
+        )
+        if action is not None:
+            command_id = f"auto/{item.case_id}/{action.name}/{day.isoformat()}"
+            refused = self._issue(item, action, day, command_id)
+            deadline = action.deadline.isoformat() if action.deadline else None
+            if refused is None:
+                check.actions.append((command_id, action.kind, action.name, "accepted", None, None, deadline))
+                check.update["refusals"] = 0
+            else:
+                code = refused.code.value
+                check.actions.append((command_id, action.kind, action.name, "refused", code, refused.message, None))
+                check.update["refusals"] = item.refusals + 1
+            check.update["action"] = action.name
+            claim = app.claim(item.creditor_id, item.invoice)  # the fresh claim decides the next check
+        check.update.update(self._schedule(claim, policy, day, refusals=check.update["refusals"], rules=rules))
+
+    def _schedule(
+        self, claim: Claim, policy: CollectionPolicy | None, day: date, *, refusals: int = 0, rules: Rules | None = None
+    ) -> dict[str, Any]:
+        closed = claim.closed_on is not None or claim.write_off_reason is not None
+        nxt = None
+        if not closed and policy is not None and rules is not None:
+            nxt = next_check(claim, policy, day, open_total=_open_total(claim, day, rules), refusals=refusals)
+        return {
+            "next": nxt,
+            "version": claim.version,
+            "limitation_date": claim.limitation_date,
+            "closed_on": (claim.closed_on or day) if closed else None,
+        }
+
+    def _issue(self, item: WorkItem, action: PlannedAction, day: date, command_id: str) -> CommandRefused | None:
+        try:
+            if action.kind == "notice":
+                self.app.send_notice(
+                    creditor=item.creditor_id,
+                    invoice=item.invoice,
+                    notice=action.name,
+                    on=day,
+                    command_id=command_id,
+                    deadline=action.deadline,
+                )
+            else:
+                self.app.request_enforcement(
+                    creditor=item.creditor_id, invoice=item.invoice, route=action.name, on=day, command_id=command_id
+                )
+        except CommandRefused as refused:
+            return refused
+        return None
+
+    def _write(self, checks: Sequence[Check], day: date, report: TickReport) -> None:
+        """After the chunk's events are stored: its actions, worklist rows and log lines."""
+        actions = [
+            (command_id, self.namespace, c.item.case_id, day, kind, name, outcome, code, message)
+            for c in checks
+            for command_id, kind, name, outcome, code, message, _ in c.actions
+        ]
+        updates = [c.update for c in checks if c.update is not None and not c.failed]
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            if actions:
+                cur.executemany(
+                    sql.SQL(
+                        "INSERT INTO {} (command_id, namespace, case_id, day, kind, name, outcome, code, message) "
+                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+                    ).format(self._t("actions")),
+                    actions,
+                )
+            if updates:
+                cur.executemany(
+                    sql.SQL(
+                        "UPDATE {t} SET next_check = CASE WHEN seen_version <= %(version)s THEN %(next)s::date "
+                        "ELSE LEAST(next_check, %(next)s::date) END, "
+                        "checked_version = GREATEST(checked_version, %(version)s), closed_on = %(closed_on)s, "
+                        "refusals = %(refusals)s, last_checked = %(day)s, "
+                        "last_action = coalesce(%(action)s, last_action), "
+                        "limitation_date = %(limitation_date)s, updated_at = now() WHERE case_id = %(case_id)s"
+                    ).format(t=self._t("worklist")),
+                    updates,
+                )
+        for c in checks:
+            report.checked += 1
+            report.errors += c.failed
+            report.alerts += c.alert
+            item = c.item
+            with bound(
+                case_id=item.case_id,
+                topic=item.topic,
+                partition=item.partition,
+                offset=item.offset,
+                day=day.isoformat(),
+            ):
+                for command_id, _, name, outcome, code, message, deadline in c.actions:
+                    if outcome == "breached":
+                        report.plan_breaches += 1
+                        log.info("automate.plan_breached", command_id=command_id)
+                    elif outcome == "accepted":
+                        report.commands[name] += 1
+                        log.info("automate.command", command_id=command_id, action=name, deadline=deadline)
+                    else:
+                        report.refused[str(code)] += 1
+                        log.warning("automate.refused", command_id=command_id, action=name, code=code, reason=message)
+
+    def _limitation_alert(self, claim: Claim, policy: CollectionPolicy, item: WorkItem, day: date) -> bool:
+        """Record (once per claim and limitation date) and log a limitation date within the alert days."""
+        limitation = claim.limitation_date
+        if not limitation - timedelta(days=policy.limitation_alert_days) <= day <= limitation:
+            return False
+        days_left = (limitation - day).days
+        cur = self.conn.execute(
+            sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING").format(
+                self._t("alerts")
+            ),
+            (item.case_id, limitation, self.namespace, item.creditor_id, item.invoice, day, days_left),
+        )
+        if not cur.rowcount:
+            return False
+        log.warning(
+            "automate.limitation_alert",
+            invoice=item.invoice,
+            creditor=item.creditor_id,
+            limitation_date=limitation.isoformat(),
+            days_left=days_left,
+        )
+        return True
+
+    # -- the service loop ----------------------------------------------------------------------
+
+    def run(self, clock: Clock, stop: threading.Event | None = None) -> None:
+        """Consume and tick until ``stop``: ticks *today* at start (a restart repeats it harmlessly),
+        then once each time the clock shows a new day."""
+        stop = stop or threading.Event()
+        ticked: date | None = None
+        while not stop.is_set():
+            self.poll()
+            today = clock.today()
+            if ticked is None or today > ticked:
+                self.tick(today)
+                ticked = today
+
+
+class _Gap(Exception):
+    """The batch starts beyond a stored offset: roll back and seek back."""
+
+
+def _header(record: Any, name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return bytes(value).decode("utf-8", "replace")
+    return None
+
+
+def _hint(kind: str, values: dict[str, Any], recorded: date) -> date | None:
+    """The day an event asks the claim to be looked at, or None when it asks for no earlier look.
+    Never the day it was recorded: the tick of a day acts on what was recorded by the end of the
+    day before, as a nightly run does, so what a tick decides does not hang on how fast the stream
+    brought the day's own events."""
+    one = timedelta(days=1)
+    if kind == "ClaimNoticeSent":
+        deadline: date = values["deadline"]
+        return max(deadline, recorded) + one
+    if kind == "ClaimDeferralGranted":
+        until: date = values["until"]
+        return max(until, recorded) + one
+    if kind == "ClaimPaymentPlanAgreed":
+        dues = [date.fromisoformat(str(i["due"])) for i in values["installments"]]
+        return max(min(dues, default=recorded), recorded) + one
+    if kind in RECHECK_ON_RECORDED:
+        return recorded + one
+    return None
+
+
+def _open_total(claim: Claim, day: date, rules: Rules) -> Decimal:
+    """What the claim amounts to on ``day`` (the figure the policy's minimum is compared with)."""
+    exact, _ = claim.interest_exact_on(day, rules)
+    return claim.account.balance(exact)
+
+
+ClockKind = Literal["system", "simulated"]
+
+
+def clock_for(settings: Settings, kind: ClockKind, name: str = "default", schema: str = SCHEMA) -> Clock:
+    if kind == "system":
+        return SystemClock()
+    return SimulatedClock(settings.pg_dsn, name, schema=schema)
+
+
+def run(settings: Settings, options: AutomateOptions | None = None, clock: Clock | None = None) -> None:
+    """`kravsak automate`: consume and tick until SIGTERM/SIGINT (the batch in hand is finished)."""
+    import signal
+
+    from consumers.topics import case_events_spec, ensure_topics_at
+
+    stop = threading.Event()
+
+    def handler(signum: int, _frame: Any) -> None:
+        log.info("automate.stopping", signal=signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+    opts = options or AutomateOptions()
+    ensure_topics_at(settings.kafka_bootstrap, [case_events_spec(opts.topic)])
+    manager = ProcessManager(settings, opts)
+    log.info("automate.started", topic=opts.topic, group=opts.group, schema=opts.schema, namespace=str(opts.namespace))
+    try:
+        manager.run(clock or SystemClock(), stop)
+    finally:
+        manager.close()
+    log.info("automate.stopped")

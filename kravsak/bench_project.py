@@ -1,0 +1,272 @@
+"""Projection benchmark against the running stack: Kafka → the three read models in PostgreSQL.
+
+Run: ``python -m kravsak.bench_project [N] [--keep]`` (N events, default 100 000).
+
+Makes N events with the standard workload (``kravsak.workload``) in an in-memory ``CollectionApp``,
+produces them to a fresh topic of 12 partitions, then measures
+
+- **projection**: one runner (``ProjectionRunner``, all three projections in one transaction per
+  batch) from offset 0 until caught up. ``events_per_s`` counts from the first batch, so the
+  consumer group join is not in it; ``wall_seconds`` includes it;
+- **rebuild**: ``rebuild()`` of each projection from offset 0 (aside, then switch), summed.
+
+Everything lives in schemas with a suffix of its own; they and the topic are dropped afterwards
+unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from typing import Any
+
+import psycopg
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from consumers.codec import SchemaStore, encode
+from consumers.envelope import PartyIndex, case_key, event_record
+from consumers.projector import (
+    SCHEMAS_DIR,
+    Applier,
+    BatchResult,
+    Message,
+    ProjectionRunner,
+    RunnerOptions,
+    cases_schema_for,
+    rebuild,
+)
+from consumers.topics import case_events_spec, ensure_topics_at
+from domain.application import CollectionApp
+from kravsak import logs
+from kravsak.settings import Settings, load_settings
+from kravsak.workload import execute, norwegian_claims, setup
+from projections.base import schema_name
+
+CREDITOR = "4601"
+EVENTS_PER_CLAIM = 4.3
+"""About how many events `norwegian_claims` stores per claim (with its debtor's ClaimAttached)."""
+PROJECTIONS = ("ledger", "limitation", "audit")
+
+console = Console(stderr=True)
+
+
+# --- the workload, produced to Kafka -----------------------------------------------------------
+
+
+def workload_app(events: int, *, seed: int = 7, progress: Callable[[int], None] | None = None) -> CollectionApp:
+    """An in-memory app holding at least ``events`` events of the standard workload."""
+    app = CollectionApp()
+    claims = max(int(events / EVENTS_PER_CLAIM) + 1, 1)
+    debtors = max(claims // 4, 1)
+    setup(app, CREDITOR, debtors, date(2025, 1, 1))
+    for i, command in enumerate(norwegian_claims(CREDITOR, claims, debtors, seed=seed)):
+        execute(app, command)
+        if progress is not None and i % 1000 == 999:
+            progress(1000)
+    return app
+
+
+def encoded_events(app: CollectionApp, *, limit: int | None = None) -> list[tuple[bytes, bytes]]:
+    """The app's events as the publisher puts them on the topic: (case key, Avro single-object
+    bytes), in notification order, at most ``limit``."""
+    schemas = SchemaStore.from_directory(SCHEMAS_DIR)
+    parties = PartyIndex()  # a claim's parties come from its creation: every earlier event is learned
+    out: list[tuple[bytes, bytes]] = []
+    for n in app.recorder.select_notifications(start=1, limit=10**9):
+        if limit is not None and len(out) >= limit:
+            break
+        event = app.mapper.to_domain_event(n)
+        parties.learn(event)
+        name, record = event_record(event, position=n.id, parties=parties)
+        out.append((case_key(event), encode(record, schemas.latest(name))))
+    return out
+
+
+def produce(
+    bootstrap: str, topic: str, records: Sequence[tuple[bytes, bytes]], *, progress: Callable[[int], None] | None = None
+) -> int:
+    """Send ``records`` (key, value) to ``topic`` in order, idempotent and acknowledged by all replicas."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap.split(","), acks="all", enable_idempotence=True, linger_ms=20, batch_size=256 * 1024
+    )
+    try:
+        for i, (key, value) in enumerate(records, 1):
+            producer.send(topic, key=key, value=value)
+            if progress is not None and i % 1000 == 0:
+                progress(1000)
+        producer.flush(timeout=120)
+    finally:
+        producer.close(timeout=10)
+    return len(records)
+
+
+def produce_app_events(
+    app: CollectionApp,
+    bootstrap: str,
+    topic: str,
+    *,
+    limit: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """Produce the app's first ``limit`` events (default all) to ``topic``; returns how many."""
+    return produce(bootstrap, topic, encoded_events(app, limit=limit), progress=progress)
+
+
+def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    ensure_topics_at(bootstrap, [case_events_spec(topic, partitions=partitions)])
+
+
+def delete_topic(bootstrap: str, topic: str) -> None:
+    from kafka import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="kravsak-bench")
+    try:
+        admin.delete_topics([topic], raise_errors=False)
+    finally:
+        admin.close()
+
+
+def drop_schemas(dsn: str, suffix: str, names: Sequence[str] = PROJECTIONS) -> None:
+    """The projection schemas with ``suffix``, their cases store, and whatever a rebuild or verify left aside."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for name in names:
+            for extra in ("", "__next", "__verify", "__old"):
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema_name(name, suffix=suffix + extra)}" CASCADE')
+        conn.execute(f'DROP SCHEMA IF EXISTS "{cases_schema_for(suffix)}" CASCADE')
+
+
+# --- measurements ------------------------------------------------------------------------------
+
+
+class _TimedApplier(Applier):
+    """Notes when the first batch arrived and reports each batch's size."""
+
+    first_batch_at: float | None = None
+    on_batch: Callable[[int], None] | None = None
+    records = 0
+
+    def apply_batch(self, messages: Sequence[Message]) -> BatchResult:
+        if self.first_batch_at is None and messages:
+            self.first_batch_at = time.perf_counter()
+        result = super().apply_batch(messages)
+        if not result.gaps:
+            self.records += len(messages)
+        if self.on_batch is not None:
+            self.on_batch(len(messages))
+        return result
+
+
+def measure_projection(
+    settings: Settings,
+    topic: str,
+    suffix: str,
+    *,
+    batch: int = 2000,
+    progress: Callable[[int], None] | None = None,
+    timeout_s: float = 1800,
+) -> dict[str, float]:
+    options = RunnerOptions(
+        topic=topic, group=f"bench-projector-{uuid.uuid4().hex[:8]}", schema_suffix=suffix, batch_size=batch
+    )
+    runner = ProjectionRunner(settings.pg_dsn, settings.kafka_bootstrap, options)
+    timed = _TimedApplier(runner.conn, runner.targets, runner.applier.decode, folder=runner.folder)
+    timed.on_batch = progress
+    runner.applier = timed
+    stop = threading.Event()
+    timer = threading.Timer(timeout_s, stop.set)
+    timer.start()
+    started = time.perf_counter()
+    try:
+        report = runner.run(stop, until_caught_up=True)
+    finally:
+        timer.cancel()
+        runner.close()
+    ended = time.perf_counter()
+    if stop.is_set():
+        raise TimeoutError(f"the runner did not catch up within {timeout_s:.0f} s")
+    first = timed.first_batch_at or started
+    records = timed.records
+    return {
+        "records": records,
+        "applied": report.applied,
+        "parked": report.parked,
+        "wall_seconds": ended - started,
+        "apply_seconds": ended - first,
+        "events_per_s": records / (ended - first) if ended > first else 0.0,
+    }
+
+
+def measure_rebuild(
+    settings: Settings, topic: str, suffix: str, progress: Callable[[int], None] | None = None
+) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name in PROJECTIONS:
+        began = time.perf_counter()
+        rebuild(settings.pg_dsn, settings.kafka_bootstrap, name, topic=topic, schema_suffix=suffix, progress=progress)
+        out[f"rebuild_{name}_seconds"] = time.perf_counter() - began
+    out["rebuild_seconds"] = sum(out.values())
+    return out
+
+
+def measure(n: int, settings: Settings | None = None, *, keep: bool = False, partitions: int = 12) -> dict[str, Any]:
+    settings = settings or load_settings()
+    tag = uuid.uuid4().hex[:8]
+    topic, suffix = f"bench-project-{tag}", f"_bench_{tag}"
+    result: dict[str, Any] = {"events": n, "partitions": partitions, "topic": topic, "schema_suffix": suffix}
+    try:
+        with _progress() as bar:
+            task = bar.add_task("domain workload in memory", total=int(n / EVENTS_PER_CLAIM) + 1)
+            app = workload_app(n, progress=lambda k: bar.advance(task, k))
+            bar.update(task, description=f"producing to {topic}", total=n, completed=0)
+            create_topic(settings.kafka_bootstrap, topic, partitions)
+            began = time.perf_counter()
+            produced = produce_app_events(
+                app, settings.kafka_bootstrap, topic, limit=n, progress=lambda k: bar.advance(task, k)
+            )
+            result["produce_seconds"] = time.perf_counter() - began
+            bar.update(task, description="projecting (ledger, limitation, audit)", total=produced, completed=0)
+            result.update(measure_projection(settings, topic, suffix, progress=lambda k: bar.advance(task, k)))
+            bar.update(task, description="rebuilding each projection", total=produced * len(PROJECTIONS), completed=0)
+            result.update(measure_rebuild(settings, topic, suffix, progress=lambda k: bar.advance(task, k)))
+            result["rebuild_events_per_s"] = produced * len(PROJECTIONS) / result["rebuild_seconds"]
+    finally:
+        if not keep:
+            drop_schemas(settings.pg_dsn, suffix)
+            delete_topic(settings.kafka_bootstrap, topic)
+    return result
+
+
+@contextmanager
+def _progress() -> Iterator[Progress]:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        yield progress
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logs.configure("console", level="WARNING")  # the progress bar and the figures, not the runner's log lines
+    args = list(sys.argv[1:] if argv is None else argv)
+    numbers = [a for a in args if not a.startswith("-")]
+    n = int(numbers[0]) if numbers else 100_000
+    result = measure(n, keep="--keep" in args)
+    for key, value in result.items():
+        print(f"{key}={value:.1f}" if isinstance(value, float) else f"{key}={value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
