@@ -98,6 +98,7 @@ RECHECK_ON_RECORDED = frozenset(
         "ClaimCreditNoteIssued",
         "ClaimCostsWaived",
         "ClaimWrittenOff",
+        "ClaimWrittenDown",
         "ClaimObjectionResolved",
         "ClaimPaymentPlanBreached",
         "ClaimJudgmentRegistered",
@@ -936,6 +937,11 @@ class ProcessManager:
             self.poll()
             today = clock.today()
             if ticked is None or today > ticked:
+                try:
+                    self.catch_up()  # a new day acts on everything the stream holds by now, as a nightly run
+                except KravsakError as exc:
+                    log.warning("automate.tick_postponed", day=str(today), reason=exc.problem)
+                    continue
                 self.tick(today)
                 ticked = today
 

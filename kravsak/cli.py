@@ -363,7 +363,7 @@ def clock_command(
 @app.command()
 def demo(
     ctx: typer.Context,
-    debtors: Annotated[int, typer.Option(help="debtors in the simulated office (scales the run time)")] = 3000,
+    debtors: Annotated[int, typer.Option(help="debtors in the simulated office (scales the run time)")] = 2000,
     seed: Annotated[int, typer.Option(help="seed of the simulated world (same seed, same year)")] = 2025,
     year: Annotated[int, typer.Option(help="the simulated year")] = 2025,
     out_dir: Annotated[Path, typer.Option("--out", help="folder for the report folders")] = Path("report"),

@@ -15,7 +15,7 @@ from kafka import KafkaProducer
 
 from consumers.codec import SchemaStore, encode
 from consumers.envelope import PartyIndex, case_key, event_record
-from consumers.projector import RunnerOptions, project_once
+from consumers.projector import CASES_SCHEMA, RunnerOptions, project_once
 from consumers.topics import case_events_spec, ensure_topics_at
 from domain.application import CollectionApp
 from domain.scenario import Scenario, run_scenario
@@ -53,6 +53,7 @@ def pipeline(pg_dsn: str, kafka_bootstrap: str, unique: Callable[[str], str]) ->
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         for name in options.projections:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema_name(name, suffix=suffix)}" CASCADE')
+        conn.execute(f'DROP SCHEMA IF EXISTS "{CASES_SCHEMA}{suffix}" CASCADE')
 
 
 def run_all_scenarios(app: CollectionApp) -> dict[str, tuple[Scenario, dict[str, Any]]]:
