@@ -271,9 +271,9 @@ def next_check(
     claim: Claim, policy: CollectionPolicy, day: date, *, open_total: Decimal, refusals: int = 0
 ) -> date | None:
     """The first day after ``day`` on which something may be due for ``claim``: the policy's next
-    step (after its anchor — due date or the last notice's deadline — and after any deferral), the
-    day after each unpaid plan instalment, the limitation alert. Never later than needed; a check
-    that finds nothing simply schedules the next one."""
+    step (after its anchor — due date or the last notice's deadline — and after any deferral), each
+    instalment of a plan being kept once its grace days are over, the limitation alert. Never later
+    than needed; a check that finds nothing simply schedules the next one."""
     if claim.closed_on is not None or claim.write_off_reason is not None or day >= claim.limitation_date:
         return None
     candidates: list[date] = []

@@ -354,8 +354,8 @@ def _simulate(
             if not console.is_terminal and (day.month != (day + timedelta(days=1)).month):
                 console.print(  # a line a month where no live bar can be drawn (CI, a pipe)
                     f"{fields['day']} · day {(day - run.start).days + 1}/{days} · {fields['commands']:,} commands "
-                    f"({fields['pm']:,} by the process manager) · {fields['events']:,} events · lag "
-                    f"{fields['pub']:,}/{fields['proj']:,} · {time.monotonic() - started:.0f} s"
+                    f"({fields['pm']:,} by the process manager) · {fields['events']:,} events · lag publisher "
+                    f"{fields['pub']:,} / projector {fields['proj']:,} · {time.monotonic() - started:.0f} s"
                 )
             spent["progress"] += time.monotonic() - t5
             day += timedelta(days=1)
