@@ -221,14 +221,16 @@ def balances_by(cur: Cursor[Any], schema: str, column: str) -> list[tuple[str, s
 
 def ageing(cur: Cursor[Any], schema: str, day: date) -> list[tuple[str, str, int, Decimal]]:
     """Open receivables per creditor in buckets of days past the (effective) due date."""
-    cases = ", ".join(f"WHEN %s - c.effective_due >= {start} THEN '{label}'" for start, label in
+    cases = " ".join(f"WHEN %s - c.effective_due >= {start} THEN '{label}'" for start, label in
                       reversed(AGE_BUCKETS[1:]))
     cur.execute(f"""
-        SELECT c.creditor_id, CASE {cases} ELSE 'not due' END AS bucket, count(DISTINCT c.case_id),
-               sum(p.debit - p.credit)
-        FROM "{schema}".claims c JOIN "{schema}".postings p USING (case_id)
-        WHERE p.account LIKE 'receivable.%%' AND c.write_off_reason IS NULL
-        GROUP BY 1, 2 HAVING sum(p.debit - p.credit) <> 0 ORDER BY 1, 2""",
+        WITH open_claims AS (
+            SELECT c.case_id, c.creditor_id, c.effective_due, sum(p.debit - p.credit) AS balance
+            FROM "{schema}".claims c JOIN "{schema}".postings p USING (case_id)
+            WHERE p.account LIKE 'receivable.%%' AND c.write_off_reason IS NULL
+            GROUP BY 1, 2, 3 HAVING sum(p.debit - p.credit) <> 0)
+        SELECT c.creditor_id, CASE {cases} ELSE 'not due' END AS bucket, count(*), sum(c.balance)
+        FROM open_claims c GROUP BY 1, 2 ORDER BY 1, 2""",
                 [day] * (len(AGE_BUCKETS) - 1))
     return [(r[0], r[1], int(r[2]), Decimal(r[3])) for r in cur.fetchall()]
 

@@ -119,3 +119,20 @@ def test_the_dossier_shows_the_steps_the_findings_and_the_costs_that_fell_away(s
     assert d["costs_fallen_away"] and d["costs_fallen_away"][0]["amount"] == "35.00"
     page = dossier.render_html(d)
     assert "costs_not_recoverable" in page and "SFO-22" in page and "inkassovarsel" in page
+
+
+def test_ageing_counts_only_open_claims_by_days_past_due(schemas: Any) -> None:
+    conn, names = schemas
+    app = CollectionApp()
+    scenario = Scenario.parse_text("""
+scenario: ageing
+steps:
+  - {on: 2025-01-02, do: issue_invoice, invoice: PAID, amount: "500.00", due: 2025-02-03}
+  - {on: 2025-01-02, do: issue_invoice, invoice: LATE, amount: "700.00", due: 2025-02-03}
+  - {on: 2025-02-03, do: register_payment, invoice: PAID, amount: "500.00"}
+""")
+    run_scenario(scenario, app)
+    project(conn, names, app)
+    with conn.cursor() as cur:
+        rows = ledger.ageing(cur, names["ledger"], date(2025, 3, 20))
+    assert [(bucket, count, amount) for _, bucket, count, amount in rows] == [("31-60", 1, Decimal("700.00"))]
