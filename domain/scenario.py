@@ -338,7 +338,7 @@ class ScenarioRunner:
             claim = self.app.claim(self.s.creditor, invoice)
             invoices[invoice] = self.app.claim_report(claim, report_on)
             for f in claim.audit().findings:
-                findings.append({"invoice": invoice, "step": _step_index(f.command_id), "code": f.code,
+                findings.append({"invoice": invoice, "step": step_index(f.command_id), "code": f.code,
                                  "severity": f.severity.value, "message": f.message})
         debtors = {}
         for ref in self.s.debtors:
@@ -349,7 +349,8 @@ class ScenarioRunner:
                 "invoices": invoices, "debtors": debtors, "findings": findings}
 
 
-def _step_index(command_id: str) -> int | None:
+def step_index(command_id: str) -> int | None:
+    """The scenario step a command id belongs to (`step-3`, or `step-3/…` for what a policy run did)."""
     head = command_id.split("/", 1)[0]
     return int(head.removeprefix("step-")) if head.startswith("step-") else None
 

@@ -22,7 +22,7 @@ from consumers.projector import ProjectionRunner, RunnerOptions, stored_offsets
 from consumers.publisher import PublisherOptions, publisher_lag, run_publisher
 from consumers.topics import CASE_EVENTS_TOPIC
 from domain.application import CollectionApp
-from domain.scenario import Scenario, ScenarioRunner
+from domain.scenario import Scenario, ScenarioRunner, step_index
 from kravsak.errors import KravsakError
 from kravsak.settings import Settings
 from projections import audit_trail, ledger, limitation
@@ -122,7 +122,7 @@ class ProjectedScenarioRunner(ScenarioRunner):
                 view.update(limitation.estate_view(cur, schema_name("limitation"), case, report_on))
                 invoices[invoice] = view
                 for f in audit_trail.findings(cur, schema_name("audit"), case_id=case):
-                    findings.append({"invoice": invoice, "step": _index(f["command_id"]), "code": f["code"],
+                    findings.append({"invoice": invoice, "step": step_index(f["command_id"]), "code": f["code"],
                                      "severity": f["severity"], "message": f["message"]})
             debtors = {}
             for ref in self.s.debtors:
@@ -130,11 +130,6 @@ class ProjectedScenarioRunner(ScenarioRunner):
                 debtors[ref] = limitation.debtor_view(cur, schema_name("limitation"), debtor)
         return {"scenario": self.s.name, "report_on": report_on.isoformat(), "steps": self.results,
                 "invoices": invoices, "debtors": debtors, "findings": findings}
-
-
-def _index(command_id: str) -> int | None:
-    head = command_id.split("/", 1)[0]
-    return int(head.removeprefix("step-")) if head.startswith("step-") else None
 
 
 def run_through_kafka(scenario: Scenario, settings: Settings) -> dict[str, Any]:
