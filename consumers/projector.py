@@ -105,36 +105,47 @@ def cases_schema_for(schema_suffix: str) -> str:
     return f"{CASES_SCHEMA}{schema_suffix}"
 
 
-def ensure_projection(conn: psycopg.Connection[Any], projection: Projection, schema: str,
-                      cases_schema: str = CASES_SCHEMA) -> None:
+def ensure_projection(
+    conn: psycopg.Connection[Any], projection: Projection, schema: str, cases_schema: str = CASES_SCHEMA
+) -> None:
     with conn.transaction(), conn.cursor() as cur:
         # one lock for all: every projection shares the cases schema, and two runners start at once
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('kravsak-ddl'))")
         ensure_runner_tables(cur, schema)
         ensure_cases_table(cur, cases_schema)
         projection.create_tables(cur, schema)
-        cur.execute(f'INSERT INTO "{schema}".meta VALUES (%s, %s) ON CONFLICT (key) DO NOTHING',
-                    ("version", str(projection.version)))
+        cur.execute(
+            f'INSERT INTO "{schema}".meta VALUES (%s, %s) ON CONFLICT (key) DO NOTHING',
+            ("version", str(projection.version)),
+        )
 
 
 def stored_offsets(cur: psycopg.Cursor[Any], schema: str, topic: str, *, lock: bool = False) -> dict[int, int]:
-    cur.execute(f'SELECT partition, next_offset FROM "{schema}".offsets WHERE topic = %s'
-                + (" FOR UPDATE" if lock else ""), (topic,))
+    cur.execute(
+        f'SELECT partition, next_offset FROM "{schema}".offsets WHERE topic = %s' + (" FOR UPDATE" if lock else ""),
+        (topic,),
+    )
     return {int(p): int(o) for p, o in cur.fetchall()}
 
 
 def lock_offsets(cur: psycopg.Cursor[Any], schema: str, topic: str, partitions: list[int]) -> dict[int, int]:
     """Lock the offset rows of ``partitions``, in order, making the missing ones first: a partition
     that has no row yet is locked all the same, so two runners cannot both apply its first records."""
-    cur.execute(f'INSERT INTO "{schema}".offsets SELECT %s, p, 0 FROM unnest(%s::int[]) AS p ON CONFLICT DO NOTHING',
-                (topic, partitions))
-    cur.execute(f'SELECT partition, next_offset FROM "{schema}".offsets WHERE topic = %s AND partition = ANY(%s) '
-                "ORDER BY partition FOR UPDATE", (topic, partitions))
+    cur.execute(
+        f'INSERT INTO "{schema}".offsets SELECT %s, p, 0 FROM unnest(%s::int[]) AS p ON CONFLICT DO NOTHING',
+        (topic, partitions),
+    )
+    cur.execute(
+        f'SELECT partition, next_offset FROM "{schema}".offsets WHERE topic = %s AND partition = ANY(%s) '
+        "ORDER BY partition FOR UPDATE",
+        (topic, partitions),
+    )
     return {int(p): int(o) for p, o in cur.fetchall()}
 
 
-def parked_count(conn: psycopg.Connection[Any], projections: Iterable[Projection] | None = None, *,
-                 schema_suffix: str = "") -> dict[str, int]:
+def parked_count(
+    conn: psycopg.Connection[Any], projections: Iterable[Projection] | None = None, *, schema_suffix: str = ""
+) -> dict[str, int]:
     out: dict[str, int] = {}
     with conn.cursor() as cur:
         for p in projections or all_projections():
@@ -162,12 +173,23 @@ class Decoder:
         record = decode(payload, writer_lookup=self.schemas.by_fingerprint)
         values = domain_values(record)
         return ProjectedEvent(
-            event_id=str(record["event_id"]), event_type=str(record["event_type"]), case_id=str(record["case_id"]),
-            creditor_id=record.get("creditor_id"), debtor_id=record.get("debtor_id"),
-            aggregate_version=int(record["aggregate_version"]), position=int(record["notification_position"]),
-            effective_date=record["effective_date"], recorded_date=record["recorded_date"],
-            recorded_at=record["recorded_at"], rule_version=str(record.get("rule_version") or ""),
-            currency=record.get("currency"), values=values, topic=topic, partition=partition, offset=offset)
+            event_id=str(record["event_id"]),
+            event_type=str(record["event_type"]),
+            case_id=str(record["case_id"]),
+            creditor_id=record.get("creditor_id"),
+            debtor_id=record.get("debtor_id"),
+            aggregate_version=int(record["aggregate_version"]),
+            position=int(record["notification_position"]),
+            effective_date=record["effective_date"],
+            recorded_date=record["recorded_date"],
+            recorded_at=record["recorded_at"],
+            rule_version=str(record.get("rule_version") or ""),
+            currency=record.get("currency"),
+            values=values,
+            topic=topic,
+            partition=partition,
+            offset=offset,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,8 +226,15 @@ class Applier:
     savepoint, so exactly the refused events are parked. Both paths apply the same events. The
     runner's own rows (case versions, the cases' payloads) are written once per batch."""
 
-    def __init__(self, conn: psycopg.Connection[Any], targets: Sequence[Target], decoder: Decoder,
-                 *, folder: CaseFolder | None = None, cases_schema: str = CASES_SCHEMA) -> None:
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        targets: Sequence[Target],
+        decoder: Decoder,
+        *,
+        folder: CaseFolder | None = None,
+        cases_schema: str = CASES_SCHEMA,
+    ) -> None:
         self.conn, self.targets, self.decode = conn, list(targets), decoder
         self.folder = folder or CaseFolder()
         self.cases_schema = cases_schema
@@ -219,8 +248,13 @@ class Applier:
         except psycopg.OperationalError:
             raise  # the connection or the server: going on event by event would not help
         except Exception as exc:  # noqa: BLE001 - find and park the event that failed
-            log.info("batch failed; applying it again event by event", topic=messages[0].topic,
-                     partition=messages[0].partition, offset=messages[0].offset, error=repr(exc)[:500])
+            log.info(
+                "batch failed; applying it again event by event",
+                topic=messages[0].topic,
+                partition=messages[0].partition,
+                offset=messages[0].offset,
+                error=repr(exc)[:500],
+            )
             return self._apply_batch(messages, careful=True)
 
     def _apply_batch(self, messages: Sequence[Message], *, careful: bool) -> BatchResult:
@@ -252,7 +286,8 @@ class Applier:
                         cur.executemany(
                             f'UPDATE "{t.schema}".offsets SET next_offset = GREATEST(next_offset, %s) '
                             "WHERE topic = %s AND partition = %s",
-                            [(o, topic, p) for p, o in moved.items()])
+                            [(o, topic, p) for p, o in moved.items()],
+                        )
         except _Gap:
             self.folder.clear()
             return result
@@ -265,19 +300,31 @@ class Applier:
     def _write_runner_rows(self, cur: psycopg.Cursor[Any], cases: dict[str, _Cases]) -> None:
         """The batch's folded payloads and each target's new case versions, one statement each."""
         if self._payloads:
-            cur.execute(f'INSERT INTO "{self.cases_schema}".events SELECT * FROM unnest(%s::text[], %s::bigint[], '
-                        "%s::bytea[]) ON CONFLICT DO NOTHING",
-                        ([c for c, _ in self._payloads], [v for _, v in self._payloads], list(self._payloads.values())))
+            cur.execute(
+                f'INSERT INTO "{self.cases_schema}".events SELECT * FROM unnest(%s::text[], %s::bigint[], '
+                "%s::bytea[]) ON CONFLICT DO NOTHING",
+                ([c for c, _ in self._payloads], [v for _, v in self._payloads], list(self._payloads.values())),
+            )
             self._payloads.clear()
         for schema, known in cases.items():
             if known.applied:
-                cur.execute(f'INSERT INTO "{schema}".case_versions SELECT * FROM unnest(%s::text[], %s::bigint[]) '
-                            "ON CONFLICT (case_id) DO UPDATE SET version = EXCLUDED.version",
-                            (list(known.applied), list(known.applied.values())))
+                cur.execute(
+                    f'INSERT INTO "{schema}".case_versions SELECT * FROM unnest(%s::text[], %s::bigint[]) '
+                    "ON CONFLICT (case_id) DO UPDATE SET version = EXCLUDED.version",
+                    (list(known.applied), list(known.applied.values())),
+                )
                 known.applied.clear()
 
-    def _apply_one(self, cur: psycopg.Cursor[Any], m: Message, offsets: dict[str, dict[int, int]],
-                   result: BatchResult, cases: dict[str, _Cases], *, careful: bool) -> None:
+    def _apply_one(
+        self,
+        cur: psycopg.Cursor[Any],
+        m: Message,
+        offsets: dict[str, dict[int, int]],
+        result: BatchResult,
+        cases: dict[str, _Cases],
+        *,
+        careful: bool,
+    ) -> None:
         wanted = [t for t in self.targets if m.offset >= offsets[t.schema].get(m.partition, 0)]
         if not wanted:
             result.skipped += 1
@@ -301,8 +348,15 @@ class Applier:
             known = cases[t.schema]
             known.learn(cur, t.schema, event.case_id)
             if event.case_id in known.parked:
-                self._park(cur, t, event.case_id, event.aggregate_version, event.event_id, m, "waiting behind a "
-                           "parked event of the same case")
+                self._park(
+                    cur,
+                    t,
+                    event.case_id,
+                    event.aggregate_version,
+                    event.event_id,
+                    m,
+                    "waiting behind a parked event of the same case",
+                )
                 result.parked += 1
                 continue
             if known.versions.get(event.case_id, 0) >= event.aggregate_version:
@@ -313,8 +367,15 @@ class Applier:
                     with self.conn.transaction():
                         t.projection.apply(cur, event, t.schema, before, after)
                 except Exception as exc:  # noqa: BLE001 - the projection refused the event: park the case
-                    log.warning("event parked", projection=t.projection.name, case_id=event.case_id,
-                                topic=m.topic, partition=m.partition, offset=m.offset, error=str(exc))
+                    log.warning(
+                        "event parked",
+                        projection=t.projection.name,
+                        case_id=event.case_id,
+                        topic=m.topic,
+                        partition=m.partition,
+                        offset=m.offset,
+                        error=str(exc),
+                    )
                     self._park(cur, t, event.case_id, event.aggregate_version, event.event_id, m, repr(exc))
                     known.parked.add(event.case_id)
                     result.parked += 1
@@ -329,27 +390,35 @@ class Applier:
         if current is not None and event.aggregate_version > current.version + 1:
             current = None  # held from before another runner (or a rebuild) went on with the case: read it again
         if current is None and event.aggregate_version > 1:
-            cur.execute(f'SELECT version, payload FROM "{self.cases_schema}".events WHERE case_id = %s '
-                        "AND version < %s", (event.case_id, event.aggregate_version))
+            cur.execute(
+                f'SELECT version, payload FROM "{self.cases_schema}".events WHERE case_id = %s AND version < %s',
+                (event.case_id, event.aggregate_version),
+            )
             stored = {int(v): bytes(p) for v, p in cur.fetchall()}
-            stored.update({v: p for (c, v), p in self._payloads.items() if c == event.case_id
-                           and v < event.aggregate_version})  # folded earlier in this batch, not written yet
+            stored.update(
+                {v: p for (c, v), p in self._payloads.items() if c == event.case_id and v < event.aggregate_version}
+            )  # folded earlier in this batch, not written yet
             earlier = [self.decode(stored[v]) for v in sorted(stored)]
             current = self.folder.warm(event.case_id, earlier)
         if current is not None and current.version >= event.aggregate_version:
             return None
         expected = (current.version if current is not None else 0) + 1
         if event.aggregate_version != expected:
-            raise RuntimeError(f"case {event.case_id}: event version {event.aggregate_version} arrived but "
-                               f"version {expected} is next (offset {event.offset}); the stream lost order")
+            raise RuntimeError(
+                f"case {event.case_id}: event version {event.aggregate_version} arrived but "
+                f"version {expected} is next (offset {event.offset}); the stream lost order"
+            )
         return self.folder.advance(event)
 
     @staticmethod
-    def _park(cur: psycopg.Cursor[Any], t: Target, case_id: str, version: int, event_id: str | None, m: Message,
-              error: str) -> None:
-        cur.execute(f'INSERT INTO "{t.schema}".parked (case_id, version, event_id, topic, partition, "offset", '
-                    "payload, error) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
-                    (case_id, version, event_id, m.topic, m.partition, m.offset, m.value, error))
+    def _park(
+        cur: psycopg.Cursor[Any], t: Target, case_id: str, version: int, event_id: str | None, m: Message, error: str
+    ) -> None:
+        cur.execute(
+            f'INSERT INTO "{t.schema}".parked (case_id, version, event_id, topic, partition, "offset", '
+            "payload, error) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
+            (case_id, version, event_id, m.topic, m.partition, m.offset, m.value, error),
+        )
 
 
 @dataclass
@@ -426,14 +495,20 @@ class ProjectionRunner:
         options = options or RunnerOptions()
         self.dsn, self.bootstrap, self.options = dsn, bootstrap, options
         self.conn: psycopg.Connection[Any] = psycopg.connect(dsn)
-        self.targets = [Target(projection_named(n), schema_name(n, suffix=options.schema_suffix))
-                        for n in options.projections]
+        self.targets = [
+            Target(projection_named(n), schema_name(n, suffix=options.schema_suffix)) for n in options.projections
+        ]
         self.cases_schema = cases_schema_for(options.schema_suffix)
         for t in self.targets:
             ensure_projection(self.conn, t.projection, t.schema, self.cases_schema)
         self.folder = CaseFolder()
-        self.applier = Applier(self.conn, self.targets, Decoder(SchemaStore.from_directory(options.schemas_dir)),
-                               folder=self.folder, cases_schema=self.cases_schema)
+        self.applier = Applier(
+            self.conn,
+            self.targets,
+            Decoder(SchemaStore.from_directory(options.schemas_dir)),
+            folder=self.folder,
+            cases_schema=self.cases_schema,
+        )
         self.consumer: Any = None
 
     def close(self) -> None:
@@ -453,14 +528,21 @@ class ProjectionRunner:
 
     def _connect(self) -> None:
         self.consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap.split(","), group_id=self.options.group, enable_auto_commit=False,
-            auto_offset_reset="earliest", max_poll_records=self.options.batch_size, client_id="kravsak-projector",
-            max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=32 * 1024 * 1024,
-            **({"session_timeout_ms": self.options.session_timeout_ms} if self.options.session_timeout_ms else {}))
+            bootstrap_servers=self.bootstrap.split(","),
+            group_id=self.options.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.options.batch_size,
+            client_id="kravsak-projector",
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_bytes=32 * 1024 * 1024,
+            **({"session_timeout_ms": self.options.session_timeout_ms} if self.options.session_timeout_ms else {}),
+        )
         self.consumer.subscribe([self.options.topic], listener=_Seeker(self))
 
-    def run(self, stop: threading.Event | None = None, *, until_caught_up: bool = False,
-            idle_timeout_s: float | None = None) -> RunReport:
+    def run(
+        self, stop: threading.Event | None = None, *, until_caught_up: bool = False, idle_timeout_s: float | None = None
+    ) -> RunReport:
         """Apply batches until ``stop`` is set (or, with ``until_caught_up``, until the group has
         reached the end of every assigned partition)."""
         stop = stop or threading.Event()
@@ -469,11 +551,15 @@ class ProjectionRunner:
         report = RunReport()
         started = idle_since = time.monotonic()
         while not stop.is_set():
-            polled = self.consumer.poll(timeout_ms=self.options.poll_timeout_ms,
-                                        max_records=self.options.batch_size)
-            messages = sorted((Message(r.topic, r.partition, r.offset, r.key, r.value)
-                               for records in polled.values() for r in records),
-                              key=lambda m: (m.partition, m.offset))
+            polled = self.consumer.poll(timeout_ms=self.options.poll_timeout_ms, max_records=self.options.batch_size)
+            messages = sorted(
+                (
+                    Message(r.topic, r.partition, r.offset, r.key, r.value)
+                    for records in polled.values()
+                    for r in records
+                ),
+                key=lambda m: (m.partition, m.offset),
+            )
             if messages:
                 idle_since = time.monotonic()
                 result = self.applier.apply_batch(messages)
@@ -482,8 +568,12 @@ class ProjectionRunner:
                     back = {m.partition: m.offset for m in reversed(messages)} | result.gaps
                     for partition, offset in back.items():
                         if partition in result.gaps:
-                            log.warning("gap before stored offset; seeking back", topic=self.options.topic,
-                                        partition=partition, offset=offset)
+                            log.warning(
+                                "gap before stored offset; seeking back",
+                                topic=self.options.topic,
+                                partition=partition,
+                                offset=offset,
+                            )
                         self.consumer.seek(TopicPartition(self.options.topic, partition), offset)
                 report.applied += result.applied
                 report.skipped += result.skipped
@@ -491,8 +581,14 @@ class ProjectionRunner:
                 report.batches += 1
                 self._commit_to_kafka(messages)
                 last = messages[-1]
-                log.debug("batch applied", topic=last.topic, partition=last.partition, offset=last.offset,
-                          applied=result.applied, parked=result.parked)
+                log.debug(
+                    "batch applied",
+                    topic=last.topic,
+                    partition=last.partition,
+                    offset=last.offset,
+                    applied=result.applied,
+                    parked=result.parked,
+                )
                 continue
             if until_caught_up and self.caught_up():
                 break
@@ -518,8 +614,9 @@ class ProjectionRunner:
         for m in messages:
             last[m.partition] = max(last.get(m.partition, -1), m.offset)
         try:
-            self.consumer.commit_async({TopicPartition(self.options.topic, p): OffsetAndMetadata(o + 1, "", -1)
-                                        for p, o in last.items()})
+            self.consumer.commit_async(
+                {TopicPartition(self.options.topic, p): OffsetAndMetadata(o + 1, "", -1) for p, o in last.items()}
+            )
         except Exception as exc:  # noqa: BLE001 - only a progress signal
             log.debug("kafka commit skipped", error=str(exc))
 
@@ -527,19 +624,32 @@ class ProjectionRunner:
 # --- rebuild, verify, retry ------------------------------------------------------------------
 
 
-def read_partition_range(bootstrap: str, topic: str, *, start: dict[int, int] | None = None,
-                         stop_at: dict[int, int] | None = None, batch: int = 5000,
-                         progress: Callable[[int], None] | None = None) -> Iterator[list[Message]]:
+def read_partition_range(
+    bootstrap: str,
+    topic: str,
+    *,
+    start: dict[int, int] | None = None,
+    stop_at: dict[int, int] | None = None,
+    batch: int = 5000,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[list[Message]]:
     """Every message of ``topic`` from ``start`` (default 0) up to ``stop_at`` (default: the end
     offsets when called), in batches, without a consumer group."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None, enable_auto_commit=False,
-                             auto_offset_reset="earliest", max_poll_records=batch,
-                             max_partition_fetch_bytes=8 * 1024 * 1024, fetch_max_bytes=32 * 1024 * 1024)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap.split(","),
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=batch,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_bytes=32 * 1024 * 1024,
+    )
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.assign(partitions)
-        ends = stop_at if stop_at is not None else {tp.partition: o for tp, o in
-                                                    consumer.end_offsets(partitions).items()}
+        ends = (
+            stop_at if stop_at is not None else {tp.partition: o for tp, o in consumer.end_offsets(partitions).items()}
+        )
         for tp in partitions:
             consumer.seek(tp, (start or {}).get(tp.partition, 0))
         remaining = {tp.partition for tp in partitions if consumer.position(tp) < ends.get(tp.partition, 0)}
@@ -568,9 +678,17 @@ def _fresh_schema(conn: psycopg.Connection[Any], projection: Projection, schema:
     ensure_projection(conn, projection, schema, cases_schema)
 
 
-def _build_aside(conn: psycopg.Connection[Any], bootstrap: str, targets: Sequence[Target], topic: str,
-                 decoder: Decoder, *, cases_schema: str, stop_at: dict[int, int] | None = None,
-                 progress: Callable[[int], None] | None = None) -> int:
+def _build_aside(
+    conn: psycopg.Connection[Any],
+    bootstrap: str,
+    targets: Sequence[Target],
+    topic: str,
+    decoder: Decoder,
+    *,
+    cases_schema: str,
+    stop_at: dict[int, int] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Apply ``topic`` to the aside ``targets`` from where the furthest behind of them is up to
     ``stop_at`` (default: the end); each target skips what it already has."""
     applier = Applier(conn, targets, decoder, cases_schema=cases_schema)
@@ -596,9 +714,16 @@ def _live_offsets_locked(conn: psycopg.Connection[Any], live: str, topic: str) -
         yield stored_offsets(cur, live, topic)
 
 
-def rebuild(dsn: str, bootstrap: str, name: str, *, topic: str = CASE_EVENTS_TOPIC,
-            schemas_dir: Path = SCHEMAS_DIR, progress: Callable[[int], None] | None = None,
-            schema_suffix: str = "") -> int:
+def rebuild(
+    dsn: str,
+    bootstrap: str,
+    name: str,
+    *,
+    topic: str = CASE_EVENTS_TOPIC,
+    schemas_dir: Path = SCHEMAS_DIR,
+    progress: Callable[[int], None] | None = None,
+    schema_suffix: str = "",
+) -> int:
     """Rebuild ``name`` into fresh tables from offset 0 and switch over only when caught up.
 
     The rebuild runs aside in ``kravsak_<name>__next`` while the live runners go on. Then, holding
@@ -614,8 +739,9 @@ def rebuild(dsn: str, bootstrap: str, name: str, *, topic: str = CASE_EVENTS_TOP
         target = [Target(projection, aside)]
         count = _build_aside(conn, bootstrap, target, topic, decoder, cases_schema=cases, progress=progress)
         with _live_offsets_locked(lock_conn, live, topic) as live_offsets:
-            count += _build_aside(conn, bootstrap, target, topic, decoder, cases_schema=cases, stop_at=live_offsets,
-                                  progress=progress)
+            count += _build_aside(
+                conn, bootstrap, target, topic, decoder, cases_schema=cases, stop_at=live_offsets, progress=progress
+            )
             with conn.cursor() as cur:
                 got = stored_offsets(cur, aside, topic)
             conn.commit()
@@ -643,9 +769,16 @@ class Difference:
 IGNORED_COLUMNS = {"postings": ("id",), "parked": ("parked_at",)}
 
 
-def verify(dsn: str, bootstrap: str, names: Sequence[str] = ("ledger", "limitation", "audit"), *,
-           topic: str = CASE_EVENTS_TOPIC, schemas_dir: Path = SCHEMAS_DIR,
-           progress: Callable[[int], None] | None = None, schema_suffix: str = "") -> list[Difference]:
+def verify(
+    dsn: str,
+    bootstrap: str,
+    names: Sequence[str] = ("ledger", "limitation", "audit"),
+    *,
+    topic: str = CASE_EVENTS_TOPIC,
+    schemas_dir: Path = SCHEMAS_DIR,
+    progress: Callable[[int], None] | None = None,
+    schema_suffix: str = "",
+) -> list[Difference]:
     """Rebuild each projection aside up to the live offsets and compare every table with the live one.
 
     The asides never read beyond the live offsets: first all together in one pass (one read of the
@@ -667,12 +800,28 @@ def verify(dsn: str, bootstrap: str, names: Sequence[str] = ("ledger", "limitati
         conn.commit()
         slowest = {part: min(o.get(part, 0) for o in live_then) for o in live_then for part in o}
         try:
-            _build_aside(conn, bootstrap, [Target(p, aside[p.name]) for p in projections], topic, decoder,
-                         cases_schema=cases, stop_at=slowest, progress=progress)
+            _build_aside(
+                conn,
+                bootstrap,
+                [Target(p, aside[p.name]) for p in projections],
+                topic,
+                decoder,
+                cases_schema=cases,
+                stop_at=slowest,
+                progress=progress,
+            )
             for p in projections:
                 with _live_offsets_locked(lock_conn, live[p.name], topic) as live_offsets:
-                    _build_aside(conn, bootstrap, [Target(p, aside[p.name])], topic, decoder, cases_schema=cases,
-                                 stop_at=live_offsets, progress=progress)
+                    _build_aside(
+                        conn,
+                        bootstrap,
+                        [Target(p, aside[p.name])],
+                        topic,
+                        decoder,
+                        cases_schema=cases,
+                        stop_at=live_offsets,
+                        progress=progress,
+                    )
                     differences += _compare(lock_conn, p.name, live[p.name], aside[p.name])
         finally:
             with conn.transaction():
@@ -684,11 +833,17 @@ def verify(dsn: str, bootstrap: str, names: Sequence[str] = ("ledger", "limitati
 def _compare(conn: psycopg.Connection[Any], name: str, live: str, aside: str) -> list[Difference]:
     out: list[Difference] = []
     with conn.cursor() as cur:
-        cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND table_name <> "
-                    "'meta' ORDER BY 1", (live,))
+        cur.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s AND table_name <> "
+            "'meta' ORDER BY 1",
+            (live,),
+        )
         for (table,) in cur.fetchall():
-            cur.execute("SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND "
-                        "table_name = %s ORDER BY ordinal_position", (live, table))
+            cur.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND "
+                "table_name = %s ORDER BY ordinal_position",
+                (live, table),
+            )
             columns = [c for (c,) in cur.fetchall() if c not in IGNORED_COLUMNS.get(table, ())]
             cols = ", ".join(f'"{c}"' for c in columns)
             counts = []
@@ -703,8 +858,13 @@ def _compare(conn: psycopg.Connection[Any], name: str, live: str, aside: str) ->
     return out
 
 
-def retry_parked(dsn: str, *, names: Sequence[str] = ("ledger", "limitation", "audit"),
-                 schemas_dir: Path = SCHEMAS_DIR, schema_suffix: str = "") -> dict[str, int]:
+def retry_parked(
+    dsn: str,
+    *,
+    names: Sequence[str] = ("ledger", "limitation", "audit"),
+    schemas_dir: Path = SCHEMAS_DIR,
+    schema_suffix: str = "",
+) -> dict[str, int]:
     """Apply parked events again (after a fix): per case, all its parked events in stream order in
     one transaction. An event that fails again is parked again and the case's later events wait
     behind it. The transaction holds the case's partition offset row, as a live runner's batch does,
@@ -725,12 +885,17 @@ def retry_parked(dsn: str, *, names: Sequence[str] = ("ledger", "limitation", "a
             applied = 0
             for case_id in case_ids:
                 with conn.transaction(), conn.cursor() as cur:
-                    cur.execute(f'SELECT DISTINCT topic, partition FROM "{schema}".parked WHERE case_id = %s '
-                                "ORDER BY 1, 2", (case_id,))
+                    cur.execute(
+                        f'SELECT DISTINCT topic, partition FROM "{schema}".parked WHERE case_id = %s ORDER BY 1, 2',
+                        (case_id,),
+                    )
                     for topic, partition in cur.fetchall():
                         lock_offsets(cur, schema, str(topic), [int(partition)])
-                    cur.execute(f'DELETE FROM "{schema}".parked WHERE case_id = %s '
-                                'RETURNING topic, partition, "offset", payload', (case_id,))
+                    cur.execute(
+                        f'DELETE FROM "{schema}".parked WHERE case_id = %s '
+                        'RETURNING topic, partition, "offset", payload',
+                        (case_id,),
+                    )
                     rows = sorted(cur.fetchall(), key=lambda r: (r[0], r[1], r[2]))
                     applier = Applier(conn, [target], decoder, cases_schema=cases_schema)
                     cases = {schema: _Cases.read(cur, schema, [case_id])}
@@ -744,8 +909,9 @@ def retry_parked(dsn: str, *, names: Sequence[str] = ("ledger", "limitation", "a
     return done
 
 
-def project_once(dsn: str, bootstrap: str, options: RunnerOptions | None = None, *,
-                 timeout_s: float = 120.0) -> RunReport:
+def project_once(
+    dsn: str, bootstrap: str, options: RunnerOptions | None = None, *, timeout_s: float = 120.0
+) -> RunReport:
     """Run a runner until it has caught up with the topic (tests, scenario runs through Kafka)."""
     runner = ProjectionRunner(dsn, bootstrap, options or RunnerOptions())
     stop = threading.Event()

@@ -73,8 +73,9 @@ class CollectionApp(Application[UUID]):
     # a debtor gathers one event per claim; a snapshot every 50 keeps loading it cheap
     snapshotting_intervals = {Debtor: 50}
 
-    def __init__(self, env: Mapping[str, str] | None = None, *, namespace: UUID = DEFAULT_NAMESPACE,
-                 salt: bytes = DEFAULT_SALT) -> None:
+    def __init__(
+        self, env: Mapping[str, str] | None = None, *, namespace: UUID = DEFAULT_NAMESPACE, salt: bytes = DEFAULT_SALT
+    ) -> None:
         super().__init__(env)
         self.namespace = namespace
         self.salt = salt
@@ -130,9 +131,19 @@ class CollectionApp(Application[UUID]):
 
     # --- parties -----------------------------------------------------------------------------
 
-    def register_creditor(self, *, creditor: str, name: str, jurisdiction: str, on: date, command_id: str,
-                          office: str | None = None, policy: CollectionPolicy | None = None,
-                          kid_algorithm: str = "MOD10", kid_length: int = 15) -> UUID:
+    def register_creditor(
+        self,
+        *,
+        creditor: str,
+        name: str,
+        jurisdiction: str,
+        on: date,
+        command_id: str,
+        office: str | None = None,
+        policy: CollectionPolicy | None = None,
+        kid_algorithm: str = "MOD10",
+        kid_length: int = 15,
+    ) -> UUID:
         j = self._jurisdiction(jurisdiction)
         if not creditor.isdigit() or len(creditor) != 4:
             raise invalid("creditor", f"'{creditor}' is not a four-digit municipality number")
@@ -143,9 +154,19 @@ class CollectionApp(Application[UUID]):
         if chosen.jurisdiction != j:
             raise invalid("policy", f"a {chosen.jurisdiction} policy cannot serve a {j} creditor")
         KidScheme(KidAlgorithm(kid_algorithm), kid_length, 4)  # validates the scheme
-        c = Creditor._create(Creditor.Registered, id=ident, command_id=command_id, recorded=on, creditor=creditor,
-                             name=name, jurisdiction=j.value, office=office or creditor, policy=chosen.as_dict(),
-                             kid_algorithm=kid_algorithm, kid_length=kid_length)
+        c = Creditor._create(
+            Creditor.Registered,
+            id=ident,
+            command_id=command_id,
+            recorded=on,
+            creditor=creditor,
+            name=name,
+            jurisdiction=j.value,
+            office=office or creditor,
+            policy=chosen.as_dict(),
+            kid_algorithm=kid_algorithm,
+            kid_length=kid_length,
+        )
         self.save(c)
         return ident
 
@@ -156,9 +177,19 @@ class CollectionApp(Application[UUID]):
         c.change_policy(command_id=command_id, on=on, policy=policy.as_dict())
         self.save(c)
 
-    def register_debtor(self, *, office: str, ref: str, kind: str, jurisdiction: str, on: date, command_id: str,
-                        national_id: str | None = None, allow_synthetic: bool = False,
-                        contact: Mapping[str, bool] | None = None) -> UUID:
+    def register_debtor(
+        self,
+        *,
+        office: str,
+        ref: str,
+        kind: str,
+        jurisdiction: str,
+        on: date,
+        command_id: str,
+        national_id: str | None = None,
+        allow_synthetic: bool = False,
+        contact: Mapping[str, bool] | None = None,
+    ) -> UUID:
         j = self._jurisdiction(jurisdiction)
         try:
             debtor_kind = DebtorKind(kind)
@@ -166,8 +197,9 @@ class CollectionApp(Application[UUID]):
             raise invalid("kind", f"'{kind}' is not person or organisation") from None
         if national_id is not None:
             try:
-                compact = validate_identity(national_id, jurisdiction=j.value, kind=debtor_kind.value,
-                                            allow_synthetic=allow_synthetic)
+                compact = validate_identity(
+                    national_id, jurisdiction=j.value, kind=debtor_kind.value, allow_synthetic=allow_synthetic
+                )
             except InvalidIdentity as e:
                 raise invalid(e.field, e.rule) from None
             opaque = opaque_debtor_id(compact, salt=self.salt)
@@ -183,8 +215,18 @@ class CollectionApp(Application[UUID]):
         ident = debtor_id_for(self.namespace, office, ref, self.salt)
         if self._exists(ident):
             return ident
-        d = Debtor._create(Debtor.Registered, id=ident, command_id=command_id, recorded=on, office=office, ref=ref,
-                           kind=debtor_kind.value, jurisdiction=j.value, opaque_id=opaque, contact=flags)
+        d = Debtor._create(
+            Debtor.Registered,
+            id=ident,
+            command_id=command_id,
+            recorded=on,
+            office=office,
+            ref=ref,
+            kind=debtor_kind.value,
+            jurisdiction=j.value,
+            opaque_id=opaque,
+            contact=flags,
+        )
         self.save(d)
         return ident
 
@@ -202,8 +244,7 @@ class CollectionApp(Application[UUID]):
             c.note_death(command_id=command_id, on=on, died=died, rules=rules_for(c.jurisdiction.value))
         self.save(d, *claims)
 
-    def register_proklama(self, *, office: str, debtor_ref: str, published: date, on: date,
-                          command_id: str) -> date:
+    def register_proklama(self, *, office: str, debtor_ref: str, published: date, on: date, command_id: str) -> date:
         d = self.debtor(office, debtor_ref)
         if d.died is None:
             raise CommandRefused(ErrorCode.MISSING_PREREQUISITE, "a proklama needs the debtor registered as dead")
@@ -218,15 +259,30 @@ class CollectionApp(Application[UUID]):
         d.publish_proklama(command_id=command_id, on=on, published=published, report_deadline=deadline)
         claims = [self._claim_by_id(cid) for cid in d.claims]
         for c in claims:
-            c.note_estate_deadline(command_id=command_id, on=on, published=published, deadline=deadline,
-                                   rules=rules_for(c.jurisdiction.value))
+            c.note_estate_deadline(
+                command_id=command_id,
+                on=on,
+                published=published,
+                deadline=deadline,
+                rules=rules_for(c.jurisdiction.value),
+            )
         self.save(d, *claims)
         return deadline
 
     # --- claims ------------------------------------------------------------------------------
 
-    def issue_invoice(self, *, creditor: str, invoice: str, amount: Decimal, due: date, claim_type: str,
-                      debtor_ref: str, on: date, command_id: str) -> UUID:
+    def issue_invoice(
+        self,
+        *,
+        creditor: str,
+        invoice: str,
+        amount: Decimal,
+        due: date,
+        claim_type: str,
+        debtor_ref: str,
+        on: date,
+        command_id: str,
+    ) -> UUID:
         if not invoice or len(invoice) > 64:
             raise invalid("invoice", "an invoice number of 1 to 64 characters is required")
         c = self.creditor(creditor)
@@ -234,39 +290,84 @@ class CollectionApp(Application[UUID]):
         ident = claim_id(self.namespace, creditor, invoice)
         existing = self._get_claim(ident)
         if existing is not None:
-            if (existing.account.principal, existing.due, existing.claim_type) == (amount, due, claim_type) \
-                    or command_id in existing.commands:
+            if (existing.account.principal, existing.due, existing.claim_type) == (
+                amount,
+                due,
+                claim_type,
+            ) or command_id in existing.commands:
                 return ident
-            raise invalid("invoice", f"invoice number {invoice} is already registered for creditor {creditor} "
-                                     "with other data")
+            raise invalid(
+                "invoice", f"invoice number {invoice} is already registered for creditor {creditor} with other data"
+            )
         d = self.debtor(c.office, debtor_ref)
         if d.jurisdiction != c.jurisdiction:
             raise invalid("debtor", f"debtor {debtor_ref} is registered under {d.jurisdiction}, not {c.jurisdiction}")
         scheme = KidScheme(KidAlgorithm(c.kid_algorithm), c.kid_length, 4)
         serial = scheme.next_issuable_serial(creditor, invoice_serial(invoice, scheme.serial_digits))
         choice = self._channel(d, "invoice")
-        claim = Claim.issue(id=ident, command_id=command_id, on=on, rules=rules, creditor_id=creditor,
-                            debtor_id=str(d.id), invoice=invoice, amount=amount, due=due, claim_type=claim_type,
-                            debtor_kind=DebtorKind(d.kind), kid=scheme.for_invoice(creditor, serial),
-                            channel=choice[0], channel_reason=choice[1])
+        claim = Claim.issue(
+            id=ident,
+            command_id=command_id,
+            on=on,
+            rules=rules,
+            creditor_id=creditor,
+            debtor_id=str(d.id),
+            invoice=invoice,
+            amount=amount,
+            due=due,
+            claim_type=claim_type,
+            debtor_kind=DebtorKind(d.kind),
+            kid=scheme.for_invoice(creditor, serial),
+            channel=choice[0],
+            channel_reason=choice[1],
+        )
         if d.died is not None:
             claim.note_death(command_id=command_id, on=on, died=d.died, rules=rules)
         d.attach(command_id=command_id, on=on, claim_id=ident)
         self.save(claim, d)
         return ident
 
-    def credit_invoice(self, *, creditor: str, invoice: str, amount: Decimal, on: date, command_id: str,
-                       reason: str = "credit note") -> None:
-        self._on_claim(creditor, invoice, command_id, lambda c, r: c.credit(
-            command_id=command_id, on=on, amount=amount, reason=reason, rules=r))
+    def credit_invoice(
+        self, *, creditor: str, invoice: str, amount: Decimal, on: date, command_id: str, reason: str = "credit note"
+    ) -> None:
+        self._on_claim(
+            creditor,
+            invoice,
+            command_id,
+            lambda c, r: c.credit(command_id=command_id, on=on, amount=amount, reason=reason, rules=r),
+        )
 
-    def register_payment(self, *, creditor: str, invoice: str, amount: Decimal, on: date, command_id: str,
-                         ordered: date | None = None, designation: str | None = None) -> None:
-        self._on_claim(creditor, invoice, command_id, lambda c, r: c.pay(
-            command_id=command_id, on=on, amount=amount, ordered=ordered or on, designation=designation, rules=r))
+    def register_payment(
+        self,
+        *,
+        creditor: str,
+        invoice: str,
+        amount: Decimal,
+        on: date,
+        command_id: str,
+        ordered: date | None = None,
+        designation: str | None = None,
+    ) -> None:
+        self._on_claim(
+            creditor,
+            invoice,
+            command_id,
+            lambda c, r: c.pay(
+                command_id=command_id, on=on, amount=amount, ordered=ordered or on, designation=designation, rules=r
+            ),
+        )
 
-    def send_notice(self, *, creditor: str, invoice: str, notice: str, on: date, command_id: str,
-                    deadline: date | None = None, channel: str | None = None) -> None:
+    def send_notice(
+        self,
+        *,
+        creditor: str,
+        invoice: str,
+        notice: str,
+        on: date,
+        command_id: str,
+        deadline: date | None = None,
+        channel: str | None = None,
+    ) -> None:
         cred = self.creditor(creditor)
         policy = CollectionPolicy.from_dict(cred.policy)
 
@@ -274,71 +375,135 @@ class CollectionApp(Application[UUID]):
             d = self._load(UUID(c.debtor_id), Debtor)
             assert d is not None
             chosen = self._given_channel(channel, notice) if channel else self._channel(d, notice)
-            c.send_notice(command_id=command_id, on=on, notice=notice, deadline=deadline, died=c.facts.died,
-                          channel=chosen[0], channel_reason=chosen[1], fees_enabled=policy.fees_enabled,
-                          reminder_fee_agreed=policy.reminder_fee_agreed, rules=r)
+            c.send_notice(
+                command_id=command_id,
+                on=on,
+                notice=notice,
+                deadline=deadline,
+                died=c.facts.died,
+                channel=chosen[0],
+                channel_reason=chosen[1],
+                fees_enabled=policy.fees_enabled,
+                reminder_fee_agreed=policy.reminder_fee_agreed,
+                rules=r,
+            )
+
         self._on_claim(creditor, invoice, command_id, act)
 
-    def register_objection(self, *, creditor: str, invoice: str, on: date, command_id: str,
-                           received: date | None = None, text: str = "") -> None:
-        self._on_claim(creditor, invoice, command_id, lambda c, r: c.register_objection(
-            command_id=command_id, on=on, received=received or on, text=text, rules=r))
+    def register_objection(
+        self, *, creditor: str, invoice: str, on: date, command_id: str, received: date | None = None, text: str = ""
+    ) -> None:
+        self._on_claim(
+            creditor,
+            invoice,
+            command_id,
+            lambda c, r: c.register_objection(
+                command_id=command_id, on=on, received=received or on, text=text, rules=r
+            ),
+        )
 
-    def resolve_objection(self, *, creditor: str, invoice: str, outcome: str, on: date, command_id: str,
-                          amount: Decimal | None = None) -> None:
-        self._on_claim(creditor, invoice, command_id, lambda c, r: c.resolve_objection(
-            command_id=command_id, on=on, outcome=outcome, amount=amount, rules=r))
+    def resolve_objection(
+        self, *, creditor: str, invoice: str, outcome: str, on: date, command_id: str, amount: Decimal | None = None
+    ) -> None:
+        self._on_claim(
+            creditor,
+            invoice,
+            command_id,
+            lambda c, r: c.resolve_objection(command_id=command_id, on=on, outcome=outcome, amount=amount, rules=r),
+        )
 
-    def grant_deferral(self, *, creditor: str, invoice: str, until: date, on: date, command_id: str,
-                       requested_by_debtor: bool = True) -> None:
-        self._on_claim(creditor, invoice, command_id, lambda c, r: c.grant_deferral(
-            command_id=command_id, on=on, until=until, requested_by_debtor=requested_by_debtor, rules=r))
+    def grant_deferral(
+        self, *, creditor: str, invoice: str, until: date, on: date, command_id: str, requested_by_debtor: bool = True
+    ) -> None:
+        self._on_claim(
+            creditor,
+            invoice,
+            command_id,
+            lambda c, r: c.grant_deferral(
+                command_id=command_id, on=on, until=until, requested_by_debtor=requested_by_debtor, rules=r
+            ),
+        )
 
-    def agree_payment_plan(self, *, creditor: str, invoice: str, installments: Iterable[Installment], on: date,
-                           command_id: str) -> None:
+    def agree_payment_plan(
+        self, *, creditor: str, invoice: str, installments: Iterable[Installment], on: date, command_id: str
+    ) -> None:
         plan = list(installments)
-        self._on_claim(creditor, invoice, command_id, lambda c, r: c.agree_payment_plan(
-            command_id=command_id, on=on, installments=plan, rules=r))
+        self._on_claim(
+            creditor,
+            invoice,
+            command_id,
+            lambda c, r: c.agree_payment_plan(command_id=command_id, on=on, installments=plan, rules=r),
+        )
 
     def request_enforcement(self, *, creditor: str, invoice: str, route: str, on: date, command_id: str) -> None:
-        self._on_claim(creditor, invoice, command_id, lambda c, r: c.request_enforcement(
-            command_id=command_id, on=on, route=route, died=c.facts.died, rules=r))
+        self._on_claim(
+            creditor,
+            invoice,
+            command_id,
+            lambda c, r: c.request_enforcement(command_id=command_id, on=on, route=route, died=c.facts.died, rules=r),
+        )
 
-    def register_judgment(self, *, creditor: str, invoice: str, on: date, command_id: str,
-                          decided: date | None = None) -> None:
-        self._on_claim(creditor, invoice, command_id, lambda c, r: c.register_judgment(
-            command_id=command_id, on=on, decided=decided or on, rules=r))
+    def register_judgment(
+        self, *, creditor: str, invoice: str, on: date, command_id: str, decided: date | None = None
+    ) -> None:
+        self._on_claim(
+            creditor,
+            invoice,
+            command_id,
+            lambda c, r: c.register_judgment(command_id=command_id, on=on, decided=decided or on, rules=r),
+        )
 
     def apply_reinstatement(self, *, creditor: str, invoice: str, on: date, command_id: str) -> None:
-        self._on_claim(creditor, invoice, command_id, lambda c, r: c.apply_reinstatement(
-            command_id=command_id, on=on, rules=r))
+        self._on_claim(
+            creditor, invoice, command_id, lambda c, r: c.apply_reinstatement(command_id=command_id, on=on, rules=r)
+        )
 
     def report_to_estate(self, *, creditor: str, invoice: str, on: date, command_id: str) -> None:
-        self._on_claim(creditor, invoice, command_id, lambda c, r: c.report_to_estate(
-            command_id=command_id, on=on, rules=r))
+        self._on_claim(
+            creditor, invoice, command_id, lambda c, r: c.report_to_estate(command_id=command_id, on=on, rules=r)
+        )
 
     def write_off(self, *, creditor: str, invoice: str, reason: str, on: date, command_id: str) -> None:
-        self._on_claim(creditor, invoice, command_id, lambda c, r: c.write_off(
-            command_id=command_id, on=on, reason=reason, rules=r))
+        self._on_claim(
+            creditor,
+            invoice,
+            command_id,
+            lambda c, r: c.write_off(command_id=command_id, on=on, reason=reason, rules=r),
+        )
 
-    def write_down(self, *, creditor: str, invoice: str, amount: Decimal, reason: str, on: date,
-                   command_id: str) -> None:
-        self._on_claim(creditor, invoice, command_id, lambda c, r: c.write_down(
-            command_id=command_id, on=on, amount=amount, reason=reason, rules=r))
+    def write_down(
+        self, *, creditor: str, invoice: str, amount: Decimal, reason: str, on: date, command_id: str
+    ) -> None:
+        self._on_claim(
+            creditor,
+            invoice,
+            command_id,
+            lambda c, r: c.write_down(command_id=command_id, on=on, amount=amount, reason=reason, rules=r),
+        )
 
-    def file_complaint(self, *, creditor: str, invoice: str, on: date, command_id: str,
-                       received: date | None = None) -> None:
-        self._on_claim(creditor, invoice, command_id, lambda c, r: c.file_complaint(
-            command_id=command_id, on=on, received=received or on, rules=r))
+    def file_complaint(
+        self, *, creditor: str, invoice: str, on: date, command_id: str, received: date | None = None
+    ) -> None:
+        self._on_claim(
+            creditor,
+            invoice,
+            command_id,
+            lambda c, r: c.file_complaint(command_id=command_id, on=on, received=received or on, rules=r),
+        )
 
     def decide_complaint(self, *, creditor: str, invoice: str, outcome: str, on: date, command_id: str) -> None:
-        self._on_claim(creditor, invoice, command_id, lambda c, r: c.decide_complaint(
-            command_id=command_id, on=on, outcome=outcome, rules=r))
+        self._on_claim(
+            creditor,
+            invoice,
+            command_id,
+            lambda c, r: c.decide_complaint(command_id=command_id, on=on, outcome=outcome, rules=r),
+        )
 
     # --- case flow ---------------------------------------------------------------------------
 
-    def run_policies(self, *, creditor: str, invoices: Iterable[str], start: date, until: date,
-                     command_id: str) -> list[PolicyRun]:
+    def run_policies(
+        self, *, creditor: str, invoices: Iterable[str], start: date, until: date, command_id: str
+    ) -> list[PolicyRun]:
         """Drive the creditor's policy day by day from ``start`` through ``until`` for ``invoices``."""
         cred = self.creditor(creditor)
         policy = CollectionPolicy.from_dict(cred.policy)
@@ -360,11 +525,18 @@ class CollectionApp(Application[UUID]):
                 cid = f"{command_id}/{invoice}/{action.name}/{day}"
                 try:
                     if action.kind == "notice":
-                        self.send_notice(creditor=creditor, invoice=invoice, notice=action.name, on=day,
-                                         command_id=cid, deadline=action.deadline)
+                        self.send_notice(
+                            creditor=creditor,
+                            invoice=invoice,
+                            notice=action.name,
+                            on=day,
+                            command_id=cid,
+                            deadline=action.deadline,
+                        )
                     else:
-                        self.request_enforcement(creditor=creditor, invoice=invoice, route=action.name, on=day,
-                                                 command_id=cid)
+                        self.request_enforcement(
+                            creditor=creditor, invoice=invoice, route=action.name, on=day, command_id=cid
+                        )
                     runs.append(PolicyRun(day, invoice, action, cid, True, None))
                 except CommandRefused as refused:
                     runs.append(PolicyRun(day, invoice, action, cid, False, refused.code.value))
@@ -388,8 +560,9 @@ class CollectionApp(Application[UUID]):
     def claim(self, creditor: str, invoice: str) -> Claim:
         c = self._get_claim(claim_id(self.namespace, creditor, invoice))
         if c is None:
-            raise CommandRefused(ErrorCode.UNKNOWN_INVOICE, f"invoice {invoice} is not registered for creditor "
-                                 f"{creditor}")
+            raise CommandRefused(
+                ErrorCode.UNKNOWN_INVOICE, f"invoice {invoice} is not registered for creditor {creditor}"
+            )
         return c
 
     def claim_report(self, claim: Claim, day: date) -> dict[str, Any]:
@@ -398,14 +571,27 @@ class CollectionApp(Application[UUID]):
         exact, warnings = claim.interest_exact_on(day, rules)
         acc = claim.account
         report: dict[str, Any] = {
-            "principal": fmt(acc.principal), "interest": fmt(acc.owed("interest", exact)), "fees": fmt(acc.fees),
-            "costs": fmt(acc.costs), "paid": fmt(acc.total_paid), "balance": fmt(acc.balance(exact)),
-            "limitation_date": claim.limitation_date.isoformat(), "status": claim.status_on(day, rules).value,
-            "stage": claim.stage.value, "disputed": claim.disputed,
-            "currency": claim.currency, "kid": claim.kid, "surplus": fmt(acc.surplus),
+            "principal": fmt(acc.principal),
+            "interest": fmt(acc.owed("interest", exact)),
+            "fees": fmt(acc.fees),
+            "costs": fmt(acc.costs),
+            "paid": fmt(acc.total_paid),
+            "balance": fmt(acc.balance(exact)),
+            "limitation_date": claim.limitation_date.isoformat(),
+            "status": claim.status_on(day, rules).value,
+            "stage": claim.stage.value,
+            "disputed": claim.disputed,
+            "currency": claim.currency,
+            "kid": claim.kid,
+            "surplus": fmt(acc.surplus),
             "estate_report_deadline": claim.estate_deadline.isoformat() if claim.estate_deadline else None,
-            "estate_status": estate_status(died=claim.facts.died, reported=claim.reported_to_estate,
-                                           deadline=claim.estate_deadline, lien_secured=claim.lien_secured, day=day),
+            "estate_status": estate_status(
+                died=claim.facts.died,
+                reported=claim.reported_to_estate,
+                deadline=claim.estate_deadline,
+                lien_secured=claim.lien_secured,
+                day=day,
+            ),
         }
         if claim.write_off_reason:
             report["written_off"] = fmt(claim.written_off_amount)
@@ -487,8 +673,11 @@ class CollectionApp(Application[UUID]):
         except ValueError:
             raise invalid("channel", f"'{channel}' is not one of {', '.join(c.value for c in Channel)}") from None
         if not may_carry(chosen, document):
-            raise invalid("channel", f"a {document} may not go by {chosen.value}: legally required notices go by "
-                                     "digital mailbox or paper (inkassoloven § 3a)")
+            raise invalid(
+                "channel",
+                f"a {document} may not go by {chosen.value}: legally required notices go by "
+                "digital mailbox or paper (inkassoloven § 3a)",
+            )
         return chosen.value, "given by the caseworker"
 
     @staticmethod

@@ -114,58 +114,109 @@ def audit(facts: ClaimFacts) -> AuditResult:
     for step in steps:
         day, name = _day(step), _name(step)
         if facts.died is not None and isinstance(step, NoticeRecord) and step.sent_on >= facts.died:
-            flag(step, "contact_after_death", Severity.WARNING,
-                 f"{name} sent {day} to a debtor who died {facts.died}", True)
+            flag(
+                step,
+                "contact_after_death",
+                Severity.WARNING,
+                f"{name} sent {day} to a debtor who died {facts.died}",
+                True,
+            )
         for o in facts.objections:
             pending = o.received <= day and (o.resolved_on is None or day < o.resolved_on)
-            disputed_after = (o.outcome == ObjectionOutcome.MAINTAINED and o.resolved_on is not None
-                              and day >= o.resolved_on and name not in COURT_ROUTES)
+            disputed_after = (
+                o.outcome == ObjectionOutcome.MAINTAINED
+                and o.resolved_on is not None
+                and day >= o.resolved_on
+                and name not in COURT_ROUTES
+            )
             if pending or disputed_after:
-                flag(step, "escalated_during_objection", Severity.BREACH,
-                     f"{name} on {day} while the objection received {o.received} was "
-                     f"{'pending' if pending else 'maintained (disputed)'}", True)
+                flag(
+                    step,
+                    "escalated_during_objection",
+                    Severity.BREACH,
+                    f"{name} on {day} while the objection received {o.received} was "
+                    f"{'pending' if pending else 'maintained (disputed)'}",
+                    True,
+                )
                 break
         paid_by, what = _paid_by(facts, step)
         timely = sum((p.amount for p in facts.payments if p.ordered <= paid_by), ZERO)
         if facts.principal > 0 and timely >= facts.principal and day > paid_by:
-            flag(step, "escalated_after_timely_payment", Severity.BREACH,
-                 f"{name} on {day} although {fmt(timely)} was ordered by {what} {paid_by}", True)
+            flag(
+                step,
+                "escalated_after_timely_payment",
+                Severity.BREACH,
+                f"{name} on {day} although {fmt(timely)} was ordered by {what} {paid_by}",
+                True,
+            )
         deadline, what = _previous_deadline(facts, step)
         escalating = isinstance(step, EnforcementRecord) or name in ESCALATING_NOTICES
         if escalating and day <= deadline:
-            flag(step, "escalated_before_deadline", Severity.BREACH,
-                 f"{name} on {day} before {what} {deadline} had passed", True)
+            flag(
+                step,
+                "escalated_before_deadline",
+                Severity.BREACH,
+                f"{name} on {day} before {what} {deadline} had passed",
+                True,
+            )
         for d in facts.deferrals:
             if d.granted_on <= day <= d.until:
-                flag(step, "escalated_before_deadline", Severity.BREACH,
-                     f"{name} on {day} during the deferral granted until {d.until}", True)
+                flag(
+                    step,
+                    "escalated_before_deadline",
+                    Severity.BREACH,
+                    f"{name} on {day} during the deferral granted until {d.until}",
+                    True,
+                )
         limit = _limitation_on(facts, day)
         if limit is not None and day > limit:
-            flag(step, "time_barred_collection", Severity.BREACH,
-                 f"{name} on {day} after the limitation date {limit}", True)
-        if isinstance(step, NoticeRecord) and step.fee == 0 and "policy" not in step.fee_reason \
-                and step.notice != "varsel_4_18":
+            flag(
+                step,
+                "time_barred_collection",
+                Severity.BREACH,
+                f"{name} on {day} after the limitation date {limit}",
+                True,
+            )
+        if (
+            isinstance(step, NoticeRecord)
+            and step.fee == 0
+            and "policy" not in step.fee_reason
+            and step.notice != "varsel_4_18"
+        ):
             findings.append(Finding(step.command_id, "notice_fee_not_allowed", Severity.INFO, step.fee_reason))
 
     for o in facts.objections:
         if o.outcome in (ObjectionOutcome.MAINTAINED, ObjectionOutcome.UPHELD) and o.resolved_on is not None:
             for step in steps:
                 if _day(step) <= o.resolved_on and step.command_id not in lost:
-                    lost[step.command_id] = f"objection {o.outcome} on {o.resolved_on}: collection costs " \
-                                            "can no longer be recovered"
+                    lost[step.command_id] = (
+                        f"objection {o.outcome} on {o.resolved_on}: collection costs can no longer be recovered"
+                    )
     for c in facts.complaints:
         if c.outcome == "breach" and c.decided_on is not None:
-            findings.append(Finding(c.command_id, "complaint_breach", Severity.BREACH,
-                                    f"the complaints board found a breach of good collection practice on "
-                                    f"{c.decided_on}; all collection costs fall away"))
+            findings.append(
+                Finding(
+                    c.command_id,
+                    "complaint_breach",
+                    Severity.BREACH,
+                    f"the complaints board found a breach of good collection practice on "
+                    f"{c.decided_on}; all collection costs fall away",
+                )
+            )
             for step in steps:
                 if _day(step) <= c.decided_on and step.command_id not in lost:
                     lost[step.command_id] = f"complaints board found a breach on {c.decided_on}"
 
     for step in steps:
         if step.command_id in lost and _amount(step) > 0:
-            findings.append(Finding(step.command_id, "costs_not_recoverable", Severity.INFO,
-                                    f"{'fee' if isinstance(step, NoticeRecord) else 'cost'} "
-                                    f"{fmt(_amount(step))} of the {_name(step)} on {_day(step)} can no longer "
-                                    f"be recovered ({lost[step.command_id]})"))
+            findings.append(
+                Finding(
+                    step.command_id,
+                    "costs_not_recoverable",
+                    Severity.INFO,
+                    f"{'fee' if isinstance(step, NoticeRecord) else 'cost'} "
+                    f"{fmt(_amount(step))} of the {_name(step)} on {_day(step)} can no longer "
+                    f"be recovered ({lost[step.command_id]})",
+                )
+            )
     return AuditResult(tuple(findings), lost)

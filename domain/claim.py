@@ -47,8 +47,14 @@ CLAIM_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/claim")
 WRITE_OFF_REASONS = frozenset({"time_barred", "deceased", "bankruptcy", "uneconomic", "other"})
 
 
-def accrued_interest(rules: Rules, principal_outstanding: Decimal, interest_exact: Decimal, interest_through: date,
-                     closed_on: date | None, day: date) -> tuple[Decimal, tuple[str, ...]]:
+def accrued_interest(
+    rules: Rules,
+    principal_outstanding: Decimal,
+    interest_exact: Decimal,
+    interest_through: date,
+    closed_on: date | None,
+    day: date,
+) -> tuple[Decimal, tuple[str, ...]]:
     """Interest recorded through ``interest_through`` plus what accrued since, through ``day`` (or the
     day the claim closed) — exact; read models use the same function as the aggregate."""
     end = min(day, closed_on) if closed_on else day
@@ -72,8 +78,9 @@ def require_amount(field: str, amount: Decimal) -> None:
         raise invalid(field, f"{amount} must be an amount greater than zero in whole øre/öre")
 
 
-def estate_status(*, died: date | None, reported: date | None, deadline: date | None, lien_secured: bool,
-                  day: date) -> str | None:
+def estate_status(
+    *, died: date | None, reported: date | None, deadline: date | None, lien_secured: bool, day: date
+) -> str | None:
     """Where a claim stands towards a deceased debtor's estate on ``day``."""
     if died is None:
         return None
@@ -124,10 +131,17 @@ class Claim(Aggregate):
             claim.invoice_channel = self.channel
             claim.account = Account(principal=self.amount, interest_through=self.effective_due)
             claim.stage, claim.issued_on = Stage.INVOICED, self.effective
-            claim.facts = ClaimFacts(self.invoice, claim.jurisdiction, self.claim_type,
-                                     DebtorKind(self.debtor_kind), self.amount, self.due, self.effective_due,
-                                     initial_limitation_date=self.limitation_date,
-                                     limitation_date=self.limitation_date)
+            claim.facts = ClaimFacts(
+                self.invoice,
+                claim.jurisdiction,
+                self.claim_type,
+                DebtorKind(self.debtor_kind),
+                self.amount,
+                self.due,
+                self.effective_due,
+                initial_limitation_date=self.limitation_date,
+                limitation_date=self.limitation_date,
+            )
             claim.limitation_years = self.limitation_years
             claim.cost_items, claim.waived = {}, {}
             claim.commands = {self.command_id}
@@ -182,9 +196,17 @@ class Claim(Aggregate):
 
         def apply_to(self, claim: Claim) -> None:
             claim.account.set_paid(self.paid_after)
-            claim.facts.payments.append(PaymentRecord(self.originator_version, self.command_id, self.amount,
-                                                      self.ordered, self.recorded, self.recorded,
-                                                      self.designation or None))
+            claim.facts.payments.append(
+                PaymentRecord(
+                    self.originator_version,
+                    self.command_id,
+                    self.amount,
+                    self.ordered,
+                    self.recorded,
+                    self.recorded,
+                    self.designation or None,
+                )
+            )
             claim._close_if_settled(self.effective)
 
     class NoticeSent(Event):
@@ -199,9 +221,19 @@ class Claim(Aggregate):
         warnings: list[str]
 
         def apply_to(self, claim: Claim) -> None:
-            claim.facts.notices.append(NoticeRecord(self.originator_version, self.command_id, self.notice,
-                                                    self.effective, self.recorded, self.deadline, self.fee,
-                                                    self.fee_reason, self.channel))
+            claim.facts.notices.append(
+                NoticeRecord(
+                    self.originator_version,
+                    self.command_id,
+                    self.notice,
+                    self.effective,
+                    self.recorded,
+                    self.deadline,
+                    self.fee,
+                    self.fee_reason,
+                    self.channel,
+                )
+            )
             claim._add_cost(self.command_id, "fee", self.fee)
             claim.stage = max(claim.stage, Stage(self.stage), key=lambda s: s.rank)
 
@@ -214,8 +246,11 @@ class Claim(Aggregate):
         warnings: list[str]
 
         def apply_to(self, claim: Claim) -> None:
-            claim.facts.enforcements.append(EnforcementRecord(self.originator_version, self.command_id, self.route,
-                                                              self.effective, self.recorded, self.cost))
+            claim.facts.enforcements.append(
+                EnforcementRecord(
+                    self.originator_version, self.command_id, self.route, self.effective, self.recorded, self.cost
+                )
+            )
             claim._add_cost(self.command_id, "cost", self.cost)
             claim.stage = max(claim.stage, Stage(self.stage), key=lambda s: s.rank)
 
@@ -226,8 +261,9 @@ class Claim(Aggregate):
         limitation_date: date
 
         def apply_to(self, claim: Claim) -> None:
-            claim.facts.interruptions.append(Interruption(self.effective, self.ground, self.legal_basis,
-                                                          self.years, self.limitation_date))
+            claim.facts.interruptions.append(
+                Interruption(self.effective, self.ground, self.legal_basis, self.years, self.limitation_date)
+            )
             claim.facts.limitation_date = self.limitation_date
             claim.limitation_years = self.years
 
@@ -250,16 +286,18 @@ class Claim(Aggregate):
         requested_by_debtor: bool
 
         def apply_to(self, claim: Claim) -> None:
-            claim.facts.deferrals.append(DeferralRecord(self.command_id, self.effective, self.until,
-                                                        self.requested_by_debtor))
+            claim.facts.deferrals.append(
+                DeferralRecord(self.command_id, self.effective, self.until, self.requested_by_debtor)
+            )
 
     class PaymentPlanAgreed(Event):
         installments: list[dict[str, Any]]
         paid_before: Decimal
 
         def apply_to(self, claim: Claim) -> None:
-            plan = tuple(Installment(date.fromisoformat(str(i["due"])), Decimal(str(i["amount"])))
-                         for i in self.installments)
+            plan = tuple(
+                Installment(date.fromisoformat(str(i["due"])), Decimal(str(i["amount"]))) for i in self.installments
+            )
             claim.facts.plans.append(PaymentPlanRecord(self.command_id, self.effective, plan, self.paid_before))
             claim.plan_breached = False
 
@@ -280,9 +318,16 @@ class Claim(Aggregate):
 
         def apply_to(self, claim: Claim) -> None:
             claim.facts.judgment_on = None
-            claim.facts.objections.append(ObjectionRecord(self.command_id, self.effective, self.recorded,
-                                                          "återvinning", ObjectionOutcome.MAINTAINED,
-                                                          self.effective))
+            claim.facts.objections.append(
+                ObjectionRecord(
+                    self.command_id,
+                    self.effective,
+                    self.recorded,
+                    "återvinning",
+                    ObjectionOutcome.MAINTAINED,
+                    self.effective,
+                )
+            )
             claim.stage = Stage.ENFORCEMENT
 
     class DebtorDeathNoted(Event):
@@ -385,23 +430,58 @@ class Claim(Aggregate):
     # --- creation ------------------------------------------------------------------------------
 
     @classmethod
-    def issue(cls, *, id: UUID, command_id: str, on: date, rules: Rules, creditor_id: str, debtor_id: str,
-              invoice: str, amount: Decimal, due: date, claim_type: str, debtor_kind: DebtorKind, kid: str,
-              channel: str, channel_reason: str) -> Claim:
+    def issue(
+        cls,
+        *,
+        id: UUID,
+        command_id: str,
+        on: date,
+        rules: Rules,
+        creditor_id: str,
+        debtor_id: str,
+        invoice: str,
+        amount: Decimal,
+        due: date,
+        claim_type: str,
+        debtor_kind: DebtorKind,
+        kid: str,
+        channel: str,
+        channel_reason: str,
+    ) -> Claim:
         require_amount("amount", amount)
         if claim_type not in rules.claim_types:
-            raise invalid("claim_type", f"'{claim_type}' is not a {rules.jurisdiction} claim type "
-                                        f"({', '.join(sorted(rules.claim_types))})")
+            raise invalid(
+                "claim_type",
+                f"'{claim_type}' is not a {rules.jurisdiction} claim type ({', '.join(sorted(rules.claim_types))})",
+            )
         if due < on - timedelta(days=3650):
             raise invalid("due", f"{due} lies more than ten years before the invoice date {on}")
         period = rules.initial_limitation(debtor_kind, claim_type, due)
         claim = cls._create(
-            cls.Invoiced, id=id, command_id=command_id, effective=on, recorded=on, rule_version=rules.version,
-            creditor_id=creditor_id, debtor_id=debtor_id, invoice=invoice, jurisdiction=rules.jurisdiction.value,
-            currency=rules.currency, claim_type=claim_type, debtor_kind=debtor_kind.value, amount=amount, due=due,
-            effective_due=rules.effective_due(due), lien_secured=claim_type in rules.lien_claim_types, kid=kid,
-            channel=channel, channel_reason=channel_reason, limitation_date=rules.period_end(due, period.years),
-            limitation_years=period.years, limitation_basis=period.legal_basis)
+            cls.Invoiced,
+            id=id,
+            command_id=command_id,
+            effective=on,
+            recorded=on,
+            rule_version=rules.version,
+            creditor_id=creditor_id,
+            debtor_id=debtor_id,
+            invoice=invoice,
+            jurisdiction=rules.jurisdiction.value,
+            currency=rules.currency,
+            claim_type=claim_type,
+            debtor_kind=debtor_kind.value,
+            amount=amount,
+            due=due,
+            effective_due=rules.effective_due(due),
+            lien_secured=claim_type in rules.lien_claim_types,
+            kid=kid,
+            channel=channel,
+            channel_reason=channel_reason,
+            limitation_date=rules.period_end(due, period.years),
+            limitation_years=period.years,
+            limitation_basis=period.legal_basis,
+        )
         return claim
 
     # --- queries -------------------------------------------------------------------------------
@@ -431,13 +511,17 @@ class Claim(Aggregate):
         """Accrued interest through ``day`` (or through the day the claim closed), unrounded."""
         acc = self.account
         assert acc.interest_through is not None
-        return accrued_interest(rules, acc.principal_outstanding, acc.interest_exact, acc.interest_through,
-                                self.closed_on, day)
+        return accrued_interest(
+            rules, acc.principal_outstanding, acc.interest_exact, acc.interest_through, self.closed_on, day
+        )
 
     def status_on(self, day: date, rules: Rules) -> Status:
-        return claim_status(written_off=self.write_off_reason is not None,
-                            settled=self.closed_on is not None and self.account.balance() == 0,
-                            limitation_date=self.limitation_date, day=day)
+        return claim_status(
+            written_off=self.write_off_reason is not None,
+            settled=self.closed_on is not None and self.account.balance() == 0,
+            limitation_date=self.limitation_date,
+            day=day,
+        )
 
     def audit(self) -> AuditResult:
         return audit(self.facts)
@@ -447,35 +531,57 @@ class Claim(Aggregate):
     def _check_open(self, on: date, died: date | None, *, collection: bool) -> None:
         """The generic refusals, in the contract's order (closed, time-barred, deceased, not due)."""
         if self.write_off_reason is not None or (self.closed_on is not None and self.account.balance() == 0):
-            raise CommandRefused(ErrorCode.CLAIM_CLOSED, f"invoice {self.invoice} is "
-                                 f"{'written off' if self.write_off_reason else 'paid'}")
+            raise CommandRefused(
+                ErrorCode.CLAIM_CLOSED,
+                f"invoice {self.invoice} is {'written off' if self.write_off_reason else 'paid'}",
+            )
         if collection and on > self.limitation_date:
-            raise CommandRefused(ErrorCode.TIME_BARRED, f"invoice {self.invoice} became time-barred after "
-                                 f"{self.limitation_date}; no collection step may be taken")
+            raise CommandRefused(
+                ErrorCode.TIME_BARRED,
+                f"invoice {self.invoice} became time-barred after "
+                f"{self.limitation_date}; no collection step may be taken",
+            )
         if collection and died is not None and died <= on:
-            raise CommandRefused(ErrorCode.DEBTOR_DECEASED, f"the debtor died {died}: no notices or enforcement "
-                                 "to the deceased; report the claim to the estate")
+            raise CommandRefused(
+                ErrorCode.DEBTOR_DECEASED,
+                f"the debtor died {died}: no notices or enforcement to the deceased; report the claim to the estate",
+            )
         if collection and on <= self.effective_due:
-            raise CommandRefused(ErrorCode.NOT_DUE, f"invoice {self.invoice} falls due {self.effective_due}; "
-                                 "collection steps may be taken only after the due date")
+            raise CommandRefused(
+                ErrorCode.NOT_DUE,
+                f"invoice {self.invoice} falls due {self.effective_due}; "
+                "collection steps may be taken only after the due date",
+            )
 
     def _check_collection(self, on: date, died: date | None, *, court_route: bool = False) -> Refusals:
         self._check_open(on, died, collection=True)
         if self.objection_pending:
-            raise CommandRefused(ErrorCode.OBJECTION_PENDING, "an objection is pending: out-of-court collection "
-                                 "pauses until it is resolved (inkassoloven § 17, god inkassoskikk)")
+            raise CommandRefused(
+                ErrorCode.OBJECTION_PENDING,
+                "an objection is pending: out-of-court collection "
+                "pauses until it is resolved (inkassoloven § 17, god inkassoskikk)",
+            )
         if self.disputed and not court_route:
-            raise CommandRefused(ErrorCode.CLAIM_DISPUTED, "the objection was maintained: the claim is disputed "
-                                 "and only the court route remains")
+            raise CommandRefused(
+                ErrorCode.CLAIM_DISPUTED,
+                "the objection was maintained: the claim is disputed and only the court route remains",
+            )
         refusals = Refusals()
         for d in self.facts.deferrals:
             if d.granted_on <= on <= d.until:
                 refusals.add(ErrorCode.DEADLINE_NOT_EXPIRED, f"a deferral was granted until {d.until}")
         plan = self.facts.plans[-1] if self.facts.plans else None
-        if plan is not None and not self.plan_breached and self._plan_shortfall(plan, on)[0] is None \
-                and on <= plan.installments[-1].due:
-            refusals.add(ErrorCode.DEADLINE_NOT_EXPIRED, "the payment plan is kept: next instalment due "
-                         f"{next(i.due for i in plan.installments if i.due >= on)}")
+        if (
+            plan is not None
+            and not self.plan_breached
+            and self._plan_shortfall(plan, on)[0] is None
+            and on <= plan.installments[-1].due
+        ):
+            refusals.add(
+                ErrorCode.DEADLINE_NOT_EXPIRED,
+                "the payment plan is kept: next instalment due "
+                f"{next(i.due for i in plan.installments if i.due >= on)}",
+            )
         return refusals
 
     def _plan_shortfall(self, plan: PaymentPlanRecord, on: date) -> tuple[date | None, Decimal]:
@@ -499,14 +605,24 @@ class Claim(Aggregate):
         if amount > self.account.principal:
             raise invalid("amount", f"the credit note {amount} exceeds the principal {self.account.principal}")
         settled = self._settle(rules, max(on, self._through), principal=self.account.principal - amount)
-        self.trigger_event(self.CreditNoteIssued, command_id=command_id, effective=on, recorded=on,
-                           rule_version=rules.version, interest_accrued=settled.interest_exact,
-                           interest_through=settled.interest_through, interest_rates=settled.rates, amount=amount,
-                           reason=reason, paid_after=settled.paid_after())
+        self.trigger_event(
+            self.CreditNoteIssued,
+            command_id=command_id,
+            effective=on,
+            recorded=on,
+            rule_version=rules.version,
+            interest_accrued=settled.interest_exact,
+            interest_through=settled.interest_through,
+            interest_rates=settled.rates,
+            amount=amount,
+            reason=reason,
+            paid_after=settled.paid_after(),
+        )
         self._after(command_id, on, rules)
 
-    def pay(self, *, command_id: str, on: date, amount: Decimal, ordered: date, designation: str | None,
-            rules: Rules) -> None:
+    def pay(
+        self, *, command_id: str, on: date, amount: Decimal, ordered: date, designation: str | None, rules: Rules
+    ) -> None:
         """Money received, settled as of the day the payer's bank got the order."""
         require_amount("amount", amount)
         if ordered > on:
@@ -519,23 +635,44 @@ class Claim(Aggregate):
         settled = self._settle(rules, max(ordered, self._through), extra=[payment])
         before = self.account.paid_after()
         after = settled.paid_after()
-        self.trigger_event(self.PaymentRegistered, command_id=command_id, effective=ordered, recorded=on,
-                           rule_version=rules.version, interest_accrued=settled.interest_exact,
-                           interest_through=settled.interest_through, interest_rates=settled.rates,
-                           amount=amount, ordered=ordered,
-                           designation=designation or "", allocation={k: after[k] - before[k] for k in after},
-                           paid_after=after)
+        self.trigger_event(
+            self.PaymentRegistered,
+            command_id=command_id,
+            effective=ordered,
+            recorded=on,
+            rule_version=rules.version,
+            interest_accrued=settled.interest_exact,
+            interest_through=settled.interest_through,
+            interest_rates=settled.rates,
+            amount=amount,
+            ordered=ordered,
+            designation=designation or "",
+            allocation={k: after[k] - before[k] for k in after},
+            paid_after=after,
+        )
         step = rules.acknowledgement("payment", self.limitation_years, ordered)
         if step is not None:
             self._interrupt(command_id, ordered, on, step, rules)
         self._after(command_id, on, rules)
 
-    def send_notice(self, *, command_id: str, on: date, notice: str, deadline: date | None, died: date | None,
-                    channel: str, channel_reason: str, fees_enabled: bool, reminder_fee_agreed: bool,
-                    rules: Rules) -> None:
+    def send_notice(
+        self,
+        *,
+        command_id: str,
+        on: date,
+        notice: str,
+        deadline: date | None,
+        died: date | None,
+        channel: str,
+        channel_reason: str,
+        fees_enabled: bool,
+        reminder_fee_agreed: bool,
+        rules: Rules,
+    ) -> None:
         if notice not in rules.notices:
-            raise invalid("notice", f"'{notice}' is not a {rules.jurisdiction} notice "
-                                    f"({', '.join(sorted(rules.notices))})")
+            raise invalid(
+                "notice", f"'{notice}' is not a {rules.jurisdiction} notice ({', '.join(sorted(rules.notices))})"
+            )
         if deadline is not None and deadline <= on:
             raise invalid("deadline", f"the deadline {deadline} must lie after the sending day {on}")
         refusals = self._check_collection(on, died)
@@ -544,33 +681,64 @@ class Claim(Aggregate):
         except CommandRefused as refused:
             refusals.add(refused.code, refused.message)
         refusals.raise_first()
-        self.trigger_event(self.NoticeSent, command_id=command_id, effective=on, recorded=on,
-                           rule_version=rules.version, notice=notice, deadline=decision.deadline, fee=decision.fee,
-                           fee_reason=decision.fee_reason, channel=channel, channel_reason=channel_reason,
-                           legal_basis=decision.legal_basis, stage=(decision.stage or self.stage).value,
-                           warnings=list(decision.warnings))
+        self.trigger_event(
+            self.NoticeSent,
+            command_id=command_id,
+            effective=on,
+            recorded=on,
+            rule_version=rules.version,
+            notice=notice,
+            deadline=decision.deadline,
+            fee=decision.fee,
+            fee_reason=decision.fee_reason,
+            channel=channel,
+            channel_reason=channel_reason,
+            legal_basis=decision.legal_basis,
+            stage=(decision.stage or self.stage).value,
+            warnings=list(decision.warnings),
+        )
         if decision.interrupts_limitation:
-            self._interrupt(command_id, on, on, LimitationStep(f"written_demand:{notice}", decision.legal_basis,
-                                                               self.limitation_years), rules)
+            self._interrupt(
+                command_id,
+                on,
+                on,
+                LimitationStep(f"written_demand:{notice}", decision.legal_basis, self.limitation_years),
+                rules,
+            )
         self._after(command_id, on, rules)
 
-    def request_enforcement(self, *, command_id: str, on: date, route: str, died: date | None,
-                            rules: Rules) -> None:
+    def request_enforcement(self, *, command_id: str, on: date, route: str, died: date | None, rules: Rules) -> None:
         refusals = self._check_collection(on, died, court_route=route in rules.court_routes_when_disputed)
         if route not in rules.routes:
-            raise CommandRefused(ErrorCode.ROUTE_NOT_AVAILABLE, f"'{route}' is not a {rules.jurisdiction} route "
-                                 f"({', '.join(sorted(rules.routes))})")
+            raise CommandRefused(
+                ErrorCode.ROUTE_NOT_AVAILABLE,
+                f"'{route}' is not a {rules.jurisdiction} route ({', '.join(sorted(rules.routes))})",
+            )
         try:
             decision = rules.decide_enforcement(self.facts, route, on)
         except CommandRefused as refused:
             refusals.add(refused.code, refused.message)
         refusals.raise_first()
-        self.trigger_event(self.EnforcementRequested, command_id=command_id, effective=on, recorded=on,
-                           rule_version=rules.version, route=route, cost=decision.cost,
-                           cost_basis=decision.cost_basis, legal_basis=decision.legal_basis,
-                           stage=decision.stage.value, warnings=list(decision.warnings))
-        self._interrupt(command_id, on, on, LimitationStep(f"enforcement:{route}", decision.legal_basis,
-                                                           decision.limitation_years), rules)
+        self.trigger_event(
+            self.EnforcementRequested,
+            command_id=command_id,
+            effective=on,
+            recorded=on,
+            rule_version=rules.version,
+            route=route,
+            cost=decision.cost,
+            cost_basis=decision.cost_basis,
+            legal_basis=decision.legal_basis,
+            stage=decision.stage.value,
+            warnings=list(decision.warnings),
+        )
+        self._interrupt(
+            command_id,
+            on,
+            on,
+            LimitationStep(f"enforcement:{route}", decision.legal_basis, decision.limitation_years),
+            rules,
+        )
         self._after(command_id, on, rules)
 
     def register_objection(self, *, command_id: str, on: date, received: date, text: str, rules: Rules) -> None:
@@ -579,12 +747,19 @@ class Claim(Aggregate):
         self._check_open(on, None, collection=False)
         if self.objection_pending:
             raise CommandRefused(ErrorCode.OBJECTION_PENDING, "an objection is already pending on this claim")
-        self.trigger_event(self.ObjectionRegistered, command_id=command_id, effective=received, recorded=on,
-                           rule_version=rules.version, text=text)
+        self.trigger_event(
+            self.ObjectionRegistered,
+            command_id=command_id,
+            effective=received,
+            recorded=on,
+            rule_version=rules.version,
+            text=text,
+        )
         self._after(command_id, on, rules)
 
-    def resolve_objection(self, *, command_id: str, on: date, outcome: str, amount: Decimal | None,
-                          rules: Rules) -> None:
+    def resolve_objection(
+        self, *, command_id: str, on: date, outcome: str, amount: Decimal | None, rules: Rules
+    ) -> None:
         try:
             result = ObjectionOutcome(outcome)
         except ValueError:
@@ -597,8 +772,14 @@ class Claim(Aggregate):
             require_amount("amount", amount)
             if amount > self.account.principal:
                 raise invalid("amount", f"the amount {amount} exceeds the principal {self.account.principal}")
-        self.trigger_event(self.ObjectionResolved, command_id=command_id, effective=on, recorded=on,
-                           rule_version=rules.version, outcome=result.value)
+        self.trigger_event(
+            self.ObjectionResolved,
+            command_id=command_id,
+            effective=on,
+            recorded=on,
+            rule_version=rules.version,
+            outcome=result.value,
+        )
         if result == ObjectionOutcome.UPHELD:
             credited = self.account.principal if amount is None else amount
             if credited > 0:
@@ -606,33 +787,48 @@ class Claim(Aggregate):
                 return
         self._after(command_id, on, rules)
 
-    def grant_deferral(self, *, command_id: str, on: date, until: date, requested_by_debtor: bool,
-                       rules: Rules) -> None:
+    def grant_deferral(
+        self, *, command_id: str, on: date, until: date, requested_by_debtor: bool, rules: Rules
+    ) -> None:
         if until <= on:
             raise invalid("until", f"the deferral must end after it is granted ({until} ≤ {on})")
         self._check_open(on, None, collection=False)
-        self.trigger_event(self.DeferralGranted, command_id=command_id, effective=on, recorded=on,
-                           rule_version=rules.version, until=until, requested_by_debtor=requested_by_debtor)
+        self.trigger_event(
+            self.DeferralGranted,
+            command_id=command_id,
+            effective=on,
+            recorded=on,
+            rule_version=rules.version,
+            until=until,
+            requested_by_debtor=requested_by_debtor,
+        )
         if requested_by_debtor:
             step = rules.acknowledgement("deferral_requested", self.limitation_years, on)
             if step is not None:
                 self._interrupt(command_id, on, on, step, rules)
         self._after(command_id, on, rules)
 
-    def agree_payment_plan(self, *, command_id: str, on: date, installments: list[Installment],
-                           rules: Rules) -> None:
+    def agree_payment_plan(self, *, command_id: str, on: date, installments: list[Installment], rules: Rules) -> None:
         if not installments:
             raise invalid("installments", "a payment plan needs at least one instalment")
         for i, inst in enumerate(installments):
             require_amount(f"installments[{i}].amount", inst.amount)
         dues = [i.due for i in installments]
         if dues != sorted(dues) or len(set(dues)) != len(dues) or dues[0] < on:
-            raise invalid("installments", "instalment due dates must be distinct, ascending and not before the "
-                                          f"agreement day {on}")
+            raise invalid(
+                "installments",
+                f"instalment due dates must be distinct, ascending and not before the agreement day {on}",
+            )
         self._check_open(on, None, collection=False)
-        self.trigger_event(self.PaymentPlanAgreed, command_id=command_id, effective=on, recorded=on,
-                           rule_version=rules.version, paid_before=self.account.total_paid,
-                           installments=[{"due": i.due.isoformat(), "amount": str(i.amount)} for i in installments])
+        self.trigger_event(
+            self.PaymentPlanAgreed,
+            command_id=command_id,
+            effective=on,
+            recorded=on,
+            rule_version=rules.version,
+            paid_before=self.account.total_paid,
+            installments=[{"due": i.due.isoformat(), "amount": str(i.amount)} for i in installments],
+        )
         step = rules.acknowledgement("payment_plan", self.limitation_years, on)
         if step is not None:
             self._interrupt(command_id, on, on, step, rules)
@@ -645,8 +841,15 @@ class Claim(Aggregate):
         missed, shortfall = self._plan_shortfall(self.facts.plans[-1], on)
         if missed is None:
             return False
-        self.trigger_event(self.PaymentPlanBreached, command_id=command_id, effective=on, recorded=on,
-                           rule_version=rules.version, missed_due=missed, shortfall=shortfall)
+        self.trigger_event(
+            self.PaymentPlanBreached,
+            command_id=command_id,
+            effective=on,
+            recorded=on,
+            rule_version=rules.version,
+            missed_due=missed,
+            shortfall=shortfall,
+        )
         return True
 
     def register_judgment(self, *, command_id: str, on: date, decided: date, rules: Rules) -> None:
@@ -655,8 +858,9 @@ class Claim(Aggregate):
         self._check_open(on, None, collection=False)
         if decided > self.limitation_date:
             raise CommandRefused(ErrorCode.TIME_BARRED, f"the claim became time-barred after {self.limitation_date}")
-        self.trigger_event(self.JudgmentRegistered, command_id=command_id, effective=decided, recorded=on,
-                           rule_version=rules.version)
+        self.trigger_event(
+            self.JudgmentRegistered, command_id=command_id, effective=decided, recorded=on, rule_version=rules.version
+        )
         step = rules.judgment_limitation(decided)
         self._interrupt(command_id, decided, on, step, rules, replace=True)
         self._after(command_id, on, rules)
@@ -673,36 +877,58 @@ class Claim(Aggregate):
         last = add_months(self.facts.judgment_on, months)
         if on > last:
             raise invalid("on", f"återvinning must be applied for by {last}, one month after the utslag")
-        self.trigger_event(self.ReinstatementApplied, command_id=command_id, effective=on, recorded=on,
-                           rule_version=rules.version)
+        self.trigger_event(
+            self.ReinstatementApplied, command_id=command_id, effective=on, recorded=on, rule_version=rules.version
+        )
         self._after(command_id, on, rules)
 
     def note_death(self, *, command_id: str, on: date, died: date, rules: Rules) -> None:
-        self.trigger_event(self.DebtorDeathNoted, command_id=command_id, effective=died, recorded=on,
-                           rule_version=rules.version, died=died)
+        self.trigger_event(
+            self.DebtorDeathNoted,
+            command_id=command_id,
+            effective=died,
+            recorded=on,
+            rule_version=rules.version,
+            died=died,
+        )
         self._after(command_id, on, rules)
 
-    def note_estate_deadline(self, *, command_id: str, on: date, published: date, deadline: date,
-                             rules: Rules) -> None:
-        self.trigger_event(self.EstateDeadlineNoted, command_id=command_id, effective=published, recorded=on,
-                           rule_version=rules.version, published=published, report_deadline=deadline)
+    def note_estate_deadline(self, *, command_id: str, on: date, published: date, deadline: date, rules: Rules) -> None:
+        self.trigger_event(
+            self.EstateDeadlineNoted,
+            command_id=command_id,
+            effective=published,
+            recorded=on,
+            rule_version=rules.version,
+            published=published,
+            report_deadline=deadline,
+        )
 
     def report_to_estate(self, *, command_id: str, on: date, rules: Rules) -> None:
         self._check_open(on, None, collection=False)
         if self.facts.died is None:
             raise CommandRefused(ErrorCode.MISSING_PREREQUISITE, "the debtor is not registered as deceased")
-        self.trigger_event(self.ReportedToEstate, command_id=command_id, effective=on, recorded=on,
-                           rule_version=rules.version)
+        self.trigger_event(
+            self.ReportedToEstate, command_id=command_id, effective=on, recorded=on, rule_version=rules.version
+        )
 
     def write_off(self, *, command_id: str, on: date, reason: str, rules: Rules) -> None:
         if reason not in WRITE_OFF_REASONS:
             raise invalid("reason", f"'{reason}' is not one of {', '.join(sorted(WRITE_OFF_REASONS))}")
         self._check_open(on, None, collection=False)
         settled = self._settle(rules, max(on, self._through))
-        self.trigger_event(self.WrittenOff, command_id=command_id, effective=on, recorded=on,
-                           rule_version=rules.version, interest_accrued=settled.interest_exact,
-                           interest_through=settled.interest_through, interest_rates=settled.rates, reason=reason,
-                           amount=self.account.balance(settled.interest_exact))
+        self.trigger_event(
+            self.WrittenOff,
+            command_id=command_id,
+            effective=on,
+            recorded=on,
+            rule_version=rules.version,
+            interest_accrued=settled.interest_exact,
+            interest_through=settled.interest_through,
+            interest_rates=settled.rates,
+            reason=reason,
+            amount=self.account.balance(settled.interest_exact),
+        )
 
     def write_down(self, *, command_id: str, on: date, amount: Decimal, reason: str, rules: Rules) -> None:
         """Give up part of the principal from ``on`` (not retroactive, unlike a credit note)."""
@@ -711,14 +937,25 @@ class Claim(Aggregate):
             raise invalid("reason", "a write-down needs a reason")
         self._check_open(on, None, collection=False)
         if amount > self.account.principal_outstanding:
-            raise invalid("amount", f"the write-down {amount} exceeds the principal outstanding "
-                                    f"{self.account.principal_outstanding}")
+            raise invalid(
+                "amount",
+                f"the write-down {amount} exceeds the principal outstanding {self.account.principal_outstanding}",
+            )
         reduction = MoneyEntry(on, self.version + 1, "reduction", amount)
         settled = self._settle(rules, max(on, self._through), extra=[reduction])
-        self.trigger_event(self.WrittenDown, command_id=command_id, effective=on, recorded=on,
-                           rule_version=rules.version, interest_accrued=settled.interest_exact,
-                           interest_through=settled.interest_through, interest_rates=settled.rates, amount=amount,
-                           reason=reason, paid_after=settled.paid_after())
+        self.trigger_event(
+            self.WrittenDown,
+            command_id=command_id,
+            effective=on,
+            recorded=on,
+            rule_version=rules.version,
+            interest_accrued=settled.interest_exact,
+            interest_through=settled.interest_through,
+            interest_rates=settled.rates,
+            amount=amount,
+            reason=reason,
+            paid_after=settled.paid_after(),
+        )
         self._after(command_id, on, rules)
 
     def file_complaint(self, *, command_id: str, on: date, received: date, rules: Rules) -> None:
@@ -726,22 +963,30 @@ class Claim(Aggregate):
             raise invalid("received", f"the complaint cannot be received {received}, after it is registered {on}")
         if any(c.outcome is None for c in self.facts.complaints):
             raise CommandRefused(ErrorCode.MISSING_PREREQUISITE, "a complaint is already pending on this claim")
-        self.trigger_event(self.ComplaintFiled, command_id=command_id, effective=received, recorded=on,
-                           rule_version=rules.version)
+        self.trigger_event(
+            self.ComplaintFiled, command_id=command_id, effective=received, recorded=on, rule_version=rules.version
+        )
 
     def decide_complaint(self, *, command_id: str, on: date, outcome: str, rules: Rules) -> None:
         if outcome not in ("breach", "no_breach"):
             raise invalid("outcome", f"'{outcome}' is not breach or no_breach")
         if not any(c.outcome is None for c in self.facts.complaints):
             raise CommandRefused(ErrorCode.MISSING_PREREQUISITE, "there is no pending complaint on this claim")
-        self.trigger_event(self.ComplaintDecided, command_id=command_id, effective=on, recorded=on,
-                           rule_version=rules.version, outcome=outcome)
+        self.trigger_event(
+            self.ComplaintDecided,
+            command_id=command_id,
+            effective=on,
+            recorded=on,
+            rule_version=rules.version,
+            outcome=outcome,
+        )
         self._after(command_id, on, rules)
 
     # --- internals -----------------------------------------------------------------------------
 
-    def _interrupt(self, command_id: str, on: date, recorded: date, step: LimitationStep, rules: Rules,
-                   *, replace: bool = False) -> None:
+    def _interrupt(
+        self, command_id: str, on: date, recorded: date, step: LimitationStep, rules: Rules, *, replace: bool = False
+    ) -> None:
         """Start a new period from ``on`` if the claim was still alive that day."""
         current = self.limitation_date
         if on > current:
@@ -749,9 +994,17 @@ class Claim(Aggregate):
         new = rules.period_end(on, step.years)
         if not replace and new <= current:
             return
-        self.trigger_event(self.LimitationInterrupted, command_id=command_id, effective=on, recorded=recorded,
-                           rule_version=rules.version, ground=step.ground, legal_basis=step.legal_basis,
-                           years=step.years, limitation_date=max(new, current) if not replace else new)
+        self.trigger_event(
+            self.LimitationInterrupted,
+            command_id=command_id,
+            effective=on,
+            recorded=recorded,
+            rule_version=rules.version,
+            ground=step.ground,
+            legal_basis=step.legal_basis,
+            years=step.years,
+            limitation_date=max(new, current) if not replace else new,
+        )
 
     def _add_cost(self, command_id: str, kind: str, amount: Decimal) -> None:
         self.cost_items[command_id] = CostItem(command_id, kind, amount)
@@ -767,39 +1020,68 @@ class Claim(Aggregate):
     def _after(self, command_id: str, on: date, rules: Rules) -> None:
         """Apply the audit's fee consequences that are not yet recorded, re-settling the money."""
         result = self.audit()
-        new = [(cid, why) for cid, why in result.non_recoverable.items()
-               if cid not in self.waived and cid in self.cost_items and self.cost_items[cid].amount > 0]
+        new = [
+            (cid, why)
+            for cid, why in result.non_recoverable.items()
+            if cid not in self.waived and cid in self.cost_items and self.cost_items[cid].amount > 0
+        ]
         if not new:
             return
         fees = sum((self.cost_items[c].amount for c, _ in new if self.cost_items[c].kind == "fee"), ZERO)
         costs = sum((self.cost_items[c].amount for c, _ in new if self.cost_items[c].kind == "cost"), ZERO)
         settled = self._settle(rules, self._through, waived={c for c, _ in new})
-        items = [{"command_id": c, "kind": self.cost_items[c].kind, "amount": self.cost_items[c].amount,
-                  "reason": why} for c, why in new]
-        self.trigger_event(self.CostsWaived, command_id=command_id, effective=on, recorded=on,
-                           rule_version=rules.version, interest_accrued=settled.interest_exact,
-                           interest_through=settled.interest_through, interest_rates=settled.rates, items=items,
-                           fees=fees, costs=costs,
-                           paid_after=settled.paid_after())
+        items = [
+            {"command_id": c, "kind": self.cost_items[c].kind, "amount": self.cost_items[c].amount, "reason": why}
+            for c, why in new
+        ]
+        self.trigger_event(
+            self.CostsWaived,
+            command_id=command_id,
+            effective=on,
+            recorded=on,
+            rule_version=rules.version,
+            interest_accrued=settled.interest_exact,
+            interest_through=settled.interest_through,
+            interest_rates=settled.rates,
+            items=items,
+            fees=fees,
+            costs=costs,
+            paid_after=settled.paid_after(),
+        )
 
     @property
     def _through(self) -> date:
         assert self.account.interest_through is not None
         return self.account.interest_through
 
-    def _settle(self, rules: Rules, through: date, *, principal: Decimal | None = None,
-                extra: list[MoneyEntry] | None = None, waived: set[str] | None = None) -> Settled:
+    def _settle(
+        self,
+        rules: Rules,
+        through: date,
+        *,
+        principal: Decimal | None = None,
+        extra: list[MoneyEntry] | None = None,
+        waived: set[str] | None = None,
+    ) -> Settled:
         """Re-settle the claim's money from the due date (see ``domain.settlement``)."""
         gone = set(self.waived) | (waived or set())
-        entries = [MoneyEntry(n.sent_on, n.seq, "fees", n.fee) for n in self.facts.notices
-                   if n.fee > 0 and n.command_id not in gone]
-        entries += [MoneyEntry(e.requested_on, e.seq, "costs", e.cost) for e in self.facts.enforcements
-                    if e.cost > 0 and e.command_id not in gone]
+        entries = [
+            MoneyEntry(n.sent_on, n.seq, "fees", n.fee)
+            for n in self.facts.notices
+            if n.fee > 0 and n.command_id not in gone
+        ]
+        entries += [
+            MoneyEntry(e.requested_on, e.seq, "costs", e.cost)
+            for e in self.facts.enforcements
+            if e.cost > 0 and e.command_id not in gone
+        ]
         entries += [MoneyEntry(p.ordered, p.seq, "payment", p.amount, p.designation) for p in self.facts.payments]
         entries += [MoneyEntry(day, seq, "reduction", amount) for day, seq, amount in self.facts.reductions]
         reduced = sum((amount for _, _, amount in self.facts.reductions), ZERO)
         base = (self.account.principal if principal is None else principal) + reduced
-        return settle(rules, principal=base, effective_due=self.effective_due, entries=entries + (extra or []),
-                      through=through)
+        return settle(
+            rules, principal=base, effective_due=self.effective_due, entries=entries + (extra or []), through=through
+        )
+
 
 assert set(COMPONENTS) == {"costs", "fees", "interest", "principal"}

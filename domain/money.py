@@ -36,7 +36,7 @@ def floor_krone(value: Decimal) -> Decimal:
 def parse_amount(raw: object, *, field: str, allow_zero: bool = False) -> Decimal:
     """Parse a user-entered amount. Floats are refused: money is never a float."""
     if isinstance(raw, float) or isinstance(raw, bool):
-        raise InvalidAmount(f"{field}: money must be a decimal string such as \"100.00\", not {raw!r}")
+        raise InvalidAmount(f'{field}: money must be a decimal string such as "100.00", not {raw!r}')
     try:
         amount = Decimal(str(raw).strip())
     except (InvalidOperation, ValueError):

@@ -133,5 +133,10 @@ class Debtor(Aggregate):
         self.trigger_event(self.Died, command_id=command_id, recorded=on, died=died)
 
     def publish_proklama(self, *, command_id: str, on: date, published: date, report_deadline: date) -> None:
-        self.trigger_event(self.ProklamaPublished, command_id=command_id, recorded=on, published=published,
-                           report_deadline=report_deadline)
+        self.trigger_event(
+            self.ProklamaPublished,
+            command_id=command_id,
+            recorded=on,
+            published=published,
+            report_deadline=report_deadline,
+        )

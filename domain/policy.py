@@ -50,11 +50,18 @@ class CollectionPolicy:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CollectionPolicy:
-        return cls(name=str(d["name"]), jurisdiction=Jurisdiction(d["jurisdiction"]),
-                   steps=tuple(PolicyStep(**s) for s in d["steps"]), fees_enabled=bool(d["fees_enabled"]),
-                   reminder_fee_agreed=bool(d["reminder_fee_agreed"]), min_amount=Decimal(str(d["min_amount"])),
-                   lien_route=d.get("lien_route"), default_route=d.get("default_route"),
-                   limitation_alert_days=int(d.get("limitation_alert_days", 90)), extra=dict(d.get("extra", {})))
+        return cls(
+            name=str(d["name"]),
+            jurisdiction=Jurisdiction(d["jurisdiction"]),
+            steps=tuple(PolicyStep(**s) for s in d["steps"]),
+            fees_enabled=bool(d["fees_enabled"]),
+            reminder_fee_agreed=bool(d["reminder_fee_agreed"]),
+            min_amount=Decimal(str(d["min_amount"])),
+            lien_route=d.get("lien_route"),
+            default_route=d.get("default_route"),
+            limitation_alert_days=int(d.get("limitation_alert_days", 90)),
+            extra=dict(d.get("extra", {})),
+        )
 
 
 NORWEGIAN_DEFAULT = CollectionPolicy(
@@ -98,8 +105,9 @@ class PlannedAction:
     planned_for: date
 
 
-def due_action(claim: Claim, day: date, policy: CollectionPolicy, *, debtor_open_total: Decimal,
-               is_working_day: bool = True) -> PlannedAction | None:
+def due_action(
+    claim: Claim, day: date, policy: CollectionPolicy, *, debtor_open_total: Decimal, is_working_day: bool = True
+) -> PlannedAction | None:
     """The policy step that is due on ``day`` for ``claim``, or None."""
     if not is_working_day or claim.closed_on is not None or claim.write_off_reason is not None:
         return None
@@ -139,8 +147,10 @@ def _principal_paid_by(claim: Claim, deadline: date) -> bool:
     """Whether payments ordered by ``deadline`` cover the principal: what is left (interest, fees) is
     no ground for the next step (the audit's ``escalated_after_timely_payment``)."""
     principal = claim.facts.principal
-    return principal > 0 and sum((p.amount for p in claim.facts.payments if p.ordered <= deadline), Decimal(0)) \
-        >= principal
+    return (
+        principal > 0
+        and sum((p.amount for p in claim.facts.payments if p.ordered <= deadline), Decimal(0)) >= principal
+    )
 
 
 def _steps_done(claim: Claim, policy: CollectionPolicy) -> int:

@@ -34,8 +34,9 @@ _ScenarioLoader.yaml_implicit_resolvers = {
     first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_ScenarioLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                      list("tTfF"))
+_ScenarioLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 
 def load_yaml(text: str) -> Any:
@@ -86,10 +87,16 @@ class Scenario:
         report_on = doc.get("report_on")
         if report_on is not None and not isinstance(report_on, date):
             raise ScenarioError(f"{where}: report_on must be an ISO date")
-        return cls(name=str(doc.get("scenario", where)), jurisdiction=str(doc.get("jurisdiction", "NO")),
-                   creditor=str(doc.get("creditor", DEFAULT_CREDITOR)),
-                   debtors={str(k): dict(v or {}) for k, v in debtors.items()}, steps=steps,
-                   report_on=report_on, expect=dict(doc.get("expect") or {}), policy=doc.get("policy"))
+        return cls(
+            name=str(doc.get("scenario", where)),
+            jurisdiction=str(doc.get("jurisdiction", "NO")),
+            creditor=str(doc.get("creditor", DEFAULT_CREDITOR)),
+            debtors={str(k): dict(v or {}) for k, v in debtors.items()},
+            steps=steps,
+            report_on=report_on,
+            expect=dict(doc.get("expect") or {}),
+            policy=doc.get("policy"),
+        )
 
 
 class _Args:
@@ -161,13 +168,26 @@ class ScenarioRunner:
         if s.policy:
             base = default_policy(app._jurisdiction(s.jurisdiction)).as_dict()
             policy = CollectionPolicy.from_dict({**base, **s.policy})
-        app.register_creditor(creditor=s.creditor, name=f"Scenario creditor {s.creditor}", jurisdiction=s.jurisdiction,
-                              on=on, command_id="setup-creditor", policy=policy)
+        app.register_creditor(
+            creditor=s.creditor,
+            name=f"Scenario creditor {s.creditor}",
+            jurisdiction=s.jurisdiction,
+            on=on,
+            command_id="setup-creditor",
+            policy=policy,
+        )
         for ref, spec in s.debtors.items():
-            app.register_debtor(office=s.creditor, ref=ref, kind=str(spec.get("kind", "person")),
-                                jurisdiction=s.jurisdiction, on=on, command_id=f"setup-debtor-{ref}",
-                                national_id=spec.get("national_id"), allow_synthetic=True,
-                                contact=spec.get("contact"))
+            app.register_debtor(
+                office=s.creditor,
+                ref=ref,
+                kind=str(spec.get("kind", "person")),
+                jurisdiction=s.jurisdiction,
+                on=on,
+                command_id=f"setup-debtor-{ref}",
+                national_id=spec.get("national_id"),
+                allow_synthetic=True,
+                contact=spec.get("contact"),
+            )
 
     def _step(self, index: int, step: dict[str, Any]) -> dict[str, Any]:
         do = str(step.get("do", ""))
@@ -198,8 +218,16 @@ class ScenarioRunner:
         debtor = a.text("debtor", next(iter(self.s.debtors)) if len(self.s.debtors) == 1 else None)
         if debtor not in self.s.debtors:
             raise invalid("debtor", f"'{debtor}' is not one of the scenario's debtors")
-        self.app.issue_invoice(creditor=self.s.creditor, invoice=invoice, amount=amount, due=due,
-                               claim_type=claim_type, debtor_ref=debtor, on=on, command_id=cid)
+        self.app.issue_invoice(
+            creditor=self.s.creditor,
+            invoice=invoice,
+            amount=amount,
+            due=due,
+            claim_type=claim_type,
+            debtor_ref=debtor,
+            on=on,
+            command_id=cid,
+        )
         if invoice not in self.invoices:
             self.invoices.append(invoice)
             self.debtor_of[invoice] = debtor
@@ -214,32 +242,64 @@ class ScenarioRunner:
     def _do_register_payment(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
         invoice, amount, ordered = a.text("invoice"), a.amount("amount"), a.day("ordered", on)
         designation = a.text("designation") if a.has("designation") else None
-        self.app.register_payment(creditor=self.s.creditor, invoice=invoice, amount=amount, on=on, command_id=cid,
-                                  ordered=ordered, designation=designation)
+        self.app.register_payment(
+            creditor=self.s.creditor,
+            invoice=invoice,
+            amount=amount,
+            on=on,
+            command_id=cid,
+            ordered=ordered,
+            designation=designation,
+        )
         return {}
 
     def _do_send_notice(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
         invoice, notice, deadline = a.text("invoice"), a.text("notice"), a.optional_day("deadline")
         channel = a.text("channel") if a.has("channel") else None
-        self.app.send_notice(creditor=self.s.creditor, invoice=invoice, notice=notice, on=on, command_id=cid,
-                             deadline=deadline, channel=channel)
+        self.app.send_notice(
+            creditor=self.s.creditor,
+            invoice=invoice,
+            notice=notice,
+            on=on,
+            command_id=cid,
+            deadline=deadline,
+            channel=channel,
+        )
         record = next(n for n in self.app.claim(self.s.creditor, invoice).facts.notices if n.command_id == cid)
         return {"fee": fmt(record.fee), "deadline": record.deadline.isoformat(), "channel": record.channel}
 
     def _do_register_objection(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
-        self.app.register_objection(creditor=self.s.creditor, invoice=a.text("invoice"), on=on, command_id=cid,
-                                    received=a.day("received", on), text=a.text("text", ""))
+        self.app.register_objection(
+            creditor=self.s.creditor,
+            invoice=a.text("invoice"),
+            on=on,
+            command_id=cid,
+            received=a.day("received", on),
+            text=a.text("text", ""),
+        )
         return {}
 
     def _do_resolve_objection(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
         amount = a.amount("amount") if a.has("amount") else None
-        self.app.resolve_objection(creditor=self.s.creditor, invoice=a.text("invoice"), outcome=a.text("outcome"),
-                                   on=on, command_id=cid, amount=amount)
+        self.app.resolve_objection(
+            creditor=self.s.creditor,
+            invoice=a.text("invoice"),
+            outcome=a.text("outcome"),
+            on=on,
+            command_id=cid,
+            amount=amount,
+        )
         return {}
 
     def _do_grant_deferral(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
-        self.app.grant_deferral(creditor=self.s.creditor, invoice=a.text("invoice"), until=a.day("until"), on=on,
-                                command_id=cid, requested_by_debtor=a.flag("requested_by_debtor", True))
+        self.app.grant_deferral(
+            creditor=self.s.creditor,
+            invoice=a.text("invoice"),
+            until=a.day("until"),
+            on=on,
+            command_id=cid,
+            requested_by_debtor=a.flag("requested_by_debtor", True),
+        )
         return {}
 
     def _do_agree_payment_plan(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
@@ -252,20 +312,23 @@ class ScenarioRunner:
                 raise invalid(f"installments[{i}]", "must be {due, amount}")
             sub = _Args(item)
             plan.append(Installment(sub.day("due"), sub.amount("amount")))
-        self.app.agree_payment_plan(creditor=self.s.creditor, invoice=a.text("invoice"), installments=plan, on=on,
-                                    command_id=cid)
+        self.app.agree_payment_plan(
+            creditor=self.s.creditor, invoice=a.text("invoice"), installments=plan, on=on, command_id=cid
+        )
         return {}
 
     def _do_request_enforcement(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
         invoice = a.text("invoice")
-        self.app.request_enforcement(creditor=self.s.creditor, invoice=invoice, route=a.text("route"), on=on,
-                                     command_id=cid)
+        self.app.request_enforcement(
+            creditor=self.s.creditor, invoice=invoice, route=a.text("route"), on=on, command_id=cid
+        )
         record = next(e for e in self.app.claim(self.s.creditor, invoice).facts.enforcements if e.command_id == cid)
         return {"cost": fmt(record.cost)}
 
     def _do_register_judgment(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
-        self.app.register_judgment(creditor=self.s.creditor, invoice=a.text("invoice"), on=on, command_id=cid,
-                                   decided=a.day("decided", on))
+        self.app.register_judgment(
+            creditor=self.s.creditor, invoice=a.text("invoice"), on=on, command_id=cid, decided=a.day("decided", on)
+        )
         return {}
 
     def _do_apply_reinstatement(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
@@ -274,13 +337,13 @@ class ScenarioRunner:
 
     def _do_register_death(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
         debtor = self._debtor(a)
-        self.app.register_death(office=self.s.creditor, debtor_ref=debtor, died=a.day("died"), on=on,
-                                command_id=cid)
+        self.app.register_death(office=self.s.creditor, debtor_ref=debtor, died=a.day("died"), on=on, command_id=cid)
         return {}
 
     def _do_register_proklama(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
-        deadline = self.app.register_proklama(office=self.s.creditor, debtor_ref=self._debtor(a),
-                                              published=a.day("published"), on=on, command_id=cid)
+        deadline = self.app.register_proklama(
+            office=self.s.creditor, debtor_ref=self._debtor(a), published=a.day("published"), on=on, command_id=cid
+        )
         return {"estate_report_deadline": deadline.isoformat()}
 
     def _do_report_to_estate(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
@@ -288,36 +351,50 @@ class ScenarioRunner:
         return {}
 
     def _do_write_off(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
-        self.app.write_off(creditor=self.s.creditor, invoice=a.text("invoice"), reason=a.text("reason"), on=on,
-                           command_id=cid)
+        self.app.write_off(
+            creditor=self.s.creditor, invoice=a.text("invoice"), reason=a.text("reason"), on=on, command_id=cid
+        )
         return {}
 
     def _do_write_down(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
-        self.app.write_down(creditor=self.s.creditor, invoice=a.text("invoice"), amount=a.amount("amount"),
-                            reason=a.text("reason"), on=on, command_id=cid)
+        self.app.write_down(
+            creditor=self.s.creditor,
+            invoice=a.text("invoice"),
+            amount=a.amount("amount"),
+            reason=a.text("reason"),
+            on=on,
+            command_id=cid,
+        )
         return {}
 
     def _do_file_complaint(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
-        self.app.file_complaint(creditor=self.s.creditor, invoice=a.text("invoice"), on=on, command_id=cid,
-                                received=a.day("received", on))
+        self.app.file_complaint(
+            creditor=self.s.creditor, invoice=a.text("invoice"), on=on, command_id=cid, received=a.day("received", on)
+        )
         return {}
 
     def _do_decide_complaint(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
-        self.app.decide_complaint(creditor=self.s.creditor, invoice=a.text("invoice"), outcome=a.text("outcome"),
-                                  on=on, command_id=cid)
+        self.app.decide_complaint(
+            creditor=self.s.creditor, invoice=a.text("invoice"), outcome=a.text("outcome"), on=on, command_id=cid
+        )
         return {}
 
     def _do_run_policies(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
         until = a.day("until")
         if until < on:
             raise invalid("until", f"{until} lies before the step date {on}")
-        runs = self.app.run_policies(creditor=self.s.creditor, invoices=list(self.invoices), start=on, until=until,
-                                     command_id=cid)
+        runs = self.app.run_policies(
+            creditor=self.s.creditor, invoices=list(self.invoices), start=on, until=until, command_id=cid
+        )
         actions = []
         for r in runs:
-            entry: dict[str, Any] = {"on": r.day.isoformat(), "invoice": r.invoice, "do": r.action.kind,
-                                     r.action.kind == "notice" and "notice" or "route": r.action.name,
-                                     "accepted": r.accepted}
+            entry: dict[str, Any] = {
+                "on": r.day.isoformat(),
+                "invoice": r.invoice,
+                "do": r.action.kind,
+                r.action.kind == "notice" and "notice" or "route": r.action.name,
+                "accepted": r.accepted,
+            }
             if r.error:
                 entry["error"] = r.error
             actions.append(entry)
@@ -338,15 +415,30 @@ class ScenarioRunner:
             claim = self.app.claim(self.s.creditor, invoice)
             invoices[invoice] = self.app.claim_report(claim, report_on)
             for f in claim.audit().findings:
-                findings.append({"invoice": invoice, "step": step_index(f.command_id), "code": f.code,
-                                 "severity": f.severity.value, "message": f.message})
+                findings.append(
+                    {
+                        "invoice": invoice,
+                        "step": step_index(f.command_id),
+                        "code": f.code,
+                        "severity": f.severity.value,
+                        "message": f.message,
+                    }
+                )
         debtors = {}
         for ref in self.s.debtors:
             d = self.app.debtor(self.s.creditor, ref)
-            debtors[ref] = {"estate_report_deadline": d.estate_report_deadline.isoformat()
-                            if d.estate_report_deadline else None, "deceased": d.died.isoformat() if d.died else None}
-        return {"scenario": self.s.name, "report_on": report_on.isoformat(), "steps": self.results,
-                "invoices": invoices, "debtors": debtors, "findings": findings}
+            debtors[ref] = {
+                "estate_report_deadline": d.estate_report_deadline.isoformat() if d.estate_report_deadline else None,
+                "deceased": d.died.isoformat() if d.died else None,
+            }
+        return {
+            "scenario": self.s.name,
+            "report_on": report_on.isoformat(),
+            "steps": self.results,
+            "invoices": invoices,
+            "debtors": debtors,
+            "findings": findings,
+        }
 
 
 def step_index(command_id: str) -> int | None:
@@ -374,8 +466,10 @@ def check_expectations(expect: Mapping[str, Any], report: Mapping[str, Any]) -> 
         for key, want in fields.items():
             have = got.get("error", {}).get("code") if key == "error" else got.get(key)
             if not _same(key, want, have):
-                problems.append(f"step {index} {key}: expected {_show(want)}, got {_show(have)}"
-                                + (f" ({got['error']['message']})" if "error" in got and key != "error" else ""))
+                problems.append(
+                    f"step {index} {key}: expected {_show(want)}, got {_show(have)}"
+                    + (f" ({got['error']['message']})" if "error" in got and key != "error" else "")
+                )
     for invoice, fields in (expect.get("invoices") or {}).items():
         got = report["invoices"].get(invoice)
         if got is None:

@@ -52,8 +52,9 @@ class Settled:
         return {**self.paid, "surplus": self.surplus}
 
 
-def settle(rules: Rules, *, principal: Decimal, effective_due: date, entries: list[MoneyEntry],
-           through: date) -> Settled:
+def settle(
+    rules: Rules, *, principal: Decimal, effective_due: date, entries: list[MoneyEntry], through: date
+) -> Settled:
     """Re-settle from the due date through ``through`` (inclusive). ``principal`` is the invoiced
     amount less credit notes (retroactive)."""
     owed = {"costs": ZERO, "fees": ZERO, "principal": principal}
@@ -85,8 +86,9 @@ def settle(rules: Rules, *, principal: Decimal, effective_due: date, entries: li
         left = entry.amount
         order = DESIGNATED_ORDER if entry.designation == "principal" else COMPONENTS
         for component in order:
-            due = (to_cents(result.interest_exact) if component == "interest" else owed[component]) \
-                - result.paid[component]
+            due = (to_cents(result.interest_exact) if component == "interest" else owed[component]) - result.paid[
+                component
+            ]
             take = min(left, max(due, ZERO))
             result.paid[component] += take
             left -= take

@@ -29,13 +29,19 @@ def measure(n: int, app: CollectionApp | None = None, *, batch: int = 0) -> dict
         step = batch or 1
         for start in range(0, len(commands), step):
             with app.unit_of_work() if batch else _nothing():
-                for command in commands[start:start + step]:
+                for command in commands[start : start + step]:
                     execute(app, command)
             progress.update(task, completed=start + step)
     elapsed = time.perf_counter() - started
     events = (app.recorder.max_notification_id() or 0) - before
-    return {"claims": n, "commands": len(commands), "events": events, "seconds": elapsed,
-            "commands_per_s": len(commands) / elapsed, "events_per_s": events / elapsed}
+    return {
+        "claims": n,
+        "commands": len(commands),
+        "events": events,
+        "seconds": elapsed,
+        "commands_per_s": len(commands) / elapsed,
+        "events_per_s": events / elapsed,
+    }
 
 
 @contextmanager
@@ -44,6 +50,7 @@ def _nothing() -> Iterator[None]:
 
 
 if __name__ == "__main__":
-    result = measure(int(sys.argv[1]) if len(sys.argv) > 1 else 20_000,
-                     batch=int(sys.argv[2]) if len(sys.argv) > 2 else 0)
+    result = measure(
+        int(sys.argv[1]) if len(sys.argv) > 1 else 20_000, batch=int(sys.argv[2]) if len(sys.argv) > 2 else 0
+    )
     print(" ".join(f"{k}={v:.0f}" if isinstance(v, float) else f"{k}={v}" for k, v in result.items()))

@@ -72,8 +72,14 @@ def _counting(message: str) -> Iterator[Callable[[int], None]]:
         err.print(f"… {message}")
         yield lambda n: None
         return
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TextColumn("{task.completed} events"),
-                  TimeElapsedColumn(), console=err, transient=True) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed} events"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
         task = progress.add_task(message, total=None)
         yield lambda n: progress.advance(task, n)
 
@@ -128,8 +134,10 @@ def _print_pipeline(settings: Settings) -> None:
         return
     for name, count in parked.items():
         style = "bold red" if count else "green"
-        out.print(f"[bold]projection {name}[/]: [{style}]{count} parked case(s)[/]"
-                  + (" — fix, then `kravsak project --retry-parked`" if count else ""))
+        out.print(
+            f"[bold]projection {name}[/]: [{style}]{count} parked case(s)[/]"
+            + (" — fix, then `kravsak project --retry-parked`" if count else "")
+        )
 
 
 @app.command()
@@ -275,14 +283,18 @@ def trail(
             try:
                 cases = audit_trail.case_ids_for_invoice(cur, schema_name("audit"), invoice, creditor)
             except psycopg.errors.UndefinedTable:
-                raise KravsakError("the audit trail projection does not exist yet",
-                                   "run `kravsak project` (or `kravsak demo`) first") from None
+                raise KravsakError(
+                    "the audit trail projection does not exist yet", "run `kravsak project` (or `kravsak demo`) first"
+                ) from None
             if not cases:
-                raise KravsakError(f"no case with invoice {invoice!r} in the audit trail",
-                                   "check the invoice number, or give --creditor")
+                raise KravsakError(
+                    f"no case with invoice {invoice!r} in the audit trail",
+                    "check the invoice number, or give --creditor",
+                )
             if len(cases) > 1:
-                raise KravsakError(f"invoice {invoice!r} exists for several creditors",
-                                   "give --creditor with the municipality number")
+                raise KravsakError(
+                    f"invoice {invoice!r} exists for several creditors", "give --creditor with the municipality number"
+                )
             built = dossier.build(cur, cases[0], day)
         assert built is not None
         text = dossier.render_html(built) if format == "html" else dossier.render_json(built)
@@ -324,10 +336,14 @@ def automate(
             ns = uuid.UUID(namespace) if namespace else DEFAULT_NAMESPACE
         except ValueError:
             raise KravsakError(f"--namespace {namespace!r} is not a UUID", "give the namespace as a UUID") from None
-        options = pm.AutomateOptions(topic=topic, group=group, schema=schema, namespace=ns,
-                                     event_store_schema=event_store_schema)
-        pm.run(settings, options, pm.clock_for(settings, "simulated" if clock == "simulated" else "system",
-                                              clock_name, schema))
+        options = pm.AutomateOptions(
+            topic=topic, group=group, schema=schema, namespace=ns, event_store_schema=event_store_schema
+        )
+        pm.run(
+            settings,
+            options,
+            pm.clock_for(settings, "simulated" if clock == "simulated" else "system", clock_name, schema),
+        )
 
 
 @app.command("clock")
@@ -351,8 +367,9 @@ def clock_command(
                 try:
                     simulated.set(dt.date.fromisoformat(set_to))
                 except ValueError:
-                    raise KravsakError(f"--set {set_to!r} is not an ISO date",
-                                       "give a date such as 2025-01-01") from None
+                    raise KravsakError(
+                        f"--set {set_to!r} is not an ISO date", "give a date such as 2025-01-01"
+                    ) from None
             if advance:
                 simulated.advance(advance)
             out.print(f"simulated clock {name}: {simulated.today().isoformat()}")

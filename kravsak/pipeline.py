@@ -37,8 +37,10 @@ def _wait(condition: Any, what: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
-            raise PipelineTimeout(f"{what} did not happen within {timeout_s:.0f} s",
-                                  "check `kravsak status` (lag, parked cases) and the service logs")
+            raise PipelineTimeout(
+                f"{what} did not happen within {timeout_s:.0f} s",
+                "check `kravsak status` (lag, parked cases) and the service logs",
+            )
         time.sleep(0.2)
 
 
@@ -75,8 +77,7 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         consumer.close()
 
 
-def catch_up_projections(settings: Settings, options: RunnerOptions | None = None,
-                         timeout_s: float = 120.0) -> None:
+def catch_up_projections(settings: Settings, options: RunnerOptions | None = None, timeout_s: float = 120.0) -> None:
     """Run a projection runner in the group until every projection holds the topic's end offsets."""
     options = options or RunnerOptions()
     ends = end_offsets(settings.kafka_bootstrap, options.topic)
@@ -122,14 +123,27 @@ class ProjectedScenarioRunner(ScenarioRunner):
                 view.update(limitation.estate_view(cur, schema_name("limitation"), case, report_on))
                 invoices[invoice] = view
                 for f in audit_trail.findings(cur, schema_name("audit"), case_id=case):
-                    findings.append({"invoice": invoice, "step": step_index(f["command_id"]), "code": f["code"],
-                                     "severity": f["severity"], "message": f["message"]})
+                    findings.append(
+                        {
+                            "invoice": invoice,
+                            "step": step_index(f["command_id"]),
+                            "code": f["code"],
+                            "severity": f["severity"],
+                            "message": f["message"],
+                        }
+                    )
             debtors = {}
             for ref in self.s.debtors:
                 debtor = str(self.app.debtor(self.s.creditor, ref).id)
                 debtors[ref] = limitation.debtor_view(cur, schema_name("limitation"), debtor)
-        return {"scenario": self.s.name, "report_on": report_on.isoformat(), "steps": self.results,
-                "invoices": invoices, "debtors": debtors, "findings": findings}
+        return {
+            "scenario": self.s.name,
+            "report_on": report_on.isoformat(),
+            "steps": self.results,
+            "invoices": invoices,
+            "debtors": debtors,
+            "findings": findings,
+        }
 
 
 def run_through_kafka(scenario: Scenario, settings: Settings) -> dict[str, Any]:

@@ -36,9 +36,14 @@ def run(
     files: Annotated[list[Path], typer.Argument(help="scenario YAML files", exists=True, dir_okay=False)],
     store: Annotated[str, typer.Option(help="memory or postgres")] = "memory",
     check: Annotated[bool, typer.Option("--check", help="compare with the file's expect block")] = False,
-    through_kafka: Annotated[bool, typer.Option(
-        "--through-kafka", help="run through the whole pipeline (PostgreSQL, publisher, Kafka, projections) and "
-                                "read the report from the projections")] = False,
+    through_kafka: Annotated[
+        bool,
+        typer.Option(
+            "--through-kafka",
+            help="run through the whole pipeline (PostgreSQL, publisher, Kafka, projections) and "
+            "read the report from the projections",
+        ),
+    ] = False,
 ) -> None:
     """Run scenarios and print one JSON document per file (a JSON list for several)."""
     reports, failed = [], 0

@@ -220,7 +220,7 @@ FIELD_DOCS: Mapping[str, str] = {
     "interest_through": "Last day included in interest_accrued.",
     "interest_rates": (
         "The late-payment interest rates the settlement used, one entry per stretch of days: "
-        "\"<first day>..<last day> <percent a year>%\" (NO forsinkelsesrente, SE dröjsmålsränta)."
+        '"<first day>..<last day> <percent a year>%" (NO forsinkelsesrente, SE dröjsmålsränta).'
     ),
     "jurisdiction": "NO or SE: the country whose collection law applies.",
     "legal_basis": (

@@ -19,8 +19,18 @@ from psycopg import Cursor
 from domain.claim import Claim
 from projections.base import ProjectedEvent
 
-SKIP_IN_DETAIL = frozenset({"command_id", "effective", "recorded", "rule_version", "originator_id",
-                            "originator_version", "timestamp", "originator_topic"})
+SKIP_IN_DETAIL = frozenset(
+    {
+        "command_id",
+        "effective",
+        "recorded",
+        "rule_version",
+        "originator_id",
+        "originator_version",
+        "timestamp",
+        "originator_topic",
+    }
+)
 
 
 def _json_default(value: Any) -> str:
@@ -59,18 +69,48 @@ class AuditTrail:
         cur.execute(
             f'INSERT INTO "{schema}".steps VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) '
             "ON CONFLICT DO NOTHING",
-            (event.case_id, event.aggregate_version, event.event_id, event.event_type, v.get("command_id", ""),
-             after.creditor_id, after.debtor_id, after.invoice, v.get("effective", event.effective_date),
-             v.get("recorded", event.recorded_date), event.recorded_at, v.get("channel"), v.get("deadline"),
-             v.get("fee"), v.get("cost"), v.get("amount"), v.get("legal_basis"), v.get("rule_version", ""),
-             json.dumps(detail, default=_json_default, ensure_ascii=False)))
+            (
+                event.case_id,
+                event.aggregate_version,
+                event.event_id,
+                event.event_type,
+                v.get("command_id", ""),
+                after.creditor_id,
+                after.debtor_id,
+                after.invoice,
+                v.get("effective", event.effective_date),
+                v.get("recorded", event.recorded_date),
+                event.recorded_at,
+                v.get("channel"),
+                v.get("deadline"),
+                v.get("fee"),
+                v.get("cost"),
+                v.get("amount"),
+                v.get("legal_basis"),
+                v.get("rule_version", ""),
+                json.dumps(detail, default=_json_default, ensure_ascii=False),
+            ),
+        )
         cur.execute(f'DELETE FROM "{schema}".findings WHERE case_id = %s', (event.case_id,))
         findings = after.audit().findings
         if findings:
             cur.executemany(
                 f'INSERT INTO "{schema}".findings VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)',
-                [(event.case_id, i, after.creditor_id, after.debtor_id, after.invoice, f.command_id, f.code,
-                  f.severity.value, f.message) for i, f in enumerate(findings)])
+                [
+                    (
+                        event.case_id,
+                        i,
+                        after.creditor_id,
+                        after.debtor_id,
+                        after.invoice,
+                        f.command_id,
+                        f.code,
+                        f.severity.value,
+                        f.message,
+                    )
+                    for i, f in enumerate(findings)
+                ],
+            )
 
 
 def _rows(cur: Cursor[Any]) -> list[dict[str, Any]]:
@@ -83,8 +123,9 @@ def trail(cur: Cursor[Any], schema: str, case_id: str) -> list[dict[str, Any]]:
     return _rows(cur)
 
 
-def findings(cur: Cursor[Any], schema: str, *, case_id: str | None = None, debtor_id: str | None = None,
-             code: str | None = None) -> list[dict[str, Any]]:
+def findings(
+    cur: Cursor[Any], schema: str, *, case_id: str | None = None, debtor_id: str | None = None, code: str | None = None
+) -> list[dict[str, Any]]:
     """Findings by case, by debtor or by code across all cases."""
     where, args = [], []
     for column, value in (("case_id", case_id), ("debtor_id", debtor_id), ("code", code)):
@@ -105,6 +146,8 @@ def case_ids_for_invoice(cur: Cursor[Any], schema: str, invoice: str, creditor_i
     if creditor_id is None:
         cur.execute(f'SELECT DISTINCT case_id FROM "{schema}".steps WHERE invoice = %s', (invoice,))
     else:
-        cur.execute(f'SELECT DISTINCT case_id FROM "{schema}".steps WHERE invoice = %s AND creditor_id = %s',
-                    (invoice, creditor_id))
+        cur.execute(
+            f'SELECT DISTINCT case_id FROM "{schema}".steps WHERE invoice = %s AND creditor_id = %s',
+            (invoice, creditor_id),
+        )
     return [r[0] for r in cur.fetchall()]

@@ -37,8 +37,12 @@ def _event_classes() -> dict[str, tuple[type[Aggregate], type[Any]]]:
     found: dict[str, tuple[type[Aggregate], type[Any]]] = {}
     for aggregate in AGGREGATES:
         for name, cls in vars(aggregate).items():
-            if (isinstance(cls, type) and issubclass(cls, Aggregate.Event) and name not in ABSTRACT_EVENTS
-                    and cls.__qualname__ == f"{aggregate.__name__}.{name}"):
+            if (
+                isinstance(cls, type)
+                and issubclass(cls, Aggregate.Event)
+                and name not in ABSTRACT_EVENTS
+                and cls.__qualname__ == f"{aggregate.__name__}.{name}"
+            ):
                 found[f"{aggregate.__name__}{name}"] = (aggregate, cls)
     return found
 
@@ -58,8 +62,9 @@ def rebuild(event: ProjectedEvent) -> Any:
     except KeyError:
         raise LookupError(f"unknown event type {event.event_type!r} at position {event.position}") from None
     kwargs = {name: event.values[name] for name in event_fields(event.event_type)}
-    kwargs.update(originator_id=UUID(event.case_id), originator_version=event.aggregate_version,
-                  timestamp=event.recorded_at)
+    kwargs.update(
+        originator_id=UUID(event.case_id), originator_version=event.aggregate_version, timestamp=event.recorded_at
+    )
     if issubclass(cls, CanInitAggregate):
         kwargs["originator_topic"] = get_topic(aggregate)
     return cls(**kwargs)
@@ -79,15 +84,25 @@ def _kind(cls: type) -> int:
         kind = _SHARE  # the domain's records are values: a frozen record is never changed in place
     elif cls in _CONTAINERS:
         kind = _CONTAINERS[cls]
-    elif (issubclass(cls, (list, dict, set, tuple)) or hasattr(cls, "__copy__") or hasattr(cls, "__deepcopy__")
-          or cls.__reduce_ex__ is not object.__reduce_ex__ or cls.__reduce__ is not object.__reduce__
-          or cls.__getstate__ is not object.__getstate__ or hasattr(cls, "__setstate__")):
+    elif (
+        issubclass(cls, (list, dict, set, tuple))
+        or hasattr(cls, "__copy__")
+        or hasattr(cls, "__deepcopy__")
+        or cls.__reduce_ex__ is not object.__reduce_ex__
+        or cls.__reduce__ is not object.__reduce__
+        or cls.__getstate__ is not object.__getstate__
+        or hasattr(cls, "__setstate__")
+    ):
         kind = _DEEP  # copies itself its own way
     else:
         kind = _OBJECT
         slots = (k.__dict__.get("__slots__", ()) for k in cls.__mro__)
-        _SLOTS[cls] = tuple(n for names in slots for n in ((names,) if isinstance(names, str) else names)
-                            if n not in ("__dict__", "__weakref__"))
+        _SLOTS[cls] = tuple(
+            n
+            for names in slots
+            for n in ((names,) if isinstance(names, str) else names)
+            if n not in ("__dict__", "__weakref__")
+        )
     _KINDS[cls] = kind
     return kind
 

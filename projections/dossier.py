@@ -15,15 +15,26 @@ from projections import audit_trail, ledger, limitation
 from projections.base import schema_name
 
 STEP_TITLES = {
-    "ClaimInvoiced": "Invoice issued", "ClaimNoticeSent": "Notice sent", "ClaimPaymentRegistered": "Payment",
-    "ClaimCreditNoteIssued": "Credit note", "ClaimEnforcementRequested": "Enforcement / court step",
-    "ClaimLimitationInterrupted": "Limitation interrupted", "ClaimObjectionRegistered": "Objection received",
-    "ClaimObjectionResolved": "Objection resolved", "ClaimDeferralGranted": "Deferral granted",
-    "ClaimPaymentPlanAgreed": "Payment plan agreed", "ClaimPaymentPlanBreached": "Payment plan breached",
-    "ClaimJudgmentRegistered": "Judgment", "ClaimReinstatementApplied": "Återvinning",
-    "ClaimDebtorDeathNoted": "Debtor died", "ClaimEstateDeadlineNoted": "Proklama published",
-    "ClaimReportedToEstate": "Reported to the estate", "ClaimCostsWaived": "Costs fell away",
-    "ClaimWrittenOff": "Written off", "ClaimWrittenDown": "Written down", "ClaimComplaintFiled": "Complaint filed",
+    "ClaimInvoiced": "Invoice issued",
+    "ClaimNoticeSent": "Notice sent",
+    "ClaimPaymentRegistered": "Payment",
+    "ClaimCreditNoteIssued": "Credit note",
+    "ClaimEnforcementRequested": "Enforcement / court step",
+    "ClaimLimitationInterrupted": "Limitation interrupted",
+    "ClaimObjectionRegistered": "Objection received",
+    "ClaimObjectionResolved": "Objection resolved",
+    "ClaimDeferralGranted": "Deferral granted",
+    "ClaimPaymentPlanAgreed": "Payment plan agreed",
+    "ClaimPaymentPlanBreached": "Payment plan breached",
+    "ClaimJudgmentRegistered": "Judgment",
+    "ClaimReinstatementApplied": "Återvinning",
+    "ClaimDebtorDeathNoted": "Debtor died",
+    "ClaimEstateDeadlineNoted": "Proklama published",
+    "ClaimReportedToEstate": "Reported to the estate",
+    "ClaimCostsWaived": "Costs fell away",
+    "ClaimWrittenOff": "Written off",
+    "ClaimWrittenDown": "Written down",
+    "ClaimComplaintFiled": "Complaint filed",
     "ClaimComplaintDecided": "Complaint decided",
 }
 
@@ -49,29 +60,54 @@ def build(cur: Cursor[Any], case_id: str, day: date, *, suffix: str = "") -> dic
     invoiced = first["detail"]
     trail = []
     for s in steps:
-        trail.append({
-            "step": STEP_TITLES.get(s["event_type"], s["event_type"]), "event_type": s["event_type"],
-            "effective": s["effective_date"], "recorded": s["recorded_date"], "channel": s["channel"],
-            "deadline": s["deadline"], "fee": s["fee"], "cost": s["cost"], "amount": s["amount"],
-            "legal_basis": s["legal_basis"], "rule_version": s["rule_version"], "command_id": s["command_id"],
-            "detail": s["detail"],
-        })
+        trail.append(
+            {
+                "step": STEP_TITLES.get(s["event_type"], s["event_type"]),
+                "event_type": s["event_type"],
+                "effective": s["effective_date"],
+                "recorded": s["recorded_date"],
+                "channel": s["channel"],
+                "deadline": s["deadline"],
+                "fee": s["fee"],
+                "cost": s["cost"],
+                "amount": s["amount"],
+                "legal_basis": s["legal_basis"],
+                "rule_version": s["rule_version"],
+                "command_id": s["command_id"],
+                "detail": s["detail"],
+            }
+        )
     found = audit_trail.findings(cur, audit_schema, case_id=case_id)
     by_command = {s["command_id"]: s for s in trail}
     dossier = {
-        "case_id": case_id, "as_of": day, "creditor": first["creditor_id"], "debtor": first["debtor_id"],
-        "claim": {"invoice": first["invoice"], "claim_type": invoiced.get("claim_type"),
-                  "amount": invoiced.get("amount"), "due": invoiced.get("due"), "kid": invoiced.get("kid"),
-                  "currency": invoiced.get("currency"), "channel": first["channel"]},
+        "case_id": case_id,
+        "as_of": day,
+        "creditor": first["creditor_id"],
+        "debtor": first["debtor_id"],
+        "claim": {
+            "invoice": first["invoice"],
+            "claim_type": invoiced.get("claim_type"),
+            "amount": invoiced.get("amount"),
+            "due": invoiced.get("due"),
+            "kid": invoiced.get("kid"),
+            "currency": invoiced.get("currency"),
+            "channel": first["channel"],
+        },
         "figures": figures,
         "steps": trail,
         "payments": [t for t in trail if t["event_type"] == "ClaimPaymentRegistered"],
         "objections": [t for t in trail if t["event_type"].startswith("ClaimObjection")],
-        "findings": [{**{k: f[k] for k in ("code", "severity", "message")},
-                      "step": by_command.get(f["command_id"], {}).get("step"),
-                      "step_date": by_command.get(f["command_id"], {}).get("effective")} for f in found],
-        "costs_fallen_away": [item for t in trail if t["event_type"] == "ClaimCostsWaived"
-                              for item in t["detail"].get("items", [])],
+        "findings": [
+            {
+                **{k: f[k] for k in ("code", "severity", "message")},
+                "step": by_command.get(f["command_id"], {}).get("step"),
+                "step_date": by_command.get(f["command_id"], {}).get("effective"),
+            }
+            for f in found
+        ],
+        "costs_fallen_away": [
+            item for t in trail if t["event_type"] == "ClaimCostsWaived" for item in t["detail"].get("items", [])
+        ],
         "limitation": limitation.explain(cur, schema_name("limitation", suffix=suffix), case_id, day),
     }
     plain: dict[str, Any] = _plain(dossier)
@@ -91,16 +127,26 @@ def render_html(dossier: dict[str, Any]) -> str:
         f"<td>{e(str(s['channel'] or ''))}</td><td>{e(str(s['deadline'] or ''))}</td>"
         f"<td class=n>{e(str(s['fee'] or s['cost'] or s['amount'] or ''))}</td>"
         f"<td>{e(str(s['legal_basis'] or ''))}</td><td><code>{e(s['rule_version'])}</code></td></tr>"
-        for s in dossier["steps"])
-    findings = "".join(
-        f"<li class={e(f['severity'])}><b>{e(f['code'])}</b> ({e(f['severity'])}) — {e(f['message'])}</li>"
-        for f in dossier["findings"]) or "<li>No findings.</li>"
-    fallen = "".join(f"<li>{e(str(i.get('kind')))} {e(str(i.get('amount')))} — {e(str(i.get('reason')))}</li>"
-                     for i in dossier["costs_fallen_away"]) or "<li>None.</li>"
+        for s in dossier["steps"]
+    )
+    findings = (
+        "".join(
+            f"<li class={e(f['severity'])}><b>{e(f['code'])}</b> ({e(f['severity'])}) — {e(f['message'])}</li>"
+            for f in dossier["findings"]
+        )
+        or "<li>No findings.</li>"
+    )
+    fallen = (
+        "".join(
+            f"<li>{e(str(i.get('kind')))} {e(str(i.get('amount')))} — {e(str(i.get('reason')))}</li>"
+            for i in dossier["costs_fallen_away"]
+        )
+        or "<li>None.</li>"
+    )
     limitation_lines = "".join(f"<li>{e(line)}</li>" for line in dossier["limitation"])
     figure_cells = "".join(f"<tr><th>{e(k)}</th><td class=n>{e(str(v))}</td></tr>" for k, v in figures.items())
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Case dossier {e(claim['invoice'])}</title>
+<html lang="en"><head><meta charset="utf-8"><title>Case dossier {e(claim["invoice"])}</title>
 <style>
 body{{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:70rem;color:#1d2330}}
 h1{{font-size:1.5rem;margin-bottom:.2rem}} h2{{font-size:1.1rem;margin-top:1.8rem;border-bottom:1px solid #ccd}}
@@ -109,12 +155,12 @@ text-align:left;vertical-align:top}} .n{{text-align:right;font-variant-numeric:t
 .meta{{color:#556}} li.breach{{color:#a1121a}} li.warning{{color:#8a5a00}} code{{font-size:.8em}}
 .figures{{width:auto}}
 </style></head><body>
-<h1>Case dossier — invoice {e(claim['invoice'])}</h1>
-<p class=meta>Creditor {e(str(dossier['creditor']))} · debtor (opaque id) {e(str(dossier['debtor']))} ·
-case {e(dossier['case_id'])} · as of {e(str(dossier['as_of']))}</p>
+<h1>Case dossier — invoice {e(claim["invoice"])}</h1>
+<p class=meta>Creditor {e(str(dossier["creditor"]))} · debtor (opaque id) {e(str(dossier["debtor"]))} ·
+case {e(dossier["case_id"])} · as of {e(str(dossier["as_of"]))}</p>
 <h2>The claim</h2>
-<p>{e(str(claim['claim_type']))}, {e(str(claim['amount']))} {e(str(claim['currency']))}, due {e(str(claim['due']))},
-KID {e(str(claim['kid']))}, invoice sent by {e(str(claim['channel']))}.</p>
+<p>{e(str(claim["claim_type"]))}, {e(str(claim["amount"]))} {e(str(claim["currency"]))}, due {e(str(claim["due"]))},
+KID {e(str(claim["kid"]))}, invoice sent by {e(str(claim["channel"]))}.</p>
 <table class=figures>{figure_cells}</table>
 <h2>Steps</h2>
 <table><tr><th>effective</th><th>recorded</th><th>step</th><th>channel</th><th>deadline</th><th class=n>amount</th>

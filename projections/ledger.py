@@ -39,12 +39,17 @@ from domain.rules import rules_for
 from projections.base import ProjectedEvent, ident
 
 PARTS = ("principal", "interest", "fees", "costs")
-RAISE = {"principal": "income.principal", "interest": "income.interest", "fees": "income.fees",
-         "costs": "outlay.costs"}
-LOWER = {"principal": "credit_notes", "interest": "income.interest", "fees": "waived.fees",
-         "costs": "waived.costs"}
-AGE_BUCKETS = ((0, "not due"), (1, "1-30"), (31, "31-60"), (61, "61-90"), (91, "91-180"), (181, "181-365"),
-               (366, "over 365"))
+RAISE = {"principal": "income.principal", "interest": "income.interest", "fees": "income.fees", "costs": "outlay.costs"}
+LOWER = {"principal": "credit_notes", "interest": "income.interest", "fees": "waived.fees", "costs": "waived.costs"}
+AGE_BUCKETS = (
+    (0, "not due"),
+    (1, "1-30"),
+    (31, "31-60"),
+    (61, "61-90"),
+    (91, "91-180"),
+    (181, "181-365"),
+    (366, "over 365"),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +138,24 @@ class Ledger:
             cur.executemany(
                 f'INSERT INTO "{schema}".postings (event_id, position, case_id, creditor_id, debtor_id, invoice, '
                 "booked, account, kind, debit, credit, currency) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                [(event.event_id, event.position, event.case_id, after.creditor_id, after.debtor_id, after.invoice,
-                  event.recorded_date, p.account, p.kind, p.debit, p.credit, after.currency) for p in postings])
+                [
+                    (
+                        event.event_id,
+                        event.position,
+                        event.case_id,
+                        after.creditor_id,
+                        after.debtor_id,
+                        after.invoice,
+                        event.recorded_date,
+                        p.account,
+                        p.kind,
+                        p.debit,
+                        p.credit,
+                        after.currency,
+                    )
+                    for p in postings
+                ],
+            )
         acc = after.account
         cur.execute(
             f'INSERT INTO "{schema}".claims VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,'
@@ -145,12 +166,35 @@ class Ledger:
             "write_off_reason = EXCLUDED.write_off_reason, closed_on = EXCLUDED.closed_on, "
             "settled = EXCLUDED.settled, stage = EXCLUDED.stage, disputed = EXCLUDED.disputed, "
             "limitation_date = EXCLUDED.limitation_date, position = EXCLUDED.position",
-            (event.case_id, after.creditor_id, after.debtor_id, after.invoice, after.jurisdiction.value,
-             after.currency, after.claim_type, after.due, after.effective_due, acc.principal,
-             acc.principal_outstanding, acc.interest_exact, acc.interest_through, acc.fees, acc.costs,
-             acc.total_paid, acc.surplus, after.written_off_amount, after.write_off_reason, after.closed_on,
-             after.closed_on is not None and acc.balance() == 0, after.stage.value, after.disputed,
-             after.limitation_date, after.kid, event.position))
+            (
+                event.case_id,
+                after.creditor_id,
+                after.debtor_id,
+                after.invoice,
+                after.jurisdiction.value,
+                after.currency,
+                after.claim_type,
+                after.due,
+                after.effective_due,
+                acc.principal,
+                acc.principal_outstanding,
+                acc.interest_exact,
+                acc.interest_through,
+                acc.fees,
+                acc.costs,
+                acc.total_paid,
+                acc.surplus,
+                after.written_off_amount,
+                after.write_off_reason,
+                after.closed_on,
+                after.closed_on is not None and acc.balance() == 0,
+                after.stage.value,
+                after.disputed,
+                after.limitation_date,
+                after.kid,
+                event.position,
+            ),
+        )
 
 
 # --- queries -------------------------------------------------------------------------------------
@@ -167,32 +211,46 @@ def claim_row(cur: Cursor[Any], schema: str, case_id: str) -> dict[str, Any] | N
 
 def posted_balance(cur: Cursor[Any], schema: str, case_id: str) -> Decimal:
     """Receivables plus written-off, as posted."""
-    cur.execute(f"""SELECT coalesce(sum(debit - credit), 0) FROM "{schema}".postings
-                    WHERE case_id = %s AND (account LIKE 'receivable.%%' OR account = 'written_off')""", (case_id,))
+    cur.execute(
+        f"""SELECT coalesce(sum(debit - credit), 0) FROM "{schema}".postings
+                    WHERE case_id = %s AND (account LIKE 'receivable.%%' OR account = 'written_off')""",
+        (case_id,),
+    )
     row = cur.fetchone()
     return Decimal(row[0]) if row else ZERO
 
 
-def claim_view(cur: Cursor[Any], schema: str, case_id: str, day: date, *, full: bool = False
-               ) -> dict[str, Any] | None:
+def claim_view(cur: Cursor[Any], schema: str, case_id: str, day: date, *, full: bool = False) -> dict[str, Any] | None:
     """The contract's figures for one claim on ``day``, read from the ledger (``full``: also the
     fields the scenario report adds — currency, KID, surplus, written-off amount, warnings)."""
     row = claim_row(cur, schema, case_id)
     if row is None:
         return None
     rules = rules_for(row["jurisdiction"])
-    exact, warnings = accrued_interest(rules, row["principal_outstanding"], row["interest_exact"],
-                                       row["interest_through"], row["closed_on"], day)
+    exact, warnings = accrued_interest(
+        rules, row["principal_outstanding"], row["interest_exact"], row["interest_through"], row["closed_on"], day
+    )
     interest = to_cents(exact)
     posted = posted_balance(cur, schema, case_id)
     balance = posted + interest - to_cents(row["interest_exact"])
-    status = claim_status(written_off=row["write_off_reason"] is not None, settled=row["settled"],
-                          limitation_date=row["limitation_date"], day=day)
+    status = claim_status(
+        written_off=row["write_off_reason"] is not None,
+        settled=row["settled"],
+        limitation_date=row["limitation_date"],
+        day=day,
+    )
     view: dict[str, Any] = {
-        "principal": fmt(row["principal"]), "interest": fmt(interest), "fees": fmt(row["fees"]),
-        "costs": fmt(row["costs"]), "paid": fmt(row["paid"]), "balance": fmt(balance),
-        "limitation_date": row["limitation_date"].isoformat(), "status": status.value, "stage": row["stage"],
-        "disputed": row["disputed"]}
+        "principal": fmt(row["principal"]),
+        "interest": fmt(interest),
+        "fees": fmt(row["fees"]),
+        "costs": fmt(row["costs"]),
+        "paid": fmt(row["paid"]),
+        "balance": fmt(balance),
+        "limitation_date": row["limitation_date"].isoformat(),
+        "status": status.value,
+        "stage": row["stage"],
+        "disputed": row["disputed"],
+    }
     if full:
         view.update(currency=row["currency"], kid=row["kid"], surplus=fmt(row["surplus"]))
         if row["write_off_reason"] is not None:
@@ -221,9 +279,11 @@ def balances_by(cur: Cursor[Any], schema: str, column: str) -> list[tuple[str, s
 
 def ageing(cur: Cursor[Any], schema: str, day: date) -> list[tuple[str, str, int, Decimal]]:
     """Open receivables per creditor in buckets of days past the (effective) due date."""
-    cases = " ".join(f"WHEN %s - c.effective_due >= {start} THEN '{label}'" for start, label in
-                      reversed(AGE_BUCKETS[1:]))
-    cur.execute(f"""
+    cases = " ".join(
+        f"WHEN %s - c.effective_due >= {start} THEN '{label}'" for start, label in reversed(AGE_BUCKETS[1:])
+    )
+    cur.execute(
+        f"""
         WITH open_claims AS (
             SELECT c.case_id, c.creditor_id, c.effective_due, sum(p.debit - p.credit) AS balance
             FROM "{schema}".claims c JOIN "{schema}".postings p USING (case_id)
@@ -231,20 +291,26 @@ def ageing(cur: Cursor[Any], schema: str, day: date) -> list[tuple[str, str, int
             GROUP BY 1, 2, 3 HAVING sum(p.debit - p.credit) <> 0)
         SELECT c.creditor_id, CASE {cases} ELSE 'not due' END AS bucket, count(*), sum(c.balance)
         FROM open_claims c GROUP BY 1, 2 ORDER BY 1, 2""",
-                [day] * (len(AGE_BUCKETS) - 1))
+        [day] * (len(AGE_BUCKETS) - 1),
+    )
     return [(r[0], r[1], int(r[2]), Decimal(r[3])) for r in cur.fetchall()]
 
 
 def settlement(cur: Cursor[Any], schema: str, start: date, end: date) -> list[dict[str, Any]]:
     """What was collected for whom between ``start`` and ``end``: money applied per part."""
-    cur.execute(f"""
+    cur.execute(
+        f"""
         SELECT creditor_id, currency, account, sum(credit - debit) FROM "{schema}".postings
         WHERE kind IN ('payment', 'reallocation') AND account LIKE 'receivable.%%' AND booked BETWEEN %s AND %s
-        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""", (start, end))
+        GROUP BY 1, 2, 3 ORDER BY 1, 2, 3""",
+        (start, end),
+    )
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for creditor, currency, account, amount in cur.fetchall():
-        row = out.setdefault((creditor, currency), {"creditor_id": creditor, "currency": currency,
-                                                    **{p: ZERO for p in PARTS}, "total": ZERO})
+        row = out.setdefault(
+            (creditor, currency),
+            {"creditor_id": creditor, "currency": currency, **{p: ZERO for p in PARTS}, "total": ZERO},
+        )
         row[account.removeprefix("receivable.")] += Decimal(amount)
         row["total"] += Decimal(amount)
     return list(out.values())

@@ -45,19 +45,30 @@ class LimitationWatch:
 
     def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Any | None, after: Any) -> None:
         if isinstance(after, Debtor):
-            cur.execute(f'INSERT INTO "{schema}".debtors VALUES (%s,%s,%s,%s) ON CONFLICT (debtor_id) DO UPDATE '
-                        "SET died = EXCLUDED.died, estate_report_deadline = EXCLUDED.estate_report_deadline, "
-                        "position = EXCLUDED.position",
-                        (event.case_id, after.died, after.estate_report_deadline, event.position))
+            cur.execute(
+                f'INSERT INTO "{schema}".debtors VALUES (%s,%s,%s,%s) ON CONFLICT (debtor_id) DO UPDATE '
+                "SET died = EXCLUDED.died, estate_report_deadline = EXCLUDED.estate_report_deadline, "
+                "position = EXCLUDED.position",
+                (event.case_id, after.died, after.estate_report_deadline, event.position),
+            )
             return
         if not isinstance(after, Claim):
             return
         if event.event_type == "ClaimLimitationInterrupted":
             v = event.values
-            cur.execute(f'INSERT INTO "{schema}".interruptions VALUES (%s,%s,%s,%s,%s,%s,%s,%s) '
-                        "ON CONFLICT DO NOTHING",
-                        (event.case_id, event.aggregate_version, event.event_id, v["effective"], v["ground"],
-                         v["legal_basis"], v["years"], v["limitation_date"]))
+            cur.execute(
+                f'INSERT INTO "{schema}".interruptions VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING',
+                (
+                    event.case_id,
+                    event.aggregate_version,
+                    event.event_id,
+                    v["effective"],
+                    v["ground"],
+                    v["legal_basis"],
+                    v["years"],
+                    v["limitation_date"],
+                ),
+            )
         lien_expiry = None
         if after.lien_secured:
             years = int(rules_for(after.jurisdiction.value).params.value("legalpant_lapse_years", after.due))
@@ -73,20 +84,41 @@ class LimitationWatch:
             "reported_to_estate = EXCLUDED.reported_to_estate, judgment_on = EXCLUDED.judgment_on, "
             "closed = EXCLUDED.closed, disputed = EXCLUDED.disputed, plan_active = EXCLUDED.plan_active, "
             "position = EXCLUDED.position",
-            (event.case_id, after.creditor_id, after.debtor_id, after.invoice, after.jurisdiction.value,
-             after.claim_type, after.due, facts.initial_limitation_date, after.limitation_date, after.lien_secured,
-             lien_expiry, facts.died, after.estate_deadline, after.reported_to_estate, facts.judgment_on, closed,
-             after.disputed, plan_active, event.position))
+            (
+                event.case_id,
+                after.creditor_id,
+                after.debtor_id,
+                after.invoice,
+                after.jurisdiction.value,
+                after.claim_type,
+                after.due,
+                facts.initial_limitation_date,
+                after.limitation_date,
+                after.lien_secured,
+                lien_expiry,
+                facts.died,
+                after.estate_deadline,
+                after.reported_to_estate,
+                facts.judgment_on,
+                closed,
+                after.disputed,
+                plan_active,
+                event.position,
+            ),
+        )
 
 
 def worklist(cur: Cursor[Any], schema: str, today: date, within_days: int) -> list[dict[str, Any]]:
     """Open claims whose limitation date falls within ``within_days`` with no interruption under way
     (no payment plan being kept), soonest first."""
-    cur.execute(f"""SELECT case_id, creditor_id, debtor_id, invoice, claim_type, limitation_date, lien_expiry,
+    cur.execute(
+        f"""SELECT case_id, creditor_id, debtor_id, invoice, claim_type, limitation_date, lien_expiry,
                            estate_report_deadline
                     FROM "{schema}".claims
                     WHERE NOT closed AND NOT plan_active AND limitation_date BETWEEN %s AND %s
-                    ORDER BY limitation_date, creditor_id, invoice""", (today, today + timedelta(days=within_days)))
+                    ORDER BY limitation_date, creditor_id, invoice""",
+        (today, today + timedelta(days=within_days)),
+    )
     names = [d.name for d in cur.description or ()]
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
@@ -98,10 +130,15 @@ def explain(cur: Cursor[Any], schema: str, case_id: str, today: date) -> list[st
     if row is None:
         return [f"no claim {case_id} in the limitation watch"]
     c = dict(zip([d.name for d in cur.description or ()], row, strict=True))
-    lines = [f"invoice {c['invoice']} ({c['claim_type']}) fell due {c['due']}: limitation runs to "
-             f"{c['initial_limitation_date']}"]
-    cur.execute(f"""SELECT on_date, ground, legal_basis, years, limitation_date FROM "{schema}".interruptions
-                    WHERE case_id = %s ORDER BY version""", (case_id,))
+    lines = [
+        f"invoice {c['invoice']} ({c['claim_type']}) fell due {c['due']}: limitation runs to "
+        f"{c['initial_limitation_date']}"
+    ]
+    cur.execute(
+        f"""SELECT on_date, ground, legal_basis, years, limitation_date FROM "{schema}".interruptions
+                    WHERE case_id = %s ORDER BY version""",
+        (case_id,),
+    )
     for on, ground, basis, years, until in cur.fetchall():
         lines.append(f"{on}: {ground.replace('_', ' ')} interrupted limitation ({basis}); {years} years → {until}")
     if c["closed"]:
@@ -109,34 +146,45 @@ def explain(cur: Cursor[Any], schema: str, case_id: str, today: date) -> list[st
     elif today > c["limitation_date"]:
         lines.append(f"time-barred since {c['limitation_date'] + timedelta(days=1)}")
     else:
-        lines.append(f"alive: the last day to interrupt is {c['limitation_date']} "
-                     f"({(c['limitation_date'] - today).days} days from {today})")
+        lines.append(
+            f"alive: the last day to interrupt is {c['limitation_date']} "
+            f"({(c['limitation_date'] - today).days} days from {today})"
+        )
     if c["lien_expiry"]:
-        lines.append(f"statutory lien (panteloven § 6-1) lapses after {c['lien_expiry']} unless forced sale is "
-                     "requested (§ 6-3)")
+        lines.append(
+            f"statutory lien (panteloven § 6-1) lapses after {c['lien_expiry']} unless forced sale is requested (§ 6-3)"
+        )
     if c["died"]:
         deadline = c["estate_report_deadline"]
-        lines.append(f"the debtor died {c['died']}; " + (f"report to the estate by {deadline}" if deadline
-                                                          else "waiting for the proklama"))
+        lines.append(
+            f"the debtor died {c['died']}; "
+            + (f"report to the estate by {deadline}" if deadline else "waiting for the proklama")
+        )
     return lines
 
 
 def estate_view(cur: Cursor[Any], schema: str, case_id: str, day: date) -> dict[str, Any]:
     """The claim's standing towards a deceased debtor's estate, as the scenario report gives it."""
-    cur.execute(f"""SELECT died, reported_to_estate, estate_report_deadline, lien_secured FROM "{schema}".claims
-                    WHERE case_id = %s""", (case_id,))
+    cur.execute(
+        f"""SELECT died, reported_to_estate, estate_report_deadline, lien_secured FROM "{schema}".claims
+                    WHERE case_id = %s""",
+        (case_id,),
+    )
     row = cur.fetchone()
     if row is None:
         return {"estate_report_deadline": None, "estate_status": None}
     died, reported, deadline, lien = row
-    return {"estate_report_deadline": deadline.isoformat() if deadline else None,
-            "estate_status": estate_status(died=died, reported=reported, deadline=deadline, lien_secured=lien,
-                                           day=day)}
+    return {
+        "estate_report_deadline": deadline.isoformat() if deadline else None,
+        "estate_status": estate_status(died=died, reported=reported, deadline=deadline, lien_secured=lien, day=day),
+    }
 
 
 def debtor_view(cur: Cursor[Any], schema: str, debtor_id: str) -> dict[str, Any]:
     cur.execute(f'SELECT died, estate_report_deadline FROM "{schema}".debtors WHERE debtor_id = %s', (debtor_id,))
     row = cur.fetchone()
     died, deadline = row if row is not None else (None, None)
-    return {"estate_report_deadline": deadline.isoformat() if deadline else None,
-            "deceased": died.isoformat() if died else None}
+    return {
+        "estate_report_deadline": deadline.isoformat() if deadline else None,
+        "deceased": died.isoformat() if died else None,
+    }

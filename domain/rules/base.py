@@ -53,8 +53,12 @@ class InterestPiece:
     amount: Decimal  # exact, unrounded
 
     def as_dict(self) -> dict[str, str]:
-        return {"start": self.start.isoformat(), "end": self.end.isoformat(),
-                "rate": str(self.rate), "amount": str(self.amount)}
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "rate": str(self.rate),
+            "amount": str(self.amount),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +126,15 @@ class Rules(ABC):
     # --- notices and enforcement -------------------------------------------------------------
 
     @abstractmethod
-    def decide_notice(self, facts: ClaimFacts, notice: str, sent_on: date, deadline: date | None,
-                      fees_enabled: bool, reminder_fee_agreed: bool) -> NoticeDecision:
+    def decide_notice(
+        self,
+        facts: ClaimFacts,
+        notice: str,
+        sent_on: date,
+        deadline: date | None,
+        fees_enabled: bool,
+        reminder_fee_agreed: bool,
+    ) -> NoticeDecision:
         """Check a notice and price it; raises ``CommandRefused`` for the rule it breaks."""
 
     @abstractmethod

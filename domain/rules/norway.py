@@ -27,19 +27,29 @@ PRE_DEMAND_NOTICES = frozenset({PURRING, INKASSOVARSEL})
 SAERNAMSMANN_ROUTES = frozenset({"utleggstrekk", "utleggsforretning"})
 COURT_ROUTES = {"forliksklage": "forliksklage_fee_r", "utleggsbegjaering": "utleggsbegjaering_fee_r"}
 
-NOTICE_STAGE = {PURRING: Stage.REMINDED, INKASSOVARSEL: Stage.WARNED, BETALINGSOPPFORDRING: Stage.DEMANDED,
-                VARSEL_4_18: None}
+NOTICE_STAGE = {
+    PURRING: Stage.REMINDED,
+    INKASSOVARSEL: Stage.WARNED,
+    BETALINGSOPPFORDRING: Stage.DEMANDED,
+    VARSEL_4_18: None,
+}
 NOTICE_BASIS = {
     PURRING: "inkassoforskriften §§ 1-2, 1-3",
     INKASSOVARSEL: "inkassoloven § 9; inkassoforskriften § 1-2",
     BETALINGSOPPFORDRING: "inkassoloven § 10; inkassoforskriften § 1-2; tvangsfullbyrdelsesloven § 4-18",
     VARSEL_4_18: "tvangsfullbyrdelsesloven § 4-18",
 }
-FEE_FRACTION = {PURRING: "purring_fee_fraction", INKASSOVARSEL: "inkassovarsel_fee_fraction",
-                BETALINGSOPPFORDRING: "betalingsoppfordring_fee_fraction"}
-MIN_DEADLINE = {PURRING: None, INKASSOVARSEL: "inkassovarsel_min_deadline_days",
-                BETALINGSOPPFORDRING: "betalingsoppfordring_min_deadline_days",
-                VARSEL_4_18: "varsel_4_18_wait_days"}
+FEE_FRACTION = {
+    PURRING: "purring_fee_fraction",
+    INKASSOVARSEL: "inkassovarsel_fee_fraction",
+    BETALINGSOPPFORDRING: "betalingsoppfordring_fee_fraction",
+}
+MIN_DEADLINE = {
+    PURRING: None,
+    INKASSOVARSEL: "inkassovarsel_min_deadline_days",
+    BETALINGSOPPFORDRING: "betalingsoppfordring_min_deadline_days",
+    VARSEL_4_18: "varsel_4_18_wait_days",
+}
 
 
 class NorwegianRules(Rules):
@@ -47,8 +57,9 @@ class NorwegianRules(Rules):
     currency = "NOK"
     notices = frozenset({PURRING, INKASSOVARSEL, BETALINGSOPPFORDRING, VARSEL_4_18})
     routes = frozenset({"forliksklage", "utleggsbegjaering", "utleggstrekk", "utleggsforretning"})
-    claim_types = frozenset({"barnehage", "sfo", "kulturskole", "husleie", "helse_omsorg",
-                             "kommunale_avgifter", "eiendomsskatt", "other"})
+    claim_types = frozenset(
+        {"barnehage", "sfo", "kulturskole", "husleie", "helse_omsorg", "kommunale_avgifter", "eiendomsskatt", "other"}
+    )
     lien_claim_types = frozenset({"kommunale_avgifter", "eiendomsskatt"})
     court_routes_when_disputed = frozenset({"forliksklage"})
 
@@ -65,48 +76,62 @@ class NorwegianRules(Rules):
         return LimitationStep(ground, "foreldelsesloven §§ 14, 20 (acknowledgement)", years)
 
     def judgment_limitation(self, on: date) -> LimitationStep:
-        return LimitationStep("judgment", "foreldelsesloven § 21",
-                              int(self.params.value("judgment_limitation_years", on)))
+        return LimitationStep(
+            "judgment", "foreldelsesloven § 21", int(self.params.value("judgment_limitation_years", on))
+        )
 
     # --- notices -----------------------------------------------------------------------------
 
-    def decide_notice(self, facts: ClaimFacts, notice: str, sent_on: date, deadline: date | None,
-                      fees_enabled: bool, reminder_fee_agreed: bool) -> NoticeDecision:
+    def decide_notice(
+        self,
+        facts: ClaimFacts,
+        notice: str,
+        sent_on: date,
+        deadline: date | None,
+        fees_enabled: bool,
+        reminder_fee_agreed: bool,
+    ) -> NoticeDecision:
         refusals = Refusals()
         warnings: list[str] = []
         min_days_param = MIN_DEADLINE[notice]
         min_days = int(self.params.value(min_days_param, sent_on)) if min_days_param else 1
-        default_days = int(self.params.value("purring_fee_deadline_days", sent_on)) if notice == PURRING \
-            else min_days
+        default_days = int(self.params.value("purring_fee_deadline_days", sent_on)) if notice == PURRING else min_days
         if deadline is None:
             deadline = sent_on + timedelta(days=default_days)
         elif (deadline - sent_on).days < min_days:
-            refusals.add(ErrorCode.DEADLINE_TOO_SHORT,
-                         f"the {notice} deadline {deadline} gives {(deadline - sent_on).days} days; "
-                         f"at least {min_days} days from the sending day {sent_on} are required "
-                         f"({NOTICE_BASIS[notice]})")
+            refusals.add(
+                ErrorCode.DEADLINE_TOO_SHORT,
+                f"the {notice} deadline {deadline} gives {(deadline - sent_on).days} days; "
+                f"at least {min_days} days from the sending day {sent_on} are required "
+                f"({NOTICE_BASIS[notice]})",
+            )
         if notice == BETALINGSOPPFORDRING:
             self._require_missed_warning(facts, sent_on, refusals)
         refusals.raise_first()
 
         fee, reason = self._notice_fee(facts, notice, sent_on, fees_enabled, warnings)
-        return NoticeDecision(notice, sent_on, deadline, fee, reason, NOTICE_STAGE[notice],
-                              False, NOTICE_BASIS[notice], tuple(warnings))
+        return NoticeDecision(
+            notice, sent_on, deadline, fee, reason, NOTICE_STAGE[notice], False, NOTICE_BASIS[notice], tuple(warnings)
+        )
 
     def _require_missed_warning(self, facts: ClaimFacts, on: date, refusals: Refusals) -> None:
         """A betalingsoppfordring needs a purring or inkassovarsel whose ≥ 14-day deadline passed."""
         min_days = int(self.params.value("purring_fee_deadline_days", on))
         previous = self.latest_with_deadline(facts, PRE_DEMAND_NOTICES, min_days)
         if previous is None:
-            refusals.add(ErrorCode.MISSING_PREREQUISITE,
-                         f"a betalingsoppfordring needs a purring or inkassovarsel with a deadline of at least "
-                         f"{min_days} days that has passed (inkassoloven § 10, inkassoforskriften § 1-2)")
+            refusals.add(
+                ErrorCode.MISSING_PREREQUISITE,
+                f"a betalingsoppfordring needs a purring or inkassovarsel with a deadline of at least "
+                f"{min_days} days that has passed (inkassoloven § 10, inkassoforskriften § 1-2)",
+            )
         elif previous.deadline >= on:
-            refusals.add(ErrorCode.DEADLINE_NOT_EXPIRED,
-                         f"the {previous.notice} deadline {previous.deadline} has not passed")
+            refusals.add(
+                ErrorCode.DEADLINE_NOT_EXPIRED, f"the {previous.notice} deadline {previous.deadline} has not passed"
+            )
 
-    def _notice_fee(self, facts: ClaimFacts, notice: str, sent_on: date, fees_enabled: bool,
-                    warnings: list[str]) -> tuple[Decimal, str]:
+    def _notice_fee(
+        self, facts: ClaimFacts, notice: str, sent_on: date, fees_enabled: bool, warnings: list[str]
+    ) -> tuple[Decimal, str]:
         if notice == VARSEL_4_18:
             return ZERO, "no fee for a standalone tvangsfullbyrdelsesloven § 4-18 warning"
         if not fees_enabled:
@@ -126,21 +151,28 @@ class NorwegianRules(Rules):
         days_after_due = (sent_on - facts.effective_due).days
         min_after = int(self.params.value("notice_fee_min_days_after_due", sent_on))
         if days_after_due < min_after:
-            return ZERO, (f"sent {days_after_due} days after the due date {facts.effective_due}; a fee needs "
-                          f"{min_after} days or more (inkassoforskriften § 1-2)")
+            return ZERO, (
+                f"sent {days_after_due} days after the due date {facts.effective_due}; a fee needs "
+                f"{min_after} days or more (inkassoforskriften § 1-2)"
+            )
         charged = [n for n in facts.notices if n.notice in FEE_NOTICES and n.fee > 0]
         cap = int(self.params.value("max_fee_notices_before_demand", sent_on))
         if len(charged) >= cap:
-            return ZERO, f"fee cap reached: {cap} fee-bearing notices before the betalingsoppfordring " \
-                         "(inkassoforskriften § 1-3)"
+            return (
+                ZERO,
+                f"fee cap reached: {cap} fee-bearing notices before the betalingsoppfordring "
+                "(inkassoforskriften § 1-3)",
+            )
         if charged:
             first = charged[0]
             if notice == INKASSOVARSEL and first.notice == INKASSOVARSEL:
                 return ZERO, "only one inkassovarsel fee per claim (inkassoforskriften § 1-3)"
             need = int(self.params.value("purring_fee_deadline_days", sent_on))
             if first.deadline_days < need or first.deadline >= sent_on:
-                return ZERO, (f"a second fee needs the first notice's deadline of at least {need} days to have "
-                              f"been missed; it was {first.deadline} (inkassoforskriften § 1-3)")
+                return ZERO, (
+                    f"a second fee needs the first notice's deadline of at least {need} days to have "
+                    f"been missed; it was {first.deadline} (inkassoforskriften § 1-3)"
+                )
         return fee, basis
 
     # --- enforcement -------------------------------------------------------------------------
@@ -149,10 +181,12 @@ class NorwegianRules(Rules):
         refusals = Refusals()
         warnings: list[str] = []
         if route in SAERNAMSMANN_ROUTES and facts.claim_type not in self.lien_claim_types:
-            refusals.add(ErrorCode.ROUTE_NOT_AVAILABLE,
-                         f"{route} by the municipality as særnamsmann is only for kommunale_avgifter and "
-                         f"eiendomsskatt; a {facts.claim_type} claim must go to the namsmann or the "
-                         "conciliation board")
+            refusals.add(
+                ErrorCode.ROUTE_NOT_AVAILABLE,
+                f"{route} by the municipality as særnamsmann is only for kommunale_avgifter and "
+                f"eiendomsskatt; a {facts.claim_type} claim must go to the namsmann or the "
+                "conciliation board",
+            )
         if facts.judgment_on is None:
             self._require_missed_demand(facts, route, on, refusals)
         refusals.raise_first()
@@ -160,17 +194,22 @@ class NorwegianRules(Rules):
         if route in SAERNAMSMANN_ROUTES:
             years = int(self.params.value("saernamsmann_limitation_years", on))
             basis = "foreldelsesloven § 17 nr. 2; rettsgebyrloven § 14(6): no court fee"
-            return EnforcementDecision(route, ZERO, "særnamsmann step: no court fee", Stage.ENFORCEMENT,
-                                       years, basis, ())
+            return EnforcementDecision(
+                route, ZERO, "særnamsmann step: no court fee", Stage.ENFORCEMENT, years, basis, ()
+            )
         r = self.params.on("rettsgebyr", on)
         multiple = self.params.on(COURT_ROUTES[route], on)
         warnings.extend(w for w in (r.warning, multiple.warning) if w)
         cost = floor_krone(r.value * multiple.value)
         years = int(self.params.value("legal_step_limitation_years", on))
-        basis = "foreldelsesloven § 15 (forliksklage)" if route == "forliksklage" \
+        basis = (
+            "foreldelsesloven § 15 (forliksklage)"
+            if route == "forliksklage"
             else "foreldelsesloven § 17 nr. 1 (utleggsbegjæring)"
-        return EnforcementDecision(route, cost, f"floor({multiple.value} × R {r.value})", Stage.ENFORCEMENT,
-                                   years, basis, tuple(warnings))
+        )
+        return EnforcementDecision(
+            route, cost, f"floor({multiple.value} × R {r.value})", Stage.ENFORCEMENT, years, basis, tuple(warnings)
+        )
 
     def _require_missed_demand(self, facts: ClaimFacts, route: str, on: date, refusals: Refusals) -> None:
         demand = self.latest_with_deadline(facts, frozenset({BETALINGSOPPFORDRING}))
@@ -179,8 +218,11 @@ class NorwegianRules(Rules):
             # the court route after a maintained objection: any written notice with a passed deadline
             demand = self.latest_with_deadline(facts, frozenset({PURRING, INKASSOVARSEL}))
         if demand is None:
-            refusals.add(ErrorCode.MISSING_PREREQUISITE,
-                         f"{route} needs a betalingsoppfordring (the § 4-18 warning) whose deadline has passed")
+            refusals.add(
+                ErrorCode.MISSING_PREREQUISITE,
+                f"{route} needs a betalingsoppfordring (the § 4-18 warning) whose deadline has passed",
+            )
         elif demand.deadline >= on:
-            refusals.add(ErrorCode.DEADLINE_NOT_EXPIRED,
-                         f"the {demand.notice} deadline {demand.deadline} has not passed")
+            refusals.add(
+                ErrorCode.DEADLINE_NOT_EXPIRED, f"the {demand.notice} deadline {demand.deadline} has not passed"
+            )

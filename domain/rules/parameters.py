@@ -74,8 +74,9 @@ class Segment:
 class Parameter:
     """A legal parameter: dated values with sources."""
 
-    def __init__(self, name: str, description: str, unit: str, confirmed_until: date,
-                 values: list[ParameterValue]) -> None:
+    def __init__(
+        self, name: str, description: str, unit: str, confirmed_until: date, values: list[ParameterValue]
+    ) -> None:
         if not values:
             raise ParameterError(f"{name}: a parameter needs at least one dated value")
         self.name = name
@@ -151,8 +152,10 @@ def load_parameter(path: Path) -> Parameter:
         if key not in doc:
             raise ParameterError(f"{path}: missing field '{key}'")
     if not isinstance(doc["values"], dict) or not doc["values"]:
-        raise ParameterError(f"{path}: a parameter needs at least one dated value: 'values' must map start "
-                             "dates to {value, source, confidence}")
+        raise ParameterError(
+            f"{path}: a parameter needs at least one dated value: 'values' must map start "
+            "dates to {value, source, confidence}"
+        )
     values: list[ParameterValue] = []
     for since, spec in doc["values"].items():
         where = f"{path.name} value {since}"
@@ -164,18 +167,23 @@ def load_parameter(path: Path) -> Parameter:
             raise ParameterError(f"{where}: source must name where the value comes from")
         raw = spec["value"]
         if isinstance(raw, float):
-            raise ParameterError(f"{where}: write the value as a string (\"12.25\"), never a float")
+            raise ParameterError(f'{where}: write the value as a string ("12.25"), never a float')
         if isinstance(raw, bool) or not isinstance(raw, (str, int)):
             raise ParameterError(f"{where}: value {raw!r} is not a number")
         try:
             number = Decimal(str(raw).strip())
         except InvalidOperation:
-            raise ParameterError(f"{where}: value {raw!r} is not a number (use a dot: \"12.25\")") from None
+            raise ParameterError(f'{where}: value {raw!r} is not a number (use a dot: "12.25")') from None
         if not number.is_finite():
             raise ParameterError(f"{where}: value {raw!r} is not a finite number")
         values.append(ParameterValue(_as_date(since, where=where), number, spec["source"], spec["confidence"]))
-    return Parameter(name, str(doc["description"]), str(doc["unit"]),
-                     _as_date(doc["confirmed_until"], where=f"{path.name} confirmed_until"), values)
+    return Parameter(
+        name,
+        str(doc["description"]),
+        str(doc["unit"]),
+        _as_date(doc["confirmed_until"], where=f"{path.name} confirmed_until"),
+        values,
+    )
 
 
 class ParameterSet:

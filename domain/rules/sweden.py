@@ -27,8 +27,9 @@ class SwedishRules(Rules):
     currency = "SEK"
     notices = frozenset({PAMINNELSE, INKASSOKRAV})
     routes = frozenset({"betalningsforelaggande", "verkstallighet"})
-    claim_types = frozenset({"barnomsorg", "va", "renhallning", "hyra", "lokalhyra", "musikskola",
-                             "vard_omsorg", "other"})
+    claim_types = frozenset(
+        {"barnomsorg", "va", "renhallning", "hyra", "lokalhyra", "musikskola", "vard_omsorg", "other"}
+    )
 
     def interest_rate_segments(self, start: date, end: date) -> list[Segment]:
         """Dröjsmålsränta = referensränta + 8 points (räntelagen 6 §), also when the reference is negative."""
@@ -36,30 +37,45 @@ class SwedishRules(Rules):
         out: list[Segment] = []
         for ref in self.params["referensranta"].segments(start, end):
             for m in margin.segments(ref.start, ref.end):
-                out.append(Segment(m.start, m.end, ref.value + m.value, max(ref.since, m.since),
-                                   ref.warning or m.warning))
+                out.append(
+                    Segment(m.start, m.end, ref.value + m.value, max(ref.since, m.since), ref.warning or m.warning)
+                )
         return out
 
     # --- limitation (preskriptionslagen) -----------------------------------------------------
 
     def initial_limitation(self, debtor_kind: DebtorKind, claim_type: str, due: date) -> LimitationStep:
         if debtor_kind == DebtorKind.ORGANISATION:
-            return LimitationStep("due_date", "preskriptionslagen 2 § första stycket",
-                                  int(self.params.value("general_limitation_years", due)))
-        return LimitationStep("due_date", "preskriptionslagen 2 § andra stycket (consumer claim)",
-                              int(self.params.value("consumer_limitation_years", due)))
+            return LimitationStep(
+                "due_date",
+                "preskriptionslagen 2 § första stycket",
+                int(self.params.value("general_limitation_years", due)),
+            )
+        return LimitationStep(
+            "due_date",
+            "preskriptionslagen 2 § andra stycket (consumer claim)",
+            int(self.params.value("consumer_limitation_years", due)),
+        )
 
     def acknowledgement(self, ground: str, current_years: int, on: date) -> LimitationStep | None:
         return LimitationStep(ground, "preskriptionslagen 5 § 1, 6 § (acknowledgement)", current_years)
 
     def judgment_limitation(self, on: date) -> LimitationStep:
-        return LimitationStep("judgment", "preskriptionslagen 7 § (utslag/dom)",
-                              int(self.params.value("judgment_limitation_years", on)))
+        return LimitationStep(
+            "judgment", "preskriptionslagen 7 § (utslag/dom)", int(self.params.value("judgment_limitation_years", on))
+        )
 
     # --- notices -----------------------------------------------------------------------------
 
-    def decide_notice(self, facts: ClaimFacts, notice: str, sent_on: date, deadline: date | None,
-                      fees_enabled: bool, reminder_fee_agreed: bool) -> NoticeDecision:
+    def decide_notice(
+        self,
+        facts: ClaimFacts,
+        notice: str,
+        sent_on: date,
+        deadline: date | None,
+        fees_enabled: bool,
+        reminder_fee_agreed: bool,
+    ) -> NoticeDecision:
         refusals = Refusals()
         if notice == INKASSOKRAV:
             min_days = int(self.params.value("inkassokrav_min_deadline_days", sent_on))
@@ -69,29 +85,51 @@ class SwedishRules(Rules):
         if deadline is None:
             deadline = sent_on + timedelta(days=default_days)
         elif (deadline - sent_on).days < min_days:
-            refusals.add(ErrorCode.DEADLINE_TOO_SHORT,
-                         f"the {notice} deadline {deadline} gives {(deadline - sent_on).days} days; at least "
-                         f"{min_days} days from the sending day {sent_on} are required (god inkassosed)")
+            refusals.add(
+                ErrorCode.DEADLINE_TOO_SHORT,
+                f"the {notice} deadline {deadline} gives {(deadline - sent_on).days} days; at least "
+                f"{min_days} days from the sending day {sent_on} are required (god inkassosed)",
+            )
         refusals.raise_first()
         fee, reason, warnings = self._fee(facts, notice, sent_on, fees_enabled, reminder_fee_agreed)
         stage = Stage.WARNED if notice == INKASSOKRAV else Stage.REMINDED
-        basis = "inkassolagen 5 §; lag (1981:739) 2 §" if notice == INKASSOKRAV \
+        basis = (
+            "inkassolagen 5 §; lag (1981:739) 2 §"
+            if notice == INKASSOKRAV
             else "lag (1981:739) 2 § (betalningspåminnelse)"
-        return NoticeDecision(notice, sent_on, deadline, fee, reason, stage, True,
-                              basis + "; preskriptionslagen 5 § 2 (written demand interrupts)", warnings)
+        )
+        return NoticeDecision(
+            notice,
+            sent_on,
+            deadline,
+            fee,
+            reason,
+            stage,
+            True,
+            basis + "; preskriptionslagen 5 § 2 (written demand interrupts)",
+            warnings,
+        )
 
-    def _fee(self, facts: ClaimFacts, notice: str, sent_on: date, fees_enabled: bool,
-             reminder_fee_agreed: bool) -> tuple[Decimal, str, tuple[str, ...]]:
+    def _fee(
+        self, facts: ClaimFacts, notice: str, sent_on: date, fees_enabled: bool, reminder_fee_agreed: bool
+    ) -> tuple[Decimal, str, tuple[str, ...]]:
         if not fees_enabled:
             return ZERO, "the creditor's collection policy charges no fees", ()
         if notice == PAMINNELSE and not reminder_fee_agreed:
-            return ZERO, "a reminder fee needs an agreement made at the latest when the debt arose " \
-                         "(lag 1981:739 2 §); the creditor has none", ()
+            return (
+                ZERO,
+                "a reminder fee needs an agreement made at the latest when the debt arose "
+                "(lag 1981:739 2 §); the creditor has none",
+                (),
+            )
         if any(n.notice == notice and n.fee > 0 for n in facts.notices):
             return ZERO, f"one {notice} fee per claim (lag 1981:739)", ()
         param = self.params.on(f"{notice}_fee", sent_on)
-        return to_cents(param.value), f"{notice} fee {param.value} SEK on {sent_on}", \
-            (param.warning,) if param.warning else ()
+        return (
+            to_cents(param.value),
+            f"{notice} fee {param.value} SEK on {sent_on}",
+            (param.warning,) if param.warning else (),
+        )
 
     # --- enforcement (Kronofogden) -----------------------------------------------------------
 
@@ -100,12 +138,16 @@ class SwedishRules(Rules):
         if route == "betalningsforelaggande":
             krav = self.latest_with_deadline(facts, frozenset({INKASSOKRAV}))
             if krav is None:
-                refusals.add(ErrorCode.MISSING_PREREQUISITE,
-                             "betalningsföreläggande needs an inkassokrav whose deadline has passed")
+                refusals.add(
+                    ErrorCode.MISSING_PREREQUISITE,
+                    "betalningsföreläggande needs an inkassokrav whose deadline has passed",
+                )
             elif krav.deadline >= on:
                 refusals.add(ErrorCode.DEADLINE_NOT_EXPIRED, f"the inkassokrav deadline {krav.deadline} has not passed")
-            fee_name, basis = "betalningsforelaggande_fee", "lag (1990:746) om betalningsföreläggande; " \
-                                                            "preskriptionslagen 5 § 3"
+            fee_name, basis = (
+                "betalningsforelaggande_fee",
+                "lag (1990:746) om betalningsföreläggande; preskriptionslagen 5 § 3",
+            )
         else:
             if facts.judgment_on is None:
                 refusals.add(ErrorCode.MISSING_PREREQUISITE, "verkställighet needs an utslag or a judgment")
@@ -113,7 +155,17 @@ class SwedishRules(Rules):
         refusals.raise_first()
         fee = self.params.on(fee_name, on)
         stage = Stage.JUDGMENT if route == "verkstallighet" else Stage.ENFORCEMENT
-        years = self.initial_limitation(facts.debtor_kind, facts.claim_type, facts.due).years \
-            if facts.judgment_on is None else self.judgment_limitation(on).years
-        return EnforcementDecision(route, to_cents(fee.value), f"{fee_name} {fee.value} SEK", stage, years,
-                                   basis, (fee.warning,) if fee.warning else ())
+        years = (
+            self.initial_limitation(facts.debtor_kind, facts.claim_type, facts.due).years
+            if facts.judgment_on is None
+            else self.judgment_limitation(on).years
+        )
+        return EnforcementDecision(
+            route,
+            to_cents(fee.value),
+            f"{fee_name} {fee.value} SEK",
+            stage,
+            years,
+            basis,
+            (fee.warning,) if fee.warning else (),
+        )

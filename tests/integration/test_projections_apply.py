@@ -113,8 +113,13 @@ def test_the_dossier_shows_the_steps_the_findings_and_the_costs_that_fell_away(s
         d = dossier.build(cur, case, date.fromisoformat(report["report_on"]), suffix=suffix)
     assert d is not None
     assert d["claim"]["invoice"] == "SFO-22" and d["figures"]["fees"] == "0.00"
-    assert [s["step"] for s in d["steps"]] == ["Invoice issued", "Notice sent", "Objection received",
-                                               "Objection resolved", "Costs fell away"]
+    assert [s["step"] for s in d["steps"]] == [
+        "Invoice issued",
+        "Notice sent",
+        "Objection received",
+        "Objection resolved",
+        "Costs fell away",
+    ]
     assert any(f["code"] == "costs_not_recoverable" and f["step"] == "Notice sent" for f in d["findings"])
     assert d["costs_fallen_away"] and d["costs_fallen_away"][0]["amount"] == "35.00"
     page = dossier.render_html(d)

@@ -61,7 +61,8 @@ def run_all_scenarios(app: CollectionApp) -> dict[str, tuple[Scenario, dict[str,
 
 
 def test_read_models_built_from_kafka_equal_the_domain_even_with_every_event_sent_twice(
-        pipeline: RunnerOptions, pg_dsn: str, kafka_bootstrap: str) -> None:
+    pipeline: RunnerOptions, pg_dsn: str, kafka_bootstrap: str
+) -> None:
     reports = {}
     app = CollectionApp()
     for path in scenario_files():
@@ -84,7 +85,8 @@ def test_read_models_built_from_kafka_equal_the_domain_even_with_every_event_sen
 
 
 def test_an_unreadable_record_parks_its_case_and_the_rest_goes_on(
-        pipeline: RunnerOptions, pg_dsn: str, kafka_bootstrap: str) -> None:
+    pipeline: RunnerOptions, pg_dsn: str, kafka_bootstrap: str
+) -> None:
     app = CollectionApp()
     run_scenario(Scenario.load(scenario_files()[0]), app)
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap.split(","), acks="all")
@@ -105,7 +107,8 @@ def test_an_unreadable_record_parks_its_case_and_the_rest_goes_on(
 
 
 def test_a_second_run_after_catching_up_applies_nothing_again(
-        pipeline: RunnerOptions, pg_dsn: str, kafka_bootstrap: str) -> None:
+    pipeline: RunnerOptions, pg_dsn: str, kafka_bootstrap: str
+) -> None:
     app = CollectionApp()
     run_scenario(Scenario.load(scenario_files()[0]), app)
     produce_events(app, kafka_bootstrap, pipeline.topic)

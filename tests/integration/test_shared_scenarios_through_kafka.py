@@ -16,8 +16,7 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.stem)
-def test_shared_scenario_through_kafka_equals_the_in_memory_run(path: Path, settings: Settings,
-                                                                stack: object) -> None:
+def test_shared_scenario_through_kafka_equals_the_in_memory_run(path: Path, settings: Settings, stack: object) -> None:
     scenario = Scenario.load(path)
     through = run_through_kafka(scenario, settings)
     assert check_expectations(scenario.expect, through) == []

@@ -20,10 +20,21 @@ def projected(event: Any, position: int) -> ProjectedEvent:
     name = type(event).__qualname__.replace(".", "")
     values = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name not in BASE_FIELDS}
     day = values.get("effective") or values.get("recorded") or date(2000, 1, 1)
-    return ProjectedEvent(event_id=f"e{position}", event_type=name, case_id=str(event.originator_id),
-                          creditor_id=None, debtor_id=None, aggregate_version=event.originator_version,
-                          position=position, effective_date=day, recorded_date=day, recorded_at=event.timestamp,
-                          rule_version="", currency=None, values=values)
+    return ProjectedEvent(
+        event_id=f"e{position}",
+        event_type=name,
+        case_id=str(event.originator_id),
+        creditor_id=None,
+        debtor_id=None,
+        aggregate_version=event.originator_version,
+        position=position,
+        effective_date=day,
+        recorded_date=day,
+        recorded_at=event.timestamp,
+        rule_version="",
+        currency=None,
+        values=values,
+    )
 
 
 def all_projected(app: CollectionApp) -> list[ProjectedEvent]:

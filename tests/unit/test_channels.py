@@ -14,9 +14,7 @@ from domain.channels import (
     choose_channel,
 )
 
-EVERYTHING = DebtorContact(
-    avtalegiro_consent=True, efaktura_consent=True, vipps=True, digital_mailbox=True, email=True
-)
+EVERYTHING = DebtorContact(avtalegiro_consent=True, efaktura_consent=True, vipps=True, digital_mailbox=True, email=True)
 
 
 def test_the_default_priority_is_the_municipal_order() -> None:
@@ -31,9 +29,7 @@ def test_the_default_priority_is_the_municipal_order() -> None:
 
 
 def test_an_invoice_goes_by_avtalegiro_when_the_debtor_has_consented() -> None:
-    assert choose_channel(EVERYTHING, document="invoice") == ChannelChoice(
-        Channel.AVTALEGIRO, "priority 1: avtalegiro"
-    )
+    assert choose_channel(EVERYTHING, document="invoice") == ChannelChoice(Channel.AVTALEGIRO, "priority 1: avtalegiro")
 
 
 def test_an_invoice_goes_by_the_first_channel_the_debtor_has() -> None:
@@ -42,9 +38,7 @@ def test_an_invoice_goes_by_the_first_channel_the_debtor_has() -> None:
 
 
 def test_an_invoice_to_a_debtor_with_nothing_digital_goes_on_paper() -> None:
-    assert choose_channel(DebtorContact(), document="invoice") == ChannelChoice(
-        Channel.PAPER, "priority 6: paper"
-    )
+    assert choose_channel(DebtorContact(), document="invoice") == ChannelChoice(Channel.PAPER, "priority 6: paper")
 
 
 def test_a_purring_goes_by_efaktura_but_not_by_avtalegiro() -> None:
@@ -76,9 +70,7 @@ def test_an_inkassovarsel_to_a_debtor_with_efaktura_and_email_goes_on_paper() ->
 
 def test_an_inkassovarsel_without_digital_mailbox_or_postal_address_cannot_be_sent() -> None:
     contact = DebtorContact(efaktura_consent=True, has_postal_address=False)
-    with pytest.raises(
-        NoDeliveryChannel, match="inkassovarsel: the debtor has efaktura and no postal address"
-    ):
+    with pytest.raises(NoDeliveryChannel, match="inkassovarsel: the debtor has efaktura and no postal address"):
         choose_channel(contact, document="inkassovarsel")
 
 

@@ -44,12 +44,15 @@ DEBTOR = "D1"
 INVOICE = "INV-1"
 ZERO = Decimal("0.00")
 
-NOTICES = {"NO": ["purring", "inkassovarsel", "betalingsoppfordring", "varsel_4_18"],
-           "SE": ["paminnelse", "inkassokrav"]}
-ROUTES = {"NO": ["forliksklage", "utleggsbegjaering", "utleggstrekk", "utleggsforretning"],
-          "SE": ["betalningsforelaggande", "verkstallighet"]}
-CLAIM_TYPES = {"NO": ["barnehage", "kommunale_avgifter", "eiendomsskatt", "other"],
-               "SE": ["barnomsorg", "va", "other"]}
+NOTICES = {
+    "NO": ["purring", "inkassovarsel", "betalingsoppfordring", "varsel_4_18"],
+    "SE": ["paminnelse", "inkassokrav"],
+}
+ROUTES = {
+    "NO": ["forliksklage", "utleggsbegjaering", "utleggstrekk", "utleggsforretning"],
+    "SE": ["betalningsforelaggande", "verkstallighet"],
+}
+CLAIM_TYPES = {"NO": ["barnehage", "kommunale_avgifter", "eiendomsskatt", "other"], "SE": ["barnomsorg", "va", "other"]}
 
 
 class RecordingApp(CollectionApp):
@@ -84,20 +87,37 @@ def steps(jurisdiction: str) -> st.SearchStrategy[Step]:
         return st.builds(lambda g, a: Step(kind, g, a), gap, st.fixed_dictionaries(args))
 
     return st.one_of(
-        step("pay", amount=money("0.01", "3000.00"), ordered_back=st.integers(0, 12),
-             designation=st.sampled_from([None, None, "principal"])),
+        step(
+            "pay",
+            amount=money("0.01", "3000.00"),
+            ordered_back=st.integers(0, 12),
+            designation=st.sampled_from([None, None, "principal"]),
+        ),
         step("credit", amount=money("0.01", "1500.00")),
-        step("notice", notice=st.sampled_from(NOTICES[jurisdiction]),
-             deadline_days=st.one_of(st.none(), st.integers(1, 30))),
+        step(
+            "notice",
+            notice=st.sampled_from(NOTICES[jurisdiction]),
+            deadline_days=st.one_of(st.none(), st.integers(1, 30)),
+        ),
         step("object", received_back=st.integers(0, 40)),
-        step("resolve", outcome=st.sampled_from(["upheld", "maintained", "unfounded"]),
-             amount=st.one_of(st.none(), money("0.01", "800.00"))),
-        step("object_and_resolve", received_back=st.integers(0, 40),
-             outcome=st.sampled_from(["upheld", "maintained", "unfounded"]),
-             amount=st.one_of(st.none(), money("0.01", "800.00"))),
+        step(
+            "resolve",
+            outcome=st.sampled_from(["upheld", "maintained", "unfounded"]),
+            amount=st.one_of(st.none(), money("0.01", "800.00")),
+        ),
+        step(
+            "object_and_resolve",
+            received_back=st.integers(0, 40),
+            outcome=st.sampled_from(["upheld", "maintained", "unfounded"]),
+            amount=st.one_of(st.none(), money("0.01", "800.00")),
+        ),
         step("defer", days=st.integers(1, 60), by_debtor=st.booleans()),
-        step("plan", first_in=st.integers(0, 20), every=st.integers(1, 40),
-             amounts=st.lists(money("1.00", "900.00"), min_size=1, max_size=3)),
+        step(
+            "plan",
+            first_in=st.integers(0, 20),
+            every=st.integers(1, 40),
+            amounts=st.lists(money("1.00", "900.00"), min_size=1, max_size=3),
+        ),
         step("enforce", route=st.sampled_from(ROUTES[jurisdiction])),
         step("judgment", decided_back=st.integers(0, 10)),
         step("death", died_back=st.integers(0, 60)),
@@ -109,11 +129,15 @@ def steps(jurisdiction: str) -> st.SearchStrategy[Step]:
 
 
 LADDER = {  # from the issue day (30 days before due)
-    "NO": [Step("notice", 45, {"notice": "inkassovarsel", "deadline_days": None}),
-           Step("notice", 15, {"notice": "betalingsoppfordring", "deadline_days": None}),
-           Step("enforce", 15, {"route": "utleggsbegjaering"})],
-    "SE": [Step("notice", 45, {"notice": "inkassokrav", "deadline_days": None}),
-           Step("enforce", 9, {"route": "betalningsforelaggande"})],
+    "NO": [
+        Step("notice", 45, {"notice": "inkassovarsel", "deadline_days": None}),
+        Step("notice", 15, {"notice": "betalingsoppfordring", "deadline_days": None}),
+        Step("enforce", 15, {"route": "utleggsbegjaering"}),
+    ],
+    "SE": [
+        Step("notice", 45, {"notice": "inkassokrav", "deadline_days": None}),
+        Step("enforce", 9, {"route": "betalningsforelaggande"}),
+    ],
 }
 
 
@@ -143,8 +167,12 @@ def apply(app: CollectionApp, step: Step, on: date, n: int) -> None:
     claim = {"creditor": CREDITOR, "invoice": INVOICE, "on": on, "command_id": cid}
     match step.kind:
         case "pay":
-            app.register_payment(**claim, amount=a["amount"], ordered=on - timedelta(days=a["ordered_back"]),
-                                 designation=a["designation"])
+            app.register_payment(
+                **claim,
+                amount=a["amount"],
+                ordered=on - timedelta(days=a["ordered_back"]),
+                designation=a["designation"],
+            )
         case "credit":
             app.credit_invoice(**claim, amount=a["amount"])
         case "notice":
@@ -156,23 +184,28 @@ def apply(app: CollectionApp, step: Step, on: date, n: int) -> None:
             app.resolve_objection(**claim, outcome=a["outcome"], amount=a["amount"])
         case "object_and_resolve":  # a caseworker registers an objection and decides it the same day
             app.register_objection(**claim, received=on - timedelta(days=a["received_back"]), text="paid")
-            then_also(app, lambda: app.resolve_objection(**{**claim, "command_id": f"{cid}/resolve"},
-                                                         outcome=a["outcome"], amount=a["amount"]))
+            then_also(
+                app,
+                lambda: app.resolve_objection(
+                    **{**claim, "command_id": f"{cid}/resolve"}, outcome=a["outcome"], amount=a["amount"]
+                ),
+            )
         case "defer":
-            app.grant_deferral(**claim, until=on + timedelta(days=a["days"]),
-                               requested_by_debtor=a["by_debtor"])
+            app.grant_deferral(**claim, until=on + timedelta(days=a["days"]), requested_by_debtor=a["by_debtor"])
         case "plan":
             first = on + timedelta(days=a["first_in"])
-            plan = [Installment(first + timedelta(days=i * a["every"]), amount)
-                    for i, amount in enumerate(a["amounts"])]
+            plan = [
+                Installment(first + timedelta(days=i * a["every"]), amount) for i, amount in enumerate(a["amounts"])
+            ]
             app.agree_payment_plan(**claim, installments=plan)
         case "enforce":
             app.request_enforcement(**claim, route=a["route"])
         case "judgment":
             app.register_judgment(**claim, decided=on - timedelta(days=a["decided_back"]))
         case "death":
-            app.register_death(office=CREDITOR, debtor_ref=DEBTOR, died=on - timedelta(days=a["died_back"]),
-                               on=on, command_id=cid)
+            app.register_death(
+                office=CREDITOR, debtor_ref=DEBTOR, died=on - timedelta(days=a["died_back"]), on=on, command_id=cid
+            )
         case "write_off":
             app.write_off(**claim, reason=a["reason"])
         case "complain":
@@ -181,8 +214,9 @@ def apply(app: CollectionApp, step: Step, on: date, n: int) -> None:
             app.decide_complaint(**claim, outcome=a["outcome"])
         case "complain_and_decide":
             app.file_complaint(**claim)
-            then_also(app, lambda: app.decide_complaint(**{**claim, "command_id": f"{cid}/decide"},
-                                                        outcome=a["outcome"]))
+            then_also(
+                app, lambda: app.decide_complaint(**{**claim, "command_id": f"{cid}/decide"}, outcome=a["outcome"])
+            )
         case _:
             raise AssertionError(step.kind)
 
@@ -210,8 +244,9 @@ def assert_costs_follow_the_trail(app: CollectionApp, claim: Claim, day: date) -
     notices, steps_ = claim.facts.notices, claim.facts.enforcements
     assert claim.account.fees == sum((n.fee for n in notices if n.command_id not in claim.waived), ZERO)
     assert claim.account.costs == sum((e.cost for e in steps_ if e.command_id not in claim.waived), ZERO)
-    unrecoverable = {cid for cid in claim.audit().non_recoverable
-                     if cid in claim.cost_items and claim.cost_items[cid].amount > 0}
+    unrecoverable = {
+        cid for cid in claim.audit().non_recoverable if cid in claim.cost_items and claim.cost_items[cid].amount > 0
+    }
     assert unrecoverable <= set(claim.waived), (unrecoverable, claim.waived)
     r = app.claim_report(claim, day)
     if r["status"] != "written_off":
@@ -245,24 +280,45 @@ def invoiced(history: tuple[str, str, Decimal, date, list[Step]]) -> tuple[Recor
     jurisdiction, claim_type, amount, due, steps_ = history
     app = RecordingApp()
     issued = due - timedelta(days=30)
-    app.register_creditor(creditor=CREDITOR, name="Testkommune", jurisdiction=jurisdiction, on=issued,
-                          command_id="creditor")
-    app.register_debtor(office=CREDITOR, ref=DEBTOR, kind="person", jurisdiction=jurisdiction, on=issued,
-                        command_id="debtor")
-    app.issue_invoice(creditor=CREDITOR, invoice=INVOICE, amount=amount, due=due, claim_type=claim_type,
-                      debtor_ref=DEBTOR, on=issued, command_id="issue")
+    app.register_creditor(
+        creditor=CREDITOR, name="Testkommune", jurisdiction=jurisdiction, on=issued, command_id="creditor"
+    )
+    app.register_debtor(
+        office=CREDITOR, ref=DEBTOR, kind="person", jurisdiction=jurisdiction, on=issued, command_id="debtor"
+    )
+    app.issue_invoice(
+        creditor=CREDITOR,
+        invoice=INVOICE,
+        amount=amount,
+        due=due,
+        claim_type=claim_type,
+        debtor_ref=DEBTOR,
+        on=issued,
+        command_id="issue",
+    )
     return app, issued, steps_
 
 
 def snapshot(claim: Claim) -> tuple[Any, ...]:
-    return (claim.version, claim.account, claim.facts, claim.stage, claim.waived, claim.closed_on,
-            claim.write_off_reason, claim.estate_deadline, claim.limitation_years, claim.plan_breached)
+    return (
+        claim.version,
+        claim.account,
+        claim.facts,
+        claim.stage,
+        claim.waived,
+        claim.closed_on,
+        claim.write_off_reason,
+        claim.estate_deadline,
+        claim.limitation_years,
+        claim.plan_breached,
+    )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(histories())
 def test_any_case_history_keeps_the_books_balanced_and_replays_to_the_same_claim(
-        history: tuple[str, str, Decimal, date, list[Step]]) -> None:
+    history: tuple[str, str, Decimal, date, list[Step]],
+) -> None:
     app, on, steps_ = invoiced(history)
     assert_books_balance(app, app.claim(CREDITOR, INVOICE), on)
 
@@ -287,8 +343,9 @@ def test_any_case_history_keeps_the_books_balanced_and_replays_to_the_same_claim
             if worked_on is not None:
                 assert snapshot(fresh) == snapshot(worked_on), step
                 assert app.claim_report(fresh, on) == app.claim_report(worked_on, on)
-                assert app.claim_report(fresh, on + timedelta(days=90)) == \
-                    app.claim_report(worked_on, on + timedelta(days=90))
+                assert app.claim_report(fresh, on + timedelta(days=90)) == app.claim_report(
+                    worked_on, on + timedelta(days=90)
+                )
         fresh = app.claim(CREDITOR, INVOICE)
         assert_books_balance(app, fresh, on)
         assert_books_balance(app, fresh, on + timedelta(days=90))
@@ -301,7 +358,8 @@ def test_any_case_history_keeps_the_books_balanced_and_replays_to_the_same_claim
 @settings(max_examples=40, deadline=None)
 @given(histories())
 def test_repeating_every_command_of_a_history_changes_nothing(
-        history: tuple[str, str, Decimal, date, list[Step]]) -> None:
+    history: tuple[str, str, Decimal, date, list[Step]],
+) -> None:
     app, on, steps_ = invoiced(history)
     for n, step in enumerate(steps_):
         on += timedelta(days=step.gap)

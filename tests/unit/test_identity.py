@@ -125,17 +125,12 @@ def test_a_synthetic_norwegian_identity_is_accepted_in_test_without_a_date_check
 def test_a_synthetic_identity_must_still_have_right_control_digits() -> None:
     number = norwegian_person("159085")
     wrong = digit_changed(number, -2)
-    assert (
-        broken_rule(wrong, jurisdiction="NO", kind="person", allow_synthetic=True) == "national_id: checksum"
-    )
+    assert broken_rule(wrong, jurisdiction="NO", kind="person", allow_synthetic=True) == "national_id: checksum"
 
 
 def test_month_60_is_neither_real_nor_synthetic() -> None:
     number = norwegian_person("156085")
-    assert (
-        broken_rule(number, jurisdiction="NO", kind="person", allow_synthetic=True)
-        == "national_id: birth date"
-    )
+    assert broken_rule(number, jurisdiction="NO", kind="person", allow_synthetic=True) == "national_id: birth date"
 
 
 # Norway, organisations
@@ -143,9 +138,7 @@ def test_month_60_is_neither_real_nor_synthetic() -> None:
 
 def test_a_norwegian_organisation_number_is_returned_compact() -> None:
     number = norwegian_organisation("97412345")
-    org = validate_identity(
-        f"{number[:3]} {number[3:6]} {number[6:]}", jurisdiction="NO", kind="organisation"
-    )
+    org = validate_identity(f"{number[:3]} {number[3:6]} {number[6:]}", jurisdiction="NO", kind="organisation")
     assert org == number
 
 

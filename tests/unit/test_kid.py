@@ -82,9 +82,7 @@ def test_a_made_kid_always_validates(base: str, algorithm: KidAlgorithm) -> None
 
 
 @given(bases, algorithms, st.data())
-def test_changing_any_one_digit_makes_a_kid_invalid(
-    base: str, algorithm: KidAlgorithm, data: st.DataObject
-) -> None:
+def test_changing_any_one_digit_makes_a_kid_invalid(base: str, algorithm: KidAlgorithm, data: st.DataObject) -> None:
     kid = make_kid(base, algorithm, allow_dash=True)
     position = data.draw(st.integers(0, len(kid) - 1), label="position")
     digit = data.draw(st.sampled_from("0123456789").filter(lambda d: d != kid[position]), label="digit")

@@ -66,7 +66,8 @@ def test_both_jurisdictions_have_parameter_files_with_dated_changes() -> None:
 
 @pytest.mark.parametrize(("jurisdiction", "name", "change_day", "old", "new"), _changes())
 def test_dated_change_gives_old_value_the_day_before_and_new_value_on_the_day(
-        jurisdiction: str, name: str, change_day: date, old: Decimal, new: Decimal) -> None:
+    jurisdiction: str, name: str, change_day: date, old: Decimal, new: Decimal
+) -> None:
     params = PARAMETER_SETS[jurisdiction]
     assert params.value(name, change_day - ONE_DAY) == old
     assert params.value(name, change_day) == new
@@ -89,8 +90,7 @@ def test_day_before_first_value_has_no_law_and_raises(jurisdiction: str, name: s
 
 
 @pytest.mark.parametrize(("jurisdiction", "name"), _parameters())
-def test_value_on_confirmed_until_carries_no_warning_and_the_day_after_does(jurisdiction: str,
-                                                                            name: str) -> None:
+def test_value_on_confirmed_until_carries_no_warning_and_the_day_after_does(jurisdiction: str, name: str) -> None:
     params = PARAMETER_SETS[jurisdiction]
     confirmed_until = params[name].confirmed_until
     on_the_day = params.on(name, confirmed_until)
@@ -152,7 +152,11 @@ def test_segments_inside_one_value_are_a_single_segment() -> None:
     rate = PARAMETER_SETS["NO"]["forsinkelsesrente"]
     [segment] = rate.segments(date(2024, 2, 1), date(2024, 2, 29))
     assert (segment.value, segment.days, segment.since, segment.warning) == (
-        Decimal("12.50"), 29, date(2024, 1, 1), None)
+        Decimal("12.50"),
+        29,
+        date(2024, 1, 1),
+        None,
+    )
 
 
 def test_segments_of_an_empty_range_are_empty() -> None:
@@ -241,17 +245,23 @@ def test_file_without_values_is_refused_naming_the_parameter(tmp_path: Path) -> 
 
 @pytest.mark.parametrize("field", ["description", "unit", "confirmed_until", "values"])
 def test_file_missing_a_field_is_refused_naming_file_and_field(tmp_path: Path, field: str) -> None:
-    full = {"description": "description: d\n", "unit": "unit: NOK\n",
-            "confirmed_until": "confirmed_until: 2026-12-31\n",
-            "values": 'values:\n  2020-01-01: {value: "1", source: "s", confidence: H}\n'}
+    full = {
+        "description": "description: d\n",
+        "unit": "unit: NOK\n",
+        "confirmed_until": "confirmed_until: 2026-12-31\n",
+        "values": 'values:\n  2020-01-01: {value: "1", source: "s", confidence: H}\n',
+    }
     path = _write(tmp_path, "".join(text for key, text in full.items() if key != field))
     with pytest.raises(ParameterError, match=rf"broken_parameter\.yaml: missing field '{field}'"):
         load_parameter(path)
 
 
 def test_confirmed_until_that_is_not_a_date_is_refused(tmp_path: Path) -> None:
-    path = _write(tmp_path, 'description: d\nunit: NOK\nconfirmed_until: "soon"\n'
-                            'values:\n  2020-01-01: {value: "1", source: "s", confidence: H}\n')
+    path = _write(
+        tmp_path,
+        'description: d\nunit: NOK\nconfirmed_until: "soon"\n'
+        'values:\n  2020-01-01: {value: "1", source: "s", confidence: H}\n',
+    )
     with pytest.raises(ParameterError, match=r"broken_parameter\.yaml confirmed_until.*not an ISO date"):
         load_parameter(path)
 
@@ -285,9 +295,12 @@ def test_unknown_parameter_name_is_refused_naming_it() -> None:
 
 
 def test_values_are_sorted_by_date_whatever_the_order_in_the_file(tmp_path: Path) -> None:
-    path = _write(tmp_path, GOOD_HEAD + 'values:\n'
-                                        '  2022-01-01: {value: "2", source: "s", confidence: H}\n'
-                                        '  2020-01-01: {value: "1", source: "s", confidence: M}\n')
+    path = _write(
+        tmp_path,
+        GOOD_HEAD + "values:\n"
+        '  2022-01-01: {value: "2", source: "s", confidence: H}\n'
+        '  2020-01-01: {value: "1", source: "s", confidence: M}\n',
+    )
     param = load_parameter(path)
     assert param.value(date(2021, 12, 31)) == Decimal("1")
     assert param.value(date(2022, 1, 1)) == Decimal("2")

@@ -41,24 +41,43 @@ class Desk:
     @classmethod
     def open(cls, jurisdiction: str = "NO", kind: str = "person") -> Desk:
         app = CollectionApp()
-        app.register_creditor(creditor=CREDITOR, name="Testkommune", jurisdiction=jurisdiction,
-                              on=date(2017, 1, 1), command_id="register-creditor")
-        app.register_debtor(office=CREDITOR, ref=DEBTOR, kind=kind, jurisdiction=jurisdiction,
-                            on=date(2017, 1, 1), command_id="register-debtor")
+        app.register_creditor(
+            creditor=CREDITOR,
+            name="Testkommune",
+            jurisdiction=jurisdiction,
+            on=date(2017, 1, 1),
+            command_id="register-creditor",
+        )
+        app.register_debtor(
+            office=CREDITOR,
+            ref=DEBTOR,
+            kind=kind,
+            jurisdiction=jurisdiction,
+            on=date(2017, 1, 1),
+            command_id="register-debtor",
+        )
         return cls(app)
 
     def invoice(self, amount: str, due: date, claim_type: str = "other") -> str:
         self.count += 1
         invoice = f"INV-{self.count}"
-        self.app.issue_invoice(creditor=CREDITOR, invoice=invoice, amount=Decimal(amount), due=due,
-                               claim_type=claim_type, debtor_ref=DEBTOR, on=due - timedelta(days=30),
-                               command_id=f"{invoice}/issue")
+        self.app.issue_invoice(
+            creditor=CREDITOR,
+            invoice=invoice,
+            amount=Decimal(amount),
+            due=due,
+            claim_type=claim_type,
+            debtor_ref=DEBTOR,
+            on=due - timedelta(days=30),
+            command_id=f"{invoice}/issue",
+        )
         return invoice
 
     def notice(self, invoice: str, notice: str, on: date, deadline: date | None = None) -> Any:
         cid = f"{invoice}/{notice}/{on}"
-        self.app.send_notice(creditor=CREDITOR, invoice=invoice, notice=notice, on=on, deadline=deadline,
-                             command_id=cid)
+        self.app.send_notice(
+            creditor=CREDITOR, invoice=invoice, notice=notice, on=on, deadline=deadline, command_id=cid
+        )
         return self.event(invoice, cid)
 
     def enforce(self, invoice: str, route: str, on: date) -> Any:
@@ -72,8 +91,11 @@ class Desk:
     def event(self, invoice: str, command_id: str) -> Any:
         """The stored event the command recorded (read back from the event store)."""
         kinds = Claim.NoticeSent | Claim.EnforcementRequested
-        stored = [e for e in self.app.events.get(self.claim(invoice).id)
-                  if isinstance(e, kinds) and e.command_id == command_id]
+        stored = [
+            e
+            for e in self.app.events.get(self.claim(invoice).id)
+            if isinstance(e, kinds) and e.command_id == command_id
+        ]
         assert len(stored) == 1
         return stored[0]
 
@@ -84,18 +106,20 @@ class Desk:
 # --- notice fees: 1/10 → 1/20 of the inkassosats on 2020-10-01; inkassosats 700 → 750 on 2026-01-01 ---
 
 
-@pytest.mark.parametrize(("notice", "sent_on", "fee"), [
-    ("purring", date(2020, 9, 30), "70.00"),
-    ("purring", date(2020, 10, 1), "35.00"),
-    ("inkassovarsel", date(2020, 9, 30), "70.00"),
-    ("inkassovarsel", date(2020, 10, 1), "35.00"),
-    ("purring", date(2025, 12, 31), "35.00"),
-    ("purring", date(2026, 1, 1), "37.50"),
-    ("inkassovarsel", date(2025, 12, 31), "35.00"),
-    ("inkassovarsel", date(2026, 1, 1), "37.50"),
-])
-def test_first_notice_fee_is_the_rate_in_force_on_the_sending_day(notice: str, sent_on: date,
-                                                                  fee: str) -> None:
+@pytest.mark.parametrize(
+    ("notice", "sent_on", "fee"),
+    [
+        ("purring", date(2020, 9, 30), "70.00"),
+        ("purring", date(2020, 10, 1), "35.00"),
+        ("inkassovarsel", date(2020, 9, 30), "70.00"),
+        ("inkassovarsel", date(2020, 10, 1), "35.00"),
+        ("purring", date(2025, 12, 31), "35.00"),
+        ("purring", date(2026, 1, 1), "37.50"),
+        ("inkassovarsel", date(2025, 12, 31), "35.00"),
+        ("inkassovarsel", date(2026, 1, 1), "37.50"),
+    ],
+)
+def test_first_notice_fee_is_the_rate_in_force_on_the_sending_day(notice: str, sent_on: date, fee: str) -> None:
     desk = Desk.open()
     invoice = desk.invoice("1000.00", due=sent_on - timedelta(days=30))
 
@@ -106,12 +130,15 @@ def test_first_notice_fee_is_the_rate_in_force_on_the_sending_day(notice: str, s
     assert desk.report(invoice, sent_on)["fees"] == fee
 
 
-@pytest.mark.parametrize(("sent_on", "fee"), [
-    (date(2020, 9, 30), "210.00"),   # 3/10 × 700
-    (date(2020, 10, 1), "105.00"),   # 3/20 × 700
-    (date(2025, 12, 31), "105.00"),  # 3/20 × 700
-    (date(2026, 1, 1), "112.50"),    # 3/20 × 750
-])
+@pytest.mark.parametrize(
+    ("sent_on", "fee"),
+    [
+        (date(2020, 9, 30), "210.00"),  # 3/10 × 700
+        (date(2020, 10, 1), "105.00"),  # 3/20 × 700
+        (date(2025, 12, 31), "105.00"),  # 3/20 × 700
+        (date(2026, 1, 1), "112.50"),  # 3/20 × 750
+    ],
+)
 def test_betalingsoppfordring_fee_is_the_rate_in_force_on_its_sending_day(sent_on: date, fee: str) -> None:
     desk = Desk.open()
     due = sent_on - timedelta(days=60)
@@ -137,12 +164,42 @@ def test_inkassosats_750_in_2026_is_confirmed_so_the_2026_fees_carry_no_warning(
 
 # --- court fees: floor(multiple × R) by calendar year --------------------------------------------
 
-RETTSGEBYR = {2017: 1049, 2018: 1130, 2019: 1150, 2020: 1172, 2021: 1199, 2022: 1223, 2023: 1243,
-              2024: 1277, 2025: 1314, 2026: 1314}  # 2026 not published: the 2025 value, with a warning
-UTLEGGSBEGJAERING_R = {2017: "1.7", 2018: "1.7", 2019: "1.7", 2020: "1.7", 2021: "1.25", 2022: "1.21",
-                       2023: "1.21", 2024: "1.21", 2025: "1.21", 2026: "1.21"}
-FORLIKSKLAGE_R = {2017: "1.15", 2018: "1.15", 2019: "1.15", 2020: "1.15", 2021: "1.15", 2022: "1.10",
-                  2023: "1.10", 2024: "1.10", 2025: "1.10", 2026: "1.10"}
+RETTSGEBYR = {
+    2017: 1049,
+    2018: 1130,
+    2019: 1150,
+    2020: 1172,
+    2021: 1199,
+    2022: 1223,
+    2023: 1243,
+    2024: 1277,
+    2025: 1314,
+    2026: 1314,
+}  # 2026 not published: the 2025 value, with a warning
+UTLEGGSBEGJAERING_R = {
+    2017: "1.7",
+    2018: "1.7",
+    2019: "1.7",
+    2020: "1.7",
+    2021: "1.25",
+    2022: "1.21",
+    2023: "1.21",
+    2024: "1.21",
+    2025: "1.21",
+    2026: "1.21",
+}
+FORLIKSKLAGE_R = {
+    2017: "1.15",
+    2018: "1.15",
+    2019: "1.15",
+    2020: "1.15",
+    2021: "1.15",
+    2022: "1.10",
+    2023: "1.10",
+    2024: "1.10",
+    2025: "1.10",
+    2026: "1.10",
+}
 MULTIPLE = {"utleggsbegjaering": UTLEGGSBEGJAERING_R, "forliksklage": FORLIKSKLAGE_R}
 
 
@@ -155,8 +212,7 @@ def demanded_claim(desk: Desk, request_on: date, claim_type: str = "other") -> s
     due = request_on - timedelta(days=90)
     invoice = desk.invoice("1000.00", due=due, claim_type=claim_type)
     desk.notice(invoice, "inkassovarsel", on=due + timedelta(days=5), deadline=due + timedelta(days=20))
-    desk.notice(invoice, "betalingsoppfordring", on=due + timedelta(days=25),
-                deadline=due + timedelta(days=40))
+    desk.notice(invoice, "betalingsoppfordring", on=due + timedelta(days=25), deadline=due + timedelta(days=40))
     return invoice
 
 
@@ -223,8 +279,9 @@ def interest_by_hand(principal: str, pieces: list[tuple[str, int]]) -> str:
     return str(cents(exact))
 
 
-@pytest.mark.parametrize(("change", "old", "new", "due"), NO_RATE_CHANGES,
-                         ids=[c[0].isoformat() for c in NO_RATE_CHANGES])
+@pytest.mark.parametrize(
+    ("change", "old", "new", "due"), NO_RATE_CHANGES, ids=[c[0].isoformat() for c in NO_RATE_CHANGES]
+)
 def test_forsinkelsesrente_is_split_at_the_rate_change(change: date, old: str, new: str, due: date) -> None:
     desk = Desk.open("NO")
     invoice = desk.invoice("23456.78", due=due)
@@ -238,17 +295,20 @@ def test_forsinkelsesrente_is_split_at_the_rate_change(change: date, old: str, n
     assert "warnings" not in a_month_on
 
 
-@pytest.mark.parametrize(("change", "old", "new", "due"), NO_RATE_CHANGES,
-                         ids=[c[0].isoformat() for c in NO_RATE_CHANGES])
-def test_payment_after_the_rate_change_records_interest_split_at_it(change: date, old: str, new: str,
-                                                                    due: date) -> None:
+@pytest.mark.parametrize(
+    ("change", "old", "new", "due"), NO_RATE_CHANGES, ids=[c[0].isoformat() for c in NO_RATE_CHANGES]
+)
+def test_payment_after_the_rate_change_records_interest_split_at_it(
+    change: date, old: str, new: str, due: date
+) -> None:
     desk = Desk.open("NO")
     invoice = desk.invoice("10000.00", due=due)
     paid_on = change + timedelta(days=9)
     expected = interest_by_hand("10000.00", [(old, (change - due).days - 1), (new, 10)])
 
-    desk.app.register_payment(creditor=CREDITOR, invoice=invoice, amount=Decimal("10000.00"), on=paid_on,
-                              command_id=f"{invoice}/pay")
+    desk.app.register_payment(
+        creditor=CREDITOR, invoice=invoice, amount=Decimal("10000.00"), on=paid_on, command_id=f"{invoice}/pay"
+    )
 
     stored = desk.app.events.get(desk.claim(invoice).id)
     [payment] = [e for e in stored if isinstance(e, Claim.PaymentRegistered)]
@@ -262,8 +322,9 @@ def test_payment_after_the_rate_change_records_interest_split_at_it(change: date
 def test_gs06_payment_across_the_2025_rate_cut_matches_the_golden_scenario() -> None:
     desk = Desk.open("NO")
     invoice = desk.invoice("10000.00", due=date(2025, 5, 15), claim_type="kommunale_avgifter")
-    desk.app.register_payment(creditor=CREDITOR, invoice=invoice, amount=Decimal("10000.00"),
-                              on=date(2025, 8, 14), command_id="pay")
+    desk.app.register_payment(
+        creditor=CREDITOR, invoice=invoice, amount=Decimal("10000.00"), on=date(2025, 8, 14), command_id="pay"
+    )
     expected = interest_by_hand("10000.00", [("12.50", 46), ("12.25", 45)])
     assert expected == "308.56"
     assert desk.report(invoice, date(2025, 8, 14))["interest"] == expected
@@ -320,10 +381,12 @@ def drojsmalsranta(referensranta: str) -> str:
     return str(Decimal(referensranta) + 8)
 
 
-@pytest.mark.parametrize(("change", "old_ref", "new_ref", "due"), SE_RATE_CHANGES,
-                         ids=[c[0].isoformat() for c in SE_RATE_CHANGES])
+@pytest.mark.parametrize(
+    ("change", "old_ref", "new_ref", "due"), SE_RATE_CHANGES, ids=[c[0].isoformat() for c in SE_RATE_CHANGES]
+)
 def test_drojsmalsranta_is_referensranta_plus_eight_split_at_each_half_year(
-        change: date, old_ref: str, new_ref: str, due: date) -> None:
+    change: date, old_ref: str, new_ref: str, due: date
+) -> None:
     desk = Desk.open("SE")
     invoice = desk.invoice("12345.67", due=due, claim_type="va")
     days_before = (change - due).days - 1
