@@ -65,9 +65,9 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from psycopg import sql
 
-from consumers.codec import SchemaStore, decode
-from consumers.envelope import domain_values
 from consumers.topics import CASE_EVENTS_TOPIC
+from consumers.wire.codec import SchemaStore, decode
+from consumers.wire.envelope import domain_values
 from domain.application import DEFAULT_NAMESPACE, CollectionApp
 from domain.claim import Claim, claim_id
 from domain.errors import CommandRefused

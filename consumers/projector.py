@@ -45,9 +45,9 @@ import structlog
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
-from consumers.codec import SchemaStore, decode
-from consumers.envelope import domain_values
 from consumers.topics import CASE_EVENTS_TOPIC
+from consumers.wire.codec import SchemaStore, decode
+from consumers.wire.envelope import domain_values
 from projections.audit_trail import AuditTrail
 from projections.base import ProjectedEvent, Projection, schema_name
 from projections.casefold import CaseFolder

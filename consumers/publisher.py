@@ -6,7 +6,7 @@ Delivery protocol
   recorder's table lock makes ids increase in commit order, so no event committed later can get
   an id below the stored position). Each round reads up to
   `batch_size` notifications after the stored position, decodes each through the app's mapper,
-  maps it with `consumers.envelope` and encodes it with `consumers.codec` (Avro single-object).
+  maps it with `consumers.wire.envelope` and encodes it with `consumers.wire.codec` (Avro single-object).
 - **Sink.** One Kafka record per event: key = `case_key(event)` (so one partition holds a case in
   order), value = the single-object bytes, headers `event-type`, `event-id`,
   `schema-fingerprint`. Idempotent producer, `acks=all`, at most 5 requests in flight: within
@@ -61,9 +61,9 @@ from kafka.codec import has_lz4, has_zstd
 from kafka.errors import KafkaError
 from psycopg import sql
 
-from consumers import envelope
-from consumers.codec import AvroSchema, SchemaStore, encode
 from consumers.topics import CASE_EVENTS_TOPIC, SCHEMAS_TOPIC, case_events_spec, ensure_topics_at, schemas_spec
+from consumers.wire import envelope
+from consumers.wire.codec import AvroSchema, SchemaStore, encode
 from domain.application import CollectionApp
 from kravsak import logs
 from kravsak.errors import KravsakError
@@ -554,7 +554,7 @@ def _halted(notification: Notification, exc: Exception) -> PublisherHalted:
     return PublisherHalted(
         f"cannot publish notification {notification.id} ({event_type}, event id {event_id}, aggregate "
         f"{notification.originator_id} version {notification.originator_version}): {cause}",
-        "fix the envelope mapping or the schema for this event type (schemas/, consumers/envelope.py) and start "
+        "fix the envelope mapping or the schema for this event type (schemas/, consumers/wire/envelope.py) and start "
         f"the publisher again; it resumes at notification {notification.id} and never skips an event",
         position=notification.id,
         event_type=event_type,

@@ -388,8 +388,8 @@ def demo(
     """Simulate a year of an inter-municipal collection office end to end, then summarise it (HTML report)."""
     import contextlib
 
-    from kravsak import demo as demo_run
-    from kravsak import demo_report
+    from kravsak.demo import report as demo_report
+    from kravsak.demo import run as demo_run
 
     settings: Settings = ctx.obj
     if debtors < 10:

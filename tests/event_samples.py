@@ -22,7 +22,7 @@ from uuid import UUID
 
 from eventsourcing.domain import DomainEvent
 
-from consumers.envelope import event_type_of
+from consumers.wire.envelope import event_type_of
 from domain.application import CollectionApp
 from domain.policy import NORWEGIAN_DEFAULT
 from domain.records import Installment

@@ -15,8 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from consumers.codec import SchemaStore, encode
-from consumers.envelope import PartyIndex, event_record, event_type_of
+from consumers.wire.codec import SchemaStore, encode
+from consumers.wire.envelope import PartyIndex, event_record, event_type_of
 from tests.event_samples import sample_log
 
 REPO = Path(__file__).resolve().parents[1]

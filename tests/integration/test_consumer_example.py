@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from consumers.publisher import PublisherOptions, run_publisher, store_position
-from kravsak.bench_publish import (
+from kravsak.bench.publish import (
     app_for,
     copy_events,
     create_event_store,

@@ -13,10 +13,10 @@ import psycopg
 import pytest
 from kafka import KafkaProducer
 
-from consumers.codec import SchemaStore, encode
-from consumers.envelope import PartyIndex, case_key, event_record
 from consumers.projector import CASES_SCHEMA, RunnerOptions, project_once
 from consumers.topics import case_events_spec, ensure_topics_at
+from consumers.wire.codec import SchemaStore, encode
+from consumers.wire.envelope import PartyIndex, case_key, event_record
 from domain.application import CollectionApp
 from domain.scenario import Scenario, run_scenario
 from projections import ledger

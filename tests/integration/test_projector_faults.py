@@ -32,7 +32,7 @@ from consumers.projector import RunnerOptions, project_once, rebuild, retry_park
 from consumers.topics import case_events_spec, ensure_topics_at
 from domain.application import CollectionApp
 from domain.claim import Claim
-from kravsak.bench_project import drop_schemas, encoded_events, produce, workload_app
+from kravsak.bench.project import drop_schemas, encoded_events, produce, workload_app
 from projections import ledger
 from projections.base import schema_name
 

@@ -29,8 +29,6 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from kafka import KafkaConsumer, TopicPartition
 
-from consumers import envelope
-from consumers.codec import SchemaStore, decode
 from consumers.publisher import (
     HALTED_EXIT_CODE,
     PublisherHalted,
@@ -39,8 +37,10 @@ from consumers.publisher import (
     read_position,
     run_publisher,
 )
+from consumers.wire import envelope
+from consumers.wire.codec import SchemaStore, decode
 from domain.claim import Claim
-from kravsak.bench_publish import app_for, copy_events, create_event_store, drop_event_store, workload_notifications
+from kravsak.bench.publish import app_for, copy_events, create_event_store, drop_event_store, workload_notifications
 from kravsak.settings import Settings
 from kravsak.stack.base import quiet
 from kravsak.stack.kafka import LocalKafka
@@ -68,7 +68,7 @@ def event_store(settings: Settings, pg_dsn: str, unique: Callable[[str], str]) -
 def topic(unique: Callable[[str], str], kafka_bootstrap: str) -> Iterator[str]:
     name = unique("test-case-events")
     yield name
-    from kravsak.bench_publish import delete_topics
+    from kravsak.bench.publish import delete_topics
 
     delete_topics(kafka_bootstrap, [name, f"{name}-schemas"])
 

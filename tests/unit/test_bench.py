@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from kravsak.bench import (
+from kravsak.bench.main import (
     TARGETS,
     Figure,
     Target,

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from consumers.codec import (
+from consumers.wire.codec import (
     HEADER_SIZE,
     MAGIC,
     AvroSchema,
@@ -31,7 +31,7 @@ from consumers.codec import (
     fingerprint_hex,
     read_fingerprint,
 )
-from consumers.compat import REPO_ROOT, java_encode, java_fingerprints
+from consumers.wire.compat import REPO_ROOT, java_encode, java_fingerprints
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "avro"
 CODEC = FIXTURES / "codec"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from consumers.compat import REPO_ROOT, CompatToolError, Incompatibility, check_schema_history, main
+from consumers.wire.compat import REPO_ROOT, CompatToolError, Incompatibility, check_schema_history, main
 
 COMPAT = Path(__file__).resolve().parent.parent / "fixtures" / "avro" / "compat"
 

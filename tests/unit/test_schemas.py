@@ -18,9 +18,10 @@ from uuid import UUID
 
 import pytest
 
-from consumers.codec import AvroSchema, SchemaStore, decode, encode
-from consumers.compat import check_schema_history, java_fingerprints
-from consumers.envelope import (
+from consumers.wire import schemagen
+from consumers.wire.codec import AvroSchema, SchemaStore, decode, encode
+from consumers.wire.compat import check_schema_history, java_fingerprints
+from consumers.wire.envelope import (
     ENVELOPE_FIELDS,
     FREE_TEXT_PREFIX,
     NAMESPACE,
@@ -38,7 +39,6 @@ from consumers.envelope import (
 from domain.channels import DebtorContact
 from domain.claim import Claim
 from domain.parties import Creditor, Debtor
-from kravsak import schemagen
 from tests.event_samples import sample_app, sample_events, sample_log
 from tests.golden_avro import GOLDEN, read_golden, sample_messages, sample_records
 
@@ -97,7 +97,7 @@ def test_an_objections_free_text_never_reaches_the_wire() -> None:
 
 def test_every_stored_event_type_has_a_schema() -> None:
     missing = [name for name in EVENT_TYPES if not (SCHEMAS / f"{name}.avsc").is_file()]
-    assert missing == [], f"no schema for {missing}: run python -m kravsak.schemagen"
+    assert missing == [], f"no schema for {missing}: run python -m consumers.wire.schemagen"
 
 
 def test_every_schema_belongs_to_a_stored_event_type() -> None:

@@ -2,7 +2,7 @@
 
 In a fresh id namespace (so demos never collide) four Norwegian municipalities served by one
 office and a Swedish municipality collecting its own claims invoice a few thousand debtors over a
-year. The world (``kravsak.demo_world``) pays, objects, asks for deferrals and plans, dies; the
+year. The world (``kravsak.demo.world``) pays, objects, asks for deferrals and plans, dies; the
 process manager (``consumers.automate``) escalates on every simulated day; the publisher and the
 projector run as separate processes, exactly as in production. At the end the read models are
 summarised on the terminal and in an HTML report with charts and case dossiers.
@@ -40,7 +40,7 @@ from consumers.projector import stored_offsets
 from consumers.publisher import max_notification_id, read_position
 from consumers.topics import CASE_EVENTS_TOPIC, default_specs, ensure_topics_at
 from domain.application import CollectionApp
-from kravsak.demo_world import World, is_month_end, month_end_sweep
+from kravsak.demo.world import World, is_month_end, month_end_sweep
 from kravsak.errors import KravsakError
 from kravsak.settings import Settings
 from projections import reports
@@ -48,7 +48,7 @@ from projections.base import schema_name
 
 DEMO_GROUP = "kravsak-automate-demo"
 PROJECTIONS = ("ledger", "limitation", "audit")
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass

@@ -5,13 +5,13 @@ Run: ``python -m kravsak.bench [--quick] [--budget-minutes 14] [--out bench/resu
 Stages (``bench/README.md`` says how to read each figure and the JSON):
 
 1. **ingest**: the generated Norwegian workload, 10 000 events, through ``CollectionApp`` on
-   PostgreSQL in ``unit_of_work`` batches (``kravsak.bench_domain.measure``), next to a plain
+   PostgreSQL in ``unit_of_work`` batches (``kravsak.bench.domain.measure``), next to a plain
    eventsourcing ``Application`` saving one minimal event per command for as many events (or 30 s).
    Then the workload again at 100 000 events (growth).
 2. **publish**: the 10 000-event store onto Kafka with ``run_publisher`` (store → broker
    acknowledgement), next to a raw producer sending the publisher's own records for the same
    events; then the 100 000-event store (the topic for the projection's growth).
-3. **project**: the three read models from Kafka (``kravsak.bench_project.measure_projection``),
+3. **project**: the three read models from Kafka (``kravsak.bench.project.measure_projection``),
    next to eventsourcing's own ``ProjectionRunner`` following the 10 000-event store's
    notification log and applying the same three projections (or 30 s). Then at 100 000 events.
 4. **end-to-end**: 500 commands/s offered for 20 s with the publisher and a projector as processes
@@ -61,8 +61,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from consumers.codec import SchemaStore, encode
-from consumers.envelope import PartyIndex, event_record
 from consumers.projector import (
     SCHEMAS_DIR,
     Applier,
@@ -77,12 +75,15 @@ from consumers.projector import (
 from consumers.projector import Target as ProjectionTarget
 from consumers.publisher import Publisher, PublisherOptions, max_notification_id, publisher_lag, run_publisher
 from consumers.topics import case_events_spec, ensure_topics_at, schemas_spec
+from consumers.wire.codec import SchemaStore, encode
+from consumers.wire.envelope import PartyIndex, event_record
 from domain.application import CollectionApp
 from domain.claim import Claim, claim_id
 from domain.errors import CommandRefused
-from kravsak import bench_domain, logs
-from kravsak.bench_project import drop_schemas, measure_projection, measure_rebuild
-from kravsak.bench_publish import (
+from kravsak import logs
+from kravsak.bench import domain as bench_domain
+from kravsak.bench.project import drop_schemas, measure_projection, measure_rebuild
+from kravsak.bench.publish import (
     CREDITOR,
     EVENTS_PER_CLAIM,
     _append_times,
@@ -91,13 +92,13 @@ from kravsak.bench_publish import (
     delete_topics,
     drop_event_store,
 )
+from kravsak.bench.workload import Command, execute, norwegian_claims, setup
 from kravsak.pipeline import end_offsets
 from kravsak.settings import Settings, load_settings
-from kravsak.workload import Command, execute, norwegian_claims, setup
 from projections.base import ProjectedEvent, schema_name
 from projections.casefold import CaseFolder
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RESULTS_DIR = ROOT / "bench" / "results"
 RESULT_SCHEMA_VERSION = 1
 MILLION = 1_000_000

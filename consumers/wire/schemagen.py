@@ -1,14 +1,14 @@
 """Generates the Avro schemas of ``schemas/`` from the domain event classes.
 
 The committed ``.avsc`` files are the contract with every consumer; this module only keeps them in
-step with the event classes. The field types follow ``consumers.envelope`` (which maps the values);
+step with the event classes. The field types follow ``consumers.wire.envelope`` (which maps the values);
 the documentation of every record and field is written here.
 
-    python -m kravsak.schemagen            # (re)write schemas/<Event>.avsc
-    python -m kravsak.schemagen --check    # exit 1, listing the differences, when they are stale
-    python -m kravsak.schemagen --release  # copy each changed schema to schemas/history/<Event>/vN.avsc
+    python -m consumers.wire.schemagen            # (re)write schemas/<Event>.avsc
+    python -m consumers.wire.schemagen --check    # exit 1, listing the differences, when they are stale
+    python -m consumers.wire.schemagen --release  # copy each changed schema to schemas/history/<Event>/vN.avsc
 
-Releasing a changed schema (ADR 0002): make ``python -m consumers.compat`` pass, then ``--release``.
+Releasing a changed schema (ADR 0002): make ``python -m consumers.wire.compat`` pass, then ``--release``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from consumers.envelope import (
+from consumers.wire.envelope import (
     CONTACT_FLAGS,
     ENVELOPE_FIELDS,
     MONEY_COMPONENTS,
@@ -32,7 +32,7 @@ from consumers.envelope import (
     event_types,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS_DIR = REPO_ROOT / "schemas"
 
 DATE: Mapping[str, str] = {"type": "int", "logicalType": "date"}
@@ -544,7 +544,7 @@ def check(schemas_dir: Path = SCHEMAS_DIR) -> list[str]:
     expected = expected_files(schemas_dir)
     for path, text in expected.items():
         if not path.is_file():
-            problems.append(f"{path}: missing (run python -m kravsak.schemagen)")
+            problems.append(f"{path}: missing (run python -m consumers.wire.schemagen)")
             continue
         committed = path.read_text(encoding="utf-8")
         if committed != text:
@@ -587,7 +587,7 @@ def release(schemas_dir: Path = SCHEMAS_DIR) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kravsak.schemagen", description=_DESCRIPTION)
+    parser = argparse.ArgumentParser(prog="python -m consumers.wire.schemagen", description=_DESCRIPTION)
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true", help="fail, listing the differences, if the files are stale")
     mode.add_argument("--release", action="store_true", help="copy changed schemas to schemas/history/<Event>/vN")
@@ -599,7 +599,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             for problem in problems:
                 print(problem, file=sys.stderr)
             if problems:
-                print(f"{len(problems)} schema file(s) out of step: run python -m kravsak.schemagen", file=sys.stderr)
+                print(
+                    f"{len(problems)} schema file(s) out of step: run python -m consumers.wire.schemagen",
+                    file=sys.stderr,
+                )
             return 1 if problems else 0
         paths = release(args.schemas) if args.release else write(args.schemas)
     except SchemaGenError as exc:

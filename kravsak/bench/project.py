@@ -1,8 +1,8 @@
 """Projection benchmark against the running stack: Kafka → the three read models in PostgreSQL.
 
-Run: ``python -m kravsak.bench_project [N] [--keep]`` (N events, default 100 000).
+Run: ``python -m kravsak.bench.project [N] [--keep]`` (N events, default 100 000).
 
-Makes N events with the standard workload (``kravsak.workload``) in an in-memory ``CollectionApp``,
+Makes N events with the standard workload (``kravsak.bench.workload``) in an in-memory ``CollectionApp``,
 produces them to a fresh topic of 12 partitions, then measures
 
 - **projection**: one runner (``ProjectionRunner``, all three projections in one transaction per
@@ -29,8 +29,6 @@ import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from consumers.codec import SchemaStore, encode
-from consumers.envelope import PartyIndex, case_key, event_record
 from consumers.projector import (
     SCHEMAS_DIR,
     Applier,
@@ -42,10 +40,12 @@ from consumers.projector import (
     rebuild,
 )
 from consumers.topics import case_events_spec, ensure_topics_at
+from consumers.wire.codec import SchemaStore, encode
+from consumers.wire.envelope import PartyIndex, case_key, event_record
 from domain.application import CollectionApp
 from kravsak import logs
+from kravsak.bench.workload import execute, norwegian_claims, setup
 from kravsak.settings import Settings, load_settings
-from kravsak.workload import execute, norwegian_claims, setup
 from projections.base import schema_name
 
 CREDITOR = "4601"

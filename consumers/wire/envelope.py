@@ -2,7 +2,7 @@
 
 ``event_record(event, position=...)`` turns a domain event read back from the event store
 (``app.mapper.to_domain_event(notification)``) into ``(schema full name, record)``, ready for
-``consumers.codec.encode``; ``domain_values(record)`` turns a decoded record back into the event's
+``consumers.wire.codec.encode``; ``domain_values(record)`` turns a decoded record back into the event's
 own attribute values (``domain_event(record)`` rebuilds the event object itself).
 
 Delivery protocol: none here. This module does no I/O, moves no offset and keeps no position; it
@@ -310,7 +310,7 @@ def _kind_of(event_name: str, attribute: str, hint: Any) -> tuple[Kind, bool]:
         return Kind.STRINGS, False
     if hint == dict[str, Decimal]:
         return Kind.COMPONENTS, False
-    raise UnmappableEvent(f"{where}: no wire form for the type {hint!r}; add one in consumers/envelope.py")
+    raise UnmappableEvent(f"{where}: no wire form for the type {hint!r}; add one in consumers/wire/envelope.py")
 
 
 # --- domain event -> record -------------------------------------------------------------------

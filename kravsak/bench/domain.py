@@ -1,6 +1,6 @@
 """In-memory throughput of the domain: commands/s and events/s through ``CollectionApp``.
 
-Run: ``python -m kravsak.bench_domain [N]``.
+Run: ``python -m kravsak.bench.domain [N]``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import date
 from rich.progress import Progress
 
 from domain.application import CollectionApp
-from kravsak.workload import execute, norwegian_claims, setup
+from kravsak.bench.workload import execute, norwegian_claims, setup
 
 
 def measure(n: int, app: CollectionApp | None = None, *, batch: int = 0) -> dict[str, float]:

@@ -21,7 +21,7 @@ resolving Avro from Maven Central, into ``.kravsak/avro-compat/<hash of its sour
 ``$KRAVSAK_HOME`` when that is set); later calls reuse that build and pay one JVM start (about
 0.3 s) for a whole schema folder.
 
-Run ``python -m consumers.compat [SCHEMAS_DIR]`` for the gate on the command line: one line per
+Run ``python -m consumers.wire.compat [SCHEMAS_DIR]`` for the gate on the command line: one line per
 incompatibility, exit status 1 when there are any, 2 when a schema file or the layout is broken.
 """
 
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, cast
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 TOOL_DIR = REPO_ROOT / "tools" / "avro-compat"
 _SOURCES = ("pom.xml", "src/main/java/kravsak/AvroCompat.java")
 _MAIN_CLASS = "kravsak.AvroCompat"
@@ -214,7 +214,7 @@ def _executable(name: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m consumers.compat [SCHEMAS_DIR]``: the gate on the command line."""
+    """``python -m consumers.wire.compat [SCHEMAS_DIR]``: the gate on the command line."""
     args = list(sys.argv[1:] if argv is None else argv)
     schemas_dir = Path(args[0]) if args else REPO_ROOT / "schemas"
     try:

@@ -22,8 +22,8 @@ from rich.table import Table
 
 from consumers import automate
 from consumers.projector import parked_count
-from kravsak.demo import DemoRun
-from kravsak.demo_world import MUNICIPALITIES, OFFICE_NAME
+from kravsak.demo.run import DemoRun
+from kravsak.demo.world import MUNICIPALITIES, OFFICE_NAME
 from kravsak.settings import Settings
 from projections import dossier, reports
 

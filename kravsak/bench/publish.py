@@ -1,11 +1,11 @@
 """Publisher benchmarks against the running stack, each in a PostgreSQL schema and topics of its own.
 
-``python -m kravsak.bench_publish throughput [--events 100000]``
+``python -m kravsak.bench.publish throughput [--events 100000]``
     Stores the events first (the domain workload run in memory, its stored events copied into a
     fresh event-store schema in order), then times ``run_publisher(once=True)`` from position 0
     to lag 0: events/s from the store to acknowledged on Kafka.
 
-``python -m kravsak.bench_publish latency [--rate 200] [--seconds 30]``
+``python -m kravsak.bench.publish latency [--rate 200] [--seconds 30]``
     Runs the publisher as its own process (``python -m consumers.publisher``, as in production)
     while a writer saves commands through ``CollectionApp`` at a steady rate of events/s. Per event
     it compares the wall-clock time ``save()`` returned with the time the broker appended the
@@ -40,8 +40,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from domain.application import CollectionApp
 from kravsak import logs
+from kravsak.bench.workload import execute, norwegian_claims, setup
 from kravsak.settings import Settings, load_settings
-from kravsak.workload import execute, norwegian_claims, setup
 
 CREDITOR = "4601"
 EVENTS_PER_CLAIM = 4.3
@@ -321,8 +321,8 @@ def _append_times(bootstrap: str, topic: str, positions: set[int]) -> dict[int, 
     """Broker append time (s since the epoch) of each wanted notification position on the topic."""
     from kafka import KafkaConsumer, TopicPartition
 
-    from consumers.codec import SchemaStore, decode
     from consumers.publisher import SCHEMAS_DIR
+    from consumers.wire.codec import SchemaStore, decode
 
     store = SchemaStore.from_directory(SCHEMAS_DIR)
     consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, group_id=None)
@@ -355,7 +355,7 @@ def _progress() -> Progress:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m kravsak.bench_publish", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m kravsak.bench.publish", description=__doc__.split("\n")[0])
     parser.add_argument("what", nargs="?", choices=["throughput", "latency", "all"], default="all")
     parser.add_argument("--events", type=int, default=100_000, help="events to publish (throughput)")
     parser.add_argument("--batch", type=int, default=2000, help="notifications per publisher round (throughput)")

@@ -1,0 +1,1 @@
+"""The wire format: Avro codec, event envelope, schema generation and the compatibility gate."""

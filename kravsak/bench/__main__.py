@@ -1,0 +1,5 @@
+import sys
+
+from kravsak.bench.main import main
+
+sys.exit(main())

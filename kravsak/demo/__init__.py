@@ -1,0 +1,1 @@
+"""The demo: a simulated year of a collection office, end to end (`kravsak demo`)."""
