@@ -18,56 +18,24 @@ from enum import Enum
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, CanInitAggregate
 from eventsourcing.utils import get_topic
 
-from domain.claim import Claim
-from domain.parties import Creditor, Debtor
+from domain.catalogue import BY_WIRE_NAME
 from projections.base import ProjectedEvent
-
-AGGREGATES: tuple[type[Aggregate], ...] = (Claim, Creditor, Debtor)
-BASE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
-
-
-ABSTRACT_EVENTS = frozenset({"Event", "Created", "InterestAccruing"})
-
-
-def _event_classes() -> dict[str, tuple[type[Aggregate], type[Any]]]:
-    """Every concrete event class of the aggregates, named ``<Aggregate><Event>`` as on the wire."""
-    found: dict[str, tuple[type[Aggregate], type[Any]]] = {}
-    for aggregate in AGGREGATES:
-        for name, cls in vars(aggregate).items():
-            if (
-                isinstance(cls, type)
-                and issubclass(cls, Aggregate.Event)
-                and name not in ABSTRACT_EVENTS
-                and cls.__qualname__ == f"{aggregate.__name__}.{name}"
-            ):
-                found[f"{aggregate.__name__}{name}"] = (aggregate, cls)
-    return found
-
-
-EVENT_CLASSES = _event_classes()
-
-
-def event_fields(event_type: str) -> list[str]:
-    _, cls = EVENT_CLASSES[event_type]
-    return [f.name for f in dataclasses.fields(cls) if f.name not in BASE_FIELDS]
 
 
 def rebuild(event: ProjectedEvent) -> Any:
-    """The domain event object for a projected event."""
-    try:
-        aggregate, cls = EVENT_CLASSES[event.event_type]
-    except KeyError:
-        raise LookupError(f"unknown event type {event.event_type!r} at position {event.position}") from None
-    kwargs = {name: event.values[name] for name in event_fields(event.event_type)}
+    """The domain event object for a projected event (its class from ``domain.catalogue``)."""
+    stored = BY_WIRE_NAME.get(event.event_type)
+    if stored is None:
+        raise LookupError(f"unknown event type {event.event_type!r} at position {event.position}")
+    kwargs = {name: event.values[name] for name in stored.own_attributes}
     kwargs.update(
         originator_id=UUID(event.case_id), originator_version=event.aggregate_version, timestamp=event.recorded_at
     )
-    if issubclass(cls, CanInitAggregate):
-        kwargs["originator_topic"] = get_topic(aggregate)
-    return cls(**kwargs)
+    if stored.creation:
+        kwargs["originator_topic"] = get_topic(stored.aggregate)
+    return stored.cls(**kwargs)
 
 
 _SHARE, _LIST, _DICT, _SET, _TUPLE, _OBJECT, _DEEP = range(7)

@@ -59,15 +59,13 @@ from eventsourcing.domain import Aggregate, AggregateCreated, DomainEventProtoco
 from eventsourcing.utils import get_topic
 
 from domain.account import COMPONENTS
+from domain.catalogue import BASE_ATTRIBUTES, EVENTS, StoredEvent, stored_event
 from domain.channels import DebtorContact
 from domain.claim import Claim
 from domain.parties import Creditor, Debtor
 
 NAMESPACE = "no.kravsak.events"
 """Avro namespace of every event schema."""
-
-AGGREGATES: tuple[type[Aggregate], ...] = (Claim, Creditor, Debtor)
-"""The aggregates whose events go on the wire; a schema name is the aggregate name + event name."""
 
 EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/event")
 
@@ -107,7 +105,6 @@ _ENVELOPE_ALIASES: Mapping[tuple[str, str], str] = {("CreditorRegistered", "cred
 # day it was recorded.
 _EFFECTIVE_FROM: Mapping[str, str] = {"DebtorDied": "died", "DebtorProklamaPublished": "published"}
 _CURRENCY_BY_RULES_PREFIX: Mapping[str, str] = {"no": "NOK", "se": "SEK"}
-_DOMAIN_EVENT_ATTRIBUTES = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
 Event: TypeAlias = DomainEventProtocol[UUID]
 Record: TypeAlias = dict[str, Any]
@@ -176,26 +173,39 @@ class FieldSpec:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class EventType:
-    """A stored domain event class and its wire form."""
+    """A stored domain event class (its ``domain.catalogue`` entry) and its wire form."""
 
-    cls: type[Any]
-    aggregate: type[Aggregate]
-    name: str
-    """Schema name and envelope ``event_type``: ``ClaimNoticeSent``."""
+    stored: StoredEvent
     fields: tuple[FieldSpec, ...]
     """The event's own fields, after the envelope."""
     envelope_attributes: tuple[tuple[str, str], ...]
     """(attribute, envelope field) for the attributes the envelope carries."""
-    attributes: tuple[str, ...]
-    """Every attribute of the event class, in declaration order."""
+
+    @property
+    def name(self) -> str:
+        """Schema name and envelope ``event_type``: ``ClaimNoticeSent``."""
+        return self.stored.wire_name
 
     @property
     def full_name(self) -> str:
         return f"{NAMESPACE}.{self.name}"
 
     @property
+    def cls(self) -> type[Any]:
+        return self.stored.cls
+
+    @property
+    def aggregate(self) -> type[Aggregate]:
+        return self.stored.aggregate
+
+    @property
+    def attributes(self) -> tuple[str, ...]:
+        """Every attribute of the event class, in declaration order."""
+        return self.stored.attributes
+
+    @property
     def creation(self) -> bool:
-        return issubclass(self.cls, AggregateCreated)
+        return self.stored.creation
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -212,64 +222,25 @@ PartyLookup: TypeAlias = Callable[[UUID], Parties | None]
 # --- the event types --------------------------------------------------------------------------
 
 
-def stored_event_classes(aggregate: type[Aggregate]) -> list[type[Any]]:
-    """The event classes of ``aggregate`` that can be stored, in the order the class defines them.
-
-    A stored event class is one nested in the aggregate that says how it changes the aggregate
-    (defines ``apply`` or ``apply_to`` itself) and that no other event class of the aggregate
-    extends. That leaves out the abstract bases (``Claim.Event``, ``Claim.InterestAccruing``) and
-    the ``Event``/``Created`` classes eventsourcing generates for every aggregate.
-    """
-    nested = [
-        value
-        for value in vars(aggregate).values()
-        if isinstance(value, type) and issubclass(value, Aggregate.Event) and value.__module__ == aggregate.__module__
-    ]
-    concrete = []
-    for cls in nested:
-        if any(other is not cls and issubclass(other, cls) for other in nested):
-            continue
-        # eventsourcing redefines each nested event class as a subclass of the one written in the
-        # module; the methods are on that original, with the same qualified name.
-        own = [k for k in cls.__mro__ if k.__qualname__ == cls.__qualname__ and k.__module__ == cls.__module__]
-        if any("apply" in vars(k) or "apply_to" in vars(k) for k in own):
-            concrete.append(cls)
-    return concrete
-
-
-def schema_name(aggregate: type[Aggregate], cls: type[Any]) -> str:
-    return f"{aggregate.__name__}{cls.__name__}"
-
-
 @cache
 def event_types() -> dict[str, EventType]:
-    """Every stored event type, by schema name (``ClaimNoticeSent``)."""
-    found: dict[str, EventType] = {}
-    for aggregate in AGGREGATES:
-        for cls in stored_event_classes(aggregate):
-            event_type = _describe(aggregate, cls)
-            found[event_type.name] = event_type
-    return found
-
-
-@cache
-def _types_by_class() -> dict[type[Any], EventType]:
-    return {t.cls: t for t in event_types().values()}
+    """Every stored event type (``domain.catalogue.EVENTS``), by schema name (``ClaimNoticeSent``)."""
+    return {e.wire_name: _describe(e) for e in EVENTS}
 
 
 def event_type_of(event: Event) -> EventType | None:
     """The wire description of an event's class, or None when it has none."""
-    return _types_by_class().get(type(event))
+    stored = stored_event(type(event))
+    return None if stored is None else event_types()[stored.wire_name]
 
 
-def _describe(aggregate: type[Aggregate], cls: type[Any]) -> EventType:
-    name = schema_name(aggregate, cls)
-    hints = get_type_hints(cls)
-    attributes = tuple(f.name for f in dataclasses.fields(cls))
+def _describe(stored: StoredEvent) -> EventType:
+    name = stored.wire_name
+    hints = get_type_hints(stored.cls)
     fields: list[FieldSpec] = []
     envelope: list[tuple[str, str]] = []
-    for attribute in attributes:
-        if attribute in _DOMAIN_EVENT_ATTRIBUTES:
+    for attribute in stored.attributes:
+        if attribute in BASE_ATTRIBUTES:
             continue
         carried = _ENVELOPE_ALIASES.get((name, attribute), ENVELOPE_ATTRIBUTES.get(attribute))
         if carried is not None:
@@ -278,7 +249,7 @@ def _describe(aggregate: type[Aggregate], cls: type[Any]) -> EventType:
         kind, nullable = _kind_of(name, attribute, hints[attribute])
         wire_name = attribute + _WIRE_SUFFIX.get(kind, "")
         fields.append(FieldSpec(attribute, wire_name, kind, nullable))
-    return EventType(cls, aggregate, name, tuple(fields), tuple(envelope), attributes)
+    return EventType(stored, tuple(fields), tuple(envelope))
 
 
 def _kind_of(event_name: str, attribute: str, hint: Any) -> tuple[Kind, bool]:

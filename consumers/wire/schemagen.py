@@ -1,8 +1,9 @@
 """Generates the Avro schemas of ``schemas/`` from the domain event classes.
 
 The committed ``.avsc`` files are the contract with every consumer; this module only keeps them in
-step with the event classes. The field types follow ``consumers.wire.envelope`` (which maps the values);
-the documentation of every record and field is written here.
+step with the event classes, one schema per entry of ``domain.catalogue.EVENTS``. The field types
+follow ``consumers.wire.envelope`` (which maps the values); the documentation of every record and
+field is written here.
 
     python -m consumers.wire.schemagen            # (re)write schemas/<Event>.avsc
     python -m consumers.wire.schemagen --check    # exit 1, listing the differences, when they are stale

@@ -9,16 +9,17 @@ from typing import Any
 import pytest
 
 from domain.application import CollectionApp
+from domain.catalogue import BASE_ATTRIBUTES, BY_WIRE_NAME
 from domain.claim import Claim
 from domain.scenario import Scenario, run_scenario
 from projections.base import ProjectedEvent
-from projections.casefold import BASE_FIELDS, EVENT_CLASSES, CaseFolder
+from projections.casefold import CaseFolder
 from tests.scenario_files import scenario_files
 
 
 def projected(event: Any, position: int) -> ProjectedEvent:
     name = type(event).__qualname__.replace(".", "")
-    values = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name not in BASE_FIELDS}
+    values = {f.name: getattr(event, f.name) for f in dataclasses.fields(event) if f.name not in BASE_ATTRIBUTES}
     day = values.get("effective") or values.get("recorded") or date(2000, 1, 1)
     return ProjectedEvent(
         event_id=f"e{position}",
@@ -43,7 +44,7 @@ def all_projected(app: CollectionApp) -> list[ProjectedEvent]:
 
 
 def test_every_stored_event_type_is_known_to_the_folder() -> None:
-    assert {"ClaimInvoiced", "ClaimNoticeSent", "ClaimCostsWaived", "DebtorDied"} <= set(EVENT_CLASSES)
+    assert {"ClaimInvoiced", "ClaimNoticeSent", "ClaimCostsWaived", "DebtorDied"} <= set(BY_WIRE_NAME)
 
 
 @pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.stem)

@@ -33,9 +33,9 @@ from consumers.wire.envelope import (
     event_id,
     event_record,
     event_types,
-    stored_event_classes,
     stored_parties,
 )
+from domain.catalogue import stored_event_classes
 from domain.channels import DebtorContact
 from domain.claim import Claim
 from domain.parties import Creditor, Debtor
