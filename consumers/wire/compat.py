@@ -1,25 +1,25 @@
-"""FULL_TRANSITIVE schema gate, decided by Apache Avro's own Java checker.
+"""FULL_TRANSITIVE schema gate, decided in-process by Apache Avro's Python package (``avro.compatibility``).
 
 ``check_schema_history(schemas_dir)`` checks every version of every event schema against all its
-earlier versions in both directions with ``org.apache.avro.SchemaCompatibility`` and returns the
-incompatibilities, each naming the event, the two versions, the direction and the field.
+earlier versions in both directions and returns the incompatibilities, each naming the event, the
+two versions, the direction and the field.
 
 Layout of ``schemas_dir``:
 
 * ``<Event>.avsc``: the current schema of an event type;
 * ``history/<Event>/v1.avsc, v2.avsc, ...``: its released versions, numbered from 1 without gaps.
 
-A current schema equal to the newest history file (Java ``Schema.equals``: same structure,
-defaults and properties) *is* that version. One that differs is the next, unreleased version,
-labelled ``current``; releasing it means copying it to ``history/<Event>/v<N+1>.avsc``.
-Directions: ``backward``, the newer schema reads data written with the older one (new consumer,
-old events); ``forward``, the older schema reads data written with the newer one (old consumer,
-new events).
+A current schema equal to the newest history file (the same JSON, documentation aside) *is* that
+version. One that differs is the next, unreleased version, labelled ``current``; releasing it means
+copying it to ``history/<Event>/v<N+1>.avsc``. Directions: ``backward``, the newer schema reads data
+written with the older one (new consumer, old events); ``forward``, the older schema reads data
+written with the newer one (old consumer, new events).
 
-The checker is ``tools/avro-compat`` (Java 17, Maven). The first call builds it, with Maven
-resolving Avro from Maven Central, into ``.kravsak/avro-compat/<hash of its sources>/`` (under
-``$KRAVSAK_HOME`` when that is set); later calls reuse that build and pay one JVM start (about
-0.3 s) for a whole schema folder.
+Avro decides: a pair is incompatible exactly when ``ReaderWriterCompatibilityChecker`` says so. Its
+Python result lists the reasons but keeps their locations and messages in unordered sets (and loses
+the location below a writer union), so the reasons are named by walking the reader schema beside
+the writer: records field by field, arrays and maps into their items and values, writer unions
+branch by branch, asking Avro at every step and taking its own reason where one remains (ADR 0011).
 
 Run ``python -m consumers.wire.compat [SCHEMAS_DIR]`` for the gate on the command line: one line per
 incompatibility, exit status 1 when there are any, 2 when a schema file or the layout is broken.
@@ -27,30 +27,35 @@ incompatibility, exit status 1 when there are any, 2 when a schema file or the l
 
 from __future__ import annotations
 
-import hashlib
-import os
+import json
 import re
-import shutil
-import subprocess
 import sys
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, cast
+from typing import Any, Literal
+
+import avro.errors
+from avro.compatibility import (
+    ReaderWriterCompatibilityChecker,
+    SchemaCompatibilityResult,
+    SchemaCompatibilityType,
+    check_fixed_size,
+    check_reader_enum_contains_writer_enum,
+    check_schema_names,
+    lookup_writer_field,
+)
+from avro.schema import ArraySchema, EnumSchema, FixedSchema, MapSchema, RecordSchema, Schema, UnionSchema, parse
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-TOOL_DIR = REPO_ROOT / "tools" / "avro-compat"
-_SOURCES = ("pom.xml", "src/main/java/kravsak/AvroCompat.java")
-_MAIN_CLASS = "kravsak.AvroCompat"
-# A short-lived JVM: skip the optimising compiler, take the simplest collector.
-_JVM_FLAGS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto")
+_VERSION_FILE = re.compile(r"v([1-9][0-9]*)\.avsc")
+CURRENT = "current"
 
 Direction = Literal["backward", "forward"]
 
 
-class CompatToolError(RuntimeError):
-    """The checker could not run, or a schema file or the folder layout is broken."""
+class SchemaHistoryError(ValueError):
+    """A schema file does not parse, or the folder layout is broken."""
 
 
 @dataclass(frozen=True)
@@ -67,9 +72,11 @@ class Incompatibility:
     """Dotted path of the reader's field (``amount.currency``, ``lines[].amount``); empty when
     the record itself is meant (its name, say)."""
     kind: str
-    """Avro's ``SchemaIncompatibilityType``, e.g. ``READER_FIELD_MISSING_DEFAULT_VALUE``."""
+    """Avro's ``SchemaIncompatibilityType``, upper case as in the specification and the Java API:
+    ``READER_FIELD_MISSING_DEFAULT_VALUE``, ``TYPE_MISMATCH``, ..."""
     location: str
-    """Avro's JSON pointer into the reader schema, e.g. ``/fields/2/type``."""
+    """JSON pointer into the reader schema, e.g. ``/fields/2/type``; a number after a union is the
+    writer's branch."""
     message: str
 
     def __str__(self) -> str:
@@ -81,136 +88,178 @@ class Incompatibility:
 
 
 @dataclass(frozen=True)
-class JavaFingerprint:
-    """What Java's ``SchemaNormalization`` says about a schema."""
-
-    fingerprint_hex: str
-    """The 8 little-endian bytes as hex, the ``schema-fingerprint`` header form."""
-    fingerprint64: int
-    """``parsingFingerprint64``, a signed long."""
-    canonical_form: str
+class _Version:
+    label: str
+    path: Path
+    schema: Schema
 
 
-def check_schema_history(schemas_dir: Path, *, cache_dir: Path | None = None) -> list[Incompatibility]:
+@dataclass(frozen=True)
+class Reason:
+    """One reason a reader schema cannot read a writer schema."""
+
+    field: str
+    kind: str
+    location: str
+    message: str
+
+
+def check_schema_history(schemas_dir: Path) -> list[Incompatibility]:
     """Checks every schema version in ``schemas_dir`` against all earlier ones, both directions.
 
     Returns the incompatibilities (empty: the folder is FULL_TRANSITIVE compatible). Raises
-    ``CompatToolError`` when a schema does not parse or the folder layout is wrong.
+    ``SchemaHistoryError`` when a schema does not parse or the folder layout is wrong.
     """
-    result = _run_tool(["check", "--tsv", str(schemas_dir)], cache_dir=cache_dir, ok=(0, 1))
     found: list[Incompatibility] = []
-    for line in result.stdout.splitlines():
-        parts = line.split("\t")
-        if parts[0] == "INCOMPATIBLE" and len(parts) == 9:
-            direction = cast(Direction, parts[4])
-            found.append(Incompatibility(parts[1], parts[2], parts[3], direction, *parts[5:]))
-        elif line.strip():
-            raise CompatToolError(f"unexpected output from the checker: {line!r}")
+    for event, versions in _versions(schemas_dir).items():
+        for newer in range(1, len(versions)):
+            for older in range(newer):
+                pairs: list[tuple[_Version, _Version, Direction]] = [
+                    (versions[newer], versions[older], "backward"),
+                    (versions[older], versions[newer], "forward"),
+                ]
+                for reader, writer, direction in pairs:
+                    found.extend(
+                        Incompatibility(event, reader.label, writer.label, direction, *vars(r).values())
+                        for r in reasons(reader.schema, writer.schema)
+                    )
     return found
 
 
-def java_fingerprints(schemas: Sequence[Path | str], *, cache_dir: Path | None = None) -> list[JavaFingerprint]:
-    """Java's fingerprint and canonical form of each schema (a file, or JSON text like '"int"')."""
-    if not schemas:
+def reasons(reader: Schema, writer: Schema) -> list[Reason]:
+    """Why ``reader`` cannot read data written with ``writer``; empty when it can."""
+    return _reasons(reader, writer, "", "")
+
+
+def _verdict(reader: Schema, writer: Schema) -> SchemaCompatibilityResult:
+    checker = ReaderWriterCompatibilityChecker()  # type: ignore[no-untyped-call]  # avro leaves __init__ untyped
+    return checker.get_compatibility(reader, writer)
+
+
+def _incompatible(result: SchemaCompatibilityResult) -> bool:
+    return result.compatibility is SchemaCompatibilityType.incompatible
+
+
+def _reasons(reader: Schema, writer: Schema, pointer: str, path: str) -> list[Reason]:
+    verdict = _verdict(reader, writer)
+    if not _incompatible(verdict):
         return []
-    result = _run_tool(["fingerprint", *map(str, schemas)], cache_dir=cache_dir)
-    fingerprints = []
-    for line in result.stdout.splitlines():
-        hex_le, long_value, canonical = line.split("\t", 2)
-        fingerprints.append(JavaFingerprint(hex_le, int(long_value), canonical))
-    return fingerprints
-
-
-def java_encode(schema: Path, datum_json: Path, *, cache_dir: Path | None = None) -> bytes:
-    """Java's ``BinaryMessageEncoder`` output for a datum in Avro's JSON encoding."""
-    result = _run_tool(["encode", str(schema), str(datum_json)], cache_dir=cache_dir)
-    return bytes.fromhex(result.stdout.strip())
-
-
-def tool_classpath(*, cache_dir: Path | None = None) -> str:
-    """Classpath of the built checker, building it first if this version of it is not cached."""
-    digest = hashlib.sha256()
-    for name in _SOURCES:
-        digest.update((TOOL_DIR / name).read_bytes())
-    build = (cache_dir or default_cache_dir()) / digest.hexdigest()[:16]
-    if not (build / "classes").is_dir():
-        _build(build)
-    return os.pathsep.join([str(build / "classes"), str(build / "lib" / "*")])
-
-
-def default_cache_dir() -> Path:
-    """``$KRAVSAK_HOME/avro-compat``, by default ``.kravsak/avro-compat`` at the repo root."""
-    home = os.environ.get("KRAVSAK_HOME")
-    return (Path(home).expanduser() if home else REPO_ROOT / ".kravsak") / "avro-compat"
-
-
-def _build(target: Path) -> None:
-    mvn, javac = _executable("mvn"), _executable("javac")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # Build beside the target and rename, so a parallel run never sees half a build.
-    with tempfile.TemporaryDirectory(prefix=".build-", dir=target.parent) as tmp:
-        staging = Path(tmp) / "build"
-        lib = staging / "lib"
-        _call(
-            [mvn, "-B", "-q", "-f", str(TOOL_DIR / "pom.xml"), "dependency:copy-dependencies",
-             f"-DoutputDirectory={lib}", "-DincludeScope=runtime"],
-            "Maven could not resolve the checker's dependencies",
-        )  # fmt: skip
-        _call(
-            [javac, "--release", "17", "-encoding", "UTF-8", "-nowarn", "-cp", str(lib / "*"),
-             "-d", str(staging / "classes"), str(TOOL_DIR / _SOURCES[1])],
-            "javac could not compile the checker",
-        )  # fmt: skip
-        try:
-            staging.rename(target)
-        except OSError:
-            if not (target / "classes").is_dir():
-                raise
-    for stale in target.parent.iterdir():
-        if stale != target and re.fullmatch(r"[0-9a-f]{16}", stale.name):
-            shutil.rmtree(stale, ignore_errors=True)
-
-
-def _run_tool(
-    args: list[str], *, cache_dir: Path | None, ok: tuple[int, ...] = (0,)
-) -> subprocess.CompletedProcess[str]:
-    command = [
-        _executable("java"),
-        *_JVM_FLAGS,
-        "-cp",
-        tool_classpath(cache_dir=cache_dir),
-        _MAIN_CLASS,
-        *args,
-    ]
-    result = subprocess.run(command, capture_output=True, text=True, encoding="utf-8", check=False)
-    if result.returncode not in ok:
-        problems = "\n".join(
-            line.removeprefix("ERROR\t").replace("\t", ": ")
-            for line in (result.stdout + result.stderr).splitlines()
-            if line.strip()
-        )
-        raise CompatToolError(f"avro-compat {args[0]} failed (exit {result.returncode}):\n{problems}")
-    return result
-
-
-def _call(command: list[str], failure: str) -> None:
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        output = (result.stdout + result.stderr).strip().splitlines()[-30:]
-        raise CompatToolError(f"{failure} (exit {result.returncode}): {' '.join(command)}\n" + "\n".join(output))
-
-
-def _executable(name: str) -> str:
-    java_home = os.environ.get("JAVA_HOME")
-    if name != "mvn" and java_home and (Path(java_home) / "bin" / name).is_file():
-        return str(Path(java_home) / "bin" / name)
-    found = shutil.which(name)
-    if found is None:
-        raise CompatToolError(
-            f"{name} not found: the schema compatibility gate needs a JDK 17+ and Maven "
-            "(Debian: apt-get install openjdk-17-jdk-headless maven)"
-        )
+    found: list[Reason] = []
+    if isinstance(reader, RecordSchema) and isinstance(writer, RecordSchema):
+        found += _own(check_schema_names(reader, writer, ["/"]), pointer, path)
+        for i, field in enumerate(reader.fields):
+            where, name = f"{pointer}/fields/{i}", f"{path}.{field.name}" if path else field.name
+            written = lookup_writer_field(writer_schema=writer, reader_field=field)
+            if written is not None:
+                found += _reasons(field.type, written.type, f"{where}/type", name)
+            elif not field.has_default:
+                if isinstance(field.type, EnumSchema) and field.type.props.get("default"):
+                    found += _reasons(field.type, writer, f"{where}/type", name)  # Avro's rule, as in Java
+                else:
+                    found.append(Reason(name, "READER_FIELD_MISSING_DEFAULT_VALUE", where, field.name))
+    elif isinstance(reader, ArraySchema) and isinstance(writer, ArraySchema):
+        found += _reasons(reader.items, writer.items, f"{pointer}/items", f"{path}[]")
+    elif isinstance(reader, MapSchema) and isinstance(writer, MapSchema):
+        found += _reasons(reader.values, writer.values, f"{pointer}/values", f"{path}{{}}")
+    elif isinstance(writer, UnionSchema) and isinstance(reader, UnionSchema):
+        for j, branch in enumerate(writer.schemas):
+            if _incompatible(_verdict(reader, branch)):
+                message = f"reader union lacking writer type: {branch.type.upper()}"  # Avro's message
+                found.append(Reason(path, "MISSING_UNION_BRANCH", f"{pointer}/{j}", message))
+    elif isinstance(writer, UnionSchema):
+        for j, branch in enumerate(writer.schemas):
+            found += _reasons(reader, branch, f"{pointer}/{j}", path)
+    elif isinstance(reader, EnumSchema) and isinstance(writer, EnumSchema):
+        found += _own(check_schema_names(reader, writer, ["/"]), pointer, path)
+        found += _own(check_reader_enum_contains_writer_enum(reader, writer, ["/"]), pointer, path)
+    elif isinstance(reader, FixedSchema) and isinstance(writer, FixedSchema):
+        found += _own(check_schema_names(reader, writer, ["/"]), pointer, path)
+        found += _own(check_fixed_size(reader, writer, ["/"]), pointer, path)
+    else:
+        found += _own(verdict, pointer, path)
+    if not found:  # Avro found a reason the walk did not reach: report it on the node, never drop it
+        found.append(Reason(path, _kinds(verdict), pointer or "/", "; ".join(sorted(verdict.messages))))
     return found
+
+
+def _own(result: SchemaCompatibilityResult, pointer: str, path: str) -> list[Reason]:
+    """The reason of a check that has at most one (a leaf: a name, a size, a primitive type)."""
+    if not _incompatible(result):
+        return []
+    locations = sorted(loc for loc in result.locations if loc != "/") or ["/"]
+    if len(result.incompatibilities) != 1 or len(locations) != 1 or len(result.messages) != 1:
+        return [Reason(path, _kinds(result), pointer or "/", "; ".join(sorted(result.messages)))]
+    relative = locations[0]
+    location = pointer + ("" if relative == "/" else relative)
+    return [Reason(path, _kinds(result), location or "/", next(iter(result.messages)))]
+
+
+def _kinds(result: SchemaCompatibilityResult) -> str:
+    return ", ".join(sorted({kind.name.upper() for kind in result.incompatibilities}))
+
+
+# --- the folder -------------------------------------------------------------------------------
+
+
+def _versions(schemas_dir: Path) -> dict[str, list[_Version]]:
+    if not schemas_dir.is_dir():
+        raise SchemaHistoryError(f"{schemas_dir}: not a directory")
+    errors: list[str] = []
+    events: dict[str, list[_Version]] = {}
+    history = schemas_dir / "history"
+    if history.is_dir():
+        for event_dir in sorted(history.iterdir()):
+            if not event_dir.is_dir():
+                errors.append(f"{event_dir}: only folders named after an event type belong in history/")
+                continue
+            numbered: dict[int, Path] = {}
+            for file in sorted(event_dir.iterdir()):
+                match = _VERSION_FILE.fullmatch(file.name)
+                if match:
+                    numbered[int(match.group(1))] = file
+                else:
+                    errors.append(f"{file}: version files are named v1.avsc, v2.avsc, ...")
+            versions: list[_Version] = []
+            expected = 1
+            for number in sorted(numbered):
+                if number != expected:
+                    errors.append(
+                        f"{event_dir}: version v{expected} is missing (versions are numbered from 1 without gaps)"
+                    )
+                expected = number + 1
+                schema = _parse(numbered[number], errors)
+                if schema is not None:
+                    versions.append(_Version(f"v{number}", numbered[number], schema))
+            events[event_dir.name] = versions
+    for file in sorted(schemas_dir.glob("*.avsc")):
+        schema = _parse(file, errors)
+        if schema is None:
+            continue
+        versions = events.setdefault(file.stem, [])
+        if not versions or _without_docs(versions[-1].schema) != _without_docs(schema):
+            versions.append(_Version(CURRENT, file, schema))
+    if errors:
+        raise SchemaHistoryError("\n".join(errors))
+    return dict(sorted(events.items()))
+
+
+def _parse(file: Path, errors: list[str]) -> Schema | None:
+    try:
+        return parse(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError, avro.errors.AvroException) as exc:
+        errors.append(f"{file}: {' '.join(str(exc).split())}")
+        return None
+
+
+def _without_docs(schema: Schema) -> Any:
+    def strip(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k != "doc"}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    return strip(json.loads(str(schema)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -219,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     schemas_dir = Path(args[0]) if args else REPO_ROOT / "schemas"
     try:
         found = check_schema_history(schemas_dir)
-    except CompatToolError as exc:
+    except SchemaHistoryError as exc:
         print(exc, file=sys.stderr)
         return 2
     for incompatibility in found:

@@ -1,6 +1,6 @@
 """Avro single-object encoding: header, fingerprints, golden bytes, schema resolution, errors.
 
-Reference values come from Apache Avro's Java implementation (tools/avro-compat): they are
+Reference values come from Apache Avro's Java implementation (tools/avro-reference): they are
 pinned here, and the tests marked "Java" compare with a live run of it as well.
 """
 
@@ -31,7 +31,7 @@ from consumers.wire.codec import (
     fingerprint_hex,
     read_fingerprint,
 )
-from consumers.wire.compat import REPO_ROOT, java_encode, java_fingerprints
+from tests.support.avro_java import REPO_ROOT, java_encode, java_fingerprints
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "avro"
 CODEC = FIXTURES / "codec"

@@ -1,7 +1,8 @@
-"""The FULL_TRANSITIVE gate: Apache Avro's Java checker over a schema folder and its history.
+"""The FULL_TRANSITIVE gate: Apache Avro's checker (its Python package, in-process) over a schema
+folder and its history. Every reason names the event, both versions, the direction and the field.
 
-Needs a JDK and Maven; the first run builds tools/avro-compat into .kravsak/avro-compat/ (Maven
-fetches Avro from Maven Central), later runs reuse it and start one JVM per check.
+These cases gave the same verdicts and reasons (field, kind, location) as Avro's Java
+SchemaCompatibility, the gate before ADR 0011.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from consumers.wire.compat import REPO_ROOT, CompatToolError, Incompatibility, check_schema_history, main
+from consumers.wire.compat import REPO_ROOT, Incompatibility, SchemaHistoryError, check_schema_history, main
 
 COMPAT = Path(__file__).resolve().parent.parent / "fixtures" / "avro" / "compat"
 
@@ -55,7 +56,7 @@ def test_changing_a_field_from_int_to_string_fails_in_both_directions() -> None:
     ]
     assert str(found[0]) == (
         "InterestAccrued: current cannot read data written with v1 (backward): field 'days' - "
-        "TYPE_MISMATCH at /fields/1/type: reader type: STRING not compatible with writer type: INT"
+        "TYPE_MISMATCH at /fields/1/type: reader type: string not compatible with writer type: int"
     )
 
 
@@ -131,12 +132,34 @@ def test_renamed_record_is_reported_on_the_record_itself(tmp_path: Path) -> None
     assert "the record itself" in str(found[0])
 
 
+def test_a_field_that_is_no_longer_nullable_is_named_below_the_writers_union(tmp_path: Path) -> None:
+    write_schema(tmp_path / "history" / "Sample" / "v1.avsc", [{"name": "kid", "type": ["null", "string"]}])
+    write_schema(tmp_path / "Sample.avsc", [{"name": "kid", "type": "string"}])
+    found = check_schema_history(tmp_path)
+    assert [(i.direction, i.field, i.kind, i.location) for i in found] == [
+        ("backward", "kid", "TYPE_MISMATCH", "/fields/0/type/0"),
+    ]
+    assert str(found[0]) == (
+        "Sample: current cannot read data written with v1 (backward): field 'kid' - TYPE_MISMATCH at "
+        "/fields/0/type/0: reader type: string not compatible with writer type: null"
+    )
+
+
+def test_a_current_schema_that_differs_from_the_newest_version_only_in_docs_is_that_version(tmp_path: Path) -> None:
+    history = tmp_path / "history" / "Sample"
+    write_schema(history / "v1.avsc", [{"name": "a", "type": "int"}])
+    write_schema(history / "v2.avsc", [{"name": "a", "type": "string"}])
+    write_schema(tmp_path / "Sample.avsc", [{"name": "a", "type": "string", "doc": "now documented"}])
+    found = check_schema_history(tmp_path)
+    assert {(i.reader_version, i.writer_version) for i in found} == {("v2", "v1"), ("v1", "v2")}
+
+
 def test_gap_in_version_numbers_and_unparsable_schema_are_errors_naming_the_file(tmp_path: Path) -> None:
     history = tmp_path / "history" / "Sample"
     write_schema(history / "v1.avsc", [{"name": "a", "type": "int"}])
     write_schema(history / "v3.avsc", [{"name": "a", "type": "int"}])
     (tmp_path / "Broken.avsc").write_text('{"type": "record", "name": "Broken", "fields": [')
-    with pytest.raises(CompatToolError) as caught:
+    with pytest.raises(SchemaHistoryError) as caught:
         check_schema_history(tmp_path)
     assert "version v2 is missing" in str(caught.value)
     assert "Broken.avsc" in str(caught.value)

@@ -20,7 +20,7 @@ import pytest
 
 from consumers.wire import schemagen
 from consumers.wire.codec import AvroSchema, SchemaStore, decode, encode
-from consumers.wire.compat import check_schema_history, java_fingerprints
+from consumers.wire.compat import check_schema_history
 from consumers.wire.envelope import (
     ENVELOPE_FIELDS,
     FREE_TEXT_PREFIX,
@@ -41,6 +41,7 @@ from domain.claim import Claim
 from domain.parties import Creditor, Debtor
 from tests.event_samples import sample_app, sample_events, sample_log
 from tests.golden_avro import GOLDEN, read_golden, sample_messages, sample_records
+from tests.support.avro_java import java_fingerprints
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO / "schemas"
