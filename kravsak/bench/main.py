@@ -82,17 +82,10 @@ from domain.claim import Claim, claim_id
 from domain.errors import CommandRefused
 from kravsak import logs
 from kravsak.bench import domain as bench_domain
-from kravsak.bench.project import drop_schemas, measure_projection, measure_rebuild
-from kravsak.bench.publish import (
-    CREDITOR,
-    EVENTS_PER_CLAIM,
-    _append_times,
-    app_for,
-    create_event_store,
-    delete_topics,
-    drop_event_store,
-)
-from kravsak.bench.workload import Command, execute, norwegian_claims, setup
+from kravsak.bench.project import measure_projection, measure_rebuild
+from kravsak.bench.publish import _append_times
+from kravsak.bench.scratch import app_for, create_event_store, delete_topics, drop_event_store, drop_schemas
+from kravsak.bench.workload import CREDITOR, EVENTS_PER_CLAIM, Command, execute, norwegian_claims, setup
 from kravsak.pipeline import end_offsets
 from kravsak.settings import Settings, load_settings
 from projections.base import ProjectedEvent, schema_name

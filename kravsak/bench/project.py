@@ -22,90 +22,19 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
 from typing import Any
 
-import psycopg
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from consumers.projector import (
-    SCHEMAS_DIR,
-    Applier,
-    BatchResult,
-    Message,
-    ProjectionRunner,
-    RunnerOptions,
-    cases_schema_for,
-    rebuild,
-)
-from consumers.topics import case_events_spec, ensure_topics_at
-from consumers.wire.codec import SchemaStore, encode
-from consumers.wire.envelope import PartyIndex, case_key, event_record
+from consumers.projector import Applier, BatchResult, Message, ProjectionRunner, RunnerOptions, rebuild
 from domain.application import CollectionApp
 from kravsak import logs
-from kravsak.bench.workload import execute, norwegian_claims, setup
+from kravsak.bench.scratch import PROJECTIONS, create_topic, delete_topics, drop_schemas, encoded_events, produce
+from kravsak.bench.workload import EVENTS_PER_CLAIM, workload_app
 from kravsak.settings import Settings, load_settings
-from projections.base import schema_name
-
-CREDITOR = "4601"
-EVENTS_PER_CLAIM = 4.3
-"""About how many events `norwegian_claims` stores per claim (with its debtor's ClaimAttached)."""
-PROJECTIONS = ("ledger", "limitation", "audit")
 
 console = Console(stderr=True)
-
-
-# --- the workload, produced to Kafka -----------------------------------------------------------
-
-
-def workload_app(events: int, *, seed: int = 7, progress: Callable[[int], None] | None = None) -> CollectionApp:
-    """An in-memory app holding at least ``events`` events of the standard workload."""
-    app = CollectionApp()
-    claims = max(int(events / EVENTS_PER_CLAIM) + 1, 1)
-    debtors = max(claims // 4, 1)
-    setup(app, CREDITOR, debtors, date(2025, 1, 1))
-    for i, command in enumerate(norwegian_claims(CREDITOR, claims, debtors, seed=seed)):
-        execute(app, command)
-        if progress is not None and i % 1000 == 999:
-            progress(1000)
-    return app
-
-
-def encoded_events(app: CollectionApp, *, limit: int | None = None) -> list[tuple[bytes, bytes]]:
-    """The app's events as the publisher puts them on the topic: (case key, Avro single-object
-    bytes), in notification order, at most ``limit``."""
-    schemas = SchemaStore.from_directory(SCHEMAS_DIR)
-    parties = PartyIndex()  # a claim's parties come from its creation: every earlier event is learned
-    out: list[tuple[bytes, bytes]] = []
-    for n in app.recorder.select_notifications(start=1, limit=10**9):
-        if limit is not None and len(out) >= limit:
-            break
-        event = app.mapper.to_domain_event(n)
-        parties.learn(event)
-        name, record = event_record(event, position=n.id, parties=parties)
-        out.append((case_key(event), encode(record, schemas.latest(name))))
-    return out
-
-
-def produce(
-    bootstrap: str, topic: str, records: Sequence[tuple[bytes, bytes]], *, progress: Callable[[int], None] | None = None
-) -> int:
-    """Send ``records`` (key, value) to ``topic`` in order, idempotent and acknowledged by all replicas."""
-    from kafka import KafkaProducer
-
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap.split(","), acks="all", enable_idempotence=True, linger_ms=20, batch_size=256 * 1024
-    )
-    try:
-        for i, (key, value) in enumerate(records, 1):
-            producer.send(topic, key=key, value=value)
-            if progress is not None and i % 1000 == 0:
-                progress(1000)
-        producer.flush(timeout=120)
-    finally:
-        producer.close(timeout=10)
-    return len(records)
 
 
 def produce_app_events(
@@ -118,29 +47,6 @@ def produce_app_events(
 ) -> int:
     """Produce the app's first ``limit`` events (default all) to ``topic``; returns how many."""
     return produce(bootstrap, topic, encoded_events(app, limit=limit), progress=progress)
-
-
-def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
-    ensure_topics_at(bootstrap, [case_events_spec(topic, partitions=partitions)])
-
-
-def delete_topic(bootstrap: str, topic: str) -> None:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="kravsak-bench")
-    try:
-        admin.delete_topics([topic], raise_errors=False)
-    finally:
-        admin.close()
-
-
-def drop_schemas(dsn: str, suffix: str, names: Sequence[str] = PROJECTIONS) -> None:
-    """The projection schemas with ``suffix``, their cases store, and whatever a rebuild or verify left aside."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        for name in names:
-            for extra in ("", "__next", "__verify", "__old"):
-                conn.execute(f'DROP SCHEMA IF EXISTS "{schema_name(name, suffix=suffix + extra)}" CASCADE')
-        conn.execute(f'DROP SCHEMA IF EXISTS "{cases_schema_for(suffix)}" CASCADE')
 
 
 # --- measurements ------------------------------------------------------------------------------
@@ -240,7 +146,7 @@ def measure(n: int, settings: Settings | None = None, *, keep: bool = False, par
     finally:
         if not keep:
             drop_schemas(settings.pg_dsn, suffix)
-            delete_topic(settings.kafka_bootstrap, topic)
+            delete_topics(settings.kafka_bootstrap, [topic])
     return result
 
 

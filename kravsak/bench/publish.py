@@ -26,94 +26,24 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import Notification, Recording, StoredEvent
-from psycopg import sql
+from eventsourcing.persistence import Recording, StoredEvent
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from domain.application import CollectionApp
 from kravsak import logs
-from kravsak.bench.workload import execute, norwegian_claims, setup
+from kravsak.bench.scratch import app_for, copy_events, create_event_store, delete_topics, drop_event_store
+from kravsak.bench.workload import CREDITOR, EVENTS_PER_CLAIM, execute, norwegian_claims, setup, workload_notifications
 from kravsak.settings import Settings, load_settings
 
-CREDITOR = "4601"
-EVENTS_PER_CLAIM = 4.3
-"""About how many events `norwegian_claims` stores per claim (with its debtor's ClaimAttached)."""
-
 console = Console(stderr=True)
-
-
-# --- event stores of their own -----------------------------------------------------------------
-
-
-def create_event_store(dsn: str, schema: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
-
-
-def drop_event_store(dsn: str, schema: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
-
-
-def app_for(settings: Settings, schema: str) -> CollectionApp:
-    """A `CollectionApp` whose event store lives in PostgreSQL schema `schema`."""
-    return CollectionApp(settings.eventsourcing_env(POSTGRES_SCHEMA=schema))
-
-
-def workload_notifications(claims: int, *, seed: int = 7) -> list[Notification]:
-    """The notification log of `claims` claims of the standard workload, made in memory (fast)."""
-    app = CollectionApp()
-    debtors = max(claims // 4, 1)
-    setup(app, CREDITOR, debtors, date(2025, 1, 1))
-    for command in norwegian_claims(CREDITOR, claims, debtors, seed=seed):
-        execute(app, command)
-    return list(app.recorder.select_notifications(start=1, limit=10**9))
-
-
-def copy_events(
-    app: CollectionApp,
-    notifications: Sequence[Notification],
-    *,
-    chunk: int = 2000,
-    progress: Callable[[int], None] | None = None,
-) -> int:
-    """Appends stored events to `app`'s store in log order, `chunk` per transaction (each NOTIFYs)."""
-    for start in range(0, len(notifications), chunk):
-        part = notifications[start : start + chunk]
-        app.recorder.insert_events([StoredEvent(n.originator_id, n.originator_version, n.topic, n.state) for n in part])
-        if progress is not None:
-            progress(len(part))
-    return len(notifications)
-
-
-def store_workload(settings: Settings, schema: str, claims: int, *, seed: int = 7) -> list[Notification]:
-    """Stores the workload of `claims` claims in `schema` (created if needed); the notifications stored."""
-    notifications = workload_notifications(claims, seed=seed)
-    create_event_store(settings.pg_dsn, schema)
-    app = app_for(settings, schema)
-    try:
-        copy_events(app, notifications)
-    finally:
-        app.close()
-    return notifications
-
-
-def delete_topics(bootstrap: str, topics: Iterable[str]) -> None:
-    from kafka import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="kravsak-bench")
-    try:
-        admin.delete_topics(list(topics), raise_errors=False)
-    finally:
-        admin.close()
 
 
 # --- throughput --------------------------------------------------------------------------------

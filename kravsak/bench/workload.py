@@ -1,20 +1,28 @@
-"""Generated collection workloads: deterministic streams of commands for benchmarks and the demo.
+"""The standard workload: deterministic streams of collection commands for the benchmarks and the
+integration tests.
 
 ``norwegian_claims(n, seed)`` yields, per claim, a short realistic life: invoice, then (by a seeded
 random draw) payment on time, a late payment after a reminder, or escalation through inkassovarsel
-and betalingsoppfordring with a part payment. Every command carries its own id.
+and betalingsoppfordring with a part payment. Every command carries its own id. ``workload_app`` and
+``workload_notifications`` run it in memory: one creditor (``CREDITOR``), a debtor per four claims.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from eventsourcing.persistence import Notification
+
 from domain.application import CollectionApp
+
+CREDITOR = "4601"
+EVENTS_PER_CLAIM = 4.3
+"""About how many events `norwegian_claims` stores per claim (with its debtor's ClaimAttached)."""
 
 NO_TYPES = ("barnehage", "sfo", "kulturskole", "husleie", "helse_omsorg", "kommunale_avgifter", "eiendomsskatt")
 
@@ -101,3 +109,25 @@ def norwegian_claims(
 
 def execute(app: CollectionApp, command: Command) -> None:
     getattr(app, command.verb)(**command.kwargs)
+
+
+def workload_app(events: int, *, seed: int = 7, progress: Callable[[int], None] | None = None) -> CollectionApp:
+    """An in-memory app holding at least ``events`` events of the standard workload; ``progress`` is
+    told every 1000 commands."""
+    return _run(max(int(events / EVENTS_PER_CLAIM) + 1, 1), seed, progress)
+
+
+def workload_notifications(claims: int, *, seed: int = 7) -> list[Notification]:
+    """The notification log of ``claims`` claims of the standard workload, made in memory (fast)."""
+    return list(_run(claims, seed, None).recorder.select_notifications(start=1, limit=10**9))
+
+
+def _run(claims: int, seed: int, progress: Callable[[int], None] | None) -> CollectionApp:
+    app = CollectionApp()
+    debtors = max(claims // 4, 1)
+    setup(app, CREDITOR, debtors, date(2025, 1, 1))
+    for i, command in enumerate(norwegian_claims(CREDITOR, claims, debtors, seed=seed)):
+        execute(app, command)
+        if progress is not None and i % 1000 == 999:
+            progress(1000)
+    return app

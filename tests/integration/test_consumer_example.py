@@ -13,15 +13,8 @@ import psycopg
 import pytest
 
 from consumers.publisher import PublisherOptions, run_publisher, store_position
-from kravsak.bench.publish import (
-    app_for,
-    copy_events,
-    create_event_store,
-    delete_topics,
-    drop_event_store,
-    workload_notifications,
-)
 from kravsak.settings import Settings
+from tests.support.stack import scratch_event_store, scratch_topics, workload_notifications
 
 pytestmark = pytest.mark.integration
 
@@ -32,21 +25,19 @@ LINE = re.compile(r"^#(\d+)\s+(\d{4}-\d\d-\d\d) (\w+)\s+case=([0-9a-f-]{36}) cre
 @pytest.fixture
 def published(settings: Settings, unique: Callable[[str], str]) -> Iterator[tuple[str, int, int]]:
     """(topic, events, duplicates): a topic the publisher filled, the last events published twice."""
-    schema, topic = unique("example").replace("-", "_"), unique("example-case-events")
-    create_event_store(settings.pg_dsn, schema)
+    topic = unique("example-case-events")
     notifications = workload_notifications(100)
-    app = app_for(settings, schema)
-    copy_events(app, notifications)
-    app.close()
-    options = PublisherOptions(topic=topic, schemas_topic=f"{topic}-schemas", pg_schema=schema, partitions=4)
-    run_publisher(settings, once=True, options=options)
-    duplicates = 25
-    with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:  # as if it crashed before storing
-        store_position(conn, topic, len(notifications) - duplicates, schema)
-    run_publisher(settings, once=True, options=options)
-    yield topic, len(notifications), duplicates
-    drop_event_store(settings.pg_dsn, schema)
-    delete_topics(settings.kafka_bootstrap, [topic, f"{topic}-schemas"])
+    with (
+        scratch_event_store(settings, unique("example").replace("-", "_"), notifications) as schema,
+        scratch_topics(settings, topic, f"{topic}-schemas"),
+    ):
+        options = PublisherOptions(topic=topic, schemas_topic=f"{topic}-schemas", pg_schema=schema, partitions=4)
+        run_publisher(settings, once=True, options=options)
+        duplicates = 25
+        with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:  # as if it crashed before storing
+            store_position(conn, topic, len(notifications) - duplicates, schema)
+        run_publisher(settings, once=True, options=options)
+        yield topic, len(notifications), duplicates
 
 
 def run_example(settings: Settings, topic: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -32,9 +32,9 @@ from consumers.projector import RunnerOptions, project_once, rebuild, retry_park
 from consumers.topics import case_events_spec, ensure_topics_at
 from domain.application import CollectionApp
 from domain.claim import Claim
-from kravsak.bench.project import drop_schemas, encoded_events, produce, workload_app
 from projections import ledger
 from projections.base import schema_name
+from tests.support.stack import Workload, drop_schemas, encoded_workload, produce
 
 pytestmark = pytest.mark.integration
 
@@ -46,17 +46,10 @@ REPORT_DAY = date(2026, 3, 2)
 SESSION_TIMEOUT_MS = 6000  # the broker's minimum: a killed member leaves the group after 6 s, not 45
 
 
-@dataclass
-class Workload:
-    app: CollectionApp
-    records: list[tuple[bytes, bytes]]  # (key, value) as the publisher sends them, in log order
-
-
 @pytest.fixture(scope="module")
 def workload() -> Workload:
     """About 20 000 events of the standard workload, made and encoded once for the module."""
-    app = workload_app(EVENTS)
-    return Workload(app, encoded_events(app))
+    return encoded_workload(EVENTS)
 
 
 @dataclass
@@ -398,8 +391,9 @@ def test_a_rebuild_while_a_runner_is_live_switches_over_without_readers_seeing_a
 def test_a_case_refused_by_a_projection_parks_and_a_retry_after_the_fix_brings_it_in(
     pipe: Pipe, monkeypatch: pytest.MonkeyPatch, refusal: str
 ) -> None:
-    app = workload_app(600, seed=11)
-    produce(pipe.bootstrap, pipe.topic, encoded_events(app))
+    small = encoded_workload(600, seed=11)
+    app = small.app
+    produce(pipe.bootstrap, pipe.topic, small.records)
     escalated = [c for c in claims_of(app) if app.repository.get(c).version >= 5]
     case = str(escalated[0])
     refused = 2

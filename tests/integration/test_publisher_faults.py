@@ -40,10 +40,10 @@ from consumers.publisher import (
 from consumers.wire import envelope
 from consumers.wire.codec import SchemaStore, decode
 from domain.claim import Claim
-from kravsak.bench.publish import app_for, copy_events, create_event_store, drop_event_store, workload_notifications
 from kravsak.settings import Settings
 from kravsak.stack.base import quiet
 from kravsak.stack.kafka import LocalKafka
+from tests.support.stack import app_for, copy_events, delete_topics, scratch_event_store, workload_log
 
 pytestmark = pytest.mark.integration
 
@@ -58,24 +58,15 @@ SCHEMAS = SchemaStore.from_directory(REPO / "schemas")
 @pytest.fixture
 def event_store(settings: Settings, pg_dsn: str, unique: Callable[[str], str]) -> Iterator[str]:
     """A PostgreSQL schema of its own: own events table, own notification ids, own position table."""
-    schema = unique("pubtest").replace("-", "_")
-    create_event_store(pg_dsn, schema)
-    yield schema
-    drop_event_store(pg_dsn, schema)
+    with scratch_event_store(settings, unique("pubtest").replace("-", "_")) as schema:
+        yield schema
 
 
 @pytest.fixture
 def topic(unique: Callable[[str], str], kafka_bootstrap: str) -> Iterator[str]:
     name = unique("test-case-events")
     yield name
-    from kravsak.bench.publish import delete_topics
-
     delete_topics(kafka_bootstrap, [name, f"{name}-schemas"])
-
-
-def workload(events: int) -> list[Any]:
-    """At least `events` notifications of the standard workload, made in memory."""
-    return workload_notifications(max(int(events / 4.3), 10))[:events]
 
 
 def expected_ids(notifications: list[Any]) -> set[str]:
@@ -252,7 +243,7 @@ def test_killed_publisher_resumes_and_loses_nothing(
 ) -> None:
     """Store 20 000 events. Kill -9 the publisher halfway. Restart it. Every event is on the topic,
     each case in order; the only extras are copies of events already there."""
-    notifications = workload(EVENTS)
+    notifications = workload_log(EVENTS)
     app = app_for(settings, event_store)
     copy_events(app, notifications)
     app.close()
@@ -315,7 +306,7 @@ def test_broker_restart_under_the_publisher_loses_nothing(
     The publisher catches up by itself; every event is on the topic once (or more), in order."""
     bootstrap = private_kafka.settings.kafka_bootstrap
     topic = "case-events-restart"
-    notifications = workload(EVENTS // 2)
+    notifications = workload_log(EVENTS // 2)
     half = len(notifications) // 2
     app = app_for(settings, event_store)
     copy_events(app, notifications[:half])
@@ -353,7 +344,7 @@ def test_unencodable_event_stops_the_publisher_before_it(
     """A stored payment of 10.005 kr, a fraction of an øre the wire form refuses, with more events
     after it: the publisher publishes what comes before it, stores the position just before it,
     exits non-zero naming it, and on a restart stops there again; nothing after it is sent."""
-    head, tail, payment, last_version = _split_around_a_claim(workload(1500), "Claim.PaymentRegistered")
+    head, tail, payment, last_version = _split_around_a_claim(workload_log(1500), "Claim.PaymentRegistered")
     app = app_for(settings, event_store)
     copy_events(app, head)
     event = app.mapper.to_domain_event(payment)
@@ -384,7 +375,7 @@ def test_event_of_an_unknown_class_halts_without_moving_the_position(
     settings: Settings, event_store: str, topic: str
 ) -> None:
     """A stored event whose class no longer exists: PublisherHalted names it; nothing after it is sent."""
-    head, tail, claim, last_version = _split_around_a_claim(workload(400), "Claim.Invoiced")
+    head, tail, claim, last_version = _split_around_a_claim(workload_log(400), "Claim.Invoiced")
     app = app_for(settings, event_store)
     copy_events(app, head)
     app.recorder.insert_events(
@@ -414,7 +405,7 @@ def test_idle_publisher_is_woken_by_notify_not_by_its_safety_timeout(
     the recorder's NOTIFY wakes it. Setting the stop event ends it cleanly."""
     import threading
 
-    notifications = workload(600)
+    notifications = workload_log(600)
     options = PublisherOptions(
         topic=topic, schemas_topic=f"{topic}-schemas", pg_schema=event_store, partitions=3, idle_wait_s=30
     )

@@ -9,7 +9,7 @@ from domain.catalogue import AGGREGATES, BY_WIRE_NAME, EVENTS, stored_event, sto
 from domain.claim import Claim
 from projections.base import ProjectedEvent
 from projections.casefold import rebuild
-from tests.event_samples import sample_events
+from tests.support.event_samples import sample_events
 
 
 def test_the_catalogue_lists_every_stored_event_class_of_every_aggregate_in_definition_order() -> None:

@@ -39,9 +39,9 @@ from domain.catalogue import stored_event_classes
 from domain.channels import DebtorContact
 from domain.claim import Claim
 from domain.parties import Creditor, Debtor
-from tests.event_samples import sample_app, sample_events, sample_log
-from tests.golden_avro import GOLDEN, read_golden, sample_messages, sample_records
 from tests.support.avro_java import java_fingerprints
+from tests.support.event_samples import sample_app, sample_events, sample_log
+from tests.support.golden_avro import GOLDEN, read_golden, sample_messages, sample_records
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO / "schemas"
@@ -192,7 +192,7 @@ def test_the_allowed_look_alikes_are_what_they_claim() -> None:
 
 @pytest.mark.parametrize("name", EVENT_TYPES)
 def test_the_sample_event_encodes_to_its_golden_bytes(name: str) -> None:
-    assert (GOLDEN / f"{name}.hex").is_file(), "run python -m tests.golden_avro --regen"
+    assert (GOLDEN / f"{name}.hex").is_file(), "run python -m tests.support.golden_avro --regen"
     _, full_name, record = sample_records()[name]
     assert encode(record, STORE.latest(full_name)).hex() == read_golden(name).hex()
 

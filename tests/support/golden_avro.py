@@ -4,8 +4,8 @@ The pinned bytes live in ``tests/fixtures/avro/golden/<EventType>.hex`` (hex, 64
 line). ``tests/unit/test_schemas.py`` only compares with them. After an intentional change to a
 schema or to the sample events, refresh them and review the diff:
 
-    python -m tests.golden_avro --regen   # rewrite the .hex files
-    python -m tests.golden_avro           # list the event types whose bytes differ (exit 1)
+    python -m tests.support.golden_avro --regen   # rewrite the .hex files
+    python -m tests.support.golden_avro           # list the event types whose bytes differ (exit 1)
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from typing import Any
 
 from consumers.wire.codec import SchemaStore, encode
 from consumers.wire.envelope import PartyIndex, event_record, event_type_of
-from tests.event_samples import sample_log
+from tests.support.event_samples import sample_log
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO / "schemas"
 GOLDEN = REPO / "tests" / "fixtures" / "avro" / "golden"
 LINE = 64
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wrote {len(messages)} golden messages to {GOLDEN}")
         return 0
     if args:
-        print("usage: python -m tests.golden_avro [--regen]", file=sys.stderr)
+        print("usage: python -m tests.support.golden_avro [--regen]", file=sys.stderr)
         return 2
     differ = [n for n, m in messages.items() if not golden_path(n).is_file() or read_golden(n) != m]
     for name in differ:

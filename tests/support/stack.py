@@ -1,0 +1,87 @@
+"""What the integration tests set up on the running stack: the standard workload, event stores,
+topics and projection schemas of their own, each removed again afterwards.
+
+The pieces the benchmarks use as well come from ``kravsak.bench.workload`` (the workload, made in
+memory) and ``kravsak.bench.scratch`` (throw-away stores, topics and schemas); the tests reach them
+only through this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from eventsourcing.persistence import Notification
+
+from domain.application import CollectionApp
+from kravsak.bench.scratch import (
+    app_for,
+    copy_events,
+    create_event_store,
+    delete_topics,
+    drop_event_store,
+    drop_schemas,
+    encoded_events,
+    produce,
+)
+from kravsak.bench.workload import EVENTS_PER_CLAIM, workload_app, workload_notifications
+from kravsak.settings import Settings
+
+__all__ = [
+    "Workload",
+    "app_for",
+    "copy_events",
+    "delete_topics",
+    "drop_schemas",
+    "encoded_workload",
+    "produce",
+    "scratch_event_store",
+    "scratch_topics",
+    "workload_log",
+    "workload_notifications",
+]
+
+
+@dataclass
+class Workload:
+    app: CollectionApp
+    records: list[tuple[bytes, bytes]]
+    """(key, value) as the publisher sends them, in log order."""
+
+
+def encoded_workload(events: int, *, seed: int = 7) -> Workload:
+    """At least ``events`` events of the standard workload in memory, and encoded as on the topic."""
+    app = workload_app(events, seed=seed)
+    return Workload(app, encoded_events(app))
+
+
+def workload_log(events: int) -> list[Notification]:
+    """``events`` notifications of the standard workload (at least 10 claims' worth made), in memory."""
+    return workload_notifications(max(int(events / EVENTS_PER_CLAIM), 10))[:events]
+
+
+@contextmanager
+def scratch_event_store(settings: Settings, schema: str, events: Sequence[Notification] = ()) -> Iterator[str]:
+    """A PostgreSQL schema of its own (own events table, notification ids and position table),
+    holding ``events``; dropped afterwards."""
+    create_event_store(settings.pg_dsn, schema)
+    try:
+        if events:
+            app = app_for(settings, schema)
+            try:
+                copy_events(app, events)
+            finally:
+                app.close()
+        yield schema
+    finally:
+        drop_event_store(settings.pg_dsn, schema)
+
+
+@contextmanager
+def scratch_topics(settings: Settings, *names: str) -> Iterator[tuple[str, ...]]:
+    """Topic names that are deleted afterwards (created by whoever uses them)."""
+    try:
+        yield names
+    finally:
+        delete_topics(settings.kafka_bootstrap, names)
