@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from kravsak.bench.main import (
+from kravsak.bench.figures import (
     TARGETS,
     Figure,
     Target,
@@ -23,12 +23,11 @@ from kravsak.bench.main import (
     per_event_us,
     percentile,
     ratio,
-    render_table,
     result_document,
     result_path,
-    time_by_area,
-    top_functions,
 )
+from kravsak.bench.profile import time_by_area, top_functions
+from kravsak.bench.report import render_table
 
 # --- percentiles ----------------------------------------------------------------------------------
 
