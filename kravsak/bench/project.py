@@ -83,7 +83,13 @@ def measure_projection(
         topic=topic, group=f"bench-projector-{uuid.uuid4().hex[:8]}", schema_suffix=suffix, batch_size=batch
     )
     runner = ProjectionRunner(settings.pg_dsn, settings.kafka_bootstrap, options)
-    timed = _TimedApplier(runner.conn, runner.targets, runner.applier.decode, folder=runner.folder)
+    timed = _TimedApplier(
+        runner.conn,
+        runner.targets,
+        runner.applier.decode,
+        folder=runner.folder,
+        cases_schema=runner.applier.cases_schema,
+    )
     timed.on_batch = progress
     runner.applier = timed
     stop = threading.Event()
