@@ -20,21 +20,16 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from typing import Any
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from consumers.projector import Applier, BatchResult, Message, ProjectionRunner, RunnerOptions, rebuild
 from domain.application import CollectionApp
 from kravsak import logs
+from kravsak.bench.report import progress_bar
 from kravsak.bench.scratch import PROJECTIONS, create_topic, delete_topics, drop_schemas, encoded_events, produce
 from kravsak.bench.workload import EVENTS_PER_CLAIM, workload_app
 from kravsak.settings import Settings, load_settings
-
-console = Console(stderr=True)
 
 
 def produce_app_events(
@@ -134,7 +129,7 @@ def measure(n: int, settings: Settings | None = None, *, keep: bool = False, par
     topic, suffix = f"bench-project-{tag}", f"_bench_{tag}"
     result: dict[str, Any] = {"events": n, "partitions": partitions, "topic": topic, "schema_suffix": suffix}
     try:
-        with _progress() as bar:
+        with progress_bar() as bar:
             task = bar.add_task("domain workload in memory", total=int(n / EVENTS_PER_CLAIM) + 1)
             app = workload_app(n, progress=lambda k: bar.advance(task, k))
             bar.update(task, description=f"producing to {topic}", total=n, completed=0)
@@ -154,19 +149,6 @@ def measure(n: int, settings: Settings | None = None, *, keep: bool = False, par
             drop_schemas(settings.pg_dsn, suffix)
             delete_topics(settings.kafka_bootstrap, [topic])
     return result
-
-
-@contextmanager
-def _progress() -> Iterator[Progress]:
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        yield progress
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,17 +34,13 @@ from typing import Any
 
 import psycopg
 from eventsourcing.persistence import Recording, StoredEvent
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from domain.application import CollectionApp
 from kravsak import logs
+from kravsak.bench.report import progress_bar
 from kravsak.bench.scratch import app_for, copy_events, create_event_store, delete_topics, drop_event_store
 from kravsak.bench.workload import CREDITOR, EVENTS_PER_CLAIM, execute, norwegian_claims, setup, workload_notifications
 from kravsak.settings import Settings, load_settings
-
-console = Console(stderr=True)
-
 
 # --- throughput --------------------------------------------------------------------------------
 
@@ -68,7 +64,7 @@ def measure_throughput(settings: Settings, events: int, *, keep: bool = False, b
     schema, topic = f"bench_{tag}", f"bench-case-events-{tag}"
     options = PublisherOptions(topic=topic, schemas_topic=f"{topic}-schemas", pg_schema=schema, batch_size=batch)
     claims = max(int(events / EVENTS_PER_CLAIM), 1)
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("domain workload in memory", total=None)
         notifications = workload_notifications(claims)[:events]
         began = time.perf_counter()
@@ -202,7 +198,7 @@ def measure_latency(
         # let the publisher start and catch up with the set-up before the clock starts
         _wait_for_lag_zero(settings, topic, schema, 60, need_position=True)
         began = time.monotonic()
-        with _progress() as progress:
+        with progress_bar() as progress:
             task = progress.add_task(f"saving ~{rate:g} events/s ({writer} writer)", total=seconds)
             while (elapsed := time.monotonic() - began) < seconds:
                 due = began + len(app.saved_at) / rate
@@ -275,13 +271,6 @@ def _append_times(bootstrap: str, topic: str, positions: set[int]) -> dict[int, 
 
 
 # --- command line ------------------------------------------------------------------------------
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
-    )  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

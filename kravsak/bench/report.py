@@ -41,6 +41,7 @@ def render_table(figures: Sequence[Figure], *, title: str) -> Table:
 
 
 def progress_bar() -> Progress:
+    """The bench's progress bar on stderr, gone when done: ``with progress_bar() as bar: ...``."""
     return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
