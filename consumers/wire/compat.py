@@ -120,7 +120,9 @@ def check_schema_history(schemas_dir: Path) -> list[Incompatibility]:
                 ]
                 for reader, writer, direction in pairs:
                     found.extend(
-                        Incompatibility(event, reader.label, writer.label, direction, *vars(r).values())
+                        Incompatibility(
+                            event, reader.label, writer.label, direction, r.field, r.kind, r.location, r.message
+                        )
                         for r in reasons(reader.schema, writer.schema)
                     )
     return found
