@@ -1,5 +1,6 @@
-"""Scenarios (``../shared/scenarios/FORMAT.md``): a timeline of commands replayed through the real
-application, reported as the contract's JSON, and checked against its ``expect`` block."""
+"""Scenarios (format: ``docs/scenario-format.md``; the files: ``scenarios/``): a timeline of commands
+replayed through the real application, reported as the contract's JSON, and checked against its
+``expect`` block."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """`kravsak scenario run FILE`: replay a scenario through the domain application and print the
-contract's JSON (FORMAT.md). `--store postgres` runs it against the PostgreSQL event store, in a
-namespace of its own so runs never meet; `--check` compares with the file's `expect` block."""
+contract's JSON (docs/scenario-format.md). `--store postgres` runs it against the PostgreSQL event
+store, in a namespace of its own so runs never meet; `--check` compares with the file's `expect` block."""
 
 from __future__ import annotations
 
@@ -16,7 +16,9 @@ from rich.console import Console
 from domain.application import CollectionApp
 from domain.scenario import Scenario, ScenarioError, check_expectations, run_scenario
 
-scenario_app = typer.Typer(help="Replay scenario files (../shared/scenarios/FORMAT.md).", no_args_is_help=True)
+scenario_app = typer.Typer(
+    help="Replay scenario files (format: docs/scenario-format.md; examples in scenarios/).", no_args_is_help=True
+)
 err = Console(stderr=True, highlight=False)
 
 

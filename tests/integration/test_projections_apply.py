@@ -1,5 +1,5 @@
 """The three read models, applied straight from the domain's events into PostgreSQL, agree with
-the domain on every shared scenario: the ledger's balances, the limitation dates, the findings."""
+the domain on every scenario: the ledger's balances, the limitation dates, the findings."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from domain.scenario import Scenario, run_scenario
 from projections import audit_trail, dossier, ledger, limitation
 from projections.base import schema_name
 from projections.casefold import CaseFolder
-from tests.scenario_files import scenario_files
+from tests.scenario_files import scenario_files, scenario_params
 from tests.unit.test_casefold import all_projected
 
 pytestmark = pytest.mark.integration
@@ -48,7 +48,7 @@ def project(conn: psycopg.Connection[Any], names: dict[str, str], app: Collectio
                 p.apply(cur, event, names[p.name], before, after)
 
 
-@pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", scenario_params())
 def test_read_models_agree_with_the_domain(path: Path, schemas: Any) -> None:
     conn, names = schemas
     scenario = Scenario.load(path)
