@@ -16,11 +16,11 @@ _ENV = Environment(
     lstrip_blocks=True,
 )
 
-SEVERITY_WORDS = {"breach": ("breach", "breaches"), "warning": ("warning", "warnings"), "info": ("note", "notes")}
+SEVERITY_WORDS = {"breach": ("breach", "breaches"), "warning": ("warning", "warnings"), "info": ("info", "infos")}
 
 
 def count(n: int, severity: str) -> str:
-    """``1 breach``, ``3 warnings``, ``0 notes``."""
+    """``1 breach``, ``3 warnings``, ``0 infos``."""
     one, many = SEVERITY_WORDS[severity]
     return f"{n} {one if n == 1 else many}"
 

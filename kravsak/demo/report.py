@@ -197,9 +197,10 @@ def print_summary(console: Console, run: DemoRun, s: Summary) -> None:
 
     totals = severity_totals(s.findings)
     t = Table(
-        title=f"Findings of the good-collection-practice audit: {totals['breach']} breaches, "
-        f"{totals['warning']} warnings, {totals['info']} infos",
+        title="Findings of the good-collection-practice audit",
         title_justify="left",
+        caption=f"{totals['breach']} breaches · {totals['warning']} warnings · {totals['info']} infos",
+        caption_justify="left",
     )
     for col in ("code", "severity", "findings", "cases"):
         t.add_column(col, justify="right" if col in ("findings", "cases") else "left")
@@ -297,13 +298,17 @@ def _page(run: DemoRun, s: Summary, links: list[tuple[str, dict[str, Any], str]]
     invoiced_nok = sum((m["invoiced"] - m["credited"] for m in nok), Decimal(0))
     collected_nok = sum((m["collected_principal"] for m in nok), Decimal(0))
     pm_total = sum(run.pm_commands.values())
+    totals = severity_totals(s.findings)
     kpis = [
         (f"{claims:,}".replace(",", " "), "claims invoiced"),
         (f"{run.events:,}".replace(",", " "), "events through Kafka"),
         (f"{invoiced_nok / 1_000_000:.1f} M NOK", "principal invoiced (NO)"),
         (f"{collected_nok / invoiced_nok * 100:.1f} %" if invoiced_nok else "–", "principal collected (NO)"),
         (f"{pm_total:,}".replace(",", " "), "steps by the process manager"),
-        (_severity_counts(s.findings), "audit findings: breaches · warnings · infos"),
+        (
+            f"{totals['breach']} breaches",
+            f"found by the audit, besides {totals['warning']} warnings and {totals['info']} infos",
+        ),
     ]
     kpi_html = "".join(f"<div class=kpi><b>{e(v)}</b><span>{e(t)}</span></div>" for v, t in kpis)
     money_rows = "".join(

@@ -172,7 +172,7 @@ def test_one_row_per_step_and_each_finding_points_at_the_step_that_caused_it(sch
     assert d["findings"][0]["severity"] == "breach"  # breaches first
     assert "deadline 2025-04-20 (passed)" in notice["what"]
     page = render_html(d)
-    assert "1 breach" in page and "0 warnings" in page and "1 note" in page
+    assert "1 breach" in page and "0 warnings" in page and "1 info" in page
     assert page.count('id="step-') == 4
     assert 'at <a href="#step-2">step 2</a>' in page
 
