@@ -99,6 +99,8 @@ def test_kravsak_scenarios_naming_no_folder_stops_the_run(tmp_path: Path) -> Non
 
 def test_the_format_1_1_files_wait_for_issue_10_with_the_reason_shown() -> None:
     waiting = [p for p in scenario_params() if p.marks]
-    assert {p.id for p in waiting} == {f"v1.1/{p.stem}" for p in (SCENARIOS / "v1.1").glob("*.yaml")}
+    assert {p.id for p in waiting if not p.id.startswith("$")} == {
+        f"v1.1/{p.stem}" for p in (SCENARIOS / "v1.1").glob("*.yaml")
+    }
     assert all(m.kwargs["reason"] == "format 1.1 commands arrive with issue 10" for p in waiting for m in p.marks)
     assert len(version_1_files()) == len(scenario_files()) - len(waiting) > 0
