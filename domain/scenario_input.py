@@ -211,20 +211,10 @@ def check_document(doc: Any, where: str, policy_keys: frozenset[str]) -> None:
     if "report_on" in doc:
         _as_scenario_error(where, None, lambda: check_date("report_on", doc["report_on"]))
     _check_debtors(doc.get("debtors"), where)
-    policy = doc.get("policy")
-    if policy is not None:
-        if not isinstance(policy, dict):
-            raise ScenarioError(where, "policy: is a mapping of collection-policy fields")
-        problem = _unknown(policy, policy_keys, "a collection policy")
-        if problem:
-            raise ScenarioError(where, f"policy: {problem}")
+    _known_mapping(where, "policy", doc.get("policy"), policy_keys, "a collection policy")
     expect = doc.get("expect")
     if expect is not None:
-        if not isinstance(expect, dict):
-            raise ScenarioError(where, "expect: is a mapping (steps, invoices, debtors, findings)")
-        problem = _unknown(expect, EXPECT_KEYS, "expect")
-        if problem:
-            raise ScenarioError(where, f"expect: {problem}")
+        _known_mapping(where, "expect", expect, EXPECT_KEYS, "expect")
         for key in ("steps", "invoices", "debtors"):
             if not isinstance(expect.get(key) or {}, dict):
                 raise ScenarioError(where, f"expect.{key}: is a mapping")
@@ -241,6 +231,17 @@ def check_document(doc: Any, where: str, policy_keys: frozenset[str]) -> None:
             raise ScenarioError(where, refused.message, step=index) from None
 
 
+def _known_mapping(where: str, name: str, value: Any, allowed: frozenset[str], what: str) -> None:
+    """``value`` (when given) is a mapping whose keys are all in ``allowed``."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise ScenarioError(where, f"{name}: is a mapping ({', '.join(sorted(allowed))})")
+    problem = _unknown(value, allowed, what)
+    if problem:
+        raise ScenarioError(where, f"{name}: {problem}")
+
+
 def _check_debtors(debtors: Any, where: str) -> None:
     if debtors is None:
         return
@@ -248,11 +249,7 @@ def _check_debtors(debtors: Any, where: str) -> None:
         raise ScenarioError(where, "debtors: maps debtor ids to {kind: person|organisation}")
     for ref, spec in debtors.items():
         spec = spec or {}
-        if not isinstance(spec, dict):
-            raise ScenarioError(where, f"debtors.{ref}: is a mapping {{kind: person|organisation}}")
-        problem = _unknown(spec, DEBTOR_KEYS, "a debtor")
-        if problem:
-            raise ScenarioError(where, f"debtors.{ref}: {problem}")
+        _known_mapping(where, f"debtors.{ref}", spec, DEBTOR_KEYS, "a debtor")
         kind = spec.get("kind", "person")
         if kind not in DEBTOR_KINDS:
             raise ScenarioError(where, f"debtors.{ref}.kind: {kind!r} is not person or organisation")
