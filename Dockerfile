@@ -15,6 +15,7 @@ COPY domain ./domain
 COPY schemas ./schemas
 COPY consumers ./consumers
 COPY projections ./projections
+COPY web ./web
 RUN pip install . && useradd --system --home-dir /app kravsak
 USER kravsak
 

@@ -8,8 +8,13 @@ themselves stay in the trail.
 
 Codes (stable, from the scenario contract): ``escalated_during_objection``,
 ``escalated_after_timely_payment``, ``escalated_before_deadline``, ``time_barred_collection``,
-``contact_after_death``, ``costs_not_recoverable``; and, for information, ``notice_fee_not_allowed``
-and ``complaint_breach``.
+``contact_after_death``, ``costs_not_recoverable``; and ``complaint_breach``.
+
+A finding is something the complaints board must look at: a step that should not have been taken
+(breach), a contact that needs explaining (warning), or money the creditor lost because of such a
+step (info). A notice sent without a fee because the law allows none — every Swedish påminnelse, a
+purring before its fee date — is the law applied, not a finding: its reason stays on the step
+(``fee_reason``). See ADR 0010.
 """
 
 from __future__ import annotations
@@ -177,13 +182,6 @@ def audit(facts: ClaimFacts) -> AuditResult:
                 f"{name} on {day} after the limitation date {limit}",
                 True,
             )
-        if (
-            isinstance(step, NoticeRecord)
-            and step.fee == 0
-            and "policy" not in step.fee_reason
-            and step.notice != "varsel_4_18"
-        ):
-            findings.append(Finding(step.command_id, "notice_fee_not_allowed", Severity.INFO, step.fee_reason))
 
     for o in facts.objections:
         if o.outcome in (ObjectionOutcome.MAINTAINED, ObjectionOutcome.UPHELD) and o.resolved_on is not None:

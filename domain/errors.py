@@ -1,4 +1,4 @@
-"""Refusals: the stable error codes of the scenario contract (FORMAT.md).
+"""Refusals: the stable error codes of the scenario contract (docs/scenario-format.md).
 
 A refused command raises ``CommandRefused`` before any event is triggered, so it changes nothing.
 When several refusals apply, the one earliest in ``PRIORITY`` is reported.

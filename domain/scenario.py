@@ -1,9 +1,10 @@
-"""Scenarios (``../shared/scenarios/FORMAT.md``): a timeline of commands replayed through the real
-application, reported as the contract's JSON, and checked against its ``expect`` block."""
+"""Scenarios (format: ``docs/scenario-format.md``; the files: ``scenarios/``): a timeline of commands
+replayed through the real application, reported as the contract's JSON, and checked against its
+``expect`` block."""
 
 from __future__ import annotations
 
-import re
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,34 +18,33 @@ from domain.application import CollectionApp
 from domain.errors import CommandRefused, ErrorCode, invalid
 from domain.kid import InvalidKid
 from domain.money import InvalidAmount, fmt, parse_amount
+from domain.policy import CollectionPolicy, default_policy
 from domain.records import Installment
 from domain.rules.parameters import ParameterError
+from domain.scenario_input import (
+    COMMAND_ARGUMENTS,
+    ScenarioError,
+    check_document,
+    check_step,
+    load_yaml,
+    yaml_problem,
+)
 
 DEFAULT_CREDITOR = "9999"
 DEFAULT_DEBTORS: dict[str, dict[str, Any]] = {"D1": {"kind": "person"}}
 INTEREST_TOLERANCE = Decimal("0.01")
+POLICY_KEYS = frozenset(f.name for f in dataclasses.fields(CollectionPolicy))
 
-
-class _ScenarioLoader(yaml.SafeLoader):
-    """YAML 1.2 booleans: only true/false. YAML 1.1 would read the key ``on`` and the country
-    code ``NO`` as booleans."""
-
-
-_ScenarioLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_ScenarioLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-
-
-def load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_ScenarioLoader)  # noqa: S506 - a SafeLoader subclass
-
-
-class ScenarioError(ValueError):
-    """The scenario file itself is malformed (not a refused step)."""
+__all__ = [
+    "COMMAND_ARGUMENTS",
+    "Scenario",
+    "ScenarioError",
+    "ScenarioRunner",
+    "check_expectations",
+    "load_yaml",
+    "run_scenario",
+    "step_index",
+]
 
 
 @dataclass
@@ -57,45 +57,39 @@ class Scenario:
     report_on: date | None
     expect: dict[str, Any] = field(default_factory=dict)
     policy: dict[str, Any] | None = None
+    where: str = "scenario"
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
         try:
-            doc = load_yaml(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as e:
-            raise ScenarioError(f"{path}: cannot read the scenario: {e}") from None
-        return cls.parse(doc, where=str(path))
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise ScenarioError(str(path), f"cannot read the scenario file: {e}") from None
+        return cls.parse_text(text, where=str(path))
 
     @classmethod
     def parse_text(cls, text: str, *, where: str = "scenario") -> Scenario:
         try:
             doc = load_yaml(text)
         except yaml.YAMLError as e:
-            raise ScenarioError(f"{where}: not valid YAML: {e}") from None
+            raise ScenarioError(where, yaml_problem(e)) from None
         return cls.parse(doc, where=where)
 
     @classmethod
     def parse(cls, doc: Any, *, where: str = "scenario") -> Scenario:
-        if not isinstance(doc, dict):
-            raise ScenarioError(f"{where}: a scenario is a mapping with 'scenario' and 'steps'")
-        steps = doc.get("steps")
-        if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
-            raise ScenarioError(f"{where}: 'steps' must be a list of mappings")
+        """A checked scenario (``domain.scenario_input``): a malformed one raises ``ScenarioError``."""
+        check_document(doc, where, POLICY_KEYS)
         debtors = doc.get("debtors") or DEFAULT_DEBTORS
-        if not isinstance(debtors, dict):
-            raise ScenarioError(f"{where}: 'debtors' must map debtor ids to {{kind: person|organisation}}")
-        report_on = doc.get("report_on")
-        if report_on is not None and not isinstance(report_on, date):
-            raise ScenarioError(f"{where}: report_on must be an ISO date")
         return cls(
             name=str(doc.get("scenario", where)),
             jurisdiction=str(doc.get("jurisdiction", "NO")),
             creditor=str(doc.get("creditor", DEFAULT_CREDITOR)),
             debtors={str(k): dict(v or {}) for k, v in debtors.items()},
-            steps=steps,
-            report_on=report_on,
+            steps=doc["steps"],
+            report_on=doc.get("report_on"),
             expect=dict(doc.get("expect") or {}),
             policy=doc.get("policy"),
+            where=where,
         )
 
 
@@ -153,7 +147,10 @@ class ScenarioRunner:
     def run(self) -> dict[str, Any]:
         s = self.s
         first = min((_Args(st).day("on") for st in s.steps if isinstance(st.get("on"), date)), default=date.today())
-        self._setup(first)
+        try:
+            self._setup(first)
+        except (CommandRefused, ParameterError) as e:
+            raise ScenarioError(s.where, e.message if isinstance(e, CommandRefused) else str(e)) from None
         for index, step in enumerate(s.steps):
             self.results.append(self._step(index, step))
         last_on = max((st["on"] for st in s.steps if isinstance(st.get("on"), date)), default=first)
@@ -162,8 +159,6 @@ class ScenarioRunner:
 
     def _setup(self, on: date) -> None:
         s, app = self.s, self.app
-        from domain.policy import CollectionPolicy, default_policy
-
         policy = None
         if s.policy:
             base = default_policy(app._jurisdiction(s.jurisdiction)).as_dict()
@@ -193,6 +188,7 @@ class ScenarioRunner:
         do = str(step.get("do", ""))
         out: dict[str, Any] = {"index": index, "do": do}
         try:
+            check_step(step)
             extra = self._dispatch(f"step-{index}", do, _Args(step))
         except CommandRefused as refused:
             out.update(accepted=False, error={"code": refused.code.value, "message": refused.message})
@@ -207,7 +203,7 @@ class ScenarioRunner:
     def _dispatch(self, cid: str, do: str, a: _Args) -> dict[str, Any]:
         handler: Callable[[str, _Args, date], dict[str, Any]] | None = getattr(self, f"_do_{do}", None)
         if handler is None or not do:
-            raise invalid("do", f"'{do}' is not a scenario command")
+            raise invalid("do", f"'{do}' is not a scenario command (known: {', '.join(sorted(COMMAND_ARGUMENTS))})")
         return handler(cid, a, a.day("on"))
 
     # --- commands ------------------------------------------------------------------------------

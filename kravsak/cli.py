@@ -257,7 +257,7 @@ def verify(
 @app.command()
 def trail(
     ctx: typer.Context,
-    invoice: Annotated[str, typer.Argument(help="invoice number")],
+    reference: Annotated[str, typer.Argument(help="invoice number, KID (OCR reference) or case id")],
     creditor: Annotated[str | None, typer.Option(help="municipality number, when invoice numbers repeat")] = None,
     format: Annotated[str, typer.Option("--format", help="json or html")] = "json",
     on: Annotated[str | None, typer.Option(help="figures as of this date (default today)")] = None,
@@ -268,38 +268,56 @@ def trail(
 
     import psycopg
 
+    from kravsak.reachable import require_postgres
     from projections import audit_trail, dossier
     from projections.base import schema_name
 
     settings: Settings = ctx.obj
-    if format not in ("json", "html"):
-        raise typer.BadParameter("--format must be json or html")
     with friendly_errors():
+        if format not in ("json", "html"):
+            raise KravsakError(f"--format {format!r} is neither json nor html", "give --format json or --format html")
         try:
             day = dt.date.fromisoformat(on) if on else dt.date.today()
         except ValueError:
             raise KravsakError(f"--on {on!r} is not an ISO date", "give a date such as 2025-04-11") from None
+        if output is not None and not output.parent.is_dir():
+            raise KravsakError(
+                f"--out {output}: the folder {output.parent} does not exist", "create it first, or write elsewhere"
+            )
+        require_postgres(settings)
         with psycopg.connect(settings.pg_dsn) as conn, conn.cursor() as cur:
             try:
-                cases = audit_trail.case_ids_for_invoice(cur, schema_name("audit"), invoice, creditor)
+                cases = audit_trail.case_ids_for(cur, schema_name("audit"), reference, creditor)
             except psycopg.errors.UndefinedTable:
                 raise KravsakError(
                     "the audit trail projection does not exist yet", "run `kravsak project` (or `kravsak demo`) first"
                 ) from None
             if not cases:
                 raise KravsakError(
-                    f"no case with invoice {invoice!r} in the audit trail",
-                    "check the invoice number, or give --creditor",
+                    f"no case with invoice number, KID or case id {reference!r} in the audit trail"
+                    + (f" of creditor {creditor}" if creditor else ""),
+                    "check the reference" + ("" if creditor else ", or give --creditor"),
                 )
             if len(cases) > 1:
                 raise KravsakError(
-                    f"invoice {invoice!r} exists for several creditors", "give --creditor with the municipality number"
+                    f"{reference!r} names {len(cases)} cases (several creditors use it)",
+                    "give --creditor with the municipality number",
                 )
             built = dossier.build(cur, cases[0], day)
-        assert built is not None
-        text = dossier.render_html(built) if format == "html" else dossier.render_json(built)
+        if built is None:
+            raise KravsakError(f"case {cases[0]} has no steps in the audit trail", "run `kravsak project` to catch up")
+        if format == "html":
+            from web.dossier import render_html
+
+            text = render_html(built)
+        else:
+            text = dossier.render_json(built)
+        if output:
+            try:
+                output.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise KravsakError(f"cannot write --out {output}: {exc.strerror}", "write somewhere else") from None
     if output:
-        output.write_text(text, encoding="utf-8")
         out.print(f"dossier written to {output}")
     else:
         sys.stdout.write(text + "\n")

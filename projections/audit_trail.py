@@ -41,7 +41,7 @@ def _json_default(value: Any) -> str:
 
 class AuditTrail:
     name = "audit"
-    version = 1
+    version = 2  # 2: no notice_fee_not_allowed findings (ADR 0010); `kravsak replay --projection audit`
 
     def create_tables(self, cur: Cursor[Any], schema: str) -> None:
         cur.execute(f"""
@@ -53,6 +53,9 @@ class AuditTrail:
                 legal_basis text, rule_version text NOT NULL, detail jsonb NOT NULL,
                 PRIMARY KEY (case_id, version));
             CREATE INDEX IF NOT EXISTS steps_debtor ON "{schema}".steps (debtor_id);
+            CREATE INDEX IF NOT EXISTS steps_invoice ON "{schema}".steps (invoice);
+            CREATE INDEX IF NOT EXISTS steps_kid ON "{schema}".steps ((detail->>'kid'))
+                WHERE event_type = 'ClaimInvoiced';
             CREATE TABLE IF NOT EXISTS "{schema}".findings (
                 case_id text NOT NULL, seq int NOT NULL, creditor_id text NOT NULL, debtor_id text NOT NULL,
                 invoice text NOT NULL, command_id text NOT NULL, code text NOT NULL, severity text NOT NULL,
@@ -142,12 +145,15 @@ def findings_by_code(cur: Cursor[Any], schema: str) -> list[tuple[str, str, int]
     return [(r[0], r[1], int(r[2])) for r in cur.fetchall()]
 
 
-def case_ids_for_invoice(cur: Cursor[Any], schema: str, invoice: str, creditor_id: str | None = None) -> list[str]:
-    if creditor_id is None:
-        cur.execute(f'SELECT DISTINCT case_id FROM "{schema}".steps WHERE invoice = %s', (invoice,))
-    else:
-        cur.execute(
-            f'SELECT DISTINCT case_id FROM "{schema}".steps WHERE invoice = %s AND creditor_id = %s',
-            (invoice, creditor_id),
-        )
+def case_ids_for(cur: Cursor[Any], schema: str, reference: str, creditor_id: str | None = None) -> list[str]:
+    """The cases a person may name: by case id, by invoice number or by KID (OCR reference),
+    optionally of one creditor; several when an invoice number repeats across creditors."""
+    cur.execute(
+        f"""SELECT DISTINCT case_id FROM "{schema}".steps
+            WHERE (case_id = %(ref)s OR invoice = %(ref)s
+                   OR (event_type = 'ClaimInvoiced' AND detail->>'kid' = %(ref)s))
+              AND (%(creditor)s::text IS NULL OR creditor_id = %(creditor)s)
+            ORDER BY case_id""",
+        {"ref": reference.strip(), "creditor": creditor_id},
+    )
     return [r[0] for r in cur.fetchall()]

@@ -124,15 +124,17 @@ def worklist(cur: Cursor[Any], schema: str, today: date, within_days: int) -> li
 
 
 def explain(cur: Cursor[Any], schema: str, case_id: str, today: date) -> list[str]:
-    """Why a claim is still alive, or since when it is dead: one line per fact, oldest first."""
+    """Why a claim is still alive, or since when it is dead: one line per fact, oldest first, each
+    in the tense it has on ``today`` (the dossier's as-of date)."""
     cur.execute(f'SELECT * FROM "{schema}".claims WHERE case_id = %s', (case_id,))
     row = cur.fetchone()
     if row is None:
         return [f"no claim {case_id} in the limitation watch"]
     c = dict(zip([d.name for d in cur.description or ()], row, strict=True))
+    first = c["initial_limitation_date"]
     lines = [
-        f"invoice {c['invoice']} ({c['claim_type']}) fell due {c['due']}: limitation runs to "
-        f"{c['initial_limitation_date']}"
+        f"invoice {c['invoice']} ({c['claim_type']}) fell due {c['due']}: "
+        f"the first limitation date {'was' if first < today else 'is'} {first}"
     ]
     cur.execute(
         f"""SELECT on_date, ground, legal_basis, years, limitation_date FROM "{schema}".interruptions
@@ -153,13 +155,21 @@ def explain(cur: Cursor[Any], schema: str, case_id: str, today: date) -> list[st
     if c["lien_expiry"]:
         lines.append(
             f"statutory lien (panteloven § 6-1) lapses after {c['lien_expiry']} unless forced sale is requested (§ 6-3)"
+            if c["lien_expiry"] >= today
+            else f"statutory lien (panteloven § 6-1) lapsed after {c['lien_expiry']} unless forced sale was "
+            "requested by then (§ 6-3)"
         )
     if c["died"]:
-        deadline = c["estate_report_deadline"]
-        lines.append(
-            f"the debtor died {c['died']}; "
-            + (f"report to the estate by {deadline}" if deadline else "waiting for the proklama")
-        )
+        deadline, reported = c["estate_report_deadline"], c["reported_to_estate"]
+        if reported is not None and reported <= today:
+            estate = f"reported to the estate on {reported}" + (f" (deadline {deadline})" if deadline else "")
+        elif deadline is None:
+            estate = "waiting for the proklama"
+        elif deadline >= today:
+            estate = f"report to the estate by {deadline}"
+        else:
+            estate = f"the deadline {deadline} to report to the estate passed without a report"
+        lines.append(f"the debtor died {c['died']}; {estate}")
     return lines
 
 

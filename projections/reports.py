@@ -172,7 +172,7 @@ def findings_by_code(cur: Cursor[Any], scope: Scope) -> list[dict[str, Any]]:
     cur.execute(
         f"""SELECT code, severity, count(*) AS findings, count(DISTINCT case_id) AS cases
             FROM "{scope.schema("audit")}".findings WHERE invoice LIKE %s
-            GROUP BY 1, 2 ORDER BY 3 DESC, 1""",
+            GROUP BY 1, 2 ORDER BY array_position(ARRAY['breach', 'warning', 'info'], severity), 3 DESC, 1""",
         (scope.like,),
     )
     return _rows(cur)

@@ -11,7 +11,7 @@ not fit the wire form) raises ``UnmappableEvent`` naming the event type and the 
 position. The publisher must stop there without moving its stored position, never skip the event:
 a hole in ``kravsak.case-events`` would be silent data loss for every projection.
 
-The wire form (ADR 0002 and ``/work/shared/ARCHITECTURE.md``, "Events on the wire"):
+The wire form (ADR 0002, and ``docs/consuming.md`` for readers):
 
 * every record starts with the same envelope fields (``ENVELOPE_FIELDS``), then the event's own
   attributes in the order the event class declares them;

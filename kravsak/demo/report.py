@@ -1,7 +1,8 @@
 """What `kravsak demo` shows: a terminal summary and a self-contained HTML report.
 
 Every figure comes from the read models the projector built (``projections.reports``), the case
-dossiers from ``projections.dossier``, the process manager's steps from its own tables. The charts
+dossiers from ``projections.dossier`` (rendered by ``web.dossier``), the process manager's steps from
+its own tables. Findings are counted by severity: breaches apart from warnings and infos. The charts
 are inline SVG drawn here: no JavaScript, no CDN, the report opens offline.
 """
 
@@ -26,6 +27,7 @@ from kravsak.demo.run import DemoRun
 from kravsak.demo.world import MUNICIPALITIES, OFFICE_NAME
 from kravsak.settings import Settings
 from projections import dossier, reports
+from web.dossier import render_html
 
 NAMES = {m.number: m.name for m in MUNICIPALITIES}
 SHORT = {m.number: m.name.split()[0] for m in MUNICIPALITIES}
@@ -193,7 +195,13 @@ def print_summary(console: Console, run: DemoRun, s: Summary) -> None:
         t.add_row("—", "", "", "", "", "", "", "nothing falls due for limitation in the window")
     console.print(t)
 
-    t = Table(title="Findings of the good-collection-practice audit", title_justify="left")
+    totals = severity_totals(s.findings)
+    t = Table(
+        title="Findings of the good-collection-practice audit",
+        title_justify="left",
+        caption=f"{totals['breach']} breaches · {totals['warning']} warnings · {totals['info']} infos",
+        caption_justify="left",
+    )
     for col in ("code", "severity", "findings", "cases"):
         t.add_column(col, justify="right" if col in ("findings", "cases") else "left")
     for f in s.findings:
@@ -224,7 +232,7 @@ def write_report(run: DemoRun, s: Summary) -> Path:
     links = []
     for key, built in s.dossiers.items():
         name = f"dossier-{key}-{built['claim']['invoice']}.html"
-        (folder / name).write_text(dossier.render_html(built), encoding="utf-8")
+        (folder / name).write_text(render_html(built), encoding="utf-8")
         links.append((name, built, s.examples[key]["why"]))
     (folder / "summary.json").write_text(json.dumps(_json_summary(run, s), indent=2, default=str), encoding="utf-8")
     index = folder / "index.html"
@@ -270,6 +278,19 @@ svg text{font-family:system-ui,sans-serif} a{color:#2f6db5}
 """
 
 
+def severity_totals(findings: list[dict[str, Any]]) -> dict[str, int]:
+    """Findings per severity (breach, warning, info): the headline counts breaches apart from infos."""
+    totals = dict.fromkeys(("breach", "warning", "info"), 0)
+    for f in findings:
+        totals[f["severity"]] = totals.get(f["severity"], 0) + int(f["findings"])
+    return totals
+
+
+def _severity_counts(findings: list[dict[str, Any]]) -> str:
+    t = severity_totals(findings)
+    return f"{t['breach']} · {t['warning']} · {t['info']}"
+
+
 def _page(run: DemoRun, s: Summary, links: list[tuple[str, dict[str, Any], str]]) -> str:
     e = html.escape
     claims = sum(s.stages.values())
@@ -277,13 +298,17 @@ def _page(run: DemoRun, s: Summary, links: list[tuple[str, dict[str, Any], str]]
     invoiced_nok = sum((m["invoiced"] - m["credited"] for m in nok), Decimal(0))
     collected_nok = sum((m["collected_principal"] for m in nok), Decimal(0))
     pm_total = sum(run.pm_commands.values())
+    totals = severity_totals(s.findings)
     kpis = [
         (f"{claims:,}".replace(",", " "), "claims invoiced"),
         (f"{run.events:,}".replace(",", " "), "events through Kafka"),
         (f"{invoiced_nok / 1_000_000:.1f} M NOK", "principal invoiced (NO)"),
         (f"{collected_nok / invoiced_nok * 100:.1f} %" if invoiced_nok else "–", "principal collected (NO)"),
         (f"{pm_total:,}".replace(",", " "), "steps by the process manager"),
-        (str(sum(f["findings"] for f in s.findings)), "audit findings"),
+        (
+            f"{totals['breach']} breaches",
+            f"found by the audit, besides {totals['warning']} warnings and {totals['info']} infos",
+        ),
     ]
     kpi_html = "".join(f"<div class=kpi><b>{e(v)}</b><span>{e(t)}</span></div>" for v, t in kpis)
     money_rows = "".join(
@@ -318,7 +343,8 @@ def _page(run: DemoRun, s: Summary, links: list[tuple[str, dict[str, Any], str]]
         f"<tr><td><a href='{e(name)}'>{e(built['claim']['invoice'])}</a></td>"
         f"<td>{e(SHORT.get(str(built['creditor']), str(built['creditor'])))}</td>"
         f"<td>{e(str(built['claim']['claim_type']))}</td>"
-        f"<td>{e(why)}</td><td class=n>{len(built['steps'])}</td><td class=n>{len(built['findings'])}</td></tr>"
+        f"<td>{e(why)}</td><td class=n>{len(built['steps'])}</td><td class=n>{built['headline']['breach']}</td>"
+        f"<td class=n>{built['headline']['warning'] + built['headline']['info']}</td></tr>"
         for name, built, why in links
     )
     pm_rows = "".join(
@@ -357,7 +383,7 @@ and enforcement are sent by the process manager on the days the creditors' polic
 <th class=n>collection rate</th></tr>{money_rows}</table></div>
 <div class=grid>
 <div class=card><h2>Case dossiers</h2><table><tr><th>invoice</th><th>municipality</th><th>type</th><th>why this one</th>
-<th class=n>steps</th><th class=n>findings</th></tr>{dossier_rows}</table>
+<th class=n>steps</th><th class=n>breaches</th><th class=n>other findings</th></tr>{dossier_rows}</table>
 <p class=note>The dossier a complaints board reads: every step with its legal basis and rule version, the audit's
 findings, the costs that fell away, and why the claim is (or is not) time-barred.</p></div>
 <div class=card><h2>Process manager</h2><table><tr><th>step</th><th class=n>count</th></tr>{pm_rows}</table></div>
@@ -366,7 +392,8 @@ findings, the costs that fell away, and why the claim is (or is not) time-barred
 <th>limitation date</th><th class=n>days</th><th>municipality</th><th>invoice</th><th>type</th><th>stage</th>
 <th class=n>principal</th><th>why</th></tr>{worklist_rows}</table>
 <p class=note>{s.time_barred} claims taken over from the old system were already time-barred by {run.end}.</p></div>
-<div class=card><h2>Findings of the good-collection-practice audit</h2><table><tr><th>code</th><th>severity</th>
+<div class=card><h2>Findings of the good-collection-practice audit — {_severity_counts(s.findings)}
+(breaches · warnings · infos)</h2><table><tr><th>code</th><th>severity</th>
 <th class=n>findings</th><th class=n>cases</th></tr>{findings_rows}</table></div>
 </main></body></html>
 """

@@ -324,6 +324,22 @@ class World:
         exact, _ = claim.interest_exact_on(day, rules_for(claim.jurisdiction.value))
         return to_cents(claim.account.balance(exact))
 
+    def owed_on_bank_day(self, claim: Claim, ordered: date) -> Decimal:
+        """What the payer saw owed on the day their bank received the order: interest through that
+        day, and only the fees and costs of steps taken by then — a reminder sent while the money
+        was on its way is not in the amount paid."""
+        taken = {n.command_id: n.sent_on for n in claim.facts.notices}
+        taken.update({e.command_id: e.requested_on for e in claim.facts.enforcements})
+        later = sum(
+            (
+                item.amount
+                for command, item in claim.cost_items.items()
+                if command not in claim.waived and taken.get(command, ordered) > ordered
+            ),
+            Decimal(0),
+        )
+        return max(self.balance_on(claim, ordered) - later, Decimal(0))
+
     def do(self, verb: str, **kwargs: Any) -> bool:
         """Run one command; a refusal is counted, not raised (the world does not know the rules)."""
         try:
@@ -358,7 +374,7 @@ class World:
             claim = world.claim(creditor, invoice)
             if not world.is_open(claim):
                 return
-            owed = world.balance_on(claim, ordered)
+            owed = world.owed_on_bank_day(claim, ordered)
             paying = amount if amount is not None else owed
             if fraction is not None:
                 paying = to_cents(owed * Decimal(str(fraction)))
@@ -374,7 +390,7 @@ class World:
                 ordered=ordered,
                 command_id=f"bank/{invoice}/{ordered}/{world._next_seq()}",
             ):
-                if remnant_ok or paying < owed:
+                if remnant_ok or world.is_open(world.claim(creditor, invoice)):  # a remnant stays open
                     world.remnants.add((creditor, invoice))
 
         self.schedule(self.bank_day(ordered, d.jurisdiction), "payment", run, priority=3)

@@ -1,5 +1,5 @@
 """The three read models, applied straight from the domain's events into PostgreSQL, agree with
-the domain on every shared scenario: the ledger's balances, the limitation dates, the findings."""
+the domain on every scenario: the ledger's balances, the limitation dates, the findings."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from domain.scenario import Scenario, run_scenario
 from projections import audit_trail, dossier, ledger, limitation
 from projections.base import schema_name
 from projections.casefold import CaseFolder
-from tests.scenario_files import scenario_files
+from tests.scenario_files import scenario_files, scenario_params
 from tests.unit.test_casefold import all_projected
+from web.dossier import render_html
 
 pytestmark = pytest.mark.integration
 PROJECTIONS = (ledger.Ledger(), limitation.LimitationWatch(), audit_trail.AuditTrail())
@@ -48,7 +49,7 @@ def project(conn: psycopg.Connection[Any], names: dict[str, str], app: Collectio
                 p.apply(cur, event, names[p.name], before, after)
 
 
-@pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", scenario_params())
 def test_read_models_agree_with_the_domain(path: Path, schemas: Any) -> None:
     conn, names = schemas
     scenario = Scenario.load(path)
@@ -101,29 +102,139 @@ def test_settlement_splits_what_was_collected_into_principal_interest_and_fees(s
     assert rows[0]["total"] == Decimal("10000.00")
 
 
-def test_the_dossier_shows_the_steps_the_findings_and_the_costs_that_fell_away(schemas: Any) -> None:
+def build_dossiers(schemas: Any, text: str) -> dict[str, dict[str, Any]]:
     conn, names = schemas
     app = CollectionApp()
-    scenario = Scenario.load(next(p for p in scenario_files() if "no-18" in p.name))
+    scenario = Scenario.parse_text(text)
     report = run_scenario(scenario, app)
     project(conn, names, app)
     suffix = names["ledger"].removeprefix("kravsak_ledger")
-    case = str(app.claim(scenario.creditor, "SFO-22").id)
+    built = {}
     with conn.cursor() as cur:
-        d = dossier.build(cur, case, date.fromisoformat(report["report_on"]), suffix=suffix)
-    assert d is not None
+        for invoice in report["invoices"]:
+            case = str(app.claim(scenario.creditor, invoice).id)
+            d = dossier.build(cur, case, date.fromisoformat(report["report_on"]), suffix=suffix)
+            assert d is not None
+            built[invoice] = d
+    return built
+
+
+def test_the_dossier_shows_the_steps_the_findings_and_the_costs_that_fell_away(schemas: Any) -> None:
+    d = build_dossiers(schemas, next(p for p in scenario_files() if "no-18" in p.name).read_text())["SFO-22"]
     assert d["claim"]["invoice"] == "SFO-22" and d["figures"]["fees"] == "0.00"
     assert [s["step"] for s in d["steps"]] == [
         "Invoice issued",
         "Notice sent",
         "Objection received",
-        "Objection resolved",
-        "Costs fell away",
+        "Objection decided",
     ]
-    assert any(f["code"] == "costs_not_recoverable" and f["step"] == "Notice sent" for f in d["findings"])
+    assert d["steps"][3]["costs_fell_away"] == [
+        {"kind": "fee", "amount": "35.00", "reason": d["costs_fallen_away"][0]["reason"], "step": 2}
+    ]
+    assert any(f["code"] == "costs_not_recoverable" and f["step"] == 2 for f in d["findings"])
     assert d["costs_fallen_away"] and d["costs_fallen_away"][0]["amount"] == "35.00"
-    page = dossier.render_html(d)
+    assert d["objections"][0]["outcome"] == "maintained"
+    page = render_html(d)
     assert "costs_not_recoverable" in page and "SFO-22" in page and "inkassovarsel" in page
+    assert "maintained — the claim stays disputed: only the court route remains" in page
+
+
+SWEDISH_OBJECTION_LATE = """
+scenario: an inkassokrav (which interrupts limitation) sent while an objection was already received
+jurisdiction: SE
+steps:
+  - {on: 2025-03-01, do: issue_invoice, invoice: BO-2, amount: "1500.00", due: 2025-03-31, claim_type: barnomsorg}
+  - {on: 2025-04-10, do: send_notice, invoice: BO-2, notice: inkassokrav, deadline: 2025-04-20}
+  - {on: 2025-04-14, do: register_objection, invoice: BO-2, received: 2025-04-08}
+  - {on: 2025-05-02, do: resolve_objection, invoice: BO-2, outcome: maintained}
+report_on: 2025-05-05
+"""
+
+
+def test_one_row_per_step_and_each_finding_points_at_the_step_that_caused_it(schemas: Any) -> None:
+    d = build_dossiers(schemas, SWEDISH_OBJECTION_LATE)["BO-2"]
+
+    assert [(s["n"], s["step"]) for s in d["steps"]] == [
+        (1, "Invoice issued"),
+        (2, "Notice sent"),
+        (3, "Objection received"),
+        (4, "Objection decided"),
+    ]
+    notice = d["steps"][1]
+    assert notice["event_types"] == ["ClaimNoticeSent", "ClaimLimitationInterrupted"]
+    assert notice["limitation"]["until"] == "2028-04-10"  # shown with its step, not as a row of its own
+    assert [(f["code"], f["step"]) for f in d["findings"]] == [
+        ("escalated_during_objection", 2),
+        ("costs_not_recoverable", 2),
+    ]
+    assert [f["code"] for f in notice["findings"]] == ["escalated_during_objection", "costs_not_recoverable"]
+    assert d["headline"] == {"breach": 1, "warning": 0, "info": 1}
+    assert d["findings"][0]["severity"] == "breach"  # breaches first
+    assert "deadline 2025-04-20 (passed)" in notice["what"]
+    page = render_html(d)
+    assert "1 breach" in page and "0 warnings" in page and "1 info" in page
+    assert page.count('id="step-') == 4
+    assert 'at <a href="#step-2">step 2</a>' in page
+
+
+OBJECTION_PLAN_WRITE_OFF = """
+scenario: an objection partly upheld, a payment plan broken, a write-off; a second invoice overpaid
+steps:
+  - {on: 2024-01-15, do: issue_invoice, invoice: BH-7, amount: "3000.00", due: 2024-02-15, claim_type: barnehage}
+  - {on: 2024-03-01, do: send_notice, invoice: BH-7, notice: purring}
+  - {on: 2024-03-20, do: send_notice, invoice: BH-7, notice: inkassovarsel}
+  - {on: 2024-03-25, do: register_objection, invoice: BH-7, received: 2024-03-18, text: "I never had a place there"}
+  - {on: 2024-04-10, do: resolve_objection, invoice: BH-7, outcome: upheld, amount: "1000.00"}
+  - on: 2024-04-20
+    do: agree_payment_plan
+    invoice: BH-7
+    installments:
+      - {due: 2024-05-20, amount: "700.00"}
+      - {due: 2024-06-20, amount: "700.00"}
+      - {due: 2024-07-20, amount: "700.00"}
+  - {on: 2024-05-21, do: register_payment, invoice: BH-7, amount: "700.00", ordered: 2024-05-18}
+  - {on: 2024-06-25, do: run_policies, until: 2024-07-10}
+  - {on: 2024-09-30, do: write_off, invoice: BH-7, reason: uneconomic}
+  - {on: 2024-01-15, do: issue_invoice, invoice: BH-8, amount: "500.00", due: 2024-02-15, claim_type: barnehage}
+  - {on: 2024-02-20, do: register_payment, invoice: BH-8, amount: "600.00", ordered: 2024-02-19}
+report_on: 2024-07-01
+"""
+
+
+def test_the_dossier_shows_objection_outcome_instalments_write_off_and_surplus(schemas: Any) -> None:
+    built = build_dossiers(schemas, OBJECTION_PLAN_WRITE_OFF)
+    d = built["BH-7"]
+
+    assert d["objections"] == [
+        {
+            "step": 4,
+            "received": "2024-03-18",
+            "registered": "2024-03-25",
+            "outcome": "upheld",
+            "meaning": "upheld — the debtor is right: the amount is credited and the collection costs fall away",
+            "decided": "2024-04-10",
+            "decided_step": 5,
+            "credited": "1000.00",
+        }
+    ]
+    (plan,) = d["plans"]
+    assert [(i["due"], i["status"]) for i in plan["installments"]] == [
+        ("2024-05-20", "paid"),
+        ("2024-06-20", "missed"),
+        ("2024-07-20", "falls due"),  # as of 2024-07-01
+    ]
+    assert plan["broken"] == {"step": 8, "on": "2024-06-25", "missed_due": "2024-06-20", "shortfall": "700.00"}
+    assert d["write_off"] is not None and d["write_off"]["reason"] == "uneconomic"
+    assert d["steps"][-1]["after_as_of"] is True  # written off after the as-of date
+    assert d["surplus"] is None
+    page = render_html(d)
+    for text in ("upheld — the debtor is right", "falls due", "missed", "uneconomic: the remnant is not worth"):
+        assert text in page, text
+
+    overpaid = built["BH-8"]
+    assert overpaid["surplus"] == {"amount": "99.32", "currency": "NOK"}
+    assert "beyond the balance is owed back to the debtor" in overpaid["steps"][1]["what"]
+    assert "99.32 NOK was paid beyond what was owed and is owed back to the debtor" in render_html(overpaid)
 
 
 def test_ageing_counts_only_open_claims_by_days_past_due(schemas: Any) -> None:

@@ -14,7 +14,7 @@ from domain.claim import Claim
 from domain.scenario import Scenario, run_scenario
 from projections.base import ProjectedEvent
 from projections.casefold import CaseFolder
-from tests.scenario_files import scenario_files
+from tests.scenario_files import scenario_files, scenario_params
 
 
 def projected(event: Any, position: int) -> ProjectedEvent:
@@ -47,7 +47,7 @@ def test_every_stored_event_type_is_known_to_the_folder() -> None:
     assert {"ClaimInvoiced", "ClaimNoticeSent", "ClaimCostsWaived", "DebtorDied"} <= set(BY_WIRE_NAME)
 
 
-@pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", scenario_params())
 def test_folded_claims_report_exactly_what_the_domain_reports(path: Any) -> None:
     scenario = Scenario.load(path)
     app = CollectionApp()

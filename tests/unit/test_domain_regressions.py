@@ -1,7 +1,7 @@
 """Regressions: domain bugs found while writing the rule, property and use-case tests, now fixed.
 
 Each test states what the law (rules.md, version-1 decisions) or the scenario contract
-(FORMAT.md) expects. The expected figures are worked out
+(docs/scenario-format.md) expects. The expected figures are worked out
 by hand in the test.
 """
 
@@ -101,7 +101,7 @@ def test_parameter_value_with_an_empty_source_is_refused(tmp_path: Path) -> None
         load_parameter(path)
 
 
-# --- the contract's order of refusals (FORMAT.md) ---------------------------------------------------
+# --- the contract's order of refusals (docs/scenario-format.md) ---------------------------------------------------
 
 
 def test_too_short_warning_deadline_during_a_deferral_is_refused_deadline_too_short_first() -> None:

@@ -159,7 +159,7 @@ def test_purring_sent_13_days_after_due_carries_no_fee() -> None:
         ]
     )
     assert (report["steps"][1]["fee"], report["steps"][1]["deadline"]) == ("0.00", "2024-09-29")
-    assert findings_of(report, "notice_fee_not_allowed") == [1]
+    assert report["findings"] == []  # no fee where the law allows none is the law applied, not a finding
     assert report["invoices"]["SFO-1"]["fees"] == "0.00"
 
 
@@ -548,7 +548,7 @@ def test_objection_found_unfounded_lets_collection_resume_with_its_costs() -> No
 
     report = desk.report("BH-4", date(2024, 4, 22))
     assert (report["fees"], report["disputed"], report["stage"]) == ("140.00", False, "demanded")
-    assert [c for c, _ in desk.findings("BH-4") if c != "notice_fee_not_allowed"] == []
+    assert desk.findings("BH-4") == []
 
 
 def test_objection_maintained_leaves_only_the_court_route_and_the_earlier_fees_fall_away() -> None:
@@ -1025,3 +1025,22 @@ def test_creditor_with_a_mod11_agreement_gets_valid_mod11_kids() -> None:
         desk.invoice(f"INV-{n}", "100.00", due=date(2024, 3, 15))
         kid = desk.claim(f"INV-{n}").kid
         assert is_valid_kid(kid, KidAlgorithm.MOD11) and len(kid) == 12 and not kid.endswith("-")
+
+
+def test_a_lawful_paminnelse_without_a_fee_is_not_a_finding() -> None:
+    report = scenario(
+        [
+            {
+                "on": date(2025, 3, 1),
+                "do": "issue_invoice",
+                "invoice": "BO-1",
+                "amount": "1500.00",
+                "due": date(2025, 3, 31),
+                "claim_type": "barnomsorg",
+            },
+            {"on": date(2025, 4, 1), "do": "send_notice", "invoice": "BO-1", "notice": "paminnelse"},
+        ],
+        jurisdiction="SE",
+    )
+    assert (report["steps"][1]["accepted"], report["steps"][1]["fee"]) == (True, "0.00")
+    assert report["findings"] == []

@@ -1,4 +1,4 @@
-"""Every shared scenario gives the same report on the PostgreSQL event store as in memory."""
+"""Every scenario gives the same report on the PostgreSQL event store as in memory."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ import pytest
 
 from domain.application import CollectionApp
 from domain.scenario import Scenario, check_expectations, run_scenario
-from tests.scenario_files import scenario_files
+from tests.scenario_files import scenario_params
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.stem)
-def test_shared_scenario_gives_the_same_report_on_postgres(path: Path, pg_env: dict[str, str]) -> None:
+@pytest.mark.parametrize("path", scenario_params())
+def test_scenario_gives_the_same_report_on_postgres(path: Path, pg_env: dict[str, str]) -> None:
     scenario = Scenario.load(path)
     app = CollectionApp(pg_env, namespace=uuid4())
     try:

@@ -1,4 +1,4 @@
-"""Every shared scenario through the whole pipeline — PostgreSQL event store, publisher, Kafka,
+"""Every scenario through the whole pipeline — PostgreSQL event store, publisher, Kafka,
 projection runner — gives the same report as in memory, read from the projections."""
 
 from __future__ import annotations
@@ -10,13 +10,13 @@ import pytest
 from domain.scenario import Scenario, check_expectations, run_scenario
 from kravsak.pipeline import run_through_kafka
 from kravsak.settings import Settings
-from tests.scenario_files import scenario_files
+from tests.scenario_files import scenario_params
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.stem)
-def test_shared_scenario_through_kafka_equals_the_in_memory_run(path: Path, settings: Settings, stack: object) -> None:
+@pytest.mark.parametrize("path", scenario_params())
+def test_scenario_through_kafka_equals_the_in_memory_run(path: Path, settings: Settings, stack: object) -> None:
     scenario = Scenario.load(path)
     through = run_through_kafka(scenario, settings)
     assert check_expectations(scenario.expect, through) == []
