@@ -2,9 +2,11 @@
 
 - **Validation streams with parsing.** lxml's `iterparse` runs libxml2's XSD validator (the official
   schema in `intake/xsd/`) over the same SAX stream that builds the elements; each `TxDtls` is read at
-  its end tag and then cleared, so memory holds one transaction whatever the file's size. libxml2
-  reports XSD violations without a line number, so a file that breaks the XSD is read once more by
-  `xmlschema` (lazily, only then) to name the element's path and line.
+  its end tag and then cleared, so memory holds one transaction whatever the file's size.
+- **Where an XSD violation is.** libxml2 logs it without a line while parsing a chunk and lxml raises
+  it only at the end of the document. The log is looked at before every element is processed, so a
+  violation is seen while the elements of its chunk are still in the tree: the element the message
+  names (and whose value it quotes) is found there, with its line, and the file is refused at once.
 - **What is a credit transaction**: each `TxDtls` of a booked (`Sts` BOOK) credit (`CdtDbtInd` CRDT)
   entry that is not a reversal; an entry without `TxDtls` is one transaction. Debit entries, reversals
   and entries not booked are counted and skipped. The amounts of an entry's `TxDtls` must add up to
@@ -22,6 +24,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -66,6 +69,7 @@ class _Entry:
     amount: Decimal
     currency: str
     skip: SkipReason | None
+    indicator: str
     booked: date | None
     value_date: date | None
     account_servicer_ref: str | None
@@ -94,16 +98,18 @@ class _Reader:
         self.notification = _Notification()
         self.entry: _Entry | None = None
         self.i_ntfctn = self.i_ntry = self.i_dtls = self.i_tx = 0
+        self._qualified: dict[str, str] = {}
 
     # ---- small helpers -------------------------------------------------------------------------
     def q(self, path: str) -> str:
-        return "/".join(f"{{{self.ns}}}{p}" for p in path.split("/"))
+        qualified = self._qualified.get(path)
+        if qualified is None:
+            qualified = self._qualified[path] = "/".join(f"{{{self.ns}}}{p}" for p in path.split("/"))
+        return qualified
 
     def text(self, element: Element, path: str) -> str | None:
-        found = element.find(self.q(path))
-        if found is None or found.text is None:
-            return None
-        return str(found.text).strip()
+        found = element.findtext(self.q(path))
+        return None if found is None else str(found).strip() or None
 
     def amount(self, element: Element, path: str, where: str, line: int) -> tuple[Decimal, str] | None:
         found = element.find(self.q(path))
@@ -128,6 +134,22 @@ class _Reader:
     @property
     def ntry_path(self) -> str:
         return f"{self.ntfctn_path}/Ntry[{self.i_ntry + 1}]"
+
+    def path_of(self, element: Element) -> str:
+        """/Document/…/Ntry[n]/… with the indexes the element has in the file (counting those already
+        read and cleared from the tree)."""
+        chain = [element, *element.iterancestors()][::-1]
+        counters = {"Ntfctn": self.i_ntfctn, "Ntry": self.i_ntry, "NtryDtls": self.i_dtls, "TxDtls": self.i_tx}
+        parts, current = [], True
+        for node in chain:
+            name = etree.QName(node).localname
+            if name not in _INDEXED:
+                parts.append(name)
+                continue
+            pending_before = sum(1 for s in node.itersiblings(preceding=True) if s.tag == node.tag and len(s))
+            parts.append(f"{name}[{(counters[name] if current else 0) + pending_before + 1}]")
+            current = current and pending_before == 0
+        return "/" + "/".join(parts)
 
     # ---- events --------------------------------------------------------------------------------
     def on_end(self, element: Element) -> Iterator[Item]:
@@ -180,6 +202,7 @@ class _Reader:
             amount=amount[0],
             currency=amount[1],
             skip=skip,
+            indicator=indicator or "",
             booked=self.date_of(ntry, "BookgDt"),
             value_date=self.date_of(ntry, "ValDt"),
             account_servicer_ref=self.text(ntry, "AcctSvcrRef"),
@@ -196,7 +219,7 @@ class _Reader:
         amount = self.amount(tx, "Amt", where, line) if self.v08 else None
         amount = amount or self.amount(tx, "AmtDtls/TxAmt/Amt", where, line)
         indicator = self.text(tx, "CdtDbtInd")
-        if indicator and indicator != self.text(ntry, "CdtDbtInd"):
+        if indicator and indicator != entry.indicator:
             raise _refuse("differs from the entry's CdtDbtInd", field="CdtDbtInd", line=line, element=where)
         if amount is None:
             entry.all_detailed = False
@@ -216,7 +239,7 @@ class _Reader:
 
     def _end_entry(self, ntry: Element) -> Iterator[Item]:
         entry = self._entry_of(ntry)
-        key = "DBIT" if self.text(ntry, "CdtDbtInd") == "DBIT" else "CRDT"
+        key = "DBIT" if entry.indicator == "DBIT" else "CRDT"
         self.notification.count(key, entry.amount)
         if entry.held is not None:
             tx, where, ordinal = entry.held
@@ -362,6 +385,37 @@ class _Reader:
                 )
 
 
+_MESSAGE = re.compile(r"Element '(?:\{[^}]*\})?(?P<name>[^']+)'(?:, attribute '(?P<attr>[^']+)')?: (?P<rule>.*)")
+_VALUE = re.compile(r"[Tt]he value '(?P<a>[^']*)'|^'(?P<b>[^']*)' is not")
+_INDEXED = ("Ntfctn", "Ntry", "NtryDtls", "TxDtls")
+
+
+def _locate(reader: _Reader, events: Any, root: Element | None, message: str) -> BankFileError:
+    """The first XSD violation in the log, found in the part of the tree not yet read (`root`)."""
+    entry = next(e for e in events.error_log if e.domain_name == "SCHEMASV")
+    text = str(entry.message).replace(f"{{{reader.ns}}}", "")
+    match = _MESSAGE.match(text)
+    if match is None or root is None:
+        return _refuse(text, field=f"XSD {message}", line=None, element=None)
+    name, attribute, rule = match["name"], match["attr"], match["rule"]
+    quoted = _VALUE.search(rule)
+    value = (quoted["a"] if quoted["a"] is not None else quoted["b"]) if quoted else None
+    candidates = list(root.iter(f"{{{reader.ns}}}{name}"))
+    found = None
+    if value is not None:
+        for candidate in candidates:
+            seen = candidate.get(attribute) if attribute else (candidate.text or "").strip()
+            if seen == value:
+                found = candidate
+                break
+    if found is None and candidates:
+        found = candidates[-1]
+    field = f"{name}/@{attribute}" if attribute else name
+    if found is None:
+        return _refuse(f"{rule} (XSD {message})", field=field, line=None, element=None)
+    return _refuse(f"{rule} (XSD {message})", field=field, line=found.sourceline, element=reader.path_of(found))
+
+
 def _parent_is(element: Element, name: str) -> bool:
     parent = element.getparent()
     return parent is not None and etree.QName(parent).localname == name
@@ -416,39 +470,18 @@ def read(source: Source, info: FileInfo) -> Iterator[Item]:
         remove_comments=True,
     )
     try:
-        for n, (_, element) in enumerate(events):
-            if n % 64 == 0 and _schema_errors(events):
-                raise _xsd_error(source, message, events)
-            try:
-                yield from reader.on_end(element)
-            except BankFileError:
-                if _schema_errors(events):
-                    raise _xsd_error(source, message, events) from None
-                raise
+        for _, element in events:
+            if _schema_errors(events):
+                raise _locate(reader, events, element.getroottree().getroot(), message)
+            yield from reader.on_end(element)
+        if _schema_errors(events):
+            raise _locate(reader, events, None, message)
     except etree.XMLSyntaxError as e:
         if e.lineno:  # not well-formed: libxml2 knows where
-            raise _refuse(str(e.msg), field="XML", line=e.lineno, element=reader.ntry_path) from None
-        raise _xsd_error(source, message, events) from None
+            raise _refuse(str(e.msg), field="XML", line=e.lineno, element=None) from None
+        raise _locate(reader, events, None, message) from None
 
 
 def _schema_errors(events: Any) -> bool:
-    return any(entry.domain_name == "SCHEMASV" for entry in events.error_log)
-
-
-def _xsd_error(source: Source, message: str, events: Any) -> BankFileError:
-    """Name the first XSD violation's element and line (xmlschema re-reads the file for that)."""
-    import xmlschema
-
-    namespace = "{urn:iso:std:iso:20022:tech:xsd:" + message + "}"
-    libxml = next((e.message for e in events.error_log if e.domain_name == "SCHEMASV"), "breaks the XSD")
-    schema = xmlschema.XMLSchema(str(xsd.path(message)))
-    resource = xmlschema.XMLResource(str(source.path), lazy=True, defuse="always")
-    for error in schema.iter_errors(resource):
-        reason = error.reason or libxml
-        return _refuse(
-            reason.replace(namespace, ""),
-            field=f"XSD {message}",
-            line=error.sourceline,
-            element=str(error.path) if error.path else None,
-        )
-    return _refuse(str(libxml).replace(namespace, ""), field=f"XSD {message}", line=None, element=None)
+    log = events.error_log
+    return bool(log) and any(entry.domain_name == "SCHEMASV" for entry in log)
