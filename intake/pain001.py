@@ -159,6 +159,15 @@ def build(
     return etree.ElementTree(document)
 
 
+def _named_path(root: Any, path: str | None) -> str:
+    """libxml2's /*/*[2]/… path of an element in a default namespace, with the elements' names."""
+    found = root.getroottree().xpath(path) if path else []
+    if not found:
+        return path or "?"
+    chain = [found[0], *found[0].iterancestors()][::-1]
+    return "/" + "/".join(etree.QName(node).localname for node in chain)
+
+
 def write_pain001(
     path: str | os.PathLike[str],
     refunds: Sequence[Refund],
@@ -179,7 +188,9 @@ def write_pain001(
     schema = xsd.schema(message)
     if not schema.validate(reparsed):
         log = cast(Iterable[Any], schema.error_log)
-        errors = [(int(e.line), f"{e.path}: {re.sub(r'{[^}]*}', '', str(e.message))}") for e in log]
+        errors = [
+            (int(e.line), f"{_named_path(reparsed, e.path)}: {re.sub(r'{[^}]*}', '', str(e.message))}") for e in log
+        ]
         raise InvalidRefundFile(message, errors)
     target = Path(path)
     descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
