@@ -623,6 +623,7 @@ def _item(p: _OpenPayment, deposit: _OpenDeposit) -> Item:
         format=FileFormat.BGMAX,
         file_digest="",
         transaction_id=f"bgmax:{deposit.opening.bankgiro}:{tk15.payment_day:%Y%m%d}:{tk15.serial}:{p.ordinal:05d}",
+        payee_account=deposit.opening.bankgiro,
         reference=reference if p.record.reference_code != 0 else "",
         structured=p.record.reference_code == 2,
         amount=amount,

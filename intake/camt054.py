@@ -311,6 +311,7 @@ class _Reader:
             format=FileFormat.CAMT054,
             file_digest="",
             transaction_id=f"camt054:{self.notification.account}:{reference_id}",
+            payee_account=self.notification.account,
             reference=reference,
             structured=structured,
             amount=value,

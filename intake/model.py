@@ -40,6 +40,8 @@ class CreditTransaction:
 
     - `transaction_id`: unique for this payment at this bank and stable between deliveries of the same
       file; the caller uses it as the command id (see ADR 0018 for how each format builds it).
+    - `payee_account`: the office's account the money went to (OCR assignment account, camt.054
+      `Ntfctn/Acct`, BgMax payee bankgiro); `check(accounts=...)` refuses a file paying anyone else.
     - `reference`: the KID (Norway) or OCR reference (Sweden) when `structured`, else whatever text the
       payer gave in its place ("" for none). Only a structured reference is matched to a claim.
     - `ordered`: the payer's order date per scenario contract 1.1 ("Precise meanings"); `ordered_from`
@@ -50,6 +52,7 @@ class CreditTransaction:
     format: FileFormat
     file_digest: str
     transaction_id: str
+    payee_account: str
     reference: str
     structured: bool
     amount: Decimal
@@ -116,6 +119,7 @@ class FileSummary:
     controls: str
     test_file: bool = False
     version: str | None = None
+    payee_accounts: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "credits", MappingProxyType(dict(self.credits)))

@@ -312,6 +312,7 @@ class _Reader:
             format=FileFormat.OCR,
             file_digest="",
             transaction_id=transaction_id,
+            payee_account=self.assignment.start.assignment_account,
             reference=item1.kid or "",
             structured=bool(item1.kid),
             amount=amount,

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -113,10 +113,20 @@ class CheckedFile:
 
 
 def check(
-    path: str | os.PathLike[str], file_format: FileFormat | str | None = None, progress: Progress | None = None
+    path: str | os.PathLike[str],
+    file_format: FileFormat | str | None = None,
+    *,
+    accounts: Collection[str] | None = None,
+    progress: Progress | None = None,
 ) -> CheckedFile:
-    """Validate the whole file; BankFileError names the line or element, the field and the rule."""
+    """Validate the whole file; BankFileError names the line or element, the field and the rule.
+
+    `accounts`: the office's own accounts (OCR assignment accounts, camt.054 IBANs, BgMax bankgiro
+    numbers). A file that pays into any other account is refused: it is someone else's money.
+    """
     fmt = FileFormat(file_format) if file_format else detect_format(path)
+    allowed = None if accounts is None else frozenset(accounts)
+    payees: set[str] = set()
     info = FileInfo()
     credits: dict[str, Totals] = {}
     skipped: Counter[SkipReason] = Counter()
@@ -126,6 +136,17 @@ def check(
         with Source(path, progress) as source:
             for item in _PARSERS[fmt](source, info):
                 if isinstance(item, CreditTransaction):
+                    if item.payee_account not in payees:
+                        if allowed is not None and item.payee_account not in allowed:
+                            raise BankFileError(
+                                f"the file pays into account {item.payee_account}, which is not one of this "
+                                "office's accounts",
+                                field="payee account",
+                                line=item.line,
+                                element=item.element,
+                                file_format=fmt.value,
+                            )
+                        payees.add(item.payee_account)
                     seen.add(item.transaction_id)
                     credits[item.currency] = credits.get(item.currency, Totals()).plus(item.amount)
                     spool.write(item)
@@ -142,6 +163,7 @@ def check(
             controls=info.controls,
             test_file=info.test_file,
             version=info.version,
+            payee_accounts=frozenset(payees),
         )
         if seen.suspects:
             _confirm_duplicates(spool.read(fmt, digest), seen.suspects, fmt)

@@ -18,12 +18,13 @@ from intake.model import CreditTransaction, ExtraReference, FileFormat
 
 _Extras = tuple[tuple[str, str | None], ...]
 _Opt = str | None
-_Row = tuple[str, str, bool, str, str, int, str, int | None, int, _Opt, _Opt, _Opt, _Opt, _Opt, _Opt, _Extras]
+_Row = tuple[str, str, str, bool, str, str, int, str, int | None, int, _Opt, _Opt, _Opt, _Opt, _Opt, _Opt, _Extras]
 
 
 def _row(tx: CreditTransaction) -> _Row:
     return (
         tx.transaction_id,
+        tx.payee_account,
         tx.reference,
         tx.structured,
         str(tx.amount),
@@ -43,12 +44,13 @@ def _row(tx: CreditTransaction) -> _Row:
 
 
 def _transaction(row: _Row, file_format: FileFormat, digest: str) -> CreditTransaction:
-    (tid, reference, structured, amount, currency, ordered, ordered_from, booked, line, element, bank_ref,
+    (tid, payee, reference, structured, amount, currency, ordered, ordered_from, booked, line, element, bank_ref,
      name, account, payer_id, text, extras) = row  # fmt: skip
     return CreditTransaction(
         format=file_format,
         file_digest=digest,
         transaction_id=tid,
+        payee_account=payee,
         reference=reference,
         structured=structured,
         amount=Decimal(amount),
