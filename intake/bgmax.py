@@ -461,7 +461,7 @@ class _OpenPayment:
 class _OpenDeposit:
     opening: Opening
     line: int
-    closing: Deposit | None  # the TK15 ahead, read by the look-ahead
+    closing: Deposit | BankFileError  # the TK15 ahead, read by the look-ahead (or why there is none)
     payments: int = 0
     deductions: int = 0
     net: int = 0
@@ -483,16 +483,24 @@ class _LookAhead:
     def close(self) -> None:
         self._file.close()
 
-    def deposit_after(self, number: int) -> Deposit | None:
+    def deposit_after(self, number: int, opening_line: int) -> Deposit | BankFileError:
+        """The TK15 closing the deposit opened at `number`, or the error the main reader will meet."""
+        last = number
         for n, raw in self._lines:
-            if n > number and raw.startswith(b"15"):
+            if n <= number:
+                continue
+            last = n
+            if raw.startswith(b"15"):
                 try:
-                    return Deposit.parse(raw.rstrip(b"\r\n").decode("latin-1"))
-                except FieldError:
-                    return None  # the main reader reports it when it gets there
-            if n > number and raw.startswith((b"05", b"70")):
-                return None
-        return None
+                    closing = parse_record(raw.rstrip(b"\r\n").decode("latin-1"), n)
+                except BankFileError as error:
+                    return error
+                assert isinstance(closing, Deposit)
+                return closing
+            if raw.startswith((b"05", b"70")):
+                name = NAMES[raw[:2].decode()]
+                return _refuse(n, name, f"the deposit opened at line {opening_line} has no TK15")
+        return _refuse(last, "file", "truncated: no TK70 end record")
 
 
 def read(source: Source, info: FileInfo) -> Iterator[Item]:
@@ -539,6 +547,8 @@ def _read(source: Source, info: FileInfo, ahead: _LookAhead) -> Iterator[Item]:
             continue
         if ended:
             raise _refuse(number, name, "no record may follow the TK70 end record")
+        if isinstance(record, Opening | End) and deposit is not None:
+            raise _refuse(number, name, f"the deposit opened at line {deposit.line} has no TK15")
         if isinstance(record, Payment | Deposit | Opening | End | Start) and payment is not None:
             assert deposit is not None
             yield _item(payment, deposit)
@@ -546,14 +556,10 @@ def _read(source: Source, info: FileInfo, ahead: _LookAhead) -> Iterator[Item]:
         if isinstance(record, Start):
             raise _refuse(number, name, "a second start record")
         if isinstance(record, End):
-            if deposit is not None:
-                raise _refuse(number, name, f"the deposit opened at line {deposit.line} has no TK15")
             _check_end(number, record, counts)
             ended = True
         elif isinstance(record, Opening):
-            if deposit is not None:
-                raise _refuse(number, name, f"the deposit opened at line {deposit.line} has no TK15")
-            deposit = _OpenDeposit(record, number, ahead.deposit_after(number))
+            deposit = _OpenDeposit(record, number, ahead.deposit_after(number, number))
         elif deposit is None:
             raise _refuse(number, name, "outside a deposit (no TK05 opening record before it)")
         elif isinstance(record, Payment):
@@ -615,8 +621,8 @@ def _item(p: _OpenPayment, deposit: _OpenDeposit) -> Item:
     if amount <= 0:
         raise _refuse(p.line, "TK20 payment record amount (positions 38-55)", "a payment must be more than zero")
     tk15 = deposit.closing
-    if tk15 is None:  # the main reader refuses the deposit when it reaches its end
-        raise _refuse(deposit.line, "TK05 opening record", "the deposit has no readable TK15 deposit record")
+    if isinstance(tk15, BankFileError):
+        raise tk15
     reference = p.record.reference.strip()
     sender = p.record.sender_bankgiro
     return CreditTransaction(
