@@ -26,7 +26,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -41,7 +41,8 @@ from intake.source import Source
 
 NAMESPACE_PREFIX = "urn:iso:std:iso:20022:tech:xsd:camt.054.001."
 VERSIONS = ("02", "08")
-_ROOT = "/Document/BkToCstmrDbtCdtNtfctn"
+_MESSAGE_ROOT = "BkToCstmrDbtCdtNtfctn"
+_ROOT = f"/Document/{_MESSAGE_ROOT}"
 
 Element = Any  # lxml's _Element; lxml-stubs types the iterparse events loosely
 
@@ -99,6 +100,7 @@ class _Reader:
         self.entry: _Entry | None = None
         self.i_ntfctn = self.i_ntry = self.i_dtls = self.i_tx = 0
         self._qualified: dict[str, str] = {}
+        self.closed = False
 
     # ---- small helpers -------------------------------------------------------------------------
     def q(self, path: str) -> str:
@@ -157,7 +159,8 @@ class _Reader:
         if name == "TxDtls":
             yield from self._transaction_details(element)
             self.i_tx += 1
-            _release(element)
+            if self.entry is None or self.entry.held is None or self.entry.held[0] is not element:
+                _release(element)
         elif name == "NtryDtls":
             self._check_batch(element)
             self.i_dtls += 1
@@ -173,6 +176,8 @@ class _Reader:
             self.notification.account = iban or self.text(element, "Id/Othr/Id") or ""
         elif name == "TxsSummry" and _parent_is(element, "Ntfctn"):
             self._read_summary(element)
+        elif name == _MESSAGE_ROOT:
+            self.closed = True
         elif name == "Ntfctn":
             self._check_summary(element)
             self.i_ntfctn += 1
@@ -261,7 +266,8 @@ class _Reader:
                 element=entry.path,
             )
         if entry.transactions == 0 and entry.skip is None:
-            yield self._credit(entry, None, (entry.amount, entry.currency), entry.path, entry.line, 1)
+            credit = self._credit(entry, None, (entry.amount, entry.currency), entry.path, entry.line, 1)
+            yield replace(credit, text=self.text(ntry, "AddtlNtryInf"))
         if entry.skip is not None:
             yield Skipped(entry.skip, entry.amount, entry.currency, entry.line, entry.path)
 
@@ -460,13 +466,14 @@ def read(source: Source, info: FileInfo) -> Iterator[Item]:
     info.version = message
     info.controls = "camt.054 XSD, entry amounts = sum of their TxDtls, Btch and TxsSummry counts and sums"
     reader = _Reader(namespace)
-    tags = [f"{{{namespace}}}{t}" for t in ("TxDtls", "NtryDtls", "Ntry", "Acct", "TxsSummry", "Ntfctn")]
+    tags = [f"{{{namespace}}}{t}" for t in ("TxDtls", "NtryDtls", "Ntry", "Acct", "TxsSummry", "Ntfctn", _MESSAGE_ROOT)]
     events = etree.iterparse(
         source,
         events=("end",),
         tag=tags,
         schema=xsd.schema(message),
-        resolve_entities=False,
+        # lxml's default resolves internal entities only (no external file or URL is ever read);
+        # resolve_entities=False together with a schema makes lxml 6.1 accept a truncated document.
         no_network=True,
         remove_comments=True,
     )
@@ -477,6 +484,8 @@ def read(source: Source, info: FileInfo) -> Iterator[Item]:
             yield from reader.on_end(element)
         if _schema_errors(events):
             raise _locate(reader, events, None, message)
+        if not reader.closed:  # never trust the parser alone on this: a file cut short is refused here too
+            raise _refuse("truncated: the document does not end", field="XML", line=None, element=_ROOT)
     except etree.XMLSyntaxError as e:
         if e.lineno:  # not well-formed: libxml2 knows where
             raise _refuse(str(e.msg), field="XML", line=e.lineno, element=None) from None
