@@ -10,7 +10,7 @@ DEMO_ARGS ?=
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down status test unit integration lint fmt demo bench
+.PHONY: help venv up down status test unit integration lint fmt demo bench bench-intake
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -58,3 +58,6 @@ demo: venv ## start the stack, simulate a year of a collection office end to end
 bench: venv ## measure the main job next to its baselines (<15 min): bench/results/<date>.json and a table
 	$(BIN)/kravsak up
 	$(BIN)/python -m kravsak.bench $(BENCH_ARGS)
+
+bench-intake: venv ## read 10 000 and 100 000-transaction bank files (OCR, camt.054): transactions/s and peak memory
+	$(BIN)/python -m intake.bench $(BENCH_ARGS)
