@@ -6,11 +6,13 @@ back from the parameter files.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 
 import holidays
 import pytest
 
+from domain.application import CollectionApp
 from domain.calendar import SWEDISH_EVES, calendar_for, midsommarafton
 from domain.rules import rules_for
 
@@ -58,3 +60,63 @@ def test_norway_does_not_move_a_period_off_christmas_eve() -> None:
     assert calendar_for("NO").is_working_day(date(2027, 12, 24))
     assert not calendar_for("SE").is_working_day(date(2027, 12, 24))
     assert calendar_for("SE").holiday_name(date(2027, 12, 24)) == "Julafton"
+
+
+# --- verified parameters (ADR 0012): the day before and the day of each new value ---------------
+
+
+def _desk(jurisdiction: str, kind: str = "person") -> CollectionApp:
+    app = CollectionApp()
+    app.register_creditor(creditor="4601", name="T", jurisdiction=jurisdiction, on=date(2017, 1, 1), command_id="c")
+    app.register_debtor(office="4601", ref="D1", kind=kind, jurisdiction=jurisdiction, on=date(2017, 1, 1),
+                        command_id="d")  # fmt: skip
+    return app
+
+
+def _forliksklage_cost(on: date) -> Decimal:
+    """The court fee of a forliksklage sent on ``on``, after a missed betalingsoppfordring."""
+    app, due = _desk("NO"), on - timedelta(days=90)
+    inv = {"creditor": "4601", "invoice": f"F-{on}"}
+    app.issue_invoice(**inv, amount=Decimal("1000.00"), due=due, claim_type="other", debtor_ref="D1",
+                      on=due - timedelta(days=20), command_id="i")  # fmt: skip
+    app.send_notice(**inv, notice="inkassovarsel", on=due + timedelta(days=5), deadline=due + timedelta(days=20),
+                    command_id="n1")  # fmt: skip
+    app.send_notice(**inv, notice="betalingsoppfordring", on=due + timedelta(days=25),
+                    deadline=due + timedelta(days=40), command_id="n2")  # fmt: skip
+    app.request_enforcement(**inv, route="forliksklage", on=on, command_id="e")
+    return app.claim("4601", inv["invoice"]).facts.enforcements[-1].cost
+
+
+def test_forliksklage_fee_is_1_10_r_on_30_june_2024_and_1_54_r_from_1_july_2024() -> None:
+    # R 2024 = 1277: floor(1.10 × 1277) = floor(1404.70) = 1404; floor(1.54 × 1277) = floor(1966.58) = 1966
+    assert _forliksklage_cost(date(2024, 6, 30)) == Decimal("1404")
+    assert _forliksklage_cost(date(2024, 7, 1)) == Decimal("1966")
+
+
+@pytest.mark.parametrize(
+    ("day", "rate"),
+    [
+        (date(2024, 12, 31), "12.00"),  # referensränta 4.00 + 8
+        (date(2025, 1, 1), "11.00"),  # 3.00 + 8: the policy rate on 31 December 2024 was 2.75
+        (date(2025, 6, 30), "11.00"),
+        (date(2025, 7, 1), "10.00"),  # 2.00 + 8: 2.00 applied from 25 June 2025
+        (date(2025, 12, 31), "10.00"),
+        (date(2026, 1, 1), "10.00"),  # 1.75 rounded up to 2.00, + 8
+    ],
+)
+def test_swedish_late_payment_rate_around_the_verified_half_years(day: date, rate: str) -> None:
+    [segment] = rules_for("SE").interest_rate_segments(day, day)
+    assert segment.value == Decimal(rate)
+    assert segment.warning is None
+
+
+@pytest.mark.parametrize("first", [date(2020, 12, 24), date(2020, 12, 31), date(2021, 1, 1)])
+def test_proklama_deadline_is_six_weeks_after_the_last_publication_under_both_laws(first: date) -> None:
+    # skifteloven 1930: two publications, six weeks from the last; arveloven 2019 § 102 (from 2021):
+    # Norsk lysingsblad once plus the local newspaper, six weeks from the last of them
+    app = _desk("NO")
+    app.register_death(office="4601", debtor_ref="D1", died=first - timedelta(days=20), on=first, command_id="x")
+    second = first + timedelta(days=7)
+    app.register_proklama(office="4601", debtor_ref="D1", published=first, on=second, command_id="p1")
+    deadline = app.register_proklama(office="4601", debtor_ref="D1", published=second, on=second, command_id="p2")
+    assert deadline == second + timedelta(weeks=6)
