@@ -282,6 +282,7 @@ class CollectionApp(Application[UUID]):
         debtor_ref: str,
         on: date,
         command_id: str,
+        arose: date | None = None,
     ) -> UUID:
         if not invoice or len(invoice) > 64:
             raise invalid("invoice", "an invoice number of 1 to 64 characters is required")
@@ -320,6 +321,7 @@ class CollectionApp(Application[UUID]):
             kid=scheme.for_invoice(creditor, serial),
             channel=choice[0],
             channel_reason=choice[1],
+            arose=arose,
         )
         if d.died is not None:
             claim.note_death(command_id=command_id, on=on, died=d.died, rules=rules)
@@ -444,13 +446,22 @@ class CollectionApp(Application[UUID]):
         )
 
     def register_judgment(
-        self, *, creditor: str, invoice: str, on: date, command_id: str, decided: date | None = None
+        self,
+        *,
+        creditor: str,
+        invoice: str,
+        on: date,
+        command_id: str,
+        decided: date | None = None,
+        served: date | None = None,
     ) -> None:
         self._on_claim(
             creditor,
             invoice,
             command_id,
-            lambda c, r: c.register_judgment(command_id=command_id, on=on, decided=decided or on, rules=r),
+            lambda c, r: c.register_judgment(
+                command_id=command_id, on=on, decided=decided or on, served=served, rules=r
+            ),
         )
 
     def apply_reinstatement(self, *, creditor: str, invoice: str, on: date, command_id: str) -> None:

@@ -78,6 +78,21 @@ def require_amount(field: str, amount: Decimal) -> None:
         raise invalid(field, f"{amount} must be an amount greater than zero in whole øre/öre")
 
 
+def check_arose(arose: date, due: date, on: date) -> None:
+    """``arose``: the day the claim came into being (the service period's end); within the ten years
+    before the invoice and no later than a year after its due date."""
+    if arose < on - timedelta(days=3650) or arose > due + timedelta(days=366):
+        raise invalid("arose", f"{arose} must lie within ten years before {on} and at most a year after the due date")
+
+
+def check_judgment_dates(on: date, decided: date, served: date | None) -> None:
+    """A judgment is decided, then served, both by the day it is registered."""
+    if decided > on:
+        raise invalid("decided", f"the judgment date {decided} lies after the registration date {on}")
+    if served is not None and not decided <= served <= on:
+        raise invalid("served", f"service {served} must lie between the judgment {decided} and the registration {on}")
+
+
 def estate_status(
     *, died: date | None, reported: date | None, deadline: date | None, lien_secured: bool, day: date
 ) -> str | None:
@@ -123,6 +138,13 @@ class Claim(Aggregate):
         limitation_date: date
         limitation_years: int
         limitation_basis: str
+        arose: date | None  # version 2: the day the claim came into being (None in version 1 events: = due)
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["arose"] = None
 
         def apply(self, claim: Claim) -> None:
             claim.creditor_id, claim.debtor_id, claim.invoice = self.creditor_id, self.debtor_id, self.invoice
@@ -141,6 +163,7 @@ class Claim(Aggregate):
                 self.effective_due,
                 initial_limitation_date=self.limitation_date,
                 limitation_date=self.limitation_date,
+                arose=self.arose or self.due,
             )
             claim.limitation_years = self.limitation_years
             claim.cost_items, claim.waived = {}, {}
@@ -309,15 +332,24 @@ class Claim(Aggregate):
             claim.plan_breached = True
 
     class JudgmentRegistered(Event):
+        served: date | None  # version 2: the day it was served (None in version 1 events: = decided)
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["served"] = None
+
         def apply_to(self, claim: Claim) -> None:
             claim.facts.judgment_on = self.effective
+            claim.facts.judgment_served = self.served or self.effective
             claim.stage = Stage.JUDGMENT
 
     class ReinstatementApplied(Event):
         """Sweden: återvinning — the utslag is set aside and the case goes to the district court."""
 
         def apply_to(self, claim: Claim) -> None:
-            claim.facts.judgment_on = None
+            claim.facts.judgment_on = claim.facts.judgment_served = None
             claim.facts.objections.append(
                 ObjectionRecord(
                     self.command_id,
@@ -447,6 +479,7 @@ class Claim(Aggregate):
         kid: str,
         channel: str,
         channel_reason: str,
+        arose: date | None = None,
     ) -> Claim:
         require_amount("amount", amount)
         if claim_type not in rules.claim_types:
@@ -456,6 +489,8 @@ class Claim(Aggregate):
             )
         if due < on - timedelta(days=3650):
             raise invalid("due", f"{due} lies more than ten years before the invoice date {on}")
+        arose = due if arose is None else arose
+        check_arose(arose, due, on)
         period = rules.initial_limitation(debtor_kind, claim_type, due)
         claim = cls._create(
             cls.Invoiced,
@@ -478,9 +513,10 @@ class Claim(Aggregate):
             kid=kid,
             channel=channel,
             channel_reason=channel_reason,
-            limitation_date=rules.period_end(due, period.years),
+            limitation_date=rules.period_end(rules.limitation_start(due, arose), period.years),
             limitation_years=period.years,
             limitation_basis=period.legal_basis,
+            arose=arose,
         )
         return claim
 
@@ -852,16 +888,22 @@ class Claim(Aggregate):
         )
         return True
 
-    def register_judgment(self, *, command_id: str, on: date, decided: date, rules: Rules) -> None:
-        if decided > on:
-            raise invalid("decided", f"the judgment date {decided} lies after the registration date {on}")
+    def register_judgment(
+        self, *, command_id: str, on: date, decided: date, rules: Rules, served: date | None = None
+    ) -> None:
+        check_judgment_dates(on, decided, served)
         self._check_open(on, None, collection=False)
         if decided > self.limitation_date:
             raise CommandRefused(ErrorCode.TIME_BARRED, f"the claim became time-barred after {self.limitation_date}")
         self.trigger_event(
-            self.JudgmentRegistered, command_id=command_id, effective=decided, recorded=on, rule_version=rules.version
+            self.JudgmentRegistered,
+            command_id=command_id,
+            effective=decided,
+            recorded=on,
+            rule_version=rules.version,
+            served=served or decided,
         )
-        step = rules.judgment_limitation(decided)
+        step = rules.judgment_limitation(decided, self.facts.debtor_kind)
         self._interrupt(command_id, decided, on, step, rules, replace=True)
         self._after(command_id, on, rules)
 

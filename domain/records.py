@@ -168,3 +168,5 @@ class ClaimFacts:
     initial_limitation_date: date | None = None
     limitation_date: date | None = None
     interruptions: list[Interruption] = field(default_factory=list)
+    arose: date | None = None  # the day the claim came into being (Swedish limitation runs from it)
+    judgment_served: date | None = None

@@ -227,6 +227,7 @@ class ScenarioRunner:
             debtor_ref=debtor,
             on=on,
             command_id=cid,
+            arose=a.optional_day("arose"),  # 1.1: default = due
         )
         if invoice not in self.invoices:
             self.invoices.append(invoice)
@@ -326,8 +327,14 @@ class ScenarioRunner:
         return {"cost": fmt(record.cost)}
 
     def _do_register_judgment(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        decided = a.day("decided", on)
         self.app.register_judgment(
-            creditor=self.s.creditor, invoice=a.text("invoice"), on=on, command_id=cid, decided=a.day("decided", on)
+            creditor=self.s.creditor,
+            invoice=a.text("invoice"),
+            on=on,
+            command_id=cid,
+            decided=decided,
+            served=a.day("served", decided),  # 1.1: default = decided
         )
         return {}
 

@@ -281,6 +281,16 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
     ("ClaimInvoiced", "limitation_basis"): (
         'The statute the limitation period rests on, e.g. "foreldelsesloven §§ 2-3".'
     ),
+    ("ClaimInvoiced", "arose"): (
+        "Day the claim came into being (SE fordringens tillkomst: the end of the service period) where it differs "
+        "from the due date; Swedish limitation runs from it (preskriptionslagen 2 §). Null in events recorded "
+        "before version 2: then the due date."
+    ),
+    ("ClaimJudgmentRegistered", "served"): (
+        "Day the judgment was served on the debtor (NO forkynt, SE delgiven). In Norway enforcement on it may be "
+        "requested only after the compliance period, two weeks from service (tvisteloven § 19-7). Null in events "
+        "recorded before version 2: then the day it was decided (effective_date)."
+    ),
     ("ClaimCreditNoteIssued", "amount"): f"Principal credited, {_MONEY}.",
     ("ClaimCreditNoteIssued", "reason"): 'Why the claim was credited, e.g. "credit note" or "objection upheld".',
     ("ClaimWrittenDown", "amount"): f"Principal given up from this day (ettergivelse / nedskrivning), {_MONEY}.",

@@ -117,7 +117,12 @@ class Rules(ABC):
 
     @abstractmethod
     def initial_limitation(self, debtor_kind: DebtorKind, claim_type: str, due: date) -> LimitationStep:
-        """The period that runs from the nominal due date."""
+        """The period that runs from ``limitation_start``."""
+
+    def limitation_start(self, due: date, arose: date) -> date:
+        """The day the first limitation period runs from: the nominal due date (NO, foreldelsesloven
+        § 3 nr. 1: when the creditor can first demand payment)."""
+        return due
 
     @abstractmethod
     def acknowledgement(self, ground: str, current_years: int, on: date) -> LimitationStep | None:
@@ -142,7 +147,7 @@ class Rules(ABC):
         """Check an enforcement or court step and price it."""
 
     @abstractmethod
-    def judgment_limitation(self, on: date) -> LimitationStep:
+    def judgment_limitation(self, on: date, debtor_kind: DebtorKind) -> LimitationStep:
         """The new period a judgment (dom, utslag) starts."""
 
     def estate_report_deadline(self, last_publication: date) -> date:

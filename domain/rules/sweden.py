@@ -60,9 +60,24 @@ class SwedishRules(Rules):
     def acknowledgement(self, ground: str, current_years: int, on: date) -> LimitationStep | None:
         return LimitationStep(ground, "preskriptionslagen 5 § 1, 6 § (acknowledgement)", current_years)
 
-    def judgment_limitation(self, on: date) -> LimitationStep:
+    def limitation_start(self, due: date, arose: date) -> date:
+        """Preskriptionslagen 2 §: a claim is time-barred the set number of years after it came into
+        being (tillkomsten) — for a municipal fee the end of the service period, not the due date."""
+        return arose
+
+    def judgment_limitation(self, on: date, debtor_kind: DebtorKind) -> LimitationStep:
+        """After a dom or utslag the new period has the length of 2 § (6-7 §§): a consumer claim keeps its
+        three years (NJA 2022 s. 150); ten years only for a claim against an organisation."""
+        if debtor_kind == DebtorKind.PERSON:
+            return LimitationStep(
+                "judgment",
+                "preskriptionslagen 2 § andra stycket, 6-7 §§ (consumer claim after dom/utslag; NJA 2022 s. 150)",
+                int(self.params.value("consumer_limitation_years", on)),
+            )
         return LimitationStep(
-            "judgment", "preskriptionslagen 7 § (utslag/dom)", int(self.params.value("judgment_limitation_years", on))
+            "judgment",
+            "preskriptionslagen 2 § första stycket, 7 § (dom/utslag)",
+            int(self.params.value("judgment_limitation_years", on)),
         )
 
     # --- notices -----------------------------------------------------------------------------
@@ -158,7 +173,7 @@ class SwedishRules(Rules):
         years = (
             self.initial_limitation(facts.debtor_kind, facts.claim_type, facts.due).years
             if facts.judgment_on is None
-            else self.judgment_limitation(on).years
+            else self.judgment_limitation(on, facts.debtor_kind).years
         )
         return EnforcementDecision(
             route,

@@ -14,6 +14,7 @@ import pytest
 
 from domain.application import CollectionApp
 from domain.calendar import SWEDISH_EVES, calendar_for, midsommarafton
+from domain.errors import CommandRefused
 from domain.rules import rules_for
 
 # --- Sweden: lag (1930:173) 2 § — the three eves ----------------------------------------------
@@ -120,3 +121,98 @@ def test_proklama_deadline_is_six_weeks_after_the_last_publication_under_both_la
     app.register_proklama(office="4601", debtor_ref="D1", published=first, on=second, command_id="p1")
     deadline = app.register_proklama(office="4601", debtor_ref="D1", published=second, on=second, command_id="p2")
     assert deadline == second + timedelta(weeks=6)
+
+
+# --- Sweden: limitation from the claim's coming into being (arose) -----------------------------
+
+
+def _invoice(app: CollectionApp, invoice: str, due: date, claim_type: str, **extra: object) -> None:
+    app.issue_invoice(creditor="4601", invoice=invoice, amount=Decimal("900.00"), due=due, claim_type=claim_type,
+                      debtor_ref="D1", on=due - timedelta(days=10), command_id=f"issue-{invoice}",
+                      **extra)  # type: ignore[arg-type]  # fmt: skip
+
+
+def test_swedish_limitation_runs_from_the_day_the_claim_arose_not_the_due_date() -> None:
+    app = _desk("SE")
+    # VA for the period ending Friday 2024-03-15, due Friday 2024-04-26: three years from 15 March (a Monday
+    # in 2027); from the due date it would be Monday 2027-04-26
+    _invoice(app, "VA-1", date(2024, 4, 26), "va", arose=date(2024, 3, 15))
+    _invoice(app, "VA-2", date(2024, 4, 26), "va")  # arose defaults to the due date
+    assert app.claim("4601", "VA-1").limitation_date == date(2027, 3, 15)
+    assert app.claim("4601", "VA-2").limitation_date == date(2027, 4, 26)
+
+
+def test_norwegian_limitation_ignores_arose_and_runs_from_the_due_date() -> None:
+    app = _desk("NO")
+    _invoice(app, "KA-1", date(2024, 4, 26), "kommunale_avgifter", arose=date(2024, 3, 26))
+    assert app.claim("4601", "KA-1").limitation_date == date(2027, 4, 26)
+    assert app.claim("4601", "KA-1").facts.arose == date(2024, 3, 26)
+
+
+def test_arose_more_than_a_year_after_the_due_date_is_invalid_input() -> None:
+    app = _desk("SE")
+    with pytest.raises(CommandRefused) as refused:
+        _invoice(app, "VA-3", date(2024, 4, 26), "va", arose=date(2025, 4, 28))
+    assert refused.value.code.value == "invalid_input" and "arose" in refused.value.message
+
+
+# --- Sweden: a consumer claim keeps three years after dom or utslag (NJA 2022 s. 150) ----------
+
+
+@pytest.mark.parametrize(("kind", "until"), [("person", date(2029, 10, 5)), ("organisation", date(2036, 10, 6))])
+def test_utslag_starts_three_years_for_a_consumer_and_ten_for_an_organisation(kind: str, until: date) -> None:
+    app = _desk("SE", kind)
+    _invoice(app, "BO-1", date(2026, 5, 29), "barnomsorg")
+    # utslag Friday 2026-10-05 -> person: 2029-10-05 (Friday); organisation: 2036-10-05 is a Sunday -> Monday 6th
+    app.register_judgment(creditor="4601", invoice="BO-1", on=date(2026, 10, 5), command_id="utslag")
+    claim = app.claim("4601", "BO-1")
+    assert claim.limitation_date == until
+    assert claim.facts.interruptions[-1].ground == "judgment"
+
+
+# --- Norway: enforcement on a judgment only after two weeks from service (tvisteloven § 19-7) --
+
+
+def _judgment(served: date | None, decided: date = date(2025, 3, 3)) -> CollectionApp:
+    app = _desk("NO")
+    _invoice(app, "S-1", date(2024, 11, 1), "helse_omsorg")
+    app.register_judgment(creditor="4601", invoice="S-1", on=served or decided, decided=decided, served=served,
+                          command_id="dom")  # fmt: skip
+    return app
+
+
+def _enforce(app: CollectionApp, on: date) -> str | None:
+    try:
+        app.request_enforcement(creditor="4601", invoice="S-1", route="utleggsbegjaering", on=on, command_id=f"u{on}")
+    except CommandRefused as refused:
+        return refused.code.value
+    return None
+
+
+def test_enforcement_on_a_judgment_waits_until_two_weeks_after_service() -> None:
+    # served Wednesday 2025-03-12: the compliance period ends Wednesday 2025-03-26
+    app = _judgment(served=date(2025, 3, 12))
+    assert _enforce(app, date(2025, 3, 26)) == "deadline_not_expired"
+    assert _enforce(app, date(2025, 3, 27)) is None
+
+
+def test_without_served_the_compliance_period_runs_from_the_decision() -> None:
+    app = _judgment(served=None, decided=date(2025, 3, 3))  # + 14 = Monday 2025-03-17
+    assert _enforce(app, date(2025, 3, 17)) == "deadline_not_expired"
+    assert _enforce(app, date(2025, 3, 18)) is None
+
+
+def test_compliance_period_ending_on_a_saturday_runs_to_monday() -> None:
+    app = _judgment(served=date(2025, 3, 8), decided=date(2025, 3, 3))  # + 14 = Saturday 22 March -> Monday 24th
+    assert _enforce(app, date(2025, 3, 24)) == "deadline_not_expired"
+    assert _enforce(app, date(2025, 3, 25)) is None
+
+
+def test_service_before_the_decision_or_after_registration_is_invalid_input() -> None:
+    app = _desk("NO")
+    _invoice(app, "S-1", date(2024, 11, 1), "helse_omsorg")
+    for served in (date(2025, 3, 2), date(2025, 3, 11)):
+        with pytest.raises(CommandRefused) as refused:
+            app.register_judgment(creditor="4601", invoice="S-1", on=date(2025, 3, 10), decided=date(2025, 3, 3),
+                                  served=served, command_id=f"dom-{served}")  # fmt: skip
+        assert refused.value.code.value == "invalid_input" and "served" in refused.value.message
