@@ -8,7 +8,7 @@ plus a ``command_id`` that makes repeating it harmless. A refused command raises
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
@@ -24,6 +24,18 @@ from domain.channels import Channel, DebtorContact, NoDeliveryChannel, choose_ch
 from domain.claim import Claim, claim_id, estate_status
 from domain.errors import CommandRefused, ErrorCode, invalid
 from domain.identity import InvalidIdentity, opaque_debtor_id, validate_identity
+from domain.inputs import (
+    check_complaint_outcome,
+    check_deferral,
+    check_installments,
+    check_judgment_dates,
+    check_notice,
+    check_payment,
+    check_received,
+    check_write_off,
+    objection_outcome,
+    require_amount,
+)
 from domain.kid import KidAlgorithm, KidScheme
 from domain.money import fmt
 from domain.parties import Creditor, Debtor, creditor_id_for, debtor_id_for
@@ -337,6 +349,7 @@ class CollectionApp(Application[UUID]):
             invoice,
             command_id,
             lambda c, r: c.credit(command_id=command_id, on=on, amount=amount, reason=reason, rules=r),
+            lambda r: require_amount("amount", amount),
         )
 
     def register_payment(
@@ -357,6 +370,7 @@ class CollectionApp(Application[UUID]):
             lambda c, r: c.pay(
                 command_id=command_id, on=on, amount=amount, ordered=ordered or on, designation=designation, rules=r
             ),
+            lambda r: check_payment(amount, ordered or on, on, designation),
         )
 
     def send_notice(
@@ -390,7 +404,12 @@ class CollectionApp(Application[UUID]):
                 rules=r,
             )
 
-        self._on_claim(creditor, invoice, command_id, act)
+        def check(r: Rules) -> None:
+            check_notice(r, notice, deadline, on)
+            if channel:
+                self._given_channel(channel, notice)
+
+        self._on_claim(creditor, invoice, command_id, act, check)
 
     def register_objection(
         self, *, creditor: str, invoice: str, on: date, command_id: str, received: date | None = None, text: str = ""
@@ -402,6 +421,7 @@ class CollectionApp(Application[UUID]):
             lambda c, r: c.register_objection(
                 command_id=command_id, on=on, received=received or on, text=text, rules=r
             ),
+            lambda r: check_received("objection", received or on, on),
         )
 
     def resolve_objection(
@@ -412,6 +432,7 @@ class CollectionApp(Application[UUID]):
             invoice,
             command_id,
             lambda c, r: c.resolve_objection(command_id=command_id, on=on, outcome=outcome, amount=amount, rules=r),
+            lambda r: void(objection_outcome(outcome, amount)),
         )
 
     def grant_deferral(
@@ -424,6 +445,7 @@ class CollectionApp(Application[UUID]):
             lambda c, r: c.grant_deferral(
                 command_id=command_id, on=on, until=until, requested_by_debtor=requested_by_debtor, rules=r
             ),
+            lambda r: check_deferral(until, on),
         )
 
     def agree_payment_plan(
@@ -435,6 +457,7 @@ class CollectionApp(Application[UUID]):
             invoice,
             command_id,
             lambda c, r: c.agree_payment_plan(command_id=command_id, on=on, installments=plan, rules=r),
+            lambda r: check_installments(plan, on),
         )
 
     def request_enforcement(self, *, creditor: str, invoice: str, route: str, on: date, command_id: str) -> None:
@@ -462,6 +485,7 @@ class CollectionApp(Application[UUID]):
             lambda c, r: c.register_judgment(
                 command_id=command_id, on=on, decided=decided or on, served=served, rules=r
             ),
+            lambda r: check_judgment_dates(on, decided or on, served),
         )
 
     def apply_reinstatement(self, *, creditor: str, invoice: str, on: date, command_id: str) -> None:
@@ -480,6 +504,7 @@ class CollectionApp(Application[UUID]):
             invoice,
             command_id,
             lambda c, r: c.write_off(command_id=command_id, on=on, reason=reason, rules=r),
+            lambda r: check_write_off(reason),
         )
 
     def write_down(
@@ -500,6 +525,7 @@ class CollectionApp(Application[UUID]):
             invoice,
             command_id,
             lambda c, r: c.file_complaint(command_id=command_id, on=on, received=received or on, rules=r),
+            lambda r: check_received("complaint", received or on, on),
         )
 
     def decide_complaint(self, *, creditor: str, invoice: str, outcome: str, on: date, command_id: str) -> None:
@@ -508,6 +534,7 @@ class CollectionApp(Application[UUID]):
             invoice,
             command_id,
             lambda c, r: c.decide_complaint(command_id=command_id, on=on, outcome=outcome, rules=r),
+            lambda r: check_complaint_outcome(outcome),
         )
 
     # --- case flow ---------------------------------------------------------------------------
@@ -612,8 +639,16 @@ class CollectionApp(Application[UUID]):
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _on_claim(self, creditor: str, invoice: str, command_id: str, act: Any) -> None:
-        claim = self.claim(creditor, invoice)
+    def _on_claim(
+        self, creditor: str, invoice: str, command_id: str, act: Any, check: Callable[[Rules], None] | None = None
+    ) -> None:
+        """Run ``act`` on the claim and save it. ``check`` validates the command's own arguments: when the
+        invoice is unknown it still runs first, so ``invalid_input`` is reported before ``unknown_invoice``."""
+        claim = self._get_claim(claim_id(self.namespace, creditor, invoice))
+        if claim is None:
+            if check is not None:
+                check(rules_for(self.creditor(creditor).jurisdiction))
+            claim = self.claim(creditor, invoice)
         if command_id in claim.commands:
             return  # repeated command: already done
         before = len(claim.pending_events)
@@ -697,6 +732,10 @@ class CollectionApp(Application[UUID]):
             return Jurisdiction(raw)
         except ValueError:
             raise invalid("jurisdiction", f"'{raw}' is not NO or SE") from None
+
+
+def void(_: object) -> None:
+    """A check whose parsed value is not needed."""
 
 
 def invoice_serial(invoice: str, digits: int) -> int:

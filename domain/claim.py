@@ -20,6 +20,19 @@ from eventsourcing.domain import Aggregate
 from domain.account import COMPONENTS, Account
 from domain.audit import AuditResult, audit
 from domain.errors import CommandRefused, ErrorCode, Refusals, invalid
+from domain.inputs import (
+    check_complaint_outcome,
+    check_deferral,
+    check_installments,
+    check_judgment_dates,
+    check_notice,
+    check_payment,
+    check_reason,
+    check_received,
+    check_write_off,
+    objection_outcome,
+    require_amount,
+)
 from domain.money import ZERO
 from domain.records import (
     ClaimFacts,
@@ -44,7 +57,6 @@ from domain.rules.base import LimitationStep
 from domain.settlement import MoneyEntry, Settled, settle
 
 CLAIM_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/claim")
-WRITE_OFF_REASONS = frozenset({"time_barred", "deceased", "bankruptcy", "uneconomic", "other"})
 
 
 def accrued_interest(
@@ -72,25 +84,11 @@ def claim_status(*, written_off: bool, settled: bool, limitation_date: date, day
     return Status.OPEN
 
 
-def require_amount(field: str, amount: Decimal) -> None:
-    """Money in a command: more than zero, in whole øre/öre."""
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-        raise invalid(field, f"{amount} must be an amount greater than zero in whole øre/öre")
-
-
 def check_arose(arose: date, due: date, on: date) -> None:
     """``arose``: the day the claim came into being (the service period's end); within the ten years
     before the invoice and no later than a year after its due date."""
     if arose < on - timedelta(days=3650) or arose > due + timedelta(days=366):
         raise invalid("arose", f"{arose} must lie within ten years before {on} and at most a year after the due date")
-
-
-def check_judgment_dates(on: date, decided: date, served: date | None) -> None:
-    """A judgment is decided, then served, both by the day it is registered."""
-    if decided > on:
-        raise invalid("decided", f"the judgment date {decided} lies after the registration date {on}")
-    if served is not None and not decided <= served <= on:
-        raise invalid("served", f"service {served} must lie between the judgment {decided} and the registration {on}")
 
 
 def estate_status(
@@ -660,13 +658,9 @@ class Claim(Aggregate):
         self, *, command_id: str, on: date, amount: Decimal, ordered: date, designation: str | None, rules: Rules
     ) -> None:
         """Money received, settled as of the day the payer's bank got the order."""
-        require_amount("amount", amount)
-        if ordered > on:
-            raise invalid("ordered", f"the payment order date {ordered} lies after the registration date {on}")
+        check_payment(amount, ordered, on, designation)
         if ordered < self.issued_on - timedelta(days=366):
             raise invalid("ordered", f"the payment order date {ordered} lies long before the invoice {self.issued_on}")
-        if designation not in (None, "principal"):
-            raise invalid("designation", f"'{designation}' is not a designation (only 'principal')")
         payment = MoneyEntry(ordered, self.version + 1, "payment", amount, designation)
         settled = self._settle(rules, max(ordered, self._through), extra=[payment])
         before = self.account.paid_after()
@@ -705,12 +699,7 @@ class Claim(Aggregate):
         reminder_fee_agreed: bool,
         rules: Rules,
     ) -> None:
-        if notice not in rules.notices:
-            raise invalid(
-                "notice", f"'{notice}' is not a {rules.jurisdiction} notice ({', '.join(sorted(rules.notices))})"
-            )
-        if deadline is not None and deadline <= on:
-            raise invalid("deadline", f"the deadline {deadline} must lie after the sending day {on}")
+        check_notice(rules, notice, deadline, on)
         refusals = self._check_collection(on, died)
         try:
             decision = rules.decide_notice(self.facts, notice, on, deadline, fees_enabled, reminder_fee_agreed)
@@ -778,8 +767,7 @@ class Claim(Aggregate):
         self._after(command_id, on, rules)
 
     def register_objection(self, *, command_id: str, on: date, received: date, text: str, rules: Rules) -> None:
-        if received > on:
-            raise invalid("received", f"the objection cannot be received {received}, after it is registered {on}")
+        check_received("objection", received, on)
         self._check_open(on, None, collection=False)
         if self.objection_pending:
             raise CommandRefused(ErrorCode.OBJECTION_PENDING, "an objection is already pending on this claim")
@@ -796,16 +784,12 @@ class Claim(Aggregate):
     def resolve_objection(
         self, *, command_id: str, on: date, outcome: str, amount: Decimal | None, rules: Rules
     ) -> None:
-        try:
-            result = ObjectionOutcome(outcome)
-        except ValueError:
-            raise invalid("outcome", f"'{outcome}' is not upheld, maintained or unfounded") from None
+        result = objection_outcome(outcome, amount)
         if self.write_off_reason is not None:
             raise CommandRefused(ErrorCode.CLAIM_CLOSED, f"invoice {self.invoice} is written off")
         if not self.objection_pending:
             raise CommandRefused(ErrorCode.MISSING_PREREQUISITE, "there is no pending objection to resolve")
         if result == ObjectionOutcome.UPHELD and amount is not None:
-            require_amount("amount", amount)
             if amount > self.account.principal:
                 raise invalid("amount", f"the amount {amount} exceeds the principal {self.account.principal}")
         self.trigger_event(
@@ -826,8 +810,7 @@ class Claim(Aggregate):
     def grant_deferral(
         self, *, command_id: str, on: date, until: date, requested_by_debtor: bool, rules: Rules
     ) -> None:
-        if until <= on:
-            raise invalid("until", f"the deferral must end after it is granted ({until} ≤ {on})")
+        check_deferral(until, on)
         self._check_open(on, None, collection=False)
         self.trigger_event(
             self.DeferralGranted,
@@ -845,16 +828,7 @@ class Claim(Aggregate):
         self._after(command_id, on, rules)
 
     def agree_payment_plan(self, *, command_id: str, on: date, installments: list[Installment], rules: Rules) -> None:
-        if not installments:
-            raise invalid("installments", "a payment plan needs at least one instalment")
-        for i, inst in enumerate(installments):
-            require_amount(f"installments[{i}].amount", inst.amount)
-        dues = [i.due for i in installments]
-        if dues != sorted(dues) or len(set(dues)) != len(dues) or dues[0] < on:
-            raise invalid(
-                "installments",
-                f"instalment due dates must be distinct, ascending and not before the agreement day {on}",
-            )
+        check_installments(installments, on)
         self._check_open(on, None, collection=False)
         self.trigger_event(
             self.PaymentPlanAgreed,
@@ -955,8 +929,7 @@ class Claim(Aggregate):
         )
 
     def write_off(self, *, command_id: str, on: date, reason: str, rules: Rules) -> None:
-        if reason not in WRITE_OFF_REASONS:
-            raise invalid("reason", f"'{reason}' is not one of {', '.join(sorted(WRITE_OFF_REASONS))}")
+        check_write_off(reason)
         self._check_open(on, None, collection=False)
         settled = self._settle(rules, max(on, self._through))
         self.trigger_event(
@@ -975,8 +948,7 @@ class Claim(Aggregate):
     def write_down(self, *, command_id: str, on: date, amount: Decimal, reason: str, rules: Rules) -> None:
         """Give up part of the principal from ``on`` (not retroactive, unlike a credit note)."""
         require_amount("amount", amount)
-        if not reason.strip():
-            raise invalid("reason", "a write-down needs a reason")
+        check_reason(reason, "write-down")
         self._check_open(on, None, collection=False)
         if amount > self.account.principal_outstanding:
             raise invalid(
@@ -1001,8 +973,7 @@ class Claim(Aggregate):
         self._after(command_id, on, rules)
 
     def file_complaint(self, *, command_id: str, on: date, received: date, rules: Rules) -> None:
-        if received > on:
-            raise invalid("received", f"the complaint cannot be received {received}, after it is registered {on}")
+        check_received("complaint", received, on)
         if any(c.outcome is None for c in self.facts.complaints):
             raise CommandRefused(ErrorCode.MISSING_PREREQUISITE, "a complaint is already pending on this claim")
         self.trigger_event(
@@ -1010,8 +981,7 @@ class Claim(Aggregate):
         )
 
     def decide_complaint(self, *, command_id: str, on: date, outcome: str, rules: Rules) -> None:
-        if outcome not in ("breach", "no_breach"):
-            raise invalid("outcome", f"'{outcome}' is not breach or no_breach")
+        check_complaint_outcome(outcome)
         if not any(c.outcome is None for c in self.facts.complaints):
             raise CommandRefused(ErrorCode.MISSING_PREREQUISITE, "there is no pending complaint on this claim")
         self.trigger_event(

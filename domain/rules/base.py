@@ -74,6 +74,7 @@ class Rules(ABC):
     jurisdiction: Jurisdiction
     currency: str
     notices: frozenset[str]
+    notices_elsewhere: frozenset[str] = frozenset()  # the contract's notices this jurisdiction refuses as a route
     routes: frozenset[str]
     claim_types: frozenset[str]
     lien_claim_types: frozenset[str] = frozenset()

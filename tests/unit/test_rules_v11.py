@@ -216,3 +216,35 @@ def test_service_before_the_decision_or_after_registration_is_invalid_input() ->
             app.register_judgment(creditor="4601", invoice="S-1", on=date(2025, 3, 10), decided=date(2025, 3, 3),
                                   served=served, command_id=f"dom-{served}")  # fmt: skip
         assert refused.value.code.value == "invalid_input" and "served" in refused.value.message
+
+
+# --- contract: invalid_input is reported before unknown_invoice ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [
+        ("send_notice", {"notice": "brev", "on": date(2025, 3, 1)}),
+        ("send_notice", {"notice": "purring", "on": date(2025, 3, 1), "deadline": date(2025, 3, 1)}),
+        ("register_payment", {"amount": Decimal("-5.00"), "on": date(2025, 3, 1)}),
+        ("register_payment", {"amount": Decimal("5.00"), "on": date(2025, 3, 1), "ordered": date(2025, 3, 2)}),
+        ("credit_invoice", {"amount": Decimal("0.001"), "on": date(2025, 3, 1)}),
+        ("resolve_objection", {"outcome": "maybe", "on": date(2025, 3, 1)}),
+        ("grant_deferral", {"until": date(2025, 3, 1), "on": date(2025, 3, 1)}),
+        ("register_judgment", {"on": date(2025, 3, 1), "decided": date(2025, 3, 2)}),
+        ("write_off", {"reason": "bored", "on": date(2025, 3, 1)}),
+        ("decide_complaint", {"outcome": "maybe", "on": date(2025, 3, 1)}),
+    ],
+)
+def test_a_bad_argument_on_an_unknown_invoice_is_invalid_input(command: str, args: dict[str, object]) -> None:
+    app = _desk("NO")
+    with pytest.raises(CommandRefused) as refused:
+        getattr(app, command)(creditor="4601", invoice="NO-SUCH", command_id="x", **args)
+    assert refused.value.code.value == "invalid_input"
+
+
+def test_good_arguments_on_an_unknown_invoice_are_unknown_invoice() -> None:
+    app = _desk("NO")
+    with pytest.raises(CommandRefused) as refused:
+        app.send_notice(creditor="4601", invoice="NO-SUCH", notice="purring", on=date(2025, 3, 1), command_id="x")
+    assert refused.value.code.value == "unknown_invoice"
