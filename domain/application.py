@@ -36,11 +36,12 @@ from domain.inputs import (
     objection_outcome,
     require_amount,
 )
-from domain.kid import KidAlgorithm, KidScheme
+from domain.kid import InvalidKid, KidAlgorithm, KidScheme, validate_payment_reference
 from domain.money import fmt
 from domain.parties import Creditor, Debtor, creditor_id_for, debtor_id_for
 from domain.policy import CollectionPolicy, PlannedAction, default_policy, due_action
 from domain.records import DebtorKind, Installment, Jurisdiction
+from domain.references import PaymentReference, reference_id
 from domain.rules import Rules, rules_for
 
 DEFAULT_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/")
@@ -295,19 +296,20 @@ class CollectionApp(Application[UUID]):
         on: date,
         command_id: str,
         arose: date | None = None,
+        kid: str | None = None,
     ) -> UUID:
+        """A claim for ``invoice``. ``kid``: the KID / OCR reference the billing system printed (checked,
+        unique per creditor); without it kravsak assigns one from the creditor's scheme."""
         if not invoice or len(invoice) > 64:
             raise invalid("invoice", "an invoice number of 1 to 64 characters is required")
         c = self.creditor(creditor)
         rules = rules_for(c.jurisdiction)
+        check_digit = self._printed_reference_check(kid, c.jurisdiction)
         ident = claim_id(self.namespace, creditor, invoice)
         existing = self._get_claim(ident)
         if existing is not None:
-            if (existing.account.principal, existing.due, existing.claim_type) == (
-                amount,
-                due,
-                claim_type,
-            ) or command_id in existing.commands:
+            same = (existing.account.principal, existing.due, existing.claim_type) == (amount, due, claim_type)
+            if (same and kid in (None, existing.kid)) or command_id in existing.commands:
                 return ident
             raise invalid(
                 "invoice", f"invoice number {invoice} is already registered for creditor {creditor} with other data"
@@ -315,8 +317,13 @@ class CollectionApp(Application[UUID]):
         d = self.debtor(c.office, debtor_ref)
         if d.jurisdiction != c.jurisdiction:
             raise invalid("debtor", f"debtor {debtor_ref} is registered under {d.jurisdiction}, not {c.jurisdiction}")
-        scheme = KidScheme(KidAlgorithm(c.kid_algorithm), c.kid_length, 4)
-        serial = scheme.next_issuable_serial(creditor, invoice_serial(invoice, scheme.serial_digits))
+        if kid is not None:
+            taken = self._load(reference_id(self.namespace, creditor, kid), PaymentReference)
+            if taken is not None:
+                raise invalid("kid", f"{kid} is already in use for invoice {taken.invoice} of creditor {creditor}")
+            reference, check_digit = kid, check_digit or c.kid_algorithm
+        else:
+            reference, check_digit = self._assigned_reference(c, invoice), c.kid_algorithm
         choice = self._channel(d, "invoice")
         claim = Claim.issue(
             id=ident,
@@ -330,7 +337,7 @@ class CollectionApp(Application[UUID]):
             due=due,
             claim_type=claim_type,
             debtor_kind=DebtorKind(d.kind),
-            kid=scheme.for_invoice(creditor, serial),
+            kid=reference,
             channel=choice[0],
             channel_reason=choice[1],
             arose=arose,
@@ -338,8 +345,55 @@ class CollectionApp(Application[UUID]):
         if d.died is not None:
             claim.note_death(command_id=command_id, on=on, died=d.died, rules=rules)
         d.attach(command_id=command_id, on=on, claim_id=ident)
-        self.save(claim, d)
+        index = PaymentReference._create(
+            PaymentReference.Assigned,
+            id=reference_id(self.namespace, creditor, reference),
+            command_id=command_id,
+            effective=on,
+            recorded=on,
+            creditor_id=creditor,
+            debtor_id=str(d.id),
+            reference=reference,
+            claim_id=ident,
+            invoice=invoice,
+            check_digit=check_digit,
+            printed=kid is not None,
+        )
+        self.save(claim, d, index)
         return ident
+
+    @staticmethod
+    def _printed_reference_check(kid: str | None, jurisdiction: str) -> str | None:
+        """The check-digit algorithm of a printed KID/OCR reference; ``invalid_input`` when it has none."""
+        if kid is None:
+            return None
+        try:
+            return validate_payment_reference(kid, jurisdiction).value
+        except InvalidKid as e:
+            raise invalid(e.field, f"{kid!r}: {e.rule}") from None
+
+    def _assigned_reference(self, c: Creditor, invoice: str) -> str:
+        """The creditor's scheme's KID for ``invoice``; on a clash with a reference in use, the next serial's."""
+        scheme = KidScheme(KidAlgorithm(c.kid_algorithm), c.kid_length, 4)
+        serial = invoice_serial(invoice, scheme.serial_digits)
+        for _ in range(1000):
+            serial = scheme.next_issuable_serial(c.creditor, serial % 10**scheme.serial_digits)
+            kid = scheme.for_invoice(c.creditor, serial)
+            if not self._exists(reference_id(self.namespace, c.creditor, kid)):
+                return kid
+            serial += 1
+        raise invalid("kid", f"no free KID near the serial of invoice {invoice}: assign one in the billing system")
+
+    def claim_by_reference(self, creditor: str, reference: str) -> Claim:
+        """The claim a KID / OCR reference identifies (a malformed one is ``invalid_input``, one no claim
+        carries ``unknown_invoice``)."""
+        self._printed_reference_check(reference, self.creditor(creditor).jurisdiction)
+        index = self._load(reference_id(self.namespace, creditor, reference), PaymentReference)
+        if index is None:
+            raise CommandRefused(
+                ErrorCode.UNKNOWN_INVOICE, f"no claim of creditor {creditor} carries the payment reference {reference}"
+            )
+        return self._claim_by_id(index.claim_id)
 
     def credit_invoice(
         self, *, creditor: str, invoice: str, amount: Decimal, on: date, command_id: str, reason: str = "credit note"
@@ -372,6 +426,38 @@ class CollectionApp(Application[UUID]):
             ),
             lambda r: check_payment(amount, ordered or on, on, designation),
         )
+
+    def register_payment_by_reference(
+        self,
+        *,
+        creditor: str,
+        reference: str,
+        amount: Decimal,
+        on: date,
+        command_id: str,
+        ordered: date | None = None,
+        designation: str | None = None,
+    ) -> str:
+        """Money matched to its claim by the KID / OCR reference the payer used, as a bank file does; returns
+        the invoice it was registered on."""
+        check_payment(amount, ordered or on, on, designation)
+        claim = self.claim_by_reference(creditor, reference)
+        self._on_claim(
+            creditor,
+            claim.invoice,
+            command_id,
+            lambda c, r: c.pay(
+                command_id=command_id,
+                on=on,
+                amount=amount,
+                ordered=ordered or on,
+                designation=designation,
+                rules=r,
+                source="reference",
+                reference=reference,
+            ),
+        )
+        return claim.invoice
 
     def send_notice(
         self,

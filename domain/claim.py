@@ -214,6 +214,16 @@ class Claim(Aggregate):
         designation: str
         allocation: dict[str, Decimal]
         paid_after: dict[str, Decimal]
+        # version 2: how the money found the claim — "invoice", "reference" (its KID / OCR reference) or
+        # "suspense" (placed by a caseworker); reference: the payer's KID / OCR reference. None in version 1.
+        source: str | None
+        reference: str | None
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["source"] = state["reference"] = None
 
         def apply_to(self, claim: Claim) -> None:
             claim.account.set_paid(self.paid_after)
@@ -655,7 +665,16 @@ class Claim(Aggregate):
         self._after(command_id, on, rules)
 
     def pay(
-        self, *, command_id: str, on: date, amount: Decimal, ordered: date, designation: str | None, rules: Rules
+        self,
+        *,
+        command_id: str,
+        on: date,
+        amount: Decimal,
+        ordered: date,
+        designation: str | None,
+        rules: Rules,
+        source: str = "invoice",
+        reference: str | None = None,
     ) -> None:
         """Money received, settled as of the day the payer's bank got the order."""
         check_payment(amount, ordered, on, designation)
@@ -679,6 +698,8 @@ class Claim(Aggregate):
             designation=designation or "",
             allocation={k: after[k] - before[k] for k in after},
             paid_after=after,
+            source=source,
+            reference=reference,
         )
         step = rules.acknowledgement("payment", self.limitation_years, ordered)
         if step is not None:

@@ -228,6 +228,7 @@ class ScenarioRunner:
             on=on,
             command_id=cid,
             arose=a.optional_day("arose"),  # 1.1: default = due
+            kid=a.text("kid") if a.has("kid") else None,  # 1.1: default = assigned by the system
         )
         if invoice not in self.invoices:
             self.invoices.append(invoice)
@@ -241,6 +242,8 @@ class ScenarioRunner:
         return {}
 
     def _do_register_payment(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        if a.has("kid"):
+            return self._register_payment_by_kid(cid, a, on)
         invoice, amount, ordered = a.text("invoice"), a.amount("amount"), a.day("ordered", on)
         designation = a.text("designation") if a.has("designation") else None
         self.app.register_payment(
@@ -253,6 +256,21 @@ class ScenarioRunner:
             designation=designation,
         )
         return {}
+
+    def _register_payment_by_kid(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        """1.1: ``kid`` instead of ``invoice`` — matched as a bank file's payment would be."""
+        if a.has("invoice"):
+            raise invalid("kid", "give either invoice or kid, not both")
+        invoice = self.app.register_payment_by_reference(
+            creditor=self.s.creditor,
+            reference=a.text("kid"),
+            amount=a.amount("amount"),
+            on=on,
+            command_id=cid,
+            ordered=a.day("ordered", on),
+            designation=a.text("designation") if a.has("designation") else None,
+        )
+        return {"invoice": invoice}
 
     def _do_send_notice(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
         invoice, notice, deadline = a.text("invoice"), a.text("notice"), a.optional_day("deadline")

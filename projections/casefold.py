@@ -23,9 +23,10 @@ from eventsourcing.utils import get_topic
 
 from domain.claim import Claim
 from domain.parties import Creditor, Debtor
+from domain.references import PaymentReference
 from projections.base import ProjectedEvent
 
-AGGREGATES: tuple[type[Aggregate], ...] = (Claim, Creditor, Debtor)
+AGGREGATES: tuple[type[Aggregate], ...] = (Claim, Creditor, Debtor, PaymentReference)
 BASE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
 

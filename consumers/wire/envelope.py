@@ -62,11 +62,12 @@ from domain.account import COMPONENTS
 from domain.channels import DebtorContact
 from domain.claim import Claim
 from domain.parties import Creditor, Debtor
+from domain.references import PaymentReference
 
 NAMESPACE = "no.kravsak.events"
 """Avro namespace of every event schema."""
 
-AGGREGATES: tuple[type[Aggregate], ...] = (Claim, Creditor, Debtor)
+AGGREGATES: tuple[type[Aggregate], ...] = (Claim, Creditor, Debtor, PaymentReference)
 """The aggregates whose events go on the wire; a schema name is the aggregate name + event name."""
 
 EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/event")
@@ -387,6 +388,8 @@ def parties_of(event: Event) -> Parties | None:
         return Parties(_str(values["creditor"]), None)
     if isinstance(event, Debtor.Event):
         return Parties(None, str(event.originator_id))
+    if isinstance(event, PaymentReference.Assigned):
+        return Parties(_str(values["creditor_id"]), _str(values["debtor_id"]))
     return None
 
 

@@ -198,6 +198,11 @@ RECORD_DOCS: Mapping[str, str] = {
         "one place."
     ),
     "DebtorDied": "The debtor was registered as deceased; effective_date is the date of death.",
+    "PaymentReferenceAssigned": (
+        "A payment reference (NO KID, SE OCR-nummer) was assigned to a claim: the creditor's index from reference "
+        "to claim, one aggregate per reference, so no two claims of a creditor can carry the same one. case_id is "
+        "the index entry's id, not the claim's (see claim_id)."
+    ),
     "DebtorProklamaPublished": (
         "A call to the creditors of the deceased debtor's estate (NO proklama, SE kallelse på okända borgenärer) "
         "was published; effective_date is the publication date. The debtor's claims note the deadline."
@@ -399,6 +404,22 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
         "registration did not give hold their defaults."
     ),
     ("DebtorClaimAttached", "claim_id"): "Case id of the claim attached (the case_id of that claim's events).",
+    ("PaymentReferenceAssigned", "reference"): "The KID / OCR reference, digits with its check digit.",
+    ("PaymentReferenceAssigned", "claim_id"): "Case id of the claim the reference identifies.",
+    ("PaymentReferenceAssigned", "invoice"): "The creditor's invoice number of that claim.",
+    ("PaymentReferenceAssigned", "check_digit"): "The check-digit algorithm the reference passes: MOD10 or MOD11.",
+    ("PaymentReferenceAssigned", "printed"): (
+        "True when the creditor's billing system printed the reference on the invoice; false when kravsak "
+        "assigned it from the creditor's KID/OCR scheme."
+    ),
+    ("ClaimPaymentRegistered", "source"): (
+        'How the money found the claim: "invoice" (registered against the invoice number), "reference" (matched '
+        'by its KID / OCR reference, as from a bank file) or "suspense" (placed from the suspense account by a '
+        "caseworker). Null in events recorded before version 2."
+    ),
+    ("ClaimPaymentRegistered", "reference"): (
+        "The KID / OCR reference the payer used, when the payment came by reference or from suspense; else null."
+    ),
 }
 
 COMPONENTS_RECORD_DOC = "Amounts per component of the claim (costs, fees, interest, principal) and the surplus."

@@ -248,3 +248,73 @@ def test_good_arguments_on_an_unknown_invoice_are_unknown_invoice() -> None:
     with pytest.raises(CommandRefused) as refused:
         app.send_notice(creditor="4601", invoice="NO-SUCH", notice="purring", on=date(2025, 3, 1), command_id="x")
     assert refused.value.code.value == "unknown_invoice"
+
+
+# --- KID / OCR references on invoices (format 1.1) ---------------------------------------------
+
+
+def _kid_desk(jurisdiction: str = "NO") -> CollectionApp:
+    return _desk(jurisdiction)
+
+
+def _issue(app: CollectionApp, invoice: str, kid: str | None) -> str:
+    try:
+        app.issue_invoice(creditor="4601", invoice=invoice, amount=Decimal("100.00"), due=date(2025, 9, 15),
+                          claim_type="other", debtor_ref="D1", on=date(2025, 8, 15), command_id=f"i-{invoice}",
+                          kid=kid)  # fmt: skip
+    except CommandRefused as refused:
+        return refused.code.value
+    return app.claim("4601", invoice).kid
+
+
+def test_a_norwegian_kid_is_accepted_under_mod10_or_mod11() -> None:
+    app = _kid_desk()
+    assert _issue(app, "A", "12344") == "12344"  # 1234 + MOD10 check 4
+    assert _issue(app, "B", "12343") == "12343"  # 1234 + MOD11 check 3
+    assert _issue(app, "C", "12345") == "invalid_input"  # neither
+
+
+def test_a_kid_in_use_by_another_claim_of_the_creditor_is_invalid_input() -> None:
+    app = _kid_desk()
+    assert _issue(app, "A", "12344") == "12344"
+    assert _issue(app, "B", "12344") == "invalid_input"
+    assert _issue(app, "A", "12344") == "12344"  # the same invoice again: idempotent
+
+
+def test_a_swedish_ocr_reference_needs_a_luhn_check_digit() -> None:
+    app = _kid_desk("SE")
+    assert _issue(app, "A", "12344") == "12344"
+    assert _issue(app, "B", "12343") == "invalid_input"  # a MOD11 digit is no OCR reference
+
+
+def test_an_assigned_kid_steps_past_a_printed_one_that_took_its_serial() -> None:
+    app = _kid_desk()
+    natural = _issue(app, "900", None)  # the scheme's KID for invoice 900
+    app2 = _kid_desk()
+    assert _issue(app2, "X", natural) == natural  # printed first on another invoice
+    assigned = _issue(app2, "900", None)
+    assert assigned != natural and len(assigned) == len(natural)
+    assert app2.claim_by_reference("4601", assigned).invoice == "900"
+
+
+def test_a_payment_by_kid_lands_on_its_claim_and_records_the_reference() -> None:
+    app = _kid_desk()
+    _issue(app, "A", "12344")
+    invoice = app.register_payment_by_reference(
+        creditor="4601", reference="12344", amount=Decimal("40.00"), on=date(2025, 9, 1), command_id="p"
+    )
+    claim = app.claim("4601", "A")
+    assert invoice == "A" and claim.account.total_paid == Decimal("40.00")
+    event = [e for e in app.events.get(claim.id) if type(e).__name__ == "PaymentRegistered"][-1]
+    assert (event.source, event.reference) == ("reference", "12344")
+
+
+@pytest.mark.parametrize(("reference", "code"), [("12345", "invalid_input"), ("99996", "unknown_invoice")])
+def test_a_payment_by_an_unusable_reference_is_refused(reference: str, code: str) -> None:
+    app = _kid_desk()
+    _issue(app, "A", "12344")
+    with pytest.raises(CommandRefused) as refused:
+        app.register_payment_by_reference(
+            creditor="4601", reference=reference, amount=Decimal("40.00"), on=date(2025, 9, 1), command_id="p"
+        )
+    assert refused.value.code.value == code
