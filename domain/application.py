@@ -43,6 +43,7 @@ from domain.policy import CollectionPolicy, PlannedAction, default_policy, due_a
 from domain.records import DebtorKind, Installment, Jurisdiction
 from domain.references import PaymentReference, reference_id
 from domain.rules import Rules, rules_for
+from domain.suspense import Suspense, check_unmatched_payment, suspense_id
 
 DEFAULT_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/")
 DEFAULT_SALT = b"kravsak-development-salt-change-me"
@@ -458,6 +459,62 @@ class CollectionApp(Application[UUID]):
             ),
         )
         return claim.invoice
+
+    # --- suspense (unmatched payments) ------------------------------------------------------------
+
+    def receive_unmatched_payment(
+        self,
+        *,
+        creditor: str,
+        reference: str,
+        amount: Decimal,
+        on: date,
+        command_id: str,
+        ordered: date | None = None,
+        source: str = "manual",
+    ) -> None:
+        """Money whose reference matches no claim goes to the creditor's suspense account."""
+        check_unmatched_payment(reference, amount, ordered or on, on, source)
+        c = self.creditor(creditor)
+        ident = suspense_id(self.namespace, creditor)
+        account = self._load(ident, Suspense)
+        if account is None:
+            account = Suspense.open(
+                id=ident, command_id=f"{command_id}/open", on=on, creditor_id=creditor,
+                currency=rules_for(c.jurisdiction).currency,
+            )  # fmt: skip
+        elif command_id in account.commands:
+            return
+        account.receive(
+            command_id=command_id, on=on, reference=reference, amount=amount, ordered=ordered or on, source=source
+        )
+        self.save(account)
+
+    def suspense(self, creditor: str) -> Suspense | None:
+        return self._load(suspense_id(self.namespace, creditor), Suspense)
+
+    def allocate_suspense(self, *, creditor: str, reference: str, invoice: str, on: date, command_id: str) -> None:
+        """A caseworker places the oldest unmatched payment with ``reference`` on ``invoice``: it is registered
+        as a payment ordered the day the payer ordered it, and leaves suspense, in one save."""
+        account = self.suspense(creditor)
+        if account is not None and command_id in account.commands:
+            return
+        item = account.oldest_open(reference) if account is not None else None
+        if account is None or item is None:
+            raise invalid("reference", f"no unallocated payment with the reference {reference!r} is in suspense")
+        claim = self.claim(creditor, invoice)
+        with self.unit_of_work():
+            self._on_claim(
+                creditor,
+                invoice,
+                command_id,
+                lambda c, r: c.pay(
+                    command_id=command_id, on=on, amount=item.amount, ordered=item.ordered, designation=None,
+                    rules=r, source="suspense", reference=item.reference,
+                ),
+            )  # fmt: skip
+            account.allocate(command_id=command_id, on=on, item=item, claim_id=claim.id, invoice=invoice)
+            self.save(account)
 
     def send_notice(
         self,

@@ -425,6 +425,15 @@ class ScenarioRunner:
             actions.append(entry)
         return {"actions": actions}
 
+    # --- format 1.1 commands ------------------------------------------------------------------------
+
+    def _do_allocate_suspense(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        invoice = a.text("invoice")
+        self.app.allocate_suspense(
+            creditor=self.s.creditor, reference=a.text("reference"), invoice=invoice, on=on, command_id=cid
+        )
+        return {}
+
     def _debtor(self, a: _Args) -> str:
         debtor = a.text("debtor", next(iter(self.s.debtors)) if len(self.s.debtors) == 1 else None)
         if debtor not in self.s.debtors:
@@ -463,7 +472,18 @@ class ScenarioRunner:
             "invoices": invoices,
             "debtors": debtors,
             "findings": findings,
+            "suspense": self._suspense(),
         }
+
+    def _suspense(self) -> list[dict[str, str]]:
+        """1.1: money still in suspense, oldest first."""
+        account = self.app.suspense(self.s.creditor)
+        items = account.open_items() if account is not None else []
+        return [suspense_entry(i.reference, i.amount, i.ordered) for i in items]
+
+
+def suspense_entry(reference: str, amount: Decimal, ordered: date) -> dict[str, str]:
+    return {"reference": reference, "amount": fmt(amount), "ordered": ordered.isoformat()}
 
 
 def step_index(command_id: str) -> int | None:
@@ -511,6 +531,9 @@ def check_expectations(expect: Mapping[str, Any], report: Mapping[str, Any]) -> 
     for wanted in expect.get("findings") or []:
         if not any(all(_same(k, v, f.get(k)) for k, v in wanted.items()) for f in report["findings"]):
             problems.append(f"finding {wanted} not found")
+    for wanted in expect.get("suspense") or []:
+        if not any(all(_same(k, v, item.get(k)) for k, v in wanted.items()) for item in report.get("suspense", [])):
+            problems.append(f"suspense item {wanted} not found")
     return problems
 
 

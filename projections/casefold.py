@@ -24,9 +24,10 @@ from eventsourcing.utils import get_topic
 from domain.claim import Claim
 from domain.parties import Creditor, Debtor
 from domain.references import PaymentReference
+from domain.suspense import Suspense
 from projections.base import ProjectedEvent
 
-AGGREGATES: tuple[type[Aggregate], ...] = (Claim, Creditor, Debtor, PaymentReference)
+AGGREGATES: tuple[type[Aggregate], ...] = (Claim, Creditor, Debtor, PaymentReference, Suspense)
 BASE_FIELDS = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
 
 

@@ -18,6 +18,11 @@ the domain's own code), so the ledger's balance of a claim always equals the dom
 | money moved off a part     | receivable.<part>     | bank                  |
 | overpayment                | bank                  | refund.surplus        |
 | write-off                  | written_off           | receivable.<part>     |
+| money in, no claim matched | bank                  | suspense              |
+| suspense placed on a claim | suspense              | bank                  |
+
+Money leaves suspense back to ``bank``, and the claim's own payment posting (bank → receivable)
+follows from its ``PaymentRegistered``: bank is counted once, suspense nets to what is still held.
 
 A claim's balance is the sum of its ``receivable.*`` accounts plus ``written_off`` (the contract keeps
 a written-off claim's balance), plus interest accrued since the last recorded figure, computed at
@@ -36,6 +41,7 @@ from psycopg import Cursor
 from domain.claim import Claim, accrued_interest, claim_status
 from domain.money import ZERO, fmt, to_cents
 from domain.rules import rules_for
+from domain.suspense import Suspense
 from projections.base import ProjectedEvent, ident
 
 PARTS = ("principal", "interest", "fees", "costs")
@@ -102,9 +108,27 @@ def postings_for(before: Claim | None, after: Claim) -> list[Posting]:
     return out
 
 
+def suspense_postings(before: Suspense | None, after: Suspense) -> list[Posting]:
+    """Money in (an item that is new) and money placed on a claim (an item newly allocated)."""
+    out: list[Posting] = []
+    for item, now in after.items.items():
+        was = before.items.get(item) if before is not None else None
+        if was is None:
+            out += [
+                Posting("bank", now.amount, ZERO, "suspense_in"),
+                Posting("suspense", ZERO, now.amount, "suspense_in"),
+            ]
+        if now.allocated_to is not None and (was is None or was.allocated_to is None):
+            out += [
+                Posting("suspense", now.amount, ZERO, "suspense_out"),
+                Posting("bank", ZERO, now.amount, "suspense_out"),
+            ]
+    return out
+
+
 class Ledger:
     name = "ledger"
-    version = 1
+    version = 2  # 2: the suspense account (format 1.1)
 
     def create_tables(self, cur: Cursor[Any], schema: str) -> None:
         cur.execute(f"""
@@ -127,10 +151,18 @@ class Ledger:
                 closed_on date, settled boolean NOT NULL, stage text NOT NULL, disputed boolean NOT NULL,
                 limitation_date date NOT NULL, kid text NOT NULL, position bigint NOT NULL);
             CREATE INDEX IF NOT EXISTS claims_debtor ON "{schema}".claims (debtor_id);
+            CREATE TABLE IF NOT EXISTS "{schema}".suspense_items (
+                case_id text NOT NULL, item text NOT NULL, seq bigint NOT NULL, creditor_id text NOT NULL,
+                reference text NOT NULL, amount numeric(16,2) NOT NULL, ordered date NOT NULL,
+                received_on date NOT NULL, source text NOT NULL, allocated_to text, allocated_on date,
+                currency text NOT NULL, position bigint NOT NULL, PRIMARY KEY (case_id, item));
             CREATE INDEX IF NOT EXISTS claims_creditor ON "{schema}".claims (creditor_id);
         """)
 
     def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Any | None, after: Any) -> None:
+        if isinstance(after, Suspense):
+            self._apply_suspense(cur, event, schema, before if isinstance(before, Suspense) else None, after)
+            return
         if not isinstance(after, Claim):
             return
         postings = postings_for(before if isinstance(before, Claim) else None, after)
@@ -196,8 +228,44 @@ class Ledger:
             ),
         )
 
+    @staticmethod
+    def _apply_suspense(
+        cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Suspense | None, after: Suspense
+    ) -> None:
+        postings = suspense_postings(before, after)
+        if postings:
+            cur.executemany(
+                f'INSERT INTO "{schema}".postings (event_id, position, case_id, creditor_id, debtor_id, invoice, '
+                "booked, account, kind, debit, credit, currency) VALUES (%s,%s,%s,%s,'','',%s,%s,%s,%s,%s,%s)",
+                [
+                    (event.event_id, event.position, event.case_id, after.creditor_id, event.recorded_date,
+                     p.account, p.kind, p.debit, p.credit, after.currency)
+                    for p in postings
+                ],
+            )  # fmt: skip
+        changed = [i for k, i in after.items.items() if before is None or before.items.get(k) != i]
+        for item in changed:
+            cur.execute(
+                f'INSERT INTO "{schema}".suspense_items VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) '
+                "ON CONFLICT (case_id, item) DO UPDATE SET allocated_to = EXCLUDED.allocated_to, "
+                "allocated_on = EXCLUDED.allocated_on, position = EXCLUDED.position",
+                (event.case_id, item.item, event.aggregate_version, after.creditor_id, item.reference, item.amount,
+                 item.ordered, item.received_on, item.source, item.allocated_to, item.allocated_on, after.currency,
+                 event.position),
+            )  # fmt: skip
+
 
 # --- queries -------------------------------------------------------------------------------------
+
+
+def suspense_view(cur: Cursor[Any], schema: str, case_id: str) -> list[dict[str, Any]]:
+    """Money still in one suspense account, oldest first, as the scenario report lists it."""
+    cur.execute(
+        f"""SELECT reference, amount, ordered FROM "{schema}".suspense_items
+            WHERE case_id = %s AND allocated_to IS NULL ORDER BY ordered, received_on, seq""",
+        (case_id,),
+    )
+    return [{"reference": r, "amount": fmt(Decimal(a)), "ordered": o.isoformat()} for r, a, o in cur.fetchall()]
 
 
 def claim_row(cur: Cursor[Any], schema: str, case_id: str) -> dict[str, Any] | None:
@@ -316,4 +384,15 @@ def settlement(cur: Cursor[Any], schema: str, start: date, end: date) -> list[di
     return list(out.values())
 
 
-__all__ = ["Ledger", "ageing", "balances_by", "claim_view", "ident", "postings_for", "settlement", "trial_balance"]
+__all__ = [
+    "Ledger",
+    "ageing",
+    "balances_by",
+    "claim_view",
+    "ident",
+    "postings_for",
+    "settlement",
+    "suspense_postings",
+    "suspense_view",
+    "trial_balance",
+]

@@ -94,6 +94,18 @@ def run_sample_commands(app: CollectionApp) -> None:
     app.register_judgment(**inv, on=d(2025, 4, 1), command_id="s-6", decided=d(2025, 3, 28))
     app.apply_reinstatement(**inv, on=d(2025, 4, 10), command_id="s-7")
 
+    # Format 1.1, Oslo invoice 1004 with a printed KID (PaymentReferenceAssigned, printed): money with an
+    # unknown reference goes to suspense (SuspenseOpened, SuspensePaymentReceived) and is placed on the
+    # claim (SuspensePaymentAllocated + a PaymentRegistered from suspense); a payment by KID.
+    inv = {"creditor": oslo, "invoice": "1004"}
+    app.issue_invoice(**inv, amount=Decimal("800.00"), due=d(2025, 5, 30), claim_type="barnehage", debtor_ref="D1",
+                      on=d(2025, 5, 2), command_id="v-1", kid="12344")  # fmt: skip
+    app.receive_unmatched_payment(creditor=oslo, reference="99999999", amount=Decimal("300.00"), on=d(2025, 6, 2),
+                                  ordered=d(2025, 5, 30), source="ocr", command_id="v-2")  # fmt: skip
+    app.allocate_suspense(creditor=oslo, reference="99999999", invoice="1004", on=d(2025, 6, 4), command_id="v-3")
+    app.register_payment_by_reference(creditor=oslo, reference="12344", amount=Decimal("500.00"), on=d(2025, 6, 5),
+                                      command_id="v-4")  # fmt: skip
+
 
 def sample_app() -> CollectionApp:
     """A fresh in-memory application with the sample commands run."""

@@ -63,11 +63,12 @@ from domain.channels import DebtorContact
 from domain.claim import Claim
 from domain.parties import Creditor, Debtor
 from domain.references import PaymentReference
+from domain.suspense import Suspense
 
 NAMESPACE = "no.kravsak.events"
 """Avro namespace of every event schema."""
 
-AGGREGATES: tuple[type[Aggregate], ...] = (Claim, Creditor, Debtor, PaymentReference)
+AGGREGATES: tuple[type[Aggregate], ...] = (Claim, Creditor, Debtor, PaymentReference, Suspense)
 """The aggregates whose events go on the wire; a schema name is the aggregate name + event name."""
 
 EVENT_ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/event")
@@ -390,6 +391,8 @@ def parties_of(event: Event) -> Parties | None:
         return Parties(None, str(event.originator_id))
     if isinstance(event, PaymentReference.Assigned):
         return Parties(_str(values["creditor_id"]), _str(values["debtor_id"]))
+    if isinstance(event, Suspense.Opened):
+        return Parties(_str(values["creditor_id"]), None)
     return None
 
 
@@ -406,10 +409,10 @@ def case_key(event: Event) -> bytes:
 
 
 def _currency(event_type: EventType, values: Mapping[str, Any]) -> str | None:
-    if event_type.aggregate is not Claim:
-        return None
     if "currency" in values:
         return _str(values["currency"])
+    if event_type.aggregate is not Claim:
+        return None
     rule_version = _str(values["rule_version"])
     prefix = rule_version.split("-", 1)[0]
     if prefix not in _CURRENCY_BY_RULES_PREFIX:

@@ -198,6 +198,18 @@ RECORD_DOCS: Mapping[str, str] = {
         "one place."
     ),
     "DebtorDied": "The debtor was registered as deceased; effective_date is the date of death.",
+    "SuspenseOpened": (
+        "A creditor's suspense account was opened (NO uidentifiserte innbetalinger, SE oidentifierade "
+        "inbetalningar): where money waits whose payment reference matches no claim. case_id is the account's id."
+    ),
+    "SuspensePaymentReceived": (
+        "Money came in with a payment reference no claim of the creditor carries; it is held in suspense. "
+        "effective_date is the day the payer's bank received the order."
+    ),
+    "SuspensePaymentAllocated": (
+        "A caseworker placed money held in suspense on a claim, where it was registered as a payment "
+        "(ClaimPaymentRegistered with source suspense) ordered the day the payer ordered it."
+    ),
     "PaymentReferenceAssigned": (
         "A payment reference (NO KID, SE OCR-nummer) was assigned to a claim: the creditor's index from reference "
         "to claim, one aggregate per reference, so no two claims of a creditor can carry the same one. case_id is "
@@ -405,6 +417,19 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
     ),
     ("DebtorClaimAttached", "claim_id"): "Case id of the claim attached (the case_id of that claim's events).",
     ("PaymentReferenceAssigned", "reference"): "The KID / OCR reference, digits with its check digit.",
+    ("SuspensePaymentReceived", "item"): "Id of the item in suspense: the command id that received the money.",
+    ("SuspensePaymentReceived", "reference"): "The payment reference the payer gave (matching no claim).",
+    ("SuspensePaymentReceived", "amount"): f"Amount received, {_MONEY}.",
+    ("SuspensePaymentReceived", "ordered"): "Day the payer's bank received the payment order.",
+    (
+        "SuspensePaymentReceived",
+        "source",
+    ): 'Where the money came from: the bank file (e.g. "ocr", "camt054", "bgmax") or "manual".',
+    ("SuspensePaymentAllocated", "item"): "Id of the item placed (see SuspensePaymentReceived.item).",
+    ("SuspensePaymentAllocated", "reference"): "The payer's reference of the item placed.",
+    ("SuspensePaymentAllocated", "amount"): f"Amount placed on the claim, {_MONEY}.",
+    ("SuspensePaymentAllocated", "claim_id"): "Case id of the claim the money was placed on.",
+    ("SuspensePaymentAllocated", "invoice"): "The creditor's invoice number of that claim.",
     ("PaymentReferenceAssigned", "claim_id"): "Case id of the claim the reference identifies.",
     ("PaymentReferenceAssigned", "invoice"): "The creditor's invoice number of that claim.",
     ("PaymentReferenceAssigned", "check_digit"): "The check-digit algorithm the reference passes: MOD10 or MOD11.",
