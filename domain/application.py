@@ -8,7 +8,7 @@ plus a ``command_id`` that makes repeating it harmless. A refused command raises
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
@@ -22,7 +22,7 @@ from eventsourcing.persistence import JSONTranscoder, Recording, Transcoding
 
 from domain.channels import Channel, DebtorContact, NoDeliveryChannel, choose_channel, may_carry
 from domain.claim import Claim, claim_id, estate_status
-from domain.errors import CommandRefused, ErrorCode, invalid
+from domain.errors import CommandRefused, ErrorCode, Refusals, invalid
 from domain.identity import InvalidIdentity, opaque_debtor_id, validate_identity
 from domain.inputs import (
     check_complaint_outcome,
@@ -553,6 +553,105 @@ class CollectionApp(Application[UUID]):
                 self._given_channel(channel, notice)
 
         self._on_claim(creditor, invoice, command_id, act, check)
+
+    def send_combined_notice(
+        self,
+        *,
+        creditor: str,
+        invoices: Sequence[str],
+        notice: str,
+        on: date,
+        command_id: str,
+        deadline: date | None = None,
+        channel: str | None = None,
+    ) -> list[str]:
+        """One letter for several claims of one debtor (samlet purring / inkassovarsel / betalingsoppfordring,
+        påminnelse / inkassokrav): every claim's own rules must allow the step; the letter carries ONE fee,
+        on the first listed claim whose fee cap still allows one. Returns the invoices the letter covered."""
+        cred = self.creditor(creditor)
+        policy = CollectionPolicy.from_dict(cred.policy)
+        check_notice(rules_for(cred.jurisdiction), notice, deadline, on)
+        if channel:
+            self._given_channel(channel, notice)
+        claims = self._combined_claims(creditor, invoices, command_id)
+        d = self._load(UUID(claims[0].debtor_id), Debtor)
+        assert d is not None
+        chosen = self._given_channel(channel, notice) if channel else self._channel(d, notice)
+        letter = [c.invoice for c in claims]
+
+        def send(c: Claim, r: Rules, fee_on: str | None) -> None:
+            c.send_notice(
+                command_id=command_id, on=on, notice=notice, deadline=deadline, died=c.facts.died,
+                channel=chosen[0], channel_reason=chosen[1], fees_enabled=policy.fees_enabled,
+                reminder_fee_agreed=policy.reminder_fee_agreed, rules=r, letter=letter, letter_fee_on=fee_on,
+            )  # fmt: skip
+
+        self._on_each(creditor, claims, command_id, send, lambda c: c.facts.notices[-1].fee > 0)
+        return letter
+
+    def request_combined_enforcement(
+        self, *, creditor: str, invoices: Sequence[str], route: str, on: date, command_id: str
+    ) -> list[str]:
+        """One enforcement or court request covering several claims of one debtor: ONE court or enforcement
+        fee, on the first listed claim. Returns the invoices the request covered."""
+        claims = self._combined_claims(creditor, invoices, command_id)
+        request = [c.invoice for c in claims]
+
+        def enforce(c: Claim, r: Rules, cost_on: str | None) -> None:
+            c.request_enforcement(
+                command_id=command_id, on=on, route=route, died=c.facts.died, rules=r, request=request,
+                cost_on=cost_on,
+            )  # fmt: skip
+
+        self._on_each(creditor, claims, command_id, enforce, lambda c: c.facts.enforcements[-1].cost > 0)
+        return request
+
+    def _combined_claims(self, creditor: str, invoices: Sequence[str], command_id: str) -> list[Claim]:
+        """The claims of a combined letter or request, all of one debtor (else ``invalid_input``)."""
+        if not invoices or not all(isinstance(i, str) and i for i in invoices):
+            raise invalid("invoices", "a list of one or more invoice numbers is required")
+        if len(set(invoices)) != len(invoices):
+            raise invalid("invoices", f"an invoice is listed twice in {list(invoices)}")
+        found = {i: self._get_claim(claim_id(self.namespace, creditor, i)) for i in invoices}
+        known = [c for c in found.values() if c is not None]
+        if len({c.debtor_id for c in known}) > 1:
+            raise invalid(
+                "invoices",
+                "one letter or request covers claims of one debtor and one creditor; "
+                f"{', '.join(c.invoice for c in known)} belong to different debtors",
+            )
+        missing = [i for i, c in found.items() if c is None]
+        if missing:
+            raise CommandRefused(
+                ErrorCode.UNKNOWN_INVOICE, f"invoice {missing[0]} is not registered for creditor {creditor}"
+            )
+        return [c for c in found.values() if c is not None]
+
+    def _on_each(
+        self,
+        creditor: str,
+        claims: list[Claim],
+        command_id: str,
+        act: Callable[[Claim, Rules, str | None], None],
+        charged: Callable[[Claim], bool],
+    ) -> None:
+        """``act`` on every claim in one save; a refusal of any refuses all (the first in the contract's
+        order is reported). ``charged`` says whether the claim just took the one fee, after which the
+        following claims get the invoice it went on."""
+        if command_id in claims[0].commands:
+            return  # repeated command: already done
+        refusals = Refusals()
+        with self.unit_of_work():
+            fee_on: str | None = None
+            for listed in claims:
+                try:
+                    self._on_claim(creditor, listed.invoice, command_id, lambda c, r, on=fee_on: act(c, r, on))
+                except CommandRefused as refused:
+                    refusals.add(refused.code, f"invoice {listed.invoice}: {refused.message}")
+                    continue
+                if fee_on is None and charged(self.claim(creditor, listed.invoice)):
+                    fee_on = listed.invoice
+            refusals.raise_first()
 
     def register_objection(
         self, *, creditor: str, invoice: str, on: date, command_id: str, received: date | None = None, text: str = ""

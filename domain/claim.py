@@ -10,6 +10,7 @@ good-collection-practice audit runs over the trail; costs it finds unrecoverable
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -250,6 +251,13 @@ class Claim(Aggregate):
         legal_basis: str
         stage: str
         warnings: list[str]
+        letter_invoices: list[str] | None  # version 2: every invoice one combined letter covered (None: one claim)
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["letter_invoices"] = None
 
         def apply_to(self, claim: Claim) -> None:
             claim.facts.notices.append(
@@ -275,6 +283,13 @@ class Claim(Aggregate):
         legal_basis: str
         stage: str
         warnings: list[str]
+        request_invoices: list[str] | None  # version 2: every invoice one combined request covered (None: one)
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["request_invoices"] = None
 
         def apply_to(self, claim: Claim) -> None:
             claim.facts.enforcements.append(
@@ -719,7 +734,11 @@ class Claim(Aggregate):
         fees_enabled: bool,
         reminder_fee_agreed: bool,
         rules: Rules,
+        letter: list[str] | None = None,
+        letter_fee_on: str | None = None,
     ) -> None:
+        """A notice; ``letter``: the invoices of one combined letter, ``letter_fee_on``: the invoice that
+        letter's one fee is already charged on (this claim then charges none)."""
         check_notice(rules, notice, deadline, on)
         refusals = self._check_collection(on, died)
         try:
@@ -727,6 +746,13 @@ class Claim(Aggregate):
         except CommandRefused as refused:
             refusals.add(refused.code, refused.message)
         refusals.raise_first()
+        if letter_fee_on is not None and decision.fee > 0:
+            decision = dataclasses.replace(
+                decision,
+                fee=ZERO,
+                fee_reason=f"one fee per combined letter, charged on invoice {letter_fee_on} "
+                "(inkassoloven § 17: only necessary costs; SE: one inkassokrav, RH 2022:7)",
+            )
         self.trigger_event(
             self.NoticeSent,
             command_id=command_id,
@@ -742,6 +768,7 @@ class Claim(Aggregate):
             legal_basis=decision.legal_basis,
             stage=(decision.stage or self.stage).value,
             warnings=list(decision.warnings),
+            letter_invoices=letter,
         )
         if decision.interrupts_limitation:
             self._interrupt(
@@ -753,7 +780,19 @@ class Claim(Aggregate):
             )
         self._after(command_id, on, rules)
 
-    def request_enforcement(self, *, command_id: str, on: date, route: str, died: date | None, rules: Rules) -> None:
+    def request_enforcement(
+        self,
+        *,
+        command_id: str,
+        on: date,
+        route: str,
+        died: date | None,
+        rules: Rules,
+        request: list[str] | None = None,
+        cost_on: str | None = None,
+    ) -> None:
+        """An enforcement or court step; ``request``: the invoices of one combined request, ``cost_on``: the
+        invoice that request's one court or enforcement fee is already charged on (this claim then bears none)."""
         refusals = self._check_collection(on, died, court_route=route in rules.court_routes_when_disputed)
         if route not in rules.routes:
             raise CommandRefused(
@@ -765,6 +804,13 @@ class Claim(Aggregate):
         except CommandRefused as refused:
             refusals.add(refused.code, refused.message)
         refusals.raise_first()
+        if cost_on is not None and decision.cost > 0:
+            decision = dataclasses.replace(
+                decision,
+                cost=ZERO,
+                cost_basis=f"one fee per combined request, charged on invoice {cost_on} (rettsgebyrloven §§ 7, 14: "
+                "per case / per begjæring; SE: one ansökan may hold every claim against the debtor, HD 2017)",
+            )
         self.trigger_event(
             self.EnforcementRequested,
             command_id=command_id,
@@ -777,6 +823,7 @@ class Claim(Aggregate):
             legal_basis=decision.legal_basis,
             stage=decision.stage.value,
             warnings=list(decision.warnings),
+            request_invoices=request,
         )
         self._interrupt(
             command_id,

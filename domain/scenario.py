@@ -273,6 +273,8 @@ class ScenarioRunner:
         return {"invoice": invoice}
 
     def _do_send_notice(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        if a.has("invoices"):
+            return self._send_combined_notice(cid, a, on)
         invoice, notice, deadline = a.text("invoice"), a.text("notice"), a.optional_day("deadline")
         channel = a.text("channel") if a.has("channel") else None
         self.app.send_notice(
@@ -337,6 +339,8 @@ class ScenarioRunner:
         return {}
 
     def _do_request_enforcement(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        if a.has("invoices"):
+            return self._request_combined_enforcement(cid, a, on)
         invoice = a.text("invoice")
         self.app.request_enforcement(
             creditor=self.s.creditor, invoice=invoice, route=a.text("route"), on=on, command_id=cid
@@ -426,6 +430,44 @@ class ScenarioRunner:
         return {"actions": actions}
 
     # --- format 1.1 commands ------------------------------------------------------------------------
+
+    def _send_combined_notice(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        """``invoices: [..]`` instead of ``invoice``: one letter, one fee."""
+        invoices = self._invoice_list(a)
+        letter = self.app.send_combined_notice(
+            creditor=self.s.creditor,
+            invoices=invoices,
+            notice=a.text("notice"),
+            on=on,
+            command_id=cid,
+            deadline=a.optional_day("deadline"),
+            channel=a.text("channel") if a.has("channel") else None,
+        )
+        records = [self._record(invoice, cid, "notices") for invoice in letter]
+        return {
+            "fee": fmt(sum((r.fee for r in records), Decimal(0))),
+            "deadline": records[0].deadline.isoformat(),
+            "channel": records[0].channel,
+        }
+
+    def _request_combined_enforcement(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        """``invoices: [..]`` instead of ``invoice``: one request, one court or enforcement fee."""
+        request = self.app.request_combined_enforcement(
+            creditor=self.s.creditor, invoices=self._invoice_list(a), route=a.text("route"), on=on, command_id=cid
+        )
+        return {"cost": fmt(sum((self._record(i, cid, "enforcements").cost for i in request), Decimal(0)))}
+
+    def _invoice_list(self, a: _Args) -> list[str]:
+        raw = a.raw.get("invoices")
+        if a.has("invoice"):
+            raise invalid("invoices", "give either invoice or invoices, not both")
+        if not isinstance(raw, list) or not raw or not all(isinstance(i, str | int) for i in raw):
+            raise invalid("invoices", "a list of invoice numbers is required")
+        return [str(i) for i in raw]
+
+    def _record(self, invoice: str, cid: str, kind: str) -> Any:
+        records = getattr(self.app.claim(self.s.creditor, invoice).facts, kind)
+        return next(r for r in records if r.command_id == cid)
 
     def _do_allocate_suspense(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
         invoice = a.text("invoice")

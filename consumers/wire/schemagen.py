@@ -357,6 +357,16 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
         f"{_MONEY}; 0 when there is none."
     ),
     ("ClaimEnforcementRequested", "cost_basis"): 'How the cost was computed, e.g. "floor(1.10 × R 1314)".',
+    ("ClaimEnforcementRequested", "request_invoices"): (
+        "Every invoice one combined request covered (NO samlet begjæring, SE en ansökan): the request carries one "
+        "court or enforcement fee, on the first claim listed. Null for a request on this claim alone and in events "
+        "recorded before version 2."
+    ),
+    ("ClaimNoticeSent", "letter_invoices"): (
+        "Every invoice one combined letter covered (samlet purring / inkassovarsel / betalingsoppfordring, "
+        "påminnelse / inkassokrav): the letter carries one fee, on the first listed claim whose fee cap allowed it. "
+        "Null for a letter about this claim alone and in events recorded before version 2."
+    ),
     ("ClaimLimitationInterrupted", "ground"): (
         "What interrupted the period: payment, deferral_requested, payment_plan (acknowledgements), "
         "written_demand:<notice>, enforcement:<route> or judgment."
