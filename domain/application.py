@@ -31,7 +31,9 @@ from domain.inputs import (
     check_judgment_dates,
     check_notice,
     check_payment,
+    check_reason,
     check_received,
+    check_service,
     check_write_off,
     objection_outcome,
     require_amount,
@@ -545,6 +547,7 @@ class CollectionApp(Application[UUID]):
                 fees_enabled=policy.fees_enabled,
                 reminder_fee_agreed=policy.reminder_fee_agreed,
                 rules=r,
+                carry_out_within_days=policy.water_shutoff_within_days,
             )
 
         def check(r: Rules) -> None:
@@ -584,6 +587,7 @@ class CollectionApp(Application[UUID]):
                 command_id=command_id, on=on, notice=notice, deadline=deadline, died=c.facts.died,
                 channel=chosen[0], channel_reason=chosen[1], fees_enabled=policy.fees_enabled,
                 reminder_fee_agreed=policy.reminder_fee_agreed, rules=r, letter=letter, letter_fee_on=fee_on,
+                carry_out_within_days=policy.water_shutoff_within_days,
             )  # fmt: skip
 
         self._on_each(creditor, claims, command_id, send, lambda c: c.facts.notices[-1].fee > 0)
@@ -653,6 +657,26 @@ class CollectionApp(Application[UUID]):
                     fee_on = listed.invoice
             refusals.raise_first()
 
+    def suspend_service(self, *, creditor: str, invoice: str, service: str, on: date, command_id: str) -> None:
+        """Sweden: shut the water off after an avstängningsvarsel, or end a childcare place, as the creditor's
+        guidelines allow (its taxa's visit fee is a cost of the claim). Norway: ``route_not_available``."""
+        policy = CollectionPolicy.from_dict(self.creditor(creditor).policy)
+        self._on_claim(
+            creditor,
+            invoice,
+            command_id,
+            lambda c, r: c.suspend_service(
+                command_id=command_id,
+                on=on,
+                service=service,
+                died=c.facts.died,
+                visit_fee=policy.shutoff_visit_fee,
+                earliest_months=policy.childcare_end_after_months,
+                rules=r,
+            ),  # fmt: skip
+            lambda r: check_service(service),
+        )
+
     def register_objection(
         self, *, creditor: str, invoice: str, on: date, command_id: str, received: date | None = None, text: str = ""
     ) -> None:
@@ -680,13 +704,19 @@ class CollectionApp(Application[UUID]):
     def grant_deferral(
         self, *, creditor: str, invoice: str, until: date, on: date, command_id: str, requested_by_debtor: bool = True
     ) -> None:
+        policy = CollectionPolicy.from_dict(self.creditor(creditor).policy)
         self._on_claim(
             creditor,
             invoice,
             command_id,
             lambda c, r: c.grant_deferral(
-                command_id=command_id, on=on, until=until, requested_by_debtor=requested_by_debtor, rules=r
-            ),
+                command_id=command_id,
+                on=on,
+                until=until,
+                requested_by_debtor=requested_by_debtor,
+                rules=r,
+                refused_after_due=policy.deferral_after_due_refused,
+            ),  # fmt: skip
             lambda r: check_deferral(until, on),
         )
 
@@ -750,13 +780,42 @@ class CollectionApp(Application[UUID]):
         )
 
     def write_down(
-        self, *, creditor: str, invoice: str, amount: Decimal, reason: str, on: date, command_id: str
+        self, *, creditor: str, invoice: str, reason: str, on: date, command_id: str, amount: Decimal | None = None
     ) -> None:
+        """Write the claim down in the accounts (the balance by default); it stays open under long-term
+        monitoring: only limitation-interrupting steps and payments remain allowed (``claim_written_down``)."""
+
+        def check(r: Rules) -> None:
+            check_reason(reason, "write-down")
+            if amount is not None:
+                require_amount("amount", amount)
+
         self._on_claim(
             creditor,
             invoice,
             command_id,
             lambda c, r: c.write_down(command_id=command_id, on=on, amount=amount, reason=reason, rules=r),
+            check,
+        )
+
+    def forgive_principal(
+        self, *, creditor: str, invoice: str, amount: Decimal, reason: str, on: date, command_id: str
+    ) -> None:
+        """Give up part of the principal from ``on`` (ettergivelse / eftergift): the debtor owes less."""
+        self._on_claim(
+            creditor,
+            invoice,
+            command_id,
+            lambda c, r: c.forgive_principal(command_id=command_id, on=on, amount=amount, reason=reason, rules=r),
+        )
+
+    def postpone_due(self, *, creditor: str, invoice: str, until: date, on: date, command_id: str) -> None:
+        """Uppskov for an unclear invoice: the due date moves to ``until``; interest and deadlines count from it."""
+        self._on_claim(
+            creditor,
+            invoice,
+            command_id,
+            lambda c, r: c.postpone_due(command_id=command_id, on=on, until=until, rules=r),
         )
 
     def file_complaint(
@@ -864,6 +923,7 @@ class CollectionApp(Application[UUID]):
             "currency": claim.currency,
             "kid": claim.kid,
             "surplus": fmt(acc.surplus),
+            "written_down": fmt(claim.written_down_in_accounts),
             "estate_report_deadline": claim.estate_deadline.isoformat() if claim.estate_deadline else None,
             "estate_status": estate_status(
                 died=claim.facts.died,

@@ -30,6 +30,7 @@ from domain.inputs import (
     check_payment,
     check_reason,
     check_received,
+    check_service,
     check_write_off,
     objection_outcome,
     require_amount,
@@ -52,6 +53,7 @@ from domain.records import (
     PaymentRecord,
     Stage,
     Status,
+    SuspensionRecord,
 )
 from domain.rules import Rules
 from domain.rules.base import LimitationStep
@@ -83,6 +85,9 @@ def claim_status(*, written_off: bool, settled: bool, limitation_date: date, day
     if day > limitation_date:
         return Status.TIME_BARRED
     return Status.OPEN
+
+
+THREATS = frozenset({"avstangningsvarsel"})  # notices that announce a service will be stopped
 
 
 def check_arose(arose: date, due: date, on: date) -> None:
@@ -169,7 +174,7 @@ class Claim(Aggregate):
             claim.commands = {self.command_id}
             claim.closed_on, claim.write_off_reason, claim.written_off_amount = None, None, ZERO
             claim.estate_deadline, claim.reported_to_estate = None, None
-            claim.written_down = ZERO
+            claim.principal_forgiven, claim.written_down_in_accounts = ZERO, ZERO
             claim.plan_breached = False
 
     class Event(Aggregate.Event):
@@ -252,12 +257,13 @@ class Claim(Aggregate):
         stage: str
         warnings: list[str]
         letter_invoices: list[str] | None  # version 2: every invoice one combined letter covered (None: one claim)
+        carry_out_by: date | None  # version 2: a threatened shut-off is carried out by this day (creditor's window)
 
         class_version = 2
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
-            state["letter_invoices"] = None
+            state["letter_invoices"] = state["carry_out_by"] = None
 
         def apply_to(self, claim: Claim) -> None:
             claim.facts.notices.append(
@@ -271,6 +277,7 @@ class Claim(Aggregate):
                     self.fee,
                     self.fee_reason,
                     self.channel,
+                    self.carry_out_by,
                 )
             )
             claim._add_cost(self.command_id, "fee", self.fee)
@@ -299,6 +306,23 @@ class Claim(Aggregate):
             )
             claim._add_cost(self.command_id, "cost", self.cost)
             claim.stage = max(claim.stage, Stage(self.stage), key=lambda s: s.rank)
+
+    class ServiceSuspended(Event):
+        """Sweden: the water supply shut off (vattentjänstlagen 43 §) or a childcare place ended for
+        non-payment; ``cost``: the creditor's taxa fee for the shut-off visit, a cost of the claim."""
+
+        service: str
+        cost: Decimal
+        cost_basis: str
+        legal_basis: str
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.facts.suspensions.append(
+                SuspensionRecord(
+                    self.originator_version, self.command_id, self.service, self.effective, self.recorded, self.cost
+                )
+            )
+            claim._add_cost(self.command_id, "cost", self.cost)
 
     class LimitationInterrupted(Event):
         ground: str
@@ -427,9 +451,35 @@ class Claim(Aggregate):
             claim.account.principal -= self.amount
             claim.facts.principal = claim.account.principal
             claim.facts.reductions.append((self.effective, self.originator_version, self.amount))
-            claim.written_down += self.amount
+            claim.principal_forgiven += self.amount
             claim.account.set_paid(self.paid_after)
             claim._close_if_settled(self.effective)
+
+    class DuePostponed(InterestAccruing):
+        """Uppskov: the due date of an unclear invoice moved; interest and every deadline count from the new
+        one, so the money is re-settled from it. The limitation date (from ``arose``) does not move."""
+
+        previous_due: date
+        due: date
+        effective_due: date
+        paid_after: dict[str, Decimal]
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.facts.postponed_from = claim.facts.postponed_from or self.previous_due
+            claim.facts.due, claim.facts.effective_due = self.due, self.effective_due
+            claim.account.set_paid(self.paid_after)
+
+    class WrittenDownInAccounts(Event):
+        """Nedskrivning in the creditor's accounts: the debtor still owes the balance, the claim stays open
+        under long-term monitoring (långtidsbevakning)."""
+
+        amount: Decimal
+        balance: Decimal
+        reason: str
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.written_down_in_accounts = self.amount
+            claim.facts.written_down_on = self.effective
 
     class WrittenOff(InterestAccruing):
         reason: str
@@ -438,6 +488,7 @@ class Claim(Aggregate):
         def apply_to(self, claim: Claim) -> None:
             claim.write_off_reason, claim.written_off_amount = self.reason, self.amount
             claim.closed_on = self.effective
+            claim.facts.closed_on = claim.facts.closed_on or self.effective
 
     class ComplaintFiled(Event):
         def apply_to(self, claim: Claim) -> None:
@@ -474,7 +525,8 @@ class Claim(Aggregate):
     closed_on: date | None
     write_off_reason: str | None
     written_off_amount: Decimal
-    written_down: Decimal
+    principal_forgiven: Decimal  # ettergivelse: principal given up (WrittenDown)
+    written_down_in_accounts: Decimal  # nedskrivning in the creditor's accounts (WrittenDownInAccounts)
     estate_deadline: date | None
     reported_to_estate: date | None
     plan_breached: bool
@@ -587,12 +639,19 @@ class Claim(Aggregate):
 
     # --- command checks ------------------------------------------------------------------------
 
-    def _check_open(self, on: date, died: date | None, *, collection: bool) -> None:
-        """The generic refusals, in the contract's order (closed, time-barred, deceased, not due)."""
+    def _check_open(self, on: date, died: date | None, *, collection: bool, monitoring_ok: bool = True) -> None:
+        """The generic refusals, in the contract's order (closed, written down, time-barred, deceased, not due).
+        ``monitoring_ok``: the step is one long-term monitoring of a written-down claim still allows."""
         if self.write_off_reason is not None or (self.closed_on is not None and self.account.balance() == 0):
             raise CommandRefused(
                 ErrorCode.CLAIM_CLOSED,
                 f"invoice {self.invoice} is {'written off' if self.write_off_reason else 'paid'}",
+            )
+        if not monitoring_ok and self.facts.written_down_on is not None:
+            raise CommandRefused(
+                ErrorCode.CLAIM_WRITTEN_DOWN,
+                f"invoice {self.invoice} was written down on {self.facts.written_down_on} and is under long-term "
+                "monitoring: only steps that interrupt limitation, and payments, remain",
             )
         if collection and on > self.limitation_date:
             raise CommandRefused(
@@ -612,8 +671,10 @@ class Claim(Aggregate):
                 "collection steps may be taken only after the due date",
             )
 
-    def _check_collection(self, on: date, died: date | None, *, court_route: bool = False) -> Refusals:
-        self._check_open(on, died, collection=True)
+    def _check_collection(
+        self, on: date, died: date | None, *, court_route: bool = False, monitoring_ok: bool = False
+    ) -> Refusals:
+        self._check_open(on, died, collection=True, monitoring_ok=monitoring_ok)
         if self.objection_pending:
             raise CommandRefused(
                 ErrorCode.OBJECTION_PENDING,
@@ -736,11 +797,12 @@ class Claim(Aggregate):
         rules: Rules,
         letter: list[str] | None = None,
         letter_fee_on: str | None = None,
+        carry_out_within_days: int | None = None,
     ) -> None:
         """A notice; ``letter``: the invoices of one combined letter, ``letter_fee_on``: the invoice that
         letter's one fee is already charged on (this claim then charges none)."""
         check_notice(rules, notice, deadline, on)
-        refusals = self._check_collection(on, died)
+        refusals = self._check_collection(on, died, monitoring_ok=notice in rules.monitoring_notices)
         try:
             decision = rules.decide_notice(self.facts, notice, on, deadline, fees_enabled, reminder_fee_agreed)
         except CommandRefused as refused:
@@ -769,6 +831,11 @@ class Claim(Aggregate):
             stage=(decision.stage or self.stage).value,
             warnings=list(decision.warnings),
             letter_invoices=letter,
+            carry_out_by=(
+                max(self.effective_due + timedelta(days=carry_out_within_days), decision.deadline)
+                if notice in THREATS and carry_out_within_days is not None
+                else None
+            ),
         )
         if decision.interrupts_limitation:
             self._interrupt(
@@ -793,7 +860,10 @@ class Claim(Aggregate):
     ) -> None:
         """An enforcement or court step; ``request``: the invoices of one combined request, ``cost_on``: the
         invoice that request's one court or enforcement fee is already charged on (this claim then bears none)."""
-        refusals = self._check_collection(on, died, court_route=route in rules.court_routes_when_disputed)
+        # every enforcement and court step interrupts limitation: long-term monitoring may take it
+        refusals = self._check_collection(
+            on, died, court_route=route in rules.court_routes_when_disputed, monitoring_ok=True
+        )
         if route not in rules.routes:
             raise CommandRefused(
                 ErrorCode.ROUTE_NOT_AVAILABLE,
@@ -876,10 +946,24 @@ class Claim(Aggregate):
         self._after(command_id, on, rules)
 
     def grant_deferral(
-        self, *, command_id: str, on: date, until: date, requested_by_debtor: bool, rules: Rules
+        self,
+        *,
+        command_id: str,
+        on: date,
+        until: date,
+        requested_by_debtor: bool,
+        rules: Rules,
+        refused_after_due: bool = False,
     ) -> None:
+        """A deferral (NO betalingsutsettelse, SE anstånd). ``refused_after_due``: the creditor's guidelines
+        grant none asked for after the due date (Svenljunga's)."""
         check_deferral(until, on)
         self._check_open(on, None, collection=False)
+        if refused_after_due and requested_by_debtor and on > self.effective_due:
+            raise CommandRefused(
+                ErrorCode.ROUTE_NOT_AVAILABLE,
+                f"the creditor's guidelines grant no deferral asked for after the due date {self.effective_due}",
+            )
         self.trigger_event(
             self.DeferralGranted,
             command_id=command_id,
@@ -996,6 +1080,38 @@ class Claim(Aggregate):
             self.ReportedToEstate, command_id=command_id, effective=on, recorded=on, rule_version=rules.version
         )
 
+    def suspend_service(
+        self,
+        *,
+        command_id: str,
+        on: date,
+        service: str,
+        died: date | None,
+        visit_fee: Decimal,
+        earliest_months: int | None,
+        rules: Rules,
+    ) -> None:
+        """Sweden: shut the water off or end the childcare place (the rules decide; Norway refuses)."""
+        check_service(service)
+        refusals = self._check_collection(on, died)
+        try:
+            decision = rules.decide_suspension(self.facts, service, on, visit_fee, earliest_months)
+        except CommandRefused as refused:
+            refusals.add(refused.code, refused.message)
+        refusals.raise_first()
+        self.trigger_event(
+            self.ServiceSuspended,
+            command_id=command_id,
+            effective=on,
+            recorded=on,
+            rule_version=rules.version,
+            service=service,
+            cost=decision.cost,
+            cost_basis=decision.cost_basis,
+            legal_basis=decision.legal_basis,
+        )
+        self._after(command_id, on, rules)
+
     def write_off(self, *, command_id: str, on: date, reason: str, rules: Rules) -> None:
         check_write_off(reason)
         self._check_open(on, None, collection=False)
@@ -1013,8 +1129,64 @@ class Claim(Aggregate):
             amount=self.account.balance(settled.interest_exact),
         )
 
-    def write_down(self, *, command_id: str, on: date, amount: Decimal, reason: str, rules: Rules) -> None:
-        """Give up part of the principal from ``on`` (not retroactive, unlike a credit note)."""
+    def postpone_due(self, *, command_id: str, on: date, until: date, rules: Rules) -> None:
+        """Uppskov for an unclear invoice: the due date moves to ``until`` before collection starts."""
+        if until < on or until <= self.due:
+            raise invalid(
+                "until", f"the new due date {until} must lie after the due date {self.due} and not before {on}"
+            )
+        self._check_open(on, None, collection=False, monitoring_ok=False)
+        if self.facts.notices or self.facts.enforcements or self.facts.suspensions:
+            raise CommandRefused(
+                ErrorCode.ROUTE_NOT_AVAILABLE,
+                "uppskov moves the due date of an unclear invoice before collection starts; after a collection step "
+                "grant a deferral (anstånd) instead",
+            )
+        effective_due = rules.effective_due(until)
+        settled = self._settle(rules, max(on, self._through, effective_due), effective_due=effective_due)
+        self.trigger_event(
+            self.DuePostponed,
+            command_id=command_id,
+            effective=on,
+            recorded=on,
+            rule_version=rules.version,
+            interest_accrued=settled.interest_exact,
+            interest_through=settled.interest_through,
+            interest_rates=settled.rates,
+            previous_due=self.due,
+            due=until,
+            effective_due=effective_due,
+            paid_after=settled.paid_after(),
+        )
+        self._after(command_id, on, rules)
+
+    def write_down(self, *, command_id: str, on: date, amount: Decimal | None, reason: str, rules: Rules) -> None:
+        """Write the claim down in the accounts (nedskrivning): ``amount`` (the balance by default) leaves the
+        creditor's books as doubtful, the debtor still owes it, and long-term monitoring begins: only steps
+        that interrupt limitation, and payments, remain allowed."""
+        check_reason(reason, "write-down")
+        if amount is not None:
+            require_amount("amount", amount)
+        self._check_open(on, None, collection=False, monitoring_ok=False)
+        exact, _ = self.interest_exact_on(on, rules)
+        balance = self.account.balance(exact)
+        amount = balance if amount is None else amount
+        if amount <= 0 or amount > balance:
+            raise invalid("amount", f"the write-down {amount} must be more than 0 and at most the balance {balance}")
+        self.trigger_event(
+            self.WrittenDownInAccounts,
+            command_id=command_id,
+            effective=on,
+            recorded=on,
+            rule_version=rules.version,
+            amount=amount,
+            balance=balance,
+            reason=reason,
+        )
+
+    def forgive_principal(self, *, command_id: str, on: date, amount: Decimal, reason: str, rules: Rules) -> None:
+        """Give up part of the principal from ``on`` (ettergivelse; not retroactive, unlike a credit note).
+        Recorded as ``WrittenDown`` (its name on the wire since version 1)."""
         require_amount("amount", amount)
         check_reason(reason, "write-down")
         self._check_open(on, None, collection=False)
@@ -1096,6 +1268,7 @@ class Claim(Aggregate):
     def _close_if_settled(self, on: date) -> None:
         if self.account.balance() == 0 and self.account.principal >= 0:
             self.closed_on = on
+            self.facts.closed_on = self.facts.closed_on or on
 
     def _after(self, command_id: str, on: date, rules: Rules) -> None:
         """Apply the audit's fee consequences that are not yet recorded, re-settling the money."""
@@ -1139,6 +1312,7 @@ class Claim(Aggregate):
         rules: Rules,
         through: date,
         *,
+        effective_due: date | None = None,
         principal: Decimal | None = None,
         extra: list[MoneyEntry] | None = None,
         waived: set[str] | None = None,
@@ -1155,12 +1329,21 @@ class Claim(Aggregate):
             for e in self.facts.enforcements
             if e.cost > 0 and e.command_id not in gone
         ]
+        entries += [
+            MoneyEntry(x.suspended_on, x.seq, "costs", x.cost)
+            for x in self.facts.suspensions
+            if x.cost > 0 and x.command_id not in gone
+        ]
         entries += [MoneyEntry(p.ordered, p.seq, "payment", p.amount, p.designation) for p in self.facts.payments]
         entries += [MoneyEntry(day, seq, "reduction", amount) for day, seq, amount in self.facts.reductions]
         reduced = sum((amount for _, _, amount in self.facts.reductions), ZERO)
         base = (self.account.principal if principal is None else principal) + reduced
         return settle(
-            rules, principal=base, effective_due=self.effective_due, entries=entries + (extra or []), through=through
+            rules,
+            principal=base,
+            effective_due=effective_due or self.effective_due,
+            entries=entries + (extra or []),
+            through=through,
         )
 
 

@@ -17,6 +17,7 @@ from domain.rules import Rules
 
 WRITE_OFF_REASONS = frozenset({"time_barred", "deceased", "bankruptcy", "uneconomic", "other"})
 COMPLAINT_OUTCOMES = frozenset({"breach", "no_breach"})
+SERVICES = frozenset({"water", "childcare"})
 
 
 def require_amount(field: str, amount: Decimal) -> None:
@@ -89,6 +90,11 @@ def check_write_off(reason: str) -> None:
 def check_reason(reason: str, what: str) -> None:
     if not reason.strip():
         raise invalid("reason", f"a {what} needs a reason")
+
+
+def check_service(service: str) -> None:
+    if service not in SERVICES:
+        raise invalid("service", f"'{service}' is not one of {', '.join(sorted(SERVICES))}")
 
 
 def check_complaint_outcome(outcome: str) -> None:

@@ -386,15 +386,21 @@ class ScenarioRunner:
         return {}
 
     def _do_write_down(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        """1.1: written down in the accounts (the balance by default), long-term monitoring from then."""
         self.app.write_down(
             creditor=self.s.creditor,
             invoice=a.text("invoice"),
-            amount=a.amount("amount"),
+            amount=a.amount("amount") if a.has("amount") else None,
             reason=a.text("reason"),
             on=on,
             command_id=cid,
         )
         return {}
+
+    def _do_postpone_due(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        invoice = a.text("invoice")
+        self.app.postpone_due(creditor=self.s.creditor, invoice=invoice, until=a.day("until"), on=on, command_id=cid)
+        return {"due": self.app.claim(self.s.creditor, invoice).due.isoformat()}
 
     def _do_file_complaint(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
         self.app.file_complaint(
@@ -469,6 +475,13 @@ class ScenarioRunner:
         records = getattr(self.app.claim(self.s.creditor, invoice).facts, kind)
         return next(r for r in records if r.command_id == cid)
 
+    def _do_suspend_service(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        invoice = a.text("invoice")
+        self.app.suspend_service(
+            creditor=self.s.creditor, invoice=invoice, service=a.text("service"), on=on, command_id=cid
+        )
+        return {"cost": fmt(self._record(invoice, cid, "suspensions").cost)}
+
     def _do_allocate_suspense(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
         invoice = a.text("invoice")
         self.app.allocate_suspense(
@@ -491,6 +504,8 @@ class ScenarioRunner:
             claim = self.app.claim(self.s.creditor, invoice)
             invoices[invoice] = self.app.claim_report(claim, report_on)
             for f in claim.audit().findings:
+                if not f.holds_on(report_on):
+                    continue  # 1.1: a window still open (threat_not_carried_out)
                 findings.append(
                     {
                         "invoice": invoice,

@@ -123,7 +123,7 @@ class ProjectedScenarioRunner(ScenarioRunner):
                     raise PipelineTimeout(f"invoice {invoice} is not in the ledger", "check `kravsak status`")
                 view.update(limitation.estate_view(cur, schema_name("limitation"), case, report_on))
                 invoices[invoice] = view
-                for f in audit_trail.findings(cur, schema_name("audit"), case_id=case):
+                for f in audit_trail.findings(cur, schema_name("audit"), case_id=case, day=report_on):
                     findings.append(
                         {
                             "invoice": invoice,

@@ -7,7 +7,8 @@ the domain's own code), so the ledger's balance of a claim always equals the dom
 |----------------------------|-----------------------|-----------------------|
 | principal invoiced         | receivable.principal  | income.principal      |
 | principal credited         | credit_notes          | receivable.principal  |
-| principal written down     | written_down          | receivable.principal  |
+| principal forgiven         | forgiven              | receivable.principal  |
+| written down in accounts   | written_down          | allowance.written_down|
 | interest recorded          | receivable.interest   | income.interest       |
 | interest taken back        | income.interest       | receivable.interest   |
 | fee charged / waived       | receivable.fees       | income.fees           |
@@ -68,13 +69,14 @@ class Posting:
 
 def _owed(claim: Claim | None) -> dict[str, Decimal]:
     if claim is None:
-        return dict.fromkeys((*PARTS, "surplus", "written_off", "written_down"), ZERO)
+        return dict.fromkeys((*PARTS, "surplus", "written_off", "forgiven", "written_down"), ZERO)
     acc = claim.account
     owed = {p: acc.owed(p) for p in PARTS}
     owed.update({f"paid.{p}": acc.paid[p] for p in PARTS})
     owed["surplus"] = acc.surplus
     owed["written_off"] = claim.written_off_amount
-    owed["written_down"] = claim.written_down
+    owed["forgiven"] = claim.principal_forgiven
+    owed["written_down"] = claim.written_down_in_accounts
     return owed
 
 
@@ -87,10 +89,12 @@ def postings_for(before: Claim | None, after: Claim) -> list[Posting]:
         if amount > 0:
             out.extend((Posting(debit, amount, ZERO, kind), Posting(credit, ZERO, amount, kind)))
 
-    written_down = new["written_down"] - old.get("written_down", ZERO)
-    pair("written_down", "receivable.principal", written_down, "write_down")
+    forgiven = new["forgiven"] - old.get("forgiven", ZERO)
+    pair("forgiven", "receivable.principal", forgiven, "forgive")
+    # nedskrivning: a provision against the receivable; the debtor still owes it, so receivables stay
+    pair("written_down", "allowance.written_down", new["written_down"] - old.get("written_down", ZERO), "write_down")
     for p in PARTS:
-        delta = new[p] - old.get(p, ZERO) + (written_down if p == "principal" else ZERO)
+        delta = new[p] - old.get(p, ZERO) + (forgiven if p == "principal" else ZERO)
         pair(f"receivable.{p}", RAISE[p], delta, f"charge.{p}")
         pair(LOWER[p], f"receivable.{p}", -delta, f"reduce.{p}")
     written = new["written_off"] - old.get("written_off", ZERO)
@@ -150,6 +154,7 @@ class Ledger:
                 surplus numeric(16,2) NOT NULL, written_off numeric(16,2) NOT NULL, write_off_reason text,
                 closed_on date, settled boolean NOT NULL, stage text NOT NULL, disputed boolean NOT NULL,
                 limitation_date date NOT NULL, kid text NOT NULL, position bigint NOT NULL);
+            ALTER TABLE "{schema}".claims ADD COLUMN IF NOT EXISTS written_down numeric(16,2) NOT NULL DEFAULT 0;
             CREATE INDEX IF NOT EXISTS claims_debtor ON "{schema}".claims (debtor_id);
             CREATE TABLE IF NOT EXISTS "{schema}".suspense_items (
                 case_id text NOT NULL, item text NOT NULL, seq bigint NOT NULL, creditor_id text NOT NULL,
@@ -189,43 +194,40 @@ class Ledger:
                 ],
             )
         acc = after.account
+        row = {
+            "case_id": event.case_id,
+            "creditor_id": after.creditor_id,
+            "debtor_id": after.debtor_id,
+            "invoice": after.invoice,
+            "jurisdiction": after.jurisdiction.value,
+            "currency": after.currency,
+            "claim_type": after.claim_type,
+            "due": after.due,
+            "effective_due": after.effective_due,
+            "principal": acc.principal,
+            "principal_outstanding": acc.principal_outstanding,
+            "interest_exact": acc.interest_exact,
+            "interest_through": acc.interest_through,
+            "fees": acc.fees,
+            "costs": acc.costs,
+            "paid": acc.total_paid,
+            "surplus": acc.surplus,
+            "written_off": after.written_off_amount,
+            "write_off_reason": after.write_off_reason,
+            "closed_on": after.closed_on,
+            "settled": after.closed_on is not None and acc.balance() == 0,
+            "stage": after.stage.value,
+            "disputed": after.disputed,
+            "limitation_date": after.limitation_date,
+            "kid": after.kid,
+            "position": event.position,
+            "written_down": after.written_down_in_accounts,
+        }
+        fixed = ("case_id", "creditor_id", "debtor_id", "invoice", "jurisdiction", "currency", "claim_type", "kid")
         cur.execute(
-            f'INSERT INTO "{schema}".claims VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,'
-            "%s,%s,%s,%s,%s) ON CONFLICT (case_id) DO UPDATE SET principal = EXCLUDED.principal, "
-            "principal_outstanding = EXCLUDED.principal_outstanding, interest_exact = EXCLUDED.interest_exact, "
-            "interest_through = EXCLUDED.interest_through, fees = EXCLUDED.fees, costs = EXCLUDED.costs, "
-            "paid = EXCLUDED.paid, surplus = EXCLUDED.surplus, written_off = EXCLUDED.written_off, "
-            "write_off_reason = EXCLUDED.write_off_reason, closed_on = EXCLUDED.closed_on, "
-            "settled = EXCLUDED.settled, stage = EXCLUDED.stage, disputed = EXCLUDED.disputed, "
-            "limitation_date = EXCLUDED.limitation_date, position = EXCLUDED.position",
-            (
-                event.case_id,
-                after.creditor_id,
-                after.debtor_id,
-                after.invoice,
-                after.jurisdiction.value,
-                after.currency,
-                after.claim_type,
-                after.due,
-                after.effective_due,
-                acc.principal,
-                acc.principal_outstanding,
-                acc.interest_exact,
-                acc.interest_through,
-                acc.fees,
-                acc.costs,
-                acc.total_paid,
-                acc.surplus,
-                after.written_off_amount,
-                after.write_off_reason,
-                after.closed_on,
-                after.closed_on is not None and acc.balance() == 0,
-                after.stage.value,
-                after.disputed,
-                after.limitation_date,
-                after.kid,
-                event.position,
-            ),
+            f'INSERT INTO "{schema}".claims ({", ".join(row)}) VALUES ({", ".join(["%s"] * len(row))}) '
+            f"ON CONFLICT (case_id) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in row if c not in fixed),
+            tuple(row.values()),
         )
 
     @staticmethod
@@ -320,7 +322,9 @@ def claim_view(cur: Cursor[Any], schema: str, case_id: str, day: date, *, full: 
         "disputed": row["disputed"],
     }
     if full:
-        view.update(currency=row["currency"], kid=row["kid"], surplus=fmt(row["surplus"]))
+        view.update(
+            currency=row["currency"], kid=row["kid"], surplus=fmt(row["surplus"]), written_down=fmt(row["written_down"])
+        )
         if row["write_off_reason"] is not None:
             view["written_off"] = fmt(row["written_off"])
         if warnings:

@@ -172,8 +172,23 @@ RECORD_DOCS: Mapping[str, str] = {
         "claim, in the same save as the command that revealed them."
     ),
     "ClaimWrittenDown": (
-        "Part of the principal was given up from this day (ettergivelse / nedskrivning): unlike a credit note it "
-        "is not retroactive, so interest until this day stays owed."
+        "Part of the principal was given up from this day (NO ettergivelse, SE eftergift): unlike a credit note it "
+        "is not retroactive, so interest until this day stays owed. Not the write-down in the accounts "
+        "(ClaimWrittenDownInAccounts), after which the debtor still owes everything."
+    ),
+    "ClaimWrittenDownInAccounts": (
+        "The claim was written down in the creditor's accounts (NO nedskrivning, SE nedskrivning / osäker fordran): "
+        "the debtor still owes the balance and the claim stays open under long-term monitoring (SE "
+        "långtidsbevakning): from now on only steps that interrupt limitation, and payments, are allowed."
+    ),
+    "ClaimDuePostponed": (
+        "The due date of an unclear invoice was moved (SE uppskov): interest and every deadline count from the new "
+        "due date, so the claim's money is re-settled from it. The limitation date does not move."
+    ),
+    "ClaimServiceSuspended": (
+        "Sweden: a service was stopped for non-payment — the water supply shut off after an avstängningsvarsel "
+        "(vattentjänstlagen 43 §; the creditor's taxa fee for the visit is a cost of the claim) or a childcare place "
+        "ended (the creditor's guidelines)."
     ),
     "ClaimWrittenOff": (
         "The claim was written off (NO avskrevet, SE avskriven) and closed. The interest accrued through the "
@@ -310,7 +325,34 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
     ),
     ("ClaimCreditNoteIssued", "amount"): f"Principal credited, {_MONEY}.",
     ("ClaimCreditNoteIssued", "reason"): 'Why the claim was credited, e.g. "credit note" or "objection upheld".',
-    ("ClaimWrittenDown", "amount"): f"Principal given up from this day (ettergivelse / nedskrivning), {_MONEY}.",
+    ("ClaimWrittenDown", "amount"): f"Principal given up from this day (ettergivelse / eftergift), {_MONEY}.",
+    (
+        "ClaimWrittenDownInAccounts",
+        "amount",
+    ): f"Amount written down in the accounts, {_MONEY}; stays as it is when money comes in later.",
+    ("ClaimWrittenDownInAccounts", "balance"): f"The claim's balance on the day, {_MONEY} (the debtor still owes it).",
+    ("ClaimWrittenDownInAccounts", "reason"): "Why the claim was written down, as the caseworker recorded it.",
+    ("ClaimDuePostponed", "previous_due"): "The due date before this uppskov.",
+    ("ClaimDuePostponed", "due"): "The new due date (NO forfallsdato, SE förfallodag).",
+    ("ClaimDuePostponed", "effective_due"): (
+        "The new due date as the law counts it: the next working day when it falls on a weekend or public holiday "
+        "(in Sweden also midsommarafton, julafton, nyårsafton). Interest runs from the day after."
+    ),
+    (
+        "ClaimDuePostponed",
+        "paid_after",
+    ): "What has been paid to each part of the claim after the re-settlement, and the surplus.",
+    ("ClaimServiceSuspended", "service"): "water (the supply shut off) or childcare (the place ended).",
+    (
+        "ClaimServiceSuspended",
+        "cost",
+    ): f"Cost added to the claim (the taxa's fee for the shut-off visit), {_MONEY}; 0 when none.",
+    ("ClaimServiceSuspended", "cost_basis"): "How the cost was set, e.g. the creditor's taxa fee per visit.",
+    ("ClaimNoticeSent", "carry_out_by"): (
+        "For a notice announcing that a service will be stopped (SE avstangningsvarsel): the last day the creditor's "
+        "own guidelines give for carrying it out; when it passes without the step the audit finds "
+        "threat_not_carried_out. Null for other notices and in events recorded before version 2."
+    ),
     ("ClaimWrittenDown", "reason"): "Why part of the principal was given up, as the caseworker recorded it.",
     ("ClaimWrittenDown", "paid_after"): (
         "What has been paid to each part of the claim after the write-down, and the surplus to refund."
@@ -338,7 +380,8 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
         "refunded."
     ),
     ("ClaimNoticeSent", "notice"): (
-        "Which notice: purring, inkassovarsel, betalingsoppfordring, varsel_4_18 (NO) or paminnelse, inkassokrav (SE)."
+        "Which notice: purring, inkassovarsel, betalingsoppfordring, varsel_4_18 (NO) or paminnelse, inkassokrav, "
+        "avstangningsvarsel (SE: the water will be shut off; an inkassokrav in every respect)."
     ),
     ("ClaimNoticeSent", "deadline"): "Payment deadline the notice gives (NO betalingsfrist, SE betalningsfrist).",
     ("ClaimNoticeSent", "fee"): (

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from domain.calendar import BusinessCalendar, add_years, calendar_for
+from domain.errors import CommandRefused, ErrorCode
 from domain.records import ClaimFacts, DebtorKind, Jurisdiction, NoticeRecord, Stage
 from domain.rules.parameters import ParameterSet, Segment
 
@@ -46,6 +47,14 @@ class EnforcementDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class SuspensionDecision:
+    service: str
+    cost: Decimal
+    cost_basis: str
+    legal_basis: str
+
+
+@dataclass(frozen=True, slots=True)
 class InterestPiece:
     start: date
     end: date
@@ -75,6 +84,8 @@ class Rules(ABC):
     currency: str
     notices: frozenset[str]
     notices_elsewhere: frozenset[str] = frozenset()  # the contract's notices this jurisdiction refuses as a route
+    # notices that interrupt limitation, so long-term monitoring of a written-down claim may still send them
+    monitoring_notices: frozenset[str] = frozenset()
     routes: frozenset[str]
     claim_types: frozenset[str]
     lien_claim_types: frozenset[str] = frozenset()
@@ -150,6 +161,15 @@ class Rules(ABC):
     @abstractmethod
     def judgment_limitation(self, on: date, debtor_kind: DebtorKind) -> LimitationStep:
         """The new period a judgment (dom, utslag) starts."""
+
+    def decide_suspension(
+        self, facts: ClaimFacts, service: str, on: date, visit_fee: Decimal, earliest_months: int | None
+    ) -> SuspensionDecision:
+        """Stopping a service for non-payment; by default no jurisdiction allows it as a collection step."""
+        raise CommandRefused(
+            ErrorCode.ROUTE_NOT_AVAILABLE,
+            f"a {self.jurisdiction} municipality cannot collect by stopping a service ({service})",
+        )
 
     def estate_report_deadline(self, last_publication: date) -> date:
         weeks = int(self.params.value("estate_report_weeks", last_publication))

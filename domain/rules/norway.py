@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from domain.errors import ErrorCode, Refusals
+from domain.errors import CommandRefused, ErrorCode, Refusals
 from domain.money import ZERO, floor_krone, to_cents
 from domain.records import ClaimFacts, DebtorKind, Jurisdiction, ObjectionOutcome, Stage
 from domain.rules.base import EnforcementDecision, LimitationStep, NoticeDecision, Rules
@@ -56,6 +56,7 @@ class NorwegianRules(Rules):
     jurisdiction = Jurisdiction.NO
     currency = "NOK"
     notices = frozenset({PURRING, INKASSOVARSEL, BETALINGSOPPFORDRING, VARSEL_4_18})
+    notices_elsewhere = frozenset({"avstangningsvarsel"})
     routes = frozenset({"forliksklage", "utleggsbegjaering", "utleggstrekk", "utleggsforretning"})
     claim_types = frozenset(
         {"barnehage", "sfo", "kulturskole", "husleie", "helse_omsorg", "kommunale_avgifter", "eiendomsskatt", "other"}
@@ -91,6 +92,11 @@ class NorwegianRules(Rules):
         fees_enabled: bool,
         reminder_fee_agreed: bool,
     ) -> NoticeDecision:
+        if notice in self.notices_elsewhere:
+            raise CommandRefused(
+                ErrorCode.ROUTE_NOT_AVAILABLE,
+                f"a Norwegian municipality cannot collect by shutting off a service: no {notice}",
+            )
         refusals = Refusals()
         warnings: list[str] = []
         min_days_param = MIN_DEADLINE[notice]
