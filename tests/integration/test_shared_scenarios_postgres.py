@@ -9,12 +9,12 @@ import pytest
 
 from domain.application import CollectionApp
 from domain.scenario import Scenario, check_expectations, run_scenario
-from tests.scenario_files import scenario_files
+from tests.scenario_files import scenario_files, scenario_id
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", scenario_files(), ids=scenario_id)
 def test_shared_scenario_gives_the_same_report_on_postgres(path: Path, pg_env: dict[str, str]) -> None:
     scenario = Scenario.load(path)
     app = CollectionApp(pg_env, namespace=uuid4())

@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 
 from domain.scenario import Scenario, check_expectations, run_scenario
-from tests.scenario_files import scenario_files
+from tests.scenario_files import scenario_files, scenario_id
 
 
-@pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", scenario_files(), ids=scenario_id)
 def test_shared_scenario_expectations_hold_in_memory(path: Path) -> None:
     scenario = Scenario.load(path)
     report = run_scenario(scenario)
     assert check_expectations(scenario.expect, report) == []
 
 
-@pytest.mark.parametrize("path", scenario_files(), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", scenario_files(), ids=scenario_id)
 def test_every_invoice_balance_is_principal_interest_fees_costs_less_paid(path: Path) -> None:
     report = run_scenario(Scenario.load(path))
     for invoice, r in report["invoices"].items():
