@@ -33,7 +33,10 @@ STEP_TITLES = {
     "ClaimReportedToEstate": "Reported to the estate",
     "ClaimCostsWaived": "Costs fell away",
     "ClaimWrittenOff": "Written off",
-    "ClaimWrittenDown": "Written down",
+    "ClaimWrittenDown": "Principal given up (ettergivelse)",
+    "ClaimWrittenDownInAccounts": "Written down in the accounts (long-term monitoring)",
+    "ClaimDuePostponed": "Due date postponed (uppskov)",
+    "ClaimServiceSuspended": "Service stopped",
     "ClaimComplaintFiled": "Complaint filed",
     "ClaimComplaintDecided": "Complaint decided",
 }
@@ -77,7 +80,7 @@ def build(cur: Cursor[Any], case_id: str, day: date, *, suffix: str = "") -> dic
                 "detail": s["detail"],
             }
         )
-    found = audit_trail.findings(cur, audit_schema, case_id=case_id)
+    found = audit_trail.findings(cur, audit_schema, case_id=case_id, day=day)
     by_command = {s["command_id"]: s for s in trail}
     dossier = {
         "case_id": case_id,
@@ -123,7 +126,7 @@ def render_html(dossier: dict[str, Any]) -> str:
     claim, figures = dossier["claim"], dossier["figures"] or {}
     rows = "".join(
         f"<tr><td>{e(str(s['effective']))}</td><td>{e(str(s['recorded']))}</td><td>{e(s['step'])}"
-        f"{' — ' + e(str(s['detail'].get('notice') or s['detail'].get('route') or '')) if s['detail'] else ''}</td>"
+        f"{' — ' + e(str(s['detail'].get('notice') or s['detail'].get('route') or s['detail'].get('service') or '')) if s['detail'] else ''}</td>"
         f"<td>{e(str(s['channel'] or ''))}</td><td>{e(str(s['deadline'] or ''))}</td>"
         f"<td class=n>{e(str(s['fee'] or s['cost'] or s['amount'] or ''))}</td>"
         f"<td>{e(str(s['legal_basis'] or ''))}</td><td><code>{e(s['rule_version'])}</code></td></tr>"
