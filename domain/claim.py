@@ -725,15 +725,13 @@ class Claim(Aggregate):
         if amount > self.account.principal:
             raise invalid("amount", f"the credit note {amount} exceeds the principal {self.account.principal}")
         settled = self._settle(rules, max(on, self._through), principal=self.account.principal - amount)
-        self.trigger_event(
+        self._trigger_settled(
             self.CreditNoteIssued,
-            command_id=command_id,
+            command_id,
+            settled,
+            rules,
             effective=on,
             recorded=on,
-            rule_version=rules.version,
-            interest_accrued=settled.interest_exact,
-            interest_through=settled.interest_through,
-            interest_rates=settled.rates,
             amount=amount,
             reason=reason,
             paid_after=settled.paid_after(),
@@ -760,15 +758,13 @@ class Claim(Aggregate):
         settled = self._settle(rules, max(ordered, self._through), extra=[payment])
         before = self.account.paid_after()
         after = settled.paid_after()
-        self.trigger_event(
+        self._trigger_settled(
             self.PaymentRegistered,
-            command_id=command_id,
+            command_id,
+            settled,
+            rules,
             effective=ordered,
             recorded=on,
-            rule_version=rules.version,
-            interest_accrued=settled.interest_exact,
-            interest_through=settled.interest_through,
-            interest_rates=settled.rates,
             amount=amount,
             ordered=ordered,
             designation=designation or "",
@@ -1116,15 +1112,13 @@ class Claim(Aggregate):
         check_write_off(reason)
         self._check_open(on, None, collection=False)
         settled = self._settle(rules, max(on, self._through))
-        self.trigger_event(
+        self._trigger_settled(
             self.WrittenOff,
-            command_id=command_id,
+            command_id,
+            settled,
+            rules,
             effective=on,
             recorded=on,
-            rule_version=rules.version,
-            interest_accrued=settled.interest_exact,
-            interest_through=settled.interest_through,
-            interest_rates=settled.rates,
             reason=reason,
             amount=self.account.balance(settled.interest_exact),
         )
@@ -1144,15 +1138,13 @@ class Claim(Aggregate):
             )
         effective_due = rules.effective_due(until)
         settled = self._settle(rules, max(on, self._through, effective_due), effective_due=effective_due)
-        self.trigger_event(
+        self._trigger_settled(
             self.DuePostponed,
-            command_id=command_id,
+            command_id,
+            settled,
+            rules,
             effective=on,
             recorded=on,
-            rule_version=rules.version,
-            interest_accrued=settled.interest_exact,
-            interest_through=settled.interest_through,
-            interest_rates=settled.rates,
             previous_due=self.due,
             due=until,
             effective_due=effective_due,
@@ -1197,15 +1189,13 @@ class Claim(Aggregate):
             )
         reduction = MoneyEntry(on, self.version + 1, "reduction", amount)
         settled = self._settle(rules, max(on, self._through), extra=[reduction])
-        self.trigger_event(
+        self._trigger_settled(
             self.WrittenDown,
-            command_id=command_id,
+            command_id,
+            settled,
+            rules,
             effective=on,
             recorded=on,
-            rule_version=rules.version,
-            interest_accrued=settled.interest_exact,
-            interest_through=settled.interest_through,
-            interest_rates=settled.rates,
             amount=amount,
             reason=reason,
             paid_after=settled.paid_after(),
@@ -1287,19 +1277,31 @@ class Claim(Aggregate):
             {"command_id": c, "kind": self.cost_items[c].kind, "amount": self.cost_items[c].amount, "reason": why}
             for c, why in new
         ]
-        self.trigger_event(
+        self._trigger_settled(
             self.CostsWaived,
-            command_id=command_id,
+            command_id,
+            settled,
+            rules,
             effective=on,
             recorded=on,
-            rule_version=rules.version,
-            interest_accrued=settled.interest_exact,
-            interest_through=settled.interest_through,
-            interest_rates=settled.rates,
             items=items,
             fees=fees,
             costs=costs,
             paid_after=settled.paid_after(),
+        )
+
+    def _trigger_settled(
+        self, event: type[InterestAccruing], command_id: str, settled: Settled, rules: Rules, **fields: Any
+    ) -> None:
+        """Trigger a money event with the re-settlement's interest, through-date and rates recorded."""
+        self.trigger_event(
+            event,
+            command_id=command_id,
+            rule_version=rules.version,
+            interest_accrued=settled.interest_exact,
+            interest_through=settled.interest_through,
+            interest_rates=settled.rates,
+            **fields,
         )
 
     @property
