@@ -121,12 +121,17 @@ def render_json(dossier: dict[str, Any]) -> str:
     return json.dumps(dossier, indent=2, ensure_ascii=False)
 
 
+def _what(detail: dict[str, Any]) -> str:
+    """What a step was about: the notice, the route or the service."""
+    return str(detail.get("notice") or detail.get("route") or detail.get("service") or "")
+
+
 def render_html(dossier: dict[str, Any]) -> str:
     e = html.escape
     claim, figures = dossier["claim"], dossier["figures"] or {}
     rows = "".join(
         f"<tr><td>{e(str(s['effective']))}</td><td>{e(str(s['recorded']))}</td><td>{e(s['step'])}"
-        f"{' — ' + e(str(s['detail'].get('notice') or s['detail'].get('route') or s['detail'].get('service') or '')) if s['detail'] else ''}</td>"
+        f"{' — ' + e(_what(s['detail'])) if s['detail'] else ''}</td>"
         f"<td>{e(str(s['channel'] or ''))}</td><td>{e(str(s['deadline'] or ''))}</td>"
         f"<td class=n>{e(str(s['fee'] or s['cost'] or s['amount'] or ''))}</td>"
         f"<td>{e(str(s['legal_basis'] or ''))}</td><td><code>{e(s['rule_version'])}</code></td></tr>"
