@@ -6,6 +6,8 @@ back from the parameter files.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -318,3 +320,34 @@ def test_a_payment_by_an_unusable_reference_is_refused(reference: str, code: str
             creditor="4601", reference=reference, amount=Decimal("40.00"), on=date(2025, 9, 1), command_id="p"
         )
     assert refused.value.code.value == code
+
+
+# --- events stored before 1.1 still load (upcast to class version 2) ----------------------------
+
+
+@pytest.mark.parametrize(
+    ("event_name", "new_fields"),
+    [
+        ("Invoiced", ("arose",)),
+        ("PaymentRegistered", ("source", "reference")),
+        ("NoticeSent", ("letter_invoices", "carry_out_by")),
+    ],
+)
+def test_a_version_1_event_in_the_store_loads_with_the_new_fields_empty(
+    event_name: str, new_fields: tuple[str, ...]
+) -> None:
+    app = _desk("NO")
+    _invoice(app, "V1", date(2025, 1, 20), "sfo")
+    app.send_notice(creditor="4601", invoice="V1", notice="purring", on=date(2025, 2, 5), command_id="n")
+    app.register_payment(creditor="4601", invoice="V1", amount=Decimal("10.00"), on=date(2025, 2, 6), command_id="p")
+    claim = app.claim("4601", "V1")
+    event = next(e for e in app.events.get(claim.id) if type(e).__name__ == event_name)
+    stored = app.mapper.to_stored_event(event)
+    state = json.loads(stored.state)
+    assert state.pop("class_version") == 2
+    for name in new_fields:
+        del state[name]
+    old = dataclasses.replace(stored, state=json.dumps(state).encode())
+    loaded = app.mapper.to_domain_event(old)
+    assert all(getattr(loaded, name) is None for name in new_fields)
+    assert loaded.command_id == event.command_id
