@@ -8,7 +8,7 @@ plus a ``command_id`` that makes repeating it harmless. A refused command raises
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
@@ -22,14 +22,30 @@ from eventsourcing.persistence import JSONTranscoder, Recording, Transcoding
 
 from domain.channels import Channel, DebtorContact, NoDeliveryChannel, choose_channel, may_carry
 from domain.claim import Claim, claim_id, estate_status
-from domain.errors import CommandRefused, ErrorCode, invalid
+from domain.errors import CommandRefused, ErrorCode, Refusals, invalid
 from domain.identity import InvalidIdentity, opaque_debtor_id, validate_identity
-from domain.kid import KidAlgorithm, KidScheme
+from domain.inputs import (
+    check_complaint_outcome,
+    check_deferral,
+    check_installments,
+    check_judgment_dates,
+    check_notice,
+    check_payment,
+    check_reason,
+    check_received,
+    check_service,
+    check_write_off,
+    objection_outcome,
+    require_amount,
+)
+from domain.kid import InvalidKid, KidAlgorithm, KidScheme, validate_payment_reference
 from domain.money import fmt
 from domain.parties import Creditor, Debtor, creditor_id_for, debtor_id_for
 from domain.policy import CollectionPolicy, PlannedAction, default_policy, due_action
 from domain.records import DebtorKind, Installment, Jurisdiction
+from domain.references import PaymentReference, reference_id
 from domain.rules import Rules, rules_for
+from domain.suspense import Suspense, check_unmatched_payment, suspense_id
 
 DEFAULT_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/")
 DEFAULT_SALT = b"kravsak-development-salt-change-me"
@@ -282,19 +298,21 @@ class CollectionApp(Application[UUID]):
         debtor_ref: str,
         on: date,
         command_id: str,
+        arose: date | None = None,
+        kid: str | None = None,
     ) -> UUID:
+        """A claim for ``invoice``. ``kid``: the KID / OCR reference the billing system printed (checked,
+        unique per creditor); without it kravsak assigns one from the creditor's scheme."""
         if not invoice or len(invoice) > 64:
             raise invalid("invoice", "an invoice number of 1 to 64 characters is required")
         c = self.creditor(creditor)
         rules = rules_for(c.jurisdiction)
+        check_digit = self._printed_reference_check(kid, c.jurisdiction)
         ident = claim_id(self.namespace, creditor, invoice)
         existing = self._get_claim(ident)
         if existing is not None:
-            if (existing.account.principal, existing.due, existing.claim_type) == (
-                amount,
-                due,
-                claim_type,
-            ) or command_id in existing.commands:
+            same = (existing.account.principal, existing.due, existing.claim_type) == (amount, due, claim_type)
+            if (same and kid in (None, existing.kid)) or command_id in existing.commands:
                 return ident
             raise invalid(
                 "invoice", f"invoice number {invoice} is already registered for creditor {creditor} with other data"
@@ -302,8 +320,13 @@ class CollectionApp(Application[UUID]):
         d = self.debtor(c.office, debtor_ref)
         if d.jurisdiction != c.jurisdiction:
             raise invalid("debtor", f"debtor {debtor_ref} is registered under {d.jurisdiction}, not {c.jurisdiction}")
-        scheme = KidScheme(KidAlgorithm(c.kid_algorithm), c.kid_length, 4)
-        serial = scheme.next_issuable_serial(creditor, invoice_serial(invoice, scheme.serial_digits))
+        if kid is not None:
+            taken = self._load(reference_id(self.namespace, creditor, kid), PaymentReference)
+            if taken is not None:
+                raise invalid("kid", f"{kid} is already in use for invoice {taken.invoice} of creditor {creditor}")
+            reference, check_digit = kid, check_digit or c.kid_algorithm
+        else:
+            reference, check_digit = self._assigned_reference(c, invoice), c.kid_algorithm
         choice = self._channel(d, "invoice")
         claim = Claim.issue(
             id=ident,
@@ -317,15 +340,63 @@ class CollectionApp(Application[UUID]):
             due=due,
             claim_type=claim_type,
             debtor_kind=DebtorKind(d.kind),
-            kid=scheme.for_invoice(creditor, serial),
+            kid=reference,
             channel=choice[0],
             channel_reason=choice[1],
+            arose=arose,
         )
         if d.died is not None:
             claim.note_death(command_id=command_id, on=on, died=d.died, rules=rules)
         d.attach(command_id=command_id, on=on, claim_id=ident)
-        self.save(claim, d)
+        index = PaymentReference._create(
+            PaymentReference.Assigned,
+            id=reference_id(self.namespace, creditor, reference),
+            command_id=command_id,
+            effective=on,
+            recorded=on,
+            creditor_id=creditor,
+            debtor_id=str(d.id),
+            reference=reference,
+            claim_id=ident,
+            invoice=invoice,
+            check_digit=check_digit,
+            printed=kid is not None,
+        )
+        self.save(claim, d, index)
         return ident
+
+    @staticmethod
+    def _printed_reference_check(kid: str | None, jurisdiction: str) -> str | None:
+        """The check-digit algorithm of a printed KID/OCR reference; ``invalid_input`` when it has none."""
+        if kid is None:
+            return None
+        try:
+            return validate_payment_reference(kid, jurisdiction).value
+        except InvalidKid as e:
+            raise invalid(e.field, f"{kid!r}: {e.rule}") from None
+
+    def _assigned_reference(self, c: Creditor, invoice: str) -> str:
+        """The creditor's scheme's KID for ``invoice``; on a clash with a reference in use, the next serial's."""
+        scheme = KidScheme(KidAlgorithm(c.kid_algorithm), c.kid_length, 4)
+        serial = invoice_serial(invoice, scheme.serial_digits)
+        for _ in range(1000):
+            serial = scheme.next_issuable_serial(c.creditor, serial % 10**scheme.serial_digits)
+            kid = scheme.for_invoice(c.creditor, serial)
+            if not self._exists(reference_id(self.namespace, c.creditor, kid)):
+                return kid
+            serial += 1
+        raise invalid("kid", f"no free KID near the serial of invoice {invoice}: assign one in the billing system")
+
+    def claim_by_reference(self, creditor: str, reference: str) -> Claim:
+        """The claim a KID / OCR reference identifies (a malformed one is ``invalid_input``, one no claim
+        carries ``unknown_invoice``)."""
+        self._printed_reference_check(reference, self.creditor(creditor).jurisdiction)
+        index = self._load(reference_id(self.namespace, creditor, reference), PaymentReference)
+        if index is None:
+            raise CommandRefused(
+                ErrorCode.UNKNOWN_INVOICE, f"no claim of creditor {creditor} carries the payment reference {reference}"
+            )
+        return self._claim_by_id(index.claim_id)
 
     def credit_invoice(
         self, *, creditor: str, invoice: str, amount: Decimal, on: date, command_id: str, reason: str = "credit note"
@@ -335,6 +406,7 @@ class CollectionApp(Application[UUID]):
             invoice,
             command_id,
             lambda c, r: c.credit(command_id=command_id, on=on, amount=amount, reason=reason, rules=r),
+            lambda r: require_amount("amount", amount),
         )
 
     def register_payment(
@@ -355,7 +427,96 @@ class CollectionApp(Application[UUID]):
             lambda c, r: c.pay(
                 command_id=command_id, on=on, amount=amount, ordered=ordered or on, designation=designation, rules=r
             ),
+            lambda r: check_payment(amount, ordered or on, on, designation),
         )
+
+    def register_payment_by_reference(
+        self,
+        *,
+        creditor: str,
+        reference: str,
+        amount: Decimal,
+        on: date,
+        command_id: str,
+        ordered: date | None = None,
+        designation: str | None = None,
+    ) -> str:
+        """Money matched to its claim by the KID / OCR reference the payer used, as a bank file does; returns
+        the invoice it was registered on."""
+        check_payment(amount, ordered or on, on, designation)
+        claim = self.claim_by_reference(creditor, reference)
+        self._on_claim(
+            creditor,
+            claim.invoice,
+            command_id,
+            lambda c, r: c.pay(
+                command_id=command_id,
+                on=on,
+                amount=amount,
+                ordered=ordered or on,
+                designation=designation,
+                rules=r,
+                source="reference",
+                reference=reference,
+            ),
+        )
+        return claim.invoice
+
+    # --- suspense (unmatched payments) ------------------------------------------------------------
+
+    def receive_unmatched_payment(
+        self,
+        *,
+        creditor: str,
+        reference: str,
+        amount: Decimal,
+        on: date,
+        command_id: str,
+        ordered: date | None = None,
+        source: str = "manual",
+    ) -> None:
+        """Money whose reference matches no claim goes to the creditor's suspense account."""
+        check_unmatched_payment(reference, amount, ordered or on, on, source)
+        c = self.creditor(creditor)
+        ident = suspense_id(self.namespace, creditor)
+        account = self._load(ident, Suspense)
+        if account is None:
+            account = Suspense.open(
+                id=ident, command_id=f"{command_id}/open", on=on, creditor_id=creditor,
+                currency=rules_for(c.jurisdiction).currency,
+            )  # fmt: skip
+        elif command_id in account.commands:
+            return
+        account.receive(
+            command_id=command_id, on=on, reference=reference, amount=amount, ordered=ordered or on, source=source
+        )
+        self.save(account)
+
+    def suspense(self, creditor: str) -> Suspense | None:
+        return self._load(suspense_id(self.namespace, creditor), Suspense)
+
+    def allocate_suspense(self, *, creditor: str, reference: str, invoice: str, on: date, command_id: str) -> None:
+        """A caseworker places the oldest unmatched payment with ``reference`` on ``invoice``: it is registered
+        as a payment ordered the day the payer ordered it, and leaves suspense, in one save."""
+        account = self.suspense(creditor)
+        if account is not None and command_id in account.commands:
+            return
+        item = account.oldest_open(reference) if account is not None else None
+        if account is None or item is None:
+            raise invalid("reference", f"no unallocated payment with the reference {reference!r} is in suspense")
+        claim = self.claim(creditor, invoice)
+        with self.unit_of_work():
+            self._on_claim(
+                creditor,
+                invoice,
+                command_id,
+                lambda c, r: c.pay(
+                    command_id=command_id, on=on, amount=item.amount, ordered=item.ordered, designation=None,
+                    rules=r, source="suspense", reference=item.reference,
+                ),
+            )  # fmt: skip
+            account.allocate(command_id=command_id, on=on, item=item, claim_id=claim.id, invoice=invoice)
+            self.save(account)
 
     def send_notice(
         self,
@@ -386,9 +547,135 @@ class CollectionApp(Application[UUID]):
                 fees_enabled=policy.fees_enabled,
                 reminder_fee_agreed=policy.reminder_fee_agreed,
                 rules=r,
+                carry_out_within_days=policy.water_shutoff_within_days,
             )
 
-        self._on_claim(creditor, invoice, command_id, act)
+        def check(r: Rules) -> None:
+            check_notice(r, notice, deadline, on)
+            if channel:
+                self._given_channel(channel, notice)
+
+        self._on_claim(creditor, invoice, command_id, act, check)
+
+    def send_combined_notice(
+        self,
+        *,
+        creditor: str,
+        invoices: Sequence[str],
+        notice: str,
+        on: date,
+        command_id: str,
+        deadline: date | None = None,
+        channel: str | None = None,
+    ) -> list[str]:
+        """One letter for several claims of one debtor (samlet purring / inkassovarsel / betalingsoppfordring,
+        påminnelse / inkassokrav): every claim's own rules must allow the step; the letter carries ONE fee,
+        on the first listed claim whose fee cap still allows one. Returns the invoices the letter covered."""
+        cred = self.creditor(creditor)
+        policy = CollectionPolicy.from_dict(cred.policy)
+        check_notice(rules_for(cred.jurisdiction), notice, deadline, on)
+        if channel:
+            self._given_channel(channel, notice)
+        claims = self._combined_claims(creditor, invoices, command_id)
+        d = self._load(UUID(claims[0].debtor_id), Debtor)
+        assert d is not None
+        chosen = self._given_channel(channel, notice) if channel else self._channel(d, notice)
+        letter = [c.invoice for c in claims]
+
+        def send(c: Claim, r: Rules, fee_on: str | None) -> None:
+            c.send_notice(
+                command_id=command_id, on=on, notice=notice, deadline=deadline, died=c.facts.died,
+                channel=chosen[0], channel_reason=chosen[1], fees_enabled=policy.fees_enabled,
+                reminder_fee_agreed=policy.reminder_fee_agreed, rules=r, letter=letter, letter_fee_on=fee_on,
+                carry_out_within_days=policy.water_shutoff_within_days,
+            )  # fmt: skip
+
+        self._on_each(creditor, claims, command_id, send, lambda c: c.facts.notices[-1].fee > 0)
+        return letter
+
+    def request_combined_enforcement(
+        self, *, creditor: str, invoices: Sequence[str], route: str, on: date, command_id: str
+    ) -> list[str]:
+        """One enforcement or court request covering several claims of one debtor: ONE court or enforcement
+        fee, on the first listed claim. Returns the invoices the request covered."""
+        claims = self._combined_claims(creditor, invoices, command_id)
+        request = [c.invoice for c in claims]
+
+        def enforce(c: Claim, r: Rules, cost_on: str | None) -> None:
+            c.request_enforcement(
+                command_id=command_id, on=on, route=route, died=c.facts.died, rules=r, request=request,
+                cost_on=cost_on,
+            )  # fmt: skip
+
+        self._on_each(creditor, claims, command_id, enforce, lambda c: c.facts.enforcements[-1].cost > 0)
+        return request
+
+    def _combined_claims(self, creditor: str, invoices: Sequence[str], command_id: str) -> list[Claim]:
+        """The claims of a combined letter or request, all of one debtor (else ``invalid_input``)."""
+        if not invoices or not all(isinstance(i, str) and i for i in invoices):
+            raise invalid("invoices", "a list of one or more invoice numbers is required")
+        if len(set(invoices)) != len(invoices):
+            raise invalid("invoices", f"an invoice is listed twice in {list(invoices)}")
+        found = {i: self._get_claim(claim_id(self.namespace, creditor, i)) for i in invoices}
+        known = [c for c in found.values() if c is not None]
+        if len({c.debtor_id for c in known}) > 1:
+            raise invalid(
+                "invoices",
+                "one letter or request covers claims of one debtor and one creditor; "
+                f"{', '.join(c.invoice for c in known)} belong to different debtors",
+            )
+        missing = [i for i, c in found.items() if c is None]
+        if missing:
+            raise CommandRefused(
+                ErrorCode.UNKNOWN_INVOICE, f"invoice {missing[0]} is not registered for creditor {creditor}"
+            )
+        return [c for c in found.values() if c is not None]
+
+    def _on_each(
+        self,
+        creditor: str,
+        claims: list[Claim],
+        command_id: str,
+        act: Callable[[Claim, Rules, str | None], None],
+        charged: Callable[[Claim], bool],
+    ) -> None:
+        """``act`` on every claim in one save; a refusal of any refuses all (the first in the contract's
+        order is reported). ``charged`` says whether the claim just took the one fee, after which the
+        following claims get the invoice it went on."""
+        if command_id in claims[0].commands:
+            return  # repeated command: already done
+        refusals = Refusals()
+        with self.unit_of_work():
+            fee_on: str | None = None
+            for listed in claims:
+                try:
+                    self._on_claim(creditor, listed.invoice, command_id, lambda c, r, on=fee_on: act(c, r, on))
+                except CommandRefused as refused:
+                    refusals.add(refused.code, f"invoice {listed.invoice}: {refused.message}")
+                    continue
+                if fee_on is None and charged(self.claim(creditor, listed.invoice)):
+                    fee_on = listed.invoice
+            refusals.raise_first()
+
+    def suspend_service(self, *, creditor: str, invoice: str, service: str, on: date, command_id: str) -> None:
+        """Sweden: shut the water off after an avstängningsvarsel, or end a childcare place, as the creditor's
+        guidelines allow (its taxa's visit fee is a cost of the claim). Norway: ``route_not_available``."""
+        policy = CollectionPolicy.from_dict(self.creditor(creditor).policy)
+        self._on_claim(
+            creditor,
+            invoice,
+            command_id,
+            lambda c, r: c.suspend_service(
+                command_id=command_id,
+                on=on,
+                service=service,
+                died=c.facts.died,
+                visit_fee=policy.shutoff_visit_fee,
+                earliest_months=policy.childcare_end_after_months,
+                rules=r,
+            ),  # fmt: skip
+            lambda r: check_service(service),
+        )
 
     def register_objection(
         self, *, creditor: str, invoice: str, on: date, command_id: str, received: date | None = None, text: str = ""
@@ -400,6 +687,7 @@ class CollectionApp(Application[UUID]):
             lambda c, r: c.register_objection(
                 command_id=command_id, on=on, received=received or on, text=text, rules=r
             ),
+            lambda r: check_received("objection", received or on, on),
         )
 
     def resolve_objection(
@@ -410,18 +698,26 @@ class CollectionApp(Application[UUID]):
             invoice,
             command_id,
             lambda c, r: c.resolve_objection(command_id=command_id, on=on, outcome=outcome, amount=amount, rules=r),
+            lambda r: void(objection_outcome(outcome, amount)),
         )
 
     def grant_deferral(
         self, *, creditor: str, invoice: str, until: date, on: date, command_id: str, requested_by_debtor: bool = True
     ) -> None:
+        policy = CollectionPolicy.from_dict(self.creditor(creditor).policy)
         self._on_claim(
             creditor,
             invoice,
             command_id,
             lambda c, r: c.grant_deferral(
-                command_id=command_id, on=on, until=until, requested_by_debtor=requested_by_debtor, rules=r
-            ),
+                command_id=command_id,
+                on=on,
+                until=until,
+                requested_by_debtor=requested_by_debtor,
+                rules=r,
+                refused_after_due=policy.deferral_after_due_refused,
+            ),  # fmt: skip
+            lambda r: check_deferral(until, on),
         )
 
     def agree_payment_plan(
@@ -433,6 +729,7 @@ class CollectionApp(Application[UUID]):
             invoice,
             command_id,
             lambda c, r: c.agree_payment_plan(command_id=command_id, on=on, installments=plan, rules=r),
+            lambda r: check_installments(plan, on),
         )
 
     def request_enforcement(self, *, creditor: str, invoice: str, route: str, on: date, command_id: str) -> None:
@@ -444,13 +741,23 @@ class CollectionApp(Application[UUID]):
         )
 
     def register_judgment(
-        self, *, creditor: str, invoice: str, on: date, command_id: str, decided: date | None = None
+        self,
+        *,
+        creditor: str,
+        invoice: str,
+        on: date,
+        command_id: str,
+        decided: date | None = None,
+        served: date | None = None,
     ) -> None:
         self._on_claim(
             creditor,
             invoice,
             command_id,
-            lambda c, r: c.register_judgment(command_id=command_id, on=on, decided=decided or on, rules=r),
+            lambda c, r: c.register_judgment(
+                command_id=command_id, on=on, decided=decided or on, served=served, rules=r
+            ),
+            lambda r: check_judgment_dates(on, decided or on, served),
         )
 
     def apply_reinstatement(self, *, creditor: str, invoice: str, on: date, command_id: str) -> None:
@@ -469,16 +776,46 @@ class CollectionApp(Application[UUID]):
             invoice,
             command_id,
             lambda c, r: c.write_off(command_id=command_id, on=on, reason=reason, rules=r),
+            lambda r: check_write_off(reason),
         )
 
     def write_down(
-        self, *, creditor: str, invoice: str, amount: Decimal, reason: str, on: date, command_id: str
+        self, *, creditor: str, invoice: str, reason: str, on: date, command_id: str, amount: Decimal | None = None
     ) -> None:
+        """Write the claim down in the accounts (the balance by default); it stays open under long-term
+        monitoring: only limitation-interrupting steps and payments remain allowed (``claim_written_down``)."""
+
+        def check(r: Rules) -> None:
+            check_reason(reason, "write-down")
+            if amount is not None:
+                require_amount("amount", amount)
+
         self._on_claim(
             creditor,
             invoice,
             command_id,
             lambda c, r: c.write_down(command_id=command_id, on=on, amount=amount, reason=reason, rules=r),
+            check,
+        )
+
+    def forgive_principal(
+        self, *, creditor: str, invoice: str, amount: Decimal, reason: str, on: date, command_id: str
+    ) -> None:
+        """Give up part of the principal from ``on`` (ettergivelse / eftergift): the debtor owes less."""
+        self._on_claim(
+            creditor,
+            invoice,
+            command_id,
+            lambda c, r: c.forgive_principal(command_id=command_id, on=on, amount=amount, reason=reason, rules=r),
+        )
+
+    def postpone_due(self, *, creditor: str, invoice: str, until: date, on: date, command_id: str) -> None:
+        """Uppskov for an unclear invoice: the due date moves to ``until``; interest and deadlines count from it."""
+        self._on_claim(
+            creditor,
+            invoice,
+            command_id,
+            lambda c, r: c.postpone_due(command_id=command_id, on=on, until=until, rules=r),
         )
 
     def file_complaint(
@@ -489,6 +826,7 @@ class CollectionApp(Application[UUID]):
             invoice,
             command_id,
             lambda c, r: c.file_complaint(command_id=command_id, on=on, received=received or on, rules=r),
+            lambda r: check_received("complaint", received or on, on),
         )
 
     def decide_complaint(self, *, creditor: str, invoice: str, outcome: str, on: date, command_id: str) -> None:
@@ -497,6 +835,7 @@ class CollectionApp(Application[UUID]):
             invoice,
             command_id,
             lambda c, r: c.decide_complaint(command_id=command_id, on=on, outcome=outcome, rules=r),
+            lambda r: check_complaint_outcome(outcome),
         )
 
     # --- case flow ---------------------------------------------------------------------------
@@ -584,6 +923,7 @@ class CollectionApp(Application[UUID]):
             "currency": claim.currency,
             "kid": claim.kid,
             "surplus": fmt(acc.surplus),
+            "written_down": fmt(claim.written_down_in_accounts),
             "estate_report_deadline": claim.estate_deadline.isoformat() if claim.estate_deadline else None,
             "estate_status": estate_status(
                 died=claim.facts.died,
@@ -601,8 +941,16 @@ class CollectionApp(Application[UUID]):
 
     # --- internals ---------------------------------------------------------------------------
 
-    def _on_claim(self, creditor: str, invoice: str, command_id: str, act: Any) -> None:
-        claim = self.claim(creditor, invoice)
+    def _on_claim(
+        self, creditor: str, invoice: str, command_id: str, act: Any, check: Callable[[Rules], None] | None = None
+    ) -> None:
+        """Run ``act`` on the claim and save it. ``check`` validates the command's own arguments: when the
+        invoice is unknown it still runs first, so ``invalid_input`` is reported before ``unknown_invoice``."""
+        claim = self._get_claim(claim_id(self.namespace, creditor, invoice))
+        if claim is None:
+            if check is not None:
+                check(rules_for(self.creditor(creditor).jurisdiction))
+            claim = self.claim(creditor, invoice)
         if command_id in claim.commands:
             return  # repeated command: already done
         before = len(claim.pending_events)
@@ -686,6 +1034,10 @@ class CollectionApp(Application[UUID]):
             return Jurisdiction(raw)
         except ValueError:
             raise invalid("jurisdiction", f"'{raw}' is not NO or SE") from None
+
+
+def void(_: object) -> None:
+    """A check whose parsed value is not needed."""
 
 
 def invoice_serial(invoice: str, digits: int) -> int:

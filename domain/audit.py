@@ -8,24 +8,28 @@ themselves stay in the trail.
 
 Codes (stable, from the scenario contract): ``escalated_during_objection``,
 ``escalated_after_timely_payment``, ``escalated_before_deadline``, ``time_barred_collection``,
-``contact_after_death``, ``costs_not_recoverable``; and ``complaint_breach``.
+``contact_after_death``, ``costs_not_recoverable``, ``threat_not_carried_out`` (1.1); and ``complaint_breach``.
 
 A finding is something the complaints board must look at: a step that should not have been taken
 (breach), a contact that needs explaining (warning), or money the creditor lost because of such a
 step (info). A notice sent without a fee because the law allows none — every Swedish påminnelse, a
 purring before its fee date — is the law applied, not a finding: its reason stays on the step
 (``fee_reason``). See ADR 0010.
+
+A ``threat_not_carried_out`` finding holds only from a day on (``Finding.from_day``): a shut-off was
+announced and the creditor's own window for carrying it out passed without it — unless the claim was
+settled, disputed, deferred, put on a plan, written down or the debtor died within the window.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 
 from domain.money import ZERO, fmt
-from domain.records import ClaimFacts, EnforcementRecord, NoticeRecord, ObjectionOutcome
+from domain.records import ClaimFacts, EnforcementRecord, NoticeRecord, ObjectionOutcome, SuspensionRecord
 
 
 class Severity(StrEnum):
@@ -40,6 +44,10 @@ class Finding:
     code: str
     severity: Severity
     message: str
+    from_day: date | None = None  # the finding holds from this day on (None: as soon as the trail shows it)
+
+    def holds_on(self, day: date) -> bool:
+        return self.from_day is None or self.from_day <= day
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,16 +56,20 @@ class AuditResult:
     non_recoverable: dict[str, str]  # step command id -> why its fee or cost fell away
 
 
-Step = NoticeRecord | EnforcementRecord
-ESCALATING_NOTICES = frozenset({"betalingsoppfordring", "inkassokrav"})
+Step = NoticeRecord | EnforcementRecord | SuspensionRecord
+ESCALATING_NOTICES = frozenset({"betalingsoppfordring", "inkassokrav", "avstangningsvarsel"})
 COURT_ROUTES = frozenset({"forliksklage"})
 
 
 def _day(step: Step) -> date:
+    if isinstance(step, SuspensionRecord):
+        return step.suspended_on
     return step.sent_on if isinstance(step, NoticeRecord) else step.requested_on
 
 
 def _name(step: Step) -> str:
+    if isinstance(step, SuspensionRecord):
+        return f"suspension of {step.service}"
     return step.notice if isinstance(step, NoticeRecord) else step.route
 
 
@@ -70,7 +82,11 @@ def _previous_deadline(facts: ClaimFacts, step: Step) -> tuple[date, str]:
     an enforcement step on a missed demand (betalingsoppfordring, inkassokrav), any other notice
     on the due date."""
     day = _day(step)
-    if isinstance(step, EnforcementRecord):
+    if isinstance(step, SuspensionRecord):
+        if step.service != "water":
+            return facts.effective_due, "the due date"
+        kinds = THREATS
+    elif isinstance(step, EnforcementRecord):
         if facts.judgment_on is not None and facts.judgment_on <= day:
             return facts.effective_due, "the due date"
         kinds = ESCALATING_NOTICES
@@ -90,13 +106,38 @@ def _paid_by(facts: ClaimFacts, step: Step) -> tuple[date, str]:
     (any kind: a reminder's deadline that was met means no further notice was due), the demand's for
     an enforcement step, or the due date."""
     day = _day(step)
-    if isinstance(step, EnforcementRecord):
+    if not isinstance(step, NoticeRecord):
         return _previous_deadline(facts, step)
     earlier = [n for n in facts.notices if n.sent_on < day]
     if not earlier:
         return facts.effective_due, "the due date"
     last = max(earlier, key=lambda n: (n.sent_on, n.deadline))
     return last.deadline, f"the {last.notice} deadline"
+
+
+THREATS = frozenset({"avstangningsvarsel"})
+THREATENED_SERVICE = {"avstangningsvarsel": "water"}
+
+
+def _threat_moot(facts: ClaimFacts, threat: NoticeRecord) -> bool:
+    """Whether the threatened step was carried out in its window, or something in the window made it wrong
+    or needless to carry it out."""
+    end = threat.carry_out_by
+    assert end is not None
+    if any(
+        s.service == THREATENED_SERVICE[threat.notice] and threat.sent_on <= s.suspended_on <= end
+        for s in facts.suspensions
+    ):
+        return True
+    stops = [
+        facts.closed_on,
+        facts.died,
+        facts.written_down_on,
+        *(o.received for o in facts.objections),
+        *(d.granted_on for d in facts.deferrals),
+        *(p.agreed_on for p in facts.plans),
+    ]
+    return any(day is not None and day <= end for day in stops)
 
 
 def _limitation_on(facts: ClaimFacts, day: date) -> date | None:
@@ -115,7 +156,7 @@ def audit(facts: ClaimFacts) -> AuditResult:
         if costs_fall and step.command_id not in lost:
             lost[step.command_id] = f"{code}: {message}"
 
-    steps: list[Step] = sorted([*facts.notices, *facts.enforcements], key=_day)
+    steps: list[Step] = sorted([*facts.notices, *facts.enforcements, *facts.suspensions], key=_day)
     for step in steps:
         day, name = _day(step), _name(step)
         if facts.died is not None and isinstance(step, NoticeRecord) and step.sent_on >= facts.died:
@@ -155,7 +196,7 @@ def audit(facts: ClaimFacts) -> AuditResult:
                 True,
             )
         deadline, what = _previous_deadline(facts, step)
-        escalating = isinstance(step, EnforcementRecord) or name in ESCALATING_NOTICES
+        escalating = not isinstance(step, NoticeRecord) or name in ESCALATING_NOTICES
         if escalating and day <= deadline:
             flag(
                 step,
@@ -181,6 +222,20 @@ def audit(facts: ClaimFacts) -> AuditResult:
                 Severity.BREACH,
                 f"{name} on {day} after the limitation date {limit}",
                 True,
+            )
+
+    for threat in facts.notices:
+        if threat.carry_out_by is not None and not _threat_moot(facts, threat):
+            findings.append(
+                Finding(
+                    threat.command_id,
+                    "threat_not_carried_out",
+                    Severity.BREACH,
+                    f"the {threat.notice} of {threat.sent_on} announced a step the creditor's guidelines have it "
+                    f"carry out by {threat.carry_out_by}; it was not carried out (god inkassosed: no threat of a "
+                    "step one does not take)",
+                    from_day=threat.carry_out_by + timedelta(days=1),
+                )
             )
 
     for o in facts.objections:

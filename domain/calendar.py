@@ -2,16 +2,37 @@
 
 A working day is a weekday that is not a public holiday. Norway: foreldelsesloven § 29 and
 domstolloven § 149 move a period ending on a Saturday, Sunday or holiday to the next working day.
-Sweden: lag (1930:173) om beräkning av lagstadgad tid does the same.
+Sweden: lag (1930:173) om beräkning av lagstadgad tid 2 § does the same for a period ending on a
+Saturday, Sunday, other public holiday, *midsommarafton, julafton or nyårsafton* — three eves that
+are no public holidays, so the ``holidays`` SE calendar lacks them; ``SWEDISH_EVES`` adds them here,
+the one place every Swedish date roll reads from (https://lagen.nu/1930:173 2 §, wording in force
+since SFS 1987:1212; the engine's calendar starts in 1990). Norway's § 29 names no eves.
 """
 
 from __future__ import annotations
 
 import calendar as _cal
+from collections.abc import Callable
 from datetime import date, timedelta
 from functools import lru_cache
 
 import holidays
+
+YEARS = range(1990, 2061)
+
+
+def midsommarafton(year: int) -> date:
+    """The Friday between 19 and 25 June (midsommardagen is the Saturday after it)."""
+    day = date(year, 6, 19)
+    return day + timedelta(days=(4 - day.weekday()) % 7)
+
+
+SWEDISH_EVES: dict[str, Callable[[int], date]] = {
+    "Midsommarafton": midsommarafton,
+    "Julafton": lambda year: date(year, 12, 24),
+    "Nyårsafton": lambda year: date(year, 12, 31),
+}
+"""Lag (1930:173) 2 §: days a period's last day moves off, beside weekends and public holidays."""
 
 
 class BusinessCalendar:
@@ -19,7 +40,12 @@ class BusinessCalendar:
 
     def __init__(self, country: str) -> None:
         self.country = country
-        self._holidays = holidays.country_holidays(country, years=range(1990, 2061))
+        public = holidays.country_holidays(country, years=YEARS)
+        self._holidays: dict[date, str] = {d: str(n) for d, n in public.items()}
+        if country == "SE":
+            for name, day_of in SWEDISH_EVES.items():
+                for year in YEARS:
+                    self._holidays.setdefault(day_of(year), name)
 
     def is_holiday(self, day: date) -> bool:
         return day in self._holidays
@@ -34,8 +60,7 @@ class BusinessCalendar:
         return day
 
     def holiday_name(self, day: date) -> str | None:
-        name = self._holidays.get(day)
-        return str(name) if name is not None else None
+        return self._holidays.get(day)
 
 
 @lru_cache(maxsize=4)

@@ -21,8 +21,10 @@ from eventsourcing.domain import Aggregate, AggregateCreated
 
 from domain.claim import Claim
 from domain.parties import Creditor, Debtor
+from domain.references import PaymentReference
+from domain.suspense import Suspense
 
-AGGREGATES: tuple[type[Aggregate], ...] = (Claim, Creditor, Debtor)
+AGGREGATES: tuple[type[Aggregate], ...] = (Claim, Creditor, Debtor, PaymentReference, Suspense)
 """The aggregates whose events are stored and published."""
 
 BASE_ATTRIBUTES = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
@@ -60,6 +62,7 @@ EVENTS: tuple[StoredEvent, ...] = (
     StoredEvent("ClaimPaymentRegistered", Claim, Claim.PaymentRegistered),
     StoredEvent("ClaimNoticeSent", Claim, Claim.NoticeSent),
     StoredEvent("ClaimEnforcementRequested", Claim, Claim.EnforcementRequested),
+    StoredEvent("ClaimServiceSuspended", Claim, Claim.ServiceSuspended),
     StoredEvent("ClaimLimitationInterrupted", Claim, Claim.LimitationInterrupted),
     StoredEvent("ClaimObjectionRegistered", Claim, Claim.ObjectionRegistered),
     StoredEvent("ClaimObjectionResolved", Claim, Claim.ObjectionResolved),
@@ -73,6 +76,8 @@ EVENTS: tuple[StoredEvent, ...] = (
     StoredEvent("ClaimReportedToEstate", Claim, Claim.ReportedToEstate),
     StoredEvent("ClaimCostsWaived", Claim, Claim.CostsWaived),
     StoredEvent("ClaimWrittenDown", Claim, Claim.WrittenDown),
+    StoredEvent("ClaimDuePostponed", Claim, Claim.DuePostponed),
+    StoredEvent("ClaimWrittenDownInAccounts", Claim, Claim.WrittenDownInAccounts),
     StoredEvent("ClaimWrittenOff", Claim, Claim.WrittenOff),
     StoredEvent("ClaimComplaintFiled", Claim, Claim.ComplaintFiled),
     StoredEvent("ClaimComplaintDecided", Claim, Claim.ComplaintDecided),
@@ -82,6 +87,10 @@ EVENTS: tuple[StoredEvent, ...] = (
     StoredEvent("DebtorClaimAttached", Debtor, Debtor.ClaimAttached),
     StoredEvent("DebtorDied", Debtor, Debtor.Died),
     StoredEvent("DebtorProklamaPublished", Debtor, Debtor.ProklamaPublished),
+    StoredEvent("PaymentReferenceAssigned", PaymentReference, PaymentReference.Assigned),
+    StoredEvent("SuspenseOpened", Suspense, Suspense.Opened),
+    StoredEvent("SuspensePaymentReceived", Suspense, Suspense.PaymentReceived),
+    StoredEvent("SuspensePaymentAllocated", Suspense, Suspense.PaymentAllocated),
 )
 """Every stored event, in the order the aggregates define them."""
 

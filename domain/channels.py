@@ -32,7 +32,9 @@ class Channel(StrEnum):
 DEFAULT_PRIORITY: tuple[Channel, ...] = tuple(Channel)
 INVOICE = "invoice"
 PLAIN_DOCUMENTS = frozenset({INVOICE, "purring", "paminnelse"})
-LEGALLY_REQUIRED_NOTICES = frozenset({"inkassovarsel", "betalingsoppfordring", "varsel_4_18", "inkassokrav"})
+LEGALLY_REQUIRED_NOTICES = frozenset(
+    {"inkassovarsel", "betalingsoppfordring", "varsel_4_18", "inkassokrav", "avstangningsvarsel"}
+)
 NOTICE_CHANNELS = frozenset({Channel.DIGITAL_MAILBOX, Channel.PAPER})
 
 

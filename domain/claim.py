@@ -10,6 +10,7 @@ good-collection-practice audit runs over the trail; costs it finds unrecoverable
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,20 @@ from eventsourcing.domain import Aggregate
 from domain.account import COMPONENTS, Account
 from domain.audit import AuditResult, audit
 from domain.errors import CommandRefused, ErrorCode, Refusals, invalid
+from domain.inputs import (
+    check_complaint_outcome,
+    check_deferral,
+    check_installments,
+    check_judgment_dates,
+    check_notice,
+    check_payment,
+    check_reason,
+    check_received,
+    check_service,
+    check_write_off,
+    objection_outcome,
+    require_amount,
+)
 from domain.money import ZERO
 from domain.records import (
     ClaimFacts,
@@ -38,13 +53,13 @@ from domain.records import (
     PaymentRecord,
     Stage,
     Status,
+    SuspensionRecord,
 )
 from domain.rules import Rules
 from domain.rules.base import LimitationStep
 from domain.settlement import MoneyEntry, Settled, settle
 
 CLAIM_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/claim")
-WRITE_OFF_REASONS = frozenset({"time_barred", "deceased", "bankruptcy", "uneconomic", "other"})
 
 
 def accrued_interest(
@@ -72,10 +87,14 @@ def claim_status(*, written_off: bool, settled: bool, limitation_date: date, day
     return Status.OPEN
 
 
-def require_amount(field: str, amount: Decimal) -> None:
-    """Money in a command: more than zero, in whole øre/öre."""
-    if not amount.is_finite() or amount <= 0 or amount != amount.quantize(Decimal("0.01")):
-        raise invalid(field, f"{amount} must be an amount greater than zero in whole øre/öre")
+THREATS = frozenset({"avstangningsvarsel"})  # notices that announce a service will be stopped
+
+
+def check_arose(arose: date, due: date, on: date) -> None:
+    """``arose``: the day the claim came into being (the service period's end); within the ten years
+    before the invoice and no later than a year after its due date."""
+    if arose < on - timedelta(days=3650) or arose > due + timedelta(days=366):
+        raise invalid("arose", f"{arose} must lie within ten years before {on} and at most a year after the due date")
 
 
 def estate_status(
@@ -123,6 +142,13 @@ class Claim(Aggregate):
         limitation_date: date
         limitation_years: int
         limitation_basis: str
+        arose: date | None  # version 2: the day the claim came into being (None in version 1 events: = due)
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["arose"] = None
 
         def apply(self, claim: Claim) -> None:
             claim.creditor_id, claim.debtor_id, claim.invoice = self.creditor_id, self.debtor_id, self.invoice
@@ -141,13 +167,14 @@ class Claim(Aggregate):
                 self.effective_due,
                 initial_limitation_date=self.limitation_date,
                 limitation_date=self.limitation_date,
+                arose=self.arose or self.due,
             )
             claim.limitation_years = self.limitation_years
             claim.cost_items, claim.waived = {}, {}
             claim.commands = {self.command_id}
             claim.closed_on, claim.write_off_reason, claim.written_off_amount = None, None, ZERO
             claim.estate_deadline, claim.reported_to_estate = None, None
-            claim.written_down = ZERO
+            claim.principal_forgiven, claim.written_down_in_accounts = ZERO, ZERO
             claim.plan_breached = False
 
     class Event(Aggregate.Event):
@@ -193,6 +220,16 @@ class Claim(Aggregate):
         designation: str
         allocation: dict[str, Decimal]
         paid_after: dict[str, Decimal]
+        # version 2: how the money found the claim — "invoice", "reference" (its KID / OCR reference) or
+        # "suspense" (placed by a caseworker); reference: the payer's KID / OCR reference. None in version 1.
+        source: str | None
+        reference: str | None
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["source"] = state["reference"] = None
 
         def apply_to(self, claim: Claim) -> None:
             claim.account.set_paid(self.paid_after)
@@ -219,6 +256,14 @@ class Claim(Aggregate):
         legal_basis: str
         stage: str
         warnings: list[str]
+        letter_invoices: list[str] | None  # version 2: every invoice one combined letter covered (None: one claim)
+        carry_out_by: date | None  # version 2: a threatened shut-off is carried out by this day (creditor's window)
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["letter_invoices"] = state["carry_out_by"] = None
 
         def apply_to(self, claim: Claim) -> None:
             claim.facts.notices.append(
@@ -232,6 +277,7 @@ class Claim(Aggregate):
                     self.fee,
                     self.fee_reason,
                     self.channel,
+                    self.carry_out_by,
                 )
             )
             claim._add_cost(self.command_id, "fee", self.fee)
@@ -244,6 +290,13 @@ class Claim(Aggregate):
         legal_basis: str
         stage: str
         warnings: list[str]
+        request_invoices: list[str] | None  # version 2: every invoice one combined request covered (None: one)
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["request_invoices"] = None
 
         def apply_to(self, claim: Claim) -> None:
             claim.facts.enforcements.append(
@@ -253,6 +306,23 @@ class Claim(Aggregate):
             )
             claim._add_cost(self.command_id, "cost", self.cost)
             claim.stage = max(claim.stage, Stage(self.stage), key=lambda s: s.rank)
+
+    class ServiceSuspended(Event):
+        """Sweden: the water supply shut off (vattentjänstlagen 43 §) or a childcare place ended for
+        non-payment; ``cost``: the creditor's taxa fee for the shut-off visit, a cost of the claim."""
+
+        service: str
+        cost: Decimal
+        cost_basis: str
+        legal_basis: str
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.facts.suspensions.append(
+                SuspensionRecord(
+                    self.originator_version, self.command_id, self.service, self.effective, self.recorded, self.cost
+                )
+            )
+            claim._add_cost(self.command_id, "cost", self.cost)
 
     class LimitationInterrupted(Event):
         ground: str
@@ -309,15 +379,24 @@ class Claim(Aggregate):
             claim.plan_breached = True
 
     class JudgmentRegistered(Event):
+        served: date | None  # version 2: the day it was served (None in version 1 events: = decided)
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["served"] = None
+
         def apply_to(self, claim: Claim) -> None:
             claim.facts.judgment_on = self.effective
+            claim.facts.judgment_served = self.served or self.effective
             claim.stage = Stage.JUDGMENT
 
     class ReinstatementApplied(Event):
         """Sweden: återvinning — the utslag is set aside and the case goes to the district court."""
 
         def apply_to(self, claim: Claim) -> None:
-            claim.facts.judgment_on = None
+            claim.facts.judgment_on = claim.facts.judgment_served = None
             claim.facts.objections.append(
                 ObjectionRecord(
                     self.command_id,
@@ -372,9 +451,35 @@ class Claim(Aggregate):
             claim.account.principal -= self.amount
             claim.facts.principal = claim.account.principal
             claim.facts.reductions.append((self.effective, self.originator_version, self.amount))
-            claim.written_down += self.amount
+            claim.principal_forgiven += self.amount
             claim.account.set_paid(self.paid_after)
             claim._close_if_settled(self.effective)
+
+    class DuePostponed(InterestAccruing):
+        """Uppskov: the due date of an unclear invoice moved; interest and every deadline count from the new
+        one, so the money is re-settled from it. The limitation date (from ``arose``) does not move."""
+
+        previous_due: date
+        due: date
+        effective_due: date
+        paid_after: dict[str, Decimal]
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.facts.postponed_from = claim.facts.postponed_from or self.previous_due
+            claim.facts.due, claim.facts.effective_due = self.due, self.effective_due
+            claim.account.set_paid(self.paid_after)
+
+    class WrittenDownInAccounts(Event):
+        """Nedskrivning in the creditor's accounts: the debtor still owes the balance, the claim stays open
+        under long-term monitoring (långtidsbevakning)."""
+
+        amount: Decimal
+        balance: Decimal
+        reason: str
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.written_down_in_accounts = self.amount
+            claim.facts.written_down_on = self.effective
 
     class WrittenOff(InterestAccruing):
         reason: str
@@ -383,6 +488,7 @@ class Claim(Aggregate):
         def apply_to(self, claim: Claim) -> None:
             claim.write_off_reason, claim.written_off_amount = self.reason, self.amount
             claim.closed_on = self.effective
+            claim.facts.closed_on = claim.facts.closed_on or self.effective
 
     class ComplaintFiled(Event):
         def apply_to(self, claim: Claim) -> None:
@@ -419,7 +525,8 @@ class Claim(Aggregate):
     closed_on: date | None
     write_off_reason: str | None
     written_off_amount: Decimal
-    written_down: Decimal
+    principal_forgiven: Decimal  # ettergivelse: principal given up (WrittenDown)
+    written_down_in_accounts: Decimal  # nedskrivning in the creditor's accounts (WrittenDownInAccounts)
     estate_deadline: date | None
     reported_to_estate: date | None
     plan_breached: bool
@@ -447,6 +554,7 @@ class Claim(Aggregate):
         kid: str,
         channel: str,
         channel_reason: str,
+        arose: date | None = None,
     ) -> Claim:
         require_amount("amount", amount)
         if claim_type not in rules.claim_types:
@@ -456,6 +564,8 @@ class Claim(Aggregate):
             )
         if due < on - timedelta(days=3650):
             raise invalid("due", f"{due} lies more than ten years before the invoice date {on}")
+        arose = due if arose is None else arose
+        check_arose(arose, due, on)
         period = rules.initial_limitation(debtor_kind, claim_type, due)
         claim = cls._create(
             cls.Invoiced,
@@ -478,9 +588,10 @@ class Claim(Aggregate):
             kid=kid,
             channel=channel,
             channel_reason=channel_reason,
-            limitation_date=rules.period_end(due, period.years),
+            limitation_date=rules.period_end(rules.limitation_start(due, arose), period.years),
             limitation_years=period.years,
             limitation_basis=period.legal_basis,
+            arose=arose,
         )
         return claim
 
@@ -528,12 +639,19 @@ class Claim(Aggregate):
 
     # --- command checks ------------------------------------------------------------------------
 
-    def _check_open(self, on: date, died: date | None, *, collection: bool) -> None:
-        """The generic refusals, in the contract's order (closed, time-barred, deceased, not due)."""
+    def _check_open(self, on: date, died: date | None, *, collection: bool, monitoring_ok: bool = True) -> None:
+        """The generic refusals, in the contract's order (closed, written down, time-barred, deceased, not due).
+        ``monitoring_ok``: the step is one long-term monitoring of a written-down claim still allows."""
         if self.write_off_reason is not None or (self.closed_on is not None and self.account.balance() == 0):
             raise CommandRefused(
                 ErrorCode.CLAIM_CLOSED,
                 f"invoice {self.invoice} is {'written off' if self.write_off_reason else 'paid'}",
+            )
+        if not monitoring_ok and self.facts.written_down_on is not None:
+            raise CommandRefused(
+                ErrorCode.CLAIM_WRITTEN_DOWN,
+                f"invoice {self.invoice} was written down on {self.facts.written_down_on} and is under long-term "
+                "monitoring: only steps that interrupt limitation, and payments, remain",
             )
         if collection and on > self.limitation_date:
             raise CommandRefused(
@@ -553,8 +671,10 @@ class Claim(Aggregate):
                 "collection steps may be taken only after the due date",
             )
 
-    def _check_collection(self, on: date, died: date | None, *, court_route: bool = False) -> Refusals:
-        self._check_open(on, died, collection=True)
+    def _check_collection(
+        self, on: date, died: date | None, *, court_route: bool = False, monitoring_ok: bool = False
+    ) -> Refusals:
+        self._check_open(on, died, collection=True, monitoring_ok=monitoring_ok)
         if self.objection_pending:
             raise CommandRefused(
                 ErrorCode.OBJECTION_PENDING,
@@ -605,15 +725,13 @@ class Claim(Aggregate):
         if amount > self.account.principal:
             raise invalid("amount", f"the credit note {amount} exceeds the principal {self.account.principal}")
         settled = self._settle(rules, max(on, self._through), principal=self.account.principal - amount)
-        self.trigger_event(
+        self._trigger_settled(
             self.CreditNoteIssued,
-            command_id=command_id,
+            command_id,
+            settled,
+            rules,
             effective=on,
             recorded=on,
-            rule_version=rules.version,
-            interest_accrued=settled.interest_exact,
-            interest_through=settled.interest_through,
-            interest_rates=settled.rates,
             amount=amount,
             reason=reason,
             paid_after=settled.paid_after(),
@@ -621,34 +739,39 @@ class Claim(Aggregate):
         self._after(command_id, on, rules)
 
     def pay(
-        self, *, command_id: str, on: date, amount: Decimal, ordered: date, designation: str | None, rules: Rules
+        self,
+        *,
+        command_id: str,
+        on: date,
+        amount: Decimal,
+        ordered: date,
+        designation: str | None,
+        rules: Rules,
+        source: str = "invoice",
+        reference: str | None = None,
     ) -> None:
         """Money received, settled as of the day the payer's bank got the order."""
-        require_amount("amount", amount)
-        if ordered > on:
-            raise invalid("ordered", f"the payment order date {ordered} lies after the registration date {on}")
+        check_payment(amount, ordered, on, designation)
         if ordered < self.issued_on - timedelta(days=366):
             raise invalid("ordered", f"the payment order date {ordered} lies long before the invoice {self.issued_on}")
-        if designation not in (None, "principal"):
-            raise invalid("designation", f"'{designation}' is not a designation (only 'principal')")
         payment = MoneyEntry(ordered, self.version + 1, "payment", amount, designation)
         settled = self._settle(rules, max(ordered, self._through), extra=[payment])
         before = self.account.paid_after()
         after = settled.paid_after()
-        self.trigger_event(
+        self._trigger_settled(
             self.PaymentRegistered,
-            command_id=command_id,
+            command_id,
+            settled,
+            rules,
             effective=ordered,
             recorded=on,
-            rule_version=rules.version,
-            interest_accrued=settled.interest_exact,
-            interest_through=settled.interest_through,
-            interest_rates=settled.rates,
             amount=amount,
             ordered=ordered,
             designation=designation or "",
             allocation={k: after[k] - before[k] for k in after},
             paid_after=after,
+            source=source,
+            reference=reference,
         )
         step = rules.acknowledgement("payment", self.limitation_years, ordered)
         if step is not None:
@@ -668,19 +791,26 @@ class Claim(Aggregate):
         fees_enabled: bool,
         reminder_fee_agreed: bool,
         rules: Rules,
+        letter: list[str] | None = None,
+        letter_fee_on: str | None = None,
+        carry_out_within_days: int | None = None,
     ) -> None:
-        if notice not in rules.notices:
-            raise invalid(
-                "notice", f"'{notice}' is not a {rules.jurisdiction} notice ({', '.join(sorted(rules.notices))})"
-            )
-        if deadline is not None and deadline <= on:
-            raise invalid("deadline", f"the deadline {deadline} must lie after the sending day {on}")
-        refusals = self._check_collection(on, died)
+        """A notice; ``letter``: the invoices of one combined letter, ``letter_fee_on``: the invoice that
+        letter's one fee is already charged on (this claim then charges none)."""
+        check_notice(rules, notice, deadline, on)
+        refusals = self._check_collection(on, died, monitoring_ok=notice in rules.monitoring_notices)
         try:
             decision = rules.decide_notice(self.facts, notice, on, deadline, fees_enabled, reminder_fee_agreed)
         except CommandRefused as refused:
             refusals.add(refused.code, refused.message)
         refusals.raise_first()
+        if letter_fee_on is not None and decision.fee > 0:
+            decision = dataclasses.replace(
+                decision,
+                fee=ZERO,
+                fee_reason=f"one fee per combined letter, charged on invoice {letter_fee_on} "
+                "(inkassoloven § 17: only necessary costs; SE: one inkassokrav, RH 2022:7)",
+            )
         self.trigger_event(
             self.NoticeSent,
             command_id=command_id,
@@ -696,6 +826,12 @@ class Claim(Aggregate):
             legal_basis=decision.legal_basis,
             stage=(decision.stage or self.stage).value,
             warnings=list(decision.warnings),
+            letter_invoices=letter,
+            carry_out_by=(
+                max(self.effective_due + timedelta(days=carry_out_within_days), decision.deadline)
+                if notice in THREATS and carry_out_within_days is not None
+                else None
+            ),
         )
         if decision.interrupts_limitation:
             self._interrupt(
@@ -707,8 +843,23 @@ class Claim(Aggregate):
             )
         self._after(command_id, on, rules)
 
-    def request_enforcement(self, *, command_id: str, on: date, route: str, died: date | None, rules: Rules) -> None:
-        refusals = self._check_collection(on, died, court_route=route in rules.court_routes_when_disputed)
+    def request_enforcement(
+        self,
+        *,
+        command_id: str,
+        on: date,
+        route: str,
+        died: date | None,
+        rules: Rules,
+        request: list[str] | None = None,
+        cost_on: str | None = None,
+    ) -> None:
+        """An enforcement or court step; ``request``: the invoices of one combined request, ``cost_on``: the
+        invoice that request's one court or enforcement fee is already charged on (this claim then bears none)."""
+        # every enforcement and court step interrupts limitation: long-term monitoring may take it
+        refusals = self._check_collection(
+            on, died, court_route=route in rules.court_routes_when_disputed, monitoring_ok=True
+        )
         if route not in rules.routes:
             raise CommandRefused(
                 ErrorCode.ROUTE_NOT_AVAILABLE,
@@ -719,6 +870,13 @@ class Claim(Aggregate):
         except CommandRefused as refused:
             refusals.add(refused.code, refused.message)
         refusals.raise_first()
+        if cost_on is not None and decision.cost > 0:
+            decision = dataclasses.replace(
+                decision,
+                cost=ZERO,
+                cost_basis=f"one fee per combined request, charged on invoice {cost_on} (rettsgebyrloven §§ 7, 14: "
+                "per case / per begjæring; SE: one ansökan may hold every claim against the debtor, HD 2017)",
+            )
         self.trigger_event(
             self.EnforcementRequested,
             command_id=command_id,
@@ -731,6 +889,7 @@ class Claim(Aggregate):
             legal_basis=decision.legal_basis,
             stage=decision.stage.value,
             warnings=list(decision.warnings),
+            request_invoices=request,
         )
         self._interrupt(
             command_id,
@@ -742,8 +901,7 @@ class Claim(Aggregate):
         self._after(command_id, on, rules)
 
     def register_objection(self, *, command_id: str, on: date, received: date, text: str, rules: Rules) -> None:
-        if received > on:
-            raise invalid("received", f"the objection cannot be received {received}, after it is registered {on}")
+        check_received("objection", received, on)
         self._check_open(on, None, collection=False)
         if self.objection_pending:
             raise CommandRefused(ErrorCode.OBJECTION_PENDING, "an objection is already pending on this claim")
@@ -760,16 +918,12 @@ class Claim(Aggregate):
     def resolve_objection(
         self, *, command_id: str, on: date, outcome: str, amount: Decimal | None, rules: Rules
     ) -> None:
-        try:
-            result = ObjectionOutcome(outcome)
-        except ValueError:
-            raise invalid("outcome", f"'{outcome}' is not upheld, maintained or unfounded") from None
+        result = objection_outcome(outcome, amount)
         if self.write_off_reason is not None:
             raise CommandRefused(ErrorCode.CLAIM_CLOSED, f"invoice {self.invoice} is written off")
         if not self.objection_pending:
             raise CommandRefused(ErrorCode.MISSING_PREREQUISITE, "there is no pending objection to resolve")
         if result == ObjectionOutcome.UPHELD and amount is not None:
-            require_amount("amount", amount)
             if amount > self.account.principal:
                 raise invalid("amount", f"the amount {amount} exceeds the principal {self.account.principal}")
         self.trigger_event(
@@ -788,11 +942,24 @@ class Claim(Aggregate):
         self._after(command_id, on, rules)
 
     def grant_deferral(
-        self, *, command_id: str, on: date, until: date, requested_by_debtor: bool, rules: Rules
+        self,
+        *,
+        command_id: str,
+        on: date,
+        until: date,
+        requested_by_debtor: bool,
+        rules: Rules,
+        refused_after_due: bool = False,
     ) -> None:
-        if until <= on:
-            raise invalid("until", f"the deferral must end after it is granted ({until} ≤ {on})")
+        """A deferral (NO betalingsutsettelse, SE anstånd). ``refused_after_due``: the creditor's guidelines
+        grant none asked for after the due date (Svenljunga's)."""
+        check_deferral(until, on)
         self._check_open(on, None, collection=False)
+        if refused_after_due and requested_by_debtor and on > self.effective_due:
+            raise CommandRefused(
+                ErrorCode.ROUTE_NOT_AVAILABLE,
+                f"the creditor's guidelines grant no deferral asked for after the due date {self.effective_due}",
+            )
         self.trigger_event(
             self.DeferralGranted,
             command_id=command_id,
@@ -809,16 +976,7 @@ class Claim(Aggregate):
         self._after(command_id, on, rules)
 
     def agree_payment_plan(self, *, command_id: str, on: date, installments: list[Installment], rules: Rules) -> None:
-        if not installments:
-            raise invalid("installments", "a payment plan needs at least one instalment")
-        for i, inst in enumerate(installments):
-            require_amount(f"installments[{i}].amount", inst.amount)
-        dues = [i.due for i in installments]
-        if dues != sorted(dues) or len(set(dues)) != len(dues) or dues[0] < on:
-            raise invalid(
-                "installments",
-                f"instalment due dates must be distinct, ascending and not before the agreement day {on}",
-            )
+        check_installments(installments, on)
         self._check_open(on, None, collection=False)
         self.trigger_event(
             self.PaymentPlanAgreed,
@@ -852,16 +1010,22 @@ class Claim(Aggregate):
         )
         return True
 
-    def register_judgment(self, *, command_id: str, on: date, decided: date, rules: Rules) -> None:
-        if decided > on:
-            raise invalid("decided", f"the judgment date {decided} lies after the registration date {on}")
+    def register_judgment(
+        self, *, command_id: str, on: date, decided: date, rules: Rules, served: date | None = None
+    ) -> None:
+        check_judgment_dates(on, decided, served)
         self._check_open(on, None, collection=False)
         if decided > self.limitation_date:
             raise CommandRefused(ErrorCode.TIME_BARRED, f"the claim became time-barred after {self.limitation_date}")
         self.trigger_event(
-            self.JudgmentRegistered, command_id=command_id, effective=decided, recorded=on, rule_version=rules.version
+            self.JudgmentRegistered,
+            command_id=command_id,
+            effective=decided,
+            recorded=on,
+            rule_version=rules.version,
+            served=served or decided,
         )
-        step = rules.judgment_limitation(decided)
+        step = rules.judgment_limitation(decided, self.facts.debtor_kind)
         self._interrupt(command_id, decided, on, step, rules, replace=True)
         self._after(command_id, on, rules)
 
@@ -912,29 +1076,111 @@ class Claim(Aggregate):
             self.ReportedToEstate, command_id=command_id, effective=on, recorded=on, rule_version=rules.version
         )
 
-    def write_off(self, *, command_id: str, on: date, reason: str, rules: Rules) -> None:
-        if reason not in WRITE_OFF_REASONS:
-            raise invalid("reason", f"'{reason}' is not one of {', '.join(sorted(WRITE_OFF_REASONS))}")
-        self._check_open(on, None, collection=False)
-        settled = self._settle(rules, max(on, self._through))
+    def suspend_service(
+        self,
+        *,
+        command_id: str,
+        on: date,
+        service: str,
+        died: date | None,
+        visit_fee: Decimal,
+        earliest_months: int | None,
+        rules: Rules,
+    ) -> None:
+        """Sweden: shut the water off or end the childcare place (the rules decide; Norway refuses)."""
+        check_service(service)
+        refusals = self._check_collection(on, died)
+        try:
+            decision = rules.decide_suspension(self.facts, service, on, visit_fee, earliest_months)
+        except CommandRefused as refused:
+            refusals.add(refused.code, refused.message)
+        refusals.raise_first()
         self.trigger_event(
-            self.WrittenOff,
+            self.ServiceSuspended,
             command_id=command_id,
             effective=on,
             recorded=on,
             rule_version=rules.version,
-            interest_accrued=settled.interest_exact,
-            interest_through=settled.interest_through,
-            interest_rates=settled.rates,
+            service=service,
+            cost=decision.cost,
+            cost_basis=decision.cost_basis,
+            legal_basis=decision.legal_basis,
+        )
+        self._after(command_id, on, rules)
+
+    def write_off(self, *, command_id: str, on: date, reason: str, rules: Rules) -> None:
+        check_write_off(reason)
+        self._check_open(on, None, collection=False)
+        settled = self._settle(rules, max(on, self._through))
+        self._trigger_settled(
+            self.WrittenOff,
+            command_id,
+            settled,
+            rules,
+            effective=on,
+            recorded=on,
             reason=reason,
             amount=self.account.balance(settled.interest_exact),
         )
 
-    def write_down(self, *, command_id: str, on: date, amount: Decimal, reason: str, rules: Rules) -> None:
-        """Give up part of the principal from ``on`` (not retroactive, unlike a credit note)."""
+    def postpone_due(self, *, command_id: str, on: date, until: date, rules: Rules) -> None:
+        """Uppskov for an unclear invoice: the due date moves to ``until`` before collection starts."""
+        if until < on or until <= self.due:
+            raise invalid(
+                "until", f"the new due date {until} must lie after the due date {self.due} and not before {on}"
+            )
+        self._check_open(on, None, collection=False, monitoring_ok=False)
+        if self.facts.notices or self.facts.enforcements or self.facts.suspensions:
+            raise CommandRefused(
+                ErrorCode.ROUTE_NOT_AVAILABLE,
+                "uppskov moves the due date of an unclear invoice before collection starts; after a collection step "
+                "grant a deferral (anstånd) instead",
+            )
+        effective_due = rules.effective_due(until)
+        settled = self._settle(rules, max(on, self._through, effective_due), effective_due=effective_due)
+        self._trigger_settled(
+            self.DuePostponed,
+            command_id,
+            settled,
+            rules,
+            effective=on,
+            recorded=on,
+            previous_due=self.due,
+            due=until,
+            effective_due=effective_due,
+            paid_after=settled.paid_after(),
+        )
+        self._after(command_id, on, rules)
+
+    def write_down(self, *, command_id: str, on: date, amount: Decimal | None, reason: str, rules: Rules) -> None:
+        """Write the claim down in the accounts (nedskrivning): ``amount`` (the balance by default) leaves the
+        creditor's books as doubtful, the debtor still owes it, and long-term monitoring begins: only steps
+        that interrupt limitation, and payments, remain allowed."""
+        check_reason(reason, "write-down")
+        if amount is not None:
+            require_amount("amount", amount)
+        self._check_open(on, None, collection=False, monitoring_ok=False)
+        exact, _ = self.interest_exact_on(on, rules)
+        balance = self.account.balance(exact)
+        amount = balance if amount is None else amount
+        if amount <= 0 or amount > balance:
+            raise invalid("amount", f"the write-down {amount} must be more than 0 and at most the balance {balance}")
+        self.trigger_event(
+            self.WrittenDownInAccounts,
+            command_id=command_id,
+            effective=on,
+            recorded=on,
+            rule_version=rules.version,
+            amount=amount,
+            balance=balance,
+            reason=reason,
+        )
+
+    def forgive_principal(self, *, command_id: str, on: date, amount: Decimal, reason: str, rules: Rules) -> None:
+        """Give up part of the principal from ``on`` (ettergivelse; not retroactive, unlike a credit note).
+        Recorded as ``WrittenDown`` (its name on the wire since version 1)."""
         require_amount("amount", amount)
-        if not reason.strip():
-            raise invalid("reason", "a write-down needs a reason")
+        check_reason(reason, "write-down")
         self._check_open(on, None, collection=False)
         if amount > self.account.principal_outstanding:
             raise invalid(
@@ -943,15 +1189,13 @@ class Claim(Aggregate):
             )
         reduction = MoneyEntry(on, self.version + 1, "reduction", amount)
         settled = self._settle(rules, max(on, self._through), extra=[reduction])
-        self.trigger_event(
+        self._trigger_settled(
             self.WrittenDown,
-            command_id=command_id,
+            command_id,
+            settled,
+            rules,
             effective=on,
             recorded=on,
-            rule_version=rules.version,
-            interest_accrued=settled.interest_exact,
-            interest_through=settled.interest_through,
-            interest_rates=settled.rates,
             amount=amount,
             reason=reason,
             paid_after=settled.paid_after(),
@@ -959,8 +1203,7 @@ class Claim(Aggregate):
         self._after(command_id, on, rules)
 
     def file_complaint(self, *, command_id: str, on: date, received: date, rules: Rules) -> None:
-        if received > on:
-            raise invalid("received", f"the complaint cannot be received {received}, after it is registered {on}")
+        check_received("complaint", received, on)
         if any(c.outcome is None for c in self.facts.complaints):
             raise CommandRefused(ErrorCode.MISSING_PREREQUISITE, "a complaint is already pending on this claim")
         self.trigger_event(
@@ -968,8 +1211,7 @@ class Claim(Aggregate):
         )
 
     def decide_complaint(self, *, command_id: str, on: date, outcome: str, rules: Rules) -> None:
-        if outcome not in ("breach", "no_breach"):
-            raise invalid("outcome", f"'{outcome}' is not breach or no_breach")
+        check_complaint_outcome(outcome)
         if not any(c.outcome is None for c in self.facts.complaints):
             raise CommandRefused(ErrorCode.MISSING_PREREQUISITE, "there is no pending complaint on this claim")
         self.trigger_event(
@@ -1016,6 +1258,7 @@ class Claim(Aggregate):
     def _close_if_settled(self, on: date) -> None:
         if self.account.balance() == 0 and self.account.principal >= 0:
             self.closed_on = on
+            self.facts.closed_on = self.facts.closed_on or on
 
     def _after(self, command_id: str, on: date, rules: Rules) -> None:
         """Apply the audit's fee consequences that are not yet recorded, re-settling the money."""
@@ -1034,19 +1277,31 @@ class Claim(Aggregate):
             {"command_id": c, "kind": self.cost_items[c].kind, "amount": self.cost_items[c].amount, "reason": why}
             for c, why in new
         ]
-        self.trigger_event(
+        self._trigger_settled(
             self.CostsWaived,
-            command_id=command_id,
+            command_id,
+            settled,
+            rules,
             effective=on,
             recorded=on,
-            rule_version=rules.version,
-            interest_accrued=settled.interest_exact,
-            interest_through=settled.interest_through,
-            interest_rates=settled.rates,
             items=items,
             fees=fees,
             costs=costs,
             paid_after=settled.paid_after(),
+        )
+
+    def _trigger_settled(
+        self, event: type[InterestAccruing], command_id: str, settled: Settled, rules: Rules, **fields: Any
+    ) -> None:
+        """Trigger a money event with the re-settlement's interest, through-date and rates recorded."""
+        self.trigger_event(
+            event,
+            command_id=command_id,
+            rule_version=rules.version,
+            interest_accrued=settled.interest_exact,
+            interest_through=settled.interest_through,
+            interest_rates=settled.rates,
+            **fields,
         )
 
     @property
@@ -1059,6 +1314,7 @@ class Claim(Aggregate):
         rules: Rules,
         through: date,
         *,
+        effective_due: date | None = None,
         principal: Decimal | None = None,
         extra: list[MoneyEntry] | None = None,
         waived: set[str] | None = None,
@@ -1075,12 +1331,21 @@ class Claim(Aggregate):
             for e in self.facts.enforcements
             if e.cost > 0 and e.command_id not in gone
         ]
+        entries += [
+            MoneyEntry(x.suspended_on, x.seq, "costs", x.cost)
+            for x in self.facts.suspensions
+            if x.cost > 0 and x.command_id not in gone
+        ]
         entries += [MoneyEntry(p.ordered, p.seq, "payment", p.amount, p.designation) for p in self.facts.payments]
         entries += [MoneyEntry(day, seq, "reduction", amount) for day, seq, amount in self.facts.reductions]
         reduced = sum((amount for _, _, amount in self.facts.reductions), ZERO)
         base = (self.account.principal if principal is None else principal) + reduced
         return settle(
-            rules, principal=base, effective_due=self.effective_due, entries=entries + (extra or []), through=through
+            rules,
+            principal=base,
+            effective_due=effective_due or self.effective_due,
+            entries=entries + (extra or []),
+            through=through,
         )
 
 

@@ -13,6 +13,7 @@ class ErrorCode(StrEnum):
     INVALID_INPUT = "invalid_input"
     UNKNOWN_INVOICE = "unknown_invoice"
     CLAIM_CLOSED = "claim_closed"
+    CLAIM_WRITTEN_DOWN = "claim_written_down"  # 1.1: under long-term monitoring, only interrupting steps
     TIME_BARRED = "time_barred"
     DEBTOR_DECEASED = "debtor_deceased"
     NOT_DUE = "not_due"

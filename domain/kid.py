@@ -145,3 +145,29 @@ def _require_digits(field: str, text: str, shortest: int, longest: int) -> None:
         raise InvalidKid(field, "digits only")
     if not shortest <= len(text) <= longest:
         raise InvalidKid(field, f"length {shortest}–{longest}")
+
+
+def validate_payment_reference(reference: str, jurisdiction: str) -> KidAlgorithm:
+    """The check-digit algorithm a printed payment reference passes, else ``InvalidKid``.
+
+    Norway: a KID is valid under MOD10 or MOD11 — the creditor's bank agreement decides which its
+    billing system uses, and both are accepted (scenario contract 1.1). Sweden: an OCR reference
+    (OCR-nummer) carries a Luhn (MOD10) check digit; the "-" of MOD11 does not exist there.
+    """
+    if jurisdiction == "SE":
+        try:
+            validate_kid(reference, KidAlgorithm.MOD10)
+        except InvalidKid as e:
+            raise InvalidKid("kid", f"{e.rule} (a Swedish OCR reference carries a Luhn check digit)") from None
+        return KidAlgorithm.MOD10
+    failures = []
+    for algorithm in KidAlgorithm:
+        try:
+            validate_kid(reference, algorithm)
+        except InvalidKid as e:
+            failures.append(e.rule)
+            continue
+        return algorithm
+    if failures[0] == failures[1]:  # length or characters: the same for both
+        raise InvalidKid("kid", failures[0])
+    raise InvalidKid("kid", "neither a MOD10 nor a MOD11 check digit")

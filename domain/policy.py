@@ -40,11 +40,17 @@ class CollectionPolicy:
     default_route: str | None = None
     limitation_alert_days: int = 90
     extra: dict[str, str] = field(default_factory=dict)
+    # the creditor's own guidelines for services and deferrals (format 1.1; Svenljunga's in the Swedish default)
+    water_shutoff_within_days: int | None = None  # a threatened shut-off is carried out at the latest N days after due
+    shutoff_visit_fee: Decimal = Decimal("0.00")  # the taxa's fee per visit to shut the water off (a cost)
+    childcare_end_after_months: int | None = None  # a childcare place ends at the earliest N months after due
+    deferral_after_due_refused: bool = False  # anstånd asked for after the due date is refused
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["jurisdiction"] = self.jurisdiction.value
         d["min_amount"] = str(self.min_amount)
+        d["shutoff_visit_fee"] = str(self.shutoff_visit_fee)
         d["steps"] = [asdict(s) for s in self.steps]
         return d
 
@@ -61,7 +67,15 @@ class CollectionPolicy:
             default_route=d.get("default_route"),
             limitation_alert_days=int(d.get("limitation_alert_days", 90)),
             extra=dict(d.get("extra", {})),
+            water_shutoff_within_days=_optional_int(d.get("water_shutoff_within_days")),
+            shutoff_visit_fee=Decimal(str(d.get("shutoff_visit_fee", "0.00"))),
+            childcare_end_after_months=_optional_int(d.get("childcare_end_after_months")),
+            deferral_after_due_refused=bool(d.get("deferral_after_due_refused", False)),
         )
+
+
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
 
 
 NORWEGIAN_DEFAULT = CollectionPolicy(
@@ -90,6 +104,10 @@ SWEDISH_MUNICIPAL_DEFAULT = CollectionPolicy(
     min_amount=Decimal("50.00"),
     lien_route="betalningsforelaggande",
     default_route="betalningsforelaggande",
+    water_shutoff_within_days=45,
+    shutoff_visit_fee=Decimal("500.00"),
+    childcare_end_after_months=2,
+    deferral_after_due_refused=True,
 )
 
 

@@ -56,6 +56,7 @@ class NoticeRecord:
     fee: Decimal
     fee_reason: str
     channel: str
+    carry_out_by: date | None = None  # a threatened shut-off: the last day the creditor's guidelines give for it
 
     @property
     def deadline_days(self) -> int:
@@ -68,6 +69,18 @@ class EnforcementRecord:
     command_id: str
     route: str
     requested_on: date
+    recorded_on: date
+    cost: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SuspensionRecord:
+    """A service stopped for non-payment (SE: water shut off, a childcare place ended)."""
+
+    seq: int
+    command_id: str
+    service: str
+    suspended_on: date
     recorded_on: date
     cost: Decimal
 
@@ -168,3 +181,9 @@ class ClaimFacts:
     initial_limitation_date: date | None = None
     limitation_date: date | None = None
     interruptions: list[Interruption] = field(default_factory=list)
+    arose: date | None = None  # the day the claim came into being (Swedish limitation runs from it)
+    judgment_served: date | None = None
+    suspensions: list[SuspensionRecord] = field(default_factory=list)
+    closed_on: date | None = None  # the day it was first paid in full or written off
+    written_down_on: date | None = None  # written down in the accounts: long-term monitoring from this day
+    postponed_from: date | None = None  # the due date before an uppskov moved it (the nominal due stays in due)

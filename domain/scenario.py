@@ -223,6 +223,8 @@ class ScenarioRunner:
             debtor_ref=debtor,
             on=on,
             command_id=cid,
+            arose=a.optional_day("arose"),  # 1.1: default = due
+            kid=a.text("kid") if a.has("kid") else None,  # 1.1: default = assigned by the system
         )
         if invoice not in self.invoices:
             self.invoices.append(invoice)
@@ -236,6 +238,8 @@ class ScenarioRunner:
         return {}
 
     def _do_register_payment(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        if a.has("kid"):
+            return self._register_payment_by_kid(cid, a, on)
         invoice, amount, ordered = a.text("invoice"), a.amount("amount"), a.day("ordered", on)
         designation = a.text("designation") if a.has("designation") else None
         self.app.register_payment(
@@ -249,7 +253,24 @@ class ScenarioRunner:
         )
         return {}
 
+    def _register_payment_by_kid(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        """1.1: ``kid`` instead of ``invoice`` — matched as a bank file's payment would be."""
+        if a.has("invoice"):
+            raise invalid("kid", "give either invoice or kid, not both")
+        invoice = self.app.register_payment_by_reference(
+            creditor=self.s.creditor,
+            reference=a.text("kid"),
+            amount=a.amount("amount"),
+            on=on,
+            command_id=cid,
+            ordered=a.day("ordered", on),
+            designation=a.text("designation") if a.has("designation") else None,
+        )
+        return {"invoice": invoice}
+
     def _do_send_notice(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        if a.has("invoices"):
+            return self._send_combined_notice(cid, a, on)
         invoice, notice, deadline = a.text("invoice"), a.text("notice"), a.optional_day("deadline")
         channel = a.text("channel") if a.has("channel") else None
         self.app.send_notice(
@@ -314,6 +335,8 @@ class ScenarioRunner:
         return {}
 
     def _do_request_enforcement(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        if a.has("invoices"):
+            return self._request_combined_enforcement(cid, a, on)
         invoice = a.text("invoice")
         self.app.request_enforcement(
             creditor=self.s.creditor, invoice=invoice, route=a.text("route"), on=on, command_id=cid
@@ -322,8 +345,14 @@ class ScenarioRunner:
         return {"cost": fmt(record.cost)}
 
     def _do_register_judgment(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        decided = a.day("decided", on)
         self.app.register_judgment(
-            creditor=self.s.creditor, invoice=a.text("invoice"), on=on, command_id=cid, decided=a.day("decided", on)
+            creditor=self.s.creditor,
+            invoice=a.text("invoice"),
+            on=on,
+            command_id=cid,
+            decided=decided,
+            served=a.day("served", decided),  # 1.1: default = decided
         )
         return {}
 
@@ -353,15 +382,21 @@ class ScenarioRunner:
         return {}
 
     def _do_write_down(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        """1.1: written down in the accounts (the balance by default), long-term monitoring from then."""
         self.app.write_down(
             creditor=self.s.creditor,
             invoice=a.text("invoice"),
-            amount=a.amount("amount"),
+            amount=a.amount("amount") if a.has("amount") else None,
             reason=a.text("reason"),
             on=on,
             command_id=cid,
         )
         return {}
+
+    def _do_postpone_due(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        invoice = a.text("invoice")
+        self.app.postpone_due(creditor=self.s.creditor, invoice=invoice, until=a.day("until"), on=on, command_id=cid)
+        return {"due": self.app.claim(self.s.creditor, invoice).due.isoformat()}
 
     def _do_file_complaint(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
         self.app.file_complaint(
@@ -396,6 +431,60 @@ class ScenarioRunner:
             actions.append(entry)
         return {"actions": actions}
 
+    # --- format 1.1 commands ------------------------------------------------------------------------
+
+    def _send_combined_notice(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        """``invoices: [..]`` instead of ``invoice``: one letter, one fee."""
+        invoices = self._invoice_list(a)
+        letter = self.app.send_combined_notice(
+            creditor=self.s.creditor,
+            invoices=invoices,
+            notice=a.text("notice"),
+            on=on,
+            command_id=cid,
+            deadline=a.optional_day("deadline"),
+            channel=a.text("channel") if a.has("channel") else None,
+        )
+        records = [self._record(invoice, cid, "notices") for invoice in letter]
+        return {
+            "fee": fmt(sum((r.fee for r in records), Decimal(0))),
+            "deadline": records[0].deadline.isoformat(),
+            "channel": records[0].channel,
+        }
+
+    def _request_combined_enforcement(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        """``invoices: [..]`` instead of ``invoice``: one request, one court or enforcement fee."""
+        request = self.app.request_combined_enforcement(
+            creditor=self.s.creditor, invoices=self._invoice_list(a), route=a.text("route"), on=on, command_id=cid
+        )
+        return {"cost": fmt(sum((self._record(i, cid, "enforcements").cost for i in request), Decimal(0)))}
+
+    def _invoice_list(self, a: _Args) -> list[str]:
+        raw = a.raw.get("invoices")
+        if a.has("invoice"):
+            raise invalid("invoices", "give either invoice or invoices, not both")
+        if not isinstance(raw, list) or not raw or not all(isinstance(i, str | int) for i in raw):
+            raise invalid("invoices", "a list of invoice numbers is required")
+        return [str(i) for i in raw]
+
+    def _record(self, invoice: str, cid: str, kind: str) -> Any:
+        records = getattr(self.app.claim(self.s.creditor, invoice).facts, kind)
+        return next(r for r in records if r.command_id == cid)
+
+    def _do_suspend_service(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        invoice = a.text("invoice")
+        self.app.suspend_service(
+            creditor=self.s.creditor, invoice=invoice, service=a.text("service"), on=on, command_id=cid
+        )
+        return {"cost": fmt(self._record(invoice, cid, "suspensions").cost)}
+
+    def _do_allocate_suspense(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        invoice = a.text("invoice")
+        self.app.allocate_suspense(
+            creditor=self.s.creditor, reference=a.text("reference"), invoice=invoice, on=on, command_id=cid
+        )
+        return {}
+
     def _debtor(self, a: _Args) -> str:
         debtor = a.text("debtor", next(iter(self.s.debtors)) if len(self.s.debtors) == 1 else None)
         if debtor not in self.s.debtors:
@@ -411,6 +500,8 @@ class ScenarioRunner:
             claim = self.app.claim(self.s.creditor, invoice)
             invoices[invoice] = self.app.claim_report(claim, report_on)
             for f in claim.audit().findings:
+                if not f.holds_on(report_on):
+                    continue  # 1.1: a window still open (threat_not_carried_out)
                 findings.append(
                     {
                         "invoice": invoice,
@@ -434,7 +525,18 @@ class ScenarioRunner:
             "invoices": invoices,
             "debtors": debtors,
             "findings": findings,
+            "suspense": self._suspense(),
         }
+
+    def _suspense(self) -> list[dict[str, str]]:
+        """1.1: money still in suspense, oldest first."""
+        account = self.app.suspense(self.s.creditor)
+        items = account.open_items() if account is not None else []
+        return [suspense_entry(i.reference, i.amount, i.ordered) for i in items]
+
+
+def suspense_entry(reference: str, amount: Decimal, ordered: date) -> dict[str, str]:
+    return {"reference": reference, "amount": fmt(amount), "ordered": ordered.isoformat()}
 
 
 def step_index(command_id: str) -> int | None:
@@ -482,6 +584,9 @@ def check_expectations(expect: Mapping[str, Any], report: Mapping[str, Any]) -> 
     for wanted in expect.get("findings") or []:
         if not any(all(_same(k, v, f.get(k)) for k, v in wanted.items()) for f in report["findings"]):
             problems.append(f"finding {wanted} not found")
+    for wanted in expect.get("suspense") or []:
+        if not any(all(_same(k, v, item.get(k)) for k, v in wanted.items()) for item in report.get("suspense", [])):
+            problems.append(f"suspense item {wanted} not found")
     return problems
 
 

@@ -33,16 +33,16 @@ EXPECT_KEYS: Final = frozenset({"steps", "invoices", "debtors", "findings"})
 STEP_KEYS: Final = frozenset({"on", "do"})
 
 COMMAND_ARGUMENTS: Final[Mapping[str, frozenset[str]]] = {
-    "issue_invoice": frozenset({"invoice", "amount", "due", "claim_type", "debtor"}),
+    "issue_invoice": frozenset({"invoice", "amount", "due", "claim_type", "debtor", "kid", "arose"}),
     "credit_invoice": frozenset({"invoice", "amount"}),
-    "register_payment": frozenset({"invoice", "amount", "ordered", "designation"}),
-    "send_notice": frozenset({"invoice", "notice", "deadline", "channel"}),
+    "register_payment": frozenset({"invoice", "kid", "amount", "ordered", "designation"}),
+    "send_notice": frozenset({"invoice", "invoices", "notice", "deadline", "channel"}),
     "register_objection": frozenset({"invoice", "received", "text"}),
     "resolve_objection": frozenset({"invoice", "outcome", "amount"}),
     "grant_deferral": frozenset({"invoice", "until", "requested_by_debtor"}),
     "agree_payment_plan": frozenset({"invoice", "installments"}),
-    "request_enforcement": frozenset({"invoice", "route"}),
-    "register_judgment": frozenset({"invoice", "decided"}),
+    "request_enforcement": frozenset({"invoice", "invoices", "route"}),
+    "register_judgment": frozenset({"invoice", "decided", "served"}),
     "apply_reinstatement": frozenset({"invoice"}),
     "register_death": frozenset({"debtor", "died"}),
     "register_proklama": frozenset({"debtor", "published"}),
@@ -51,6 +51,9 @@ COMMAND_ARGUMENTS: Final[Mapping[str, frozenset[str]]] = {
     "write_down": frozenset({"invoice", "amount", "reason"}),
     "file_complaint": frozenset({"invoice", "received"}),
     "decide_complaint": frozenset({"invoice", "outcome"}),
+    "postpone_due": frozenset({"invoice", "until"}),
+    "suspend_service": frozenset({"invoice", "service"}),
+    "allocate_suspense": frozenset({"reference", "invoice"}),
     "run_policies": frozenset({"until"}),
 }
 """Every command a scenario step may name (``do``) and the arguments it takes besides ``on`` and
@@ -58,7 +61,7 @@ COMMAND_ARGUMENTS: Final[Mapping[str, frozenset[str]]] = {
 holds the two equal)."""
 
 DATE_ARGUMENTS: Final = frozenset(
-    {"on", "due", "ordered", "received", "until", "decided", "died", "published", "deadline"}
+    {"on", "due", "ordered", "received", "until", "decided", "died", "published", "deadline", "arose", "served"}
 )
 AMOUNT_ARGUMENTS: Final = frozenset({"amount"})
 INSTALLMENT_KEYS: Final = frozenset({"due", "amount"})

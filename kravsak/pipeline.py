@@ -23,6 +23,7 @@ from consumers.publisher import PublisherOptions, publisher_lag, run_publisher
 from consumers.topics import CASE_EVENTS_TOPIC
 from domain.application import CollectionApp
 from domain.scenario import Scenario, ScenarioRunner, step_index
+from domain.suspense import suspense_id
 from kravsak.errors import KravsakError
 from kravsak.settings import Settings
 from projections import audit_trail, ledger, limitation
@@ -122,7 +123,7 @@ class ProjectedScenarioRunner(ScenarioRunner):
                     raise PipelineTimeout(f"invoice {invoice} is not in the ledger", "check `kravsak status`")
                 view.update(limitation.estate_view(cur, schema_name("limitation"), case, report_on))
                 invoices[invoice] = view
-                for f in audit_trail.findings(cur, schema_name("audit"), case_id=case):
+                for f in audit_trail.findings(cur, schema_name("audit"), case_id=case, day=report_on):
                     findings.append(
                         {
                             "invoice": invoice,
@@ -136,6 +137,9 @@ class ProjectedScenarioRunner(ScenarioRunner):
             for ref in self.s.debtors:
                 debtor = str(self.app.debtor(self.s.creditor, ref).id)
                 debtors[ref] = limitation.debtor_view(cur, schema_name("limitation"), debtor)
+            suspense = ledger.suspense_view(
+                cur, schema_name("ledger"), str(suspense_id(self.app.namespace, self.s.creditor))
+            )
         return {
             "scenario": self.s.name,
             "report_on": report_on.isoformat(),
@@ -143,6 +147,7 @@ class ProjectedScenarioRunner(ScenarioRunner):
             "invoices": invoices,
             "debtors": debtors,
             "findings": findings,
+            "suspense": suspense,
         }
 
 

@@ -41,7 +41,7 @@ def _json_default(value: Any) -> str:
 
 class AuditTrail:
     name = "audit"
-    version = 2  # 2: no notice_fee_not_allowed findings (ADR 0010); `kravsak replay --projection audit`
+    version = 3  # 2: no notice_fee_not_allowed findings (ADR 0010); 3: findings from a day on (from_day, format 1.1)
 
     def create_tables(self, cur: Cursor[Any], schema: str) -> None:
         cur.execute(f"""
@@ -60,6 +60,7 @@ class AuditTrail:
                 case_id text NOT NULL, seq int NOT NULL, creditor_id text NOT NULL, debtor_id text NOT NULL,
                 invoice text NOT NULL, command_id text NOT NULL, code text NOT NULL, severity text NOT NULL,
                 message text NOT NULL, PRIMARY KEY (case_id, seq));
+            ALTER TABLE "{schema}".findings ADD COLUMN IF NOT EXISTS from_day date;
             CREATE INDEX IF NOT EXISTS findings_code ON "{schema}".findings (code);
             CREATE INDEX IF NOT EXISTS findings_debtor ON "{schema}".findings (debtor_id);
         """)
@@ -98,7 +99,8 @@ class AuditTrail:
         findings = after.audit().findings
         if findings:
             cur.executemany(
-                f'INSERT INTO "{schema}".findings VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)',
+                f'INSERT INTO "{schema}".findings (case_id, seq, creditor_id, debtor_id, invoice, command_id, code, '
+                "severity, message, from_day) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
                 [
                     (
                         event.case_id,
@@ -110,6 +112,7 @@ class AuditTrail:
                         f.code,
                         f.severity.value,
                         f.message,
+                        f.from_day,
                     )
                     for i, f in enumerate(findings)
                 ],
@@ -127,14 +130,25 @@ def trail(cur: Cursor[Any], schema: str, case_id: str) -> list[dict[str, Any]]:
 
 
 def findings(
-    cur: Cursor[Any], schema: str, *, case_id: str | None = None, debtor_id: str | None = None, code: str | None = None
+    cur: Cursor[Any],
+    schema: str,
+    *,
+    case_id: str | None = None,
+    debtor_id: str | None = None,
+    code: str | None = None,
+    day: date | None = None,
 ) -> list[dict[str, Any]]:
-    """Findings by case, by debtor or by code across all cases."""
-    where, args = [], []
+    """Findings by case, by debtor or by code across all cases; with ``day``, only those that hold on it
+    (a threat_not_carried_out holds from the day after the creditor's window)."""
+    where: list[str] = []
+    args: list[Any] = []
     for column, value in (("case_id", case_id), ("debtor_id", debtor_id), ("code", code)):
         if value is not None:
             where.append(f"{column} = %s")
             args.append(value)
+    if day is not None:
+        where.append("(from_day IS NULL OR from_day <= %s)")
+        args.append(day)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     cur.execute(f'SELECT * FROM "{schema}".findings {clause} ORDER BY creditor_id, invoice, seq', args)
     return _rows(cur)

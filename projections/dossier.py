@@ -45,7 +45,10 @@ STEP_TITLES = {
     "ClaimReportedToEstate": "Reported to the estate",
     "ClaimCostsWaived": "Costs fell away",
     "ClaimWrittenOff": "Written off",
-    "ClaimWrittenDown": "Written down",
+    "ClaimWrittenDown": "Principal given up (ettergivelse)",
+    "ClaimWrittenDownInAccounts": "Written down in the accounts (long-term monitoring)",
+    "ClaimDuePostponed": "Due date postponed (uppskov)",
+    "ClaimServiceSuspended": "Service stopped",
     "ClaimComplaintFiled": "Complaint filed",
     "ClaimComplaintDecided": "Complaint decided",
 }
@@ -174,7 +177,18 @@ def describe(step: Step, as_of: date) -> str:
     elif kind == "ClaimWrittenOff":
         text = f"{d.get('amount')} written off: {WRITE_OFF_REASONS.get(str(d.get('reason')), d.get('reason'))}"
     elif kind == "ClaimWrittenDown":
-        text = f"{d.get('amount')} written down ({d.get('reason')}); the claim stays under monitoring"
+        text = f"{d.get('amount')} of the principal given up ({d.get('reason')})"
+    elif kind == "ClaimWrittenDownInAccounts":
+        text = (
+            f"{d.get('amount')} written down in the accounts ({d.get('reason')}); "
+            "the claim stays open under long-term monitoring"
+        )
+    elif kind == "ClaimDuePostponed":
+        text = (
+            f"the due date moved from {d.get('previous_due')} to {d.get('due')}; interest and deadlines count from it"
+        )
+    elif kind == "ClaimServiceSuspended":
+        text = f"{d.get('service')} stopped"
     elif kind == "ClaimComplaintDecided":
         text = "the board found a breach" if d.get("outcome") == "breach" else "the board found no breach"
     elif kind == "ClaimLimitationInterrupted":
@@ -299,7 +313,7 @@ def build(cur: Cursor[Any], case_id: str, day: date, *, suffix: str = "") -> dic
         for item in s["costs_fell_away"]:
             item["step"] = by_command[item["step"]]["n"] if item["step"] in by_command else None
     findings = []
-    for f in audit_trail.findings(cur, audit_schema, case_id=case_id):
+    for f in audit_trail.findings(cur, audit_schema, case_id=case_id, day=day):
         step = by_command.get(f["command_id"])
         if step is not None:
             step["findings"].append({"code": f["code"], "severity": f["severity"]})

@@ -7,7 +7,8 @@ the domain's own code), so the ledger's balance of a claim always equals the dom
 |----------------------------|-----------------------|-----------------------|
 | principal invoiced         | receivable.principal  | income.principal      |
 | principal credited         | credit_notes          | receivable.principal  |
-| principal written down     | written_down          | receivable.principal  |
+| principal forgiven         | forgiven              | receivable.principal  |
+| written down in accounts   | written_down          | allowance.written_down|
 | interest recorded          | receivable.interest   | income.interest       |
 | interest taken back        | income.interest       | receivable.interest   |
 | fee charged / waived       | receivable.fees       | income.fees           |
@@ -18,6 +19,11 @@ the domain's own code), so the ledger's balance of a claim always equals the dom
 | money moved off a part     | receivable.<part>     | bank                  |
 | overpayment                | bank                  | refund.surplus        |
 | write-off                  | written_off           | receivable.<part>     |
+| money in, no claim matched | bank                  | suspense              |
+| suspense placed on a claim | suspense              | bank                  |
+
+Money leaves suspense back to ``bank``, and the claim's own payment posting (bank → receivable)
+follows from its ``PaymentRegistered``: bank is counted once, suspense nets to what is still held.
 
 A claim's balance is the sum of its ``receivable.*`` accounts plus ``written_off`` (the contract keeps
 a written-off claim's balance), plus interest accrued since the last recorded figure, computed at
@@ -36,6 +42,7 @@ from psycopg import Cursor
 from domain.claim import Claim, accrued_interest, claim_status
 from domain.money import ZERO, fmt, to_cents
 from domain.rules import rules_for
+from domain.suspense import Suspense
 from projections.base import ProjectedEvent, ident
 
 PARTS = ("principal", "interest", "fees", "costs")
@@ -62,13 +69,14 @@ class Posting:
 
 def _owed(claim: Claim | None) -> dict[str, Decimal]:
     if claim is None:
-        return dict.fromkeys((*PARTS, "surplus", "written_off", "written_down"), ZERO)
+        return dict.fromkeys((*PARTS, "surplus", "written_off", "forgiven", "written_down"), ZERO)
     acc = claim.account
     owed = {p: acc.owed(p) for p in PARTS}
     owed.update({f"paid.{p}": acc.paid[p] for p in PARTS})
     owed["surplus"] = acc.surplus
     owed["written_off"] = claim.written_off_amount
-    owed["written_down"] = claim.written_down
+    owed["forgiven"] = claim.principal_forgiven
+    owed["written_down"] = claim.written_down_in_accounts
     return owed
 
 
@@ -81,10 +89,12 @@ def postings_for(before: Claim | None, after: Claim) -> list[Posting]:
         if amount > 0:
             out.extend((Posting(debit, amount, ZERO, kind), Posting(credit, ZERO, amount, kind)))
 
-    written_down = new["written_down"] - old.get("written_down", ZERO)
-    pair("written_down", "receivable.principal", written_down, "write_down")
+    forgiven = new["forgiven"] - old.get("forgiven", ZERO)
+    pair("forgiven", "receivable.principal", forgiven, "forgive")
+    # nedskrivning: a provision against the receivable; the debtor still owes it, so receivables stay
+    pair("written_down", "allowance.written_down", new["written_down"] - old.get("written_down", ZERO), "write_down")
     for p in PARTS:
-        delta = new[p] - old.get(p, ZERO) + (written_down if p == "principal" else ZERO)
+        delta = new[p] - old.get(p, ZERO) + (forgiven if p == "principal" else ZERO)
         pair(f"receivable.{p}", RAISE[p], delta, f"charge.{p}")
         pair(LOWER[p], f"receivable.{p}", -delta, f"reduce.{p}")
     written = new["written_off"] - old.get("written_off", ZERO)
@@ -102,9 +112,27 @@ def postings_for(before: Claim | None, after: Claim) -> list[Posting]:
     return out
 
 
+def suspense_postings(before: Suspense | None, after: Suspense) -> list[Posting]:
+    """Money in (an item that is new) and money placed on a claim (an item newly allocated)."""
+    out: list[Posting] = []
+    for item, now in after.items.items():
+        was = before.items.get(item) if before is not None else None
+        if was is None:
+            out += [
+                Posting("bank", now.amount, ZERO, "suspense_in"),
+                Posting("suspense", ZERO, now.amount, "suspense_in"),
+            ]
+        if now.allocated_to is not None and (was is None or was.allocated_to is None):
+            out += [
+                Posting("suspense", now.amount, ZERO, "suspense_out"),
+                Posting("bank", ZERO, now.amount, "suspense_out"),
+            ]
+    return out
+
+
 class Ledger:
     name = "ledger"
-    version = 1
+    version = 2  # 2: the suspense account (format 1.1)
 
     def create_tables(self, cur: Cursor[Any], schema: str) -> None:
         cur.execute(f"""
@@ -126,11 +154,20 @@ class Ledger:
                 surplus numeric(16,2) NOT NULL, written_off numeric(16,2) NOT NULL, write_off_reason text,
                 closed_on date, settled boolean NOT NULL, stage text NOT NULL, disputed boolean NOT NULL,
                 limitation_date date NOT NULL, kid text NOT NULL, position bigint NOT NULL);
+            ALTER TABLE "{schema}".claims ADD COLUMN IF NOT EXISTS written_down numeric(16,2) NOT NULL DEFAULT 0;
             CREATE INDEX IF NOT EXISTS claims_debtor ON "{schema}".claims (debtor_id);
+            CREATE TABLE IF NOT EXISTS "{schema}".suspense_items (
+                case_id text NOT NULL, item text NOT NULL, seq bigint NOT NULL, creditor_id text NOT NULL,
+                reference text NOT NULL, amount numeric(16,2) NOT NULL, ordered date NOT NULL,
+                received_on date NOT NULL, source text NOT NULL, allocated_to text, allocated_on date,
+                currency text NOT NULL, position bigint NOT NULL, PRIMARY KEY (case_id, item));
             CREATE INDEX IF NOT EXISTS claims_creditor ON "{schema}".claims (creditor_id);
         """)
 
     def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Any | None, after: Any) -> None:
+        if isinstance(after, Suspense):
+            self._apply_suspense(cur, event, schema, before if isinstance(before, Suspense) else None, after)
+            return
         if not isinstance(after, Claim):
             return
         postings = postings_for(before if isinstance(before, Claim) else None, after)
@@ -157,47 +194,80 @@ class Ledger:
                 ],
             )
         acc = after.account
+        row = {
+            "case_id": event.case_id,
+            "creditor_id": after.creditor_id,
+            "debtor_id": after.debtor_id,
+            "invoice": after.invoice,
+            "jurisdiction": after.jurisdiction.value,
+            "currency": after.currency,
+            "claim_type": after.claim_type,
+            "due": after.due,
+            "effective_due": after.effective_due,
+            "principal": acc.principal,
+            "principal_outstanding": acc.principal_outstanding,
+            "interest_exact": acc.interest_exact,
+            "interest_through": acc.interest_through,
+            "fees": acc.fees,
+            "costs": acc.costs,
+            "paid": acc.total_paid,
+            "surplus": acc.surplus,
+            "written_off": after.written_off_amount,
+            "write_off_reason": after.write_off_reason,
+            "closed_on": after.closed_on,
+            "settled": after.closed_on is not None and acc.balance() == 0,
+            "stage": after.stage.value,
+            "disputed": after.disputed,
+            "limitation_date": after.limitation_date,
+            "kid": after.kid,
+            "position": event.position,
+            "written_down": after.written_down_in_accounts,
+        }
+        fixed = ("case_id", "creditor_id", "debtor_id", "invoice", "jurisdiction", "currency", "claim_type", "kid")
         cur.execute(
-            f'INSERT INTO "{schema}".claims VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,'
-            "%s,%s,%s,%s,%s) ON CONFLICT (case_id) DO UPDATE SET principal = EXCLUDED.principal, "
-            "principal_outstanding = EXCLUDED.principal_outstanding, interest_exact = EXCLUDED.interest_exact, "
-            "interest_through = EXCLUDED.interest_through, fees = EXCLUDED.fees, costs = EXCLUDED.costs, "
-            "paid = EXCLUDED.paid, surplus = EXCLUDED.surplus, written_off = EXCLUDED.written_off, "
-            "write_off_reason = EXCLUDED.write_off_reason, closed_on = EXCLUDED.closed_on, "
-            "settled = EXCLUDED.settled, stage = EXCLUDED.stage, disputed = EXCLUDED.disputed, "
-            "limitation_date = EXCLUDED.limitation_date, position = EXCLUDED.position",
-            (
-                event.case_id,
-                after.creditor_id,
-                after.debtor_id,
-                after.invoice,
-                after.jurisdiction.value,
-                after.currency,
-                after.claim_type,
-                after.due,
-                after.effective_due,
-                acc.principal,
-                acc.principal_outstanding,
-                acc.interest_exact,
-                acc.interest_through,
-                acc.fees,
-                acc.costs,
-                acc.total_paid,
-                acc.surplus,
-                after.written_off_amount,
-                after.write_off_reason,
-                after.closed_on,
-                after.closed_on is not None and acc.balance() == 0,
-                after.stage.value,
-                after.disputed,
-                after.limitation_date,
-                after.kid,
-                event.position,
-            ),
+            f'INSERT INTO "{schema}".claims ({", ".join(row)}) VALUES ({", ".join(["%s"] * len(row))}) '
+            f"ON CONFLICT (case_id) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in row if c not in fixed),
+            tuple(row.values()),
         )
+
+    @staticmethod
+    def _apply_suspense(
+        cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Suspense | None, after: Suspense
+    ) -> None:
+        postings = suspense_postings(before, after)
+        if postings:
+            cur.executemany(
+                f'INSERT INTO "{schema}".postings (event_id, position, case_id, creditor_id, debtor_id, invoice, '
+                "booked, account, kind, debit, credit, currency) VALUES (%s,%s,%s,%s,'','',%s,%s,%s,%s,%s,%s)",
+                [
+                    (event.event_id, event.position, event.case_id, after.creditor_id, event.recorded_date,
+                     p.account, p.kind, p.debit, p.credit, after.currency)
+                    for p in postings
+                ],
+            )  # fmt: skip
+        changed = [i for k, i in after.items.items() if before is None or before.items.get(k) != i]
+        for item in changed:
+            cur.execute(
+                f'INSERT INTO "{schema}".suspense_items VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) '
+                "ON CONFLICT (case_id, item) DO UPDATE SET allocated_to = EXCLUDED.allocated_to, "
+                "allocated_on = EXCLUDED.allocated_on, position = EXCLUDED.position",
+                (event.case_id, item.item, event.aggregate_version, after.creditor_id, item.reference, item.amount,
+                 item.ordered, item.received_on, item.source, item.allocated_to, item.allocated_on, after.currency,
+                 event.position),
+            )  # fmt: skip
 
 
 # --- queries -------------------------------------------------------------------------------------
+
+
+def suspense_view(cur: Cursor[Any], schema: str, case_id: str) -> list[dict[str, Any]]:
+    """Money still in one suspense account, oldest first, as the scenario report lists it."""
+    cur.execute(
+        f"""SELECT reference, amount, ordered FROM "{schema}".suspense_items
+            WHERE case_id = %s AND allocated_to IS NULL ORDER BY ordered, received_on, seq""",
+        (case_id,),
+    )
+    return [{"reference": r, "amount": fmt(Decimal(a)), "ordered": o.isoformat()} for r, a, o in cur.fetchall()]
 
 
 def claim_row(cur: Cursor[Any], schema: str, case_id: str) -> dict[str, Any] | None:
@@ -252,7 +322,9 @@ def claim_view(cur: Cursor[Any], schema: str, case_id: str, day: date, *, full: 
         "disputed": row["disputed"],
     }
     if full:
-        view.update(currency=row["currency"], kid=row["kid"], surplus=fmt(row["surplus"]))
+        view.update(
+            currency=row["currency"], kid=row["kid"], surplus=fmt(row["surplus"]), written_down=fmt(row["written_down"])
+        )
         if row["write_off_reason"] is not None:
             view["written_off"] = fmt(row["written_off"])
         if warnings:
@@ -316,4 +388,15 @@ def settlement(cur: Cursor[Any], schema: str, start: date, end: date) -> list[di
     return list(out.values())
 
 
-__all__ = ["Ledger", "ageing", "balances_by", "claim_view", "ident", "postings_for", "settlement", "trial_balance"]
+__all__ = [
+    "Ledger",
+    "ageing",
+    "balances_by",
+    "claim_view",
+    "ident",
+    "postings_for",
+    "settlement",
+    "suspense_postings",
+    "suspense_view",
+    "trial_balance",
+]

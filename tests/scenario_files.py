@@ -2,8 +2,8 @@
 ``docs/scenario-format.md``) and, when ``KRAVSAK_SCENARIOS`` is set, every ``*.yaml`` under the folder
 it names (several folders separated by ``os.pathsep``), subfolders included.
 
-Files in a folder named ``v1.1`` need the format 1.1 commands. They are collected with the others
-and skipped while ``FORMAT_1_1_COMMANDS`` is off, so the count of what is waiting stays visible.
+``scenarios/`` holds the published acceptance cases unchanged (pinned by ``scenarios/SHA256SUMS``;
+``v1.1/`` the format 1.1 ones) and, in ``scenarios/own/``, the project's own cases.
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ REPO = Path(__file__).resolve().parents[1]
 SCENARIOS = REPO / "scenarios"
 ENV = "KRAVSAK_SCENARIOS"
 
-FORMAT_1_1_COMMANDS = False
-"""Off until issue 10 builds the format 1.1 commands (KID matching, bank files, combined letters,
-postponed due dates, write-downs under monitoring); the issue-10 work turns it on (and removes it)."""
-FORMAT_1_1_SKIP = "format 1.1 commands arrive with issue 10"
+OWN = SCENARIOS / "own"
+"""The project's own cases (not pinned: they change with the rules they test)."""
 
 
 def extra_folders(environ: Mapping[str, str] = os.environ) -> list[Path]:
@@ -47,15 +45,6 @@ def scenario_files(environ: Mapping[str, str] = os.environ) -> list[Path]:
     return files
 
 
-def needs_format_1_1(path: Path) -> bool:
-    return "v1.1" in path.parent.parts
-
-
-def version_1_files() -> list[Path]:
-    """The files every path (memory, PostgreSQL, Kafka) must pass today."""
-    return [p for p in scenario_files() if not needs_format_1_1(p)]
-
-
 def scenario_id(path: Path) -> str:
     """``no-01-…`` for the repository's files, ``v1.1/no-20-…`` below it, ``$KRAVSAK_SCENARIOS:…`` for others."""
     try:
@@ -65,10 +54,5 @@ def scenario_id(path: Path) -> str:
 
 
 def scenario_params() -> list[Any]:
-    """``pytest.mark.parametrize`` values: each file, the 1.1 ones skipped with the reason."""
-    waiting = pytest.mark.skip(reason=FORMAT_1_1_SKIP)
-    params = []
-    for path in scenario_files():
-        skip = needs_format_1_1(path) and not FORMAT_1_1_COMMANDS
-        params.append(pytest.param(path, id=scenario_id(path), marks=waiting if skip else ()))
-    return params
+    """``pytest.mark.parametrize`` values: each file under its readable id."""
+    return [pytest.param(path, id=scenario_id(path)) for path in scenario_files()]

@@ -63,6 +63,8 @@ from domain.catalogue import BASE_ATTRIBUTES, EVENTS, StoredEvent, stored_event
 from domain.channels import DebtorContact
 from domain.claim import Claim
 from domain.parties import Creditor, Debtor
+from domain.references import PaymentReference
+from domain.suspense import Suspense
 
 NAMESPACE = "no.kravsak.events"
 """Avro namespace of every event schema."""
@@ -358,6 +360,10 @@ def parties_of(event: Event) -> Parties | None:
         return Parties(_str(values["creditor"]), None)
     if isinstance(event, Debtor.Event):
         return Parties(None, str(event.originator_id))
+    if isinstance(event, PaymentReference.Assigned):
+        return Parties(_str(values["creditor_id"]), _str(values["debtor_id"]))
+    if isinstance(event, Suspense.Opened):
+        return Parties(_str(values["creditor_id"]), None)
     return None
 
 
@@ -374,10 +380,10 @@ def case_key(event: Event) -> bytes:
 
 
 def _currency(event_type: EventType, values: Mapping[str, Any]) -> str | None:
-    if event_type.aggregate is not Claim:
-        return None
     if "currency" in values:
         return _str(values["currency"])
+    if event_type.aggregate is not Claim:
+        return None
     rule_version = _str(values["rule_version"])
     prefix = rule_version.split("-", 1)[0]
     if prefix not in _CURRENCY_BY_RULES_PREFIX:

@@ -173,8 +173,23 @@ RECORD_DOCS: Mapping[str, str] = {
         "claim, in the same save as the command that revealed them."
     ),
     "ClaimWrittenDown": (
-        "Part of the principal was given up from this day (ettergivelse / nedskrivning): unlike a credit note it "
-        "is not retroactive, so interest until this day stays owed."
+        "Part of the principal was given up from this day (NO ettergivelse, SE eftergift): unlike a credit note it "
+        "is not retroactive, so interest until this day stays owed. Not the write-down in the accounts "
+        "(ClaimWrittenDownInAccounts), after which the debtor still owes everything."
+    ),
+    "ClaimWrittenDownInAccounts": (
+        "The claim was written down in the creditor's accounts (NO nedskrivning, SE nedskrivning / osäker fordran): "
+        "the debtor still owes the balance and the claim stays open under long-term monitoring (SE "
+        "långtidsbevakning): from now on only steps that interrupt limitation, and payments, are allowed."
+    ),
+    "ClaimDuePostponed": (
+        "The due date of an unclear invoice was moved (SE uppskov): interest and every deadline count from the new "
+        "due date, so the claim's money is re-settled from it. The limitation date does not move."
+    ),
+    "ClaimServiceSuspended": (
+        "Sweden: a service was stopped for non-payment — the water supply shut off after an avstängningsvarsel "
+        "(vattentjänstlagen 43 §; the creditor's taxa fee for the visit is a cost of the claim) or a childcare place "
+        "ended (the creditor's guidelines)."
     ),
     "ClaimWrittenOff": (
         "The claim was written off (NO avskrevet, SE avskriven) and closed. The interest accrued through the "
@@ -199,6 +214,23 @@ RECORD_DOCS: Mapping[str, str] = {
         "one place."
     ),
     "DebtorDied": "The debtor was registered as deceased; effective_date is the date of death.",
+    "SuspenseOpened": (
+        "A creditor's suspense account was opened (NO uidentifiserte innbetalinger, SE oidentifierade "
+        "inbetalningar): where money waits whose payment reference matches no claim. case_id is the account's id."
+    ),
+    "SuspensePaymentReceived": (
+        "Money came in with a payment reference no claim of the creditor carries; it is held in suspense. "
+        "effective_date is the day the payer's bank received the order."
+    ),
+    "SuspensePaymentAllocated": (
+        "A caseworker placed money held in suspense on a claim, where it was registered as a payment "
+        "(ClaimPaymentRegistered with source suspense) ordered the day the payer ordered it."
+    ),
+    "PaymentReferenceAssigned": (
+        "A payment reference (NO KID, SE OCR-nummer) was assigned to a claim: the creditor's index from reference "
+        "to claim, one aggregate per reference, so no two claims of a creditor can carry the same one. case_id is "
+        "the index entry's id, not the claim's (see claim_id)."
+    ),
     "DebtorProklamaPublished": (
         "A call to the creditors of the deceased debtor's estate (NO proklama, SE kallelse på okända borgenärer) "
         "was published; effective_date is the publication date. The debtor's claims note the deadline."
@@ -282,9 +314,46 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
     ("ClaimInvoiced", "limitation_basis"): (
         'The statute the limitation period rests on, e.g. "foreldelsesloven §§ 2-3".'
     ),
+    ("ClaimInvoiced", "arose"): (
+        "Day the claim came into being (SE fordringens tillkomst: the end of the service period) where it differs "
+        "from the due date; Swedish limitation runs from it (preskriptionslagen 2 §). Null in events recorded "
+        "before version 2: then the due date."
+    ),
+    ("ClaimJudgmentRegistered", "served"): (
+        "Day the judgment was served on the debtor (NO forkynt, SE delgiven). In Norway enforcement on it may be "
+        "requested only after the compliance period, two weeks from service (tvisteloven § 19-7). Null in events "
+        "recorded before version 2: then the day it was decided (effective_date)."
+    ),
     ("ClaimCreditNoteIssued", "amount"): f"Principal credited, {_MONEY}.",
     ("ClaimCreditNoteIssued", "reason"): 'Why the claim was credited, e.g. "credit note" or "objection upheld".',
-    ("ClaimWrittenDown", "amount"): f"Principal given up from this day (ettergivelse / nedskrivning), {_MONEY}.",
+    ("ClaimWrittenDown", "amount"): f"Principal given up from this day (ettergivelse / eftergift), {_MONEY}.",
+    (
+        "ClaimWrittenDownInAccounts",
+        "amount",
+    ): f"Amount written down in the accounts, {_MONEY}; stays as it is when money comes in later.",
+    ("ClaimWrittenDownInAccounts", "balance"): f"The claim's balance on the day, {_MONEY} (the debtor still owes it).",
+    ("ClaimWrittenDownInAccounts", "reason"): "Why the claim was written down, as the caseworker recorded it.",
+    ("ClaimDuePostponed", "previous_due"): "The due date before this uppskov.",
+    ("ClaimDuePostponed", "due"): "The new due date (NO forfallsdato, SE förfallodag).",
+    ("ClaimDuePostponed", "effective_due"): (
+        "The new due date as the law counts it: the next working day when it falls on a weekend or public holiday "
+        "(in Sweden also midsommarafton, julafton, nyårsafton). Interest runs from the day after."
+    ),
+    (
+        "ClaimDuePostponed",
+        "paid_after",
+    ): "What has been paid to each part of the claim after the re-settlement, and the surplus.",
+    ("ClaimServiceSuspended", "service"): "water (the supply shut off) or childcare (the place ended).",
+    (
+        "ClaimServiceSuspended",
+        "cost",
+    ): f"Cost added to the claim (the taxa's fee for the shut-off visit), {_MONEY}; 0 when none.",
+    ("ClaimServiceSuspended", "cost_basis"): "How the cost was set, e.g. the creditor's taxa fee per visit.",
+    ("ClaimNoticeSent", "carry_out_by"): (
+        "For a notice announcing that a service will be stopped (SE avstangningsvarsel): the last day the creditor's "
+        "own guidelines give for carrying it out; when it passes without the step the audit finds "
+        "threat_not_carried_out. Null for other notices and in events recorded before version 2."
+    ),
     ("ClaimWrittenDown", "reason"): "Why part of the principal was given up, as the caseworker recorded it.",
     ("ClaimWrittenDown", "paid_after"): (
         "What has been paid to each part of the claim after the write-down, and the surplus to refund."
@@ -312,7 +381,8 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
         "refunded."
     ),
     ("ClaimNoticeSent", "notice"): (
-        "Which notice: purring, inkassovarsel, betalingsoppfordring, varsel_4_18 (NO) or paminnelse, inkassokrav (SE)."
+        "Which notice: purring, inkassovarsel, betalingsoppfordring, varsel_4_18 (NO) or paminnelse, inkassokrav, "
+        "avstangningsvarsel (SE: the water will be shut off; an inkassokrav in every respect)."
     ),
     ("ClaimNoticeSent", "deadline"): "Payment deadline the notice gives (NO betalingsfrist, SE betalningsfrist).",
     ("ClaimNoticeSent", "fee"): (
@@ -331,6 +401,16 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
         f"{_MONEY}; 0 when there is none."
     ),
     ("ClaimEnforcementRequested", "cost_basis"): 'How the cost was computed, e.g. "floor(1.10 × R 1314)".',
+    ("ClaimEnforcementRequested", "request_invoices"): (
+        "Every invoice one combined request covered (NO samlet begjæring, SE en ansökan): the request carries one "
+        "court or enforcement fee, on the first claim listed. Null for a request on this claim alone and in events "
+        "recorded before version 2."
+    ),
+    ("ClaimNoticeSent", "letter_invoices"): (
+        "Every invoice one combined letter covered (samlet purring / inkassovarsel / betalingsoppfordring, "
+        "påminnelse / inkassokrav): the letter carries one fee, on the first listed claim whose fee cap allowed it. "
+        "Null for a letter about this claim alone and in events recorded before version 2."
+    ),
     ("ClaimLimitationInterrupted", "ground"): (
         "What interrupted the period: payment, deferral_requested, payment_plan (acknowledgements), "
         "written_demand:<notice>, enforcement:<route> or judgment."
@@ -390,6 +470,35 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
         "registration did not give hold their defaults."
     ),
     ("DebtorClaimAttached", "claim_id"): "Case id of the claim attached (the case_id of that claim's events).",
+    ("PaymentReferenceAssigned", "reference"): "The KID / OCR reference, digits with its check digit.",
+    ("SuspensePaymentReceived", "item"): "Id of the item in suspense: the command id that received the money.",
+    ("SuspensePaymentReceived", "reference"): "The payment reference the payer gave (matching no claim).",
+    ("SuspensePaymentReceived", "amount"): f"Amount received, {_MONEY}.",
+    ("SuspensePaymentReceived", "ordered"): "Day the payer's bank received the payment order.",
+    (
+        "SuspensePaymentReceived",
+        "source",
+    ): 'Where the money came from: the bank file (e.g. "ocr", "camt054", "bgmax") or "manual".',
+    ("SuspensePaymentAllocated", "item"): "Id of the item placed (see SuspensePaymentReceived.item).",
+    ("SuspensePaymentAllocated", "reference"): "The payer's reference of the item placed.",
+    ("SuspensePaymentAllocated", "amount"): f"Amount placed on the claim, {_MONEY}.",
+    ("SuspensePaymentAllocated", "claim_id"): "Case id of the claim the money was placed on.",
+    ("SuspensePaymentAllocated", "invoice"): "The creditor's invoice number of that claim.",
+    ("PaymentReferenceAssigned", "claim_id"): "Case id of the claim the reference identifies.",
+    ("PaymentReferenceAssigned", "invoice"): "The creditor's invoice number of that claim.",
+    ("PaymentReferenceAssigned", "check_digit"): "The check-digit algorithm the reference passes: MOD10 or MOD11.",
+    ("PaymentReferenceAssigned", "printed"): (
+        "True when the creditor's billing system printed the reference on the invoice; false when kravsak "
+        "assigned it from the creditor's KID/OCR scheme."
+    ),
+    ("ClaimPaymentRegistered", "source"): (
+        'How the money found the claim: "invoice" (registered against the invoice number), "reference" (matched '
+        'by its KID / OCR reference, as from a bank file) or "suspense" (placed from the suspense account by a '
+        "caseworker). Null in events recorded before version 2."
+    ),
+    ("ClaimPaymentRegistered", "reference"): (
+        "The KID / OCR reference the payer used, when the payment came by reference or from suspense; else null."
+    ),
 }
 
 COMPONENTS_RECORD_DOC = "Amounts per component of the claim (costs, fees, interest, principal) and the surplus."

@@ -14,6 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from domain.calendar import BusinessCalendar, add_years, calendar_for
+from domain.errors import CommandRefused, ErrorCode
 from domain.records import ClaimFacts, DebtorKind, Jurisdiction, NoticeRecord, Stage
 from domain.rules.parameters import ParameterSet, Segment
 
@@ -46,6 +47,14 @@ class EnforcementDecision:
 
 
 @dataclass(frozen=True, slots=True)
+class SuspensionDecision:
+    service: str
+    cost: Decimal
+    cost_basis: str
+    legal_basis: str
+
+
+@dataclass(frozen=True, slots=True)
 class InterestPiece:
     start: date
     end: date
@@ -74,6 +83,9 @@ class Rules(ABC):
     jurisdiction: Jurisdiction
     currency: str
     notices: frozenset[str]
+    notices_elsewhere: frozenset[str] = frozenset()  # the contract's notices this jurisdiction refuses as a route
+    # notices that interrupt limitation, so long-term monitoring of a written-down claim may still send them
+    monitoring_notices: frozenset[str] = frozenset()
     routes: frozenset[str]
     claim_types: frozenset[str]
     lien_claim_types: frozenset[str] = frozenset()
@@ -117,7 +129,12 @@ class Rules(ABC):
 
     @abstractmethod
     def initial_limitation(self, debtor_kind: DebtorKind, claim_type: str, due: date) -> LimitationStep:
-        """The period that runs from the nominal due date."""
+        """The period that runs from ``limitation_start``."""
+
+    def limitation_start(self, due: date, arose: date) -> date:
+        """The day the first limitation period runs from: the nominal due date (NO, foreldelsesloven
+        § 3 nr. 1: when the creditor can first demand payment)."""
+        return due
 
     @abstractmethod
     def acknowledgement(self, ground: str, current_years: int, on: date) -> LimitationStep | None:
@@ -142,8 +159,17 @@ class Rules(ABC):
         """Check an enforcement or court step and price it."""
 
     @abstractmethod
-    def judgment_limitation(self, on: date) -> LimitationStep:
+    def judgment_limitation(self, on: date, debtor_kind: DebtorKind) -> LimitationStep:
         """The new period a judgment (dom, utslag) starts."""
+
+    def decide_suspension(
+        self, facts: ClaimFacts, service: str, on: date, visit_fee: Decimal, earliest_months: int | None
+    ) -> SuspensionDecision:
+        """Stopping a service for non-payment; by default no jurisdiction allows it as a collection step."""
+        raise CommandRefused(
+            ErrorCode.ROUTE_NOT_AVAILABLE,
+            f"a {self.jurisdiction} municipality cannot collect by stopping a service ({service})",
+        )
 
     def estate_report_deadline(self, last_publication: date) -> date:
         weeks = int(self.params.value("estate_report_weeks", last_publication))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from domain.errors import ErrorCode, Refusals
+from domain.errors import CommandRefused, ErrorCode, Refusals
 from domain.money import ZERO, floor_krone, to_cents
 from domain.records import ClaimFacts, DebtorKind, Jurisdiction, ObjectionOutcome, Stage
 from domain.rules.base import EnforcementDecision, LimitationStep, NoticeDecision, Rules
@@ -56,6 +56,7 @@ class NorwegianRules(Rules):
     jurisdiction = Jurisdiction.NO
     currency = "NOK"
     notices = frozenset({PURRING, INKASSOVARSEL, BETALINGSOPPFORDRING, VARSEL_4_18})
+    notices_elsewhere = frozenset({"avstangningsvarsel"})
     routes = frozenset({"forliksklage", "utleggsbegjaering", "utleggstrekk", "utleggsforretning"})
     claim_types = frozenset(
         {"barnehage", "sfo", "kulturskole", "husleie", "helse_omsorg", "kommunale_avgifter", "eiendomsskatt", "other"}
@@ -75,7 +76,7 @@ class NorwegianRules(Rules):
         years = int(self.params.value("acknowledgement_limitation_years", on))
         return LimitationStep(ground, "foreldelsesloven §§ 14, 20 (acknowledgement)", years)
 
-    def judgment_limitation(self, on: date) -> LimitationStep:
+    def judgment_limitation(self, on: date, debtor_kind: DebtorKind) -> LimitationStep:
         return LimitationStep(
             "judgment", "foreldelsesloven § 21", int(self.params.value("judgment_limitation_years", on))
         )
@@ -91,6 +92,11 @@ class NorwegianRules(Rules):
         fees_enabled: bool,
         reminder_fee_agreed: bool,
     ) -> NoticeDecision:
+        if notice in self.notices_elsewhere:
+            raise CommandRefused(
+                ErrorCode.ROUTE_NOT_AVAILABLE,
+                f"a Norwegian municipality cannot collect by shutting off a service: no {notice}",
+            )
         refusals = Refusals()
         warnings: list[str] = []
         min_days_param = MIN_DEADLINE[notice]
@@ -189,6 +195,8 @@ class NorwegianRules(Rules):
             )
         if facts.judgment_on is None:
             self._require_missed_demand(facts, route, on, refusals)
+        else:
+            self._require_compliance_period_passed(facts, on, refusals)
         refusals.raise_first()
 
         if route in SAERNAMSMANN_ROUTES:
@@ -210,6 +218,25 @@ class NorwegianRules(Rules):
         return EnforcementDecision(
             route, cost, f"floor({multiple.value} × R {r.value})", Stage.ENFORCEMENT, years, basis, tuple(warnings)
         )
+
+    def compliance_end(self, served: date) -> date:
+        """Last day of a judgment's compliance period: two weeks from service (tvisteloven § 19-7), moved off
+        a weekend or holiday (domstolloven § 149)."""
+        days = int(self.params.value("judgment_compliance_days", served))
+        return self.calendar.next_working_day(served + timedelta(days=days))
+
+    def _require_compliance_period_passed(self, facts: ClaimFacts, on: date, refusals: Refusals) -> None:
+        """Enforcement on a judgment only once its oppfyllelsesfrist has run out (the judgment is tvangskraftig
+        only then, tvangsfullbyrdelsesloven ch. 4)."""
+        served = facts.judgment_served or facts.judgment_on
+        assert served is not None
+        end = self.compliance_end(served)
+        if on <= end:
+            refusals.add(
+                ErrorCode.DEADLINE_NOT_EXPIRED,
+                f"the judgment served {served} may be complied with until {end} (tvisteloven § 19-7); enforcement "
+                f"on it may be requested from {end + timedelta(days=1)}",
+            )
 
     def _require_missed_demand(self, facts: ClaimFacts, route: str, on: date, refusals: Refusals) -> None:
         demand = self.latest_with_deadline(facts, frozenset({BETALINGSOPPFORDRING}))

@@ -11,21 +11,29 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+from domain.calendar import add_months
 from domain.errors import ErrorCode, Refusals
 from domain.money import ZERO, to_cents
 from domain.records import ClaimFacts, DebtorKind, Jurisdiction, Stage
-from domain.rules.base import EnforcementDecision, LimitationStep, NoticeDecision, Rules
+from domain.rules.base import EnforcementDecision, LimitationStep, NoticeDecision, Rules, SuspensionDecision
 from domain.rules.parameters import Segment
 
 PAMINNELSE = "paminnelse"
 INKASSOKRAV = "inkassokrav"
+AVSTANGNINGSVARSEL = "avstangningsvarsel"
+DEMANDS = frozenset({INKASSOKRAV, AVSTANGNINGSVARSEL})  # an avstängningsvarsel is an inkassokrav in every respect
 PAMINNELSE_DEFAULT_DEADLINE_DAYS = 10
+WATER_CLAIM_TYPES = frozenset({"va"})
+SERVICE_CLAIM_TYPES = {"water": WATER_CLAIM_TYPES, "childcare": frozenset({"barnomsorg"})}
 
 
 class SwedishRules(Rules):
     jurisdiction = Jurisdiction.SE
     currency = "SEK"
-    notices = frozenset({PAMINNELSE, INKASSOKRAV})
+    notices = frozenset({PAMINNELSE, INKASSOKRAV, AVSTANGNINGSVARSEL})
+    # a written demand interrupts (preskriptionslagen 5 § 2); the avstängningsvarsel does too, but a threat of
+    # shutting the water off is no monitoring step (debtor-protecting reading, ADR 0012)
+    monitoring_notices = frozenset({PAMINNELSE, INKASSOKRAV})
     routes = frozenset({"betalningsforelaggande", "verkstallighet"})
     claim_types = frozenset(
         {"barnomsorg", "va", "renhallning", "hyra", "lokalhyra", "musikskola", "vard_omsorg", "other"}
@@ -60,9 +68,24 @@ class SwedishRules(Rules):
     def acknowledgement(self, ground: str, current_years: int, on: date) -> LimitationStep | None:
         return LimitationStep(ground, "preskriptionslagen 5 § 1, 6 § (acknowledgement)", current_years)
 
-    def judgment_limitation(self, on: date) -> LimitationStep:
+    def limitation_start(self, due: date, arose: date) -> date:
+        """Preskriptionslagen 2 §: a claim is time-barred the set number of years after it came into
+        being (tillkomsten) — for a municipal fee the end of the service period, not the due date."""
+        return arose
+
+    def judgment_limitation(self, on: date, debtor_kind: DebtorKind) -> LimitationStep:
+        """After a dom or utslag the new period has the length of 2 § (6-7 §§): a consumer claim keeps its
+        three years (NJA 2022 s. 150); ten years only for a claim against an organisation."""
+        if debtor_kind == DebtorKind.PERSON:
+            return LimitationStep(
+                "judgment",
+                "preskriptionslagen 2 § andra stycket, 6-7 §§ (consumer claim after dom/utslag; NJA 2022 s. 150)",
+                int(self.params.value("consumer_limitation_years", on)),
+            )
         return LimitationStep(
-            "judgment", "preskriptionslagen 7 § (utslag/dom)", int(self.params.value("judgment_limitation_years", on))
+            "judgment",
+            "preskriptionslagen 2 § första stycket, 7 § (dom/utslag)",
+            int(self.params.value("judgment_limitation_years", on)),
         )
 
     # --- notices -----------------------------------------------------------------------------
@@ -77,7 +100,13 @@ class SwedishRules(Rules):
         reminder_fee_agreed: bool,
     ) -> NoticeDecision:
         refusals = Refusals()
-        if notice == INKASSOKRAV:
+        if notice == AVSTANGNINGSVARSEL and facts.claim_type not in WATER_CLAIM_TYPES:
+            refusals.add(
+                ErrorCode.ROUTE_NOT_AVAILABLE,
+                f"an avstängningsvarsel announces that the water is shut off (vattentjänstlagen 43 §): only for a "
+                f"va claim, not {facts.claim_type}",
+            )
+        if notice in DEMANDS:
             min_days = int(self.params.value("inkassokrav_min_deadline_days", sent_on))
             default_days = min_days
         else:
@@ -92,12 +121,12 @@ class SwedishRules(Rules):
             )
         refusals.raise_first()
         fee, reason, warnings = self._fee(facts, notice, sent_on, fees_enabled, reminder_fee_agreed)
-        stage = Stage.WARNED if notice == INKASSOKRAV else Stage.REMINDED
-        basis = (
-            "inkassolagen 5 §; lag (1981:739) 2 §"
-            if notice == INKASSOKRAV
-            else "lag (1981:739) 2 § (betalningspåminnelse)"
-        )
+        stage = Stage.WARNED if notice in DEMANDS else Stage.REMINDED
+        basis = {
+            INKASSOKRAV: "inkassolagen 5 §; lag (1981:739) 2 §",
+            AVSTANGNINGSVARSEL: "vattentjänstlagen 43 § (skriftlig uppmaning före avstängning); as an inkassokrav: "
+            "inkassolagen 5 §, lag (1981:739) 2 §",
+        }.get(notice, "lag (1981:739) 2 § (betalningspåminnelse)")
         return NoticeDecision(
             notice,
             sent_on,
@@ -122,13 +151,72 @@ class SwedishRules(Rules):
                 "(lag 1981:739 2 §); the creditor has none",
                 (),
             )
-        if any(n.notice == notice and n.fee > 0 for n in facts.notices):
-            return ZERO, f"one {notice} fee per claim (lag 1981:739)", ()
-        param = self.params.on(f"{notice}_fee", sent_on)
+        kind = INKASSOKRAV if notice in DEMANDS else notice
+        same_kind = DEMANDS if notice in DEMANDS else frozenset({notice})
+        if any(n.notice in same_kind and n.fee > 0 for n in facts.notices):
+            return ZERO, f"one {kind} fee per claim (lag 1981:739)", ()
+        param = self.params.on(f"{kind}_fee", sent_on)
         return (
             to_cents(param.value),
             f"{notice} fee {param.value} SEK on {sent_on}",
             (param.warning,) if param.warning else (),
+        )
+
+    # --- services (the creditor's own sanctions) ---------------------------------------------
+
+    def decide_suspension(
+        self, facts: ClaimFacts, service: str, on: date, visit_fee: Decimal, earliest_months: int | None
+    ) -> SuspensionDecision:
+        """Water: vattentjänstlagen 43 § — after a written request (the avstängningsvarsel) whose reasonable
+        time has passed; the cost of the shut-off may be charged to the owner (the taxa's visit fee).
+        Childcare: the place ends at the earliest ``earliest_months`` after the due date (the creditor's
+        guidelines; Svenljunga: two months)."""
+        refusals = Refusals()
+        if facts.claim_type not in SERVICE_CLAIM_TYPES[service]:
+            refusals.add(
+                ErrorCode.ROUTE_NOT_AVAILABLE,
+                f"{service} can be stopped only on a {'/'.join(sorted(SERVICE_CLAIM_TYPES[service]))} claim, "
+                f"not {facts.claim_type}",
+            )
+        if service == "water":
+            varsel = self.latest_with_deadline(facts, frozenset({AVSTANGNINGSVARSEL}))
+            if varsel is None:
+                refusals.add(
+                    ErrorCode.MISSING_PREREQUISITE,
+                    "the water may be shut off only after an avstängningsvarsel (vattentjänstlagen 43 § p. 4)",
+                )
+            elif varsel.deadline >= on:
+                refusals.add(
+                    ErrorCode.DEADLINE_NOT_EXPIRED,
+                    f"the avstängningsvarsel deadline {varsel.deadline} has not passed (vattentjänstlagen 43 § p. 5)",
+                )
+            refusals.raise_first()
+            return SuspensionDecision(
+                service,
+                to_cents(visit_fee),
+                f"the creditor's taxa: {to_cents(visit_fee)} SEK per shut-off visit",
+                "vattentjänstlagen 43 § (avstängning; kostnaden får påföras fastighetsägaren)",
+            )
+        if earliest_months is None:
+            refusals.add(
+                ErrorCode.ROUTE_NOT_AVAILABLE,
+                "the creditor's guidelines do not end a childcare place for non-payment",
+            )
+        else:
+            earliest = add_months(facts.effective_due, earliest_months)
+            if on < earliest:
+                refusals.add(
+                    ErrorCode.DEADLINE_NOT_EXPIRED,
+                    f"a childcare place ends for non-payment at the earliest {earliest}, {earliest_months} months "
+                    f"after the due date {facts.effective_due} (the creditor's guidelines)",
+                )
+        refusals.raise_first()
+        return SuspensionDecision(
+            service,
+            ZERO,
+            "no fee for ending the place",
+            f"the creditor's guidelines for barnomsorg: the place ends at the earliest {earliest_months} months "
+            "after the due date",
         )
 
     # --- enforcement (Kronofogden) -----------------------------------------------------------
@@ -136,7 +224,7 @@ class SwedishRules(Rules):
     def decide_enforcement(self, facts: ClaimFacts, route: str, on: date) -> EnforcementDecision:
         refusals = Refusals()
         if route == "betalningsforelaggande":
-            krav = self.latest_with_deadline(facts, frozenset({INKASSOKRAV}))
+            krav = self.latest_with_deadline(facts, DEMANDS)
             if krav is None:
                 refusals.add(
                     ErrorCode.MISSING_PREREQUISITE,
@@ -158,7 +246,7 @@ class SwedishRules(Rules):
         years = (
             self.initial_limitation(facts.debtor_kind, facts.claim_type, facts.due).years
             if facts.judgment_on is None
-            else self.judgment_limitation(on).years
+            else self.judgment_limitation(on, facts.debtor_kind).years
         )
         return EnforcementDecision(
             route,

@@ -21,7 +21,7 @@ from domain.application import CollectionApp
 from domain.scenario import Scenario, run_scenario
 from projections import ledger
 from projections.base import schema_name
-from tests.scenario_files import version_1_files
+from tests.scenario_files import scenario_files
 
 pytestmark = pytest.mark.integration
 SCHEMAS = SchemaStore.from_directory(Path(__file__).resolve().parents[2] / "schemas")
@@ -57,7 +57,7 @@ def pipeline(pg_dsn: str, kafka_bootstrap: str, unique: Callable[[str], str]) ->
 
 
 def run_all_scenarios(app: CollectionApp) -> dict[str, tuple[Scenario, dict[str, Any]]]:
-    return {p.stem: (s, run_scenario(s, app)) for p in version_1_files() for s in [Scenario.load(p)]}
+    return {p.stem: (s, run_scenario(s, app)) for p in scenario_files() for s in [Scenario.load(p)]}
 
 
 def test_read_models_built_from_kafka_equal_the_domain_even_with_every_event_sent_twice(
@@ -65,7 +65,7 @@ def test_read_models_built_from_kafka_equal_the_domain_even_with_every_event_sen
 ) -> None:
     reports = {}
     app = CollectionApp()
-    for path in version_1_files():
+    for path in scenario_files():
         scenario = Scenario.load(path)
         scenario.creditor = f"{len(reports) + 1000:04d}"  # one creditor per scenario, one event log
         reports[path.stem] = (scenario, run_scenario(scenario, app))
@@ -88,7 +88,7 @@ def test_an_unreadable_record_parks_its_case_and_the_rest_goes_on(
     pipeline: RunnerOptions, pg_dsn: str, kafka_bootstrap: str
 ) -> None:
     app = CollectionApp()
-    run_scenario(Scenario.load(version_1_files()[0]), app)
+    run_scenario(Scenario.load(scenario_files()[0]), app)
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap.split(","), acks="all")
     producer.send(pipeline.topic, key=b"00000000-0000-0000-0000-00000000bad1", value=b"\xc3\x01garbage")
     producer.flush()
@@ -110,7 +110,7 @@ def test_a_second_run_after_catching_up_applies_nothing_again(
     pipeline: RunnerOptions, pg_dsn: str, kafka_bootstrap: str
 ) -> None:
     app = CollectionApp()
-    run_scenario(Scenario.load(version_1_files()[0]), app)
+    run_scenario(Scenario.load(scenario_files()[0]), app)
     produce_events(app, kafka_bootstrap, pipeline.topic)
     first = project_once(pg_dsn, kafka_bootstrap, pipeline)
     second = project_once(pg_dsn, kafka_bootstrap, pipeline)

@@ -59,7 +59,7 @@ def run_sample_commands(app: CollectionApp) -> None:
     app.decide_complaint(**inv, outcome="breach", on=d(2025, 4, 1), command_id="c-12")
     app.request_enforcement(**inv, route="forliksklage", on=d(2025, 4, 2), command_id="c-13")
     app.register_judgment(**inv, on=d(2025, 6, 2), command_id="c-14", decided=d(2025, 5, 28))
-    app.write_down(**inv, amount=Decimal("100.00"), reason="settlement with the debtor", on=d(2025, 8, 1),
+    app.forgive_principal(**inv, amount=Decimal("100.00"), reason="settlement with the debtor", on=d(2025, 8, 1),
                    command_id="c-14b")  # fmt: skip
     app.write_off(**inv, reason="uneconomic", on=d(2025, 9, 1), command_id="c-15")
 
@@ -93,6 +93,37 @@ def run_sample_commands(app: CollectionApp) -> None:
     app.request_enforcement(**inv, route="betalningsforelaggande", on=d(2025, 3, 3), command_id="s-5")
     app.register_judgment(**inv, on=d(2025, 4, 1), command_id="s-6", decided=d(2025, 3, 28))
     app.apply_reinstatement(**inv, on=d(2025, 4, 10), command_id="s-7")
+
+    # Format 1.1, Oslo invoice 1004 with a printed KID (PaymentReferenceAssigned, printed): money with an
+    # unknown reference goes to suspense (SuspenseOpened, SuspensePaymentReceived) and is placed on the
+    # claim (SuspensePaymentAllocated + a PaymentRegistered from suspense); a payment by KID.
+    inv = {"creditor": oslo, "invoice": "1004"}
+    app.issue_invoice(**inv, amount=Decimal("800.00"), due=d(2025, 5, 30), claim_type="barnehage", debtor_ref="D1",
+                      on=d(2025, 5, 2), command_id="v-1", kid="12344")  # fmt: skip
+    app.receive_unmatched_payment(creditor=oslo, reference="99999999", amount=Decimal("300.00"), on=d(2025, 6, 2),
+                                  ordered=d(2025, 5, 30), source="ocr", command_id="v-2")  # fmt: skip
+    app.allocate_suspense(creditor=oslo, reference="99999999", invoice="1004", on=d(2025, 6, 4), command_id="v-3")
+    app.register_payment_by_reference(creditor=oslo, reference="12344", amount=Decimal("500.00"), on=d(2025, 6, 5),
+                                      command_id="v-4")  # fmt: skip
+    # a combined letter for 1005 and 1006 (NoticeSent with letter_invoices), an uppskov on 1007 (DuePostponed)
+    # and a write-down in the accounts of 1005 (WrittenDownInAccounts)
+    for n, (due, kind) in {"1005": (d(2025, 5, 30), "sfo"), "1006": (d(2025, 5, 30), "sfo"),
+                           "1007": (d(2025, 6, 30), "other")}.items():  # fmt: skip
+        app.issue_invoice(creditor=oslo, invoice=n, amount=Decimal("400.00"), due=due, claim_type=kind,
+                          debtor_ref="D1", on=d(2025, 5, 2), command_id=f"v-{n}")  # fmt: skip
+    app.send_combined_notice(creditor=oslo, invoices=["1005", "1006"], notice="purring", on=d(2025, 6, 16),
+                             command_id="v-5")  # fmt: skip
+    app.postpone_due(creditor=oslo, invoice="1007", until=d(2025, 7, 31), on=d(2025, 6, 20), command_id="v-6")
+    app.write_down(creditor=oslo, invoice="1005", reason="uncertain: the debtor has moved abroad", on=d(2025, 9, 1),
+                   command_id="v-7")  # fmt: skip
+
+    # Sweden, VA invoice 5002: an avstängningsvarsel (NoticeSent with carry_out_by), the water shut off after
+    # its deadline (ServiceSuspended with the taxa's 500 SEK visit fee).
+    inv = {"creditor": gbg, "invoice": "5002"}
+    app.issue_invoice(**inv, amount=Decimal("2400.00"), due=d(2025, 4, 30), claim_type="va", debtor_ref="G1",
+                      on=d(2025, 4, 1), command_id="s-8", arose=d(2025, 3, 31))  # fmt: skip
+    app.send_notice(**inv, notice="avstangningsvarsel", on=d(2025, 5, 5), deadline=d(2025, 5, 19), command_id="s-9")
+    app.suspend_service(**inv, service="water", on=d(2025, 5, 26), command_id="s-10")
 
 
 def sample_app() -> CollectionApp:

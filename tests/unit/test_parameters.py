@@ -165,10 +165,12 @@ def test_segments_of_an_empty_range_are_empty() -> None:
 
 
 def test_segments_starting_past_confirmed_until_all_carry_the_warning() -> None:
-    ref = PARAMETER_SETS["SE"]["referensranta"]  # confirmed until 2024-12-31
-    segments = ref.segments(date(2025, 3, 1), date(2026, 2, 1))
-    assert [s.start for s in segments] == [date(2025, 3, 1), date(2025, 7, 1), date(2026, 1, 1)]
-    assert all(s.warning and "referensranta" in s.warning for s in segments)
+    ref = PARAMETER_SETS["SE"]["referensranta"]  # confirmed until 2026-06-30
+    segments = ref.segments(date(2025, 3, 1), date(2026, 8, 1))
+    assert [s.start for s in segments] == [date(2025, 3, 1), date(2025, 7, 1), date(2026, 1, 1), date(2026, 7, 1)]
+    assert [bool(s.warning) for s in segments] == [False, False, False, True]
+    late = ref.segments(date(2026, 7, 1), date(2027, 2, 1))
+    assert late and all(s.warning and "referensranta" in s.warning for s in late)
 
 
 # --- the files themselves ------------------------------------------------------------------------

@@ -196,15 +196,20 @@ FORLIKSKLAGE_R = {
     2021: "1.15",
     2022: "1.10",
     2023: "1.10",
-    2024: "1.10",
-    2025: "1.10",
-    2026: "1.10",
+    2024: "1.10",  # until 30 June 2024; 1.54 from 1 July 2024 (Prop. 80 L (2023–2024))
+    2025: "1.54",
+    2026: "1.54",
 }
+FORLIKSKLAGE_FROM_JULY_2024 = "1.54"
 MULTIPLE = {"utleggsbegjaering": UTLEGGSBEGJAERING_R, "forliksklage": FORLIKSKLAGE_R}
 
 
-def court_fee(route: str, year: int) -> Decimal:
-    return whole_kroner(Decimal(MULTIPLE[route][year]) * RETTSGEBYR[year])
+def court_fee(route: str, year: int, day: date | None = None) -> Decimal:
+    """The court fee in ``year`` (on ``day`` where the multiple changed within the year)."""
+    multiple = MULTIPLE[route][year]
+    if route == "forliksklage" and day is not None and day >= date(2024, 7, 1):
+        multiple = FORLIKSKLAGE_FROM_JULY_2024
+    return whole_kroner(Decimal(multiple) * RETTSGEBYR[year])
 
 
 def demanded_claim(desk: Desk, request_on: date, claim_type: str = "other") -> str:
@@ -218,6 +223,7 @@ def demanded_claim(desk: Desk, request_on: date, claim_type: str = "other") -> s
 
 def test_court_fee_table_matches_the_figures_in_the_rules_reference() -> None:
     assert court_fee("utleggsbegjaering", 2024) == 1545 and court_fee("forliksklage", 2024) == 1404
+    assert court_fee("forliksklage", 2024, date(2024, 7, 1)) == 1966  # 1.54 × 1277 = 1966.58
     assert court_fee("utleggsbegjaering", 2022) == 1479 and court_fee("forliksklage", 2022) == 1345
     assert court_fee("utleggsbegjaering", 2021) == 1498 and court_fee("utleggsbegjaering", 2025) == 1589
 
@@ -229,8 +235,8 @@ def test_court_fee_on_new_years_eve_and_new_years_day_follows_r_of_each_year(rou
     before = desk.enforce(demanded_claim(desk, date(year - 1, 12, 31)), route, on=date(year - 1, 12, 31))
     after = desk.enforce(demanded_claim(desk, date(year, 1, 1)), route, on=date(year, 1, 1))
 
-    assert before.cost == court_fee(route, year - 1)
-    assert after.cost == court_fee(route, year)
+    assert before.cost == court_fee(route, year - 1, date(year - 1, 12, 31))
+    assert after.cost == court_fee(route, year, date(year, 1, 1))
     assert before.warnings == []
     if year == 2026:  # rettsgebyr is confirmed only until 2025-12-31
         assert len(after.warnings) == 1 and "rettsgebyr" in after.warnings[0]
@@ -371,8 +377,8 @@ SE_RATE_CHANGES = [  # (change day, referensränta before, from, a Swedish worki
     (date(2023, 1, 1), "0.50", "2.50", date(2022, 12, 2)),
     (date(2023, 7, 1), "2.50", "3.50", date(2023, 6, 1)),
     (date(2024, 1, 1), "3.50", "4.00", date(2023, 12, 1)),
-    (date(2025, 1, 1), "4.00", "2.50", date(2024, 12, 2)),
-    (date(2025, 7, 1), "2.50", "2.00", date(2025, 5, 30)),
+    (date(2025, 1, 1), "4.00", "3.00", date(2024, 12, 2)),
+    (date(2025, 7, 1), "3.00", "2.00", date(2025, 5, 30)),
     (date(2026, 1, 1), "2.00", "2.00", date(2025, 12, 2)),
 ]
 
@@ -397,9 +403,9 @@ def test_drojsmalsranta_is_referensranta_plus_eight_split_at_each_half_year(
 
     assert on_eve["interest"] == interest_by_hand("12345.67", [(old, days_before)])
     assert a_month_on["interest"] == interest_by_hand("12345.67", [(old, days_before), (new, 30)])
-    # the referensränta is confirmed only through 2024-12-31
-    assert ("warnings" in a_month_on) == (change >= date(2025, 1, 1))
-    assert ("warnings" in on_eve) == (change > date(2025, 1, 1))
+    # the referensränta is confirmed through 2026-06-30
+    assert "warnings" not in a_month_on
+    assert "warnings" not in on_eve
 
 
 def test_swedish_rate_with_a_negative_referensranta_is_seven_and_a_half_percent() -> None:
@@ -419,7 +425,7 @@ def test_swedish_rate_stays_eight_percent_through_half_years_without_a_new_refer
 
 def test_swedish_interest_past_the_confirmed_referensranta_carries_a_warning() -> None:
     desk = Desk.open("SE")
-    invoice = desk.invoice("1000.00", due=date(2024, 12, 2), claim_type="va")
-    assert "warnings" not in desk.report(invoice, date(2024, 12, 31))
-    warned = desk.report(invoice, date(2025, 1, 1))
-    assert any("referensranta" in w and "2024-12-31" in w for w in warned["warnings"])
+    invoice = desk.invoice("1000.00", due=date(2026, 6, 1), claim_type="va")
+    assert "warnings" not in desk.report(invoice, date(2026, 6, 30))
+    warned = desk.report(invoice, date(2026, 7, 1))
+    assert any("referensranta" in w and "2026-06-30" in w for w in warned["warnings"])

@@ -11,13 +11,12 @@ import pytest
 
 from domain.scenario import Scenario, check_expectations, run_scenario
 from tests.scenario_files import (
+    OWN,
     REPO,
     SCENARIOS,
-    needs_format_1_1,
     scenario_files,
     scenario_id,
     scenario_params,
-    version_1_files,
 )
 
 
@@ -59,7 +58,7 @@ def test_the_scenario_files_are_the_published_ones_unchanged() -> None:
     for line in (SCENARIOS / "SHA256SUMS").read_text(encoding="utf-8").splitlines():
         digest, name = line.split(maxsplit=1)
         listed[name] = digest
-    present = {p.relative_to(SCENARIOS).as_posix() for p in SCENARIOS.rglob("*.yaml")}
+    present = {p.relative_to(SCENARIOS).as_posix() for p in SCENARIOS.rglob("*.yaml") if not p.is_relative_to(OWN)}
     assert set(listed) == present
     for name, digest in listed.items():
         assert hashlib.sha256((SCENARIOS / name).read_bytes()).hexdigest() == digest, name
@@ -85,7 +84,6 @@ def test_kravsak_scenarios_adds_every_file_under_each_folder_it_names(tmp_path: 
     repo_files = scenario_files({})
     assert files[: len(repo_files)] == repo_files
     assert files[len(repo_files) :] == [one / "a.yaml", two / "b.yaml", two / "v1.1" / "c.yaml"]
-    assert [needs_format_1_1(p) for p in files[len(repo_files) :]] == [False, False, True]
     assert scenario_id(two / "b.yaml") == "$KRAVSAK_SCENARIOS:two/b"
     assert scenario_id(SCENARIOS / "v1.1" / "no-20-kid-payment-surplus.yaml") == "v1.1/no-20-kid-payment-surplus"
 
@@ -97,10 +95,8 @@ def test_kravsak_scenarios_naming_no_folder_stops_the_run(tmp_path: Path) -> Non
         scenario_files({"KRAVSAK_SCENARIOS": str(tmp_path)})
 
 
-def test_the_format_1_1_files_wait_for_issue_10_with_the_reason_shown() -> None:
-    waiting = [p for p in scenario_params() if p.marks]
-    assert {p.id for p in waiting if not p.id.startswith("$")} == {
-        f"v1.1/{p.stem}" for p in (SCENARIOS / "v1.1").glob("*.yaml")
-    }
-    assert all(m.kwargs["reason"] == "format 1.1 commands arrive with issue 10" for p in waiting for m in p.marks)
-    assert len(version_1_files()) == len(scenario_files()) - len(waiting) > 0
+def test_every_published_case_and_the_projects_own_run_on_every_path() -> None:
+    ids = {p.id for p in scenario_params()}
+    assert {f"v1.1/{p.stem}" for p in (SCENARIOS / "v1.1").glob("*.yaml")} <= ids
+    assert {f"own/{p.stem}" for p in OWN.glob("*.yaml")} <= ids
+    assert not any(p.marks for p in scenario_params())
