@@ -55,29 +55,29 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import psycopg
+import structlog
 from eventsourcing.persistence import IntegrityError
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from psycopg import sql
 
+from consumers.endpoints import Endpoints
 from consumers.topics import CASE_EVENTS_TOPIC
 from consumers.wire.codec import SchemaStore, decode
 from consumers.wire.envelope import domain_values
 from domain.application import DEFAULT_NAMESPACE, CollectionApp
 from domain.claim import Claim, claim_id
-from domain.errors import CommandRefused
+from domain.errors import CommandRefused, ServiceError
 from domain.policy import CollectionPolicy, PlannedAction, due_action
 from domain.rules import Rules, rules_for
-from kravsak.errors import KravsakError
-from kravsak.logs import bound, get_logger
-from kravsak.settings import Settings
 
-log = get_logger("kravsak.automate")
+log = structlog.get_logger("kravsak.automate")
+bound = structlog.contextvars.bound_contextvars
 
 SCHEMA = "kravsak_automate"
 DEFAULT_GROUP = "kravsak-automate"
@@ -117,7 +117,7 @@ WORKLIST_EVENTS = RECHECK_ON_RECORDED | {
 }
 
 
-class ClockNotSet(KravsakError):
+class ClockNotSet(ServiceError):
     """A simulated clock was read before anyone set it."""
 
 
@@ -405,7 +405,7 @@ class ProcessManager:
     """Worklist from the stream, commands on the clock."""
 
     def __init__(
-        self, settings: Settings, options: AutomateOptions | None = None, *, app: CollectionApp | None = None
+        self, settings: Endpoints, options: AutomateOptions | None = None, *, app: CollectionApp | None = None
     ) -> None:
         self.settings = settings
         self.options = options or AutomateOptions()
@@ -532,7 +532,7 @@ class ProcessManager:
             if ends is None and (assigned := self.consumer.assignment()):
                 ends = self.end_offsets(list(assigned))
             if time.monotonic() > deadline:
-                raise KravsakError(
+                raise ServiceError(
                     f"the process manager did not catch up with {self.options.topic} within {timeout_s:.0f} s",
                     "check that Kafka runs (`kravsak status`)",
                 )
@@ -939,7 +939,7 @@ class ProcessManager:
             if ticked is None or today > ticked:
                 try:
                     self.catch_up()  # a new day acts on everything the stream holds by now, as a nightly run
-                except KravsakError as exc:
+                except ServiceError as exc:
                     log.warning("automate.tick_postponed", day=str(today), reason=exc.problem)
                     continue
                 self.tick(today)
@@ -981,37 +981,3 @@ def _open_total(claim: Claim, day: date, rules: Rules) -> Decimal:
     """What the claim amounts to on ``day`` (the figure the policy's minimum is compared with)."""
     exact, _ = claim.interest_exact_on(day, rules)
     return claim.account.balance(exact)
-
-
-ClockKind = Literal["system", "simulated"]
-
-
-def clock_for(settings: Settings, kind: ClockKind, name: str = "default", schema: str = SCHEMA) -> Clock:
-    if kind == "system":
-        return SystemClock()
-    return SimulatedClock(settings.pg_dsn, name, schema=schema)
-
-
-def run(settings: Settings, options: AutomateOptions | None = None, clock: Clock | None = None) -> None:
-    """`kravsak automate`: consume and tick until SIGTERM/SIGINT (the batch in hand is finished)."""
-    import signal
-
-    from consumers.topics import case_events_spec, ensure_topics_at
-
-    stop = threading.Event()
-
-    def handler(signum: int, _frame: Any) -> None:
-        log.info("automate.stopping", signal=signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    opts = options or AutomateOptions()
-    ensure_topics_at(settings.kafka_bootstrap, [case_events_spec(opts.topic)])
-    manager = ProcessManager(settings, opts)
-    log.info("automate.started", topic=opts.topic, group=opts.group, schema=opts.schema, namespace=str(opts.namespace))
-    try:
-        manager.run(clock or SystemClock(), stop)
-    finally:
-        manager.close()
-    log.info("automate.stopped")

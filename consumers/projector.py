@@ -926,28 +926,3 @@ def project_once(
 
 def options_with(**changes: Any) -> RunnerOptions:
     return replace(RunnerOptions(), **changes)
-
-
-def run(settings: Any, options: RunnerOptions | None = None) -> None:
-    """`kravsak project`: run one runner until SIGTERM/SIGINT (JSON log lines for services)."""
-    import signal
-
-    stop = threading.Event()
-
-    def handler(signum: int, _frame: Any) -> None:
-        log.info("stopping", signal=signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    from consumers.topics import case_events_spec, ensure_topics_at
-
-    opts = options or RunnerOptions()
-    ensure_topics_at(settings.kafka_bootstrap, [case_events_spec(opts.topic)])
-    runner = ProjectionRunner(settings.pg_dsn, settings.kafka_bootstrap, opts)
-    log.info("projector started", topic=opts.topic, group=opts.group, projections=list(opts.projections))
-    try:
-        report = runner.run(stop)
-    finally:
-        runner.close()
-    log.info("projector stopped", applied=report.applied, skipped=report.skipped, parked=report.parked)
