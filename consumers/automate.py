@@ -1,9 +1,11 @@
 """The process manager (`kravsak automate`): the steps the case flow calls for, issued on the business clock.
 
-It keeps a worklist of the claims it follows and, once per business day (a *tick*), asks the
-domain what is due for each claim whose next check has come: ``domain.policy.due_action`` with the
-creditor's policy, the payment-plan check (``Claim.check_plan``) and the limitation alert. It issues
-what is due as ordinary ``CollectionApp`` commands; it holds no rule of its own.
+It keeps a worklist of the claims it follows and, once per business day (a *tick*), runs that
+day of the case flow for each claim whose next check has come: ``domain.caseflow.run_day``, the
+same code as ``CollectionApp.run_policies`` — the payment-plan check after its grace days, the
+limitation alert, the creditor's policy step issued as an ordinary ``CollectionApp`` command, and
+the next check date with its back-off (``domain.policy``). It holds no rule of its own: it keeps
+the worklist, records the steps and alerts, and decides when to tick.
 
 Delivery protocol
 -----------------
@@ -28,13 +30,13 @@ Delivery protocol
   with topic, partition and offset, and the offsets move on: the worklist is a helper, the event
   store stays the truth, and a parked claim is still checked on the dates it already had.
 - **Commands.** A tick loads each due claim from the event store, never from the stream, and issues
-  what ``due_action`` answers with the deterministic command id ``auto/<case>/<action>/<day>``; a claim
-  ignores a command id it has seen. The commands of a chunk of claims are stored in one transaction
+  what the case flow answers with the deterministic command id ``auto/<case>/<step>/<day>``
+  (``domain.caseflow.command_id``); a claim ignores a command id it has seen. The commands of a chunk of claims are stored in one transaction
   (``CollectionApp.unit_of_work``); only then are the chunk's actions and worklist rows written. A
   crash in between leaves the rows due, so the next tick (a restart ticks *today* first) reloads the
   claims, finds the steps in their trails and schedules the next ones: nothing is sent twice.
 - **Refusals.** ``CommandRefused`` is logged with its code, recorded in ``kravsak_automate.actions``
-  and the claim is checked again after a back-off (1, 2, 4 … 32 days). A concurrent write to one of
+  and the claim is checked again after the domain's back-off (``domain.policy.backoff_days``). A concurrent write to one of
   a chunk's claims (``IntegrityError``) makes the chunk run again claim by claim; a claim that
   conflicts again is left for the next tick.
   Any other error in one claim is logged and leaves that claim for the next tick; the tick goes on.
@@ -53,7 +55,6 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
@@ -70,11 +71,11 @@ from consumers.endpoints import Endpoints
 from consumers.topics import CASE_EVENTS_TOPIC
 from consumers.wire.codec import SchemaStore, decode
 from consumers.wire.envelope import domain_values
+from domain import caseflow
 from domain.application import DEFAULT_NAMESPACE, CollectionApp
 from domain.claim import Claim, claim_id
-from domain.errors import CommandRefused, ServiceError
-from domain.policy import CollectionPolicy, PlannedAction, due_action
-from domain.rules import Rules, rules_for
+from domain.errors import ServiceError
+from domain.policy import CollectionPolicy
 
 log = structlog.get_logger("kravsak.automate")
 bound = structlog.contextvars.bound_contextvars
@@ -82,14 +83,6 @@ bound = structlog.contextvars.bound_contextvars
 SCHEMA = "kravsak_automate"
 DEFAULT_GROUP = "kravsak-automate"
 SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
-MAX_BACKOFF_DAYS = 32
-BELOW_MINIMUM_RECHECK_DAYS = 30
-"""A claim under the policy's minimum amount is looked at again monthly (interest may lift it)."""
-PLAN_GRACE_DAYS = 7
-"""An instalment is checked this many days after its due date: a payment ordered on the due date
-reaches the creditor's account statement a few (working) days later, and a breach must not be
-recorded for money that is on its way."""
-
 # Events after which the claim is looked at on the day they were recorded: it may be closed,
 # collection may resume, a breach may need the next step.
 RECHECK_ON_RECORDED = frozenset(
@@ -262,60 +255,6 @@ def alert_count(conn: psycopg.Connection[Any], namespace: UUID, schema: str = SC
         sql.SQL("SELECT count(*) FROM {} WHERE namespace = %s").format(_table(schema, "alerts")), (str(namespace),)
     ).fetchone()
     return int(row[0]) if row else 0
-
-
-# --- what a tick decides ---------------------------------------------------------------------------
-
-
-def next_check(
-    claim: Claim, policy: CollectionPolicy, day: date, *, open_total: Decimal, refusals: int = 0
-) -> date | None:
-    """The first day after ``day`` on which something may be due for ``claim``: the policy's next
-    step (after its anchor — due date or the last notice's deadline — and after any deferral), each
-    instalment of a plan being kept once its grace days are over, the limitation alert. Never later
-    than needed; a check that finds nothing simply schedules the next one."""
-    if claim.closed_on is not None or claim.write_off_reason is not None or day >= claim.limitation_date:
-        return None
-    candidates: list[date] = []
-    alert_from = claim.limitation_date - timedelta(days=policy.limitation_alert_days)
-    if alert_from > day:
-        candidates.append(alert_from)
-    if claim.facts.plans and not claim.plan_breached:
-        candidates += [c for i in claim.facts.plans[-1].installments if (c := _plan_check_day(i.due)) > day]
-    planned = planned_step(claim, policy)
-    if planned is not None:
-        step = max(planned.planned_for, day + timedelta(days=1))
-        moved = True
-        while moved:  # a deferral pushes the step past its end
-            moved = False
-            for d in claim.facts.deferrals:
-                if d.granted_on <= step <= d.until:
-                    step, moved = d.until + timedelta(days=1), True
-        if planned.kind == "notice" and open_total < policy.min_amount:
-            step = max(step, day + timedelta(days=BELOW_MINIMUM_RECHECK_DAYS))
-        if refusals:
-            step = max(step, day + timedelta(days=min(2 ** (refusals - 1), MAX_BACKOFF_DAYS)))
-        candidates.append(step)
-    return min(candidates) if candidates else None
-
-
-def plan_checkable(claim: Claim, day: date) -> bool:
-    """Whether ``Claim.check_plan`` may run on ``day``: no instalment is still within its grace days
-    (the domain's check counts every instalment whose due date has passed)."""
-    if not claim.facts.plans or claim.plan_breached:
-        return False
-    return not any(i.due < day < _plan_check_day(i.due) for i in claim.facts.plans[-1].installments)
-
-
-def _plan_check_day(due: date) -> date:
-    return due + timedelta(days=PLAN_GRACE_DAYS + 1)
-
-
-def planned_step(claim: Claim, policy: CollectionPolicy) -> PlannedAction | None:
-    """The policy's next step and the day it is planned for, whatever today is: ``due_action`` asked
-    on the last day collection is possible, with no amount threshold. None while the policy is
-    paused (objection, death, judgment, a plan being kept) or done."""
-    return due_action(claim, claim.limitation_date, policy, debtor_open_total=Decimal("Infinity"))
 
 
 # --- reports -------------------------------------------------------------------------------------
@@ -780,76 +719,45 @@ class ProcessManager:
         return Check(item, failed=True)
 
     def _check_once(self, check: Check, day: date, policies: dict[str, CollectionPolicy]) -> None:
-        app, item = self.app, check.item
-        claim = app.claim(item.creditor_id, item.invoice)
-        check.update = {"case_id": item.case_id, "day": day, "action": None, "refusals": item.refusals}
-        if claim.closed_on is not None or claim.write_off_reason is not None:
-            check.update.update(self._schedule(claim, None, day))
-            return
+        """One day of the case flow for the claim (``domain.caseflow.run_day``), kept for the write."""
+        item = check.item
         if item.creditor_id not in policies:
-            policies[item.creditor_id] = CollectionPolicy.from_dict(app.creditor(item.creditor_id).policy)
-        policy = policies[item.creditor_id]
-        rules = rules_for(claim.jurisdiction.value)
-        plan_id = f"auto/{item.case_id}/plan/{day.isoformat()}"
-        if plan_checkable(claim, day) and claim.check_plan(command_id=plan_id, on=day, rules=rules):
-            app.save(claim)
-            check.update["action"] = "plan_breached"
-            check.actions.append((plan_id, "check", "plan", "breached", None, None, None))
-        check.alert = self._limitation_alert(claim, policy, item, day)
-        action = due_action(
-            claim,
-            day,
-            policy,
-            debtor_open_total=_open_total(claim, day, rules),
-            is_working_day=rules.calendar.is_working_day(day),
+            policies[item.creditor_id] = CollectionPolicy.from_dict(self.app.creditor(item.creditor_id).policy)
+        done = caseflow.run_day(
+            self.app,
+            creditor=item.creditor_id,
+            invoice=item.invoice,
+            day=day,
+            policy=policies[item.creditor_id],
+            prefix=caseflow.AUTOMATE_PREFIX,
+            refusals=item.refusals,
         )
-        if action is not None:
-            command_id = f"auto/{item.case_id}/{action.name}/{day.isoformat()}"
-            refused = self._issue(item, action, day, command_id)
-            deadline = action.deadline.isoformat() if action.deadline else None
-            if refused is None:
-                check.actions.append((command_id, action.kind, action.name, "accepted", None, None, deadline))
-                check.update["refusals"] = 0
+        action: str | None = None
+        if done.plan_breach is not None:
+            action = "plan_breached"
+            check.actions.append((done.plan_breach, "check", "plan", "breached", None, None, None))
+        if done.alert_days_left is not None:
+            check.alert = self._record_alert(done.claim, item, day, done.alert_days_left)
+        if done.step is not None:
+            step, planned = done.step, done.step.action
+            action = planned.name
+            if step.refused is None:
+                deadline = planned.deadline.isoformat() if planned.deadline else None
+                check.actions.append((step.command_id, planned.kind, planned.name, "accepted", None, None, deadline))
             else:
-                code = refused.code.value
-                check.actions.append((command_id, action.kind, action.name, "refused", code, refused.message, None))
-                check.update["refusals"] = item.refusals + 1
-            check.update["action"] = action.name
-            claim = app.claim(item.creditor_id, item.invoice)  # the fresh claim decides the next check
-        check.update.update(self._schedule(claim, policy, day, refusals=check.update["refusals"], rules=rules))
-
-    def _schedule(
-        self, claim: Claim, policy: CollectionPolicy | None, day: date, *, refusals: int = 0, rules: Rules | None = None
-    ) -> dict[str, Any]:
-        closed = claim.closed_on is not None or claim.write_off_reason is not None
-        nxt = None
-        if not closed and policy is not None and rules is not None:
-            nxt = next_check(claim, policy, day, open_total=_open_total(claim, day, rules), refusals=refusals)
-        return {
-            "next": nxt,
+                code, message = step.refused.code.value, step.refused.message
+                check.actions.append((step.command_id, planned.kind, planned.name, "refused", code, message, None))
+        claim = done.claim
+        check.update = {
+            "case_id": item.case_id,
+            "day": day,
+            "action": action,
+            "refusals": done.refusals,
+            "next": done.next_check,
             "version": claim.version,
             "limitation_date": claim.limitation_date,
-            "closed_on": (claim.closed_on or day) if closed else None,
+            "closed_on": (claim.closed_on or day) if done.closed else None,
         }
-
-    def _issue(self, item: WorkItem, action: PlannedAction, day: date, command_id: str) -> CommandRefused | None:
-        try:
-            if action.kind == "notice":
-                self.app.send_notice(
-                    creditor=item.creditor_id,
-                    invoice=item.invoice,
-                    notice=action.name,
-                    on=day,
-                    command_id=command_id,
-                    deadline=action.deadline,
-                )
-            else:
-                self.app.request_enforcement(
-                    creditor=item.creditor_id, invoice=item.invoice, route=action.name, on=day, command_id=command_id
-                )
-        except CommandRefused as refused:
-            return refused
-        return None
 
     def _write(self, checks: Sequence[Check], day: date, report: TickReport) -> None:
         """After the chunk's events are stored: its actions, worklist rows and log lines."""
@@ -903,12 +811,9 @@ class ProcessManager:
                         report.refused[str(code)] += 1
                         log.warning("automate.refused", command_id=command_id, action=name, code=code, reason=message)
 
-    def _limitation_alert(self, claim: Claim, policy: CollectionPolicy, item: WorkItem, day: date) -> bool:
+    def _record_alert(self, claim: Claim, item: WorkItem, day: date, days_left: int) -> bool:
         """Record (once per claim and limitation date) and log a limitation date within the alert days."""
         limitation = claim.limitation_date
-        if not limitation - timedelta(days=policy.limitation_alert_days) <= day <= limitation:
-            return False
-        days_left = (limitation - day).days
         cur = self.conn.execute(
             sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING").format(
                 self._t("alerts")
@@ -975,9 +880,3 @@ def _hint(kind: str, values: dict[str, Any], recorded: date) -> date | None:
     if kind in RECHECK_ON_RECORDED:
         return recorded + one
     return None
-
-
-def _open_total(claim: Claim, day: date, rules: Rules) -> Decimal:
-    """What the claim amounts to on ``day`` (the figure the policy's minimum is compared with)."""
-    exact, _ = claim.interest_exact_on(day, rules)
-    return claim.account.balance(exact)
