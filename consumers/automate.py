@@ -9,20 +9,21 @@ the worklist, records the steps and alerts, and decides when to tick.
 
 Delivery protocol
 -----------------
-- **Source.** Consumer group ``kravsak-automate`` on ``kravsak.case-events``. Every batch is applied
-  in ONE PostgreSQL transaction that locks the group's offset rows (``kravsak_automate.offsets``),
-  updates the worklist and moves the offsets. Kafka's committed offsets are only a progress signal.
-- **Assignment.** On (re)assignment each partition is sought to its stored offset (a partition
-  without one starts at the beginning, or at the end with ``new_partitions_at_end``, which a run in
-  a fresh namespace uses). A batch that begins *beyond* a stored offset (another member moved the
-  partition meanwhile) is rolled back and the partition sought back.
-- **What a record does.** ``ClaimInvoiced`` of this process's id namespace adds a row (first check:
-  the day after the due date). The few event types that can move a check date (``WORKLIST_EVENTS``:
-  payments, notices, deferrals, plans, resolutions ...) are decoded and give a *hint*; every other
-  record (party events, other namespaces' claims, objections, interruptions ...) only moves the
-  offset, undecoded by header. A hint is never the day the event was recorded: the tick of day D
-  acts on what was recorded by the end of D−1, as a nightly run would, so its decisions do not
-  depend on how quickly the stream delivered the day's own events.
+The shared protocol is the runner's (``consumers.runner``): consumer group ``kravsak-automate`` on
+``kravsak.case-events``, each batch in ONE PostgreSQL transaction with the group's offset rows
+(``kravsak_automate.offsets``, keyed by group), seek to the stored offset on assignment, a gap rolled
+back and sought back, Kafka's committed offsets only a progress signal, a stop after the batch in
+hand. What the process manager adds:
+
+- **A fresh namespace starts at the end.** With ``new_partitions_at_end`` (a run in a fresh id
+  namespace) a partition without a stored offset starts at its end instead of its beginning.
+- **What a record does.** ``ClaimInvoiced`` of this process's id namespace adds a worklist row
+  (first check: the day after the due date). The few event types that can move a check date
+  (``WORKLIST_EVENTS``: payments, notices, deferrals, plans, resolutions ...) are decoded and give a
+  *hint*; every other record (party events, other namespaces' claims, objections, interruptions
+  ...) only moves the offset, undecoded by its ``event-type`` header. A hint is never the day the
+  event was recorded: the tick of day D acts on what was recorded by the end of D−1, as a nightly
+  run would, so its decisions do not depend on how quickly the stream delivered the day's own events.
 - **Redelivery.** A hint can only bring a claim's next check *earlier* (``LEAST``), and an event the
   last tick already saw (``version <= checked_version``) changes no date. Applying a record twice
   therefore changes nothing that matters.
@@ -31,15 +32,19 @@ Delivery protocol
   store stays the truth, and a parked claim is still checked on the dates it already had.
 - **Commands.** A tick loads each due claim from the event store, never from the stream, and issues
   what the case flow answers with the deterministic command id ``auto/<case>/<step>/<day>``
-  (``domain.caseflow.command_id``); a claim ignores a command id it has seen. The commands of a chunk of claims are stored in one transaction
-  (``CollectionApp.unit_of_work``); only then are the chunk's actions and worklist rows written. A
-  crash in between leaves the rows due, so the next tick (a restart ticks *today* first) reloads the
-  claims, finds the steps in their trails and schedules the next ones: nothing is sent twice.
+  (``domain.caseflow.command_id``); a claim ignores a command id it has seen. The commands of a
+  chunk of claims are stored in one transaction (``CollectionApp.unit_of_work``); only then are the
+  chunk's actions and worklist rows written. A crash in between leaves the rows due, so the next
+  tick (a restart ticks *today* first) reloads the claims, finds the steps in their trails and
+  schedules the next ones: nothing is sent twice.
 - **Refusals.** ``CommandRefused`` is logged with its code, recorded in ``kravsak_automate.actions``
-  and the claim is checked again after the domain's back-off (``domain.policy.backoff_days``). A concurrent write to one of
-  a chunk's claims (``IntegrityError``) makes the chunk run again claim by claim; a claim that
-  conflicts again is left for the next tick.
-  Any other error in one claim is logged and leaves that claim for the next tick; the tick goes on.
+  and the claim is checked again after the domain's back-off (``domain.policy.backoff_days``). A
+  concurrent write to one of a chunk's claims (``IntegrityError``) makes the chunk run again claim
+  by claim; a claim that conflicts again is left for the next tick. Any other error in one claim is
+  logged and leaves that claim for the next tick; the tick goes on.
+- **A new day waits for the stream.** Before the tick of a new day the process catches up with
+  the end offsets the topic had at that moment; if it cannot within a minute it logs
+  ``automate.tick_postponed`` and tries again.
 - **One ticker per namespace:** a PostgreSQL advisory lock; a second process only consumes.
 
 The business clock is injected (``Clock``): ``SystemClock`` in production, ``SimulatedClock`` (a
@@ -63,11 +68,20 @@ from zoneinfo import ZoneInfo
 import psycopg
 import structlog
 from eventsourcing.persistence import IntegrityError
-from kafka import KafkaConsumer, TopicPartition
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from psycopg import sql
 
 from consumers.endpoints import Endpoints
+from consumers.runner import (
+    BatchResult,
+    ConsumerOptions,
+    Message,
+    OffsetTable,
+    ParkedTable,
+    Runner,
+    RunReport,
+    apply_in_transaction,
+    create_offsets_table,
+)
 from consumers.topics import CASE_EVENTS_TOPIC
 from consumers.wire.codec import SchemaStore, decode
 from consumers.wire.envelope import domain_values
@@ -195,9 +209,6 @@ def ensure_tables(conn: psycopg.Connection[Any], schema: str = SCHEMA) -> None:
     s = sql.Identifier(schema)
     ddl = sql.SQL("""
         CREATE SCHEMA IF NOT EXISTS {s};
-        CREATE TABLE IF NOT EXISTS {s}.offsets (
-            "group" text NOT NULL, topic text NOT NULL, partition int NOT NULL, next_offset bigint NOT NULL,
-            PRIMARY KEY ("group", topic, partition));
         CREATE TABLE IF NOT EXISTS {s}.worklist (
             case_id text PRIMARY KEY, namespace text NOT NULL, creditor_id text NOT NULL, invoice text NOT NULL,
             jurisdiction text NOT NULL, due date NOT NULL, limitation_date date NOT NULL, next_check date,
@@ -219,14 +230,24 @@ def ensure_tables(conn: psycopg.Connection[Any], schema: str = SCHEMA) -> None:
             namespace text PRIMARY KEY, last_tick date NOT NULL, checked int NOT NULL, commands int NOT NULL,
             updated_at timestamptz NOT NULL DEFAULT now());
         CREATE TABLE IF NOT EXISTS {s}.clock (name text PRIMARY KEY, today date NOT NULL, updated_at timestamptz);
-        CREATE TABLE IF NOT EXISTS {s}.parked (
-            topic text NOT NULL, partition int NOT NULL, "offset" bigint NOT NULL, case_id text NOT NULL,
-            payload bytea NOT NULL, error text NOT NULL, parked_at timestamptz NOT NULL DEFAULT now(),
-            PRIMARY KEY (topic, partition, "offset"));
     """).format(s=s)
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"kravsak-ddl-{schema}",))
-        conn.execute(ddl)
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"kravsak-ddl-{schema}",))
+        cur.execute(ddl)
+        create_offsets_table(cur, schema, by_group=True)  # the rows of every group share the table
+        cur.execute(
+            "SELECT 1 FROM information_schema.tables t WHERE t.table_schema = %s AND t.table_name = 'parked' "
+            "AND NOT EXISTS (SELECT 1 FROM information_schema.columns c WHERE c.table_schema = t.table_schema "
+            "AND c.table_name = 'parked' AND c.column_name = 'version')",
+            (schema,),
+        )
+        if cur.fetchone():  # parked by an earlier kravsak: the runner's columns added
+            cur.execute(
+                sql.SQL(
+                    "ALTER TABLE {} ADD COLUMN version bigint NOT NULL DEFAULT -1, ADD COLUMN event_id text"
+                ).format(_table(schema, "parked"))
+            )
+        ParkedTable(schema).create(cur)
 
 
 def last_tick(conn: psycopg.Connection[Any], namespace: UUID, schema: str = SCHEMA) -> date | None:
@@ -277,14 +298,6 @@ class TickReport:
 
 
 @dataclass
-class ConsumeReport:
-    applied: int = 0
-    ignored: int = 0
-    parked: int = 0
-    batches: int = 0
-
-
-@dataclass
 class Check:
     """What checking one claim came to: its worklist row, the steps taken (command id, kind, name,
     outcome, refusal code, refusal message, deadline), whether an alert was recorded."""
@@ -329,17 +342,6 @@ class AutomateOptions:
 # --- the process manager -------------------------------------------------------------------------
 
 
-class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped
-    def __init__(self, manager: ProcessManager) -> None:
-        self.manager = manager
-
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        pass
-
-    def on_partitions_assigned(self, assigned: Any) -> None:
-        self.manager.seek_to_stored(list(assigned))
-
-
 class ProcessManager:
     """Worklist from the stream, commands on the clock."""
 
@@ -358,17 +360,25 @@ class ProcessManager:
         self.conn: psycopg.Connection[Any] = psycopg.connect(settings.pg_dsn, autocommit=True)
         ensure_tables(self.conn, self.options.schema)
         self.schemas = SchemaStore.from_directory(self.options.schemas_dir)
-        self.consumer: Any = None
-        self._offsets_reader: Any = None
         self.namespace = str(self.options.namespace)
+        self.offsets = OffsetTable(self.options.schema, group=self.options.group)
+        self.parked = ParkedTable(self.options.schema)
+        consumer = ConsumerOptions(
+            topic=self.options.topic,
+            group=self.options.group,
+            client_id="kravsak-automate",
+            batch_size=self.options.batch_size,
+            poll_timeout_ms=self.options.poll_timeout_ms,
+            fetch_max_wait_ms=100,
+            # a member that crashed hands its partitions over within 10 s, not the default 45 s
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=3_000,
+            new_partitions_at_end=self.options.new_partitions_at_end,
+        )
+        self.runner = Runner(self.conn, settings.kafka_bootstrap, consumer, [self.offsets], self, log=log)
 
     def close(self) -> None:
-        if self.consumer is not None:
-            self.consumer.close(autocommit=False, timeout_ms=5_000)
-            self.consumer = None
-        if self._offsets_reader is not None:
-            self._offsets_reader.close()
-            self._offsets_reader = None
+        self.runner.close()
         self.conn.close()
         if self._own_app:
             self.app.close()
@@ -376,200 +386,83 @@ class ProcessManager:
     def _t(self, table: str) -> sql.Composed:
         return _table(self.options.schema, table)
 
-    # -- consuming -----------------------------------------------------------------------------
+    # -- consuming (the runner's handler) -----------------------------------------------------------
 
-    def _connect(self) -> None:
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap.split(","),
-            group_id=self.options.group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=self.options.batch_size,
-            client_id="kravsak-automate",
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-            fetch_max_wait_ms=100,
-            # a member that crashed hands its partitions over within 10 s, not the default 45 s
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=3_000,
-        )
-        self.consumer.subscribe([self.options.topic], listener=_Seeker(self))
-
-    def end_offsets(self, partitions: list[Any]) -> dict[int, int]:
-        """The topic's end offsets, asked by a client of their own (the group member's request would
-        queue behind its long-polling fetch)."""
-        if self._offsets_reader is None:
-            self._offsets_reader = KafkaConsumer(
-                bootstrap_servers=self.settings.kafka_bootstrap.split(","),
-                group_id=None,
-                enable_auto_commit=False,
-                client_id="kravsak-automate-offsets",
-            )
-        return {tp.partition: int(o) for tp, o in self._offsets_reader.end_offsets(partitions).items()}
-
-    def _stored_offsets(self, cur: psycopg.Cursor[Any], *, lock: bool = False) -> dict[int, int]:
-        cur.execute(
-            sql.SQL(
-                'SELECT partition, next_offset FROM {} WHERE "group" = %s AND topic = %s'
-                + (" FOR UPDATE" if lock else "")
-            ).format(self._t("offsets")),
-            (self.options.group, self.options.topic),
-        )
-        return {int(p): int(o) for p, o in cur.fetchall()}
-
-    def seek_to_stored(self, partitions: list[Any]) -> None:
-        if not partitions:
-            return
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            stored = self._stored_offsets(cur)
-            missing = [tp for tp in partitions if tp.partition not in stored]
-            if missing and self.options.new_partitions_at_end:
-                ends = self.end_offsets(missing)
-                for tp in missing:
-                    stored[tp.partition] = ends[tp.partition]
-                cur.executemany(
-                    sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING").format(self._t("offsets")),
-                    [(self.options.group, self.options.topic, tp.partition, stored[tp.partition]) for tp in missing],
-                )
-        for tp in partitions:
-            offset = stored.get(tp.partition, 0)
-            self.consumer.seek(tp, offset)
-            log.info("automate.partition_assigned", topic=tp.topic, partition=tp.partition, offset=offset)
-
-    def poll(self, timeout_ms: int | None = None) -> ConsumeReport:
+    def poll(self, timeout_ms: int | None = None) -> RunReport:
         """One poll of the stream, applied to the worklist in one transaction."""
-        if self.consumer is None:
-            self._connect()
-        polled = self.consumer.poll(
-            timeout_ms=self.options.poll_timeout_ms if timeout_ms is None else timeout_ms,
-            max_records=self.options.batch_size,
-        )
-        records = sorted((r for rs in polled.values() for r in rs), key=lambda r: (r.partition, r.offset))
-        report = ConsumeReport()
-        if records:
-            self._apply_batch(records, report)
+        report = RunReport()
+        result = self.runner.poll_once(timeout_ms)
+        if result is not None and not result.gaps:
+            report.add(result)
         return report
 
-    def catch_up(self, timeout_s: float = 60.0) -> ConsumeReport:
+    def catch_up(self, timeout_s: float = 60.0) -> RunReport:
         """Poll until the worklist holds every record the topic had when called (assignment included)."""
-        if self.consumer is None:
-            self._connect()
-        total = ConsumeReport()
-        deadline = time.monotonic() + timeout_s
-        assigned = self.consumer.assignment()
-        ends = self.end_offsets(list(assigned)) if assigned else None
-        while True:
-            if ends is not None:
-                with self.conn.cursor() as cur:
-                    stored = self._stored_offsets(cur)
-                if all(stored.get(p, 0) >= o for p, o in ends.items()):
-                    return total
-            got = self.poll(timeout_ms=100)  # shorter ones can cut a group join short and start it over
-            total.applied += got.applied
-            total.ignored += got.ignored
-            total.parked += got.parked
-            total.batches += got.batches
-            if ends is None and (assigned := self.consumer.assignment()):
-                ends = self.end_offsets(list(assigned))
-            if time.monotonic() > deadline:
-                raise ServiceError(
-                    f"the process manager did not catch up with {self.options.topic} within {timeout_s:.0f} s",
-                    "check that Kafka runs (`kravsak status`)",
-                )
+        return self.runner.catch_up(timeout_s, who="the process manager")
 
-    def _apply_batch(self, records: Sequence[Any], report: ConsumeReport) -> None:
-        topic = self.options.topic
-        gaps: dict[int, int] = {}
-        try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                stored = self._stored_offsets(cur, lock=True)
-                for partition, first in {r.partition: r.offset for r in reversed(records)}.items():
-                    if first > stored.get(partition, 0):
-                        gaps[partition] = stored.get(partition, 0)
-                if gaps:
-                    raise _Gap()
-                inserts: list[dict[str, Any]] = []
-                hints: list[dict[str, Any]] = []
-                moved: dict[int, int] = {}
-                for r in records:
-                    moved[r.partition] = max(moved.get(r.partition, 0), r.offset + 1)
-                    if r.offset < stored.get(r.partition, 0):
-                        report.ignored += 1  # below the stored offset: already in
-                        continue
-                    self._record(cur, r, inserts, hints, report)
-                if inserts:
-                    cur.executemany(
-                        sql.SQL(
-                            "INSERT INTO {t} (case_id, namespace, creditor_id, invoice, jurisdiction, due, "
-                            'limitation_date, next_check, seen_version, topic, partition, "offset") VALUES '
-                            "(%(case_id)s, %(namespace)s, %(creditor_id)s, %(invoice)s, %(jurisdiction)s, "
-                            "%(due)s, %(limitation_date)s, %(hint)s, %(version)s, %(topic)s, %(partition)s, "
-                            "%(offset)s) ON CONFLICT (case_id) DO UPDATE SET "
-                            "seen_version = GREATEST({t}.seen_version, EXCLUDED.seen_version)"
-                        ).format(t=self._t("worklist")),
-                        inserts,
-                    )
-                if hints:
-                    cur.executemany(
-                        sql.SQL(
-                            "UPDATE {t} SET seen_version = GREATEST(seen_version, %(version)s), "
-                            "next_check = CASE WHEN %(version)s > checked_version AND closed_on IS NULL "
-                            "THEN LEAST(coalesce(next_check, %(hint)s::date), %(hint)s::date) ELSE next_check END, "
-                            'topic = %(topic)s, partition = %(partition)s, "offset" = %(offset)s, '
-                            "updated_at = now() WHERE case_id = %(case_id)s"
-                        ).format(t=self._t("worklist")),
-                        hints,
-                    )
-                cur.executemany(
-                    sql.SQL(
-                        'INSERT INTO {t} VALUES (%s, %s, %s, %s) ON CONFLICT ("group", topic, partition) '
-                        "DO UPDATE SET next_offset = GREATEST({t}.next_offset, EXCLUDED.next_offset)"
-                    ).format(t=self._t("offsets")),
-                    [(self.options.group, topic, p, o) for p, o in moved.items()],
-                )
-        except _Gap:
-            for partition, offset in gaps.items():
-                log.warning("automate.gap", topic=topic, partition=partition, offset=offset)
-                self.consumer.seek(TopicPartition(topic, partition), offset)
-            return
-        report.batches += 1
-        self._commit_to_kafka(records)
-        last = records[-1]
-        log.debug(
-            "automate.batch",
-            topic=last.topic,
-            partition=last.partition,
-            offset=last.offset,
-            applied=report.applied,
-            parked=report.parked,
-        )
+    def apply_batch(self, messages: Sequence[Message]) -> BatchResult:
+        return apply_in_transaction(self.conn, [self.offsets], messages, self._apply, log=log)
+
+    def revoked(self) -> None:
+        pass  # the worklist keeps nothing in memory
+
+    def _apply(
+        self, cur: psycopg.Cursor[Any], messages: Sequence[Message], stored: list[dict[int, int]], *, careful: bool
+    ) -> BatchResult:
+        """The batch's records → worklist inserts and hints, written with one statement each."""
+        result = BatchResult()
+        inserts: list[dict[str, Any]] = []
+        hints: list[dict[str, Any]] = []
+        for m in messages:
+            if m.offset < stored[0].get(m.partition, 0):
+                result.skipped += 1  # below the stored offset: already in
+                continue
+            self._record(cur, m, inserts, hints, result)
+        if inserts:
+            cur.executemany(
+                sql.SQL(
+                    "INSERT INTO {t} (case_id, namespace, creditor_id, invoice, jurisdiction, due, "
+                    'limitation_date, next_check, seen_version, topic, partition, "offset") VALUES '
+                    "(%(case_id)s, %(namespace)s, %(creditor_id)s, %(invoice)s, %(jurisdiction)s, "
+                    "%(due)s, %(limitation_date)s, %(hint)s, %(version)s, %(topic)s, %(partition)s, "
+                    "%(offset)s) ON CONFLICT (case_id) DO UPDATE SET "
+                    "seen_version = GREATEST({t}.seen_version, EXCLUDED.seen_version)"
+                ).format(t=self._t("worklist")),
+                inserts,
+            )
+        if hints:
+            cur.executemany(
+                sql.SQL(
+                    "UPDATE {t} SET seen_version = GREATEST(seen_version, %(version)s), "
+                    "next_check = CASE WHEN %(version)s > checked_version AND closed_on IS NULL "
+                    "THEN LEAST(coalesce(next_check, %(hint)s::date), %(hint)s::date) ELSE next_check END, "
+                    'topic = %(topic)s, partition = %(partition)s, "offset" = %(offset)s, '
+                    "updated_at = now() WHERE case_id = %(case_id)s"
+                ).format(t=self._t("worklist")),
+                hints,
+            )
+        return result
 
     def _record(
         self,
         cur: psycopg.Cursor[Any],
-        r: Any,
+        r: Message,
         inserts: list[dict[str, Any]],
         hints: list[dict[str, Any]],
-        report: ConsumeReport,
+        report: BatchResult,
     ) -> None:
         """One record → a worklist insert (a claim of our namespace invoiced) or a hint."""
-        event_type = _header(r, "event-type")
+        event_type = r.header("event-type")
         if event_type is not None and event_type not in WORKLIST_EVENTS:
-            report.ignored += 1  # no check date to move (party events: their claims carry what matters)
+            report.skipped += 1  # no check date to move (party events: their claims carry what matters)
             return
         try:
             record = decode(r.value, writer_lookup=self.schemas.by_fingerprint)
             values = domain_values(record)
         except Exception as exc:  # noqa: BLE001 - park it, never stop the stream for one record
-            case = (r.key or b"").decode("ascii", "replace")
-            with bound(case_id=case, topic=r.topic, partition=r.partition, offset=r.offset):
+            with bound(case_id=r.case_key, topic=r.topic, partition=r.partition, offset=r.offset):
                 log.error("automate.parked", error=f"{type(exc).__name__}: {exc}")
-            cur.execute(
-                sql.SQL(
-                    'INSERT INTO {} (topic, partition, "offset", case_id, payload, error) '
-                    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
-                ).format(self._t("parked")),
-                (r.topic, r.partition, r.offset, case, r.value, f"{type(exc).__name__}: {exc}"),
-            )
+            self.parked.park(cur, r, f"{type(exc).__name__}: {exc}")
             report.parked += 1
             return
         kind = str(record["event_type"])
@@ -583,7 +476,7 @@ class ProcessManager:
         }
         if kind == "ClaimInvoiced":
             if claim_id(self.options.namespace, str(values["creditor_id"]), str(values["invoice"])) != UUID(case_id):
-                report.ignored += 1  # a claim of another id namespace
+                report.skipped += 1  # a claim of another id namespace
                 return
             inserts.append(
                 {
@@ -601,24 +494,10 @@ class ProcessManager:
             return
         hint = _hint(kind, values, record["recorded_date"])
         if hint is None:
-            report.ignored += 1
+            report.skipped += 1
             return
         hints.append({**where, "hint": hint})
         report.applied += 1
-
-    def _commit_to_kafka(self, records: Sequence[Any]) -> None:
-        """Progress for tools (consumer-group lag); PostgreSQL stays the source of truth."""
-        from kafka.structs import OffsetAndMetadata
-
-        last: dict[int, int] = {}
-        for r in records:
-            last[r.partition] = max(last.get(r.partition, -1), r.offset)
-        try:
-            self.consumer.commit_async(
-                {TopicPartition(self.options.topic, p): OffsetAndMetadata(o + 1, "", -1) for p, o in last.items()}
-            )
-        except Exception as exc:  # noqa: BLE001 - only a progress signal
-            log.debug("automate.kafka_commit_skipped", error=str(exc))
 
     # -- ticking -------------------------------------------------------------------------------
 
@@ -849,17 +728,6 @@ class ProcessManager:
                     continue
                 self.tick(today)
                 ticked = today
-
-
-class _Gap(Exception):
-    """The batch starts beyond a stored offset: roll back and seek back."""
-
-
-def _header(record: Any, name: str) -> str | None:
-    for key, value in record.headers or ():
-        if key == name:
-            return bytes(value).decode("utf-8", "replace")
-    return None
 
 
 def _hint(kind: str, values: dict[str, Any], recorded: date) -> date | None:

@@ -43,8 +43,9 @@ from kravsak.settings import (
 
 if TYPE_CHECKING:
     from consumers.automate import AutomateOptions, Clock
-    from consumers.projector import RunnerOptions, RunReport
+    from consumers.projector import RunnerOptions
     from consumers.publisher import PublisherOptions, PublishReport
+    from consumers.runner import RunReport
 
 Service = Literal["publisher", "projector", "automate"]
 SERVICES: tuple[Service, ...] = ("publisher", "projector", "automate")
