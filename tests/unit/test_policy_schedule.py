@@ -147,7 +147,7 @@ def test_no_further_step_when_the_principal_was_paid_by_the_deadline_only_intere
 # --- boundaries: the day before and the day of --------------------------------------------------
 
 
-def test_an_instalment_counts_as_missed_only_after_its_grace_days_day_before_and_day_of() -> None:
+def one_instalment_due_20_february() -> CollectionApp:
     app = desk()
     invoice(app, "1", "2000.00", date(2025, 1, 20))
     app.agree_payment_plan(
@@ -157,6 +157,11 @@ def test_an_instalment_counts_as_missed_only_after_its_grace_days_day_before_and
         command_id="p",
         installments=[Installment(date(2025, 2, 20), Decimal("2000.00"))],
     )
+    return app
+
+
+def test_an_instalment_counts_as_missed_only_after_its_grace_days_day_before_and_day_of() -> None:
+    app = one_instalment_due_20_february()
     assert PLAN_GRACE_DAYS == 7
     assert plan_check_day(date(2025, 2, 20)) == date(2025, 2, 28)
 
@@ -175,15 +180,7 @@ def test_an_instalment_counts_as_missed_only_after_its_grace_days_day_before_and
 
 
 def test_without_grace_days_the_instalment_is_missed_the_day_after_its_due_date() -> None:
-    app = desk()
-    invoice(app, "1", "2000.00", date(2025, 1, 20))
-    app.agree_payment_plan(
-        creditor=ALTA,
-        invoice="1",
-        on=date(2025, 2, 5),
-        command_id="p",
-        installments=[Installment(date(2025, 2, 20), Decimal("2000.00"))],
-    )
+    app = one_instalment_due_20_february()
     claim = app.claim(ALTA, "1")
 
     assert plan_checkable(claim, date(2025, 2, 21), grace_days=0)
