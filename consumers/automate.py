@@ -1,26 +1,29 @@
 """The process manager (`kravsak automate`): the steps the case flow calls for, issued on the business clock.
 
-It keeps a worklist of the claims it follows and, once per business day (a *tick*), asks the
-domain what is due for each claim whose next check has come: ``domain.policy.due_action`` with the
-creditor's policy, the payment-plan check (``Claim.check_plan``) and the limitation alert. It issues
-what is due as ordinary ``CollectionApp`` commands; it holds no rule of its own.
+It keeps a worklist of the claims it follows and, once per business day (a *tick*), runs that
+day of the case flow for each claim whose next check has come: ``domain.caseflow.run_day``, the
+same code as ``CollectionApp.run_policies`` — the payment-plan check after its grace days, the
+limitation alert, the creditor's policy step issued as an ordinary ``CollectionApp`` command, and
+the next check date with its back-off (``domain.policy``). It holds no rule of its own: it keeps
+the worklist, records the steps and alerts, and decides when to tick.
 
 Delivery protocol
 -----------------
-- **Source.** Consumer group ``kravsak-automate`` on ``kravsak.case-events``. Every batch is applied
-  in ONE PostgreSQL transaction that locks the group's offset rows (``kravsak_automate.offsets``),
-  updates the worklist and moves the offsets. Kafka's committed offsets are only a progress signal.
-- **Assignment.** On (re)assignment each partition is sought to its stored offset (a partition
-  without one starts at the beginning, or at the end with ``new_partitions_at_end``, which a run in
-  a fresh namespace uses). A batch that begins *beyond* a stored offset (another member moved the
-  partition meanwhile) is rolled back and the partition sought back.
-- **What a record does.** ``ClaimInvoiced`` of this process's id namespace adds a row (first check:
-  the day after the due date). The few event types that can move a check date (``WORKLIST_EVENTS``:
-  payments, notices, deferrals, plans, resolutions ...) are decoded and give a *hint*; every other
-  record (party events, other namespaces' claims, objections, interruptions ...) only moves the
-  offset, undecoded by header. A hint is never the day the event was recorded: the tick of day D
-  acts on what was recorded by the end of D−1, as a nightly run would, so its decisions do not
-  depend on how quickly the stream delivered the day's own events.
+The shared protocol is the runner's (``consumers.runner``): consumer group ``kravsak-automate`` on
+``kravsak.case-events``, each batch in ONE PostgreSQL transaction with the group's offset rows
+(``kravsak_automate.offsets``, keyed by group), seek to the stored offset on assignment, a gap rolled
+back and sought back, Kafka's committed offsets only a progress signal, a stop after the batch in
+hand. What the process manager adds:
+
+- **A fresh namespace starts at the end.** With ``new_partitions_at_end`` (a run in a fresh id
+  namespace) a partition without a stored offset starts at its end instead of its beginning.
+- **What a record does.** ``ClaimInvoiced`` of this process's id namespace adds a worklist row
+  (first check: the day after the due date). The few event types that can move a check date
+  (``WORKLIST_EVENTS``: payments, notices, deferrals, plans, resolutions ...) are decoded and give a
+  *hint*; every other record (party events, other namespaces' claims, objections, interruptions
+  ...) only moves the offset, undecoded by its ``event-type`` header. A hint is never the day the
+  event was recorded: the tick of day D acts on what was recorded by the end of D−1, as a nightly
+  run would, so its decisions do not depend on how quickly the stream delivered the day's own events.
 - **Redelivery.** A hint can only bring a claim's next check *earlier* (``LEAST``), and an event the
   last tick already saw (``version <= checked_version``) changes no date. Applying a record twice
   therefore changes nothing that matters.
@@ -28,16 +31,20 @@ Delivery protocol
   with topic, partition and offset, and the offsets move on: the worklist is a helper, the event
   store stays the truth, and a parked claim is still checked on the dates it already had.
 - **Commands.** A tick loads each due claim from the event store, never from the stream, and issues
-  what ``due_action`` answers with the deterministic command id ``auto/<case>/<action>/<day>``; a claim
-  ignores a command id it has seen. The commands of a chunk of claims are stored in one transaction
-  (``CollectionApp.unit_of_work``); only then are the chunk's actions and worklist rows written. A
-  crash in between leaves the rows due, so the next tick (a restart ticks *today* first) reloads the
-  claims, finds the steps in their trails and schedules the next ones: nothing is sent twice.
+  what the case flow answers with the deterministic command id ``auto/<case>/<step>/<day>``
+  (``domain.caseflow.command_id``); a claim ignores a command id it has seen. The commands of a
+  chunk of claims are stored in one transaction (``CollectionApp.unit_of_work``); only then are the
+  chunk's actions and worklist rows written. A crash in between leaves the rows due, so the next
+  tick (a restart ticks *today* first) reloads the claims, finds the steps in their trails and
+  schedules the next ones: nothing is sent twice.
 - **Refusals.** ``CommandRefused`` is logged with its code, recorded in ``kravsak_automate.actions``
-  and the claim is checked again after a back-off (1, 2, 4 … 32 days). A concurrent write to one of
-  a chunk's claims (``IntegrityError``) makes the chunk run again claim by claim; a claim that
-  conflicts again is left for the next tick.
-  Any other error in one claim is logged and leaves that claim for the next tick; the tick goes on.
+  and the claim is checked again after the domain's back-off (``domain.policy.backoff_days``). A
+  concurrent write to one of a chunk's claims (``IntegrityError``) makes the chunk run again claim
+  by claim; a claim that conflicts again is left for the next tick. Any other error in one claim is
+  logged and leaves that claim for the next tick; the tick goes on.
+- **A new day waits for the stream.** Before the tick of a new day the process catches up with
+  the end offsets the topic had at that moment; if it cannot within a minute it logs
+  ``automate.tick_postponed`` and tries again.
 - **One ticker per namespace:** a PostgreSQL advisory lock; a second process only consumes.
 
 The business clock is injected (``Clock``): ``SystemClock`` in production, ``SimulatedClock`` (a
@@ -53,43 +60,43 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import psycopg
+import structlog
 from eventsourcing.persistence import IntegrityError
-from kafka import KafkaConsumer, TopicPartition
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from psycopg import sql
 
+from consumers.endpoints import Endpoints
+from consumers.runner import (
+    BatchResult,
+    ConsumerOptions,
+    Message,
+    OffsetTable,
+    ParkedTable,
+    Runner,
+    RunReport,
+    apply_in_transaction,
+    create_offsets_table,
+)
 from consumers.topics import CASE_EVENTS_TOPIC
 from consumers.wire.codec import SchemaStore, decode
 from consumers.wire.envelope import domain_values
+from domain import caseflow
 from domain.application import DEFAULT_NAMESPACE, CollectionApp
 from domain.claim import Claim, claim_id
-from domain.errors import CommandRefused
-from domain.policy import CollectionPolicy, PlannedAction, due_action
-from domain.rules import Rules, rules_for
-from kravsak.errors import KravsakError
-from kravsak.logs import bound, get_logger
-from kravsak.settings import Settings
+from domain.errors import ServiceError
+from domain.policy import CollectionPolicy
 
-log = get_logger("kravsak.automate")
+log = structlog.get_logger("kravsak.automate")
+bound = structlog.contextvars.bound_contextvars
 
 SCHEMA = "kravsak_automate"
 DEFAULT_GROUP = "kravsak-automate"
 SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
-MAX_BACKOFF_DAYS = 32
-BELOW_MINIMUM_RECHECK_DAYS = 30
-"""A claim under the policy's minimum amount is looked at again monthly (interest may lift it)."""
-PLAN_GRACE_DAYS = 7
-"""An instalment is checked this many days after its due date: a payment ordered on the due date
-reaches the creditor's account statement a few (working) days later, and a breach must not be
-recorded for money that is on its way."""
-
 # Events after which the claim is looked at on the day they were recorded: it may be closed,
 # collection may resume, a breach may need the next step.
 RECHECK_ON_RECORDED = frozenset(
@@ -117,7 +124,7 @@ WORKLIST_EVENTS = RECHECK_ON_RECORDED | {
 }
 
 
-class ClockNotSet(KravsakError):
+class ClockNotSet(ServiceError):
     """A simulated clock was read before anyone set it."""
 
 
@@ -202,9 +209,6 @@ def ensure_tables(conn: psycopg.Connection[Any], schema: str = SCHEMA) -> None:
     s = sql.Identifier(schema)
     ddl = sql.SQL("""
         CREATE SCHEMA IF NOT EXISTS {s};
-        CREATE TABLE IF NOT EXISTS {s}.offsets (
-            "group" text NOT NULL, topic text NOT NULL, partition int NOT NULL, next_offset bigint NOT NULL,
-            PRIMARY KEY ("group", topic, partition));
         CREATE TABLE IF NOT EXISTS {s}.worklist (
             case_id text PRIMARY KEY, namespace text NOT NULL, creditor_id text NOT NULL, invoice text NOT NULL,
             jurisdiction text NOT NULL, due date NOT NULL, limitation_date date NOT NULL, next_check date,
@@ -226,14 +230,24 @@ def ensure_tables(conn: psycopg.Connection[Any], schema: str = SCHEMA) -> None:
             namespace text PRIMARY KEY, last_tick date NOT NULL, checked int NOT NULL, commands int NOT NULL,
             updated_at timestamptz NOT NULL DEFAULT now());
         CREATE TABLE IF NOT EXISTS {s}.clock (name text PRIMARY KEY, today date NOT NULL, updated_at timestamptz);
-        CREATE TABLE IF NOT EXISTS {s}.parked (
-            topic text NOT NULL, partition int NOT NULL, "offset" bigint NOT NULL, case_id text NOT NULL,
-            payload bytea NOT NULL, error text NOT NULL, parked_at timestamptz NOT NULL DEFAULT now(),
-            PRIMARY KEY (topic, partition, "offset"));
     """).format(s=s)
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"kravsak-ddl-{schema}",))
-        conn.execute(ddl)
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"kravsak-ddl-{schema}",))
+        cur.execute(ddl)
+        create_offsets_table(cur, schema, by_group=True)  # the rows of every group share the table
+        cur.execute(
+            "SELECT 1 FROM information_schema.tables t WHERE t.table_schema = %s AND t.table_name = 'parked' "
+            "AND NOT EXISTS (SELECT 1 FROM information_schema.columns c WHERE c.table_schema = t.table_schema "
+            "AND c.table_name = 'parked' AND c.column_name = 'version')",
+            (schema,),
+        )
+        if cur.fetchone():  # parked by an earlier kravsak: the runner's columns added
+            cur.execute(
+                sql.SQL(
+                    "ALTER TABLE {} ADD COLUMN version bigint NOT NULL DEFAULT -1, ADD COLUMN event_id text"
+                ).format(_table(schema, "parked"))
+            )
+        ParkedTable(schema).create(cur)
 
 
 def last_tick(conn: psycopg.Connection[Any], namespace: UUID, schema: str = SCHEMA) -> date | None:
@@ -264,60 +278,6 @@ def alert_count(conn: psycopg.Connection[Any], namespace: UUID, schema: str = SC
     return int(row[0]) if row else 0
 
 
-# --- what a tick decides ---------------------------------------------------------------------------
-
-
-def next_check(
-    claim: Claim, policy: CollectionPolicy, day: date, *, open_total: Decimal, refusals: int = 0
-) -> date | None:
-    """The first day after ``day`` on which something may be due for ``claim``: the policy's next
-    step (after its anchor — due date or the last notice's deadline — and after any deferral), each
-    instalment of a plan being kept once its grace days are over, the limitation alert. Never later
-    than needed; a check that finds nothing simply schedules the next one."""
-    if claim.closed_on is not None or claim.write_off_reason is not None or day >= claim.limitation_date:
-        return None
-    candidates: list[date] = []
-    alert_from = claim.limitation_date - timedelta(days=policy.limitation_alert_days)
-    if alert_from > day:
-        candidates.append(alert_from)
-    if claim.facts.plans and not claim.plan_breached:
-        candidates += [c for i in claim.facts.plans[-1].installments if (c := _plan_check_day(i.due)) > day]
-    planned = planned_step(claim, policy)
-    if planned is not None:
-        step = max(planned.planned_for, day + timedelta(days=1))
-        moved = True
-        while moved:  # a deferral pushes the step past its end
-            moved = False
-            for d in claim.facts.deferrals:
-                if d.granted_on <= step <= d.until:
-                    step, moved = d.until + timedelta(days=1), True
-        if planned.kind == "notice" and open_total < policy.min_amount:
-            step = max(step, day + timedelta(days=BELOW_MINIMUM_RECHECK_DAYS))
-        if refusals:
-            step = max(step, day + timedelta(days=min(2 ** (refusals - 1), MAX_BACKOFF_DAYS)))
-        candidates.append(step)
-    return min(candidates) if candidates else None
-
-
-def plan_checkable(claim: Claim, day: date) -> bool:
-    """Whether ``Claim.check_plan`` may run on ``day``: no instalment is still within its grace days
-    (the domain's check counts every instalment whose due date has passed)."""
-    if not claim.facts.plans or claim.plan_breached:
-        return False
-    return not any(i.due < day < _plan_check_day(i.due) for i in claim.facts.plans[-1].installments)
-
-
-def _plan_check_day(due: date) -> date:
-    return due + timedelta(days=PLAN_GRACE_DAYS + 1)
-
-
-def planned_step(claim: Claim, policy: CollectionPolicy) -> PlannedAction | None:
-    """The policy's next step and the day it is planned for, whatever today is: ``due_action`` asked
-    on the last day collection is possible, with no amount threshold. None while the policy is
-    paused (objection, death, judgment, a plan being kept) or done."""
-    return due_action(claim, claim.limitation_date, policy, debtor_open_total=Decimal("Infinity"))
-
-
 # --- reports -------------------------------------------------------------------------------------
 
 
@@ -335,14 +295,6 @@ class TickReport:
     @property
     def issued(self) -> int:
         return sum(self.commands.values())
-
-
-@dataclass
-class ConsumeReport:
-    applied: int = 0
-    ignored: int = 0
-    parked: int = 0
-    batches: int = 0
 
 
 @dataclass
@@ -390,22 +342,11 @@ class AutomateOptions:
 # --- the process manager -------------------------------------------------------------------------
 
 
-class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped
-    def __init__(self, manager: ProcessManager) -> None:
-        self.manager = manager
-
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        pass
-
-    def on_partitions_assigned(self, assigned: Any) -> None:
-        self.manager.seek_to_stored(list(assigned))
-
-
 class ProcessManager:
     """Worklist from the stream, commands on the clock."""
 
     def __init__(
-        self, settings: Settings, options: AutomateOptions | None = None, *, app: CollectionApp | None = None
+        self, settings: Endpoints, options: AutomateOptions | None = None, *, app: CollectionApp | None = None
     ) -> None:
         self.settings = settings
         self.options = options or AutomateOptions()
@@ -419,17 +360,25 @@ class ProcessManager:
         self.conn: psycopg.Connection[Any] = psycopg.connect(settings.pg_dsn, autocommit=True)
         ensure_tables(self.conn, self.options.schema)
         self.schemas = SchemaStore.from_directory(self.options.schemas_dir)
-        self.consumer: Any = None
-        self._offsets_reader: Any = None
         self.namespace = str(self.options.namespace)
+        self.offsets = OffsetTable(self.options.schema, group=self.options.group)
+        self.parked = ParkedTable(self.options.schema)
+        consumer = ConsumerOptions(
+            topic=self.options.topic,
+            group=self.options.group,
+            client_id="kravsak-automate",
+            batch_size=self.options.batch_size,
+            poll_timeout_ms=self.options.poll_timeout_ms,
+            fetch_max_wait_ms=100,
+            # a member that crashed hands its partitions over within 10 s, not the default 45 s
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=3_000,
+            new_partitions_at_end=self.options.new_partitions_at_end,
+        )
+        self.runner = Runner(self.conn, settings.kafka_bootstrap, consumer, [self.offsets], self, log=log)
 
     def close(self) -> None:
-        if self.consumer is not None:
-            self.consumer.close(autocommit=False, timeout_ms=5_000)
-            self.consumer = None
-        if self._offsets_reader is not None:
-            self._offsets_reader.close()
-            self._offsets_reader = None
+        self.runner.close()
         self.conn.close()
         if self._own_app:
             self.app.close()
@@ -437,200 +386,83 @@ class ProcessManager:
     def _t(self, table: str) -> sql.Composed:
         return _table(self.options.schema, table)
 
-    # -- consuming -----------------------------------------------------------------------------
+    # -- consuming (the runner's handler) -----------------------------------------------------------
 
-    def _connect(self) -> None:
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=self.settings.kafka_bootstrap.split(","),
-            group_id=self.options.group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=self.options.batch_size,
-            client_id="kravsak-automate",
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-            fetch_max_wait_ms=100,
-            # a member that crashed hands its partitions over within 10 s, not the default 45 s
-            session_timeout_ms=10_000,
-            heartbeat_interval_ms=3_000,
-        )
-        self.consumer.subscribe([self.options.topic], listener=_Seeker(self))
-
-    def end_offsets(self, partitions: list[Any]) -> dict[int, int]:
-        """The topic's end offsets, asked by a client of their own (the group member's request would
-        queue behind its long-polling fetch)."""
-        if self._offsets_reader is None:
-            self._offsets_reader = KafkaConsumer(
-                bootstrap_servers=self.settings.kafka_bootstrap.split(","),
-                group_id=None,
-                enable_auto_commit=False,
-                client_id="kravsak-automate-offsets",
-            )
-        return {tp.partition: int(o) for tp, o in self._offsets_reader.end_offsets(partitions).items()}
-
-    def _stored_offsets(self, cur: psycopg.Cursor[Any], *, lock: bool = False) -> dict[int, int]:
-        cur.execute(
-            sql.SQL(
-                'SELECT partition, next_offset FROM {} WHERE "group" = %s AND topic = %s'
-                + (" FOR UPDATE" if lock else "")
-            ).format(self._t("offsets")),
-            (self.options.group, self.options.topic),
-        )
-        return {int(p): int(o) for p, o in cur.fetchall()}
-
-    def seek_to_stored(self, partitions: list[Any]) -> None:
-        if not partitions:
-            return
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            stored = self._stored_offsets(cur)
-            missing = [tp for tp in partitions if tp.partition not in stored]
-            if missing and self.options.new_partitions_at_end:
-                ends = self.end_offsets(missing)
-                for tp in missing:
-                    stored[tp.partition] = ends[tp.partition]
-                cur.executemany(
-                    sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING").format(self._t("offsets")),
-                    [(self.options.group, self.options.topic, tp.partition, stored[tp.partition]) for tp in missing],
-                )
-        for tp in partitions:
-            offset = stored.get(tp.partition, 0)
-            self.consumer.seek(tp, offset)
-            log.info("automate.partition_assigned", topic=tp.topic, partition=tp.partition, offset=offset)
-
-    def poll(self, timeout_ms: int | None = None) -> ConsumeReport:
+    def poll(self, timeout_ms: int | None = None) -> RunReport:
         """One poll of the stream, applied to the worklist in one transaction."""
-        if self.consumer is None:
-            self._connect()
-        polled = self.consumer.poll(
-            timeout_ms=self.options.poll_timeout_ms if timeout_ms is None else timeout_ms,
-            max_records=self.options.batch_size,
-        )
-        records = sorted((r for rs in polled.values() for r in rs), key=lambda r: (r.partition, r.offset))
-        report = ConsumeReport()
-        if records:
-            self._apply_batch(records, report)
+        report = RunReport()
+        result = self.runner.poll_once(timeout_ms)
+        if result is not None and not result.gaps:
+            report.add(result)
         return report
 
-    def catch_up(self, timeout_s: float = 60.0) -> ConsumeReport:
+    def catch_up(self, timeout_s: float = 60.0) -> RunReport:
         """Poll until the worklist holds every record the topic had when called (assignment included)."""
-        if self.consumer is None:
-            self._connect()
-        total = ConsumeReport()
-        deadline = time.monotonic() + timeout_s
-        assigned = self.consumer.assignment()
-        ends = self.end_offsets(list(assigned)) if assigned else None
-        while True:
-            if ends is not None:
-                with self.conn.cursor() as cur:
-                    stored = self._stored_offsets(cur)
-                if all(stored.get(p, 0) >= o for p, o in ends.items()):
-                    return total
-            got = self.poll(timeout_ms=100)  # shorter ones can cut a group join short and start it over
-            total.applied += got.applied
-            total.ignored += got.ignored
-            total.parked += got.parked
-            total.batches += got.batches
-            if ends is None and (assigned := self.consumer.assignment()):
-                ends = self.end_offsets(list(assigned))
-            if time.monotonic() > deadline:
-                raise KravsakError(
-                    f"the process manager did not catch up with {self.options.topic} within {timeout_s:.0f} s",
-                    "check that Kafka runs (`kravsak status`)",
-                )
+        return self.runner.catch_up(timeout_s, who="the process manager")
 
-    def _apply_batch(self, records: Sequence[Any], report: ConsumeReport) -> None:
-        topic = self.options.topic
-        gaps: dict[int, int] = {}
-        try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                stored = self._stored_offsets(cur, lock=True)
-                for partition, first in {r.partition: r.offset for r in reversed(records)}.items():
-                    if first > stored.get(partition, 0):
-                        gaps[partition] = stored.get(partition, 0)
-                if gaps:
-                    raise _Gap()
-                inserts: list[dict[str, Any]] = []
-                hints: list[dict[str, Any]] = []
-                moved: dict[int, int] = {}
-                for r in records:
-                    moved[r.partition] = max(moved.get(r.partition, 0), r.offset + 1)
-                    if r.offset < stored.get(r.partition, 0):
-                        report.ignored += 1  # below the stored offset: already in
-                        continue
-                    self._record(cur, r, inserts, hints, report)
-                if inserts:
-                    cur.executemany(
-                        sql.SQL(
-                            "INSERT INTO {t} (case_id, namespace, creditor_id, invoice, jurisdiction, due, "
-                            'limitation_date, next_check, seen_version, topic, partition, "offset") VALUES '
-                            "(%(case_id)s, %(namespace)s, %(creditor_id)s, %(invoice)s, %(jurisdiction)s, "
-                            "%(due)s, %(limitation_date)s, %(hint)s, %(version)s, %(topic)s, %(partition)s, "
-                            "%(offset)s) ON CONFLICT (case_id) DO UPDATE SET "
-                            "seen_version = GREATEST({t}.seen_version, EXCLUDED.seen_version)"
-                        ).format(t=self._t("worklist")),
-                        inserts,
-                    )
-                if hints:
-                    cur.executemany(
-                        sql.SQL(
-                            "UPDATE {t} SET seen_version = GREATEST(seen_version, %(version)s), "
-                            "next_check = CASE WHEN %(version)s > checked_version AND closed_on IS NULL "
-                            "THEN LEAST(coalesce(next_check, %(hint)s::date), %(hint)s::date) ELSE next_check END, "
-                            'topic = %(topic)s, partition = %(partition)s, "offset" = %(offset)s, '
-                            "updated_at = now() WHERE case_id = %(case_id)s"
-                        ).format(t=self._t("worklist")),
-                        hints,
-                    )
-                cur.executemany(
-                    sql.SQL(
-                        'INSERT INTO {t} VALUES (%s, %s, %s, %s) ON CONFLICT ("group", topic, partition) '
-                        "DO UPDATE SET next_offset = GREATEST({t}.next_offset, EXCLUDED.next_offset)"
-                    ).format(t=self._t("offsets")),
-                    [(self.options.group, topic, p, o) for p, o in moved.items()],
-                )
-        except _Gap:
-            for partition, offset in gaps.items():
-                log.warning("automate.gap", topic=topic, partition=partition, offset=offset)
-                self.consumer.seek(TopicPartition(topic, partition), offset)
-            return
-        report.batches += 1
-        self._commit_to_kafka(records)
-        last = records[-1]
-        log.debug(
-            "automate.batch",
-            topic=last.topic,
-            partition=last.partition,
-            offset=last.offset,
-            applied=report.applied,
-            parked=report.parked,
-        )
+    def apply_batch(self, messages: Sequence[Message]) -> BatchResult:
+        return apply_in_transaction(self.conn, [self.offsets], messages, self._apply, log=log)
+
+    def revoked(self) -> None:
+        pass  # the worklist keeps nothing in memory
+
+    def _apply(
+        self, cur: psycopg.Cursor[Any], messages: Sequence[Message], stored: list[dict[int, int]], *, careful: bool
+    ) -> BatchResult:
+        """The batch's records → worklist inserts and hints, written with one statement each."""
+        result = BatchResult()
+        inserts: list[dict[str, Any]] = []
+        hints: list[dict[str, Any]] = []
+        for m in messages:
+            if m.offset < stored[0].get(m.partition, 0):
+                result.skipped += 1  # below the stored offset: already in
+                continue
+            self._record(cur, m, inserts, hints, result)
+        if inserts:
+            cur.executemany(
+                sql.SQL(
+                    "INSERT INTO {t} (case_id, namespace, creditor_id, invoice, jurisdiction, due, "
+                    'limitation_date, next_check, seen_version, topic, partition, "offset") VALUES '
+                    "(%(case_id)s, %(namespace)s, %(creditor_id)s, %(invoice)s, %(jurisdiction)s, "
+                    "%(due)s, %(limitation_date)s, %(hint)s, %(version)s, %(topic)s, %(partition)s, "
+                    "%(offset)s) ON CONFLICT (case_id) DO UPDATE SET "
+                    "seen_version = GREATEST({t}.seen_version, EXCLUDED.seen_version)"
+                ).format(t=self._t("worklist")),
+                inserts,
+            )
+        if hints:
+            cur.executemany(
+                sql.SQL(
+                    "UPDATE {t} SET seen_version = GREATEST(seen_version, %(version)s), "
+                    "next_check = CASE WHEN %(version)s > checked_version AND closed_on IS NULL "
+                    "THEN LEAST(coalesce(next_check, %(hint)s::date), %(hint)s::date) ELSE next_check END, "
+                    'topic = %(topic)s, partition = %(partition)s, "offset" = %(offset)s, '
+                    "updated_at = now() WHERE case_id = %(case_id)s"
+                ).format(t=self._t("worklist")),
+                hints,
+            )
+        return result
 
     def _record(
         self,
         cur: psycopg.Cursor[Any],
-        r: Any,
+        r: Message,
         inserts: list[dict[str, Any]],
         hints: list[dict[str, Any]],
-        report: ConsumeReport,
+        report: BatchResult,
     ) -> None:
         """One record → a worklist insert (a claim of our namespace invoiced) or a hint."""
-        event_type = _header(r, "event-type")
+        event_type = r.header("event-type")
         if event_type is not None and event_type not in WORKLIST_EVENTS:
-            report.ignored += 1  # no check date to move (party events: their claims carry what matters)
+            report.skipped += 1  # no check date to move (party events: their claims carry what matters)
             return
         try:
             record = decode(r.value, writer_lookup=self.schemas.by_fingerprint)
             values = domain_values(record)
         except Exception as exc:  # noqa: BLE001 - park it, never stop the stream for one record
-            case = (r.key or b"").decode("ascii", "replace")
-            with bound(case_id=case, topic=r.topic, partition=r.partition, offset=r.offset):
+            with bound(case_id=r.case_key, topic=r.topic, partition=r.partition, offset=r.offset):
                 log.error("automate.parked", error=f"{type(exc).__name__}: {exc}")
-            cur.execute(
-                sql.SQL(
-                    'INSERT INTO {} (topic, partition, "offset", case_id, payload, error) '
-                    "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
-                ).format(self._t("parked")),
-                (r.topic, r.partition, r.offset, case, r.value, f"{type(exc).__name__}: {exc}"),
-            )
+            self.parked.park(cur, r, f"{type(exc).__name__}: {exc}")
             report.parked += 1
             return
         kind = str(record["event_type"])
@@ -644,7 +476,7 @@ class ProcessManager:
         }
         if kind == "ClaimInvoiced":
             if claim_id(self.options.namespace, str(values["creditor_id"]), str(values["invoice"])) != UUID(case_id):
-                report.ignored += 1  # a claim of another id namespace
+                report.skipped += 1  # a claim of another id namespace
                 return
             inserts.append(
                 {
@@ -662,24 +494,10 @@ class ProcessManager:
             return
         hint = _hint(kind, values, record["recorded_date"])
         if hint is None:
-            report.ignored += 1
+            report.skipped += 1
             return
         hints.append({**where, "hint": hint})
         report.applied += 1
-
-    def _commit_to_kafka(self, records: Sequence[Any]) -> None:
-        """Progress for tools (consumer-group lag); PostgreSQL stays the source of truth."""
-        from kafka.structs import OffsetAndMetadata
-
-        last: dict[int, int] = {}
-        for r in records:
-            last[r.partition] = max(last.get(r.partition, -1), r.offset)
-        try:
-            self.consumer.commit_async(
-                {TopicPartition(self.options.topic, p): OffsetAndMetadata(o + 1, "", -1) for p, o in last.items()}
-            )
-        except Exception as exc:  # noqa: BLE001 - only a progress signal
-            log.debug("automate.kafka_commit_skipped", error=str(exc))
 
     # -- ticking -------------------------------------------------------------------------------
 
@@ -780,76 +598,45 @@ class ProcessManager:
         return Check(item, failed=True)
 
     def _check_once(self, check: Check, day: date, policies: dict[str, CollectionPolicy]) -> None:
-        app, item = self.app, check.item
-        claim = app.claim(item.creditor_id, item.invoice)
-        check.update = {"case_id": item.case_id, "day": day, "action": None, "refusals": item.refusals}
-        if claim.closed_on is not None or claim.write_off_reason is not None:
-            check.update.update(self._schedule(claim, None, day))
-            return
+        """One day of the case flow for the claim (``domain.caseflow.run_day``), kept for the write."""
+        item = check.item
         if item.creditor_id not in policies:
-            policies[item.creditor_id] = CollectionPolicy.from_dict(app.creditor(item.creditor_id).policy)
-        policy = policies[item.creditor_id]
-        rules = rules_for(claim.jurisdiction.value)
-        plan_id = f"auto/{item.case_id}/plan/{day.isoformat()}"
-        if plan_checkable(claim, day) and claim.check_plan(command_id=plan_id, on=day, rules=rules):
-            app.save(claim)
-            check.update["action"] = "plan_breached"
-            check.actions.append((plan_id, "check", "plan", "breached", None, None, None))
-        check.alert = self._limitation_alert(claim, policy, item, day)
-        action = due_action(
-            claim,
-            day,
-            policy,
-            debtor_open_total=_open_total(claim, day, rules),
-            is_working_day=rules.calendar.is_working_day(day),
+            policies[item.creditor_id] = CollectionPolicy.from_dict(self.app.creditor(item.creditor_id).policy)
+        done = caseflow.run_day(
+            self.app,
+            creditor=item.creditor_id,
+            invoice=item.invoice,
+            day=day,
+            policy=policies[item.creditor_id],
+            prefix=caseflow.AUTOMATE_PREFIX,
+            refusals=item.refusals,
         )
-        if action is not None:
-            command_id = f"auto/{item.case_id}/{action.name}/{day.isoformat()}"
-            refused = self._issue(item, action, day, command_id)
-            deadline = action.deadline.isoformat() if action.deadline else None
-            if refused is None:
-                check.actions.append((command_id, action.kind, action.name, "accepted", None, None, deadline))
-                check.update["refusals"] = 0
+        action: str | None = None
+        if done.plan_breach is not None:
+            action = "plan_breached"
+            check.actions.append((done.plan_breach, "check", "plan", "breached", None, None, None))
+        if done.alert_days_left is not None:
+            check.alert = self._record_alert(done.claim, item, day, done.alert_days_left)
+        if done.step is not None:
+            step, planned = done.step, done.step.action
+            action = planned.name
+            if step.refused is None:
+                deadline = planned.deadline.isoformat() if planned.deadline else None
+                check.actions.append((step.command_id, planned.kind, planned.name, "accepted", None, None, deadline))
             else:
-                code = refused.code.value
-                check.actions.append((command_id, action.kind, action.name, "refused", code, refused.message, None))
-                check.update["refusals"] = item.refusals + 1
-            check.update["action"] = action.name
-            claim = app.claim(item.creditor_id, item.invoice)  # the fresh claim decides the next check
-        check.update.update(self._schedule(claim, policy, day, refusals=check.update["refusals"], rules=rules))
-
-    def _schedule(
-        self, claim: Claim, policy: CollectionPolicy | None, day: date, *, refusals: int = 0, rules: Rules | None = None
-    ) -> dict[str, Any]:
-        closed = claim.closed_on is not None or claim.write_off_reason is not None
-        nxt = None
-        if not closed and policy is not None and rules is not None:
-            nxt = next_check(claim, policy, day, open_total=_open_total(claim, day, rules), refusals=refusals)
-        return {
-            "next": nxt,
+                code, message = step.refused.code.value, step.refused.message
+                check.actions.append((step.command_id, planned.kind, planned.name, "refused", code, message, None))
+        claim = done.claim
+        check.update = {
+            "case_id": item.case_id,
+            "day": day,
+            "action": action,
+            "refusals": done.refusals,
+            "next": done.next_check,
             "version": claim.version,
             "limitation_date": claim.limitation_date,
-            "closed_on": (claim.closed_on or day) if closed else None,
+            "closed_on": (claim.closed_on or day) if done.closed else None,
         }
-
-    def _issue(self, item: WorkItem, action: PlannedAction, day: date, command_id: str) -> CommandRefused | None:
-        try:
-            if action.kind == "notice":
-                self.app.send_notice(
-                    creditor=item.creditor_id,
-                    invoice=item.invoice,
-                    notice=action.name,
-                    on=day,
-                    command_id=command_id,
-                    deadline=action.deadline,
-                )
-            else:
-                self.app.request_enforcement(
-                    creditor=item.creditor_id, invoice=item.invoice, route=action.name, on=day, command_id=command_id
-                )
-        except CommandRefused as refused:
-            return refused
-        return None
 
     def _write(self, checks: Sequence[Check], day: date, report: TickReport) -> None:
         """After the chunk's events are stored: its actions, worklist rows and log lines."""
@@ -903,12 +690,9 @@ class ProcessManager:
                         report.refused[str(code)] += 1
                         log.warning("automate.refused", command_id=command_id, action=name, code=code, reason=message)
 
-    def _limitation_alert(self, claim: Claim, policy: CollectionPolicy, item: WorkItem, day: date) -> bool:
+    def _record_alert(self, claim: Claim, item: WorkItem, day: date, days_left: int) -> bool:
         """Record (once per claim and limitation date) and log a limitation date within the alert days."""
         limitation = claim.limitation_date
-        if not limitation - timedelta(days=policy.limitation_alert_days) <= day <= limitation:
-            return False
-        days_left = (limitation - day).days
         cur = self.conn.execute(
             sql.SQL("INSERT INTO {} VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING").format(
                 self._t("alerts")
@@ -939,22 +723,11 @@ class ProcessManager:
             if ticked is None or today > ticked:
                 try:
                     self.catch_up()  # a new day acts on everything the stream holds by now, as a nightly run
-                except KravsakError as exc:
+                except ServiceError as exc:
                     log.warning("automate.tick_postponed", day=str(today), reason=exc.problem)
                     continue
                 self.tick(today)
                 ticked = today
-
-
-class _Gap(Exception):
-    """The batch starts beyond a stored offset: roll back and seek back."""
-
-
-def _header(record: Any, name: str) -> str | None:
-    for key, value in record.headers or ():
-        if key == name:
-            return bytes(value).decode("utf-8", "replace")
-    return None
 
 
 def _hint(kind: str, values: dict[str, Any], recorded: date) -> date | None:
@@ -975,43 +748,3 @@ def _hint(kind: str, values: dict[str, Any], recorded: date) -> date | None:
     if kind in RECHECK_ON_RECORDED:
         return recorded + one
     return None
-
-
-def _open_total(claim: Claim, day: date, rules: Rules) -> Decimal:
-    """What the claim amounts to on ``day`` (the figure the policy's minimum is compared with)."""
-    exact, _ = claim.interest_exact_on(day, rules)
-    return claim.account.balance(exact)
-
-
-ClockKind = Literal["system", "simulated"]
-
-
-def clock_for(settings: Settings, kind: ClockKind, name: str = "default", schema: str = SCHEMA) -> Clock:
-    if kind == "system":
-        return SystemClock()
-    return SimulatedClock(settings.pg_dsn, name, schema=schema)
-
-
-def run(settings: Settings, options: AutomateOptions | None = None, clock: Clock | None = None) -> None:
-    """`kravsak automate`: consume and tick until SIGTERM/SIGINT (the batch in hand is finished)."""
-    import signal
-
-    from consumers.topics import case_events_spec, ensure_topics_at
-
-    stop = threading.Event()
-
-    def handler(signum: int, _frame: Any) -> None:
-        log.info("automate.stopping", signal=signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    opts = options or AutomateOptions()
-    ensure_topics_at(settings.kafka_bootstrap, [case_events_spec(opts.topic)])
-    manager = ProcessManager(settings, opts)
-    log.info("automate.started", topic=opts.topic, group=opts.group, schema=opts.schema, namespace=str(opts.namespace))
-    try:
-        manager.run(clock or SystemClock(), stop)
-    finally:
-        manager.close()
-    log.info("automate.stopped")

@@ -2,17 +2,17 @@
 
 Delivery protocol
 -----------------
-- **Source.** A consumer group (default `kravsak-projector`) on `kravsak.case-events`. Kafka's own
-  committed offsets are only a progress signal for tools; the truth is in PostgreSQL.
-- **Offsets live with the rows.** Every projection schema (`kravsak_<name>`) has an `offsets`
-  table. A batch is applied in ONE PostgreSQL transaction that first locks the batch's partitions'
-  offset rows (`FOR UPDATE`), applies every record whose offset is at or after the stored next
-  offset, then moves the offsets. A crash anywhere rolls back rows and offsets together, so a
-  record is applied exactly once however often it is delivered.
-- **Assignment.** On (re)assignment the runner seeks every partition to the smallest stored next
-  offset over its projections. A record below a projection's stored offset is skipped for that
-  projection (it is already in); a record *beyond* it (a gap: another runner moved the partition
-  meanwhile) aborts the batch, rolls back and seeks back to the stored offset.
+The shared protocol is the runner's (``consumers.runner``): a consumer group (default
+`kravsak-projector`) on `kravsak.case-events`; each batch in ONE PostgreSQL transaction that locks
+the batch's partitions' offset rows, applies every record at or after the stored offset and moves
+the offsets, so a record is applied exactly once however often it is delivered; seek to the stored
+offset on assignment; a gap rolled back and sought back; a failing batch applied again record by
+record; Kafka's committed offsets only a progress signal for tools. What the projector adds:
+
+- **One offsets table per projection.** Every projection schema (`kravsak_<name>`) has its own
+  `offsets` table; one batch moves all of them in its transaction. On assignment a partition is
+  sought to the smallest stored offset over its projections, and a record below a projection's
+  stored offset is skipped for that projection (it is already in).
 - **Duplicates.** The publisher is at-least-once: a re-sent event has a new offset but its case
   version is not above the version already applied for its case (`case_versions`), so it changes
   nothing.
@@ -21,30 +21,36 @@ Delivery protocol
   on, the offsets move. A batch is first applied without savepoints, its writes pipelined; if
   anything in it fails, it rolls back and runs again event by event, each in a savepoint, so only
   the refused event is parked. `kravsak status` shows parked cases;
-  `kravsak project --retry-parked` applies them again after a fix.
+  `kravsak project --retry-parked` applies them again after a fix (`retry_parked`: per case, in
+  stream order, holding the case's partition offset rows as a live batch does).
 - **Several runners** in one group share the partitions; the row locks keep two of them from
   applying one partition at once during a rebalance.
 - **State for folding.** The runner folds each case with the domain's own event code
   (`projections.casefold`). The payload of every applied event is kept in `kravsak_cases.events`
   (`kravsak_cases<suffix>` beside suffixed projection schemas) in the same transaction, so a
-  restarted runner rebuilds a case's state from PostgreSQL.
+  restarted runner rebuilds a case's state from PostgreSQL; a revoked partition's cases are dropped
+  from memory.
+- **Rebuild and verify** read the topic without a group (`read_partition_range`) and apply it aside
+  through the same transaction (`runner.apply_in_transaction`), then switch or compare.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
 import structlog
 from kafka import KafkaConsumer, TopicPartition
-from kafka.consumer.subscription_state import ConsumerRebalanceListener
 
+from consumers.runner import BatchResult as BatchResult  # re-exported: the projector's batch API
+from consumers.runner import ConsumerOptions, OffsetTable, ParkedTable, Runner, apply_in_transaction
+from consumers.runner import Message as Message
+from consumers.runner import RunReport as RunReport
 from consumers.topics import CASE_EVENTS_TOPIC
 from consumers.wire.codec import SchemaStore, decode
 from consumers.wire.envelope import domain_values
@@ -76,17 +82,12 @@ def projection_named(name: str) -> Projection:
 
 
 def ensure_runner_tables(cur: psycopg.Cursor[Any], schema: str) -> None:
-    """The runner's bookkeeping inside a projection schema: offsets, case versions, parked events."""
+    """The runner's bookkeeping inside a projection schema: offsets and parked events (``consumers.runner``),
+    the applied version per case, the projection's meta."""
+    OffsetTable(schema).create(cur)
+    ParkedTable(schema).create(cur)
     cur.execute(f"""
-        CREATE SCHEMA IF NOT EXISTS "{schema}";
-        CREATE TABLE IF NOT EXISTS "{schema}".offsets (
-            topic text NOT NULL, partition int NOT NULL, next_offset bigint NOT NULL,
-            PRIMARY KEY (topic, partition));
         CREATE TABLE IF NOT EXISTS "{schema}".case_versions (case_id text PRIMARY KEY, version bigint NOT NULL);
-        CREATE TABLE IF NOT EXISTS "{schema}".parked (
-            case_id text NOT NULL, version bigint NOT NULL, event_id text, topic text NOT NULL, partition int NOT NULL,
-            "offset" bigint NOT NULL, payload bytea NOT NULL, error text NOT NULL,
-            parked_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (case_id, "offset", topic, partition));
         CREATE TABLE IF NOT EXISTS "{schema}".meta (key text PRIMARY KEY, value text NOT NULL);
     """)
 
@@ -121,42 +122,20 @@ def ensure_projection(
 
 
 def stored_offsets(cur: psycopg.Cursor[Any], schema: str, topic: str, *, lock: bool = False) -> dict[int, int]:
-    cur.execute(
-        f'SELECT partition, next_offset FROM "{schema}".offsets WHERE topic = %s' + (" FOR UPDATE" if lock else ""),
-        (topic,),
-    )
-    return {int(p): int(o) for p, o in cur.fetchall()}
-
-
-def lock_offsets(cur: psycopg.Cursor[Any], schema: str, topic: str, partitions: list[int]) -> dict[int, int]:
-    """Lock the offset rows of ``partitions``, in order, making the missing ones first: a partition
-    that has no row yet is locked all the same, so two runners cannot both apply its first records."""
-    cur.execute(
-        f'INSERT INTO "{schema}".offsets SELECT %s, p, 0 FROM unnest(%s::int[]) AS p ON CONFLICT DO NOTHING',
-        (topic, partitions),
-    )
-    cur.execute(
-        f'SELECT partition, next_offset FROM "{schema}".offsets WHERE topic = %s AND partition = ANY(%s) '
-        "ORDER BY partition FOR UPDATE",
-        (topic, partitions),
-    )
-    return {int(p): int(o) for p, o in cur.fetchall()}
+    """A projection's stored next offset per partition of ``topic``."""
+    return OffsetTable(schema).read(cur, topic, lock=lock)
 
 
 def parked_count(
     conn: psycopg.Connection[Any], projections: Iterable[Projection] | None = None, *, schema_suffix: str = ""
 ) -> dict[str, int]:
+    """Cases with parked events, per projection that exists."""
     out: dict[str, int] = {}
     with conn.cursor() as cur:
         for p in projections or all_projections():
-            schema = schema_name(p.name, suffix=schema_suffix)
-            cur.execute("SELECT to_regclass(%s)", (f'"{schema}".parked',))
-            row = cur.fetchone()
-            if row is None or row[0] is None:
-                continue
-            cur.execute(f'SELECT count(DISTINCT case_id) FROM "{schema}".parked')
-            count = cur.fetchone()
-            out[p.name] = int(count[0]) if count else 0
+            count = ParkedTable(schema_name(p.name, suffix=schema_suffix)).case_count(cur)
+            if count is not None:
+                out[p.name] = count
     return out
 
 
@@ -192,15 +171,6 @@ class Decoder:
         )
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes
-
-
 @dataclass
 class Target:
     """One projection and the schema it is applied into (live or a rebuild aside)."""
@@ -209,22 +179,15 @@ class Target:
     schema: str
 
 
-@dataclass
-class BatchResult:
-    applied: int = 0
-    skipped: int = 0
-    parked: int = 0
-    gaps: dict[int, int] = field(default_factory=dict)  # partition -> offset to seek back to
-
-
 class Applier:
-    """Applies batches of messages to a set of targets in one transaction each.
+    """Applies batches of messages to a set of targets: the projector's handler on ``consumers.runner``.
 
-    A batch first runs on a fast path: no savepoints, and the writes go out in one psycopg pipeline
-    instead of a round trip each. If anything in it fails (a projection raises, the database refuses
-    a row) the whole transaction rolls back and the batch runs again event by event, each in a
-    savepoint, so exactly the refused events are parked. Both paths apply the same events. The
-    runner's own rows (case versions, the cases' payloads) are written once per batch."""
+    ``apply_batch`` runs a batch through ``runner.apply_in_transaction`` (one transaction with every
+    target's offsets). A batch first runs on a fast path: no savepoints, and the writes go out in one
+    psycopg pipeline instead of a round trip each. If anything in it fails (a projection raises, the
+    database refuses a row) the whole transaction rolls back and the batch runs again event by event,
+    each in a savepoint, so exactly the refused events are parked. Both paths apply the same events.
+    The runner's own rows (case versions, the cases' payloads) are written once per batch."""
 
     def __init__(
         self,
@@ -238,63 +201,42 @@ class Applier:
         self.conn, self.targets, self.decode = conn, list(targets), decoder
         self.folder = folder or CaseFolder()
         self.cases_schema = cases_schema
+        self.offsets = [OffsetTable(t.schema) for t in self.targets]
         self._payloads: dict[tuple[str, int], bytes] = {}  # folded in this batch, written at its end
 
     def apply_batch(self, messages: Sequence[Message]) -> BatchResult:
-        if not messages:
-            return BatchResult()
-        try:
-            return self._apply_batch(messages, careful=False)
-        except psycopg.OperationalError:
-            raise  # the connection or the server: going on event by event would not help
-        except Exception as exc:  # noqa: BLE001 - find and park the event that failed
-            log.info(
-                "batch failed; applying it again event by event",
-                topic=messages[0].topic,
-                partition=messages[0].partition,
-                offset=messages[0].offset,
-                error=repr(exc)[:500],
-            )
-            return self._apply_batch(messages, careful=True)
+        """The batch and every target's offsets in one transaction (gaps come back in ``gaps``)."""
+        return apply_in_transaction(self.conn, self.offsets, messages, self._apply, discard=self.discard, log=log)
 
-    def _apply_batch(self, messages: Sequence[Message], *, careful: bool) -> BatchResult:
+    def discard(self) -> None:
+        """Forget the folded state: it may hold what a roll-back undid, or cases now another runner's."""
+        self.folder.clear()
+        self._payloads.clear()
+
+    def _apply(
+        self, cur: psycopg.Cursor[Any], messages: Sequence[Message], stored: list[dict[int, int]], *, careful: bool
+    ) -> BatchResult:
+        offsets = {t.schema: s for t, s in zip(self.targets, stored, strict=True)}
+        return self.apply_records(cur, messages, offsets, careful=careful)
+
+    def apply_records(
+        self,
+        cur: psycopg.Cursor[Any],
+        messages: Sequence[Message],
+        offsets: dict[str, dict[int, int]],
+        *,
+        careful: bool,
+    ) -> BatchResult:
+        """Apply ``messages`` inside the caller's transaction: each target takes the records at or
+        after its offset in ``offsets`` (schema → partition → next offset; a missing one is 0).
+        Writes the case versions and payloads, never the offsets."""
         result = BatchResult()
-        topic = messages[0].topic
-        first: dict[int, int] = {}
-        moved: dict[int, int] = {}
-        for m in messages:
-            first[m.partition] = min(first.get(m.partition, m.offset), m.offset)
-            moved[m.partition] = max(moved.get(m.partition, 0), m.offset + 1)
-        try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                offsets = {t.schema: lock_offsets(cur, t.schema, topic, sorted(first)) for t in self.targets}
-                for t in self.targets:
-                    for partition, offset in first.items():
-                        stored = offsets[t.schema].get(partition, 0)
-                        if offset > stored:
-                            result.gaps[partition] = min(result.gaps.get(partition, stored), stored)
-                if result.gaps:
-                    raise _Gap()
-                keys = sorted({(m.key or b"").decode("ascii", "replace") for m in messages})
-                cases = {t.schema: _Cases.read(cur, t.schema, keys) for t in self.targets}
-                self._payloads.clear()
-                with nullcontext() if careful else self.conn.pipeline():
-                    for m in messages:
-                        self._apply_one(cur, m, offsets, result, cases, careful=careful)
-                    self._write_runner_rows(cur, cases)
-                    for t in self.targets:
-                        cur.executemany(
-                            f'UPDATE "{t.schema}".offsets SET next_offset = GREATEST(next_offset, %s) '
-                            "WHERE topic = %s AND partition = %s",
-                            [(o, topic, p) for p, o in moved.items()],
-                        )
-        except _Gap:
-            self.folder.clear()
-            return result
-        except BaseException:
-            self.folder.clear()  # the fold may hold rolled-back state
-            self._payloads.clear()
-            raise
+        cases = {t.schema: _Cases.read(cur, t.schema, sorted({m.case_key for m in messages})) for t in self.targets}
+        self._payloads.clear()
+        with nullcontext() if careful else self.conn.pipeline():
+            for m in messages:
+                self._apply_one(cur, m, offsets, result, cases, careful=careful)
+            self._write_runner_rows(cur, cases)
         return result
 
     def _write_runner_rows(self, cur: psycopg.Cursor[Any], cases: dict[str, _Cases]) -> None:
@@ -325,11 +267,11 @@ class Applier:
         *,
         careful: bool,
     ) -> None:
-        wanted = [t for t in self.targets if m.offset >= offsets[t.schema].get(m.partition, 0)]
+        wanted = [t for t in self.targets if m.offset >= offsets.get(t.schema, {}).get(m.partition, 0)]
         if not wanted:
             result.skipped += 1
             return
-        case_key = (m.key or b"").decode("ascii", "replace")
+        case_key = m.case_key
         try:
             event = self.decode(m.value, topic=m.topic, partition=m.partition, offset=m.offset)
         except Exception as exc:  # noqa: BLE001 - an undecodable record parks its case, never stops the others
@@ -414,11 +356,7 @@ class Applier:
     def _park(
         cur: psycopg.Cursor[Any], t: Target, case_id: str, version: int, event_id: str | None, m: Message, error: str
     ) -> None:
-        cur.execute(
-            f'INSERT INTO "{t.schema}".parked (case_id, version, event_id, topic, partition, "offset", '
-            "payload, error) VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING",
-            (case_id, version, event_id, m.topic, m.partition, m.offset, m.value, error),
-        )
+        ParkedTable(t.schema).park(cur, m, error, case_id=case_id, version=version, event_id=event_id)
 
 
 @dataclass
@@ -448,10 +386,6 @@ class _Cases:
             self.known.add(case_id)
 
 
-class _Gap(Exception):
-    """The batch starts beyond a stored offset: roll back and seek back."""
-
-
 # --- the live runner -------------------------------------------------------------------------
 
 
@@ -468,28 +402,8 @@ class RunnerOptions:
     # partitions go to the others
 
 
-@dataclass
-class RunReport:
-    applied: int = 0
-    skipped: int = 0
-    parked: int = 0
-    batches: int = 0
-    seconds: float = 0.0
-
-
-class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped
-    def __init__(self, runner: ProjectionRunner) -> None:
-        self.runner = runner
-
-    def on_partitions_revoked(self, revoked: Any) -> None:
-        self.runner.folder.clear()
-
-    def on_partitions_assigned(self, assigned: Any) -> None:
-        self.runner.seek_to_stored(list(assigned))
-
-
 class ProjectionRunner:
-    """A consumer-group member applying case events to the read models."""
+    """A consumer-group member (``consumers.runner.Runner``) applying case events to the read models."""
 
     def __init__(self, dsn: str, bootstrap: str, options: RunnerOptions | None = None) -> None:
         options = options or RunnerOptions()
@@ -509,116 +423,41 @@ class ProjectionRunner:
             folder=self.folder,
             cases_schema=self.cases_schema,
         )
-        self.consumer: Any = None
+        consumer = ConsumerOptions(
+            topic=options.topic,
+            group=options.group,
+            client_id="kravsak-projector",
+            batch_size=options.batch_size,
+            poll_timeout_ms=options.poll_timeout_ms,
+            session_timeout_ms=options.session_timeout_ms,
+            fetch_max_bytes=32 * 1024 * 1024,
+        )
+        self.runner = Runner(self.conn, bootstrap, consumer, self.applier.offsets, self, log=log)
+
+    # the runner's handler: the applier of the moment (a benchmark may swap in a timed one)
+    def apply_batch(self, messages: Sequence[Message]) -> BatchResult:
+        return self.applier.apply_batch(messages)
+
+    def revoked(self) -> None:
+        self.folder.clear()
+
+    @property
+    def consumer(self) -> Any:
+        return self.runner.consumer
 
     def close(self) -> None:
-        if self.consumer is not None:
-            self.consumer.close(autocommit=False)
+        self.runner.close()
         self.conn.close()
-
-    def seek_to_stored(self, partitions: list[Any]) -> None:
-        if not partitions:
-            return
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            per_target = [stored_offsets(cur, t.schema, self.options.topic) for t in self.targets]
-        for tp in partitions:
-            offset = min(o.get(tp.partition, 0) for o in per_target)
-            self.consumer.seek(tp, offset)
-            log.info("partition assigned", topic=tp.topic, partition=tp.partition, offset=offset)
-
-    def _connect(self) -> None:
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap.split(","),
-            group_id=self.options.group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=self.options.batch_size,
-            client_id="kravsak-projector",
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-            fetch_max_bytes=32 * 1024 * 1024,
-            **({"session_timeout_ms": self.options.session_timeout_ms} if self.options.session_timeout_ms else {}),
-        )
-        self.consumer.subscribe([self.options.topic], listener=_Seeker(self))
 
     def run(
         self, stop: threading.Event | None = None, *, until_caught_up: bool = False, idle_timeout_s: float | None = None
     ) -> RunReport:
         """Apply batches until ``stop`` is set (or, with ``until_caught_up``, until the group has
         reached the end of every assigned partition)."""
-        stop = stop or threading.Event()
-        if self.consumer is None:
-            self._connect()
-        report = RunReport()
-        started = idle_since = time.monotonic()
-        while not stop.is_set():
-            polled = self.consumer.poll(timeout_ms=self.options.poll_timeout_ms, max_records=self.options.batch_size)
-            messages = sorted(
-                (
-                    Message(r.topic, r.partition, r.offset, r.key, r.value)
-                    for records in polled.values()
-                    for r in records
-                ),
-                key=lambda m: (m.partition, m.offset),
-            )
-            if messages:
-                idle_since = time.monotonic()
-                result = self.applier.apply_batch(messages)
-                if result.gaps:
-                    # the whole batch rolled back: every partition in it goes back, not only the gapped ones
-                    back = {m.partition: m.offset for m in reversed(messages)} | result.gaps
-                    for partition, offset in back.items():
-                        if partition in result.gaps:
-                            log.warning(
-                                "gap before stored offset; seeking back",
-                                topic=self.options.topic,
-                                partition=partition,
-                                offset=offset,
-                            )
-                        self.consumer.seek(TopicPartition(self.options.topic, partition), offset)
-                report.applied += result.applied
-                report.skipped += result.skipped
-                report.parked += result.parked
-                report.batches += 1
-                self._commit_to_kafka(messages)
-                last = messages[-1]
-                log.debug(
-                    "batch applied",
-                    topic=last.topic,
-                    partition=last.partition,
-                    offset=last.offset,
-                    applied=result.applied,
-                    parked=result.parked,
-                )
-                continue
-            if until_caught_up and self.caught_up():
-                break
-            if idle_timeout_s is not None and time.monotonic() - idle_since > idle_timeout_s:
-                break
-        report.seconds = time.monotonic() - started
-        return report
+        return self.runner.run(stop, until_caught_up=until_caught_up, idle_timeout_s=idle_timeout_s)
 
     def caught_up(self) -> bool:
-        assigned = self.consumer.assignment()
-        if not assigned:
-            return False
-        ends = self.consumer.end_offsets(list(assigned))
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            per_target = [stored_offsets(cur, t.schema, self.options.topic) for t in self.targets]
-        return all(o.get(tp.partition, 0) >= ends[tp] for tp in assigned for o in per_target)
-
-    def _commit_to_kafka(self, messages: Sequence[Message]) -> None:
-        """Progress for tools (consumer-group lag); PostgreSQL stays the source of truth."""
-        from kafka.structs import OffsetAndMetadata
-
-        last: dict[int, int] = {}
-        for m in messages:
-            last[m.partition] = max(last.get(m.partition, -1), m.offset)
-        try:
-            self.consumer.commit_async(
-                {TopicPartition(self.options.topic, p): OffsetAndMetadata(o + 1, "", -1) for p, o in last.items()}
-            )
-        except Exception as exc:  # noqa: BLE001 - only a progress signal
-            log.debug("kafka commit skipped", error=str(exc))
+        return self.runner.caught_up()
 
 
 # --- rebuild, verify, retry ------------------------------------------------------------------
@@ -878,33 +717,17 @@ def retry_parked(
             schema = schema_name(name, suffix=schema_suffix)
             ensure_projection(conn, projection, schema, cases_schema)
             with conn.cursor() as cur:
-                cur.execute(f'SELECT DISTINCT case_id FROM "{schema}".parked ORDER BY case_id')
-                case_ids = [str(c) for (c,) in cur.fetchall()]
+                case_ids = ParkedTable(schema).cases(cur)
             conn.commit()
-            target = Target(projection, schema)
+            target, parked = Target(projection, schema), ParkedTable(schema)
             applied = 0
             for case_id in case_ids:
                 with conn.transaction(), conn.cursor() as cur:
-                    cur.execute(
-                        f'SELECT DISTINCT topic, partition FROM "{schema}".parked WHERE case_id = %s ORDER BY 1, 2',
-                        (case_id,),
-                    )
-                    for topic, partition in cur.fetchall():
-                        lock_offsets(cur, schema, str(topic), [int(partition)])
-                    cur.execute(
-                        f'DELETE FROM "{schema}".parked WHERE case_id = %s '
-                        'RETURNING topic, partition, "offset", payload',
-                        (case_id,),
-                    )
-                    rows = sorted(cur.fetchall(), key=lambda r: (r[0], r[1], r[2]))
+                    for topic, partition in parked.partitions(cur, case_id):
+                        OffsetTable(schema).lock(cur, topic, [partition])
+                    messages = parked.take(cur, case_id)
                     applier = Applier(conn, [target], decoder, cases_schema=cases_schema)
-                    cases = {schema: _Cases.read(cur, schema, [case_id])}
-                    result = BatchResult()
-                    for topic, partition, offset, payload in rows:
-                        message = Message(str(topic), int(partition), int(offset), case_id.encode(), bytes(payload))
-                        applier._apply_one(cur, message, {schema: {}}, result, cases, careful=True)
-                    applier._write_runner_rows(cur, cases)
-                    applied += result.applied
+                    applied += applier.apply_records(cur, messages, {}, careful=True).applied
             done[name] = applied
     return done
 
@@ -922,32 +745,3 @@ def project_once(
     finally:
         timer.cancel()
         runner.close()
-
-
-def options_with(**changes: Any) -> RunnerOptions:
-    return replace(RunnerOptions(), **changes)
-
-
-def run(settings: Any, options: RunnerOptions | None = None) -> None:
-    """`kravsak project`: run one runner until SIGTERM/SIGINT (JSON log lines for services)."""
-    import signal
-
-    stop = threading.Event()
-
-    def handler(signum: int, _frame: Any) -> None:
-        log.info("stopping", signal=signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-    from consumers.topics import case_events_spec, ensure_topics_at
-
-    opts = options or RunnerOptions()
-    ensure_topics_at(settings.kafka_bootstrap, [case_events_spec(opts.topic)])
-    runner = ProjectionRunner(settings.pg_dsn, settings.kafka_bootstrap, opts)
-    log.info("projector started", topic=opts.topic, group=opts.group, projections=list(opts.projections))
-    try:
-        report = runner.run(stop)
-    finally:
-        runner.close()
-    log.info("projector stopped", applied=report.applied, skipped=report.skipped, parked=report.parked)

@@ -30,9 +30,9 @@ Delivery protocol
 - **Waiting.** LISTEN on the recorder's NOTIFY channel; a round starts when an insert commits
   (safety net: a round every `idle_wait_s` anyway). No polling of the table while idle.
 - **One active publisher per name**: a PostgreSQL advisory lock; a second one waits on standby.
-- **Stop.** SIGTERM/SIGINT (or `stop_event`): the current batch is finished, flushed and its
-  position stored, then `run_publisher` returns. A second signal exits at once (the unfinished
-  batch is simply sent again later).
+- **Stop.** The `stop_event` (set by SIGTERM/SIGINT in `kravsak.services`): the current batch is
+  finished, flushed and its position stored, then `run_publisher` returns. A second signal exits
+  at once (the unfinished batch is simply sent again later).
 - **Lag** = `max(notification_id) - position`, logged every `lag_log_interval_s` with the topic,
   partition and offset of the last acknowledged record; `publisher_lag(dsn)` reads it.
 """
@@ -40,19 +40,16 @@ Delivery protocol
 from __future__ import annotations
 
 import json
-import os
-import signal
-import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
 import psycopg
+import structlog
 from eventsourcing.persistence import InterfaceError as ESInterfaceError
 from eventsourcing.persistence import Notification
 from eventsourcing.persistence import OperationalError as ESOperationalError
@@ -61,31 +58,20 @@ from kafka.codec import has_lz4, has_zstd
 from kafka.errors import KafkaError
 from psycopg import sql
 
+from consumers.endpoints import Endpoints
 from consumers.topics import CASE_EVENTS_TOPIC, SCHEMAS_TOPIC, case_events_spec, ensure_topics_at, schemas_spec
 from consumers.wire import envelope
 from consumers.wire.codec import AvroSchema, SchemaStore, encode
 from domain.application import CollectionApp
-from kravsak import logs
-from kravsak.errors import KravsakError
-from kravsak.logs import bound, get_logger
-from kravsak.settings import Settings, load_settings
+from domain.errors import ServiceError
 
-log = get_logger(__name__)
+log = structlog.get_logger(__name__)
+bound = structlog.contextvars.bound_contextvars
 
 POSITION_TABLE = "kravsak_publisher_position"
 EVENTS_TABLE = f"{CollectionApp.name.lower()}_events"
 SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
 HALTED_EXIT_CODE = 3
-
-ENV_VARS: dict[str, str] = {
-    "KRAVSAK_PG_SCHEMA": "PostgreSQL schema of the event store and the publisher's position (default public)",
-    "KRAVSAK_PUBLISHER_TOPIC": f"topic the publisher writes case events to (default {CASE_EVENTS_TOPIC})",
-    "KRAVSAK_PUBLISHER_SCHEMAS_TOPIC": f"compacted topic of the writer schemas (default {SCHEMAS_TOPIC})",
-    "KRAVSAK_PUBLISHER_NAME": "name of the publisher's stored position (default: the topic)",
-    "KRAVSAK_PUBLISHER_BATCH": "notifications read, published and acknowledged per round (default 2000)",
-    "KRAVSAK_PUBLISHER_LAG_LOG_S": "seconds between publisher.lag log lines (default 10)",
-    "KRAVSAK_SCHEMAS_DIR": "folder of the Avro schemas (default: the schemas/ shipped with kravsak)",
-}
 
 _TRANSIENT: tuple[type[BaseException], ...] = (
     psycopg.OperationalError,
@@ -97,7 +83,7 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 
-class PublisherHalted(KravsakError):
+class PublisherHalted(ServiceError):
     """An event that cannot be published: the publisher stopped in front of it."""
 
     exit_code = HALTED_EXIT_CODE
@@ -127,7 +113,9 @@ class PublisherOptions:
     schemas_dir: Path = SCHEMAS_DIR
     create_topics: bool = True
     partitions: int | None = None
-    """Partitions of the topic if this publisher creates it; None: KRAVSAK_CASE_EVENTS_PARTITIONS or 12."""
+    """Partitions of the topic if this publisher creates it; None: ``DEFAULT_CASE_EVENTS_PARTITIONS``."""
+    replication: int | None = None
+    """Replication factor of the topics if this publisher creates them; None: min(3, brokers)."""
     linger_ms: int = 100
     """Within a round the records wait this long to fill a batch; the round's flush() sends the rest at once."""
     producer_batch_bytes: int = 512 * 1024
@@ -137,33 +125,6 @@ class PublisherOptions:
     @property
     def position_name(self) -> str:
         return self.name or self.topic
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> PublisherOptions:
-        env = os.environ if environ is None else environ
-        topic = env.get("KRAVSAK_PUBLISHER_TOPIC") or CASE_EVENTS_TOPIC
-        return cls(
-            topic=topic,
-            schemas_topic=env.get("KRAVSAK_PUBLISHER_SCHEMAS_TOPIC") or SCHEMAS_TOPIC,
-            name=env.get("KRAVSAK_PUBLISHER_NAME") or None,
-            pg_schema=env.get("KRAVSAK_PG_SCHEMA") or "public",
-            batch_size=int(_positive(env, "KRAVSAK_PUBLISHER_BATCH", 2000)),
-            lag_log_interval_s=_positive(env, "KRAVSAK_PUBLISHER_LAG_LOG_S", 10.0),
-            schemas_dir=Path(env["KRAVSAK_SCHEMAS_DIR"]) if env.get("KRAVSAK_SCHEMAS_DIR") else SCHEMAS_DIR,
-        )
-
-
-def _positive(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if value <= 0:
-        raise KravsakError(f"{name}={raw!r} is not a positive number", f"set {name} to e.g. {default:g}, or unset it")
-    return value
 
 
 @dataclass
@@ -239,28 +200,6 @@ def publisher_lag(dsn: str, *, name: str = CASE_EVENTS_TOPIC, schema: str = "pub
     return max(head - position, 0)
 
 
-def status_line(settings: Settings, options: PublisherOptions | None = None) -> str:
-    """One line for `kravsak status`: the publisher's position and lag; never raises."""
-    opts = options or PublisherOptions.from_env()
-    name, schema = opts.position_name, opts.pg_schema
-    try:
-        with psycopg.connect(settings.pg_dsn, autocommit=True, connect_timeout=3) as conn:
-            head = max_notification_id(conn, schema)
-            row = conn.execute(
-                sql.SQL("SELECT position, now() - updated_at FROM {} WHERE name = %s").format(_position_table(schema)),
-                (name,),
-            ).fetchone()
-    except psycopg.errors.UndefinedTable:
-        return f"publisher {name}: never ran (no position table in schema {schema}); {head} events stored"
-    except psycopg.Error as exc:
-        return f"publisher {name}: unknown, PostgreSQL does not answer ({type(exc).__name__})"
-    if row is None:
-        return f"publisher {name}: no position stored yet; lag {head}"
-    position, age = int(row[0]), row[1]
-    seconds = f", position stored {age.total_seconds():.0f} s ago" if age is not None else ""
-    return f"publisher {name}: position {position} of {head}, lag {max(head - position, 0)}{seconds}"
-
-
 # --- the publisher -----------------------------------------------------------------------------
 
 
@@ -275,7 +214,7 @@ class _Prepared:
 class Publisher:
     """One publisher process's state: the app (mapper and recorder), the connections, the producer."""
 
-    def __init__(self, settings: Settings, options: PublisherOptions) -> None:
+    def __init__(self, settings: Endpoints, options: PublisherOptions) -> None:
         self.settings = settings
         self.options = options
         self.schemas = SchemaStore.from_directory(options.schemas_dir)
@@ -340,8 +279,10 @@ class Publisher:
                 ensure_topics_at(
                     self.settings.kafka_bootstrap,
                     [
-                        case_events_spec(self.options.topic, partitions=self.options.partitions),
-                        schemas_spec(self.options.schemas_topic),
+                        case_events_spec(
+                            self.options.topic, partitions=self.options.partitions, replication=self.options.replication
+                        ),
+                        schemas_spec(self.options.schemas_topic, replication=self.options.replication),
                     ],
                 )
             self.producer = self._new_producer()
@@ -570,86 +511,23 @@ def _event_id(notification: Notification) -> str:
     return str(envelope.event_id(cast(envelope.Event, ident)))
 
 
-# --- entry points ------------------------------------------------------------------------------
-
-
-@contextmanager
-def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """First SIGTERM/SIGINT: finish the batch and stop. Second: exit at once."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: Any) -> None:
-        if stop.is_set():
-            raise SystemExit(128 + signum)
-        log.info("publisher.stopping", signal=signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+# --- entry point -------------------------------------------------------------------------------
 
 
 def run_publisher(
-    settings: Settings,
+    settings: Endpoints,
     *,
     stop_event: threading.Event | None = None,
     once: bool = False,
     options: PublisherOptions | None = None,
 ) -> PublishReport:
-    """Publish until stopped (`stop_event`, SIGTERM/SIGINT), or with `once` until the lag is 0.
+    """Publish until ``stop_event`` is set, or with ``once`` until the lag is 0.
 
     Raises `PublisherHalted` for an event it cannot publish (after storing the position before it).
-    Without a `stop_event`, SIGTERM and SIGINT stop it gracefully (main thread only).
-    """
-    opts = options or PublisherOptions.from_env()
-    stop = stop_event or threading.Event()
-    with _stop_on_signals(stop) if stop_event is None else _nothing():
-        publisher = Publisher(settings, opts)
-        try:
-            return publisher.run(stop, once=once)
-        finally:
-            publisher.close()
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
-
-
-def run(settings: Settings) -> None:
-    """`kravsak publish`: run until SIGTERM/SIGINT; a halt is a KravsakError for the CLI (exit 3)."""
-    run_publisher(settings)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m consumers.publisher [--once]`: JSON logs unless KRAVSAK_LOG_FORMAT=console."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    As a process: `kravsak publish` or `python -m kravsak.services publisher` (SIGTERM/SIGINT set
+    the stop event there)."""
+    publisher = Publisher(settings, options or PublisherOptions())
     try:
-        settings = load_settings()
-    except KravsakError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    logs.configure(
-        "console" if os.environ.get("KRAVSAK_LOG_FORMAT") == "console" else "json",
-        level=os.environ.get("KRAVSAK_LOG_LEVEL", "INFO"),
-    )
-    try:
-        report = run_publisher(settings, once="--once" in args)
-    except PublisherHalted as exc:
-        return exc.exit_code
-    except KravsakError as exc:
-        log.error("publisher.failed", error=exc.problem, fix=exc.fix)
-        return exc.exit_code
-    log.info(
-        "publisher.stopped", position=report.position, published=report.published, seconds=round(report.seconds, 1)
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+        return publisher.run(stop_event or threading.Event(), once=once)
+    finally:
+        publisher.close()

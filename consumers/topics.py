@@ -16,42 +16,33 @@ calls `ensure_topics` with its `TopicSpec`. For each topic that is
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import structlog
 from kafka import KafkaAdminClient
 from kafka.admin import AlterConfigOp, ConfigResource, ConfigResourceType
 from kafka.errors import KafkaError
 
-from kravsak.errors import KravsakError
-from kravsak.logs import get_logger
+from domain.errors import ServiceError
 
-log = get_logger(__name__)
+log = structlog.get_logger(__name__)
 
 CASE_EVENTS_TOPIC = "kravsak.case-events"
 SCHEMAS_TOPIC = "kravsak.schemas"
 DEFAULT_CASE_EVENTS_PARTITIONS = 12
 
-ENV_VARS: dict[str, str] = {
-    "KRAVSAK_CASE_EVENTS_PARTITIONS": (
-        f"partitions of {CASE_EVENTS_TOPIC} when it is created (default {DEFAULT_CASE_EVENTS_PARTITIONS}; "
-        "an existing topic with another count is an error)"
-    ),
-    "KRAVSAK_TOPIC_REPLICATION": "replication factor of kravsak's topics (default: min(3, brokers in the cluster))",
-}
-
 _UNKNOWN_TOPIC = 3
 _TOPIC_ALREADY_EXISTS = 36
 
 
-class TopicMismatch(KravsakError):
+class TopicMismatch(ServiceError):
     """An existing topic differs from its spec in a way kravsak must not change by itself."""
 
 
-class TopicSetupFailed(KravsakError):
+class TopicSetupFailed(ServiceError):
     """The broker refused to create or alter a topic."""
 
 
@@ -74,19 +65,16 @@ class TopicOutcome:
 
 
 def case_events_spec(
-    name: str = CASE_EVENTS_TOPIC, *, partitions: int | None = None, environ: Mapping[str, str] | None = None
+    name: str = CASE_EVENTS_TOPIC, *, partitions: int | None = None, replication: int | None = None
 ) -> TopicSpec:
-    """`kravsak.case-events`: every case event, keyed by case, kept forever."""
-    env = os.environ if environ is None else environ
-    count = (
-        partitions
-        if partitions is not None
-        else _positive(env, "KRAVSAK_CASE_EVENTS_PARTITIONS", DEFAULT_CASE_EVENTS_PARTITIONS)
-    )
+    """`kravsak.case-events`: every case event, keyed by case, kept forever.
+
+    ``partitions`` None: `DEFAULT_CASE_EVENTS_PARTITIONS`; ``replication`` None: min(3, brokers).
+    (The composition root passes `KRAVSAK_CASE_EVENTS_PARTITIONS` / `KRAVSAK_TOPIC_REPLICATION`.)"""
     return TopicSpec(
         name,
-        count,
-        _replication(env),
+        partitions if partitions is not None else DEFAULT_CASE_EVENTS_PARTITIONS,
+        replication,
         {
             "cleanup.policy": "delete",
             "retention.ms": "-1",
@@ -98,19 +86,18 @@ def case_events_spec(
     )
 
 
-def schemas_spec(name: str = SCHEMAS_TOPIC, *, environ: Mapping[str, str] | None = None) -> TopicSpec:
+def schemas_spec(name: str = SCHEMAS_TOPIC, *, replication: int | None = None) -> TopicSpec:
     """`kravsak.schemas`: every writer schema keyed by fingerprint hex, compacted."""
-    env = os.environ if environ is None else environ
     return TopicSpec(
         name,
         1,
-        _replication(env),
+        replication,
         {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "min.insync.replicas": "2"},
     )
 
 
-def default_specs(environ: Mapping[str, str] | None = None) -> list[TopicSpec]:
-    return [case_events_spec(environ=environ), schemas_spec(environ=environ)]
+def default_specs(*, partitions: int | None = None, replication: int | None = None) -> list[TopicSpec]:
+    return [case_events_spec(partitions=partitions, replication=replication), schemas_spec(replication=replication)]
 
 
 def ensure_topics(
@@ -230,23 +217,3 @@ def _align_configs(admin: KafkaAdminClient, spec: TopicSpec) -> dict[str, tuple[
     for key, (before, after) in drift.items():
         log.warning("topic.config_updated", topic=spec.name, config=key, before=before, after=after)
     return drift
-
-
-def _positive(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise KravsakError(
-            f"{name}={raw!r} is not a positive whole number",
-            f"set {name} to e.g. {default}, or unset it for the default",
-        )
-    return value
-
-
-def _replication(env: Mapping[str, str]) -> int | None:
-    return _positive(env, "KRAVSAK_TOPIC_REPLICATION", 1) if env.get("KRAVSAK_TOPIC_REPLICATION") else None

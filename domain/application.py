@@ -20,6 +20,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder, Recording, Transcoding
 
+from domain import caseflow
 from domain.channels import Channel, DebtorContact, NoDeliveryChannel, choose_channel, may_carry
 from domain.claim import Claim, claim_id, estate_status
 from domain.errors import CommandRefused, ErrorCode, Refusals, invalid
@@ -41,7 +42,7 @@ from domain.inputs import (
 from domain.kid import InvalidKid, KidAlgorithm, KidScheme, validate_payment_reference
 from domain.money import fmt
 from domain.parties import Creditor, Debtor, creditor_id_for, debtor_id_for
-from domain.policy import CollectionPolicy, PlannedAction, default_policy, due_action
+from domain.policy import CollectionPolicy, PlannedAction, default_policy
 from domain.records import DebtorKind, Installment, Jurisdiction
 from domain.references import PaymentReference, reference_id
 from domain.rules import Rules, rules_for
@@ -843,42 +844,38 @@ class CollectionApp(Application[UUID]):
     def run_policies(
         self, *, creditor: str, invoices: Iterable[str], start: date, until: date, command_id: str
     ) -> list[PolicyRun]:
-        """Drive the creditor's policy day by day from ``start`` through ``until`` for ``invoices``."""
-        cred = self.creditor(creditor)
-        policy = CollectionPolicy.from_dict(cred.policy)
-        rules = rules_for(cred.jurisdiction)
+        """Drive the creditor's policy day by day from ``start`` through ``until`` for ``invoices``:
+        every day of ``domain.caseflow.run_day`` for each, with ``command_id`` as the prefix of the
+        steps' ids (``<command_id>/<case id>/<step>/<day>``) and an instalment missed the day after
+        its due date (the contract's reading)."""
+        policy = CollectionPolicy.from_dict(self.creditor(creditor).policy)
         runs: list[PolicyRun] = []
         targets = list(invoices)
         day = start
         while day <= until:
-            working = rules.calendar.is_working_day(day)
             for invoice in targets:
-                claim = self.claim(creditor, invoice)
-                breach_id = f"{command_id}/{invoice}/plan/{day}"
-                if claim.check_plan(command_id=breach_id, on=day, rules=rules):
-                    self.save(claim)
-                total = self._debtor_open_total(claim, day, rules)
-                action = due_action(claim, day, policy, debtor_open_total=total, is_working_day=working)
-                if action is None:
-                    continue
-                cid = f"{command_id}/{invoice}/{action.name}/{day}"
-                try:
-                    if action.kind == "notice":
-                        self.send_notice(
-                            creditor=creditor,
-                            invoice=invoice,
-                            notice=action.name,
-                            on=day,
-                            command_id=cid,
-                            deadline=action.deadline,
+                done = caseflow.run_day(
+                    self,
+                    creditor=creditor,
+                    invoice=invoice,
+                    day=day,
+                    policy=policy,
+                    prefix=command_id,
+                    plan_grace_days=0,
+                    schedule=False,
+                )
+                if done.step is not None:
+                    refused = done.step.refused
+                    runs.append(
+                        PolicyRun(
+                            day,
+                            invoice,
+                            done.step.action,
+                            done.step.command_id,
+                            refused is None,
+                            refused.code.value if refused else None,
                         )
-                    else:
-                        self.request_enforcement(
-                            creditor=creditor, invoice=invoice, route=action.name, on=day, command_id=cid
-                        )
-                    runs.append(PolicyRun(day, invoice, action, cid, True, None))
-                except CommandRefused as refused:
-                    runs.append(PolicyRun(day, invoice, action, cid, False, refused.code.value))
+                    )
             day += timedelta(days=1)
         return runs
 
@@ -1001,10 +998,6 @@ class CollectionApp(Application[UUID]):
 
     def _exists(self, ident: UUID) -> bool:
         return (self._batch is not None and ident in self._batch) or ident in self.repository
-
-    def _debtor_open_total(self, claim: Claim, day: date, rules: Rules) -> Decimal:
-        exact, _ = claim.interest_exact_on(day, rules)
-        return claim.account.balance(exact)
 
     @staticmethod
     def _channel(debtor: Debtor, document: str) -> tuple[str, str]:

@@ -1,7 +1,12 @@
-"""Refusals: the stable error codes of the scenario contract (docs/scenario-format.md).
+"""Refusals and problems a person can fix: the two error families of kravsak.
 
-A refused command raises ``CommandRefused`` before any event is triggered, so it changes nothing.
-When several refusals apply, the one earliest in ``PRIORITY`` is reported.
+- ``CommandRefused``: the stable error codes of the scenario contract (docs/scenario-format.md). A refused command
+  raises it before any event is triggered, so it changes nothing. When several refusals apply, the
+  one earliest in ``PRIORITY`` is reported.
+- ``ServiceError(problem, fix)``: a problem with its fix, both written for the person at the
+  terminal (a port in use, a variable that holds no number, a topic with the wrong partition count).
+  Every layer may raise it; the composition root (``kravsak.cli``, ``kravsak.services``) prints it as
+  one line and exits with its ``exit_code``. ``kravsak.errors.KravsakError`` is the same class.
 """
 
 from __future__ import annotations
@@ -54,3 +59,17 @@ class Refusals:
 def invalid(field: str, rule: str) -> CommandRefused:
     """An ``invalid_input`` refusal naming the field and the rule it breaks."""
     return CommandRefused(ErrorCode.INVALID_INPUT, f"{field}: {rule}")
+
+
+class ServiceError(Exception):
+    """A problem with its fix, both written for the person at the terminal (exit code 2)."""
+
+    exit_code = 2
+
+    def __init__(self, problem: str, fix: str) -> None:
+        super().__init__(problem, fix)
+        self.problem = problem
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.problem} — fix: {self.fix}"

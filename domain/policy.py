@@ -1,9 +1,15 @@
-"""Collection policies: which step is due for a claim on a given day.
+"""Collection policies: which step is due for a claim on a given day, and when to look again.
 
 Each creditor has a policy — the notices it sends, how many days after the due date or the
 previous deadline, whether it charges fees, the smallest amount worth a notice. ``due_action`` is a
-pure function of the claim, the day and the policy; the application (or the process manager) turns
-its answer into a command. The law still decides: a planned step that the rules refuse is skipped.
+pure function of the claim, the day and the policy; ``domain.caseflow`` turns its answer into a
+command. The law still decides: a planned step that the rules refuse is skipped.
+
+When to look at a claim again is decided here too (``next_check``), from the claim's own state:
+the policy's next step after its anchor and any deferral, each instalment of a plan once its grace
+days are over (``PLAN_GRACE_DAYS``), a month later for a claim under the minimum, later and later
+after refusals (``backoff_days``), the limitation alert (``limitation_alert``). These are
+collection practice, not statute, so they are constants here rather than dated parameters.
 """
 
 from __future__ import annotations
@@ -15,6 +21,16 @@ from typing import Any
 
 from domain.claim import Claim
 from domain.records import Jurisdiction
+from domain.rules import Rules
+
+PLAN_GRACE_DAYS = 7
+"""An instalment is checked this many days after its due date: a payment ordered on the due date
+reaches the creditor's account statement a few (working) days later, and a breach must not be
+recorded for money that is on its way (``Claim.check_plan`` counts booked payments only)."""
+BELOW_MINIMUM_RECHECK_DAYS = 30
+"""A claim under the policy's minimum amount is looked at again monthly (interest may lift it)."""
+MAX_BACKOFF_DAYS = 32
+"""After a refused step the claim is looked at again 1, 2, 4 … days later, never more than this."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +149,7 @@ def due_action(
         return None
     if claim.facts.judgment_on is not None:
         return None
-    if any(d.granted_on <= day <= d.until for d in claim.facts.deferrals):
+    if deferred_until(claim, day) is not None:
         return None
     if claim.facts.plans and not claim.plan_breached:
         return None
@@ -181,3 +197,94 @@ def _steps_done(claim: Claim, policy: CollectionPolicy) -> int:
         elif step.notice is not None and step.notice in sent:
             done = i + 1
     return done
+
+
+def open_total(claim: Claim, day: date, rules: Rules) -> Decimal:
+    """What the claim amounts to on ``day``, interest included: the figure the minimum is compared with."""
+    exact, _ = claim.interest_exact_on(day, rules)
+    return claim.account.balance(exact)
+
+
+def deferred_until(claim: Claim, day: date) -> date | None:
+    """The last day of a deferral (henstand/anstånd) that covers ``day``, or None: the one deferral
+    window check. A deferral covers the days from when it was granted through ``until``."""
+    ends = [d.until for d in claim.facts.deferrals if d.granted_on <= day <= d.until]
+    return max(ends) if ends else None
+
+
+def first_day_not_deferred(claim: Claim, day: date) -> date:
+    """``day``, or the first day after the deferrals covering it (one may follow another)."""
+    while (until := deferred_until(claim, day)) is not None:
+        day = until + timedelta(days=1)
+    return day
+
+
+# --- when to look again --------------------------------------------------------------------------
+
+
+def plan_check_day(due: date, grace_days: int = PLAN_GRACE_DAYS) -> date:
+    """The first day an instalment due on ``due`` counts as missed: after its grace days."""
+    return due + timedelta(days=grace_days + 1)
+
+
+def plan_checkable(claim: Claim, day: date, grace_days: int = PLAN_GRACE_DAYS) -> bool:
+    """Whether ``Claim.check_plan`` may run on ``day``: a plan is being kept and no instalment is
+    still within its grace days (the domain's check counts every instalment whose due date passed)."""
+    if not claim.facts.plans or claim.plan_breached:
+        return False
+    return not any(i.due < day < plan_check_day(i.due, grace_days) for i in claim.facts.plans[-1].installments)
+
+
+def planned_step(claim: Claim, policy: CollectionPolicy) -> PlannedAction | None:
+    """The policy's next step and the day it is planned for, whatever today is: ``due_action`` asked
+    on the last day collection is possible, with no amount threshold. None while the policy is
+    paused (objection, death, judgment, a plan being kept) or done."""
+    return due_action(claim, claim.limitation_date, policy, debtor_open_total=Decimal("Infinity"))
+
+
+def backoff_days(refusals: int) -> int:
+    """Days until a claim whose last ``refusals`` steps were refused is looked at again (1, 2, 4 … 32)."""
+    return min(2 ** (refusals - 1), MAX_BACKOFF_DAYS) if refusals > 0 else 0
+
+
+def limitation_alert(claim: Claim, policy: CollectionPolicy, day: date) -> int | None:
+    """Days left to the limitation date when ``day`` lies within the policy's alert days before it
+    (the date itself included), else None."""
+    limitation = claim.limitation_date
+    if limitation - timedelta(days=policy.limitation_alert_days) <= day <= limitation:
+        return (limitation - day).days
+    return None
+
+
+def next_check(
+    claim: Claim,
+    policy: CollectionPolicy,
+    day: date,
+    *,
+    open_total: Decimal,
+    refusals: int = 0,
+    plan_grace_days: int = PLAN_GRACE_DAYS,
+) -> date | None:
+    """The first day after ``day`` on which something may be due for ``claim``: the policy's next
+    step (after its anchor — due date or the last notice's deadline — and after any deferral), each
+    instalment of a plan being kept once its grace days are over, the limitation alert. Never later
+    than needed; a check that finds nothing simply schedules the next one. ``refusals``: how many
+    steps in a row were refused (the back-off)."""
+    if claim.closed_on is not None or claim.write_off_reason is not None or day >= claim.limitation_date:
+        return None
+    candidates: list[date] = []
+    alert_from = claim.limitation_date - timedelta(days=policy.limitation_alert_days)
+    if alert_from > day:
+        candidates.append(alert_from)
+    if claim.facts.plans and not claim.plan_breached:
+        checks = (plan_check_day(i.due, plan_grace_days) for i in claim.facts.plans[-1].installments)
+        candidates += [c for c in checks if c > day]
+    planned = planned_step(claim, policy)
+    if planned is not None:
+        step = first_day_not_deferred(claim, max(planned.planned_for, day + timedelta(days=1)))
+        if planned.kind == "notice" and open_total < policy.min_amount:
+            step = max(step, day + timedelta(days=BELOW_MINIMUM_RECHECK_DAYS))
+        if refusals:
+            step = max(step, day + timedelta(days=backoff_days(refusals)))
+        candidates.append(step)
+    return min(candidates) if candidates else None

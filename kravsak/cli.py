@@ -1,12 +1,13 @@
 """The `kravsak` command.
 
-Errors a person can fix (kravsak.errors.KravsakError) end as one red line naming the problem and
-the fix, with exit code 2; anything else is a bug and shows its traceback.
+Errors a person can fix (the `domain.errors.ServiceError` family, `kravsak.errors.KravsakError`
+by its old name) end as one red line naming the problem and the fix, with exit code 2 (3 for a
+halted publisher); anything else is a bug and shows its traceback. The services (`publish`,
+`project`, `automate`) start through `kravsak.services`, as `python -m kravsak.services` does.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 import time
@@ -188,31 +189,44 @@ def smoke(ctx: typer.Context) -> None:
 
 @app.command()
 def publish(ctx: typer.Context) -> None:
-    """Run the publisher: event store notification log → Kafka (consumers.publisher.run)."""
-    _run_entry_point(ctx.obj, "consumers.publisher", "the publisher")
+    """Run the publisher: event store notification log → Kafka, until SIGTERM/SIGINT."""
+    from kravsak import services
+
+    with friendly_errors():
+        services.publish(ctx.obj)
 
 
 @app.command()
 def project(
     ctx: typer.Context,
-    group: Annotated[str, typer.Option(help="consumer group; runners in one group share the partitions")] = (
-        "kravsak-projector"
-    ),
+    group: Annotated[
+        str | None,
+        typer.Option(help="consumer group; runners in one group share the partitions (default kravsak-projector)"),
+    ] = None,
     projection: Annotated[list[str] | None, typer.Option(help="ledger, limitation, audit (default: all)")] = None,
     retry_parked: Annotated[bool, typer.Option("--retry-parked", help="apply parked events again, then exit")] = False,
 ) -> None:
     """Run a projection runner: Kafka → read models in PostgreSQL, until SIGTERM/SIGINT."""
+    from dataclasses import replace
+
     from consumers import projector
+    from kravsak import services
+    from kravsak.settings import projector_options
 
     settings: Settings = ctx.obj
     names = tuple(projection or ("ledger", "limitation", "audit"))
     with friendly_errors():
+        options = replace(projector_options(), projections=names)
+        if group:
+            options = replace(options, group=group)
         if retry_parked:
-            done = projector.retry_parked(settings.pg_dsn, names=names)
+            done = projector.retry_parked(
+                settings.pg_dsn, names=names, schemas_dir=options.schemas_dir, schema_suffix=options.schema_suffix
+            )
             for name, count in done.items():
                 out.print(f"{name}: {count} parked event(s) applied")
             return
-        projector.run(settings, projector.options_with(group=group, projections=names))
+        services.project(settings, options)
 
 
 @app.command()
@@ -343,8 +357,9 @@ def automate(
     """Run the process manager: worklist from the stream, reminders/warnings/enforcement on the business clock."""
     import uuid
 
-    from consumers import automate as pm
+    from consumers.automate import AutomateOptions
     from domain.application import DEFAULT_NAMESPACE
+    from kravsak import services
 
     settings: Settings = ctx.obj
     with friendly_errors():
@@ -354,13 +369,13 @@ def automate(
             ns = uuid.UUID(namespace) if namespace else DEFAULT_NAMESPACE
         except ValueError:
             raise KravsakError(f"--namespace {namespace!r} is not a UUID", "give the namespace as a UUID") from None
-        options = pm.AutomateOptions(
+        options = AutomateOptions(
             topic=topic, group=group, schema=schema, namespace=ns, event_store_schema=event_store_schema
         )
-        pm.run(
+        services.automate(
             settings,
             options,
-            pm.clock_for(settings, "simulated" if clock == "simulated" else "system", clock_name, schema),
+            services.clock_for(settings, "simulated" if clock == "simulated" else "system", clock_name, schema),
         )
 
 
@@ -436,27 +451,6 @@ def env() -> None:
         value = os.environ.get(name, "")
         table.add_row(name, redact_dsn(value) if name == "KRAVSAK_PG_DSN" and value else value, meaning)
     out.print(table)
-
-
-def _run_entry_point(settings: Settings, module_name: str, what: str) -> None:
-    """Services live in consumers/; each module offers `run(settings)` and returns on shutdown."""
-    with friendly_errors():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            raise KravsakError(
-                f"{what} is not in this build: there is no {module_name} module",
-                f"build {module_name} with a run(settings) function, or use a build that has it",
-            ) from None
-        run = getattr(module, "run", None)
-        if not callable(run):
-            raise KravsakError(
-                f"{module_name} has no run(settings) function to start {what} with",
-                f"add `def run(settings: kravsak.settings.Settings) -> None` to {module_name}",
-            )
-        run(settings)
 
 
 def _print_states(states: list[ServiceState], settings: Settings) -> None:

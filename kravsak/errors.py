@@ -1,24 +1,16 @@
-"""Problems a person can fix, each with the fix.
+"""Problems a person can fix, each with the fix: the local stack's and the settings' own kinds.
 
-The CLI prints such an error as one red line, `problem — fix: fix`, and exits with code 2.
-Anything else that escapes is a bug and keeps its traceback.
+The family is ``domain.errors.ServiceError`` (inner packages raise it too); ``KravsakError`` is the
+same class under the name the composition root has always used. The CLI prints such an error as one
+red line, `problem — fix: fix`, and exits with its code (2). Anything else that escapes is a bug and
+keeps its traceback.
 """
 
 from __future__ import annotations
 
+from domain.errors import ServiceError
 
-class KravsakError(Exception):
-    """A problem with its fix, both written for the person at the terminal."""
-
-    exit_code = 2
-
-    def __init__(self, problem: str, fix: str) -> None:
-        super().__init__(problem, fix)
-        self.problem = problem
-        self.fix = fix
-
-    def __str__(self) -> str:
-        return f"{self.problem} — fix: {self.fix}"
+KravsakError = ServiceError
 
 
 class SettingsError(KravsakError):

@@ -1,8 +1,14 @@
-"""Where kravsak finds its servers and keeps its local files, read from `KRAVSAK_*` variables.
+"""Every `KRAVSAK_*` variable kravsak reads, parsed here and nowhere else.
 
-Without `KRAVSAK_PG_DSN` / `KRAVSAK_KAFKA_BOOTSTRAP`, kravsak runs its own PostgreSQL and Kafka
-on loopback (see `kravsak.stack`) and the DSN and bootstrap string point at them. With them set,
-kravsak starts nothing for that server and only checks that it answers.
+`load_settings()`: where kravsak finds its servers and keeps its local files. Without
+`KRAVSAK_PG_DSN` / `KRAVSAK_KAFKA_BOOTSTRAP`, kravsak runs its own PostgreSQL and Kafka on loopback
+(see `kravsak.stack`) and the DSN and bootstrap string point at them. With them set, kravsak starts
+nothing for that server and only checks that it answers.
+
+`publisher_options()`, `projector_options()`, `automate_options()`: the typed options of the three
+services (`consumers/`), from their `KRAVSAK_PUBLISHER_*`, `KRAVSAK_PROJECTOR_*` and
+`KRAVSAK_AUTOMATE_*` variables; the services themselves read no environment. Every number goes
+through `env_number`, so a wrong value is one error naming the variable and what it must hold.
 """
 
 from __future__ import annotations
@@ -11,11 +17,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeVar, overload
+from uuid import UUID
 
 from psycopg.conninfo import conninfo_to_dict
 
 from kravsak.errors import SettingsError
+
+if TYPE_CHECKING:  # the services' modules load Kafka and eventsourcing: only when options are asked for
+    from consumers.automate import AutomateOptions
+    from consumers.projector import RunnerOptions
+    from consumers.publisher import PublisherOptions
 
 KAFKA_VERSION = "4.4.0"
 """The Apache Kafka release the local stack runs and docker-compose.yml pins."""
@@ -43,8 +55,33 @@ ENV_VARS: dict[str, str] = {
     "KRAVSAK_PG_BIN": f"folder of the PostgreSQL 15 server binaries (default {DEFAULT_PG_BIN})",
     "KRAVSAK_KAFKA_HEAP": "maximum Java heap of the local Kafka (default 768m)",
     "KRAVSAK_START_TIMEOUT": "seconds to wait for a server to answer after starting it (default 90)",
-    "KRAVSAK_LOG_FORMAT": "console (default) or json",
+    "KRAVSAK_LOG_FORMAT": "console (default; json for `python -m kravsak.services`) or json",
     "KRAVSAK_LOG_LEVEL": "DEBUG, INFO (default), WARNING or ERROR",
+    "KRAVSAK_CASE_EVENTS_PARTITIONS": (
+        "partitions of kravsak.case-events when it is created (default 12; an existing topic with another "
+        "count is an error)"
+    ),
+    "KRAVSAK_TOPIC_REPLICATION": "replication factor of kravsak's topics (default: min(3, brokers in the cluster))",
+    "KRAVSAK_PG_SCHEMA": "PostgreSQL schema of the event store and the publisher's position (default public)",
+    "KRAVSAK_SCHEMAS_DIR": "folder of the Avro schemas (default: the schemas/ shipped with kravsak)",
+    "KRAVSAK_PUBLISHER_TOPIC": "topic the publisher writes case events to (default kravsak.case-events)",
+    "KRAVSAK_PUBLISHER_SCHEMAS_TOPIC": "compacted topic of the writer schemas (default kravsak.schemas)",
+    "KRAVSAK_PUBLISHER_NAME": "name of the publisher's stored position (default: the topic)",
+    "KRAVSAK_PUBLISHER_BATCH": "notifications read, published and acknowledged per round (default 2000)",
+    "KRAVSAK_PUBLISHER_LAG_LOG_S": "seconds between publisher.lag log lines (default 10)",
+    "KRAVSAK_PROJECTOR_TOPIC": "the case-events topic the projector reads (default kravsak.case-events)",
+    "KRAVSAK_PROJECTOR_GROUP": "the projector's consumer group (default kravsak-projector)",
+    "KRAVSAK_PROJECTOR_SCHEMA_SUFFIX": "appended to every projection schema (kravsak_ledger<suffix>; default none)",
+    "KRAVSAK_PROJECTOR_BATCH": "most records the projector applies in one transaction (default 2000)",
+    "KRAVSAK_PROJECTOR_SESSION_TIMEOUT_MS": (
+        "how long the group waits for a silent projector before its partitions go to the others (default 45000)"
+    ),
+    "KRAVSAK_AUTOMATE_TOPIC": "the case-events topic the process manager reads (default kravsak.case-events)",
+    "KRAVSAK_AUTOMATE_GROUP": "the process manager's consumer group (default kravsak-automate)",
+    "KRAVSAK_AUTOMATE_SCHEMA": "PostgreSQL schema of its worklist, alerts and clocks (default kravsak_automate)",
+    "KRAVSAK_AUTOMATE_NAMESPACE": "id namespace (UUID) of the claims the process manager follows (default kravsak's)",
+    "KRAVSAK_AUTOMATE_CLOCK": "system (the calendar date; default) or simulated (a date kept in PostgreSQL)",
+    "KRAVSAK_AUTOMATE_CLOCK_NAME": "which simulated clock (default default; see `kravsak clock`)",
 }
 
 
@@ -61,6 +98,10 @@ class Settings:
     external_pg_dsn: str | None = None
     external_kafka_bootstrap: str | None = None
     log_format: LogFormat = "console"
+    case_events_partitions: int = 12
+    """Partitions of the case-events topic when kravsak creates it (KRAVSAK_CASE_EVENTS_PARTITIONS)."""
+    topic_replication: int | None = None
+    """Replication factor of kravsak's topics; None: min(3, brokers) (KRAVSAK_TOPIC_REPLICATION)."""
 
     @property
     def pg_is_external(self) -> bool:
@@ -150,10 +191,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         kafka_controller_port=_port(env, "KRAVSAK_KAFKA_CONTROLLER_PORT", DEFAULT_KAFKA_CONTROLLER_PORT),
         pg_bin=Path(env.get("KRAVSAK_PG_BIN") or DEFAULT_PG_BIN),
         kafka_heap=env.get("KRAVSAK_KAFKA_HEAP") or "768m",
-        start_timeout=_seconds(env, "KRAVSAK_START_TIMEOUT", 90.0),
+        start_timeout=env_number(env, "KRAVSAK_START_TIMEOUT", 90.0, what="a positive number of seconds"),
         external_pg_dsn=dsn,
         external_kafka_bootstrap=bootstrap,
         log_format="json" if log_format == "json" else "console",
+        case_events_partitions=env_number(env, "KRAVSAK_CASE_EVENTS_PARTITIONS", 12),
+        topic_replication=env_number(env, "KRAVSAK_TOPIC_REPLICATION", None, kind=int),
     )
     local_ports = [settings.pg_port, settings.kafka_port, settings.kafka_controller_port]
     if len(set(local_ports)) != len(local_ports):
@@ -163,6 +206,94 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "give KRAVSAK_PG_PORT, KRAVSAK_KAFKA_PORT and KRAVSAK_KAFKA_CONTROLLER_PORT distinct values",
         )
     return settings
+
+
+# --- the services' options ----------------------------------------------------------------------
+
+
+def service_logging(environ: Mapping[str, str] | None = None) -> tuple[LogFormat, str]:
+    """How a service process logs: JSON lines unless ``KRAVSAK_LOG_FORMAT=console``, at
+    ``KRAVSAK_LOG_LEVEL`` (INFO). Read before the settings, so that their errors are logged too."""
+    env = _environ(environ)
+    return ("console" if env.get("KRAVSAK_LOG_FORMAT") == "console" else "json"), env.get("KRAVSAK_LOG_LEVEL") or "INFO"
+
+
+ClockKind = Literal["system", "simulated"]
+
+
+def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if environ is None else environ
+
+
+def _schemas_dir(env: Mapping[str, str], default: Path) -> Path:
+    return Path(env["KRAVSAK_SCHEMAS_DIR"]) if env.get("KRAVSAK_SCHEMAS_DIR") else default
+
+
+def publisher_options(settings: Settings, environ: Mapping[str, str] | None = None) -> PublisherOptions:
+    """The publisher's options from the ``KRAVSAK_PUBLISHER_*`` variables that are set."""
+    from consumers.publisher import PublisherOptions
+
+    env, defaults = _environ(environ), PublisherOptions()
+    return PublisherOptions(
+        topic=env.get("KRAVSAK_PUBLISHER_TOPIC") or defaults.topic,
+        schemas_topic=env.get("KRAVSAK_PUBLISHER_SCHEMAS_TOPIC") or defaults.schemas_topic,
+        name=env.get("KRAVSAK_PUBLISHER_NAME") or None,
+        pg_schema=env.get("KRAVSAK_PG_SCHEMA") or defaults.pg_schema,
+        batch_size=env_number(env, "KRAVSAK_PUBLISHER_BATCH", defaults.batch_size),
+        lag_log_interval_s=env_number(env, "KRAVSAK_PUBLISHER_LAG_LOG_S", defaults.lag_log_interval_s),
+        schemas_dir=_schemas_dir(env, defaults.schemas_dir),
+        partitions=settings.case_events_partitions,
+        replication=settings.topic_replication,
+    )
+
+
+def projector_options(environ: Mapping[str, str] | None = None) -> RunnerOptions:
+    """A projection runner's options from the ``KRAVSAK_PROJECTOR_*`` variables that are set."""
+    from consumers.projector import RunnerOptions
+
+    env, defaults = _environ(environ), RunnerOptions()
+    return RunnerOptions(
+        topic=env.get("KRAVSAK_PROJECTOR_TOPIC") or defaults.topic,
+        group=env.get("KRAVSAK_PROJECTOR_GROUP") or defaults.group,
+        schema_suffix=env.get("KRAVSAK_PROJECTOR_SCHEMA_SUFFIX") or defaults.schema_suffix,
+        batch_size=env_number(env, "KRAVSAK_PROJECTOR_BATCH", defaults.batch_size),
+        session_timeout_ms=env_number(env, "KRAVSAK_PROJECTOR_SESSION_TIMEOUT_MS", None, kind=int),
+        schemas_dir=_schemas_dir(env, defaults.schemas_dir),
+    )
+
+
+def automate_options(environ: Mapping[str, str] | None = None) -> AutomateOptions:
+    """The process manager's options from the ``KRAVSAK_AUTOMATE_*`` variables that are set."""
+    from consumers.automate import AutomateOptions
+
+    env, defaults = _environ(environ), AutomateOptions()
+    raw = env.get("KRAVSAK_AUTOMATE_NAMESPACE")
+    try:
+        namespace = UUID(raw) if raw else defaults.namespace
+    except ValueError:
+        raise SettingsError(
+            f"KRAVSAK_AUTOMATE_NAMESPACE={raw!r} is not a UUID", "give the id namespace as a UUID, or unset it"
+        ) from None
+    return AutomateOptions(
+        topic=env.get("KRAVSAK_AUTOMATE_TOPIC") or defaults.topic,
+        group=env.get("KRAVSAK_AUTOMATE_GROUP") or defaults.group,
+        schema=env.get("KRAVSAK_AUTOMATE_SCHEMA") or defaults.schema,
+        namespace=namespace,
+        event_store_schema=env.get("KRAVSAK_PG_SCHEMA") or defaults.event_store_schema,
+        schemas_dir=_schemas_dir(env, defaults.schemas_dir),
+    )
+
+
+def automate_clock(environ: Mapping[str, str] | None = None) -> tuple[ClockKind, str]:
+    """Which business clock the process manager reads: ``KRAVSAK_AUTOMATE_CLOCK`` and ``_CLOCK_NAME``."""
+    env = _environ(environ)
+    kind = env.get("KRAVSAK_AUTOMATE_CLOCK") or "system"
+    if kind not in ("system", "simulated"):
+        raise SettingsError(
+            f"KRAVSAK_AUTOMATE_CLOCK={kind!r} is neither system nor simulated",
+            "set KRAVSAK_AUTOMATE_CLOCK to system or simulated, or unset it",
+        )
+    return ("simulated" if kind == "simulated" else "system"), env.get("KRAVSAK_AUTOMATE_CLOCK_NAME") or "default"
 
 
 def default_home() -> Path:
@@ -177,36 +308,80 @@ def default_home() -> Path:
     return Path.cwd() / ".kravsak"
 
 
-def _port(env: Mapping[str, str], name: str, default: int) -> int:
+N = TypeVar("N", int, float)
+
+
+@overload
+def env_number(
+    env: Mapping[str, str],
+    name: str,
+    default: N,
+    *,
+    kind: type[N] | None = None,
+    low: N | None = None,
+    high: N | None = None,
+    what: str | None = None,
+    example: str | None = None,
+) -> N: ...
+
+
+@overload
+def env_number(
+    env: Mapping[str, str],
+    name: str,
+    default: None,
+    *,
+    kind: type[N],
+    low: N | None = None,
+    high: N | None = None,
+    what: str | None = None,
+    example: str | None = None,
+) -> N | None: ...
+
+
+def env_number(
+    env: Mapping[str, str],
+    name: str,
+    default: N | None,
+    *,
+    kind: type[N] | None = None,
+    low: N | None = None,
+    high: N | None = None,
+    what: str | None = None,
+    example: str | None = None,
+) -> N | None:
+    """The number in variable ``name``, or ``default`` when it is unset or empty.
+
+    A whole number (``kind=int``, the default unless ``default`` is a float) or any number
+    (``float``), at least ``low`` (default: above 0) and at most ``high``. Anything else is one
+    ``SettingsError`` naming the variable, its value, what it must hold and how to fix it."""
     raw = env.get(name)
     if not raw:
         return default
+    number: type[N] = kind or (type(default) if default is not None else int)
     try:
-        port = int(raw)
+        value: N | None = number(raw.strip())
     except ValueError:
-        port = -1
-    if not 1024 <= port <= 65535:
-        raise SettingsError(
-            f"{name}={raw!r} is not a port number between 1024 and 65535",
-            f"set {name} to a free unprivileged port, or unset it for the default {default}",
-        )
-    return port
-
-
-def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if value <= 0:
-        raise SettingsError(
-            f"{name}={raw!r} is not a positive number of seconds",
-            f"set {name} to e.g. 120, or unset it for the default {default:g}",
-        )
+        value = None
+    fits = value is not None and (value > 0 if low is None else value >= low) and (high is None or value <= high)
+    if not fits:
+        must = what or ("a positive whole number" if number is int else "a positive number")
+        shown = example if example is not None else f"e.g. {default if default is not None else 1:g}"
+        fix = f"set {name} to {shown}, or unset it for the default" + (f" {default:g}" if default is not None else "")
+        raise SettingsError(f"{name}={raw!r} is not {must}", fix)
     return value
+
+
+def _port(env: Mapping[str, str], name: str, default: int) -> int:
+    return env_number(
+        env,
+        name,
+        default,
+        low=1024,
+        high=65535,
+        what="a port number between 1024 and 65535",
+        example="a free unprivileged port",
+    )
 
 
 def _check_bootstrap(bootstrap: str) -> None:

@@ -167,12 +167,13 @@ def measure_end_to_end(settings: Settings, resources: Resources, sizes: Sizes) -
     }
     procs: list[subprocess.Popen[bytes]] = []
     log_files: list[Path] = []
-    for module in ("consumers.publisher", "consumers.projector_main"):
-        log_file = Path(tempfile.gettempdir()) / f"kravsak-bench-{resources.tag}-{module.split('.')[-1]}.log"
+    for service in ("publisher", "projector"):
+        log_file = Path(tempfile.gettempdir()) / f"kravsak-bench-{resources.tag}-{service}.log"
         resources.files.append(log_file)
         log_files.append(log_file)
         with log_file.open("wb") as out:
-            procs.append(subprocess.Popen([sys.executable, "-m", module], env=env, stdout=out, stderr=out, cwd=ROOT))
+            command = [sys.executable, "-m", "kravsak.services", service]
+            procs.append(subprocess.Popen(command, env=env, stdout=out, stderr=out, cwd=ROOT))
     watch = LedgerWatch(settings.pg_dsn, schema_name("ledger", suffix=suffix))
     try:
         with progress_bar() as bar:
@@ -231,7 +232,7 @@ def measure_end_to_end(settings: Settings, resources: Resources, sizes: Sizes) -
         "save_to_broker_ms": _spread(to_broker),
         "broker_to_ledger_ms": _spread(broker_to_ledger),
         "memory": memory,
-        "processes": ["python -m consumers.publisher", "python -m consumers.projector_main"],
+        "processes": ["python -m kravsak.services publisher", "python -m kravsak.services projector"],
     }
 
 

@@ -6,7 +6,7 @@
     to lag 0: events/s from the store to acknowledged on Kafka.
 
 ``python -m kravsak.bench.publish latency [--rate 200] [--seconds 30]``
-    Runs the publisher as its own process (``python -m consumers.publisher``, as in production)
+    Runs the publisher as its own process (``python -m kravsak.services publisher``, as in production)
     while a writer saves commands through ``CollectionApp`` at a steady rate of events/s. Per event
     it compares the wall-clock time ``save()`` returned with the time the broker appended the
     record (the topic uses ``message.timestamp.type=LogAppendTime``; with ``acks=all`` on one
@@ -193,7 +193,9 @@ def measure_latency(
     }
     log_file = Path(tempfile.gettempdir()) / f"kravsak-bench-publisher-{tag}.log"
     with log_file.open("wb") as out:
-        publisher = subprocess.Popen([sys.executable, "-m", "consumers.publisher"], env=env, stdout=out, stderr=out)
+        publisher = subprocess.Popen(
+            [sys.executable, "-m", "kravsak.services", "publisher"], env=env, stdout=out, stderr=out
+        )
     try:
         # let the publisher start and catch up with the set-up before the clock starts
         _wait_for_lag_zero(settings, topic, schema, 60, need_position=True)

@@ -81,7 +81,7 @@ class DemoRun:
 
 
 class Services:
-    """The publisher (`python -m consumers.publisher`) and the projector (`kravsak project`) as processes."""
+    """The publisher (`python -m kravsak.services publisher`) and the projector (`kravsak project`) as processes."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -90,7 +90,7 @@ class Services:
     def start(self) -> None:
         env = {**os.environ, "KRAVSAK_LOG_FORMAT": "json"}
         commands = {
-            "publisher": [sys.executable, "-m", "consumers.publisher"],
+            "publisher": [sys.executable, "-m", "kravsak.services", "publisher"],
             "projector": [sys.executable, "-m", "kravsak.cli", "project"],
         }
         for name, command in commands.items():
@@ -204,7 +204,11 @@ def check_stack(settings: Settings) -> None:
     level = kafka_log.level
     kafka_log.setLevel(logging.CRITICAL)  # one line saying what to do, not the client's retries
     try:
-        ensure_topics_at(settings.kafka_bootstrap, default_specs(), timeout_s=20)
+        ensure_topics_at(
+            settings.kafka_bootstrap,
+            default_specs(partitions=settings.case_events_partitions, replication=settings.topic_replication),
+            timeout_s=20,
+        )
     except Exception as exc:  # noqa: BLE001 - any failure here means the broker is not usable
         raise KravsakError(
             f"Kafka does not answer at {settings.kafka_bootstrap}: {exc}",

@@ -2,7 +2,7 @@
 while live, a projection that refuses a case. Every test ends with the projections equal to a
 clean rebuild (``verify``) and the ledger equal to the domain.
 
-Runners run as their own processes (``python -m consumers.projector_main``) so a SIGKILL hits
+Runners run as their own processes (``python -m kravsak.services projector``) so a SIGKILL hits
 them at an arbitrary instant; each test has its own topic (6 partitions), group and schemas.
 """
 
@@ -134,7 +134,7 @@ class Runner:
         }
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "consumers.projector_main"],
+                [sys.executable, "-m", "kravsak.services", "projector"],
                 cwd=ROOT,
                 env=env,
                 stdout=log,

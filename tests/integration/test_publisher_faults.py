@@ -129,7 +129,7 @@ def start_publisher(tmp_path: Path) -> Iterator[Callable[..., PublisherProcess]]
         log_file = tmp_path / f"publisher-{len(started)}.log"
         with log_file.open("wb") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "consumers.publisher"], cwd=REPO, env=env, stdout=out, stderr=out
+                [sys.executable, "-m", "kravsak.services", "publisher"], cwd=REPO, env=env, stdout=out, stderr=out
             )
         started.append(PublisherProcess(process, log_file))
         return started[-1]

@@ -5,12 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from kravsak.cli import _run_entry_point, app
+from kravsak.cli import app
 from kravsak.errors import PortInUse
-from kravsak.settings import load_settings
 
 
 def test_an_error_reads_problem_then_fix() -> None:
@@ -44,15 +42,3 @@ def test_reset_without_yes_deletes_nothing(monkeypatch: pytest.MonkeyPatch, tmp_
     assert result.exit_code == 2
     assert "kravsak reset --yes" in result.output
     assert (tmp_path / "pg").is_dir()
-
-
-def test_a_service_module_that_does_not_exist_yet_is_reported_not_crashed(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    settings = load_settings({"KRAVSAK_HOME": str(tmp_path)})
-
-    with pytest.raises(typer.Exit) as exited:
-        _run_entry_point(settings, "consumers.does_not_exist", "the thing")
-
-    assert exited.value.exit_code == 2
-    assert "there is no consumers.does_not_exist module" in capsys.readouterr().err

@@ -1,0 +1,582 @@
+"""The one Kafka → PostgreSQL consumer runner: a consumer-group member whose offsets live in PostgreSQL.
+
+The projector (``consumers.projector``) and the process manager (``consumers.automate``) both run on
+it. A service gives the runner its offset tables and a *handler* that applies a batch; everything
+about offsets, partitions and the consumer group is here, once.
+
+Delivery protocol (shared)
+--------------------------
+- **Offsets live with the rows.** A service keeps its stored next offsets in PostgreSQL
+  (``OffsetTable``: ``<schema>.offsets``, one row per topic and partition, or per group, topic and
+  partition). ``apply_in_transaction`` applies a batch in ONE PostgreSQL transaction that first
+  locks the batch's partitions' offset rows (``FOR UPDATE``, in partition order; a missing row is
+  made at 0 first, so two members cannot both apply a partition's first records), lets the handler
+  apply every record at or after the stored offset, then moves the offsets. A crash anywhere rolls
+  back rows and offsets together: a record takes effect exactly once however often it is delivered.
+  Kafka's committed offsets are never read back.
+- **Assignment.** On (re)assignment every partition is sought to its stored next offset (the
+  smallest over the service's tables). A partition without one starts at 0, or at its end with
+  ``new_partitions_at_end`` (the rows are written at once, so a later restart resumes there).
+  On revocation the handler forgets what it holds in memory (``revoked``).
+- **Gaps.** A batch whose first record of a partition lies *beyond* a stored offset (another member
+  moved the partition meanwhile) is rolled back whole, and every partition of the batch is sought
+  back (the gapped ones to their stored offset): nothing in between is skipped.
+- **A batch that fails** (the handler raises, the database refuses a row; not a lost connection) is
+  rolled back and applied again with ``careful=True``; the handler then isolates what failed and
+  *parks* it (``ParkedTable``: the record with its error, in the service's schema) and the offsets
+  move on. What a service parks, and what waits behind a parked record, is the service's own.
+- **Kafka progress.** After the transaction commits, the batch's offsets are committed to Kafka
+  asynchronously: a progress signal for tools (consumer-group lag) only; a failed commit is logged
+  and ignored.
+- **Stop.** ``run`` returns after the batch in hand once its stop event is set (SIGTERM/SIGINT in
+  ``kravsak.services``), or with ``until_caught_up`` when every assigned partition's stored offset
+  reached the end. A process killed at any instant (SIGKILL included) loses nothing and applies
+  nothing twice: the next member resumes from the stored offsets.
+- **Logs** carry the topic, partition and offset: ``partition assigned``, ``gap before stored offset;
+  seeking back``, ``batch applied`` (debug), ``batch failed; applying it again record by record``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import psycopg
+import structlog
+from kafka import KafkaConsumer, TopicPartition
+from kafka.consumer.subscription_state import ConsumerRebalanceListener
+from kafka.structs import OffsetAndMetadata
+from psycopg import sql
+
+from domain.errors import ServiceError
+
+Cursor = psycopg.Cursor[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One Kafka record, as the services see it."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+    @property
+    def case_key(self) -> str:
+        """The record's key: the case id, as the publisher keys every case event."""
+        return (self.key or b"").decode("ascii", "replace")
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return bytes(value).decode("utf-8", "replace")
+        return None
+
+
+@dataclass
+class BatchResult:
+    applied: int = 0
+    skipped: int = 0
+    parked: int = 0
+    gaps: dict[int, int] = field(default_factory=dict)  # partition -> offset to seek back to
+
+
+@dataclass
+class RunReport:
+    applied: int = 0
+    skipped: int = 0
+    parked: int = 0
+    batches: int = 0
+    seconds: float = 0.0
+
+    def add(self, result: BatchResult) -> None:
+        self.applied += result.applied
+        self.skipped += result.skipped
+        self.parked += result.parked
+        self.batches += 1
+
+
+def _table(schema: str, table: str) -> sql.Composed:
+    return sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+
+
+# --- offsets and parked records in PostgreSQL ----------------------------------------------------
+
+
+def create_offsets_table(cur: Cursor, schema: str, *, by_group: bool = False) -> None:
+    """``<schema>.offsets`` (idempotent); ``by_group``: with a ``"group"`` column in its key."""
+    group = '"group" text NOT NULL, ' if by_group else ""
+    key = '"group", topic, partition' if by_group else "topic, partition"
+    cur.execute(
+        sql.SQL(
+            "CREATE SCHEMA IF NOT EXISTS {s}; CREATE TABLE IF NOT EXISTS {t} ("
+            + group
+            + "topic text NOT NULL, partition int NOT NULL, next_offset bigint NOT NULL, PRIMARY KEY ("
+            + key
+            + "))"
+        ).format(s=sql.Identifier(schema), t=_table(schema, "offsets"))
+    )
+
+
+@dataclass(frozen=True)
+class OffsetTable:
+    """``<schema>.offsets``: the next offset to apply per topic and partition; with ``group`` set,
+    per consumer group too (a ``"group"`` column; the process manager's table)."""
+
+    schema: str
+    group: str | None = None
+
+    def create(self, cur: Cursor) -> None:
+        create_offsets_table(cur, self.schema, by_group=self.group is not None)
+
+    def _where(self) -> tuple[sql.Composable, tuple[Any, ...]]:
+        if self.group is None:
+            return sql.SQL("topic = %s"), ()
+        return sql.SQL('"group" = %s AND topic = %s'), (self.group,)
+
+    def read(self, cur: Cursor, topic: str, *, lock: bool = False) -> dict[int, int]:
+        where, args = self._where()
+        cur.execute(
+            sql.SQL("SELECT partition, next_offset FROM {} WHERE {}" + (" FOR UPDATE" if lock else "")).format(
+                _table(self.schema, "offsets"), where
+            ),
+            (*args, topic),
+        )
+        return {int(p): int(o) for p, o in cur.fetchall()}
+
+    def start_at(self, cur: Cursor, topic: str, offsets: dict[int, int]) -> None:
+        """Rows for partitions that have none yet, at ``offsets`` (an existing row is kept)."""
+        group = [self.group] if self.group is not None else []
+        cur.executemany(
+            sql.SQL(
+                "INSERT INTO {} VALUES (" + ", ".join(["%s"] * (len(group) + 3)) + ") ON CONFLICT DO NOTHING"
+            ).format(_table(self.schema, "offsets")),
+            [(*group, topic, p, o) for p, o in sorted(offsets.items())],
+        )
+
+    def lock(self, cur: Cursor, topic: str, partitions: list[int]) -> dict[int, int]:
+        """Lock the offset rows of ``partitions``, in order, making the missing ones (at 0) first: a
+        partition without a row is locked all the same, so two members cannot both apply its first records."""
+        self.start_at(cur, topic, {p: 0 for p in partitions})
+        where, args = self._where()
+        cur.execute(
+            sql.SQL(
+                "SELECT partition, next_offset FROM {} WHERE {} AND partition = ANY(%s) ORDER BY partition FOR UPDATE"
+            ).format(_table(self.schema, "offsets"), where),
+            (*args, topic, partitions),
+        )
+        return {int(p): int(o) for p, o in cur.fetchall()}
+
+    def move(self, cur: Cursor, topic: str, moved: dict[int, int]) -> None:
+        """The partitions' next offsets forward to ``moved`` (never back)."""
+        where, args = self._where()
+        cur.executemany(
+            sql.SQL("UPDATE {} SET next_offset = GREATEST(next_offset, %s) WHERE {} AND partition = %s").format(
+                _table(self.schema, "offsets"), where
+            ),
+            [(o, *args, topic, p) for p, o in sorted(moved.items())],
+        )
+
+
+@dataclass(frozen=True)
+class ParkedTable:
+    """``<schema>.parked``: records a service could not apply, with the case and the error."""
+
+    schema: str
+
+    def create(self, cur: Cursor) -> None:
+        t = _table(self.schema, "parked")
+        cur.execute(
+            sql.SQL("""
+                CREATE SCHEMA IF NOT EXISTS {s};
+                CREATE TABLE IF NOT EXISTS {t} (
+                    case_id text NOT NULL, version bigint NOT NULL, event_id text, topic text NOT NULL,
+                    partition int NOT NULL, "offset" bigint NOT NULL, payload bytea NOT NULL, error text NOT NULL,
+                    parked_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (case_id, "offset", topic, partition));
+            """).format(s=sql.Identifier(self.schema), t=t)
+        )
+
+    def park(
+        self,
+        cur: Cursor,
+        m: Message,
+        error: str,
+        *,
+        case_id: str | None = None,
+        version: int = -1,
+        event_id: str | None = None,
+    ) -> None:
+        cur.execute(
+            sql.SQL(
+                'INSERT INTO {} (case_id, version, event_id, topic, partition, "offset", payload, error) '
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+            ).format(_table(self.schema, "parked")),
+            (
+                case_id if case_id is not None else m.case_key,
+                version,
+                event_id,
+                m.topic,
+                m.partition,
+                m.offset,
+                m.value,
+                error,
+            ),
+        )
+
+    def cases(self, cur: Cursor) -> list[str]:
+        cur.execute(sql.SQL("SELECT DISTINCT case_id FROM {} ORDER BY case_id").format(_table(self.schema, "parked")))
+        return [str(c) for (c,) in cur.fetchall()]
+
+    def case_count(self, cur: Cursor) -> int | None:
+        """Cases with a parked record; None when the table does not exist (the service never ran)."""
+        cur.execute("SELECT to_regclass(%s)", (f'"{self.schema}".parked',))
+        row = cur.fetchone()
+        if row is None or row[0] is None:
+            return None
+        cur.execute(sql.SQL("SELECT count(DISTINCT case_id) FROM {}").format(_table(self.schema, "parked")))
+        count = cur.fetchone()
+        return int(count[0]) if count else 0
+
+    def take(self, cur: Cursor, case_id: str) -> list[Message]:
+        """Remove a case's parked records and give them back in stream order (to apply them again)."""
+        t = _table(self.schema, "parked")
+        cur.execute(
+            sql.SQL('DELETE FROM {} WHERE case_id = %s RETURNING topic, partition, "offset", payload').format(t),
+            (case_id,),
+        )
+        rows = sorted(cur.fetchall(), key=lambda r: (r[0], r[1], r[2]))
+        return [Message(str(t), int(p), int(o), case_id.encode(), bytes(v)) for t, p, o, v in rows]
+
+    def partitions(self, cur: Cursor, case_id: str) -> list[tuple[str, int]]:
+        cur.execute(
+            sql.SQL("SELECT DISTINCT topic, partition FROM {} WHERE case_id = %s ORDER BY 1, 2").format(
+                _table(self.schema, "parked")
+            ),
+            (case_id,),
+        )
+        return [(str(t), int(p)) for t, p in cur.fetchall()]
+
+
+# --- one batch, one transaction ------------------------------------------------------------------
+
+
+class ApplyRecords(Protocol):
+    """What a service does with a batch inside the runner's transaction: apply every record at or
+    after its stored offset (``stored``: per offset table, partition → next offset) and say what it
+    did. With ``careful`` (the second try of a batch that failed) it parks what fails instead."""
+
+    def __call__(
+        self, cur: Cursor, messages: Sequence[Message], stored: list[dict[int, int]], *, careful: bool
+    ) -> BatchResult: ...
+
+
+class _Gap(Exception):
+    """The batch starts beyond a stored offset: roll back and seek back."""
+
+
+def apply_in_transaction(
+    conn: psycopg.Connection[Any],
+    tables: Sequence[OffsetTable],
+    messages: Sequence[Message],
+    apply: ApplyRecords,
+    *,
+    discard: Callable[[], None] = lambda: None,
+    log: Any = None,
+) -> BatchResult:
+    """Apply ``messages`` (one topic, sorted by partition and offset) and move ``tables``' offsets in
+    ONE transaction. A gap rolls back and comes back as ``BatchResult.gaps``; a failure rolls back
+    and the batch runs again with ``careful=True``. ``discard`` is called after every roll-back (the
+    service's in-memory state may hold what was rolled back)."""
+    if not messages:
+        return BatchResult()
+    try:
+        return _attempt(conn, tables, messages, apply, discard, careful=False)
+    except psycopg.OperationalError:
+        raise  # the connection or the server: going on record by record would not help
+    except Exception as exc:  # noqa: BLE001 - find and park the record that failed
+        (log or structlog.get_logger("kravsak.runner")).info(
+            "batch failed; applying it again record by record",
+            topic=messages[0].topic,
+            partition=messages[0].partition,
+            offset=messages[0].offset,
+            error=repr(exc)[:500],
+        )
+        return _attempt(conn, tables, messages, apply, discard, careful=True)
+
+
+def _attempt(
+    conn: psycopg.Connection[Any],
+    tables: Sequence[OffsetTable],
+    messages: Sequence[Message],
+    apply: ApplyRecords,
+    discard: Callable[[], None],
+    *,
+    careful: bool,
+) -> BatchResult:
+    topic = messages[0].topic
+    first: dict[int, int] = {}
+    moved: dict[int, int] = {}
+    for m in messages:
+        first[m.partition] = min(first.get(m.partition, m.offset), m.offset)
+        moved[m.partition] = max(moved.get(m.partition, 0), m.offset + 1)
+    gaps: dict[int, int] = {}
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            stored = [t.lock(cur, topic, sorted(first)) for t in tables]
+            for offsets in stored:
+                for partition, offset in first.items():
+                    at = offsets.get(partition, 0)
+                    if offset > at:
+                        gaps[partition] = min(gaps.get(partition, at), at)
+            if gaps:
+                raise _Gap()
+            result = apply(cur, messages, stored, careful=careful)
+            for t in tables:
+                t.move(cur, topic, moved)
+    except _Gap:
+        discard()
+        return BatchResult(gaps=gaps)
+    except BaseException:
+        discard()
+        raise
+    return result
+
+
+# --- the consumer-group member -------------------------------------------------------------------
+
+
+class BatchHandler(Protocol):
+    """A service on the runner: ``apply_batch`` applies a batch with ``apply_in_transaction``;
+    ``revoked`` forgets in-memory state when partitions go to another member."""
+
+    def apply_batch(self, messages: Sequence[Message]) -> BatchResult: ...
+
+    def revoked(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ConsumerOptions:
+    """The Kafka side of a runner. ``None``: the client's default."""
+
+    topic: str
+    group: str
+    client_id: str
+    batch_size: int = 2000
+    poll_timeout_ms: int = 500
+    session_timeout_ms: int | None = None
+    heartbeat_interval_ms: int | None = None
+    fetch_max_wait_ms: int | None = None
+    fetch_max_bytes: int | None = None
+    new_partitions_at_end: bool = False
+    """A partition with no stored offset starts at its end instead of its beginning."""
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        self.runner.handler.revoked()
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        self.runner.seek_to_stored(list(assigned))
+
+
+class Runner:
+    """One consumer-group member applying batches through a service's handler (see the module's docstring)."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        bootstrap: str,
+        options: ConsumerOptions,
+        tables: Sequence[OffsetTable],
+        handler: BatchHandler,
+        *,
+        log: Any = None,
+    ) -> None:
+        self.conn, self.bootstrap, self.options = conn, bootstrap, options
+        self.tables = list(tables)
+        self.handler = handler
+        self.log = log or structlog.get_logger("kravsak.runner")
+        self.consumer: Any = None
+        self._offsets_reader: Any = None
+
+    def close(self) -> None:
+        if self.consumer is not None:
+            self.consumer.close(autocommit=False, timeout_ms=5_000)
+            self.consumer = None
+        if self._offsets_reader is not None:
+            self._offsets_reader.close()
+            self._offsets_reader = None
+
+    def connect(self) -> None:
+        """Join the group (the assignment comes with the first polls)."""
+        if self.consumer is not None:
+            return
+        o = self.options
+        optional = {
+            "session_timeout_ms": o.session_timeout_ms,
+            "heartbeat_interval_ms": o.heartbeat_interval_ms,
+            "fetch_max_wait_ms": o.fetch_max_wait_ms,
+            "fetch_max_bytes": o.fetch_max_bytes,
+        }
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=self.bootstrap.split(","),
+            group_id=o.group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=o.batch_size,
+            client_id=o.client_id,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            **{key: value for key, value in optional.items() if value is not None},
+        )
+        self.consumer.subscribe([o.topic], listener=_Listener(self))
+
+    def stored(self) -> list[dict[int, int]]:
+        """Each table's stored next offsets of the topic."""
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            return [t.read(cur, self.options.topic) for t in self.tables]
+
+    def end_offsets(self, partitions: list[Any]) -> dict[int, int]:
+        """The topic's end offsets, asked by a client of their own (the group member's request would
+        queue behind its long-polling fetch)."""
+        if self._offsets_reader is None:
+            self._offsets_reader = KafkaConsumer(
+                bootstrap_servers=self.bootstrap.split(","),
+                group_id=None,
+                enable_auto_commit=False,
+                client_id=f"{self.options.client_id}-offsets",
+            )
+        return {tp.partition: int(o) for tp, o in self._offsets_reader.end_offsets(partitions).items()}
+
+    def seek_to_stored(self, partitions: list[Any]) -> None:
+        if not partitions:
+            return
+        topic = self.options.topic
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            stored = [t.read(cur, topic) for t in self.tables]
+            if self.options.new_partitions_at_end:
+                missing = [tp for tp in partitions if any(tp.partition not in s for s in stored)]
+                ends = self.end_offsets(missing) if missing else {}
+                for table, offsets in zip(self.tables, stored, strict=True):
+                    new = {p: o for p, o in ends.items() if p not in offsets}
+                    table.start_at(cur, topic, new)
+                    offsets.update(new)
+        for tp in partitions:
+            offset = min(s.get(tp.partition, 0) for s in stored)
+            self.consumer.seek(tp, offset)
+            self.log.info("partition assigned", topic=tp.topic, partition=tp.partition, offset=offset)
+
+    def poll_once(self, timeout_ms: int | None = None) -> BatchResult | None:
+        """One poll; the batch it brought applied (None: nothing came)."""
+        self.connect()
+        polled = self.consumer.poll(
+            timeout_ms=self.options.poll_timeout_ms if timeout_ms is None else timeout_ms,
+            max_records=self.options.batch_size,
+        )
+        messages = sorted(
+            (
+                Message(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
+                for records in polled.values()
+                for r in records
+            ),
+            key=lambda m: (m.partition, m.offset),
+        )
+        if not messages:
+            return None
+        result = self.handler.apply_batch(messages)
+        if result.gaps:
+            # the whole batch rolled back: every partition in it goes back, not only the gapped ones
+            back = {m.partition: m.offset for m in reversed(messages)} | result.gaps
+            for partition, offset in back.items():
+                if partition in result.gaps:
+                    self.log.warning(
+                        "gap before stored offset; seeking back",
+                        topic=self.options.topic,
+                        partition=partition,
+                        offset=offset,
+                    )
+                self.consumer.seek(TopicPartition(self.options.topic, partition), offset)
+            return result
+        self._commit_to_kafka(messages)
+        last = messages[-1]
+        self.log.debug(
+            "batch applied",
+            topic=last.topic,
+            partition=last.partition,
+            offset=last.offset,
+            applied=result.applied,
+            parked=result.parked,
+        )
+        return result
+
+    def run(
+        self, stop: threading.Event | None = None, *, until_caught_up: bool = False, idle_timeout_s: float | None = None
+    ) -> RunReport:
+        """Apply batches until ``stop`` is set (or, with ``until_caught_up``, until every assigned
+        partition is applied to its end; with ``idle_timeout_s``, until nothing came for that long)."""
+        stop = stop or threading.Event()
+        self.connect()
+        report = RunReport()
+        started = idle_since = time.monotonic()
+        while not stop.is_set():
+            result = self.poll_once()
+            if result is not None:
+                idle_since = time.monotonic()
+                report.add(result)
+                continue
+            if until_caught_up and self.caught_up():
+                break
+            if idle_timeout_s is not None and time.monotonic() - idle_since > idle_timeout_s:
+                break
+        report.seconds = time.monotonic() - started
+        return report
+
+    def caught_up(self) -> bool:
+        """Whether every assigned partition's stored offsets reached the end of the topic."""
+        assigned = list(self.consumer.assignment()) if self.consumer is not None else []
+        if not assigned:
+            return False
+        ends = self.end_offsets(assigned)
+        return all(s.get(p, 0) >= end for s in self.stored() for p, end in ends.items())
+
+    def catch_up(self, timeout_s: float = 60.0, *, who: str = "the runner") -> RunReport:
+        """Poll until the stored offsets hold every record the topic had when called (the group's
+        assignment included); ``ServiceError`` (naming ``who``) after ``timeout_s``."""
+        self.connect()
+        report = RunReport()
+        deadline = time.monotonic() + timeout_s
+        assigned = list(self.consumer.assignment())
+        ends = self.end_offsets(assigned) if assigned else None
+        while True:
+            if ends is not None and all(s.get(p, 0) >= o for s in self.stored() for p, o in ends.items()):
+                return report
+            result = self.poll_once(timeout_ms=100)  # shorter ones can cut a group join short and start it over
+            if result is not None:
+                report.add(result)
+            if ends is None and (assigned := list(self.consumer.assignment())):
+                ends = self.end_offsets(assigned)
+            if time.monotonic() > deadline:
+                raise ServiceError(
+                    f"{who} did not catch up with {self.options.topic} within {timeout_s:.0f} s",
+                    "check that Kafka runs (`kravsak status`)",
+                )
+
+    def _commit_to_kafka(self, messages: Sequence[Message]) -> None:
+        """Progress for tools (consumer-group lag); PostgreSQL stays the source of truth."""
+        last: dict[int, int] = {}
+        for m in messages:
+            last[m.partition] = max(last.get(m.partition, -1), m.offset)
+        try:
+            self.consumer.commit_async(
+                {TopicPartition(self.options.topic, p): OffsetAndMetadata(o + 1, "", -1) for p, o in last.items()}
+            )
+        except Exception as exc:  # noqa: BLE001 - only a progress signal
+            self.log.debug("kafka commit skipped", error=str(exc))
