@@ -198,14 +198,16 @@ def project(
     group: Annotated[str, typer.Option(help="consumer group; runners in one group share the partitions")] = (
         "kravsak-projector"
     ),
-    projection: Annotated[list[str] | None, typer.Option(help="ledger, limitation, audit (default: all)")] = None,
+    projection: Annotated[
+        list[str] | None, typer.Option(help="ledger, limitation, audit, letters (default: all)")
+    ] = None,
     retry_parked: Annotated[bool, typer.Option("--retry-parked", help="apply parked events again, then exit")] = False,
 ) -> None:
     """Run a projection runner: Kafka → read models in PostgreSQL, until SIGTERM/SIGINT."""
     from consumers import projector
 
     settings: Settings = ctx.obj
-    names = tuple(projection or ("ledger", "limitation", "audit"))
+    names = tuple(projection or projector.projection_names())
     with friendly_errors():
         if retry_parked:
             done = projector.retry_parked(settings.pg_dsn, names=names)
@@ -239,7 +241,7 @@ def verify(
     from consumers import projector
 
     settings: Settings = ctx.obj
-    names = tuple(projection or ("ledger", "limitation", "audit"))
+    names = tuple(projection or projector.projection_names())
     with friendly_errors(), _counting("verifying " + ", ".join(names)) as progress:
         differences = projector.verify(settings.pg_dsn, settings.kafka_bootstrap, names, progress=progress)
     if not differences:
@@ -296,7 +298,10 @@ def trail(
                     f"invoice {invoice!r} exists for several creditors", "give --creditor with the municipality number"
                 )
             built = dossier.build(cur, cases[0], day)
-        assert built is not None
+            assert built is not None
+            from letters.queries import letters_for_case
+
+            built["letters"] = letters_for_case(cur, cases[0])
         text = dossier.render_html(built) if format == "html" else dossier.render_json(built)
     if output:
         output.write_text(text, encoding="utf-8")
@@ -475,6 +480,11 @@ def _short(path: Path | None) -> str:
 from kravsak.scenario_cli import scenario_app  # noqa: E402 - registered after the app exists
 
 app.add_typer(scenario_app, name="scenario")
+
+from kravsak.people_cli import debtors_app, letters_app  # noqa: E402 - the debtor register and letters (ADR 0014/15)
+
+app.add_typer(debtors_app, name="debtors")
+app.add_typer(letters_app, name="letters")
 
 
 def main() -> None:

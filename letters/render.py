@@ -12,6 +12,7 @@ letter's SHA-256 can be checked by rendering it again.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -175,10 +176,18 @@ def _styles() -> str:
 
 def render_pdf(html: str) -> bytes:
     """The PDF of a rendered letter (fonts from the system: Liberation Sans, else DejaVu Sans)."""
+    return render_document(html)[0]
+
+
+def render_document(html: str) -> tuple[bytes, int]:
+    """The PDF and its number of pages."""
     from weasyprint import HTML
 
-    pdf: bytes = HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
-    return pdf
+    for noisy in ("fontTools", "weasyprint"):  # one INFO line per font table otherwise
+        logging.getLogger(noisy).setLevel(max(logging.getLogger(noisy).level, logging.WARNING))
+    document = HTML(string=html, base_url=str(TEMPLATES)).render()
+    pdf: bytes = document.write_pdf()
+    return pdf, len(document.pages)
 
 
 def plain_text(html: str) -> str:

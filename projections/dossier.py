@@ -144,6 +144,7 @@ def render_html(dossier: dict[str, Any]) -> str:
         or "<li>None.</li>"
     )
     limitation_lines = "".join(f"<li>{e(line)}</li>" for line in dossier["limitation"])
+    letters = _letters_section(dossier.get("letters"), e)
     figure_cells = "".join(f"<tr><th>{e(k)}</th><td class=n>{e(str(v))}</td></tr>" for k, v in figures.items())
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Case dossier {e(claim["invoice"])}</title>
@@ -168,5 +169,26 @@ KID {e(str(claim["kid"]))}, invoice sent by {e(str(claim["channel"]))}.</p>
 <h2>Findings of the good-collection-practice audit</h2><ul>{findings}</ul>
 <h2>Costs that fell away</h2><ul>{fallen}</ul>
 <h2>Limitation</h2><ul>{limitation_lines}</ul>
+{letters}
 </body></html>
 """
+
+
+def _letters_section(letters: list[dict[str, Any]] | None, e: Any) -> str:
+    """The letters the trail's notices became (added by the composition root from letters/): the
+    SHA-256 of each PDF as sent, and links when the caller has the files beside the dossier."""
+    if letters is None:
+        return ""
+    rows = []
+    for x in letters:
+        held = " — " + e(str(x["held"])) if x.get("held") and not x.get("sha256") else ""
+        link = f"<a href='{e(str(x['href']))}'>PDF</a>" if x.get("href") else ""
+        rows.append(
+            f"<tr><td>{e(str(x['sent_on']))}</td><td>{e(str(x['kind']))}</td>"
+            f"<td>{e(str(x['delivered_by'] or x['channel']))}</td><td>{e(str(x['status']))}{held}</td>"
+            f"<td><code>{e(str(x['sha256'] or ''))}</code></td><td>{link}</td></tr>"
+        )
+    return (
+        "<h2>Letters</h2><table><tr><th>sent</th><th>letter</th><th>channel</th><th>status</th>"
+        f"<th>SHA-256 of the PDF sent</th><th></th></tr>{''.join(rows) or '<tr><td colspan=6>None.</td></tr>'}</table>"
+    )
