@@ -25,9 +25,10 @@ def make_app(store: str) -> CollectionApp:
     if store == "memory":
         return CollectionApp()
     if store == "postgres":
-        from kravsak.settings import load_settings
+        from kravsak.settings import load_settings, office_secret
 
-        return CollectionApp(load_settings().eventsourcing_env(), namespace=uuid4())
+        settings = load_settings()
+        return CollectionApp(settings.eventsourcing_env(), namespace=uuid4(), office_secret=office_secret(settings))
     raise typer.BadParameter(f"--store must be memory or postgres, not {store!r}")
 
 
