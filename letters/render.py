@@ -25,6 +25,9 @@ import jinja2
 
 from letters.letterheads import Letterhead
 
+for _noisy in ("fontTools", "weasyprint"):  # an INFO line per font table and step otherwise
+    logging.getLogger(_noisy).setLevel(logging.WARNING)
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 NBSP = "\u00a0"
 TEMPLATE_VERSION = "1"
@@ -183,8 +186,6 @@ def render_document(html: str) -> tuple[bytes, int]:
     """The PDF and its number of pages."""
     from weasyprint import HTML
 
-    for noisy in ("fontTools", "weasyprint"):  # one INFO line per font table otherwise
-        logging.getLogger(noisy).setLevel(max(logging.getLogger(noisy).level, logging.WARNING))
     document = HTML(string=html, base_url=str(TEMPLATES)).render()
     pdf: bytes = document.write_pdf()
     return pdf, len(document.pages)
