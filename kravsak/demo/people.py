@@ -51,31 +51,36 @@ def enrol_people(settings: Settings, world: World, *, seed: int) -> int:
     keys = key_provider(settings)
     with psycopg.connect(settings.pg_dsn) as conn:
         register = DebtorRegister(conn, keys, office_secret(settings))
-        for d in world.debtors:
-            j = d.jurisdiction
-            postcode, city = TOWNS[d.home.number]
-            digital = d.contact["digital_mailbox"]
-            raw: dict[str, Any] = {
-                "national_id": national_id(rng, jurisdiction=j, kind=d.kind),
-                "kind": d.kind,
-                "jurisdiction": j,
-                "name": rng.choice(COMPANY[j])
-                if d.kind == "organisation"
-                else f"{rng.choice(FIRST[j])} {rng.choice(LAST[j])}",
-                "address": {
-                    "lines": [f"{rng.choice(STREETS[j])} {rng.randrange(1, 60)}"],
-                    "postcode": postcode,
-                    "city": city,
-                },  # fmt: skip
-                "mailbox": ("digipost" if j == "NO" else "kivra") if digital else rng.choice(("reserved", "none")),
-                "language": "en" if rng.random() < 0.03 else ("nb" if j == "NO" else "sv"),
-                "email": f"debtor{rng.randrange(10**6)}@example.org" if d.contact["email"] else None,
-                "consents": {k: d.contact[k] for k in ("efaktura_consent", "avtalegiro_consent")},
-            }
-            person = parse_person(raw, allow_synthetic=True)
-            debtor_id = str(world.app.debtor(d.office, d.ref).id)
-            register.enrol(debtor_id=debtor_id, office=d.office, ref=d.ref, person=person)
+        with conn.transaction():  # one commit for the whole population
+            _enrol_all(register, world, rng)
     return len(world.debtors)
+
+
+def _enrol_all(register: DebtorRegister, world: World, rng: random.Random) -> None:
+    for d in world.debtors:
+        j = d.jurisdiction
+        postcode, city = TOWNS[d.home.number]
+        digital = d.contact["digital_mailbox"]
+        raw: dict[str, Any] = {
+            "national_id": national_id(rng, jurisdiction=j, kind=d.kind),
+            "kind": d.kind,
+            "jurisdiction": j,
+            "name": rng.choice(COMPANY[j])
+            if d.kind == "organisation"
+            else f"{rng.choice(FIRST[j])} {rng.choice(LAST[j])}",
+            "address": {
+                "lines": [f"{rng.choice(STREETS[j])} {rng.randrange(1, 60)}"],
+                "postcode": postcode,
+                "city": city,
+            },  # fmt: skip
+            "mailbox": ("digipost" if j == "NO" else "kivra") if digital else rng.choice(("reserved", "none")),
+            "language": "en" if rng.random() < 0.03 else ("nb" if j == "NO" else "sv"),
+            "email": f"debtor{rng.randrange(10**6)}@example.org" if d.contact["email"] else None,
+            "consents": {k: d.contact[k] for k in ("efaktura_consent", "avtalegiro_consent")},
+        }
+        person = parse_person(raw, allow_synthetic=True)
+        debtor_id = str(world.app.debtor(d.office, d.ref).id)
+        register.enrol(debtor_id=debtor_id, office=d.office, ref=d.ref, person=person)
 
 
 def dispatch_sample(
