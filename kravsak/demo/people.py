@@ -46,8 +46,11 @@ COMPANY = {
 
 
 def enrol_people(settings: Settings, world: World, *, seed: int) -> int:
-    """Put every debtor of the world in the register (the domain side was registered on day one)."""
-    rng = random.Random(seed * 7919)
+    """Put every debtor of the world in the register (the domain side was registered on day one).
+
+    The identities are drawn per run (the run's tag is in the seed): earlier demos' debtors stay in the
+    register of the same offices, and one person must not be two debtors of one office."""
+    rng = random.Random(f"{seed}-{world.tag}")
     keys = key_provider(settings)
     with psycopg.connect(settings.pg_dsn) as conn:
         register = DebtorRegister(conn, keys, office_secret(settings))
@@ -57,12 +60,17 @@ def enrol_people(settings: Settings, world: World, *, seed: int) -> int:
 
 
 def _enrol_all(register: DebtorRegister, world: World, rng: random.Random) -> None:
+    drawn: set[str] = set()
     for d in world.debtors:
+        number = national_id(rng, jurisdiction=d.jurisdiction, kind=d.kind)
+        while number in drawn:
+            number = national_id(rng, jurisdiction=d.jurisdiction, kind=d.kind)
+        drawn.add(number)
         j = d.jurisdiction
         postcode, city = TOWNS[d.home.number]
         digital = d.contact["digital_mailbox"]
         raw: dict[str, Any] = {
-            "national_id": national_id(rng, jurisdiction=j, kind=d.kind),
+            "national_id": number,
             "kind": d.kind,
             "jurisdiction": j,
             "name": rng.choice(COMPANY[j])
