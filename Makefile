@@ -10,7 +10,7 @@ DEMO_ARGS ?=
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv up down status test unit integration lint fmt demo bench bench-intake
+.PHONY: help venv system-deps up down status test unit integration lint fmt demo bench bench-intake letter-pictures
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,6 +22,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+system-deps: ## install the Debian packages the letters need (Pango, fonts, poppler-utils) if missing (root)
+	@bash tools/system-deps.sh
+
 up: venv ## start the local PostgreSQL and Kafka (idempotent; see `kravsak status`)
 	$(BIN)/kravsak up
 
@@ -31,11 +34,11 @@ down: venv ## stop the local PostgreSQL and Kafka
 status: venv ## show what runs where
 	$(BIN)/kravsak status
 
-test: venv ## unit and integration tests against the local stack (started if needed)
+test: venv system-deps ## unit and integration tests against the local stack (started if needed)
 	$(BIN)/kravsak up
 	$(BIN)/pytest tests/unit tests/integration $(PYTEST_ARGS)
 
-unit: venv ## unit tests only (no servers needed)
+unit: venv system-deps ## unit tests only (no servers needed)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
 integration: venv ## integration tests against real PostgreSQL and Kafka
@@ -61,3 +64,6 @@ bench: venv ## measure the main job next to its baselines (<15 min): bench/resul
 
 bench-intake: venv ## read 10 000 and 100 000-transaction bank files (OCR, camt.054): transactions/s and peak memory
 	$(BIN)/python -m intake.bench $(BENCH_ARGS)
+
+letter-pictures: venv system-deps ## render one sample letter of each type to docs/letters (PDF + PNG of page 1)
+	$(BIN)/kravsak letters samples --out docs/letters --png

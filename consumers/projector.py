@@ -67,15 +67,28 @@ DEFAULT_GROUP = "kravsak-projector"
 SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
 
 
+_PLUGGED: dict[str, Callable[[], Projection]] = {}
+
+
+def plug_projection(name: str, factory: Callable[[], Projection]) -> None:
+    """A projection of an edge package (e.g. ``letters``), plugged in by the composition root, so that
+    consumers/ never imports an edge."""
+    _PLUGGED[name] = factory
+
+
 def all_projections() -> list[Projection]:
-    return [Ledger(), LimitationWatch(), AuditTrail()]
+    return [Ledger(), LimitationWatch(), AuditTrail(), *(factory() for factory in _PLUGGED.values())]
+
+
+def projection_names() -> tuple[str, ...]:
+    return tuple(p.name for p in all_projections())
 
 
 def projection_named(name: str) -> Projection:
     for p in all_projections():
         if p.name == name:
             return p
-    raise KeyError(f"no projection named {name!r} (ledger, limitation, audit)")
+    raise KeyError(f"no projection named {name!r} ({', '.join(projection_names())})")
 
 
 # --- tables ----------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ log = structlog.get_logger(__name__)
 
 CASE_EVENTS_TOPIC = "kravsak.case-events"
 SCHEMAS_TOPIC = "kravsak.schemas"
+DEBTORS_TOPIC = "kravsak.debtors"
 DEFAULT_CASE_EVENTS_PARTITIONS = 12
 
 _UNKNOWN_TOPIC = 3
@@ -93,6 +94,29 @@ def schemas_spec(name: str = SCHEMAS_TOPIC, *, replication: int | None = None) -
         1,
         replication,
         {"cleanup.policy": "compact", "min.compaction.lag.ms": "0", "min.insync.replicas": "2"},
+    )
+
+
+def debtors_spec(name: str = DEBTORS_TOPIC, *, replication: int | None = None) -> TopicSpec:
+    """`kravsak.debtors`: each debtor's current contact data, sealed, keyed by debtor id, compacted.
+
+    Segments roll hourly and a dirty log is compacted within a day (`max.compaction.lag.ms`), so a
+    value replaced or erased leaves the log soon; tombstones stay 7 days for consumers that were down.
+    The values are sealed under each debtor's own key (`personal.stream`): the log holds no readable
+    personal data at any time, compaction only frees the space."""
+    return TopicSpec(
+        name,
+        6,
+        replication,
+        {
+            "cleanup.policy": "compact",
+            "min.compaction.lag.ms": "0",
+            "max.compaction.lag.ms": "86400000",
+            "segment.ms": "3600000",
+            "delete.retention.ms": "604800000",
+            "min.cleanable.dirty.ratio": "0.1",
+            "min.insync.replicas": "2",
+        },
     )
 
 

@@ -49,8 +49,16 @@ from domain.rules import Rules, rules_for
 from domain.suspense import Suspense, check_unmatched_payment, suspense_id
 
 DEFAULT_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/")
-DEFAULT_SALT = b"kravsak-development-salt-change-me"
+DEBTOR_ID_KEY = b"kravsak-development-salt-change-me"
+"""Derives the debtor aggregate id from the office's reference (``debtor_id_for``). Not a secret and
+need not be one: the reference travels in clear in ``DebtorRegistered``. Fixed so ids never move."""
+DEVELOPMENT_OFFICE_SECRET = DEBTOR_ID_KEY
+"""Keys opaque ids in an in-memory application only (tests, what-if scenario runs): nothing is kept."""
 T = TypeVar("T")
+
+
+class OfficeSecretMissing(RuntimeError):
+    """An application that keeps its events was asked for an opaque debtor id without the office's secret."""
 
 
 class DateAsISO(Transcoding):
@@ -91,12 +99,32 @@ class CollectionApp(Application[UUID]):
     snapshotting_intervals = {Debtor: 50}
 
     def __init__(
-        self, env: Mapping[str, str] | None = None, *, namespace: UUID = DEFAULT_NAMESPACE, salt: bytes = DEFAULT_SALT
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        namespace: UUID = DEFAULT_NAMESPACE,
+        salt: bytes = DEBTOR_ID_KEY,
+        office_secret: bytes | None = None,
     ) -> None:
+        """``office_secret`` keys the opaque debtor id (HMAC) that case events carry instead of a national
+        id; an application with a persistent store must be given it (see ``opaque_key``)."""
         super().__init__(env)
         self.namespace = namespace
         self.salt = salt
+        self._office_secret = office_secret
         self._batch: dict[UUID, Aggregate] | None = None
+
+    @property
+    def opaque_key(self) -> bytes:
+        """The office's secret; an in-memory application keeps nothing and may use a development key."""
+        if self._office_secret:
+            return self._office_secret
+        if type(self.recorder).__module__.startswith("eventsourcing.popo"):
+            return DEVELOPMENT_OFFICE_SECRET
+        raise OfficeSecretMissing(
+            "office_secret: an application that stores events needs the office's secret to make opaque debtor "
+            "ids (KRAVSAK_OFFICE_SECRET, or derived from the master key)"
+        )
 
     # --- saving --------------------------------------------------------------------------------
 
@@ -219,9 +247,9 @@ class CollectionApp(Application[UUID]):
                 )
             except InvalidIdentity as e:
                 raise invalid(e.field, e.rule) from None
-            opaque = opaque_debtor_id(compact, salt=self.salt)
+            opaque = opaque_debtor_id(compact, salt=self.opaque_key)
         else:
-            opaque = opaque_debtor_id(f"{office}:{ref}", salt=self.salt)
+            opaque = opaque_debtor_id(f"{office}:{ref}", salt=self.opaque_key)
         given = dict(contact or {})
         unknown = set(given) - set(DebtorContact.__dataclass_fields__)
         if unknown:

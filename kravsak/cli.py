@@ -203,7 +203,9 @@ def project(
         str | None,
         typer.Option(help="consumer group; runners in one group share the partitions (default kravsak-projector)"),
     ] = None,
-    projection: Annotated[list[str] | None, typer.Option(help="ledger, limitation, audit (default: all)")] = None,
+    projection: Annotated[
+        list[str] | None, typer.Option(help="ledger, limitation, audit, letters (default: all)")
+    ] = None,
     retry_parked: Annotated[bool, typer.Option("--retry-parked", help="apply parked events again, then exit")] = False,
 ) -> None:
     """Run a projection runner: Kafka → read models in PostgreSQL, until SIGTERM/SIGINT."""
@@ -214,7 +216,7 @@ def project(
     from kravsak.settings import projector_options
 
     settings: Settings = ctx.obj
-    names = tuple(projection or ("ledger", "limitation", "audit"))
+    names = tuple(projection or projector.projection_names())
     with friendly_errors():
         options = replace(projector_options(), projections=names)
         if group:
@@ -253,7 +255,7 @@ def verify(
     from consumers import projector
 
     settings: Settings = ctx.obj
-    names = tuple(projection or ("ledger", "limitation", "audit"))
+    names = tuple(projection or projector.projection_names())
     with friendly_errors(), _counting("verifying " + ", ".join(names)) as progress:
         differences = projector.verify(settings.pg_dsn, settings.kafka_bootstrap, names, progress=progress)
     if not differences:
@@ -283,6 +285,7 @@ def trail(
     import psycopg
 
     from kravsak.reachable import require_postgres
+    from letters.queries import letters_for_case
     from projections import audit_trail, dossier
     from projections.base import schema_name
 
@@ -318,6 +321,8 @@ def trail(
                     "give --creditor with the municipality number",
                 )
             built = dossier.build(cur, cases[0], day)
+            if built is not None:
+                built["letters"] = letters_for_case(cur, cases[0])
         if built is None:
             raise KravsakError(f"case {cases[0]} has no steps in the audit trail", "run `kravsak project` to catch up")
         if format == "html":
@@ -487,6 +492,11 @@ def _short(path: Path | None) -> str:
 from kravsak.scenario_cli import scenario_app  # noqa: E402 - registered after the app exists
 
 app.add_typer(scenario_app, name="scenario")
+
+from kravsak.people_cli import debtors_app, letters_app  # noqa: E402 - the debtor register and letters (ADR 0014/15)
+
+app.add_typer(debtors_app, name="debtors")
+app.add_typer(letters_app, name="letters")
 
 
 def main() -> None:

@@ -152,7 +152,9 @@ class ProjectedScenarioRunner(ScenarioRunner):
 
 
 def run_through_kafka(scenario: Scenario, settings: Settings) -> dict[str, Any]:
-    app = CollectionApp(settings.eventsourcing_env(), namespace=uuid4())
+    from kravsak.settings import office_secret
+
+    app = CollectionApp(settings.eventsourcing_env(), namespace=uuid4(), office_secret=office_secret(settings))
     try:
         return ProjectedScenarioRunner(app, scenario, settings).run()
     finally:

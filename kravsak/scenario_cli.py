@@ -23,7 +23,7 @@ from rich.markup import escape
 from domain.application import CollectionApp
 from domain.scenario import Scenario, ScenarioError, check_expectations, run_scenario
 from kravsak.errors import KravsakError
-from kravsak.settings import Settings, load_settings
+from kravsak.settings import Settings, load_settings, office_secret
 
 scenario_app = typer.Typer(
     help="Replay scenario files (format: docs/scenario-format.md; examples in scenarios/).", no_args_is_help=True
@@ -41,7 +41,8 @@ def make_app(store: str, settings: Settings | None = None) -> CollectionApp:
     """An application on the chosen store; PostgreSQL runs get a fresh id namespace."""
     if store == "memory":
         return CollectionApp()
-    return CollectionApp((settings or load_settings()).eventsourcing_env(), namespace=uuid4())
+    settings = settings or load_settings()
+    return CollectionApp(settings.eventsourcing_env(), namespace=uuid4(), office_secret=office_secret(settings))
 
 
 @scenario_app.command("run")

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the services' modules load Kafka and eventsourcing: only wh
     from consumers.automate import AutomateOptions
     from consumers.projector import RunnerOptions
     from consumers.publisher import PublisherOptions
+    from personal.keys import LocalKeyProvider
 
 KAFKA_VERSION = "4.4.0"
 """The Apache Kafka release the local stack runs and docker-compose.yml pins."""
@@ -249,10 +250,12 @@ def publisher_options(settings: Settings, environ: Mapping[str, str] | None = No
 
 def projector_options(environ: Mapping[str, str] | None = None) -> RunnerOptions:
     """A projection runner's options from the ``KRAVSAK_PROJECTOR_*`` variables that are set."""
-    from consumers.projector import RunnerOptions
+    from consumers.projector import RunnerOptions, projection_names
+    from kravsak import wiring  # noqa: F401 - the edges' read models (letters) run with the core ones
 
     env, defaults = _environ(environ), RunnerOptions()
     return RunnerOptions(
+        projections=projection_names(),
         topic=env.get("KRAVSAK_PROJECTOR_TOPIC") or defaults.topic,
         group=env.get("KRAVSAK_PROJECTOR_GROUP") or defaults.group,
         schema_suffix=env.get("KRAVSAK_PROJECTOR_SCHEMA_SUFFIX") or defaults.schema_suffix,
@@ -403,3 +406,80 @@ def redact_dsn(dsn: str) -> str:
     if not parts.get("password"):
         return dsn
     return " ".join(f"{key}={'***' if key == 'password' else value}" for key, value in parts.items())
+
+
+# --- personal data: keys, letters (the debtor register, ADR 0014/0015) ---------------------------
+
+ENV_VARS.update(
+    {
+        "KRAVSAK_MASTER_KEY": "the office master key wrapping every debtor's data key: 32 bytes, base64",
+        "KRAVSAK_MASTER_KEY_FILE": (
+            "file holding the master key, mode 0600 (default <home>/secrets/master.key, made by `kravsak up` "
+            "for the local stack)"
+        ),
+        "KRAVSAK_OFFICE_SECRET": (
+            "key of the opaque debtor ids and the register's look-up index: at least 32 bytes, base64 "
+            "(default: derived from the master key)"
+        ),
+        "KRAVSAK_LETTERHEADS": "YAML file of the creditors' letterheads (default: letters/letterheads.yaml)",
+        "KRAVSAK_OUTBOX": "folder of the letter outboxes, one per channel (default <home>/outbox)",
+    }
+)
+
+
+def master_key_file(settings: Settings, environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    raw = env.get("KRAVSAK_MASTER_KEY_FILE")
+    return Path(raw).expanduser() if raw else settings.home / "secrets" / "master.key"
+
+
+def ensure_local_master_key(settings: Settings, environ: Mapping[str, str] | None = None) -> Path | None:
+    """For a local stack: make the master key file if no key is configured; the path if one was made."""
+    from personal.keys import write_master_key_file
+
+    env = os.environ if environ is None else environ
+    if env.get("KRAVSAK_MASTER_KEY") or env.get("KRAVSAK_MASTER_KEY_FILE") or settings.pg_is_external:
+        return None
+    path = master_key_file(settings, env)
+    return path if write_master_key_file(path) else None
+
+
+def key_provider(settings: Settings, environ: Mapping[str, str] | None = None) -> LocalKeyProvider:
+    """The master key from KRAVSAK_MASTER_KEY or its file; a SettingsError naming the variable otherwise."""
+    from personal.keys import KeyUnusable, LocalKeyProvider, parse_master_key, read_master_key_file
+
+    env = os.environ if environ is None else environ
+    try:
+        if env.get("KRAVSAK_MASTER_KEY"):
+            return LocalKeyProvider(parse_master_key(env["KRAVSAK_MASTER_KEY"], where="KRAVSAK_MASTER_KEY"))
+        path = master_key_file(settings, env)
+        if not path.is_file():
+            raise SettingsError(
+                f"no master key: {path} does not exist and KRAVSAK_MASTER_KEY is not set",
+                "run `kravsak up` (it makes one for the local stack), or set KRAVSAK_MASTER_KEY_FILE / "
+                "KRAVSAK_MASTER_KEY to the office's key (a KMS in production)",
+            )
+        return LocalKeyProvider(read_master_key_file(path))
+    except KeyUnusable as exc:
+        raise SettingsError(f"the master key cannot be used: {exc}", "give 32 random bytes, base64") from None
+
+
+def office_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes:
+    """KRAVSAK_OFFICE_SECRET, or the secret derived from the master key; a SettingsError when neither exists."""
+    import base64
+    import binascii
+
+    env = os.environ if environ is None else environ
+    raw = env.get("KRAVSAK_OFFICE_SECRET")
+    if raw:
+        try:
+            secret = base64.b64decode(raw.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            secret = b""
+        if len(secret) < 32:
+            raise SettingsError(
+                "KRAVSAK_OFFICE_SECRET is not base64 of at least 32 bytes",
+                "set it to e.g. the output of `openssl rand -base64 32`, or unset it to derive it from the master key",
+            )
+        return secret
+    return key_provider(settings, env).office_secret()

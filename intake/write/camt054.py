@@ -30,9 +30,19 @@ OrderDateField = Literal["AccptncDtTm", "ValDt", "BookgDt"]
 _IBAN = re.compile(r"[A-Z]{2}[0-9]{2}[a-zA-Z0-9]{1,30}")
 
 
-def _batches(payments: Iterable[BankPayment], size: int) -> Iterator[list[BankPayment]]:
-    """Consecutive credits of one booking day, at most `size`; a debit is always an entry of its own."""
-    for (_, debit), group in groupby(payments, key=lambda p: (p.booking_date, p.debit)):
+def _batches(
+    payments: Iterable[BankPayment], size: int, order_field: OrderDateField = "AccptncDtTm"
+) -> Iterator[list[BankPayment]]:
+    """Consecutive credits of one booking day, at most `size`; a debit is always an entry of its own.
+
+    Where the order date is an entry's date (`ValDt`, `BookgDt`), an entry also holds one order date
+    only: every transaction of an entry shares the entry's dates."""
+    entry_level = order_field != "AccptncDtTm"
+
+    def key(p: BankPayment) -> tuple[object, ...]:
+        return (p.booking_date, p.debit, p.ordered if entry_level else None)
+
+    for (_, debit, _), group in groupby(payments, key=key):
         chunk: list[BankPayment] = []
         for payment in group:
             chunk.append(payment)
@@ -184,8 +194,8 @@ def write_camt054(
                             w.leaf("IBAN", account)
                         w.leaf("Ccy", currency)
                     if isinstance(payments, Sequence):
-                        _summary(w, payments, batch_size)
-                    for number, batch in enumerate(_batches(payments, batch_size), start=1):
+                        _summary(w, payments, batch_size, order_date_field)
+                    for number, batch in enumerate(_batches(payments, batch_size, order_date_field), start=1):
                         for p in batch:
                             p.minor_units()  # checks the amount
                         w.entry(number, f"{message_id}-E{number}", batch, order_date_field)
@@ -196,10 +206,10 @@ def write_camt054(
     return count
 
 
-def _summary(w: _Writer, payments: Sequence[BankPayment], batch_size: int) -> None:
+def _summary(w: _Writer, payments: Sequence[BankPayment], batch_size: int, order_field: OrderDateField) -> None:
     counts = {"CRDT": 0, "DBIT": 0}
     sums = {"CRDT": Decimal(0), "DBIT": Decimal(0)}
-    for batch in _batches(payments, batch_size):
+    for batch in _batches(payments, batch_size, order_field):
         indicator = "DBIT" if batch[0].debit else "CRDT"
         counts[indicator] += 1
         sums[indicator] += sum((p.amount for p in batch), Decimal(0))

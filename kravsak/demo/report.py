@@ -92,9 +92,17 @@ def summarise(settings: Settings, run: DemoRun) -> Summary:
             parked=parked_count(conn),
             examples=examples,
         )
+        from kravsak.demo.people import dispatch_sample
+        from letters.queries import letters_for_case
+
+        run.letters = dispatch_sample(settings, run.tag, run.folder, [str(c["case_id"]) for c in examples.values()])
         for key, case in examples.items():
             built = dossier.build(cur, case["case_id"], end)
             if built is not None:
+                built["letters"] = [
+                    {**x, "href": run.letters["files"].get(x["letter_id"])}
+                    for x in letters_for_case(cur, case["case_id"])
+                ]
                 summary.dossiers[key] = built
     return summary
 
@@ -249,6 +257,7 @@ def _json_summary(run: DemoRun, s: Summary) -> dict[str, Any]:
         "period": [run.start, run.end],
         "events": run.events,
         "seconds": run.seconds,
+        "letters": {k: v for k, v in run.letters.items() if k != "files"},
         "money": s.money,
         "stages": s.stages,
         "findings": s.findings,
@@ -347,6 +356,27 @@ def _page(run: DemoRun, s: Summary, links: list[tuple[str, dict[str, Any], str]]
         f"<td class=n>{built['headline']['warning'] + built['headline']['info']}</td></tr>"
         for name, built, why in links
     )
+    letters = run.letters or {}
+    files = letters.get("files", {})
+    letter_rows = "".join(
+        f"<tr><td>{e(k)}</td><td class=n>{v}</td></tr>" for k, v in sorted(letters.get("by_kind", {}).items())
+    )
+    letter_links = " · ".join(
+        f"<a href='{e(path)}'>{e(Path(path).stem.split('-', 1)[1].rsplit('-', 1)[0])}</a>"
+        for path in sorted(files.values())[:12]
+    )
+    channels = ", ".join(f"{k} {v}" for k, v in sorted(letters.get("by_channel", {}).items()))
+    rendered = (
+        f"{letters.get('rendered', 0)} letters in {letters.get('seconds', 0)} s "
+        f"({letters.get('ms_per_letter', 0)} ms each)"
+    )
+    letters_card = (
+        "<div class=card><h2>Letters</h2><table><tr><th>letter</th><th class=n>due to be sent</th></tr>"
+        f"{letter_rows}</table><p class=note>By channel: {e(channels)}. {run.people} debtors in the register "
+        f"(synthetic identities). Rendered for this report: {rendered} — the example dossiers' letters and two "
+        "of each kind; the rest with <code>kravsak letters dispatch</code>.</p>"
+        f"<p>{letter_links}</p></div>"
+    )
     pm_rows = "".join(
         f"<tr><td>{e(k)}</td><td class=n>{v}</td></tr>"
         for k, v in sorted(run.pm_commands.items(), key=lambda kv: -kv[1])
@@ -388,6 +418,7 @@ and enforcement are sent by the process manager on the days the creditors' polic
 findings, the costs that fell away, and why the claim is (or is not) time-barred.</p></div>
 <div class=card><h2>Process manager</h2><table><tr><th>step</th><th class=n>count</th></tr>{pm_rows}</table></div>
 </div>
+{letters_card}
 <div class=card><h2>Limitation worklist — limitation within {WORKLIST_DAYS} days of {run.end}</h2><table><tr>
 <th>limitation date</th><th class=n>days</th><th>municipality</th><th>invoice</th><th>type</th><th>stage</th>
 <th class=n>principal</th><th>why</th></tr>{worklist_rows}</table>

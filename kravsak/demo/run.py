@@ -42,12 +42,12 @@ from consumers.topics import CASE_EVENTS_TOPIC, default_specs, ensure_topics_at
 from domain.application import CollectionApp
 from kravsak.demo.world import World, is_month_end, month_end_sweep
 from kravsak.errors import KravsakError
-from kravsak.settings import Settings
+from kravsak.settings import Settings, office_secret
 from projections import reports
 from projections.base import schema_name
 
 DEMO_GROUP = "kravsak-automate-demo"
-PROJECTIONS = ("ledger", "limitation", "audit")
+PROJECTIONS = ("ledger", "limitation", "audit", "letters")
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -71,6 +71,8 @@ class DemoRun:
     seconds: dict[str, float] = field(default_factory=dict)
     world_commands: Counter[str] = field(default_factory=Counter)
     world_refused: Counter[str] = field(default_factory=Counter)
+    people: int = 0
+    letters: dict[str, Any] = field(default_factory=dict)
 
     @property
     def scope(self) -> reports.Scope:
@@ -226,7 +228,7 @@ def demo_app(settings: Settings, namespace: UUID) -> CollectionApp:
     env = settings.eventsourcing_env(
         AGGREGATE_CACHE_MAXSIZE="500000", AGGREGATE_CACHE_FASTFORWARD="n", DEEPCOPY_FROM_AGGREGATE_CACHE="n"
     )
-    return CollectionApp(env, namespace=namespace)
+    return CollectionApp(env, namespace=namespace, office_secret=office_secret(settings))
 
 
 def new_report_folder(out_root: Path) -> Path:
@@ -262,7 +264,7 @@ def run_demo(settings: Settings, *, debtors: int, seed: int, year: int, console:
         manager.catch_up(timeout_s=60)  # joined, and at the end of the topic before the first event
         head_before = pipeline.head()
         run.seconds["setup"] = time.monotonic() - started
-        _simulate(run, app, manager, clock, pipeline, services, console)
+        _simulate(run, app, manager, clock, pipeline, services, console, settings)
         run.seconds["simulation"] = time.monotonic() - started - run.seconds["setup"]
         with console.status("waiting for the publisher and the projector to catch up"):
             t0 = time.monotonic()
@@ -284,6 +286,7 @@ def _simulate(
     pipeline: Pipeline,
     services: Services,
     console: Console,
+    settings: Settings,
 ) -> None:
     world = World(app, debtors=run.debtors, seed=run.seed, tag=run.tag, year=run.start.year)
     world.plan_year()
@@ -320,6 +323,10 @@ def _simulate(
                     action.run(world, day)
                 if is_month_end(day):
                     month_end_sweep(world, day)
+            if day == run.start:  # the debtors exist on the case side now: their identities go to the register
+                from kravsak.demo.people import enrol_people
+
+                run.people = enrol_people(settings, world, seed=run.seed)
             t1 = time.monotonic()
             # the tick acts on what was recorded by the end of yesterday (a nightly run): wait until
             # that is on Kafka and in the worklist, so the same seed gives the same year however fast

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from kravsak.logs import get_logger
-from kravsak.settings import Settings
+from kravsak.settings import Settings, ensure_local_master_key
 from kravsak.stack.base import Service, ServiceState, Step, quiet
 from kravsak.stack.kafka import ExternalKafka, LocalKafka
 from kravsak.stack.postgres import ExternalPostgres, LocalPostgres
@@ -54,6 +54,9 @@ def up(settings: Settings, step: Step = quiet) -> list[ServiceState]:
                 except Exception as exc:  # report the first failure, not this one
                     log.error("stack.rollback_failed", service=service.name, error=str(exc))
             raise
+        made = ensure_local_master_key(settings)  # the local stack's data needs a local key (ADR 0014)
+        if made is not None:
+            log.info("stack.master_key_created", path=str(made))
     return states
 
 

@@ -97,7 +97,9 @@ def world(settings: Settings, pg_dsn: str, kafka_bootstrap: str, unique: Callabl
         conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(event_store)))
     ensure_topics_at(kafka_bootstrap, [case_events_spec(topic, partitions=3)])
     namespace = uuid4()
-    app = CollectionApp(settings.eventsourcing_env(POSTGRES_SCHEMA=event_store), namespace=namespace)
+    app = CollectionApp(
+        settings.eventsourcing_env(POSTGRES_SCHEMA=event_store), namespace=namespace, office_secret=os.urandom(32)
+    )
     app.register_creditor(
         creditor=ALTA,
         name="Alta kommune",

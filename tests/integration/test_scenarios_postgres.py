@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from uuid import uuid4
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.integration
 @pytest.mark.parametrize("path", scenario_params())
 def test_scenario_gives_the_same_report_on_postgres(path: Path, pg_env: dict[str, str]) -> None:
     scenario = Scenario.load(path)
-    app = CollectionApp(pg_env, namespace=uuid4())
+    app = CollectionApp(pg_env, namespace=uuid4(), office_secret=os.urandom(32))
     try:
         on_postgres = run_scenario(scenario, app)
     finally:

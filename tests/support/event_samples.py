@@ -128,7 +128,7 @@ def run_sample_commands(app: CollectionApp) -> None:
 
 def sample_app() -> CollectionApp:
     """A fresh in-memory application with the sample commands run."""
-    app = CollectionApp(IN_MEMORY, namespace=SAMPLE_NAMESPACE, salt=SAMPLE_SALT)
+    app = CollectionApp(IN_MEMORY, namespace=SAMPLE_NAMESPACE, salt=SAMPLE_SALT, office_secret=SAMPLE_SALT)
     run_sample_commands(app)
     return app
 
