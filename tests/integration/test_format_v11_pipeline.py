@@ -4,6 +4,7 @@ the publisher, Kafka and the projection runner."""
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -23,10 +24,12 @@ from projections.base import schema_name
 
 pytestmark = pytest.mark.integration
 CREDITOR = "4601"
+OFFICE_SECRET = os.urandom(32)
+"""One office secret for every application of this module: two writers of one office share it."""
 
 
 def desk(env: dict[str, str], namespace: UUID) -> CollectionApp:
-    app = CollectionApp(env, namespace=namespace)
+    app = CollectionApp(env, namespace=namespace, office_secret=OFFICE_SECRET)
     app.register_creditor(creditor=CREDITOR, name="T", jurisdiction="NO", on=date(2025, 1, 1), command_id="c")
     app.register_debtor(office=CREDITOR, ref="D1", kind="person", jurisdiction="NO", on=date(2025, 1, 1),
                         command_id="d")  # fmt: skip
@@ -41,7 +44,7 @@ def issue(app: CollectionApp, invoice: str, kid: str | None = None) -> None:
 
 def test_a_kid_taken_by_another_writer_is_refused_by_the_event_store(pg_env: dict[str, str]) -> None:
     namespace = uuid4()
-    first, second = desk(pg_env, namespace), CollectionApp(pg_env, namespace=namespace)
+    first, second = desk(pg_env, namespace), CollectionApp(pg_env, namespace=namespace, office_secret=OFFICE_SECRET)
     try:
         issue(first, "A", kid="12344")
         # a second application sees the KID as taken
