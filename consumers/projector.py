@@ -53,6 +53,7 @@ from projections.base import ProjectedEvent, Projection, schema_name
 from projections.casefold import CaseFolder
 from projections.ledger import Ledger
 from projections.limitation import LimitationWatch
+from projections.parties import Parties
 
 log = structlog.get_logger("kravsak.projector")
 
@@ -62,14 +63,17 @@ SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
 
 
 def all_projections() -> list[Projection]:
-    return [Ledger(), LimitationWatch(), AuditTrail()]
+    return [Ledger(), LimitationWatch(), AuditTrail(), Parties()]
+
+
+PROJECTION_NAMES: tuple[str, ...] = tuple(p.name for p in all_projections())
 
 
 def projection_named(name: str) -> Projection:
     for p in all_projections():
         if p.name == name:
             return p
-    raise KeyError(f"no projection named {name!r} (ledger, limitation, audit)")
+    raise KeyError(f"no projection named {name!r} ({', '.join(PROJECTION_NAMES)})")
 
 
 # --- tables ----------------------------------------------------------------------------------
@@ -459,7 +463,7 @@ class _Gap(Exception):
 class RunnerOptions:
     topic: str = CASE_EVENTS_TOPIC
     group: str = DEFAULT_GROUP
-    projections: tuple[str, ...] = ("ledger", "limitation", "audit")
+    projections: tuple[str, ...] = PROJECTION_NAMES
     schema_suffix: str = ""
     batch_size: int = 2000
     poll_timeout_ms: int = 500
@@ -772,7 +776,7 @@ IGNORED_COLUMNS = {"postings": ("id",), "parked": ("parked_at",)}
 def verify(
     dsn: str,
     bootstrap: str,
-    names: Sequence[str] = ("ledger", "limitation", "audit"),
+    names: Sequence[str] = PROJECTION_NAMES,
     *,
     topic: str = CASE_EVENTS_TOPIC,
     schemas_dir: Path = SCHEMAS_DIR,
@@ -861,7 +865,7 @@ def _compare(conn: psycopg.Connection[Any], name: str, live: str, aside: str) ->
 def retry_parked(
     dsn: str,
     *,
-    names: Sequence[str] = ("ledger", "limitation", "audit"),
+    names: Sequence[str] = PROJECTION_NAMES,
     schemas_dir: Path = SCHEMAS_DIR,
     schema_suffix: str = "",
 ) -> dict[str, int]:

@@ -198,14 +198,16 @@ def project(
     group: Annotated[str, typer.Option(help="consumer group; runners in one group share the partitions")] = (
         "kravsak-projector"
     ),
-    projection: Annotated[list[str] | None, typer.Option(help="ledger, limitation, audit (default: all)")] = None,
+    projection: Annotated[
+        list[str] | None, typer.Option(help="ledger, limitation, audit, parties (default: all)")
+    ] = None,
     retry_parked: Annotated[bool, typer.Option("--retry-parked", help="apply parked events again, then exit")] = False,
 ) -> None:
     """Run a projection runner: Kafka → read models in PostgreSQL, until SIGTERM/SIGINT."""
     from consumers import projector
 
     settings: Settings = ctx.obj
-    names = tuple(projection or ("ledger", "limitation", "audit"))
+    names = tuple(projection or projector.PROJECTION_NAMES)
     with friendly_errors():
         if retry_parked:
             done = projector.retry_parked(settings.pg_dsn, names=names)
@@ -233,13 +235,15 @@ def replay(
 @app.command()
 def verify(
     ctx: typer.Context,
-    projection: Annotated[list[str] | None, typer.Option(help="ledger, limitation, audit (default: all)")] = None,
+    projection: Annotated[
+        list[str] | None, typer.Option(help="ledger, limitation, audit, parties (default: all)")
+    ] = None,
 ) -> None:
     """Rebuild the projections aside and compare them with the live tables; exit 1 on a difference."""
     from consumers import projector
 
     settings: Settings = ctx.obj
-    names = tuple(projection or ("ledger", "limitation", "audit"))
+    names = tuple(projection or projector.PROJECTION_NAMES)
     with friendly_errors(), _counting("verifying " + ", ".join(names)) as progress:
         differences = projector.verify(settings.pg_dsn, settings.kafka_bootstrap, names, progress=progress)
     if not differences:
@@ -405,6 +409,46 @@ def demo(
             index = demo_report.write_report(run, summary)
         demo_report.print_summary(console, run, summary)
     console.print(f"\n[bold green]report:[/] {index.resolve()}")
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="address to listen on (default KRAVSAK_HTTP_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default KRAVSAK_HTTP_PORT)")] = None,
+    clock: Annotated[str, typer.Option(help="system (the calendar date) or simulated (see `kravsak clock`)")] = (
+        "system"
+    ),
+    clock_name: Annotated[str, typer.Option(help="which simulated clock")] = "default",
+    namespace: Annotated[str | None, typer.Option(help="id namespace of the cases (default: kravsak's)")] = None,
+    test_identities: Annotated[
+        bool, typer.Option("--test-identities", help="accept synthetic identity numbers (test systems only)")
+    ] = False,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs) until SIGTERM/SIGINT."""
+    import uuid
+
+    from consumers.automate import clock_for
+    from kravsak import serve as server
+
+    settings: Settings = ctx.obj
+    with friendly_errors():
+        if clock not in ("system", "simulated"):
+            raise KravsakError(f"--clock {clock!r} is neither system nor simulated", "give --clock system or simulated")
+        try:
+            ns = uuid.UUID(namespace) if namespace else None
+        except ValueError:
+            raise KravsakError(f"--namespace {namespace!r} is not a UUID", "give the namespace as a UUID") from None
+        business_clock = clock_for(settings, "simulated" if clock == "simulated" else "system", clock_name)
+        config = server.web_config(
+            settings, namespace=ns, today=business_clock.today, allow_synthetic_ids=test_identities
+        )
+        err.print(
+            f"kravsak API on http://{host or settings.http_host}:{port or settings.http_port} "
+            f"(docs /docs) · issuers {settings.staff_issuer}, {settings.resident_issuer}",
+            soft_wrap=True,
+        )
+        server.run(config, host or settings.http_host, port or settings.http_port)
 
 
 @app.command()
