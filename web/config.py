@@ -46,4 +46,5 @@ class WebConfig:
     apps: int = 4  # CollectionApp instances (each with its own connections) shared by request threads
     jwks_cache_seconds: int = 300
     service_name: str = "kravsak"
+    web_schema: str = "kravsak_web"  # the edge's own tables (idempotency, access log)
     allow_synthetic_ids: bool = False  # test identity numbers (Tenor, Dolly, Skatteverket's): test systems only

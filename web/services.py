@@ -37,8 +37,8 @@ class Services:
         self.verifier = TokenVerifier(
             config.issuers, config.audience, config.role_map, config.claims, config.jwks_cache_seconds
         )
-        self.idempotency = IdempotencyStore(self.pool)
-        self.access_log = AccessLog(self.pool)
+        self.idempotency = IdempotencyStore(self.pool, config.web_schema)
+        self.access_log = AccessLog(self.pool, config.web_schema)
         self._apps: queue.LifoQueue[CollectionApp] = queue.LifoQueue()
         self._offices: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -47,7 +47,7 @@ class Services:
     def start(self) -> None:
         self.pool.open(wait=True, timeout=30)
         with self.pool.connection() as conn:
-            ensure_tables(conn)
+            ensure_tables(conn, self.config.web_schema)
         env = {**self.config.eventsourcing_env, "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "4"}
         for _ in range(self.config.apps):
             self._apps.put(CollectionApp(env, namespace=self.config.namespace or DEFAULT_NAMESPACE))

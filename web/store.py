@@ -66,8 +66,13 @@ class IdempotencyStore:
         return None if row is None else StoredResponse(row[0], row[1], row[2], row[3], bytes(row[4]))
 
     def put(self, principal: str, key: str, response: StoredResponse) -> StoredResponse:
-        """Store the first response; when another request stored one first, that one is returned."""
-        with self.pool.connection() as conn:
+        """Store the first response; when another request stored one first, that one is returned.
+
+        Committed without waiting for the disk (``synchronous_commit = off``): the command's events
+        are already durable, and should a crash lose this row, the repeat runs the command again under
+        the same command id, which the domain recognises — it changes nothing and answers the same."""
+        with self.pool.connection() as conn, conn.transaction():
+            conn.execute("SET LOCAL synchronous_commit = off")
             row = conn.execute(
                 sql.SQL(
                     "INSERT INTO {} (principal, key, route, request_hash, status, media_type, body) "
