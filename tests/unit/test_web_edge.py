@@ -102,3 +102,30 @@ def test_a_cursor_survives_the_round_trip_and_a_made_up_one_is_refused() -> None
     with pytest.raises(Problem) as refused:
         decode_cursor("%%%")
     assert refused.value.field == "cursor"
+
+
+def test_configured_origins_get_cors_headers_and_others_do_not() -> None:
+    from fastapi.testclient import TestClient
+
+    from web.app import create_app
+    from web.config import WebConfig
+
+    config = WebConfig(
+        pg_dsn="postgresql://nobody@127.0.0.1:1/none",
+        eventsourcing_env={},
+        issuers=(),
+        audience="kravsak-api",
+        role_map=(),
+        cors_origins=("https://portal.kommune.example",),
+    )
+    client = TestClient(create_app(config))  # not entered: no lifespan, no database needed for a preflight
+
+    def preflight(origin: str) -> dict[str, str]:
+        headers = {"Origin": origin, "Access-Control-Request-Method": "POST",
+                   "Access-Control-Request-Headers": "Idempotency-Key"}  # fmt: skip
+        return dict(client.options("/commands/issue_invoice", headers=headers).headers)
+
+    assert (
+        preflight("https://portal.kommune.example")["access-control-allow-origin"] == "https://portal.kommune.example"
+    )
+    assert "access-control-allow-origin" not in preflight("https://evil.example")

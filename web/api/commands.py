@@ -393,6 +393,10 @@ def execute(request: Request, command: Command, body: Body, key: str, access: Ac
     for _ in range(CONFLICT_RETRIES):
         try:
             with services.app() as app:
+                if target.creditor and target.invoice:
+                    case_id = str(claim_id(app.namespace, target.creditor, target.invoice))
+                    structlog.contextvars.bind_contextvars(case_id=case_id)
+                    request.state.case_id = case_id
                 try:
                     access.check_command(command.name, command.roles, target, app)
                 except CommandRefused as e:

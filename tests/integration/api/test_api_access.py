@@ -195,3 +195,12 @@ def test_health_and_readiness_need_no_token_and_the_openapi_document_names_the_l
     assert schemes["oidc_staff"]["openIdConnectUrl"].startswith(api.settings.staff_issuer)
     assert "/commands/issue_invoice/bulk" in openapi["paths"]
     assert api.get("/docs", None).status_code == 200
+
+
+def test_cors_is_off_unless_origins_are_configured(api: Api) -> None:
+    preflight = api.client.options(
+        f"{api.url}/worklists/objections",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
+
+    assert "access-control-allow-origin" not in preflight.headers
