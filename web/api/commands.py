@@ -246,7 +246,8 @@ def _change_policy(app: CollectionApp, body: ChangePolicy, ctx: Context) -> dict
     change = body.policy.model_dump(exclude_none=True)
     if "min_amount" in change:
         change["min_amount"] = str(change["min_amount"])
-    merged = {**current, **change, "name": f"{current['name']} (changed {ctx.on})"}
+    base = str(current["name"]).split(" (changed ", 1)[0]
+    merged = {**current, **change, "name": f"{base} (changed {ctx.on})"}
     if body.policy.steps is not None:
         merged["steps"] = [step.model_dump() for step in body.policy.steps]
     policy = CollectionPolicy.from_dict(merged)
