@@ -59,6 +59,7 @@ from projections.base import ProjectedEvent, Projection, schema_name
 from projections.casefold import CaseFolder
 from projections.ledger import Ledger
 from projections.limitation import LimitationWatch
+from projections.parties import Parties
 
 log = structlog.get_logger("kravsak.projector")
 
@@ -77,7 +78,11 @@ def plug_projection(name: str, factory: Callable[[], Projection]) -> None:
 
 
 def all_projections() -> list[Projection]:
-    return [Ledger(), LimitationWatch(), AuditTrail(), *(factory() for factory in _PLUGGED.values())]
+    return [Ledger(), LimitationWatch(), AuditTrail(), Parties(), *(factory() for factory in _PLUGGED.values())]
+
+
+CORE_PROJECTIONS: tuple[str, ...] = ("ledger", "limitation", "audit", "parties")
+"""The read models of ``projections/``; ``projection_names()`` adds the plugged-in ones."""
 
 
 def projection_names() -> tuple[str, ...]:
@@ -406,7 +411,7 @@ class _Cases:
 class RunnerOptions:
     topic: str = CASE_EVENTS_TOPIC
     group: str = DEFAULT_GROUP
-    projections: tuple[str, ...] = ("ledger", "limitation", "audit")
+    projections: tuple[str, ...] = CORE_PROJECTIONS
     schema_suffix: str = ""
     batch_size: int = 2000
     poll_timeout_ms: int = 500
@@ -624,7 +629,7 @@ IGNORED_COLUMNS = {"postings": ("id",), "parked": ("parked_at",)}
 def verify(
     dsn: str,
     bootstrap: str,
-    names: Sequence[str] = ("ledger", "limitation", "audit"),
+    names: Sequence[str] = CORE_PROJECTIONS,
     *,
     topic: str = CASE_EVENTS_TOPIC,
     schemas_dir: Path = SCHEMAS_DIR,
@@ -713,7 +718,7 @@ def _compare(conn: psycopg.Connection[Any], name: str, live: str, aside: str) ->
 def retry_parked(
     dsn: str,
     *,
-    names: Sequence[str] = ("ledger", "limitation", "audit"),
+    names: Sequence[str] = CORE_PROJECTIONS,
     schemas_dir: Path = SCHEMAS_DIR,
     schema_suffix: str = "",
 ) -> dict[str, int]:

@@ -549,6 +549,33 @@ def run_scenario(scenario: Scenario, app: CollectionApp | None = None) -> dict[s
     return ScenarioRunner(app or CollectionApp(), scenario).run()
 
 
+def run_command(
+    app: CollectionApp,
+    *,
+    creditor: str,
+    do: str,
+    step: Mapping[str, Any],
+    command_id: str,
+    debtors: tuple[str, ...] = (),
+    invoices: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """One scenario step as a command on its own (the HTTP API's commands): the same arguments, the
+    same checks and the same step output as in a scenario, against ``creditor`` — for the debtor
+    commands (``register_death``, ``register_proklama``) the debtor's collection office. Raises
+    ``CommandRefused`` (and ``InvalidKid``, ``InvalidAmount``, ``ParameterError``) when refused."""
+    scenario = Scenario(
+        name=do,
+        jurisdiction="",
+        creditor=creditor,
+        debtors={ref: {} for ref in debtors},
+        steps=[dict(step)],
+        report_on=None,
+    )
+    runner = ScenarioRunner(app, scenario)
+    runner.invoices = list(invoices)
+    return runner._dispatch(command_id, do, _Args(step))
+
+
 # --- expectations ------------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from kravsak import logs, stack
+from kravsak import logs, stack, wiring  # noqa: F401 - wiring: the edges' read models run with the core ones
 from kravsak.errors import KravsakError
 from kravsak.settings import ENV_VARS, Settings, load_settings, redact_dsn
 from kravsak.stack import ServiceState
@@ -204,7 +204,7 @@ def project(
         typer.Option(help="consumer group; runners in one group share the partitions (default kravsak-projector)"),
     ] = None,
     projection: Annotated[
-        list[str] | None, typer.Option(help="ledger, limitation, audit, letters (default: all)")
+        list[str] | None, typer.Option(help="ledger, limitation, audit, parties, letters (default: all)")
     ] = None,
     retry_parked: Annotated[bool, typer.Option("--retry-parked", help="apply parked events again, then exit")] = False,
 ) -> None:
@@ -249,7 +249,9 @@ def replay(
 @app.command()
 def verify(
     ctx: typer.Context,
-    projection: Annotated[list[str] | None, typer.Option(help="ledger, limitation, audit (default: all)")] = None,
+    projection: Annotated[
+        list[str] | None, typer.Option(help="ledger, limitation, audit, parties (default: all)")
+    ] = None,
 ) -> None:
     """Rebuild the projections aside and compare them with the live tables; exit 1 on a difference."""
     from consumers import projector
@@ -443,6 +445,46 @@ def demo(
             index = demo_report.write_report(run, summary)
         demo_report.print_summary(console, run, summary)
     console.print(f"\n[bold green]report:[/] {index.resolve()}")
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str | None, typer.Option(help="address to listen on (default KRAVSAK_HTTP_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default KRAVSAK_HTTP_PORT)")] = None,
+    clock: Annotated[str, typer.Option(help="system (the calendar date) or simulated (see `kravsak clock`)")] = (
+        "system"
+    ),
+    clock_name: Annotated[str, typer.Option(help="which simulated clock")] = "default",
+    namespace: Annotated[str | None, typer.Option(help="id namespace of the cases (default: kravsak's)")] = None,
+    test_identities: Annotated[
+        bool, typer.Option("--test-identities", help="accept synthetic identity numbers (test systems only)")
+    ] = False,
+) -> None:
+    """Serve the HTTP API (OpenAPI at /openapi.json, docs at /docs) until SIGTERM/SIGINT."""
+    import uuid
+
+    from kravsak import serve as server
+    from kravsak.services import clock_for
+
+    settings: Settings = ctx.obj
+    with friendly_errors():
+        if clock not in ("system", "simulated"):
+            raise KravsakError(f"--clock {clock!r} is neither system nor simulated", "give --clock system or simulated")
+        try:
+            ns = uuid.UUID(namespace) if namespace else None
+        except ValueError:
+            raise KravsakError(f"--namespace {namespace!r} is not a UUID", "give the namespace as a UUID") from None
+        business_clock = clock_for(settings, "simulated" if clock == "simulated" else "system", clock_name)
+        config = server.web_config(
+            settings, namespace=ns, today=business_clock.today, allow_synthetic_ids=test_identities
+        )
+        err.print(
+            f"kravsak API on http://{host or settings.http_host}:{port or settings.http_port} "
+            f"(docs /docs) · issuers {settings.staff_issuer}, {settings.resident_issuer}",
+            soft_wrap=True,
+        )
+        server.run(config, host or settings.http_host, port or settings.http_port)
 
 
 @app.command()

@@ -41,6 +41,12 @@ DEFAULT_PG_PORT = 55432
 DEFAULT_KAFKA_PORT = 59092
 DEFAULT_KAFKA_CONTROLLER_PORT = 59093
 DEFAULT_PG_BIN = "/usr/lib/postgresql/15/bin"
+DEFAULT_OIDC_PORT = 59094
+DEFAULT_HTTP_PORT = 8080
+MOCK_OAUTH2_SERVER_VERSION = "2.1.10"
+"""NAV's mock-oauth2-server, the local OpenID provider (the newest 2.x; it runs on Java 17)."""
+DEFAULT_AUDIENCE = "kravsak-api"
+DEFAULT_ROLES = "caseworker,office_lead,complaints_board,auditor,billing_system"
 
 LogFormat = Literal["console", "json"]
 
@@ -83,6 +89,19 @@ ENV_VARS: dict[str, str] = {
     "KRAVSAK_AUTOMATE_NAMESPACE": "id namespace (UUID) of the claims the process manager follows (default kravsak's)",
     "KRAVSAK_AUTOMATE_CLOCK": "system (the calendar date; default) or simulated (a date kept in PostgreSQL)",
     "KRAVSAK_AUTOMATE_CLOCK_NAME": "which simulated clock (default default; see `kravsak clock`)",
+    "KRAVSAK_OIDC_PORT": f"loopback port of the local OpenID provider (default {DEFAULT_OIDC_PORT})",
+    "KRAVSAK_OIDC_STAFF_ISSUER": "issuer URL for staff and billing systems (default: the local provider's /staff)",
+    "KRAVSAK_OIDC_RESIDENT_ISSUER": "issuer URL for residents, e.g. ID-porten (default: the local /residents)",
+    "KRAVSAK_OIDC_AUDIENCE": f"the audience a token must be issued for (default {DEFAULT_AUDIENCE})",
+    "KRAVSAK_OIDC_ROLE_CLAIM": "claim holding a staff token's roles (default roles)",
+    "KRAVSAK_OIDC_ROLES": "claim value=role pairs, comma-separated (default: each role by its own name)",
+    "KRAVSAK_OIDC_OFFICE_CLAIM": "claim naming a caseworker's or office lead's office (default office)",
+    "KRAVSAK_OIDC_MUNICIPALITY_CLAIM": "claim naming a billing system's municipality number (default municipality)",
+    "KRAVSAK_OIDC_PID_CLAIM": "claim holding a resident's national identity number (default pid)",
+    "KRAVSAK_HTTP_HOST": "address `kravsak serve` listens on (default 127.0.0.1)",
+    "KRAVSAK_HTTP_PORT": f"port `kravsak serve` listens on (default {DEFAULT_HTTP_PORT})",
+    "KRAVSAK_HTTP_MAX_BODY": "largest request body in bytes (default 1048576; bulk intake: 16 times that)",
+    "KRAVSAK_CORS_ORIGINS": "origins allowed to call the API from a browser, comma-separated (default: none, CORS off)",
 }
 
 
@@ -103,6 +122,38 @@ class Settings:
     """Partitions of the case-events topic when kravsak creates it (KRAVSAK_CASE_EVENTS_PARTITIONS)."""
     topic_replication: int | None = None
     """Replication factor of kravsak's topics; None: min(3, brokers) (KRAVSAK_TOPIC_REPLICATION)."""
+    oidc_port: int = DEFAULT_OIDC_PORT
+    oidc_version: str = MOCK_OAUTH2_SERVER_VERSION
+    external_staff_issuer: str | None = None
+    external_resident_issuer: str | None = None
+    oidc_audience: str = DEFAULT_AUDIENCE
+    oidc_role_claim: str = "roles"
+    oidc_roles: tuple[tuple[str, str], ...] = tuple((r, r) for r in DEFAULT_ROLES.split(","))
+    """(claim value, role) pairs: which value of the role claim grants which kravsak role."""
+    oidc_office_claim: str = "office"
+    oidc_municipality_claim: str = "municipality"
+    oidc_pid_claim: str = "pid"
+    http_host: str = "127.0.0.1"
+    http_port: int = DEFAULT_HTTP_PORT
+    http_max_body: int = 1_048_576
+    cors_origins: tuple[str, ...] = ()
+
+    @property
+    def oidc_is_external(self) -> bool:
+        """Both issuers are someone else's: `kravsak up` starts no local OpenID provider."""
+        return self.external_staff_issuer is not None and self.external_resident_issuer is not None
+
+    @property
+    def local_oidc_url(self) -> str:
+        return f"http://127.0.0.1:{self.oidc_port}"
+
+    @property
+    def staff_issuer(self) -> str:
+        return self.external_staff_issuer or f"{self.local_oidc_url}/staff"
+
+    @property
+    def resident_issuer(self) -> str:
+        return self.external_resident_issuer or f"{self.local_oidc_url}/residents"
 
     @property
     def pg_is_external(self) -> bool:
@@ -198,13 +249,34 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         log_format="json" if log_format == "json" else "console",
         case_events_partitions=env_number(env, "KRAVSAK_CASE_EVENTS_PARTITIONS", 12),
         topic_replication=env_number(env, "KRAVSAK_TOPIC_REPLICATION", None, kind=int),
+        oidc_port=_port(env, "KRAVSAK_OIDC_PORT", DEFAULT_OIDC_PORT),
+        external_staff_issuer=_issuer(env, "KRAVSAK_OIDC_STAFF_ISSUER"),
+        external_resident_issuer=_issuer(env, "KRAVSAK_OIDC_RESIDENT_ISSUER"),
+        oidc_audience=env.get("KRAVSAK_OIDC_AUDIENCE") or DEFAULT_AUDIENCE,
+        oidc_role_claim=env.get("KRAVSAK_OIDC_ROLE_CLAIM") or "roles",
+        oidc_roles=_role_map(env.get("KRAVSAK_OIDC_ROLES") or DEFAULT_ROLES),
+        oidc_office_claim=env.get("KRAVSAK_OIDC_OFFICE_CLAIM") or "office",
+        oidc_municipality_claim=env.get("KRAVSAK_OIDC_MUNICIPALITY_CLAIM") or "municipality",
+        oidc_pid_claim=env.get("KRAVSAK_OIDC_PID_CLAIM") or "pid",
+        http_host=env.get("KRAVSAK_HTTP_HOST") or "127.0.0.1",
+        http_port=_port(env, "KRAVSAK_HTTP_PORT", DEFAULT_HTTP_PORT),
+        http_max_body=env_number(
+            env,
+            "KRAVSAK_HTTP_MAX_BODY",
+            1_048_576,
+            low=1024,
+            what="a number of bytes of at least 1024",
+            example="1048576",
+        ),
+        cors_origins=tuple(o.strip() for o in (env.get("KRAVSAK_CORS_ORIGINS") or "").split(",") if o.strip()),
     )
-    local_ports = [settings.pg_port, settings.kafka_port, settings.kafka_controller_port]
+    local_ports = [settings.pg_port, settings.kafka_port, settings.kafka_controller_port, settings.oidc_port]
     if len(set(local_ports)) != len(local_ports):
         raise SettingsError(
             f"the local ports repeat: PostgreSQL {settings.pg_port}, Kafka {settings.kafka_port}, "
-            f"controller {settings.kafka_controller_port}",
-            "give KRAVSAK_PG_PORT, KRAVSAK_KAFKA_PORT and KRAVSAK_KAFKA_CONTROLLER_PORT distinct values",
+            f"controller {settings.kafka_controller_port}, OpenID provider {settings.oidc_port}",
+            "give KRAVSAK_PG_PORT, KRAVSAK_KAFKA_PORT, KRAVSAK_KAFKA_CONTROLLER_PORT and KRAVSAK_OIDC_PORT "
+            "distinct values",
         )
     return settings
 
@@ -385,6 +457,36 @@ def _port(env: Mapping[str, str], name: str, default: int) -> int:
         what="a port number between 1024 and 65535",
         example="a free unprivileged port",
     )
+
+
+ROLES = frozenset(DEFAULT_ROLES.split(","))
+
+
+def _role_map(raw: str) -> tuple[tuple[str, str], ...]:
+    """ "Kravsak.Caseworker=caseworker,auditors=auditor" → pairs; a bare name maps to itself."""
+    pairs = []
+    for item in raw.split(","):
+        value, sep, role = item.strip().partition("=")
+        role = role.strip() if sep else value
+        if not value or role not in ROLES:
+            raise SettingsError(
+                f"KRAVSAK_OIDC_ROLES: {item.strip()!r} does not map a claim value to one of {', '.join(sorted(ROLES))}",
+                "give claim value=role pairs, e.g. Kravsak.Caseworker=caseworker,Kravsak.Auditor=auditor",
+            )
+        pairs.append((value.strip(), role))
+    return tuple(pairs)
+
+
+def _issuer(env: Mapping[str, str], name: str) -> str | None:
+    raw = env.get(name) or None
+    if raw is None:
+        return None
+    if not (raw.startswith("https://") or raw.startswith("http://127.0.0.1") or raw.startswith("http://localhost")):
+        raise SettingsError(
+            f"{name}={raw!r} is not an https URL",
+            f"give the issuer exactly as its discovery document names it (https://…), or unset {name}",
+        )
+    return raw  # compared with the token's iss exactly: keep a trailing slash
 
 
 def _check_bootstrap(bootstrap: str) -> None:

@@ -157,6 +157,11 @@ class Bench:
         self.say(f"rebuild: all three projections from {fmt_count(live['records'])} events of {topic}")
         rebuilt = raw["rebuild"] = self._rebuild(topic, suffix, live["records"])
 
+        from kravsak.bench import api as api_stage  # its own module; it imports this one
+
+        self.say("api: bulk invoice intake and single-command latency through the HTTP API")
+        api = raw["api"] = api_stage.measure(settings, quick=s == QUICK)
+
         figures = [
             self._ingest_figure(small, plain),
             self._publish_figure(publish, producer, publish_large),
@@ -166,6 +171,7 @@ class Bench:
             self._growth_figure("growth_ingest", "ingest", small, large, "seconds", "events"),
             self._growth_figure("growth_project", "project", project_small, project_large, "apply_seconds", "records"),
             *self._memory_figures(e2e["memory"]),
+            *api_stage.figures(api),
         ]
         if plain["time_boxed"] or es["time_boxed"]:
             self.notes.append(

@@ -75,7 +75,11 @@ def measure_projection(
     timeout_s: float = 1800,
 ) -> dict[str, float]:
     options = RunnerOptions(
-        topic=topic, group=f"bench-projector-{uuid.uuid4().hex[:8]}", schema_suffix=suffix, batch_size=batch
+        topic=topic,
+        group=f"bench-projector-{uuid.uuid4().hex[:8]}",
+        schema_suffix=suffix,
+        batch_size=batch,
+        projections=PROJECTIONS,  # the three the figure was defined on
     )
     runner = ProjectionRunner(settings.pg_dsn, settings.kafka_bootstrap, options)
     timed = _TimedApplier(

@@ -47,7 +47,7 @@ from projections import reports
 from projections.base import schema_name
 
 DEMO_GROUP = "kravsak-automate-demo"
-PROJECTIONS = ("ledger", "limitation", "audit", "letters")
+PROJECTIONS = ("ledger", "limitation", "audit", "parties", "letters")
 REPO = Path(__file__).resolve().parents[2]
 
 

@@ -1,8 +1,8 @@
 """The local service stack behind `kravsak up`, `kravsak status` and `kravsak down`.
 
 `up` is idempotent: it starts what is not running, leaves running servers alone, and only checks
-servers named by KRAVSAK_PG_DSN / KRAVSAK_KAFKA_BOOTSTRAP. If a later server fails, `up` stops
-the ones it started itself in that call, so nothing is left half-started. One lock file per home
+servers named by KRAVSAK_PG_DSN / KRAVSAK_KAFKA_BOOTSTRAP / KRAVSAK_OIDC_*_ISSUER. If a later server
+fails, `up` stops the ones it started itself in that call, so nothing is left half-started. One lock file per home
 serialises concurrent `up`/`down` calls (a CLI and a test session, two test sessions).
 """
 
@@ -16,6 +16,7 @@ from kravsak.logs import get_logger
 from kravsak.settings import Settings, ensure_local_master_key
 from kravsak.stack.base import Service, ServiceState, Step, quiet
 from kravsak.stack.kafka import ExternalKafka, LocalKafka
+from kravsak.stack.oidc import ExternalOidcProvider, LocalOidcProvider
 from kravsak.stack.postgres import ExternalPostgres, LocalPostgres
 from kravsak.stack.procs import exclusive
 
@@ -28,7 +29,8 @@ def services(settings: Settings) -> list[Service]:
     """The servers of the stack, in start order."""
     postgres: Service = ExternalPostgres(settings) if settings.pg_is_external else LocalPostgres(settings)
     kafka: Service = ExternalKafka(settings) if settings.kafka_is_external else LocalKafka(settings)
-    return [postgres, kafka]
+    oidc: Service = ExternalOidcProvider(settings) if settings.oidc_is_external else LocalOidcProvider(settings)
+    return [postgres, kafka, oidc]
 
 
 def up(settings: Settings, step: Step = quiet) -> list[ServiceState]:

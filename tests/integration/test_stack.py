@@ -13,6 +13,7 @@ from kravsak.settings import Settings
 from kravsak.stack import ServiceState
 from kravsak.stack.base import quiet
 from kravsak.stack.kafka import LocalKafka
+from kravsak.stack.oidc import LocalOidcProvider
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +28,7 @@ def test_up_again_reuses_the_running_servers(settings: Settings, stack: list[Ser
 def test_status_shows_every_server_answering(settings: Settings, stack: list[ServiceState]) -> None:
     states = {s.name: s for s in local_stack.status(settings)}
 
-    assert set(states) == {"PostgreSQL", "Kafka"}
+    assert set(states) == {"PostgreSQL", "Kafka", "OpenID provider"}
     assert all(s.state in ("running", "external") for s in states.values())
 
 
@@ -42,6 +43,9 @@ def test_another_checkout_on_the_same_ports_is_told_the_port_is_in_use(
         local_stack.up(other_checkout)
     with pytest.raises(PortInUse) as kafka_refused:
         LocalKafka(other_checkout).ensure_running(quiet)
+    if not settings.oidc_is_external:
+        with pytest.raises(PortInUse, match=f"port {settings.oidc_port} "):
+            LocalOidcProvider(other_checkout).ensure_running(quiet)
 
     assert f"port {settings.pg_port} " in postgres_refused.value.problem
     assert f"port {settings.kafka_port} " in kafka_refused.value.problem

@@ -1,0 +1,50 @@
+"""Issuing many invoices in one unit of work reads their aggregates in a few queries (preload) and
+stores exactly what issuing them one by one stores — snapshots of busy debtors included."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from domain.application import CollectionApp
+
+pytestmark = pytest.mark.integration
+
+ON = date(2025, 1, 10)
+
+
+def issue(app: CollectionApp, numbers: range, *, preload: bool) -> None:
+    with app.unit_of_work():
+        if preload:
+            app.preload_invoices([("5601", f"F{i}", f"D{i % 2}") for i in numbers])
+        for i in numbers:
+            app.issue_invoice(creditor="5601", invoice=f"F{i}", amount=Decimal("100.00"), due=date(2025, 2, 1),
+                              claim_type="sfo", debtor_ref=f"D{i % 2}", on=ON, command_id=f"c{i}")  # fmt: skip
+
+
+def test_preloaded_issuing_stores_what_issuing_one_by_one_stores(pg_env: dict[str, str]) -> None:
+    namespace = uuid.uuid4()
+    app = CollectionApp(pg_env, namespace=namespace)
+    app.register_creditor(creditor="5601", name="Alta", jurisdiction="NO", on=ON, command_id="c")
+    for ref in ("D0", "D1"):
+        app.register_debtor(office="5601", ref=ref, kind="person", jurisdiction="NO", on=ON, command_id=ref)
+
+    issue(app, range(0, 130), preload=False)  # D0 and D1 now have snapshots (every 50 events)
+    issue(app, range(130, 260), preload=True)
+    issue(app, range(120, 140), preload=True)  # repeats: already stored, nothing new
+
+    fresh = CollectionApp(pg_env, namespace=namespace)
+    assert len(fresh.debtor("5601", "D0").claims) == 130
+    assert len(fresh.debtor("5601", "D1").claims) == 130
+    assert fresh.claim("5601", "F259").debtor_id == str(fresh.debtor("5601", "D1").id)
+    assert fresh.snapshots is not None
+    assert list(fresh.snapshots.get(fresh.debtor("5601", "D1").id, desc=True, limit=1))[0].originator_version >= 50
+
+
+def test_preload_outside_a_unit_of_work_does_nothing() -> None:
+    app = CollectionApp()
+    app.preload_invoices([("5601", "F1", "D1")])
+    assert app._batch is None

@@ -1,0 +1,189 @@
+"""Who is calling: an OpenID Connect access token, checked by PyJWT, turned into a ``Principal``.
+
+- The token's ``iss`` picks one of the configured issuers (anything else is refused). The issuer's
+  discovery document (``/.well-known/openid-configuration``) names its ``jwks_uri``; the key set is
+  fetched with PyJWT's ``PyJWKClient`` and cached (a ``kid`` not in the cache fetches it once more,
+  so a key rotation needs no restart).
+- PyJWT checks the signature against that key (asymmetric algorithms only — never ``none`` or an
+  HMAC secret), the issuer, the audience and the expiry (30 s leeway for clock skew), and requires
+  ``exp``, ``iat``, ``iss``, ``aud`` and ``sub``.
+- Staff issuers: roles come from the role claim through the configured mapping (claim value →
+  role); the office and municipality from their claims. Resident issuers: every token speaks for a
+  debtor, identified by the ``pid`` claim (the national identity number), which is kept in memory
+  only — never logged, never stored.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import jwt
+from jwt import PyJWKClient
+
+from web.config import ClaimNames, Issuer
+from web.problems import Problem
+
+ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
+LEEWAY_S = 30
+
+
+class Role(StrEnum):
+    CASEWORKER = "caseworker"
+    OFFICE_LEAD = "office_lead"
+    COMPLAINTS_BOARD = "complaints_board"
+    AUDITOR = "auditor"
+    DEBTOR = "debtor"
+    BILLING_SYSTEM = "billing_system"
+
+
+PERSONS = frozenset(Role) - {Role.BILLING_SYSTEM}
+"""Roles held by people: their reads of a case go to the access log."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # "staff" or "residents"
+    subject: str
+    issuer: str
+    roles: frozenset[Role]
+    office: str | None = None
+    municipality: str | None = None
+    pid: str | None = field(default=None, repr=False)
+
+    @property
+    def id(self) -> str:
+        """Stable and free of personal data: what the access log, the idempotency store and command ids carry."""
+        return f"{self.kind}:{self.subject}"
+
+    @property
+    def is_person(self) -> bool:
+        return bool(self.roles & PERSONS)
+
+
+def unauthorized(detail: str) -> Problem:
+    return Problem(
+        "unauthorized",
+        detail,
+        rule="a valid bearer token from a trusted issuer, for this API, not expired",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
+
+
+class TokenVerifier:
+    """Checks tokens of the configured issuers; thread-safe, one per process."""
+
+    def __init__(
+        self,
+        issuers: tuple[Issuer, ...],
+        audience: str,
+        role_map: tuple[tuple[str, str], ...],
+        claims: ClaimNames,
+        cache_seconds: int = 300,
+    ) -> None:
+        self.issuers = {i.url: i for i in issuers}
+        self.audience = audience
+        self.role_map = role_map
+        self.claims = claims
+        self.cache_seconds = cache_seconds
+        self._clients: dict[str, PyJWKClient] = {}
+        self._lock = threading.Lock()
+
+    def principal(self, authorization: str | None) -> Principal:
+        if not authorization:
+            raise Problem(
+                "unauthorized",
+                "the request carries no Authorization header",
+                rule="send Authorization: Bearer <access token>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise unauthorized("the Authorization header is not 'Bearer <token>'")
+        claims, issuer = self.verify(token.strip())
+        return self._principal(claims, issuer)
+
+    def verify(self, token: str) -> tuple[dict[str, Any], Issuer]:
+        try:
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            raise unauthorized("the token is not a JWT") from None
+        issuer = self.issuers.get(str(unverified.get("iss", "")))
+        if issuer is None:
+            raise unauthorized("the token's issuer is not trusted by this API")
+        client = self._client(issuer.url)
+        try:
+            key = client.get_signing_key_from_jwt(token)
+        except jwt.PyJWKClientConnectionError as e:
+            raise Problem("login_unavailable", f"the key set of {issuer.url} cannot be fetched: {e}") from None
+        except jwt.PyJWTError:
+            raise unauthorized("the token's signing key is not in its issuer's key set") from None
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.key,
+                algorithms=ALGORITHMS,
+                audience=self.audience,
+                issuer=issuer.url,
+                leeway=LEEWAY_S,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise unauthorized("the token has expired") from None
+        except jwt.InvalidAudienceError:
+            raise unauthorized(f"the token is not issued for this API (audience {self.audience})") from None
+        except jwt.InvalidSignatureError:
+            raise unauthorized("the token's signature does not verify against its issuer's keys") from None
+        except jwt.PyJWTError as e:
+            raise unauthorized(f"the token is not valid: {e}") from None
+        return claims, issuer
+
+    def _principal(self, claims: dict[str, Any], issuer: Issuer) -> Principal:
+        subject = str(claims["sub"])
+        if issuer.kind == "residents":
+            pid = claims.get(self.claims.pid)
+            if not isinstance(pid, str) or not pid.strip():
+                raise unauthorized(f"a resident's token must carry the {self.claims.pid} claim")
+            return Principal("residents", subject, issuer.url, frozenset({Role.DEBTOR}), pid=pid.strip())
+        raw = claims.get(self.claims.roles, [])
+        values = {raw} if isinstance(raw, str) else {str(v) for v in raw} if isinstance(raw, list) else set()
+        roles = frozenset(Role(role) for value, role in self.role_map if value in values)
+        return Principal(
+            "staff",
+            subject,
+            issuer.url,
+            roles,
+            office=_text(claims.get(self.claims.office)),
+            municipality=_text(claims.get(self.claims.municipality)),
+        )
+
+    def _client(self, issuer: str) -> PyJWKClient:
+        with self._lock:
+            client = self._clients.get(issuer)
+            if client is None:
+                client = PyJWKClient(jwks_uri(issuer), cache_jwk_set=True, lifespan=self.cache_seconds, timeout=10)
+                self._clients[issuer] = client
+            return client
+
+
+def jwks_uri(issuer: str) -> str:
+    """The key set's address from the issuer's discovery document (which must name the issuer itself)."""
+    url = f"{issuer.rstrip('/')}/.well-known/openid-configuration"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - the issuer URL from settings
+            document = json.load(response)
+    except (OSError, urllib.error.URLError, ValueError) as e:
+        raise Problem("login_unavailable", f"the discovery document of {issuer} cannot be read: {e}") from None
+    if document.get("issuer") != issuer or not isinstance(document.get("jwks_uri"), str):
+        raise Problem("login_unavailable", f"the discovery document at {url} does not describe {issuer}")
+    uri: str = document["jwks_uri"]
+    return uri
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None

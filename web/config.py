@@ -1,0 +1,50 @@
+"""What the HTTP edge needs to know, handed in by the composition root (``kravsak serve``).
+
+The edge reads no environment variables itself: ``kravsak.settings`` does, and builds a
+``WebConfig``. Tests build one directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """One OpenID issuer the API trusts, and what kind of person its tokens speak for."""
+
+    url: str  # exactly the tokens' ``iss``
+    kind: str  # "staff" (roles from the role claim) or "residents" (every token is a debtor)
+
+
+@dataclass(frozen=True)
+class ClaimNames:
+    roles: str = "roles"
+    office: str = "office"
+    municipality: str = "municipality"
+    pid: str = "pid"
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    pg_dsn: str
+    eventsourcing_env: dict[str, str]
+    issuers: tuple[Issuer, ...]
+    audience: str
+    role_map: tuple[tuple[str, str], ...]  # (claim value, role)
+    claims: ClaimNames = field(default_factory=ClaimNames)
+    namespace: UUID | None = None  # the domain's id namespace (None: the domain's default)
+    today: Callable[[], date] = date.today  # the business clock commands are recorded on
+    max_body: int = 1_048_576
+    max_bulk_body: int = 16 * 1_048_576
+    max_bulk_items: int = 10_000
+    bulk_batch: int = 500  # invoices saved per unit of work
+    cors_origins: tuple[str, ...] = ()
+    apps: int = 4  # CollectionApp instances (each with its own connections) shared by request threads
+    jwks_cache_seconds: int = 300
+    service_name: str = "kravsak"
+    web_schema: str = "kravsak_web"  # the edge's own tables (idempotency, access log)
+    allow_synthetic_ids: bool = False  # test identity numbers (Tenor, Dolly, Skatteverket's): test systems only

@@ -1,0 +1,117 @@
+"""What the routes share in one process: the domain applications, a PostgreSQL pool for the read
+models and the edge's tables, the token verifier and a few small caches.
+
+Request handlers run on a thread pool. A ``CollectionApp`` keeps a unit of work's state on itself,
+so each request borrows one application for its whole duration (``with services.app() as app``)
+and returns it; ``WebConfig.apps`` of them share the database (each with its own few connections).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from psycopg import Cursor
+from psycopg.errors import UndefinedTable
+from psycopg_pool import ConnectionPool
+
+from domain.application import DEFAULT_NAMESPACE, CollectionApp
+from domain.identity import InvalidIdentity, opaque_debtor_id, validate_identity
+from projections import parties
+from projections.base import schema_name
+from web.auth import TokenVerifier
+from web.config import WebConfig
+from web.problems import Problem
+from web.store import AccessLog, IdempotencyStore, ensure_tables
+
+
+class Services:
+    def __init__(self, config: WebConfig) -> None:
+        self.config = config
+        self.pool: ConnectionPool[Any] = ConnectionPool(
+            config.pg_dsn, min_size=1, max_size=max(4, config.apps * 2), open=False, name="kravsak-web"
+        )
+        self.verifier = TokenVerifier(
+            config.issuers, config.audience, config.role_map, config.claims, config.jwks_cache_seconds
+        )
+        self.idempotency = IdempotencyStore(self.pool, config.web_schema)
+        self.access_log = AccessLog(self.pool, config.web_schema)
+        self._apps: queue.LifoQueue[CollectionApp] = queue.LifoQueue()
+        self._offices: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.started = False
+
+    def start(self) -> None:
+        self.pool.open(wait=True, timeout=30)
+        with self.pool.connection() as conn:
+            ensure_tables(conn, self.config.web_schema)
+        env = {**self.config.eventsourcing_env, "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "4"}
+        for _ in range(self.config.apps):
+            self._apps.put(CollectionApp(env, namespace=self.config.namespace or DEFAULT_NAMESPACE))
+        self.started = True
+
+    def close(self) -> None:
+        while not self._apps.empty():
+            self._apps.get_nowait().close()
+        self.pool.close()
+
+    @contextmanager
+    def app(self) -> Iterator[CollectionApp]:
+        try:
+            app = self._apps.get(timeout=30)
+        except queue.Empty:
+            raise Problem("busy", "every domain application is busy; try again") from None
+        try:
+            yield app
+        finally:
+            self._apps.put(app)
+
+    @contextmanager
+    def cursor(self) -> Iterator[Cursor[Any]]:
+        with self.pool.connection() as conn, conn.cursor() as cur:
+            yield cur
+
+    def office_of(self, creditor: str) -> str:
+        """The collection office of a registered creditor (from the event store; an office never changes)."""
+        office = self._offices.get(creditor)
+        if office is None:
+            with self.app() as app:
+                office = app.creditor(creditor).office  # CommandRefused (invalid creditor) when unknown
+            with self._lock:
+                self._offices[creditor] = office
+        return office
+
+    def creditors_of(self, office: str) -> list[str]:
+        """The municipalities an office collects for (from the parties read model)."""
+        with self.cursor() as cur:
+            try:
+                return parties.creditors_of_office(cur, schema_name("parties"), office)
+            except UndefinedTable:  # the projection does not exist yet: no creditors known
+                return []
+
+    def debtor_ids_of_person(self, pid: str) -> list[str]:
+        """A resident's debtor records, found by the domain's opaque id of their identity number."""
+        compact = self.compact_pid(pid)
+        if compact is None:
+            return []
+        with self.app() as app:
+            opaque = opaque_debtor_id(compact, salt=app.salt)
+        with self.cursor() as cur:
+            try:
+                return [d["debtor_id"] for d in parties.debtors_with_opaque_id(cur, schema_name("parties"), opaque)]
+            except UndefinedTable:
+                return []
+
+    def compact_pid(self, pid: str) -> str | None:
+        """The identity number in the form debtors are registered under (Norwegian, else Swedish), or None."""
+        for jurisdiction in ("NO", "SE"):
+            try:
+                return validate_identity(
+                    pid, jurisdiction=jurisdiction, kind="person", allow_synthetic=self.config.allow_synthetic_ids
+                )
+            except InvalidIdentity:
+                continue
+        return None
