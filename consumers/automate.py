@@ -83,7 +83,7 @@ from consumers.runner import (
     create_offsets_table,
 )
 from consumers.topics import CASE_EVENTS_TOPIC
-from consumers.wire.codec import SchemaStore, decode
+from consumers.wire.codec import SchemaStore
 from consumers.wire.envelope import domain_values
 from domain import caseflow
 from domain.application import DEFAULT_NAMESPACE, CollectionApp
@@ -457,7 +457,7 @@ class ProcessManager:
             report.skipped += 1  # no check date to move (party events: their claims carry what matters)
             return
         try:
-            record = decode(r.value, writer_lookup=self.schemas.by_fingerprint)
+            record = self.schemas.decode_current(r.value)
             values = domain_values(record)
         except Exception as exc:  # noqa: BLE001 - park it, never stop the stream for one record
             with bound(case_id=r.case_key, topic=r.topic, partition=r.partition, offset=r.offset):

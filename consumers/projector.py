@@ -52,7 +52,7 @@ from consumers.runner import ConsumerOptions, OffsetTable, ParkedTable, Runner, 
 from consumers.runner import Message as Message
 from consumers.runner import RunReport as RunReport
 from consumers.topics import CASE_EVENTS_TOPIC
-from consumers.wire.codec import SchemaStore, decode
+from consumers.wire.codec import SchemaStore
 from consumers.wire.envelope import domain_values
 from projections.audit_trail import AuditTrail
 from projections.base import ProjectedEvent, Projection, schema_name
@@ -167,7 +167,7 @@ class Decoder:
         self.schemas = schemas
 
     def __call__(self, payload: bytes, *, topic: str = "", partition: int = -1, offset: int = -1) -> ProjectedEvent:
-        record = decode(payload, writer_lookup=self.schemas.by_fingerprint)
+        record = self.schemas.decode_current(payload)
         values = domain_values(record)
         return ProjectedEvent(
             event_id=str(record["event_id"]),

@@ -315,6 +315,14 @@ class SchemaStore:
             raise LookupError(f"schema name {name!r} is ambiguous: {', '.join(sorted(full_names))}")
         raise LookupError(f"no schema named {name!r}")
 
+    def decode_current(self, data: bytes) -> dict[str, Any]:
+        """Decodes one single-object message as the CURRENT version of its schema: a message written
+        with an earlier version is resolved to the newest one of the same name (fields added since
+        come with their defaults), so a reader never sees an old shape (FULL_TRANSITIVE: new readers
+        read all old data)."""
+        writer = self.by_fingerprint(read_fingerprint(data))
+        return decode(data, writer_lookup=self.by_fingerprint, reader_schema=self.latest(writer.name))
+
     def __contains__(self, fingerprint: object) -> bool:
         if not isinstance(fingerprint, bytes | int | str):
             return False
