@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import date
 from uuid import UUID
 
-from kravsak.settings import Settings
+from kravsak.settings import Settings, office_secret
 from web.config import ClaimNames, Issuer, WebConfig
 
 
@@ -39,6 +39,7 @@ def web_config(
         max_body=settings.http_max_body,
         max_bulk_body=16 * settings.http_max_body,
         cors_origins=settings.cors_origins,
+        office_secret=office_secret(settings),
         allow_synthetic_ids=allow_synthetic_ids,
     )
 

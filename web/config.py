@@ -47,4 +47,5 @@ class WebConfig:
     jwks_cache_seconds: int = 300
     service_name: str = "kravsak"
     web_schema: str = "kravsak_web"  # the edge's own tables (idempotency, access log)
+    office_secret: bytes | None = None  # keys the opaque debtor ids (None: in-memory only; a store refuses)
     allow_synthetic_ids: bool = False  # test identity numbers (Tenor, Dolly, Skatteverket's): test systems only

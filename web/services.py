@@ -50,7 +50,11 @@ class Services:
             ensure_tables(conn, self.config.web_schema)
         env = {**self.config.eventsourcing_env, "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "4"}
         for _ in range(self.config.apps):
-            self._apps.put(CollectionApp(env, namespace=self.config.namespace or DEFAULT_NAMESPACE))
+            self._apps.put(
+                CollectionApp(
+                    env, namespace=self.config.namespace or DEFAULT_NAMESPACE, office_secret=self.config.office_secret
+                )
+            )
         self.started = True
 
     def close(self) -> None:
@@ -98,7 +102,7 @@ class Services:
         if compact is None:
             return []
         with self.app() as app:
-            opaque = opaque_debtor_id(compact, salt=app.salt)
+            opaque = opaque_debtor_id(compact, salt=app.opaque_key)
         with self.cursor() as cur:
             try:
                 return [d["debtor_id"] for d in parties.debtors_with_opaque_id(cur, schema_name("parties"), opaque)]

@@ -43,7 +43,7 @@ from kravsak.bench.figures import RESULTS_DIR, Figure, Target, fmt_number, perce
 from kravsak.bench.main import machine_info
 from kravsak.bench.report import console, print_report
 from kravsak.bench.scratch import create_event_store, drop_event_store
-from kravsak.settings import Settings, load_settings
+from kravsak.settings import Settings, load_settings, office_secret
 
 TARGETS = {
     "api_bulk_intake": Target(">=", 2_000, "invoices/s"),
@@ -145,7 +145,11 @@ def setup(settings: Settings, server: ApiServer, debtors: int) -> None:
 def _domain(settings: Settings, server: ApiServer) -> Any:
     from domain.application import CollectionApp
 
-    return CollectionApp(settings.eventsourcing_env(POSTGRES_SCHEMA=server.schema), namespace=server.namespace)
+    return CollectionApp(
+        settings.eventsourcing_env(POSTGRES_SCHEMA=server.schema),
+        namespace=server.namespace,
+        office_secret=office_secret(settings),
+    )
 
 
 def invoices(prefix: str, count: int, debtors: int) -> list[dict[str, str]]:

@@ -3,6 +3,7 @@ stores exactly what issuing them one by one stores — snapshots of busy debtors
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -12,6 +13,7 @@ import pytest
 from domain.application import CollectionApp
 
 pytestmark = pytest.mark.integration
+OFFICE_SECRET = os.urandom(32)
 
 ON = date(2025, 1, 10)
 
@@ -27,7 +29,7 @@ def issue(app: CollectionApp, numbers: range, *, preload: bool) -> None:
 
 def test_preloaded_issuing_stores_what_issuing_one_by_one_stores(pg_env: dict[str, str]) -> None:
     namespace = uuid.uuid4()
-    app = CollectionApp(pg_env, namespace=namespace)
+    app = CollectionApp(pg_env, namespace=namespace, office_secret=OFFICE_SECRET)
     app.register_creditor(creditor="5601", name="Alta", jurisdiction="NO", on=ON, command_id="c")
     for ref in ("D0", "D1"):
         app.register_debtor(office="5601", ref=ref, kind="person", jurisdiction="NO", on=ON, command_id=ref)
@@ -36,7 +38,7 @@ def test_preloaded_issuing_stores_what_issuing_one_by_one_stores(pg_env: dict[st
     issue(app, range(130, 260), preload=True)
     issue(app, range(120, 140), preload=True)  # repeats: already stored, nothing new
 
-    fresh = CollectionApp(pg_env, namespace=namespace)
+    fresh = CollectionApp(pg_env, namespace=namespace, office_secret=OFFICE_SECRET)
     assert len(fresh.debtor("5601", "D0").claims) == 130
     assert len(fresh.debtor("5601", "D1").claims) == 130
     assert fresh.claim("5601", "F259").debtor_id == str(fresh.debtor("5601", "D1").id)
