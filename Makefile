@@ -34,7 +34,7 @@ down: venv ## stop the local PostgreSQL and Kafka
 status: venv ## show what runs where
 	$(BIN)/kravsak status
 
-test: venv system-deps ## unit and integration tests against the local stack (started if needed)
+test: venv system-deps lint ## lint, then unit and integration tests against the local stack (started if needed)
 	$(BIN)/kravsak up
 	$(BIN)/pytest tests/unit tests/integration $(PYTEST_ARGS)
 
