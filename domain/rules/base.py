@@ -155,8 +155,20 @@ class Rules(ABC):
         """Check a notice and price it; raises ``CommandRefused`` for the rule it breaks."""
 
     @abstractmethod
+    def notice_fee(
+        self, facts: ClaimFacts, notice: str, sent_on: date, *, fees_enabled: bool, reminder_fee_agreed: bool
+    ) -> tuple[Decimal, str]:
+        """The fee a notice carries on its own on ``sent_on`` after the claim's trail in ``facts``, and why:
+        the pricing half of ``decide_notice``, without its checks (a combined letter's counterfactual)."""
+
+    @abstractmethod
     def decide_enforcement(self, facts: ClaimFacts, route: str, on: date) -> EnforcementDecision:
         """Check an enforcement or court step and price it."""
+
+    @abstractmethod
+    def enforcement_cost(self, route: str, on: date) -> tuple[Decimal, str, tuple[str, ...]]:
+        """The court or enforcement fee of one request by ``route`` on ``on``, its basis and warnings: the
+        pricing half of ``decide_enforcement``."""
 
     @abstractmethod
     def judgment_limitation(self, on: date, debtor_kind: DebtorKind) -> LimitationStep:
