@@ -86,6 +86,9 @@ class Rules(ABC):
     notices_elsewhere: frozenset[str] = frozenset()  # the contract's notices this jurisdiction refuses as a route
     # notices that interrupt limitation, so long-term monitoring of a written-down claim may still send them
     monitoring_notices: frozenset[str] = frozenset()
+    # the notice long-term monitoring sends to interrupt limitation before the limitation date; None where no
+    # notice interrupts (then it takes the policy's enforcement route)
+    monitoring_notice: str | None = None
     routes: frozenset[str]
     claim_types: frozenset[str]
     lien_claim_types: frozenset[str] = frozenset()

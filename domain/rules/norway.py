@@ -63,6 +63,9 @@ class NorwegianRules(Rules):
     )
     lien_claim_types = frozenset({"kommunale_avgifter", "eiendomsskatt"})
     court_routes_when_disputed = frozenset({"forliksklage"})
+    # no notice interrupts Norwegian limitation (foreldelsesloven §§ 14-17): long-term monitoring takes the
+    # policy's enforcement route, § 17 (ADR 0021)
+    monitoring_notice = None
 
     def interest_rate_segments(self, start: date, end: date) -> list[Segment]:
         return self.params["forsinkelsesrente"].segments(start, end)

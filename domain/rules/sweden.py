@@ -34,6 +34,9 @@ class SwedishRules(Rules):
     # a written demand interrupts (preskriptionslagen 5 § 2); the avstängningsvarsel does too, but a threat of
     # shutting the water off is no monitoring step (debtor-protecting reading, ADR 0012)
     monitoring_notices = frozenset({PAMINNELSE, INKASSOKRAV})
+    # långtidsbevakning: a skriftlig erinran interrupts (5 § 2) and a påminnelse is the mildest one — no
+    # inkassoåtgärd, no inkassokrav fee, a reminder fee only where agreed when the debt arose (ADR 0021)
+    monitoring_notice = PAMINNELSE
     routes = frozenset({"betalningsforelaggande", "verkstallighet"})
     claim_types = frozenset(
         {"barnomsorg", "va", "renhallning", "hyra", "lokalhyra", "musikskola", "vard_omsorg", "other"}
