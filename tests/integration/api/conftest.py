@@ -147,7 +147,9 @@ def world(api: Api) -> World:
     office_a, office_b = f"A-{tag}", f"B-{tag}"
     number = int(tag, 16) % 8000 + 1000
     creditor_a, creditor_b = f"{number}", f"{number + 1}"
-    pids = [synthetic_pid(int(tag[:4], 16) + i) for i in range(2)]
+    serial = int(tag[:4], 16)
+    first = synthetic_pid(serial)  # an invalid serial moves on to the next: make sure the second person differs
+    pids = [first, next(p for i in range(1, 40) if (p := synthetic_pid(serial + i)) != first)]
     t = {
         "caseworker_a": api.token(role="caseworker", office=office_a),
         "caseworker_b": api.token(role="caseworker", office=office_b),
