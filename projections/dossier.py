@@ -194,7 +194,7 @@ def describe(step: Step, as_of: date) -> str:
     elif kind == "ClaimComplaintDecided":
         text = "the board found a breach" if d.get("outcome") == "breach" else "the board found no breach"
     elif kind == "ClaimLimitationInterrupted":
-        text = f"{interruption_ground(d.get('ground'))} interrupted limitation"
+        text = f"{limitation.ground_words(d.get('ground'))} interrupted limitation"
     elif kind == "ClaimCostsWaived":
         text = "collection costs fell away"
     else:
@@ -207,13 +207,6 @@ def _together(what: str, invoices: Any) -> str:
     if not isinstance(invoices, list) or len(invoices) < 2:
         return ""
     return f"; {what} for invoices {', '.join(str(i) for i in invoices)} (samlesak)"
-
-
-def interruption_ground(ground: Any) -> str:
-    """An interruption's ground in words: ``long-term monitoring: påminnelse``, ``written demand: inkassokrav``."""
-    kind, _, step = str(ground).partition(":")
-    words = kind.replace("_", " ").replace("long term", "long-term")
-    return f"{words}: {step.replace('_', ' ')}" if step else words
 
 
 def _step_record(n: int, step: Step, as_of: date) -> dict[str, Any]:
@@ -246,7 +239,7 @@ def _step_record(n: int, step: Step, as_of: date) -> dict[str, Any]:
         "limitation": None
         if interruption is None
         else {
-            "ground": interruption_ground(interruption["detail"].get("ground")),
+            "ground": limitation.ground_words(interruption["detail"].get("ground")),
             "legal_basis": interruption["detail"].get("legal_basis"),
             "years": interruption["detail"].get("years"),
             "until": interruption["detail"].get("limitation_date"),
