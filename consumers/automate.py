@@ -32,16 +32,20 @@ hand. What the process manager adds:
   store stays the truth, and a parked claim is still checked on the dates it already had.
 - **Commands.** A tick loads each due claim from the event store, never from the stream, and issues
   what the case flow answers with the deterministic command id ``auto/<case>/<step>/<day>``
-  (``domain.caseflow.command_id``); a claim ignores a command id it has seen. The commands of a
-  chunk of claims are stored in one transaction (``CollectionApp.unit_of_work``); only then are the
-  chunk's actions and worklist rows written. A crash in between leaves the rows due, so the next
-  tick (a restart ticks *today* first) reloads the claims, finds the steps in their trails and
-  schedules the next ones: nothing is sent twice.
+  (``domain.caseflow.command_id``); a claim ignores a command id it has seen. One debtor's claims of
+  one creditor (a *household*, ``debtor_id`` in the worklist) are checked together, so claims due for
+  the same step share ONE letter or request (samlesak, when the creditor's policy merges) under ONE
+  id derived from their sorted case ids, ``auto/samlesak-<digest>/<step>/<day>``. The commands of a
+  chunk of whole households are stored in one transaction (``CollectionApp.unit_of_work``); only then
+  are the chunk's actions (one row per claim, the letter's invoices beside it) and worklist rows
+  written. A crash in between leaves the rows due, so the next tick (a restart ticks *today* first)
+  reloads the claims, finds the steps in their trails and schedules the next ones: nothing is sent
+  twice, a combined letter no more than a single one.
 - **Refusals.** ``CommandRefused`` is logged with its code, recorded in ``kravsak_automate.actions``
   and the claim is checked again after the domain's back-off (``domain.policy.backoff_days``). A
-  concurrent write to one of a chunk's claims (``IntegrityError``) makes the chunk run again claim
-  by claim; a claim that conflicts again is left for the next tick. Any other error in one claim is
-  logged and leaves that claim for the next tick; the tick goes on.
+  concurrent write to one of a chunk's claims (``IntegrityError``) makes the chunk run again
+  household by household; a household that conflicts again is left for the next tick. Any other
+  error in one household is logged and leaves its claims for the next tick; the tick goes on.
 - **A new day waits for the stream.** Before the tick of a new day the process catches up with
   the end offsets the topic had at that moment; if it cannot within a minute it logs
   ``automate.tick_postponed`` and tries again.
@@ -53,6 +57,8 @@ date in ``kravsak_automate.clock``, shared by every process that names it) in de
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import threading
 import time
 from collections import Counter
@@ -88,7 +94,7 @@ from consumers.wire.envelope import domain_values
 from domain import caseflow
 from domain.application import DEFAULT_NAMESPACE, CollectionApp
 from domain.claim import Claim, claim_id
-from domain.errors import ServiceError
+from domain.errors import CommandRefused, ServiceError
 from domain.policy import CollectionPolicy
 
 log = structlog.get_logger("kravsak.automate")
@@ -221,10 +227,12 @@ def ensure_tables(conn: psycopg.Connection[Any], schema: str = SCHEMA) -> None:
             case_id text NOT NULL, limitation_date date NOT NULL, namespace text NOT NULL,
             creditor_id text NOT NULL, invoice text NOT NULL, alerted_on date NOT NULL, days_left int NOT NULL,
             PRIMARY KEY (case_id, limitation_date));
+        ALTER TABLE {s}.worklist ADD COLUMN IF NOT EXISTS debtor_id text;
         CREATE TABLE IF NOT EXISTS {s}.actions (
-            command_id text PRIMARY KEY, namespace text NOT NULL, case_id text NOT NULL, day date NOT NULL,
+            command_id text NOT NULL, namespace text NOT NULL, case_id text NOT NULL, day date NOT NULL,
             kind text NOT NULL, name text NOT NULL, outcome text NOT NULL, code text, message text,
-            recorded_at timestamptz NOT NULL DEFAULT now());
+            recorded_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (command_id, case_id));
+        ALTER TABLE {s}.actions ADD COLUMN IF NOT EXISTS letter text[];
         CREATE INDEX IF NOT EXISTS actions_day ON {s}.actions (namespace, day);
         CREATE TABLE IF NOT EXISTS {s}.ticks (
             namespace text PRIMARY KEY, last_tick date NOT NULL, checked int NOT NULL, commands int NOT NULL,
@@ -235,6 +243,17 @@ def ensure_tables(conn: psycopg.Connection[Any], schema: str = SCHEMA) -> None:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"kravsak-ddl-{schema}",))
         cur.execute(ddl)
         create_offsets_table(cur, schema, by_group=True)  # the rows of every group share the table
+        cur.execute(
+            "SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = "
+            "c.relnamespace WHERE n.nspname = %s AND c.relname = 'actions' AND i.indisprimary AND i.indnatts = 1",
+            (schema,),
+        )
+        if cur.fetchone():  # keyed by command id alone by an earlier kravsak: a combined letter has one row per claim
+            cur.execute(
+                sql.SQL("ALTER TABLE {t} DROP CONSTRAINT actions_pkey, ADD PRIMARY KEY (command_id, case_id)").format(
+                    t=_table(schema, "actions")
+                )
+            )
         cur.execute(
             "SELECT 1 FROM information_schema.tables t WHERE t.table_schema = %s AND t.table_name = 'parked' "
             "AND NOT EXISTS (SELECT 1 FROM information_schema.columns c WHERE c.table_schema = t.table_schema "
@@ -260,10 +279,12 @@ def last_tick(conn: psycopg.Connection[Any], namespace: UUID, schema: str = SCHE
 def actions_by_week(
     conn: psycopg.Connection[Any], namespace: UUID, schema: str = SCHEMA
 ) -> list[tuple[date, str, str, int]]:
-    """The steps the process manager took, per ISO week (its Monday), name and outcome."""
+    """The steps the process manager took, per ISO week (its Monday), name and outcome: a combined letter or
+    request counts once."""
     rows = conn.execute(
         sql.SQL(
-            "SELECT date_trunc('week', day)::date, name, outcome, count(*) FROM {} WHERE namespace = %s "
+            "SELECT date_trunc('week', day)::date, name, outcome, count(DISTINCT command_id) FROM {} "
+            "WHERE namespace = %s "
             "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         ).format(_table(schema, "actions")),
         (str(namespace),),
@@ -291,20 +312,39 @@ class TickReport:
     alerts: int = 0
     errors: int = 0
     seconds: float = 0.0
+    combined: int = 0
+    """Letters and requests that covered several claims of one debtor (samlesak)."""
+    combined_claims: int = 0
+    """The claims those combined letters and requests covered."""
 
     @property
     def issued(self) -> int:
+        """Commands issued: a combined letter or request counts once."""
         return sum(self.commands.values())
+
+
+@dataclass(frozen=True)
+class Action:
+    """A step taken for one claim: a payment-plan check that found a breach, or a notice or enforcement
+    request (accepted or refused), with the invoices of the combined letter or request it went in."""
+
+    command_id: str
+    kind: str
+    name: str
+    outcome: str
+    code: str | None = None
+    message: str | None = None
+    deadline: str | None = None
+    letter: tuple[str, ...] = ()
 
 
 @dataclass
 class Check:
-    """What checking one claim came to: its worklist row, the steps taken (command id, kind, name,
-    outcome, refusal code, refusal message, deadline), whether an alert was recorded."""
+    """What checking one claim came to: its worklist row, the steps taken, whether an alert was recorded."""
 
     item: WorkItem
     update: dict[str, Any] | None = None
-    actions: list[tuple[str, str, str, str, str | None, str | None, str | None]] = field(default_factory=list)
+    actions: list[Action] = field(default_factory=list)
     alert: bool = False
     failed: bool = False
 
@@ -319,6 +359,12 @@ class WorkItem:
     topic: str | None
     partition: int | None
     offset: int | None
+    debtor_id: str | None = None
+
+    @property
+    def household(self) -> tuple[str, str]:
+        """The claims whose steps may share a letter: one creditor's claims on one debtor."""
+        return self.creditor_id, self.debtor_id or self.case_id
 
 
 @dataclass(frozen=True)
@@ -333,7 +379,8 @@ class AutomateOptions:
     batch_size: int = 2000
     poll_timeout_ms: int = 200
     unit_size: int = 200
-    """Claims whose commands are stored in one transaction (``CollectionApp.unit_of_work``); 1: each alone."""
+    """Claims whose commands are stored in one transaction (``CollectionApp.unit_of_work``), never splitting
+    one debtor's claims of one creditor; 1: each such household alone."""
     new_partitions_at_end: bool = False
     """A partition with no stored offset starts at its end instead of its beginning."""
     schemas_dir: Path = SCHEMAS_DIR
@@ -421,12 +468,13 @@ class ProcessManager:
         if inserts:
             cur.executemany(
                 sql.SQL(
-                    "INSERT INTO {t} (case_id, namespace, creditor_id, invoice, jurisdiction, due, "
+                    "INSERT INTO {t} (case_id, namespace, creditor_id, debtor_id, invoice, jurisdiction, due, "
                     'limitation_date, next_check, seen_version, topic, partition, "offset") VALUES '
-                    "(%(case_id)s, %(namespace)s, %(creditor_id)s, %(invoice)s, %(jurisdiction)s, "
+                    "(%(case_id)s, %(namespace)s, %(creditor_id)s, %(debtor_id)s, %(invoice)s, %(jurisdiction)s, "
                     "%(due)s, %(limitation_date)s, %(hint)s, %(version)s, %(topic)s, %(partition)s, "
                     "%(offset)s) ON CONFLICT (case_id) DO UPDATE SET "
-                    "seen_version = GREATEST({t}.seen_version, EXCLUDED.seen_version)"
+                    "seen_version = GREATEST({t}.seen_version, EXCLUDED.seen_version), "
+                    "debtor_id = coalesce({t}.debtor_id, EXCLUDED.debtor_id)"
                 ).format(t=self._t("worklist")),
                 inserts,
             )
@@ -483,6 +531,7 @@ class ProcessManager:
                     **where,
                     "namespace": self.namespace,
                     "creditor_id": values["creditor_id"],
+                    "debtor_id": values["debtor_id"],
                     "invoice": values["invoice"],
                     "jurisdiction": values["jurisdiction"],
                     "due": values["due"],
@@ -502,14 +551,46 @@ class ProcessManager:
     # -- ticking -------------------------------------------------------------------------------
 
     def due_items(self, day: date) -> list[WorkItem]:
+        """The claims whose next check has come, one debtor's claims of one creditor next to each other. A
+        row from before the worklist kept the debtor gets it from the claim (once: it is written back)."""
         rows = self.conn.execute(
             sql.SQL(
-                'SELECT case_id, creditor_id, invoice, seen_version, refusals, topic, partition, "offset" FROM {} '
-                "WHERE namespace = %s AND next_check <= %s ORDER BY next_check, creditor_id, invoice"
+                'SELECT case_id, creditor_id, invoice, seen_version, refusals, topic, partition, "offset", debtor_id '
+                "FROM {} WHERE namespace = %s AND next_check <= %s"
             ).format(self._t("worklist")),
             (self.namespace, day),
         ).fetchall()
-        return [WorkItem(*row) for row in rows]
+        items = [WorkItem(*row) for row in rows]
+        missing = [i for i in items if i.debtor_id is None]
+        if missing:
+            known = {i.case_id: self._debtor_of(i) for i in missing}
+            with self.conn.transaction():
+                self.conn.cursor().executemany(
+                    sql.SQL("UPDATE {} SET debtor_id = %s WHERE case_id = %s").format(self._t("worklist")),
+                    [(debtor, case) for case, debtor in known.items()],
+                )
+            items = [dataclasses.replace(i, debtor_id=known.get(i.case_id, i.debtor_id)) for i in items]
+        return sorted(items, key=lambda i: (*i.household, i.invoice))
+
+    def _debtor_of(self, item: WorkItem) -> str | None:
+        try:
+            return self.app.claim(item.creditor_id, item.invoice).debtor_id
+        except CommandRefused:
+            return None  # not in this event store: checked alone, as before
+
+    def households(self, items: Sequence[WorkItem]) -> list[list[list[WorkItem]]]:
+        """``items`` in chunks of about ``unit_size`` claims, one debtor's claims of one creditor (a household,
+        whose steps may share a letter) never split."""
+        chunks: list[list[list[WorkItem]]] = []
+        size = 0
+        for _, group in itertools.groupby(items, key=lambda i: i.household):
+            household = list(group)
+            if not chunks or size + len(household) > self.options.unit_size:
+                chunks.append([])
+                size = 0
+            chunks[-1].append(household)
+            size += len(household)
+        return chunks
 
     @contextmanager
     def _ticker_lock(self) -> Iterator[bool]:
@@ -525,10 +606,11 @@ class ProcessManager:
     def tick(self, day: date) -> TickReport:
         """Check every claim whose next check is ``day`` or earlier and issue what is due on ``day``.
 
-        Claims are checked in chunks; each chunk's commands are stored in one transaction
+        Claims are checked in chunks of whole households (one debtor's claims of one creditor, whose
+        steps may share one letter); each chunk's commands are stored in one transaction
         (``CollectionApp.unit_of_work``), then the chunk's worklist rows and actions are written. If
-        another writer changed one of the chunk's claims meanwhile, the chunk is checked again claim
-        by claim."""
+        another writer changed one of the chunk's claims meanwhile, the chunk is checked again
+        household by household."""
         report = TickReport(day)
         started = time.monotonic()
         with self._ticker_lock() as mine:
@@ -536,9 +618,7 @@ class ProcessManager:
                 log.warning("automate.tick_skipped", day=day.isoformat(), reason="another process ticks")
                 return report
             policies: dict[str, CollectionPolicy] = {}
-            items = self.due_items(day)
-            for first in range(0, len(items), self.options.unit_size):
-                chunk = items[first : first + self.options.unit_size]
+            for chunk in self.households(self.due_items(day)):
                 outcomes = self._check_chunk(chunk, day, policies)
                 self._write(outcomes, day, report)
             with self.conn.transaction():
@@ -557,6 +637,8 @@ class ProcessManager:
                 day=day.isoformat(),
                 checked=report.checked,
                 commands=dict(report.commands),
+                combined=report.combined,
+                combined_claims=report.combined_claims,
                 refused=dict(report.refused),
                 plan_breaches=report.plan_breaches,
                 alerts=report.alerts,
@@ -565,93 +647,119 @@ class ProcessManager:
             )
         return report
 
-    def _check_chunk(self, chunk: Sequence[WorkItem], day: date, policies: dict[str, CollectionPolicy]) -> list[Check]:
-        if len(chunk) > 1:
+    def _check_chunk(
+        self, chunk: Sequence[list[WorkItem]], day: date, policies: dict[str, CollectionPolicy]
+    ) -> list[Check]:
+        if sum(len(h) for h in chunk) > 1:
             try:
                 with self.app.unit_of_work():
-                    return [self._check(item, day, policies) for item in chunk]
+                    return [check for household in chunk for check in self._check(household, day, policies)]
             except IntegrityError as exc:
                 log.warning(
                     "automate.unit_conflict",
                     day=day.isoformat(),
-                    claims=len(chunk),
+                    claims=sum(len(h) for h in chunk),
                     error=str(exc),
-                    outcome="checked again claim by claim",
+                    outcome="checked again household by household",
                 )
-        return [self._check(item, day, policies) for item in chunk]
+        return [check for household in chunk for check in self._check(household, day, policies)]
 
-    def _check(self, item: WorkItem, day: date, policies: dict[str, CollectionPolicy]) -> Check:
+    def _check(self, household: list[WorkItem], day: date, policies: dict[str, CollectionPolicy]) -> list[Check]:
+        """One day of the case flow for one debtor's claims of one creditor; a failure fails them all."""
+        first = household[0]
         with bound(
-            case_id=item.case_id, topic=item.topic, partition=item.partition, offset=item.offset, day=day.isoformat()
+            case_id=first.case_id,
+            claims=len(household),
+            topic=first.topic,
+            partition=first.partition,
+            offset=first.offset,
+            day=day.isoformat(),
         ):
             for attempt in (1, 2):
-                check = Check(item)
+                checks = [Check(item) for item in household]
                 try:
-                    self._check_once(check, day, policies)
-                    return check
+                    self._check_once(checks, day, policies)
+                    return checks
                 except IntegrityError as exc:
                     if attempt == 2:
                         log.warning("automate.concurrent_write", error=str(exc), outcome="left for the next tick")
-                except Exception as exc:  # noqa: BLE001 - one claim's failure must not stop the tick
+                except Exception as exc:  # noqa: BLE001 - one household's failure must not stop the tick
                     log.exception("automate.check_failed", error=f"{type(exc).__name__}: {exc}")
                     break
-        return Check(item, failed=True)
+        return [Check(item, failed=True) for item in household]
 
-    def _check_once(self, check: Check, day: date, policies: dict[str, CollectionPolicy]) -> None:
-        """One day of the case flow for the claim (``domain.caseflow.run_day``), kept for the write."""
-        item = check.item
-        if item.creditor_id not in policies:
-            policies[item.creditor_id] = CollectionPolicy.from_dict(self.app.creditor(item.creditor_id).policy)
-        done = caseflow.run_day(
+    def _check_once(self, checks: list[Check], day: date, policies: dict[str, CollectionPolicy]) -> None:
+        """One day of the case flow for a household's claims (``domain.caseflow.run_days``), kept for the write."""
+        creditor = checks[0].item.creditor_id
+        if creditor not in policies:
+            policies[creditor] = CollectionPolicy.from_dict(self.app.creditor(creditor).policy)
+        days = caseflow.run_days(
             self.app,
-            creditor=item.creditor_id,
-            invoice=item.invoice,
+            creditor=creditor,
+            claims=[(c.item.invoice, c.item.refusals) for c in checks],
             day=day,
-            policy=policies[item.creditor_id],
+            policy=policies[creditor],
             prefix=caseflow.AUTOMATE_PREFIX,
-            refusals=item.refusals,
         )
-        action: str | None = None
-        if done.plan_breach is not None:
-            action = "plan_breached"
-            check.actions.append((done.plan_breach, "check", "plan", "breached", None, None, None))
-        if done.alert_days_left is not None:
-            check.alert = self._record_alert(done.claim, item, day, done.alert_days_left)
-        if done.step is not None:
-            step, planned = done.step, done.step.action
-            action = planned.name
-            if step.refused is None:
-                deadline = planned.deadline.isoformat() if planned.deadline else None
-                check.actions.append((step.command_id, planned.kind, planned.name, "accepted", None, None, deadline))
-            else:
-                code, message = step.refused.code.value, step.refused.message
-                check.actions.append((step.command_id, planned.kind, planned.name, "refused", code, message, None))
-        claim = done.claim
-        check.update = {
-            "case_id": item.case_id,
-            "day": day,
-            "action": action,
-            "refusals": done.refusals,
-            "next": done.next_check,
-            "version": claim.version,
-            "limitation_date": claim.limitation_date,
-            "closed_on": (claim.closed_on or day) if done.closed else None,
-        }
+        for check, done in zip(checks, days, strict=True):
+            item = check.item
+            action: str | None = None
+            if done.plan_breach is not None:
+                action = "plan_breached"
+                check.actions.append(Action(done.plan_breach, "check", "plan", "breached"))
+            if done.alert_days_left is not None:
+                check.alert = self._record_alert(done.claim, item, day, done.alert_days_left)
+            if done.step is not None:
+                step, planned = done.step, done.step.action
+                action = planned.name
+                kind = "monitoring" if planned.monitoring else planned.kind
+                if step.refused is None:
+                    deadline = planned.deadline.isoformat() if planned.deadline else None
+                    check.actions.append(
+                        Action(step.command_id, kind, planned.name, "accepted", deadline=deadline, letter=step.letter)
+                    )
+                else:
+                    code, message = step.refused.code.value, step.refused.message
+                    check.actions.append(
+                        Action(step.command_id, kind, planned.name, "refused", code, message, letter=step.letter)
+                    )
+            claim = done.claim
+            check.update = {
+                "case_id": item.case_id,
+                "day": day,
+                "action": action,
+                "refusals": done.refusals,
+                "next": done.next_check,
+                "version": claim.version,
+                "limitation_date": claim.limitation_date,
+                "closed_on": (claim.closed_on or day) if done.closed else None,
+            }
 
     def _write(self, checks: Sequence[Check], day: date, report: TickReport) -> None:
         """After the chunk's events are stored: its actions, worklist rows and log lines."""
         actions = [
-            (command_id, self.namespace, c.item.case_id, day, kind, name, outcome, code, message)
+            (
+                a.command_id,
+                self.namespace,
+                c.item.case_id,
+                day,
+                a.kind,
+                a.name,
+                a.outcome,
+                a.code,
+                a.message,
+                list(a.letter) or None,
+            )
             for c in checks
-            for command_id, kind, name, outcome, code, message, _ in c.actions
+            for a in c.actions
         ]
         updates = [c.update for c in checks if c.update is not None and not c.failed]
         with self.conn.transaction(), self.conn.cursor() as cur:
             if actions:
                 cur.executemany(
                     sql.SQL(
-                        "INSERT INTO {} (command_id, namespace, case_id, day, kind, name, outcome, code, message) "
-                        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
+                        "INSERT INTO {} (command_id, namespace, case_id, day, kind, name, outcome, code, message, "
+                        "letter) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING"
                     ).format(self._t("actions")),
                     actions,
                 )
@@ -667,6 +775,7 @@ class ProcessManager:
                     ).format(t=self._t("worklist")),
                     updates,
                 )
+        counted: set[str] = set()  # a combined letter or request is one command, whatever it covered
         for c in checks:
             report.checked += 1
             report.errors += c.failed
@@ -679,16 +788,36 @@ class ProcessManager:
                 offset=item.offset,
                 day=day.isoformat(),
             ):
-                for command_id, _, name, outcome, code, message, deadline in c.actions:
-                    if outcome == "breached":
+                for a in c.actions:
+                    letter = list(a.letter) or None
+                    if a.outcome == "breached":
                         report.plan_breaches += 1
-                        log.info("automate.plan_breached", command_id=command_id)
-                    elif outcome == "accepted":
-                        report.commands[name] += 1
-                        log.info("automate.command", command_id=command_id, action=name, deadline=deadline)
+                        log.info("automate.plan_breached", command_id=a.command_id)
+                    elif a.outcome == "accepted":
+                        if a.command_id not in counted:
+                            counted.add(a.command_id)
+                            report.commands[a.name] += 1
+                            report.combined += bool(a.letter)
+                            report.combined_claims += len(a.letter)
+                        log.info(
+                            "automate.command",
+                            command_id=a.command_id,
+                            action=a.name,
+                            kind=a.kind,
+                            deadline=a.deadline,
+                            letter=letter,
+                        )
                     else:
-                        report.refused[str(code)] += 1
-                        log.warning("automate.refused", command_id=command_id, action=name, code=code, reason=message)
+                        report.refused[str(a.code)] += 1
+                        log.warning(
+                            "automate.refused",
+                            command_id=a.command_id,
+                            action=a.name,
+                            kind=a.kind,
+                            code=a.code,
+                            reason=a.message,
+                            letter=letter,
+                        )
 
     def _record_alert(self, claim: Claim, item: WorkItem, day: date, days_left: int) -> bool:
         """Record (once per claim and limitation date) and log a limitation date within the alert days."""

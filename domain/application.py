@@ -82,6 +82,8 @@ class PolicyRun:
     command_id: str
     accepted: bool
     error: str | None
+    letter: tuple[str, ...] = ()
+    """The invoices of the combined letter or request the step went in (empty: the claim alone)."""
 
 
 def _project(aggregate: Any, events: Iterable[Any]) -> Any:
@@ -623,7 +625,9 @@ class CollectionApp(Application[UUID]):
         command_id: str,
         deadline: date | None = None,
         channel: str | None = None,
+        monitoring: bool = False,
     ) -> None:
+        """A notice; ``monitoring``: long-term monitoring's limitation-interrupting step (a written-down claim)."""
         cred = self.creditor(creditor)
         policy = CollectionPolicy.from_dict(cred.policy)
 
@@ -643,6 +647,7 @@ class CollectionApp(Application[UUID]):
                 reminder_fee_agreed=policy.reminder_fee_agreed,
                 rules=r,
                 carry_out_within_days=policy.water_shutoff_within_days,
+                monitoring=monitoring,
             )
 
         def check(r: Rules) -> None:
@@ -662,6 +667,7 @@ class CollectionApp(Application[UUID]):
         command_id: str,
         deadline: date | None = None,
         channel: str | None = None,
+        monitoring: bool = False,
     ) -> list[str]:
         """One letter for several claims of one debtor (samlet purring / inkassovarsel / betalingsoppfordring,
         påminnelse / inkassokrav): every claim's own rules must allow the step; the letter carries ONE fee,
@@ -682,14 +688,14 @@ class CollectionApp(Application[UUID]):
                 command_id=command_id, on=on, notice=notice, deadline=deadline, died=c.facts.died,
                 channel=chosen[0], channel_reason=chosen[1], fees_enabled=policy.fees_enabled,
                 reminder_fee_agreed=policy.reminder_fee_agreed, rules=r, letter=letter, letter_fee_on=fee_on,
-                carry_out_within_days=policy.water_shutoff_within_days,
+                carry_out_within_days=policy.water_shutoff_within_days, monitoring=monitoring,
             )  # fmt: skip
 
         self._on_each(creditor, claims, command_id, send, lambda c: c.facts.notices[-1].fee > 0)
         return letter
 
     def request_combined_enforcement(
-        self, *, creditor: str, invoices: Sequence[str], route: str, on: date, command_id: str
+        self, *, creditor: str, invoices: Sequence[str], route: str, on: date, command_id: str, monitoring: bool = False
     ) -> list[str]:
         """One enforcement or court request covering several claims of one debtor: ONE court or enforcement
         fee, on the first listed claim. Returns the invoices the request covered."""
@@ -699,7 +705,7 @@ class CollectionApp(Application[UUID]):
         def enforce(c: Claim, r: Rules, cost_on: str | None) -> None:
             c.request_enforcement(
                 command_id=command_id, on=on, route=route, died=c.facts.died, rules=r, request=request,
-                cost_on=cost_on,
+                cost_on=cost_on, monitoring=monitoring,
             )  # fmt: skip
 
         self._on_each(creditor, claims, command_id, enforce, lambda c: c.facts.enforcements[-1].cost > 0)
@@ -827,12 +833,17 @@ class CollectionApp(Application[UUID]):
             lambda r: check_installments(plan, on),
         )
 
-    def request_enforcement(self, *, creditor: str, invoice: str, route: str, on: date, command_id: str) -> None:
+    def request_enforcement(
+        self, *, creditor: str, invoice: str, route: str, on: date, command_id: str, monitoring: bool = False
+    ) -> None:
+        """An enforcement or court step; ``monitoring``: long-term monitoring's limitation-interrupting step."""
         self._on_claim(
             creditor,
             invoice,
             command_id,
-            lambda c, r: c.request_enforcement(command_id=command_id, on=on, route=route, died=c.facts.died, rules=r),
+            lambda c, r: c.request_enforcement(
+                command_id=command_id, on=on, route=route, died=c.facts.died, rules=r, monitoring=monitoring
+            ),
         )
 
     def register_judgment(
@@ -939,35 +950,37 @@ class CollectionApp(Application[UUID]):
         self, *, creditor: str, invoices: Iterable[str], start: date, until: date, command_id: str
     ) -> list[PolicyRun]:
         """Drive the creditor's policy day by day from ``start`` through ``until`` for ``invoices``:
-        every day of ``domain.caseflow.run_day`` for each, with ``command_id`` as the prefix of the
-        steps' ids (``<command_id>/<case id>/<step>/<day>``) and an instalment missed the day after
-        its due date (the contract's reading)."""
+        every day of ``domain.caseflow.run_days`` for all of them — a debtor's claims due for the same step
+        in one letter or request when the policy merges — with ``command_id`` as the prefix of the steps'
+        ids (``<command_id>/<case id>/<step>/<day>``) and an instalment missed the day after its due date
+        (the contract's reading)."""
         policy = CollectionPolicy.from_dict(self.creditor(creditor).policy)
         runs: list[PolicyRun] = []
-        targets = list(invoices)
+        targets = [(invoice, 0) for invoice in invoices]
         day = start
         while day <= until:
-            for invoice in targets:
-                done = caseflow.run_day(
-                    self,
-                    creditor=creditor,
-                    invoice=invoice,
-                    day=day,
-                    policy=policy,
-                    prefix=command_id,
-                    plan_grace_days=0,
-                    schedule=False,
-                )
+            days = caseflow.run_days(
+                self,
+                creditor=creditor,
+                claims=targets,
+                day=day,
+                policy=policy,
+                prefix=command_id,
+                plan_grace_days=0,
+                schedule=False,
+            )
+            for done in days:
                 if done.step is not None:
                     refused = done.step.refused
                     runs.append(
                         PolicyRun(
                             day,
-                            invoice,
+                            done.claim.invoice,
                             done.step.action,
                             done.step.command_id,
                             refused is None,
                             refused.code.value if refused else None,
+                            done.step.letter,
                         )
                     )
             day += timedelta(days=1)

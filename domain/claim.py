@@ -56,7 +56,7 @@ from domain.records import (
     SuspensionRecord,
 )
 from domain.rules import Rules
-from domain.rules.base import LimitationStep
+from domain.rules.base import EnforcementDecision, LimitationStep, NoticeDecision
 from domain.settlement import MoneyEntry, Settled, settle
 
 CLAIM_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/claim")
@@ -278,6 +278,7 @@ class Claim(Aggregate):
                     self.fee_reason,
                     self.channel,
                     self.carry_out_by,
+                    tuple(self.letter_invoices) if self.letter_invoices else None,
                 )
             )
             claim._add_cost(self.command_id, "fee", self.fee)
@@ -301,7 +302,13 @@ class Claim(Aggregate):
         def apply_to(self, claim: Claim) -> None:
             claim.facts.enforcements.append(
                 EnforcementRecord(
-                    self.originator_version, self.command_id, self.route, self.effective, self.recorded, self.cost
+                    self.originator_version,
+                    self.command_id,
+                    self.route,
+                    self.effective,
+                    self.recorded,
+                    self.cost,
+                    tuple(self.request_invoices) if self.request_invoices else None,
                 )
             )
             claim._add_cost(self.command_id, "cost", self.cost)
@@ -794,16 +801,21 @@ class Claim(Aggregate):
         letter: list[str] | None = None,
         letter_fee_on: str | None = None,
         carry_out_within_days: int | None = None,
+        monitoring: bool = False,
     ) -> None:
         """A notice; ``letter``: the invoices of one combined letter, ``letter_fee_on``: the invoice that
-        letter's one fee is already charged on (this claim then charges none)."""
-        check_notice(rules, notice, deadline, on)
-        refusals = self._check_collection(on, died, monitoring_ok=notice in rules.monitoring_notices)
-        try:
-            decision = rules.decide_notice(self.facts, notice, on, deadline, fees_enabled, reminder_fee_agreed)
-        except CommandRefused as refused:
-            refusals.add(refused.code, refused.message)
-        refusals.raise_first()
+        letter's one fee is already charged on (this claim then charges none). ``monitoring``: the step
+        long-term monitoring takes to interrupt limitation (its ground says so)."""
+        self._require_monitored(monitoring)
+        decision = self.decide_notice(
+            on=on,
+            notice=notice,
+            deadline=deadline,
+            died=died,
+            fees_enabled=fees_enabled,
+            reminder_fee_agreed=reminder_fee_agreed,
+            rules=rules,
+        )
         if letter_fee_on is not None and decision.fee > 0:
             decision = dataclasses.replace(
                 decision,
@@ -834,14 +846,31 @@ class Claim(Aggregate):
             ),
         )
         if decision.interrupts_limitation:
-            self._interrupt(
-                command_id,
-                on,
-                on,
-                LimitationStep(f"written_demand:{notice}", decision.legal_basis, self.limitation_years),
-                rules,
-            )
+            ground, basis = self._interruption_ground(f"written_demand:{notice}", decision.legal_basis, monitoring)
+            self._interrupt(command_id, on, on, LimitationStep(ground, basis, self.limitation_years), rules)
         self._after(command_id, on, rules)
+
+    def decide_notice(
+        self,
+        *,
+        on: date,
+        notice: str,
+        deadline: date | None,
+        died: date | None,
+        fees_enabled: bool,
+        reminder_fee_agreed: bool,
+        rules: Rules,
+    ) -> NoticeDecision:
+        """Whether the notice may go on ``on`` (``CommandRefused`` with the contract's first code if not) and
+        what it carries on its own: the checks of ``send_notice``, recording nothing."""
+        check_notice(rules, notice, deadline, on)
+        refusals = self._check_collection(on, died, monitoring_ok=notice in rules.monitoring_notices)
+        try:
+            decision = rules.decide_notice(self.facts, notice, on, deadline, fees_enabled, reminder_fee_agreed)
+        except CommandRefused as refused:
+            refusals.add(refused.code, refused.message)
+        refusals.raise_first()
+        return decision
 
     def request_enforcement(
         self,
@@ -853,23 +882,13 @@ class Claim(Aggregate):
         rules: Rules,
         request: list[str] | None = None,
         cost_on: str | None = None,
+        monitoring: bool = False,
     ) -> None:
         """An enforcement or court step; ``request``: the invoices of one combined request, ``cost_on``: the
-        invoice that request's one court or enforcement fee is already charged on (this claim then bears none)."""
-        # every enforcement and court step interrupts limitation: long-term monitoring may take it
-        refusals = self._check_collection(
-            on, died, court_route=route in rules.court_routes_when_disputed, monitoring_ok=True
-        )
-        if route not in rules.routes:
-            raise CommandRefused(
-                ErrorCode.ROUTE_NOT_AVAILABLE,
-                f"'{route}' is not a {rules.jurisdiction} route ({', '.join(sorted(rules.routes))})",
-            )
-        try:
-            decision = rules.decide_enforcement(self.facts, route, on)
-        except CommandRefused as refused:
-            refusals.add(refused.code, refused.message)
-        refusals.raise_first()
+        invoice that request's one court or enforcement fee is already charged on (this claim then bears none).
+        ``monitoring``: the step long-term monitoring takes to interrupt limitation (its ground says so)."""
+        self._require_monitored(monitoring)
+        decision = self.decide_enforcement(on=on, route=route, died=died, rules=rules)
         if cost_on is not None and decision.cost > 0:
             decision = dataclasses.replace(
                 decision,
@@ -891,14 +910,42 @@ class Claim(Aggregate):
             warnings=list(decision.warnings),
             request_invoices=request,
         )
-        self._interrupt(
-            command_id,
-            on,
-            on,
-            LimitationStep(f"enforcement:{route}", decision.legal_basis, decision.limitation_years),
-            rules,
-        )
+        ground, basis = self._interruption_ground(f"enforcement:{route}", decision.legal_basis, monitoring)
+        self._interrupt(command_id, on, on, LimitationStep(ground, basis, decision.limitation_years), rules)
         self._after(command_id, on, rules)
+
+    def decide_enforcement(self, *, on: date, route: str, died: date | None, rules: Rules) -> EnforcementDecision:
+        """Whether the enforcement or court step may be requested on ``on`` (``CommandRefused`` if not) and what
+        it costs on its own: the checks of ``request_enforcement``, recording nothing."""
+        # every enforcement and court step interrupts limitation: long-term monitoring may take it
+        refusals = self._check_collection(
+            on, died, court_route=route in rules.court_routes_when_disputed, monitoring_ok=True
+        )
+        if route not in rules.routes:
+            raise CommandRefused(
+                ErrorCode.ROUTE_NOT_AVAILABLE,
+                f"'{route}' is not a {rules.jurisdiction} route ({', '.join(sorted(rules.routes))})",
+            )
+        try:
+            decision = rules.decide_enforcement(self.facts, route, on)
+        except CommandRefused as refused:
+            refusals.add(refused.code, refused.message)
+        refusals.raise_first()
+        return decision
+
+    def _require_monitored(self, monitoring: bool) -> None:
+        if monitoring and self.facts.written_down_on is None:
+            raise invalid("monitoring", f"invoice {self.invoice} is not written down: no long-term monitoring")
+
+    def _interruption_ground(self, ground: str, legal_basis: str, monitoring: bool) -> tuple[str, str]:
+        """The ground and legal basis an interruption records; a long-term monitoring step says that it is one."""
+        if not monitoring:
+            return ground, legal_basis
+        return (
+            f"long_term_monitoring:{ground.split(':', 1)[-1]}",
+            f"{legal_basis}; long-term monitoring of the claim written down on {self.facts.written_down_on}, "
+            f"taken before the limitation date {self.limitation_date}",
+        )
 
     def register_objection(self, *, command_id: str, on: date, received: date, text: str, rules: Rules) -> None:
         check_received("objection", received, on)

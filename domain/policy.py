@@ -20,8 +20,9 @@ from decimal import Decimal
 from typing import Any
 
 from domain.claim import Claim
+from domain.errors import invalid
 from domain.records import Jurisdiction
-from domain.rules import Rules
+from domain.rules import Rules, rules_for
 
 PLAN_GRACE_DAYS = 7
 """An instalment is checked this many days after its due date: a payment ordered on the due date
@@ -31,6 +32,11 @@ BELOW_MINIMUM_RECHECK_DAYS = 30
 """A claim under the policy's minimum amount is looked at again monthly (interest may lift it)."""
 MAX_BACKOFF_DAYS = 32
 """After a refused step the claim is looked at again 1, 2, 4 … days later, never more than this."""
+MONITORING_DAYS_BEFORE_LIMITATION = 60
+"""Long-term monitoring takes its step this many days before the limitation date (the policy's default):
+time for the letter to reach the debtor (SE: the demand interrupts when the debtor *gets* it,
+preskriptionslagen 5 § 2) or for the enforcement request to be filed, and for a refused step to be
+tried again after its back-off."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,11 @@ class CollectionPolicy:
     shutoff_visit_fee: Decimal = Decimal("0.00")  # the taxa's fee per visit to shut the water off (a cost)
     childcare_end_after_months: int | None = None  # a childcare place ends at the earliest N months after due
     deferral_after_due_refused: bool = False  # anstånd asked for after the due date is refused
+    # samlesak: a debtor's claims due for the same step on the same day go in one letter / request (domain.merging)
+    merge_claims: bool = True
+    # long-term monitoring of a written-down claim: its limitation-interrupting step this many days before the
+    # limitation date (None: the creditor monitors by hand); collection practice, so a policy value
+    monitoring_days_before_limitation: int | None = MONITORING_DAYS_BEFORE_LIMITATION
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -87,11 +98,33 @@ class CollectionPolicy:
             shutoff_visit_fee=Decimal(str(d.get("shutoff_visit_fee", "0.00"))),
             childcare_end_after_months=_optional_int(d.get("childcare_end_after_months")),
             deferral_after_due_refused=bool(d.get("deferral_after_due_refused", False)),
+            merge_claims=_flag(d.get("merge_claims", True), "merge_claims"),
+            monitoring_days_before_limitation=_monitoring_days(
+                d.get("monitoring_days_before_limitation", MONITORING_DAYS_BEFORE_LIMITATION)
+            ),
         )
 
 
 def _optional_int(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _flag(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise invalid(f"policy.{name}", f"{value!r} is not true or false")
+    return value
+
+
+def _monitoring_days(value: Any) -> int | None:
+    """A policy written before long-term monitoring existed has no value: the default applies."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 3650:
+        raise invalid(
+            "policy.monitoring_days_before_limitation",
+            f"{value!r} is not a number of days from 1 to 3650 (or null: no automatic long-term monitoring)",
+        )
+    return value
 
 
 NORWEGIAN_DEFAULT = CollectionPolicy(
@@ -137,6 +170,7 @@ class PlannedAction:
     name: str
     deadline: date | None
     planned_for: date
+    monitoring: bool = False  # long-term monitoring's limitation-interrupting step for a written-down claim
 
 
 def due_action(
@@ -147,11 +181,13 @@ def due_action(
         return None
     if claim.disputed or claim.facts.died is not None or day > claim.limitation_date:
         return None
-    if claim.facts.judgment_on is not None:
-        return None
     if deferred_until(claim, day) is not None:
         return None
     if claim.facts.plans and not claim.plan_breached:
+        return None
+    if claim.facts.written_down_on is not None:
+        return monitoring_action(claim, day, policy, open_total=debtor_open_total)
+    if claim.facts.judgment_on is not None:
         return None
     done = _steps_done(claim, policy)
     if done >= len(policy.steps):
@@ -175,6 +211,40 @@ def due_action(
     assert step.notice is not None
     deadline = day + timedelta(days=step.deadline_days) if step.deadline_days else None
     return PlannedAction("notice", step.notice, deadline, planned)
+
+
+def monitoring_day(claim: Claim, policy: CollectionPolicy) -> date | None:
+    """The day long-term monitoring of a written-down claim takes its step: the policy's days before the
+    limitation date, not before the write-down. None when the claim is not written down or the policy
+    leaves monitoring to the caseworkers."""
+    written_down, days = claim.facts.written_down_on, policy.monitoring_days_before_limitation
+    if written_down is None or days is None:
+        return None
+    return max(claim.limitation_date - timedelta(days=days), written_down)
+
+
+def monitoring_action(
+    claim: Claim, day: date, policy: CollectionPolicy, *, open_total: Decimal
+) -> PlannedAction | None:
+    """Long-term monitoring (långtidsbevakning) of a written-down claim: the policy's steps rest; from
+    ``monitoring_day`` until the limitation date the claim gets the limitation-interrupting step its
+    jurisdiction allows (``Rules.monitoring_notice``: SE a påminnelse; NO none, so the policy's enforcement
+    route — the særnamsmann step for a lien-secured claim, else the default route). Once per limitation
+    date: the step moves the date, which brings the next round. Not for a claim under the minimum amount:
+    a court fee on a trifle is no protection of anyone."""
+    first = monitoring_day(claim, policy)
+    if first is None or day < first:
+        return None
+    facts = claim.facts
+    if any(n.sent_on >= first for n in facts.notices) or any(e.requested_on >= first for e in facts.enforcements):
+        return None
+    if open_total < policy.min_amount:
+        return None
+    notice = rules_for(claim.jurisdiction.value).monitoring_notice
+    if notice is not None:
+        return PlannedAction("notice", notice, None, first, monitoring=True)
+    route = policy.lien_route if claim.lien_secured else policy.default_route
+    return PlannedAction("enforcement", route, None, first, monitoring=True) if route else None
 
 
 def _principal_paid_by(claim: Claim, deadline: date) -> bool:
@@ -282,7 +352,7 @@ def next_check(
     planned = planned_step(claim, policy)
     if planned is not None:
         step = first_day_not_deferred(claim, max(planned.planned_for, day + timedelta(days=1)))
-        if planned.kind == "notice" and open_total < policy.min_amount:
+        if (planned.kind == "notice" or planned.monitoring) and open_total < policy.min_amount:
             step = max(step, day + timedelta(days=BELOW_MINIMUM_RECHECK_DAYS))
         if refusals:
             step = max(step, day + timedelta(days=backoff_days(refusals)))

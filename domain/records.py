@@ -57,6 +57,12 @@ class NoticeRecord:
     fee_reason: str
     channel: str
     carry_out_by: date | None = None  # a threatened shut-off: the last day the creditor's guidelines give for it
+    letter: tuple[str, ...] | None = None  # one combined letter: every invoice it covered (None: this claim alone)
+
+    @property
+    def combined(self) -> bool:
+        """Whether the notice went in one letter with other claims (samlesak)."""
+        return self.letter is not None and len(self.letter) > 1
 
     @property
     def deadline_days(self) -> int:
@@ -71,6 +77,12 @@ class EnforcementRecord:
     requested_on: date
     recorded_on: date
     cost: Decimal
+    request: tuple[str, ...] | None = None  # one combined request: every invoice it covered (None: this claim alone)
+
+    @property
+    def combined(self) -> bool:
+        """Whether the request covered other claims too (samlesak)."""
+        return self.request is not None and len(self.request) > 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -426,6 +426,10 @@ class ScenarioRunner:
                 r.action.kind == "notice" and "notice" or "route": r.action.name,
                 "accepted": r.accepted,
             }
+            if r.letter:
+                entry["letter"] = list(r.letter)  # samlesak: one letter / request for these invoices
+            if r.action.monitoring:
+                entry["monitoring"] = True  # long-term monitoring's limitation-interrupting step
             if r.error:
                 entry["error"] = r.error
             actions.append(entry)

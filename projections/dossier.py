@@ -135,6 +135,7 @@ def describe(step: Step, as_of: date) -> str:
         text = f"{d.get('notice')} by {d.get('channel')}"
         text += f", {deadline_words(deadline, as_of)}; " if deadline else "; "
         text += f"fee {fee:.2f} ({d.get('fee_reason')})" if fee else f"no fee ({d.get('fee_reason')})"
+        text += _together("one letter", d.get("letter_invoices"))
     elif kind == "ClaimPaymentRegistered":
         allocation = d.get("allocation") or {}
         parts = [f"{k} {allocation[k]}" for k in COMPONENTS if _money(allocation.get(k))]
@@ -149,6 +150,7 @@ def describe(step: Step, as_of: date) -> str:
         text = f"{d.get('amount')} credited ({d.get('reason')})"
     elif kind == "ClaimEnforcementRequested":
         text = f"{d.get('route')}, cost {d.get('cost')} ({d.get('cost_basis')})"
+        text += _together("one request", d.get("request_invoices"))
     elif kind == "ClaimObjectionRegistered":
         text = f"the debtor's objection, received {m['effective_date']}, registered {m['recorded_date']}"
     elif kind == "ClaimObjectionResolved":
@@ -192,12 +194,19 @@ def describe(step: Step, as_of: date) -> str:
     elif kind == "ClaimComplaintDecided":
         text = "the board found a breach" if d.get("outcome") == "breach" else "the board found no breach"
     elif kind == "ClaimLimitationInterrupted":
-        text = f"{str(d.get('ground')).replace('_', ' ')} interrupted limitation"
+        text = f"{limitation.ground_words(d.get('ground'))} interrupted limitation"
     elif kind == "ClaimCostsWaived":
         text = "collection costs fell away"
     else:
         text = STEP_TITLES.get(kind, kind)
     return text
+
+
+def _together(what: str, invoices: Any) -> str:
+    """``; one letter for invoices A, B (samlesak)`` when a step covered several claims, else nothing."""
+    if not isinstance(invoices, list) or len(invoices) < 2:
+        return ""
+    return f"; {what} for invoices {', '.join(str(i) for i in invoices)} (samlesak)"
 
 
 def _step_record(n: int, step: Step, as_of: date) -> dict[str, Any]:
@@ -230,7 +239,7 @@ def _step_record(n: int, step: Step, as_of: date) -> dict[str, Any]:
         "limitation": None
         if interruption is None
         else {
-            "ground": interruption["detail"].get("ground"),
+            "ground": limitation.ground_words(interruption["detail"].get("ground")),
             "legal_basis": interruption["detail"].get("legal_basis"),
             "years": interruption["detail"].get("years"),
             "until": interruption["detail"].get("limitation_date"),

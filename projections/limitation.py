@@ -123,6 +123,13 @@ def worklist(cur: Cursor[Any], schema: str, today: date, within_days: int) -> li
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
+def ground_words(ground: Any) -> str:
+    """An interruption's ground in words: ``long-term monitoring: paminnelse``, ``written demand: inkassokrav``."""
+    kind, _, step = str(ground).partition(":")
+    words = kind.replace("_", " ").replace("long term", "long-term")
+    return f"{words}: {step.replace('_', ' ')}" if step else words
+
+
 def explain(cur: Cursor[Any], schema: str, case_id: str, today: date) -> list[str]:
     """Why a claim is still alive, or since when it is dead: one line per fact, oldest first, each
     in the tense it has on ``today`` (the dossier's as-of date)."""
@@ -142,7 +149,7 @@ def explain(cur: Cursor[Any], schema: str, case_id: str, today: date) -> list[st
         (case_id,),
     )
     for on, ground, basis, years, until in cur.fetchall():
-        lines.append(f"{on}: {ground.replace('_', ' ')} interrupted limitation ({basis}); {years} years → {until}")
+        lines.append(f"{on}: {ground_words(ground)} interrupted limitation ({basis}); {years} years → {until}")
     if c["closed"]:
         lines.append("the claim is closed (paid or written off)")
     elif today > c["limitation_date"]:

@@ -86,6 +86,9 @@ class Rules(ABC):
     notices_elsewhere: frozenset[str] = frozenset()  # the contract's notices this jurisdiction refuses as a route
     # notices that interrupt limitation, so long-term monitoring of a written-down claim may still send them
     monitoring_notices: frozenset[str] = frozenset()
+    # the notice long-term monitoring sends to interrupt limitation before the limitation date; None where no
+    # notice interrupts (then it takes the policy's enforcement route)
+    monitoring_notice: str | None = None
     routes: frozenset[str]
     claim_types: frozenset[str]
     lien_claim_types: frozenset[str] = frozenset()
@@ -155,8 +158,20 @@ class Rules(ABC):
         """Check a notice and price it; raises ``CommandRefused`` for the rule it breaks."""
 
     @abstractmethod
+    def notice_fee(
+        self, facts: ClaimFacts, notice: str, sent_on: date, *, fees_enabled: bool, reminder_fee_agreed: bool
+    ) -> tuple[Decimal, str]:
+        """The fee a notice carries on its own on ``sent_on`` after the claim's trail in ``facts``, and why:
+        the pricing half of ``decide_notice``, without its checks (a combined letter's counterfactual)."""
+
+    @abstractmethod
     def decide_enforcement(self, facts: ClaimFacts, route: str, on: date) -> EnforcementDecision:
         """Check an enforcement or court step and price it."""
+
+    @abstractmethod
+    def enforcement_cost(self, route: str, on: date) -> tuple[Decimal, str, tuple[str, ...]]:
+        """The court or enforcement fee of one request by ``route`` on ``on``, its basis and warnings: the
+        pricing half of ``decide_enforcement``."""
 
     @abstractmethod
     def judgment_limitation(self, on: date, debtor_kind: DebtorKind) -> LimitationStep:

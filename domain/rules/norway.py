@@ -63,6 +63,9 @@ class NorwegianRules(Rules):
     )
     lien_claim_types = frozenset({"kommunale_avgifter", "eiendomsskatt"})
     court_routes_when_disputed = frozenset({"forliksklage"})
+    # no notice interrupts Norwegian limitation (foreldelsesloven §§ 14-17): long-term monitoring takes the
+    # policy's enforcement route, § 17 (ADR 0021)
+    monitoring_notice = None
 
     def interest_rate_segments(self, start: date, end: date) -> list[Segment]:
         return self.params["forsinkelsesrente"].segments(start, end)
@@ -135,6 +138,11 @@ class NorwegianRules(Rules):
                 ErrorCode.DEADLINE_NOT_EXPIRED, f"the {previous.notice} deadline {previous.deadline} has not passed"
             )
 
+    def notice_fee(
+        self, facts: ClaimFacts, notice: str, sent_on: date, *, fees_enabled: bool, reminder_fee_agreed: bool
+    ) -> tuple[Decimal, str]:
+        return self._notice_fee(facts, notice, sent_on, fees_enabled, [])
+
     def _notice_fee(
         self, facts: ClaimFacts, notice: str, sent_on: date, fees_enabled: bool, warnings: list[str]
     ) -> tuple[Decimal, str]:
@@ -199,25 +207,27 @@ class NorwegianRules(Rules):
             self._require_compliance_period_passed(facts, on, refusals)
         refusals.raise_first()
 
+        cost, cost_basis, cost_warnings = self.enforcement_cost(route, on)
+        warnings.extend(cost_warnings)
         if route in SAERNAMSMANN_ROUTES:
             years = int(self.params.value("saernamsmann_limitation_years", on))
             basis = "foreldelsesloven § 17 nr. 2; rettsgebyrloven § 14(6): no court fee"
-            return EnforcementDecision(
-                route, ZERO, "særnamsmann step: no court fee", Stage.ENFORCEMENT, years, basis, ()
-            )
-        r = self.params.on("rettsgebyr", on)
-        multiple = self.params.on(COURT_ROUTES[route], on)
-        warnings.extend(w for w in (r.warning, multiple.warning) if w)
-        cost = floor_krone(r.value * multiple.value)
+            return EnforcementDecision(route, cost, cost_basis, Stage.ENFORCEMENT, years, basis, tuple(warnings))
         years = int(self.params.value("legal_step_limitation_years", on))
         basis = (
             "foreldelsesloven § 15 (forliksklage)"
             if route == "forliksklage"
             else "foreldelsesloven § 17 nr. 1 (utleggsbegjæring)"
         )
-        return EnforcementDecision(
-            route, cost, f"floor({multiple.value} × R {r.value})", Stage.ENFORCEMENT, years, basis, tuple(warnings)
-        )
+        return EnforcementDecision(route, cost, cost_basis, Stage.ENFORCEMENT, years, basis, tuple(warnings))
+
+    def enforcement_cost(self, route: str, on: date) -> tuple[Decimal, str, tuple[str, ...]]:
+        if route in SAERNAMSMANN_ROUTES:
+            return ZERO, "særnamsmann step: no court fee", ()
+        r = self.params.on("rettsgebyr", on)
+        multiple = self.params.on(COURT_ROUTES[route], on)
+        warnings = tuple(w for w in (r.warning, multiple.warning) if w)
+        return floor_krone(r.value * multiple.value), f"floor({multiple.value} × R {r.value})", warnings
 
     def compliance_end(self, served: date) -> date:
         """Last day of a judgment's compliance period: two weeks from service (tvisteloven § 19-7), moved off

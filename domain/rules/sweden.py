@@ -34,6 +34,9 @@ class SwedishRules(Rules):
     # a written demand interrupts (preskriptionslagen 5 § 2); the avstängningsvarsel does too, but a threat of
     # shutting the water off is no monitoring step (debtor-protecting reading, ADR 0012)
     monitoring_notices = frozenset({PAMINNELSE, INKASSOKRAV})
+    # långtidsbevakning: a skriftlig erinran interrupts (5 § 2) and a påminnelse is the mildest one — no
+    # inkassoåtgärd, no inkassokrav fee, a reminder fee only where agreed when the debt arose (ADR 0021)
+    monitoring_notice = PAMINNELSE
     routes = frozenset({"betalningsforelaggande", "verkstallighet"})
     claim_types = frozenset(
         {"barnomsorg", "va", "renhallning", "hyra", "lokalhyra", "musikskola", "vard_omsorg", "other"}
@@ -139,6 +142,12 @@ class SwedishRules(Rules):
             warnings,
         )
 
+    def notice_fee(
+        self, facts: ClaimFacts, notice: str, sent_on: date, *, fees_enabled: bool, reminder_fee_agreed: bool
+    ) -> tuple[Decimal, str]:
+        fee, reason, _ = self._fee(facts, notice, sent_on, fees_enabled, reminder_fee_agreed)
+        return fee, reason
+
     def _fee(
         self, facts: ClaimFacts, notice: str, sent_on: date, fees_enabled: bool, reminder_fee_agreed: bool
     ) -> tuple[Decimal, str, tuple[str, ...]]:
@@ -232,28 +241,22 @@ class SwedishRules(Rules):
                 )
             elif krav.deadline >= on:
                 refusals.add(ErrorCode.DEADLINE_NOT_EXPIRED, f"the inkassokrav deadline {krav.deadline} has not passed")
-            fee_name, basis = (
-                "betalningsforelaggande_fee",
-                "lag (1990:746) om betalningsföreläggande; preskriptionslagen 5 § 3",
-            )
+            basis = "lag (1990:746) om betalningsföreläggande; preskriptionslagen 5 § 3"
         else:
             if facts.judgment_on is None:
                 refusals.add(ErrorCode.MISSING_PREREQUISITE, "verkställighet needs an utslag or a judgment")
-            fee_name, basis = "verkstallighet_fee", "utsökningsbalken; preskriptionslagen 5 § 3"
+            basis = "utsökningsbalken; preskriptionslagen 5 § 3"
         refusals.raise_first()
-        fee = self.params.on(fee_name, on)
+        cost, cost_basis, warnings = self.enforcement_cost(route, on)
         stage = Stage.JUDGMENT if route == "verkstallighet" else Stage.ENFORCEMENT
         years = (
             self.initial_limitation(facts.debtor_kind, facts.claim_type, facts.due).years
             if facts.judgment_on is None
             else self.judgment_limitation(on, facts.debtor_kind).years
         )
-        return EnforcementDecision(
-            route,
-            to_cents(fee.value),
-            f"{fee_name} {fee.value} SEK",
-            stage,
-            years,
-            basis,
-            (fee.warning,) if fee.warning else (),
-        )
+        return EnforcementDecision(route, cost, cost_basis, stage, years, basis, warnings)
+
+    def enforcement_cost(self, route: str, on: date) -> tuple[Decimal, str, tuple[str, ...]]:
+        fee_name = f"{route}_fee"  # betalningsforelaggande_fee, verkstallighet_fee
+        fee = self.params.on(fee_name, on)
+        return to_cents(fee.value), f"{fee_name} {fee.value} SEK", (fee.warning,) if fee.warning else ()

@@ -181,6 +181,8 @@ def print_summary(console: Console, run: DemoRun, s: Summary) -> None:
         t.add_row(f"refused: {code}", str(count))
     console.print(t)
 
+    console.print(samlesak_table(run))
+
     t = Table(
         title=f"Limitation worklist: open claims whose limitation date falls within {WORKLIST_DAYS} days of "
         f"{run.end} ({s.time_barred} claims already time-barred)",
@@ -220,6 +222,49 @@ def print_summary(console: Console, run: DemoRun, s: Summary) -> None:
     parked = sum(s.parked.values())
     if parked:
         console.print(f"[bold red]{parked} parked case(s) in the projections[/] (`kravsak status`)")
+
+
+def samlesak_table(run: DemoRun) -> Table:
+    """Fees and court/enforcement fees charged with samlesak against what the same steps would have charged per
+    claim (``kravsak.demo.run.samlesak_charges``)."""
+    t = Table(
+        title="Samlesak: notice fees and court/enforcement fees charged with merging, and per claim alone "
+        "(the same steps priced by each claim's own rules)",
+        title_justify="left",
+    )
+    for col in (
+        "municipality",
+        "cur",
+        "merge",
+        "claims",
+        "in combined",
+        "fees",
+        "per claim",
+        "court fees",
+        "per claim",
+    ):
+        t.add_column(col, justify="left" if col in ("municipality", "cur", "merge") else "right", no_wrap=True)
+    for c in run.charges:
+        t.add_row(
+            SHORT.get(c["creditor_id"], c["creditor_id"]),
+            c["currency"],
+            "on" if c["merge_claims"] else "off",
+            str(c["claims"]),
+            str(c["claims_combined"]),
+            _money(c["fees"]),
+            _money(c["fees_alone"]),
+            _money(c["costs"]),
+            _money(c["costs_alone"]),
+        )
+    return t
+
+
+def _samlesak_saved(run: DemoRun, currency: str) -> tuple[Decimal, Decimal]:
+    """Fees and court fees a debtor was spared by samlesak, in one currency."""
+    rows = [c for c in run.charges if c["currency"] == currency]
+    fees = sum((c["fees_alone"] - c["fees"] for c in rows), Decimal(0))
+    costs = sum((c["costs_alone"] - c["costs"] for c in rows), Decimal(0))
+    return fees, costs
 
 
 def _why_paused(w: dict[str, Any]) -> str:
@@ -263,6 +308,7 @@ def _json_summary(run: DemoRun, s: Summary) -> dict[str, Any]:
         "findings": s.findings,
         "worklist": s.worklist,
         "process_manager": dict(run.pm_commands),
+        "samlesak": run.charges,
         "refused": dict(run.pm_refused),
         "alerts": s.alerts,
         "weekly_stages": [[d, c] for d, c in run.weekly],
@@ -386,6 +432,31 @@ def _page(run: DemoRun, s: Summary, links: list[tuple[str, dict[str, Any], str]]
     pm_rows += "".join(
         f"<tr><td>refused: {e(k)}</td><td class=n>{v}</td></tr>" for k, v in sorted(run.pm_refused.items())
     )
+    samlesak_rows = "".join(
+        f"<tr><td>{e(c['creditor_id'])} {e(NAMES.get(c['creditor_id'], ''))}</td><td>{e(c['currency'])}</td>"
+        f"<td>{'on' if c['merge_claims'] else 'off'}</td><td class=n>{c['claims']}</td>"
+        f"<td class=n>{c['claims_combined']}</td><td class=n>{_money(c['fees'])}</td>"
+        f"<td class=n>{_money(c['fees_alone'])}</td><td class=n>{_money(c['costs'])}</td>"
+        f"<td class=n>{_money(c['costs_alone'])}</td></tr>"
+        for c in run.charges
+    )
+    spared = "; ".join(
+        f"{_money(fees)} {cur} in fees and {_money(costs)} {cur} in court and enforcement fees"
+        for cur in ("NOK", "SEK")
+        for fees, costs in [_samlesak_saved(run, cur)]
+        if any(c["currency"] == cur for c in run.charges)
+    )
+    samlesak_card = (
+        "<div class=card><h2>Samlesak: fees with merging and per claim</h2><table><tr><th>municipality</th>"
+        "<th>cur</th><th>merging</th><th class=n>claims</th><th class=n>in a combined letter or request</th>"
+        "<th class=n>fees charged</th><th class=n>fees per claim</th><th class=n>court/enforcement fees charged</th>"
+        f"<th class=n>per claim</th></tr>{samlesak_rows}</table>"
+        f"<p class=note>Debtors spared by merging: {e(spared or 'nothing')}. A debtor's claims of one creditor due "
+        "for the same step on the same day went in one letter or request with one fee (on the oldest claim whose "
+        "fee cap allows it) and one court fee. The per-claim figures price the same steps on the same days for "
+        "each claim alone by its own rules and fee cap (computed from the trail, not by running the year "
+        "twice; ADR 0021).</p></div>"
+    )
     secs = run.seconds
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>kravsak demo {e(run.tag)} — {run.start.year}</title>
@@ -418,6 +489,7 @@ and enforcement are sent by the process manager on the days the creditors' polic
 findings, the costs that fell away, and why the claim is (or is not) time-barred.</p></div>
 <div class=card><h2>Process manager</h2><table><tr><th>step</th><th class=n>count</th></tr>{pm_rows}</table></div>
 </div>
+{samlesak_card}
 {letters_card}
 <div class=card><h2>Limitation worklist — limitation within {WORKLIST_DAYS} days of {run.end}</h2><table><tr>
 <th>limitation date</th><th class=n>days</th><th>municipality</th><th>invoice</th><th>type</th><th>stage</th>

@@ -40,7 +40,10 @@ from consumers.projector import stored_offsets
 from consumers.publisher import max_notification_id, read_position
 from consumers.topics import CASE_EVENTS_TOPIC, default_specs, ensure_topics_at
 from domain.application import CollectionApp
-from kravsak.demo.world import World, is_month_end, month_end_sweep
+from domain.merging import priced_alone
+from domain.money import ZERO
+from domain.policy import CollectionPolicy
+from kravsak.demo.world import MUNICIPALITIES, World, is_month_end, month_end_sweep
 from kravsak.errors import KravsakError
 from kravsak.settings import Settings, office_secret
 from projections import reports
@@ -73,6 +76,8 @@ class DemoRun:
     world_refused: Counter[str] = field(default_factory=Counter)
     people: int = 0
     letters: dict[str, Any] = field(default_factory=dict)
+    charges: list[dict[str, Any]] = field(default_factory=list)
+    """Per creditor: notice fees and court/enforcement fees charged with samlesak, and per claim alone."""
 
     @property
     def scope(self) -> reports.Scope:
@@ -372,3 +377,45 @@ def _simulate(
             day += timedelta(days=1)
     run.seconds.update({f"sim_{k}": round(v, 1) for k, v in spent.items()})
     run.world_commands, run.world_refused = world.stats.commands, world.stats.refused
+    run.charges = samlesak_charges(app, world)
+
+
+def samlesak_charges(app: CollectionApp, world: World) -> list[dict[str, Any]]:
+    """Per creditor: the notice fees and the court/enforcement fees the year's claims were charged, merged into
+    combined letters and requests where the policy says so (samlesak), against what the same steps would have
+    charged had each gone for its claim alone. The counterfactual is computed from the rules on each claim's
+    own trail (``domain.merging.priced_alone``), not by running the year twice: the same letters on the same
+    days, each priced by the claim's rules and fee cap."""
+    by_creditor: dict[str, dict[str, Any]] = {}
+    policies: dict[str, CollectionPolicy] = {}
+    for debtor in world.debtors:
+        for creditor, invoice in debtor.invoices:
+            if creditor not in policies:
+                policies[creditor] = CollectionPolicy.from_dict(app.creditor(creditor).policy)
+            policy = policies[creditor]
+            charges = priced_alone(
+                app.claim(creditor, invoice),
+                fees_enabled=policy.fees_enabled,
+                reminder_fee_agreed=policy.reminder_fee_agreed,
+            )
+            row = by_creditor.setdefault(
+                creditor,
+                {
+                    "creditor_id": creditor,
+                    "merge_claims": policy.merge_claims,
+                    "claims": 0,
+                    "claims_combined": 0,
+                    "fees": ZERO,
+                    "fees_alone": ZERO,
+                    "costs": ZERO,
+                    "costs_alone": ZERO,
+                },
+            )
+            row["claims"] += 1
+            row["claims_combined"] += 1 if charges.combined else 0
+            row["fees"] += charges.fees
+            row["fees_alone"] += charges.fees_alone
+            row["costs"] += charges.costs
+            row["costs_alone"] += charges.costs_alone
+    currency = {m.number: m.currency for m in MUNICIPALITIES}
+    return [{**row, "currency": currency.get(c, "")} for c, row in sorted(by_creditor.items())]

@@ -27,9 +27,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from consumers.automate import AutomateOptions, ProcessManager, SimulatedClock
+from consumers.automate import AutomateOptions, ProcessManager, SimulatedClock, ensure_tables
 from consumers.publisher import PublisherOptions, publisher_lag, run_publisher
 from consumers.topics import case_events_spec, ensure_topics_at
+from domain import caseflow
 from domain.application import CollectionApp
 from domain.records import Installment
 from kravsak.settings import Settings
@@ -356,6 +357,126 @@ def test_a_broken_payment_plan_is_recorded_and_escalation_resumes(world: World) 
     # inkassovarsel, due since the purring deadline passed, goes the same day
     assert [(b.effective, b.missed_due) for b in breaches] == [(date(2025, 3, 28), date(2025, 3, 20))]
     assert world.notices(ALTA, "5001") == [("purring", date(2025, 2, 3)), ("inkassovarsel", date(2025, 3, 28))]
+
+
+def test_two_claims_of_one_debtor_due_the_same_day_get_one_letter_and_a_crash_mid_tick_sends_nothing_twice(
+    world: World,
+) -> None:
+    """Samlesak: a barnehage and an SFO invoice of one debtor, both due 2025-01-20, escalate together —
+    one letter per step with one fee, one utleggsbegjæring with one court fee. On the purring day the
+    process dies after the letter is stored and before its worklist is written; the restarted process
+    ticks the day again and sends nothing twice."""
+    invoice(world, "6001", "1800.00", date(2025, 1, 20))
+    invoice(world, "6002", "2400.00", date(2025, 1, 20), claim_type="sfo")
+    pm = world.manager()
+    try:
+        world.day_by_day(pm, date(2025, 1, 2), date(2025, 2, 2))
+        # rows from before the worklist kept the debtor: the tick finds it in the claims
+        world.sql("UPDATE {s}.worklist SET debtor_id = NULL")
+
+        def crash(*args: Any, **kwargs: Any) -> None:
+            raise KeyboardInterrupt("the process dies after storing the day's commands")
+
+        pm._write = crash  # type: ignore[method-assign]
+        world.published()
+        pm.catch_up()
+        with pytest.raises(KeyboardInterrupt):
+            pm.tick(date(2025, 2, 3))
+    finally:
+        pm.close()
+
+    bh, sfo = world.app.claim(ALTA, "6001"), world.app.claim(ALTA, "6002")
+    assert len(world.notices(ALTA, "6001")) == len(world.notices(ALTA, "6002")) == 1
+    assert world.sql("SELECT count(*) FROM {s}.actions") == [(0,)]  # the crash came before the write
+
+    pm = world.manager()
+    try:
+        world.day_by_day(pm, date(2025, 2, 3), date(2025, 3, 31))
+    finally:
+        pm.close()
+
+    assert world.notices(ALTA, "6001") == world.notices(ALTA, "6002") == ESCALATION
+    assert world.enforcements(ALTA, "6001") == world.enforcements(ALTA, "6002") == ENFORCEMENT
+    letters = [
+        (e.notice, e.fee, e.letter_invoices, e.command_id)
+        for number in ("6001", "6002")
+        for e in world.events(ALTA, number, "NoticeSent")
+    ]
+    assert [(n, fee) for n, fee, _, _ in letters] == [
+        ("purring", Decimal("35.00")),
+        ("inkassovarsel", Decimal("35.00")),
+        ("betalingsoppfordring", Decimal("105.00")),
+        ("purring", Decimal("0.00")),
+        ("inkassovarsel", Decimal("0.00")),
+        ("betalingsoppfordring", Decimal("0.00")),
+    ]
+    assert {tuple(letter) for _, _, letter, _ in letters} == {("6001", "6002")}
+    purring_id = caseflow.combined_command_id("auto", [bh.id, sfo.id], "purring", date(2025, 2, 3))
+    assert letters[0][3] == letters[3][3] == purring_id
+    requests = [e.cost for number in ("6001", "6002") for e in world.events(ALTA, number, "EnforcementRequested")]
+    assert requests == [Decimal("1589.00"), Decimal("0.00")]
+    # one row per claim, the letter beside it; the purring's rows died with the crashed tick (the restarted
+    # one found the letter in the trails, the truth, and had nothing to send)
+    rows = world.sql("SELECT command_id, case_id, outcome, letter FROM {s}.actions ORDER BY day, case_id")
+    assert len(rows) == 6 and len({r[0] for r in rows}) == 3 and purring_id not in {r[0] for r in rows}
+    assert all(r[2] == "accepted" and r[3] == ["6001", "6002"] for r in rows)
+    assert world.sql("SELECT DISTINCT debtor_id FROM {s}.worklist") == [(bh.debtor_id,)]
+
+
+def test_a_written_down_claim_gets_its_monitoring_letter_sixty_days_before_limitation(world: World) -> None:
+    """Långtidsbevakning: a Swedish water claim due 2022-09-30, written down when it is taken over on
+    2025-07-25, is time-barred after 2025-09-30; the process manager sends the påminnelse that interrupts
+    limitation (preskriptionslagen 5 § 2) on 2025-08-01, sixty days before, and nothing else."""
+    invoice(
+        world, "S-9", "1200.00", date(2022, 9, 30), on=date(2025, 7, 25), creditor=SVENLJUNGA, claim_type="va",
+        debtor="S1",
+    )  # fmt: skip
+    world.app.write_down(
+        creditor=SVENLJUNGA, invoice="S-9", reason="no means", on=date(2025, 7, 25), command_id="wd-S-9"
+    )
+    pm = world.manager()
+    try:
+        world.day_by_day(pm, date(2025, 7, 25), date(2025, 8, 5))
+    finally:
+        pm.close()
+
+    assert world.notices(SVENLJUNGA, "S-9") == [("paminnelse", date(2025, 8, 1))]
+    (interrupted,) = world.events(SVENLJUNGA, "S-9", "LimitationInterrupted")
+    assert interrupted.ground == "long_term_monitoring:paminnelse"
+    assert "preskriptionslagen 5 § 2" in interrupted.legal_basis
+    assert interrupted.limitation_date == date(2028, 8, 1)
+    case = str(world.app.claim(SVENLJUNGA, "S-9").id)
+    assert world.sql("SELECT command_id, kind, name, outcome FROM {s}.actions") == [
+        (f"auto/{case}/paminnelse/2025-08-01", "monitoring", "paminnelse", "accepted")
+    ]
+    # looked at next for the alert, 90 days before the new limitation date
+    assert world.sql("SELECT next_check, limitation_date FROM {s}.worklist") == [(date(2028, 5, 3), date(2028, 8, 1))]
+
+
+def test_an_actions_table_keyed_by_command_id_alone_is_migrated_to_one_row_per_claim(pg_dsn: str) -> None:
+    schema = "kravsak_automate_" + uuid4().hex[:10]
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        try:
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE {}.actions (command_id text PRIMARY KEY, namespace text NOT NULL, "
+                    "case_id text NOT NULL, day date NOT NULL, kind text NOT NULL, name text NOT NULL, "
+                    "outcome text NOT NULL, code text, message text, recorded_at timestamptz NOT NULL DEFAULT now())"
+                ).format(sql.Identifier(schema))
+            )
+            ensure_tables(conn, schema)
+            ensure_tables(conn, schema)  # idempotent
+            row = conn.execute(
+                "SELECT array_agg(a.attname::text ORDER BY a.attname) FROM pg_index i JOIN pg_class c ON "
+                "c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON "
+                "a.attrelid = c.oid AND a.attnum = ANY(i.indkey) WHERE n.nspname = %s AND c.relname = 'actions' "
+                "AND i.indisprimary",
+                (schema,),
+            ).fetchone()
+            assert row is not None and row[0] == ["case_id", "command_id"]
+        finally:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
 
 
 # --- the process as a process ------------------------------------------------------------------

@@ -237,6 +237,26 @@ def test_the_dossier_shows_objection_outcome_instalments_write_off_and_surplus(s
     assert "99.32 NOK was paid beyond what was owed and is owed back to the debtor" in render_html(overpaid)
 
 
+def test_the_dossier_shows_one_letter_for_several_claims_and_the_monitoring_step_with_its_ground(
+    schemas: Any,
+) -> None:
+    text = next(p for p in scenario_files() if "no-37" in p.name).read_text()
+    d = build_dossiers(schemas, text)["BH-2"]
+
+    letter = next(s for s in d["steps"] if "betalingsoppfordring" in s["what"])
+    assert "one letter for invoices BH-1, BH-2 (samlesak)" in letter["what"]
+    assert "one fee per combined letter, charged on invoice BH-1" in letter["what"]
+    request = d["steps"][-1]
+    assert request["step"] == "Enforcement / court step" and request["effective"] == "2025-06-23"
+    assert "one request for invoices BH-1, BH-2 (samlesak)" in request["what"]
+    assert request["limitation"]["ground"] == "long-term monitoring: utleggsbegjaering"
+    assert request["limitation"]["until"] == "2028-06-23"
+    assert "long-term monitoring of the claim written down on 2025-02-10" in request["limitation"]["legal_basis"]
+    page = render_html(d)
+    assert "limitation interrupted (long-term monitoring: utleggsbegjaering)" in page
+    assert "taken before the limitation date 2025-08-22" in page
+
+
 def test_ageing_counts_only_open_claims_by_days_past_due(schemas: Any) -> None:
     conn, names = schemas
     app = CollectionApp()

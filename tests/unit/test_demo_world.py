@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 from domain.application import CollectionApp
 from domain.scenario import Scenario, run_scenario
+from kravsak.demo.run import samlesak_charges
 from kravsak.demo.world import World
 
 
@@ -42,3 +44,21 @@ def test_a_payment_ordered_on_or_after_the_reminder_pays_its_fee() -> None:
     claim = app.claim("4601", "SFO-1")
     for ordered in (date(2024, 9, 20), date(2024, 9, 25)):
         assert world.owed_on_bank_day(claim, ordered) == world.balance_on(claim, ordered)
+
+
+def test_the_demo_reports_samlesak_fees_against_what_each_claim_alone_would_have_paid() -> None:
+    """NO-35: D1's two claims went in one letter per step (one fee of 175.00, one court fee of 1589) where alone
+    each would have paid its own; D2's claim went alone and costs the same either way."""
+    app = CollectionApp()
+    scenario = Scenario.load(Path(__file__).parents[2] / "scenarios/own/no-35-samlesak-in-the-case-flow.yaml")
+    run_scenario(scenario, app)
+    world = World(app, debtors=1, seed=1, tag="T")
+    creditor = scenario.creditor
+    world.debtors[0].invoices = [(creditor, "BH-1"), (creditor, "SFO-1"), (creditor, "BH-2")]
+
+    (row,) = samlesak_charges(app, world)
+
+    assert row["merge_claims"] is True
+    assert (row["claims"], row["claims_combined"]) == (3, 2)
+    assert (row["fees"], row["fees_alone"]) == (Decimal("350.00"), Decimal("525.00"))
+    assert (row["costs"], row["costs_alone"]) == (Decimal("3178.00"), Decimal("4767.00"))

@@ -206,6 +206,12 @@ class PolicyChange(Body):
     lien_route: Word | None = None
     default_route: Word | None = None
     limitation_alert_days: int | None = Field(None, ge=0, le=3650)
+    merge_claims: Flag | None = Field(
+        None, description="samlesak: one letter / request for a debtor's claims due together"
+    )
+    monitoring_days_before_limitation: int | None = Field(
+        None, ge=1, le=3650, description="long-term monitoring's step this many days before the limitation date"
+    )
 
 
 class ChangePolicy(Body):

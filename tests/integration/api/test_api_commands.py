@@ -162,3 +162,31 @@ def test_bulk_intake_for_another_municipality_stores_nothing(api: Api, world: Wo
 
     assert answer.status_code == 403
     assert api.get(f"/cases/{world.creditor_a}/{mine['invoice']}/events", world.tokens["auditor"]).status_code == 404
+
+
+def test_an_office_lead_switches_samlesak_off_and_sets_the_monitoring_days(api: Api, world: World) -> None:
+    body = {"creditor": world.creditor_a, "policy": {"merge_claims": False, "monitoring_days_before_limitation": 90}}
+
+    answer = ok(api.command("change_policy", body, world.tokens["office_lead_a"]))
+
+    assert (answer["policy"]["merge_claims"], answer["policy"]["monitoring_days_before_limitation"]) == (False, 90)
+    back = {"creditor": world.creditor_a, "policy": {"merge_claims": True, "monitoring_days_before_limitation": 60}}
+    ok(api.command("change_policy", back, world.tokens["office_lead_a"]))
+
+
+@pytest.mark.parametrize(
+    ("policy", "field"),
+    [
+        ({"monitoring_days_before_limitation": 0}, "monitoring_days_before_limitation"),
+        ({"merge_claims": "ja"}, "merge_claims"),
+    ],
+)
+def test_a_policy_value_out_of_range_is_refused_naming_it(
+    api: Api, world: World, policy: dict[str, Any], field: str
+) -> None:
+    answer = api.command(
+        "change_policy", {"creditor": world.creditor_a, "policy": policy}, world.tokens["office_lead_a"]
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"].endswith(field)
