@@ -206,6 +206,18 @@ class DebtorRegister:
         assert data_key is not None
         return purpose_key(data_key, purpose)
 
+    def messages_key(self, debtor_id: str) -> bytes:
+        """The debtor's sub-key for the messages between the debtor and the office; a debtor not yet in
+        the register gets a data key now (a message is personal data even before an address is known).
+        Raises ``DebtorErased`` once the debtor is erased: their messages went with the key."""
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(f"SELECT 1 FROM {self.t('erasures')} WHERE debtor_id = %s", (debtor_id,))
+            if cur.fetchone():
+                raise DebtorErased(f"debtor {debtor_id} was erased")
+            data_key = self._data_key(cur, debtor_id, create=True)
+        assert data_key is not None
+        return purpose_key(data_key, "messages")
+
     def is_erased(self, debtor_id: str) -> bool:
         with self.conn.cursor() as cur:
             cur.execute(f"SELECT 1 FROM {self.t('erasures')} WHERE debtor_id = %s", (debtor_id,))

@@ -24,6 +24,7 @@ from projections import parties
 from projections.base import schema_name
 from web.auth import TokenVerifier
 from web.config import WebConfig
+from web.inbox import Applications, Messages, ensure_inbox_tables
 from web.problems import Problem
 from web.store import AccessLog, IdempotencyStore, ensure_tables
 
@@ -39,6 +40,8 @@ class Services:
         )
         self.idempotency = IdempotencyStore(self.pool, config.web_schema)
         self.access_log = AccessLog(self.pool, config.web_schema)
+        self.applications = Applications(self.pool, config.web_schema)
+        self.messages = Messages(self.pool, config.keys, config.office_secret, config.web_schema)
         self._apps: queue.LifoQueue[CollectionApp] = queue.LifoQueue()
         self._offices: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -48,6 +51,7 @@ class Services:
         self.pool.open(wait=True, timeout=30)
         with self.pool.connection() as conn:
             ensure_tables(conn, self.config.web_schema)
+            ensure_inbox_tables(conn, self.config.web_schema)
         env = {**self.config.eventsourcing_env, "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "4"}
         for _ in range(self.config.apps):
             self._apps.put(
@@ -98,11 +102,19 @@ class Services:
 
     def debtor_ids_of_person(self, pid: str) -> list[str]:
         """A resident's debtor records, found by the domain's opaque id of their identity number."""
+        opaque = self.opaque_of_person(pid)
+        return [] if opaque is None else self.debtor_ids_of_opaque(opaque)
+
+    def opaque_of_person(self, pid: str) -> str | None:
+        """The domain's opaque id of a resident's identity number (keyed: not the number), or None."""
         compact = self.compact_pid(pid)
         if compact is None:
-            return []
+            return None
         with self.app() as app:
-            opaque = opaque_debtor_id(compact, salt=app.opaque_key)
+            return opaque_debtor_id(compact, salt=app.opaque_key)
+
+    def debtor_ids_of_opaque(self, opaque: str) -> list[str]:
+        """The debtor records (one per office) whose identity number has this opaque id."""
         with self.cursor() as cur:
             try:
                 return [d["debtor_id"] for d in parties.debtors_with_opaque_id(cur, schema_name("parties"), opaque)]
