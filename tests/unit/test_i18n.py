@@ -27,7 +27,7 @@ def _source_ids() -> set[str]:
         str(i18n.HERE.parent),
         method_map,
         options,
-        keywords={"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)},
+        keywords={"_": None, "N_": None, "t": None, "gettext": None, "ngettext": (1, 2)},
     ):
         ids.add(message[0] if isinstance(message, tuple) else message)
     return ids

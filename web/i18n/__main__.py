@@ -21,7 +21,7 @@ def main(argv: list[str]) -> int:
     cli = CommandLineInterface()
     pot = str(HERE / "messages.pot")
     if what == "extract":
-        cli.run(["pybabel", "extract", "-F", str(HERE / "babel.cfg"), "-k", "_", "-k", "N_", "--no-location",
+        cli.run(["pybabel", "extract", "-F", str(HERE / "babel.cfg"), "-k", "_", "-k", "N_", "-k", "t", "--no-location",
                  "--sort-output", "-o", pot, str(ROOT / "web")])  # type: ignore[no-untyped-call]  # fmt: skip
     elif what == "update":
         for lang in TRANSLATED:

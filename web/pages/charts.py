@@ -78,9 +78,9 @@ def stacked_bars(
 
 
 def hbars(chart_id: str, title: str, description: str, items: Sequence[tuple[str, Decimal | float, str]],
-          *, width: int = 760, maximum: float | None = None) -> str:  # fmt: skip
+          *, width: int = 420, maximum: float | None = None) -> str:  # fmt: skip
     """One horizontal bar per item (label, value, the value as text), e.g. the collection rate."""
-    row, left, right = 26, 190, 80
+    row, left, right = 26, 150, 60
     height = max(len(items), 1) * row + 16
     top = max((float(v) for _l, v, _t in items), default=0.0)
     scale = maximum or _nice_max(top)

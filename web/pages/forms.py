@@ -69,23 +69,23 @@ def new_key() -> str:
 
 
 def _field_error(error: dict[str, Any], lang: str) -> tuple[str, str]:
-    t = translations(lang).gettext
+    tr = translations(lang).gettext
     loc = [str(p) for p in error.get("loc", ()) if p not in ("body",)]
     name = ".".join(loc) or ""
     kind = str(error.get("type", ""))
     msg = str(error.get("msg", ""))
     if kind == "missing":
-        text = t(FIELD_ERRORS["missing"])
+        text = tr(FIELD_ERRORS["missing"])
     elif "money" in msg or "decimal" in msg or "amount" in msg:
-        text = t(FIELD_ERRORS["money"])
+        text = tr(FIELD_ERRORS["money"])
     elif "date" in msg.lower():
-        text = t(FIELD_ERRORS["date"])
+        text = tr(FIELD_ERRORS["date"])
     elif kind.startswith("int") or kind in ("greater_than_equal", "less_than_equal"):
-        text = t(FIELD_ERRORS["int"]) if kind.startswith("int") else msg
+        text = tr(FIELD_ERRORS["int"]) if kind.startswith("int") else msg
     elif kind in ("literal_error", "enum"):
-        text = t(FIELD_ERRORS["choice"])
+        text = tr(FIELD_ERRORS["choice"])
     elif kind.startswith("string") or kind.startswith("too_"):
-        text = t(FIELD_ERRORS["text"])
+        text = tr(FIELD_ERRORS["text"])
     else:
         text = msg.removeprefix("Value error, ")
     return name, text
