@@ -237,7 +237,7 @@ def pages_world(api: Api, world: World) -> PagesWorld:
     from datetime import date as _date
 
     tag = uuid.uuid4().hex[:6]
-    creditor_a2 = str(int(world.creditor_b) + 1)
+    creditor_a2 = str(int(world.creditor_a) + 3)  # +1 is office B's, +2 test_api_queries' second municipality
     t = world.tokens
     body = {
         "creditor": creditor_a2,
