@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from decimal import Decimal
 
 import httpx
 import pytest
 
-from tests.integration.api.conftest import Api, PagesWorld
+from tests.integration.api.conftest import Api, PagesWorld, World, ok
 
 pytestmark = pytest.mark.integration
 
@@ -168,3 +169,48 @@ def test_a_refused_form_keeps_the_input_and_shows_the_error_beside_the_field(
     assert 'id="write_down-amount-error"' in answer.text
     assert 'value="12x"' in answer.text and 'value="kept words"' in answer.text
     assert '<details class="cmd" id="cmd-write_down" open>' in answer.text
+
+
+def _token(client: httpx.Client, url: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(url).text)
+    assert found is not None, url
+    return found[1]
+
+
+def test_every_form_refuses_the_wrong_role_and_no_login(
+    api: Api, world: World, pages_world: PagesWorld, clients: dict[str, httpx.Client]
+) -> None:
+    """The POSTs behind the forms are locked like the pages: a valid CSRF token of a session with the
+    wrong role gets 403 and changes nothing; no session gets the way to the login."""
+    w = pages_world
+    a, p1, p3 = w.creditor_a, w.invoices["P1"], w.invoices["P3"]
+    forms = {
+        f"/my/cases/{a}/{p1}/dispute": ({"text": "not mine"}, {"debtor"}),
+        "/my/messages": ({"text": "hello"}, {"debtor"}),
+        f"/desk/cases/{a}/{p1}/do/write_down": ({"amount": "1.00", "reason": "x"}, {"caseworker", "office_lead"}),
+        "/desk/debtors/00000000-0000-0000-0000-000000000000/messages": ({"text": "hi"}, {"caseworker", "office_lead"}),
+        "/desk/applications/1": ({"decision": "refuse", "note": "no"}, {"caseworker", "office_lead"}),
+        f"/board/cases/{a}/{p3}": ({"outcome": "no_breach"}, {"board"}),
+    }
+    homes = {"debtor": "/my", "caseworker": "/desk", "office_lead": "/desk", "board": "/board", "auditor": "/audit"}
+    wrong: list[str] = []
+    for path, (data, allowed) in forms.items():
+        for role in ROLES:
+            if role in allowed:
+                continue
+            token = _token(clients[role], api.url + homes[role])
+            answer = clients[role].post(api.url + path, data={**data, "csrf_token": token, "key": f"k-{role}"})
+            if answer.status_code != 403:
+                wrong.append(f"{role} POST {path}: {answer.status_code}")
+        with httpx.Client(timeout=30) as anonymous:
+            answer = anonymous.post(api.url + path, data=data, follow_redirects=False)
+            if answer.status_code not in (303, 403) or (
+                answer.status_code == 303 and not answer.headers["location"].startswith("/login")
+            ):
+                wrong.append(f"anonymous POST {path}: {answer.status_code} {answer.headers.get('location')}")
+    assert wrong == []
+    # nothing changed: the complaint on P3 still waits for the board, P1 is not disputed
+    assert p3 in clients["board"].get(f"{api.url}/board").text
+    api.catch_up()
+    case = ok(api.get(f"/cases/{a}/{p1}", world.tokens["caseworker_a"]))
+    assert case["disputed"] is False and Decimal(case["written_down"]) == 0

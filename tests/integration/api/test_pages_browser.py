@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.api.conftest import START, Api, PagesWorld
+from tests.integration.api.conftest import START, Api, PagesWorld, World, ok
 
 pytestmark = pytest.mark.integration
 
@@ -192,16 +192,30 @@ def test_the_board_reads_the_dossier_and_decides_the_complaint(visit: Any, api: 
     me.shot("board-decision")
 
 
-def test_the_auditor_opens_a_case_as_of_an_earlier_date(visit: Any, api: Api, pages_world: PagesWorld) -> None:
+def test_the_auditor_opens_a_case_as_of_an_earlier_date(
+    visit: Any, api: Api, world: World, pages_world: PagesWorld
+) -> None:
+    """Ten days after the office knew P2 a collection warning was sent: the auditor sees the case as
+    it was known before it, beside today, and the step recorded since. (The last test of the session's
+    API server: it moves the business clock on.)"""
     w = pages_world
+    before = api.clock.today()
+    api.clock.set(before + timedelta(days=10))
+    body = {"creditor": w.creditor_a2, "invoice": w.invoices["P2"], "notice": "inkassovarsel"}
+    ok(api.command("send_notice", body, world.tokens["caseworker_a"]))
+    api.catch_up()
     me = visit("auditor")
     page = me.go("/audit")
-    page.fill("#f-creditor", w.creditor_a)
-    page.fill("#f-invoice", w.invoices["P1"])
-    page.fill("#f-on", (START - timedelta(days=20)).isoformat())  # before the office knew the case
+    page.fill("#f-creditor", w.creditor_a2)
+    page.fill("#f-invoice", w.invoices["P2"])
+    page.fill("#f-on", before.isoformat())
     me.submit()
-    assert w.invoices["P1"] in page.inner_text("main")
+    main = page.inner_text("main")
+    assert w.invoices["P2"] in main and "endret" in main
+    assert page.locator("tr.changed").count() >= 1  # the figures that differ are marked
     me.shot("auditor-case-then-and-now")
+    page = me.go(f"/audit/cases/{w.creditor_a}/{w.invoices['P1']}?on={(START - timedelta(days=20)).isoformat()}")
+    assert "Kontoret kjente ikke til denne saken" in page.inner_text("main")  # before the office knew it
     for path in (f"/audit/cases/{w.creditor_a}/{w.invoices['P1']}/events", "/audit/projections", "/audit/access-log",
                  "/dashboard", "/accessibility"):  # fmt: skip
         me.go(path)
