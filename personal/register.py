@@ -96,6 +96,27 @@ def ensure_schema(conn: psycopg.Connection[Any], schema: str = SCHEMA) -> None:
         """)
 
 
+def lookup_key(office_secret: bytes, jurisdiction: str, national_id: str) -> bytes:
+    """The register's look-up index of a national id (``DebtorRegister.lookup``), for those who hold the
+    office secret but no register: a keyed hash, never the number."""
+    return hmac.new(office_secret, f"national-id:{jurisdiction}:{national_id}".encode(), hashlib.sha256).digest()
+
+
+def debtors_with_lookup(
+    conn: psycopg.Connection[Any], lookup: bytes, schema: str = SCHEMA
+) -> list[tuple[str, str, str]]:
+    """(debtor id, office, reference) of every office's record of the person with this look-up index
+    (none if the table is not there)."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                f'SELECT debtor_id, office, ref FROM "{schema}".debtors WHERE lookup = %s ORDER BY debtor_id', (lookup,)
+            )
+            return [(str(r[0]), str(r[1]), str(r[2])) for r in cur.fetchall()]
+    except psycopg.errors.UndefinedTable:
+        return []
+
+
 class DebtorRegister:
     """Register, read and erase debtors' personal data; ``conn`` is the caller's connection."""
 
@@ -113,7 +134,7 @@ class DebtorRegister:
 
     def lookup(self, jurisdiction: str, national_id: str) -> bytes:
         """The look-up index of a national id: a keyed hash, so a dump cannot be searched by number."""
-        return hmac.new(self._secret, f"national-id:{jurisdiction}:{national_id}".encode(), hashlib.sha256).digest()
+        return lookup_key(self._secret, jurisdiction, national_id)
 
     # --- writing -----------------------------------------------------------------------------
 

@@ -20,6 +20,8 @@ from psycopg_pool import ConnectionPool
 
 from domain.application import DEFAULT_NAMESPACE, CollectionApp
 from domain.identity import InvalidIdentity, opaque_debtor_id, validate_identity
+from domain.parties import debtor_id_for
+from personal.register import debtors_with_lookup, lookup_key
 from projections import parties
 from projections.base import schema_name
 from web.auth import TokenVerifier
@@ -101,9 +103,40 @@ class Services:
                 return []
 
     def debtor_ids_of_person(self, pid: str) -> list[str]:
-        """A resident's debtor records, found by the domain's opaque id of their identity number."""
+        """A resident's debtor records: by the domain's opaque id of their identity number (a debtor
+        registered with it), and by the register's look-up index (a debtor whose identity is only in the
+        debtor register, as the demo's people are)."""
         opaque = self.opaque_of_person(pid)
-        return [] if opaque is None else self.debtor_ids_of_opaque(opaque)
+        lookup = self.register_lookup_of_person(pid)
+        return self.debtor_ids_of(opaque, lookup)
+
+    def debtor_ids_of(self, opaque: str | None, lookup: str | None) -> list[str]:
+        """The debtor records of an opaque id and a register look-up index (hex), either may be None."""
+        ids = self.debtor_ids_of_opaque(opaque) if opaque else []
+        if lookup:
+            with self.pool.connection() as conn:
+                found = debtors_with_lookup(conn, bytes.fromhex(lookup))
+            with self.app() as app:  # only this application's debtors (the register serves every namespace)
+                ids += [
+                    i
+                    for i, office, ref in found
+                    if i not in ids and str(debtor_id_for(app.namespace, office, ref, app.salt)) == i
+                ]
+        return ids
+
+    def register_lookup_of_person(self, pid: str) -> str | None:
+        """The debtor register's look-up index (hex) of a resident's identity number, or None."""
+        if self.config.office_secret is None:
+            return None
+        for jurisdiction in ("NO", "SE"):
+            try:
+                compact = validate_identity(
+                    pid, jurisdiction=jurisdiction, kind="person", allow_synthetic=self.config.allow_synthetic_ids
+                )
+            except InvalidIdentity:
+                continue
+            return lookup_key(self.config.office_secret, jurisdiction, compact).hex()
+        return None
 
     def opaque_of_person(self, pid: str) -> str | None:
         """The domain's opaque id of a resident's identity number (keyed: not the number), or None."""

@@ -33,17 +33,20 @@ class Login:
 
 
 def debtor_in_two_municipalities(settings: Settings, tag: str) -> tuple[str, str, list[str]] | None:
-    """(debtor id, national id, municipalities) of a person of the demo with open claims in the most of the
-    office's municipalities (two or more in a demo of the usual size; a small one may have only one), the
-    one with the most open claims first; None if no person has an open claim."""
+    """(debtor id, national id, municipalities) of a living Norwegian person of the demo with an open claim
+    and claims in the most of the office's municipalities (open ones counted first); None if no person has
+    an open claim."""
     ledger, parties = schema_name("ledger"), schema_name("parties")
     with psycopg.connect(settings.pg_dsn) as conn:
         row = conn.execute(
             f"""SELECT c.debtor_id, array_agg(DISTINCT c.creditor_id ORDER BY c.creditor_id)
                 FROM "{ledger}".claims c JOIN "{parties}".debtors d ON d.debtor_id = c.debtor_id
-                WHERE c.invoice LIKE %s AND NOT c.settled AND c.write_off_reason IS NULL
-                  AND d.kind = 'person' AND d.jurisdiction = 'NO' AND d.office = %s AND d.died IS NULL
-                GROUP BY c.debtor_id ORDER BY count(DISTINCT c.creditor_id) DESC, count(*) DESC, c.debtor_id LIMIT 1""",
+                WHERE c.invoice LIKE %s AND d.kind = 'person' AND d.jurisdiction = 'NO' AND d.office = %s
+                  AND d.died IS NULL
+                GROUP BY c.debtor_id
+                HAVING count(*) FILTER (WHERE NOT c.settled AND c.write_off_reason IS NULL) > 0
+                ORDER BY count(DISTINCT c.creditor_id) FILTER (WHERE NOT c.settled AND c.write_off_reason IS NULL) DESC,
+                         count(DISTINCT c.creditor_id) DESC, c.debtor_id LIMIT 1""",
             (f"{tag}-%", OFFICE),
         ).fetchone()
         if row is None:
@@ -64,7 +67,7 @@ def logins(settings: Settings, run: DemoRun) -> list[Login]:
     if found is None:
         return staff
     _debtor_id, pid, municipalities = found
-    debtor = Login("debtor", "residents", "per.skyldner", {"pid": pid}, "claims in " + ", ".join(municipalities))
+    debtor = Login("debtor", "residents", "per.skyldner", {"pid": pid}, "claims from " + ", ".join(municipalities))
     return [debtor, *staff]
 
 

@@ -37,7 +37,7 @@ def router() -> APIRouter:
 
     @r.get("/board")
     def complaints(request: Request, user: UserDep, sort: str = "complaint_received", dir: str = "asc",
-                   page: int = 1) -> Response:  # fmt: skip
+                   page: int = 1, creditor: str = "") -> Response:  # fmt: skip
         _board(user)
         with user.access.services.cursor() as cur:
             try:
@@ -45,9 +45,12 @@ def router() -> APIRouter:
             except Exception:  # the audit trail does not exist yet
                 cur.connection.rollback()
                 found = []
+        creditor = creditor.strip()
+        if creditor:  # one municipality's complaints
+            found = [x for x in found if str(x["creditor_id"]) == creditor]
         t = table(found, sort, dir, page, {k: _sorter(k) for k, _l, _n in COLUMNS}, default="complaint_received")
         log_reads(request, user.access, [CaseRead(x["case_id"], x["creditor_id"], x["invoice"]) for x in t["rows"]])
-        return render(request, "board/complaints.html", user, table=t)
+        return render(request, "board/complaints.html", user, table=t, creditor=creditor)
 
     @r.get("/board/cases/{creditor}/{invoice}")
     def case(request: Request, user: UserDep, creditor: str, invoice: str) -> Response:

@@ -5,7 +5,8 @@
   login in progress and ``sid``, a random session token. What the session stands for — who logged in,
   with which roles, until when — is in ``kravsak_web.sessions`` under the token's SHA-256, so a
   logout ends it on the server and a stolen cookie dies with it. A resident's identity number is
-  never kept: the session holds its keyed opaque id, from which their debtor records are found.
+  never kept: the session holds its keyed opaque id and the register's keyed look-up index, from which
+  their debtor records are found.
 - **CSRF.** Every form carries the session's token (``csrf_token``); every POST is refused (403)
   unless it matches, and unless its ``Origin`` (when the browser sends one) is the pages' own.
 - **Language.** The session's choice, else the browser's ``Accept-Language``, else bokmål.
@@ -144,7 +145,9 @@ def sessions_of(request: Request) -> SessionStore:
     return store
 
 
-def principal_data(principal: Principal, *, opaque: str | None, expires: datetime) -> dict[str, Any]:
+def principal_data(
+    principal: Principal, *, opaque: str | None, expires: datetime, lookup: str | None = None
+) -> dict[str, Any]:
     return {
         "kind": principal.kind,
         "subject": principal.subject,
@@ -153,6 +156,7 @@ def principal_data(principal: Principal, *, opaque: str | None, expires: datetim
         "office": principal.office,
         "municipality": principal.municipality,
         "opaque": opaque,
+        "lookup": lookup,
         "expires": expires.isoformat(),
     }
 
@@ -179,7 +183,8 @@ def _user_now(request: Request) -> User | None:
     services = services_of(request)
     principal = _principal(data)
     opaque = data.get("opaque")
-    ids = services.debtor_ids_of_opaque(opaque) if principal.kind == "residents" and opaque else []
+    lookup = data.get("lookup")
+    ids = services.debtor_ids_of(opaque, lookup) if principal.kind == "residents" else []
     access = Access(services, principal, ids if principal.kind == "residents" else None)
     return User(principal, access, language(request), data)
 

@@ -204,6 +204,8 @@ def _finish(
     opaque = services.opaque_of_person(principal.pid) if principal.pid else None
     if principal.kind == "residents" and opaque is None:
         raise Problem("forbidden", "the identity number in the login is not one kravsak can read")
-    data = principal_data(principal, opaque=opaque, expires=session_expiry(claims.get("exp"), config.session_hours))
+    lookup = services.register_lookup_of_person(principal.pid) if principal.pid else None
+    expires = session_expiry(claims.get("exp"), config.session_hours)
+    data = principal_data(principal, opaque=opaque, expires=expires, lookup=lookup)
     data["_exp"] = claims.get("exp")
     return data

@@ -126,6 +126,18 @@ def synthetic_pid(serial: int) -> str:
         serial += 1
 
 
+def synthetic_pids(serial: int, count: int) -> list[str]:
+    """``count`` different synthetic identity numbers from ``serial`` on (two serials can give one number:
+    ``synthetic_pid`` moves on to the next serial with valid control digits)."""
+    found: list[str] = []
+    while len(found) < count:
+        pid = synthetic_pid(serial)
+        serial += 1
+        if pid not in found:
+            found.append(pid)
+    return found
+
+
 @dataclass
 class World:
     """Two offices, A and B, collecting for one municipality each; the roles' tokens."""
@@ -147,7 +159,7 @@ def world(api: Api) -> World:
     office_a, office_b = f"A-{tag}", f"B-{tag}"
     number = int(tag, 16) % 8000 + 1000
     creditor_a, creditor_b = f"{number}", f"{number + 1}"
-    pids = [synthetic_pid(int(tag[:4], 16) + i) for i in range(2)]
+    pids = synthetic_pids(int(tag[:4], 16), 2)
     t = {
         "caseworker_a": api.token(role="caseworker", office=office_a),
         "caseworker_b": api.token(role="caseworker", office=office_b),
@@ -246,7 +258,7 @@ def pages_world(api: Api, world: World) -> PagesWorld:
         "office": world.office_a,
     }
     ok(api.command("register_creditor", body, t["office_lead_a"]))
-    pids = [synthetic_pid(int(tag[:4], 16) + 500 + i) for i in range(2)]
+    pids = synthetic_pids(int(tag[:4], 16) + 500, 2)
     for ref, pid in ((f"P-{tag}", pids[0]), (f"Q-{tag}", pids[1])):
         ok(api.command("register_debtor", {"office": world.office_a, "debtor": ref, "kind": "person",
                                            "jurisdiction": "NO", "national_id": pid}, t["caseworker_a"]))  # fmt: skip

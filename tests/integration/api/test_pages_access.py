@@ -210,7 +210,8 @@ def test_every_form_refuses_the_wrong_role_and_no_login(
                 wrong.append(f"anonymous POST {path}: {answer.status_code} {answer.headers.get('location')}")
     assert wrong == []
     # nothing changed: the complaint on P3 still waits for the board, P1 is not disputed
-    assert p3 in clients["board"].get(f"{api.url}/board").text
+    assert p3 in clients["board"].get(f"{api.url}/board?creditor={a}").text
+    assert 'name="outcome"' in clients["board"].get(f"{api.url}/board/cases/{a}/{p3}").text
     api.catch_up()
     case = ok(api.get(f"/cases/{a}/{p1}", world.tokens["caseworker_a"]))
     assert case["disputed"] is False and Decimal(case["written_down"]) == 0

@@ -180,6 +180,8 @@ def test_the_board_reads_the_dossier_and_decides_the_complaint(visit: Any, api: 
     w = pages_world
     me = visit("board")
     page = me.go("/board")
+    page.fill("#f-creditor", w.creditor_a)  # the board sees every office's complaints: one municipality's
+    me.submit()
     page.click(f"main a:text-is('{w.invoices['P3']}')")
     page.wait_for_load_state()
     me.check()
