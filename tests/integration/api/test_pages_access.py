@@ -215,3 +215,42 @@ def test_every_form_refuses_the_wrong_role_and_no_login(
     api.catch_up()
     case = ok(api.get(f"/cases/{a}/{p1}", world.tokens["caseworker_a"]))
     assert case["disputed"] is False and Decimal(case["written_down"]) == 0
+
+
+def test_a_resident_known_only_to_the_debtor_register_sees_their_claims(
+    api: Api, world: World, pages_world: PagesWorld
+) -> None:
+    """A debtor registered without an identity number in the case events, whose identity is in the
+    debtor register only (as the demo's people are), finds their claims after logging in; no other."""
+    import psycopg
+
+    from kravsak.settings import key_provider, office_secret
+    from personal.model import parse_person
+    from personal.register import DebtorRegister
+    from tests.integration.api.conftest import http_login, synthetic_pids
+
+    tag = world.unique("R")
+    ref, invoice = f"R-{tag}", f"R1-{tag}"
+    body = {"office": world.office_a, "debtor": ref, "kind": "person", "jurisdiction": "NO"}
+    ok(api.command("register_debtor", body, world.tokens["caseworker_a"]))
+    ok(api.command("issue_invoice", {"creditor": world.creditor_a, "invoice": invoice, "amount": "700.00",
+                                     "due": "2025-02-10", "claim_type": "barnehage", "debtor": ref},
+                   world.tokens["billing_a"]))  # fmt: skip
+    api.catch_up()
+    pid = synthetic_pids(int(tag[-4:], 16) % 30000 + 2000, 1)[0]
+    with psycopg.connect(api.settings.pg_dsn) as conn:
+        row = conn.execute(
+            "SELECT debtor_id FROM kravsak_parties.debtors WHERE office = %s AND ref = %s", (world.office_a, ref)
+        ).fetchone()
+        assert row is not None
+        person = parse_person({"national_id": pid, "kind": "person", "jurisdiction": "NO", "name": "Rita Register",
+                               "address": {"lines": ["Storgata 1"], "postcode": "9510", "city": "Alta"},
+                               "mailbox": "none", "language": "nb"}, allow_synthetic=True)  # fmt: skip
+        register = DebtorRegister(conn, key_provider(api.settings), office_secret(api.settings))
+        register.enrol(debtor_id=str(row[0]), office=world.office_a, ref=ref, person=person)
+    client = http_login(api, "residents", "rita", {"pid": pid})
+    mine = client.get(f"{api.url}/my").text
+    assert invoice in mine and pages_world.invoices["P1"] not in mine
+    assert client.get(f"{api.url}/my/cases/{world.creditor_a}/{invoice}").status_code == 200
+    assert client.get(f"{api.url}/my/cases/{pages_world.creditor_a}/{pages_world.invoices['P1']}").status_code == 403
+    client.close()
