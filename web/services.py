@@ -116,13 +116,15 @@ class Services:
         if lookup:
             with self.pool.connection() as conn:
                 found = debtors_with_lookup(conn, bytes.fromhex(lookup))
-            with self.app() as app:  # only this application's debtors (the register serves every namespace)
-                ids += [
-                    i
-                    for i, office, ref in found
-                    if i not in ids and str(debtor_id_for(app.namespace, office, ref, app.salt)) == i
-                ]
+            ids += [i for i in self._ours(found) if i not in ids]
         return ids
+
+    def _ours(self, records: list[tuple[str, str, str]]) -> list[str]:
+        """The debtor ids of (id, office, ref) records that belong to this application's namespace: the read
+        models and the register are shared by every namespace (tests, demos) and opaque ids are not
+        namespaced, so a person's records elsewhere are left out."""
+        with self.app() as app:
+            return [i for i, office, ref in records if str(debtor_id_for(app.namespace, office, ref, app.salt)) == i]
 
     def register_lookup_of_person(self, pid: str) -> str | None:
         """The debtor register's look-up index (hex) of a resident's identity number, or None."""
@@ -150,9 +152,10 @@ class Services:
         """The debtor records (one per office) whose identity number has this opaque id."""
         with self.cursor() as cur:
             try:
-                return [d["debtor_id"] for d in parties.debtors_with_opaque_id(cur, schema_name("parties"), opaque)]
+                found = parties.debtors_with_opaque_id(cur, schema_name("parties"), opaque)
             except UndefinedTable:
                 return []
+        return self._ours([(str(d["debtor_id"]), str(d["office"]), str(d["ref"])) for d in found])
 
     def compact_pid(self, pid: str) -> str | None:
         """The identity number in the form debtors are registered under (Norwegian, else Swedish), or None."""

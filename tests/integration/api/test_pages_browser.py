@@ -168,6 +168,10 @@ def test_the_caseworker_finds_the_message_and_decides_an_objection(
     page.select_option("#resolve_objection-outcome", "unfounded")
     me.submit("#cmd-resolve_objection button[type=submit]")
     assert page.locator(".notice.success, .flash.success, [role=status]").count() >= 1
+    api.catch_up()  # the trail is the read models' (the projector runs as its own service)
+    page.reload()
+    me.check()
+    assert "Objection decided" in page.inner_text("#trail") or "ugrunnet" in page.inner_text("#trail")
     me.shot("desk-case")
     for path in ("/desk/search?q=" + w.invoices["P1"], "/desk/applications", "/desk/limitation", "/desk/suspense",
                  "/desk/refunds"):  # fmt: skip
