@@ -128,7 +128,7 @@ OPTIONS = {
     "breach": N_("breach of good collection practice – the costs fall away"),
     "no_breach": N_("no breach"),
 }
-OPEN_BY_DEFAULT = {"resolve_objection"}
+OPEN_BY_DEFAULT = {"resolve_objection"}  # open while the claim is disputed (an objection to decide)
 
 
 # --- forms from the commands' bodies -------------------------------------------------------------
@@ -205,7 +205,8 @@ def form_spec(
             }
         )
     return {"name": name, "title": t(TITLES.get(name, name)), "fields": fields, "errors": errors,
-            "open": name in OPEN_BY_DEFAULT or bool(errors), "key": new_key()}  # fmt: skip
+            "open": (name in OPEN_BY_DEFAULT and bool(claim.get("disputed"))) or bool(errors),
+            "key": new_key()}  # fmt: skip
 
 
 INSTALMENT_LINE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s+([0-9][0-9 ]*(?:[.,][0-9]{1,2})?)\s*$")
@@ -318,8 +319,8 @@ def case_context(request: Request, user: User, creditor: str, invoice: str) -> d
         "case": case,
         "creditor": creditor,
         "invoice": invoice,
-        "claim": {**row, "jurisdiction": claim.jurisdiction.value, "kid": claim.kid, "due": claim.due,
-                  "claim_type": claim.facts.claim_type},
+        "claim": {**row, "disputed": claim.disputed, "jurisdiction": claim.jurisdiction.value, "kid": claim.kid,
+                  "due": claim.due, "claim_type": claim.facts.claim_type},
         "figures": figures,
         "dossier": built,
         "behind": max(version - projected, 0),
