@@ -10,7 +10,7 @@ DEMO_ARGS ?=
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-deps up down status test unit integration lint fmt demo bench bench-intake letter-pictures
+.PHONY: help venv system-deps up down status test unit integration lint fmt demo bench bench-intake letter-pictures page-pictures
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-system-deps: ## install the Debian packages the letters need (Pango, fonts, poppler-utils) if missing (root)
+system-deps: ## install the Debian packages (Pango, fonts, poppler-utils; chromium for the browser tests) if missing (root)
 	@bash tools/system-deps.sh
 
 up: venv ## start the local PostgreSQL and Kafka (idempotent; see `kravsak status`)
@@ -54,7 +54,7 @@ fmt: venv ## format the code and apply ruff's safe fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-demo: venv ## start the stack, simulate a year of a collection office end to end, write report/demo-*/index.html
+demo: venv ## simulate a year of a collection office, write report/demo-*/index.html, then serve it (DEMO_ARGS=--no-serve)
 	$(BIN)/kravsak up
 	$(BIN)/kravsak demo $(DEMO_ARGS)
 
@@ -67,3 +67,7 @@ bench-intake: venv ## read 10 000 and 100 000-transaction bank files (OCR, camt.
 
 letter-pictures: venv system-deps ## render one sample letter of each type to docs/letters (PDF + PNG of page 1)
 	$(BIN)/kravsak letters samples --out docs/letters --png
+
+page-pictures: venv system-deps ## the browser journeys of the pages, their screenshots to docs/pages
+	$(BIN)/kravsak up
+	KRAVSAK_PAGE_SHOTS=docs/pages $(BIN)/pytest tests/integration/api/test_pages_browser.py $(PYTEST_ARGS)

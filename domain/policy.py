@@ -16,14 +16,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from domain.claim import Claim
 from domain.errors import invalid
-from domain.records import Jurisdiction
+from domain.records import Installment, Jurisdiction, Stage
 from domain.rules import Rules, rules_for
 
+CENT = Decimal("0.01")
 PLAN_GRACE_DAYS = 7
 """An instalment is checked this many days after its due date: a payment ordered on the due date
 reaches the creditor's account statement a few (working) days later, and a breach must not be
@@ -51,6 +52,46 @@ class PolicyStep:
 
 
 @dataclass(frozen=True, slots=True)
+class SelfServiceLimits:
+    """What a debtor may get on the self-service page at once, without a caseworker: the creditor's
+    delegation (an application outside these limits goes to a caseworker's worklist, with the reason).
+
+    Not law but the creditor's guidelines, so part of its collection policy (dated by the policy's
+    change events); the defaults below are each jurisdiction's, chosen with the debtor in mind."""
+
+    max_instalments: int = 12  # monthly instalments of a self-service plan
+    min_instalment: Decimal = Decimal("300.00")  # the smallest instalment (a last one may be smaller)
+    max_plan_total: Decimal = Decimal("30000.00")  # larger debts are looked at by a caseworker
+    first_instalment_within_days: int = 30  # the first instalment falls due at the latest this many days on
+    max_deferral_days: int = 30  # a deferral lasts at most this many days from the day it is granted
+    deferrals_per_claim: int = 1  # self-service deferrals one claim may get
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["min_instalment"] = str(self.min_instalment)
+        d["max_plan_total"] = str(self.max_plan_total)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> SelfServiceLimits:
+        base = cls()
+        return cls(
+            max_instalments=int(d.get("max_instalments", base.max_instalments)),
+            min_instalment=Decimal(str(d.get("min_instalment", base.min_instalment))),
+            max_plan_total=Decimal(str(d.get("max_plan_total", base.max_plan_total))),
+            first_instalment_within_days=int(d.get("first_instalment_within_days", base.first_instalment_within_days)),
+            max_deferral_days=int(d.get("max_deferral_days", base.max_deferral_days)),
+            deferrals_per_claim=int(d.get("deferrals_per_claim", base.deferrals_per_claim)),
+        )
+
+
+SELF_SERVICE_DEFAULTS = {
+    Jurisdiction.NO: SelfServiceLimits(),
+    Jurisdiction.SE: SelfServiceLimits(min_instalment=Decimal("300.00"), max_plan_total=Decimal("30000.00")),
+}
+
+
+@dataclass(frozen=True, slots=True)
 class CollectionPolicy:
     name: str
     jurisdiction: Jurisdiction
@@ -72,6 +113,7 @@ class CollectionPolicy:
     # long-term monitoring of a written-down claim: its limitation-interrupting step this many days before the
     # limitation date (None: the creditor monitors by hand); collection practice, so a policy value
     monitoring_days_before_limitation: int | None = MONITORING_DAYS_BEFORE_LIMITATION
+    self_service: SelfServiceLimits | None = None  # None: the jurisdiction's defaults (SELF_SERVICE_DEFAULTS)
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -79,7 +121,16 @@ class CollectionPolicy:
         d["min_amount"] = str(self.min_amount)
         d["shutoff_visit_fee"] = str(self.shutoff_visit_fee)
         d["steps"] = [asdict(s) for s in self.steps]
+        if self.self_service is None:
+            del d["self_service"]  # a policy without its own limits stays as it was recorded before they existed
+        else:
+            d["self_service"] = self.self_service.as_dict()
         return d
+
+    @property
+    def limits(self) -> SelfServiceLimits:
+        """The self-service limits in force: the creditor's own, else the jurisdiction's defaults."""
+        return self.self_service or SELF_SERVICE_DEFAULTS[self.jurisdiction]
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> CollectionPolicy:
@@ -102,6 +153,7 @@ class CollectionPolicy:
             monitoring_days_before_limitation=_monitoring_days(
                 d.get("monitoring_days_before_limitation", MONITORING_DAYS_BEFORE_LIMITATION)
             ),
+            self_service=SelfServiceLimits.from_dict(d["self_service"]) if d.get("self_service") else None,
         )
 
 
@@ -358,3 +410,104 @@ def next_check(
             step = max(step, day + timedelta(days=backoff_days(refusals)))
         candidates.append(step)
     return min(candidates) if candidates else None
+
+
+# --- self-service applications: the instant decision ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A self-service application decided at once: ``approved`` (the plan or deferral to record), or
+    referred to a caseworker with ``reason`` (a stable code the pages explain) and ``limit`` (the
+    figure the application went beyond, where there is one)."""
+
+    approved: bool
+    reason: str | None = None
+    limit: str | None = None
+    installments: tuple[Installment, ...] = ()
+    until: date | None = None
+
+
+def _case_blocks(claim: Claim, day: date) -> str | None:
+    """Why a caseworker must look at any application on this claim, or None."""
+    if claim.closed_on is not None or claim.write_off_reason is not None:
+        return "closed"
+    if claim.facts.died is not None:
+        return "deceased"
+    if claim.disputed:
+        return "disputed"
+    if claim.stage in (Stage.ENFORCEMENT, Stage.JUDGMENT):
+        return "enforcement"
+    if day > claim.limitation_date:
+        return "time_barred"
+    return None
+
+
+def monthly_plan(total: Decimal, count: int, first_due: date) -> tuple[Installment, ...]:
+    """``count`` monthly instalments from ``first_due`` (the same day of each month, or the month's last
+    day) that add up to ``total``: equal whole kroner/kronor, the remainder on the last."""
+    if count < 1:
+        raise ValueError("count: at least one instalment")
+    each = (total / count).quantize(Decimal("1"), rounding=ROUND_DOWN).quantize(CENT) if count > 1 else total
+    amounts = [each] * (count - 1) + [total - each * (count - 1)]
+    return tuple(Installment(_add_months(first_due, i), a) for i, a in enumerate(amounts))
+
+
+def _add_months(day: date, months: int) -> date:
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def decide_plan(
+    claim: Claim, policy: CollectionPolicy, *, day: date, total: Decimal, count: int, first_due: date
+) -> Decision:
+    """A debtor's application for a payment plan of ``count`` monthly instalments from ``first_due``
+    covering ``total`` (the claim's balance on ``day``): approved within the creditor's limits, else
+    referred with the reason. Limits are inclusive: exactly the maximum is still approved."""
+    limits = policy.limits
+    blocked = _case_blocks(claim, day)
+    if blocked is not None:
+        return Decision(False, blocked)
+    if total <= 0:
+        return Decision(False, "nothing_owed")
+    if claim.facts.plans and not claim.plan_breached:
+        return Decision(False, "plan_exists")
+    if claim.plan_breached:
+        return Decision(False, "plan_broken_before")
+    if count < 1 or count > limits.max_instalments:
+        return Decision(False, "too_many_instalments", str(limits.max_instalments))
+    if first_due < day or first_due > day + timedelta(days=limits.first_instalment_within_days):
+        return Decision(False, "first_instalment_too_late", str(limits.first_instalment_within_days))
+    if total > limits.max_plan_total:
+        return Decision(False, "amount_too_large", str(limits.max_plan_total))
+    plan = monthly_plan(total, count, first_due)
+    if count > 1 and plan[0].amount < limits.min_instalment:
+        return Decision(False, "instalment_too_small", str(limits.min_instalment))
+    return Decision(True, installments=plan)
+
+
+def decide_deferral(claim: Claim, policy: CollectionPolicy, *, day: date, until: date) -> Decision:
+    """A debtor's application for a deferral (betalingsutsettelse, anstånd) until ``until``: approved
+    within the creditor's limits, else referred with the reason."""
+    limits = policy.limits
+    blocked = _case_blocks(claim, day)
+    if blocked is not None:
+        return Decision(False, blocked)
+    if until <= day:
+        return Decision(False, "deferral_in_past")
+    if until > day + timedelta(days=limits.max_deferral_days):
+        return Decision(False, "deferral_too_long", str(limits.max_deferral_days))
+    if policy.deferral_after_due_refused and day > claim.effective_due:
+        return Decision(False, "deferral_after_due")
+    asked = sum(1 for d in claim.facts.deferrals if d.requested_by_debtor)
+    if asked >= limits.deferrals_per_claim:
+        return Decision(False, "deferral_already_given", str(limits.deferrals_per_claim))
+    if claim.facts.plans and not claim.plan_breached:
+        return Decision(False, "plan_exists")
+    return Decision(True, until=until)

@@ -424,6 +424,14 @@ def demo(
     seed: Annotated[int, typer.Option(help="seed of the simulated world (same seed, same year)")] = 2025,
     year: Annotated[int, typer.Option(help="the simulated year")] = 2025,
     out_dir: Annotated[Path, typer.Option("--out", help="folder for the report folders")] = Path("report"),
+    serve_after: Annotated[
+        bool,
+        typer.Option(
+            "--serve/--no-serve",
+            help="then serve the demo's office to people until Ctrl-C, printing one login per role "
+            "(not when CI is set or stdin is not a terminal)",
+        ),
+    ] = True,
 ) -> None:
     """Simulate a year of an inter-municipal collection office end to end, then summarise it (HTML report)."""
     import contextlib
@@ -445,6 +453,11 @@ def demo(
             index = demo_report.write_report(run, summary)
         demo_report.print_summary(console, run, summary)
     console.print(f"\n[bold green]report:[/] {index.resolve()}")
+    if serve_after and not os.environ.get("CI") and sys.stdin.isatty():
+        from kravsak.demo.serve import serve_demo
+
+        with friendly_errors():
+            serve_demo(settings, run, console)
 
 
 @app.command()

@@ -11,7 +11,8 @@ from collections.abc import Callable
 from datetime import date
 from uuid import UUID
 
-from kravsak.settings import Settings, office_secret
+from kravsak.settings import Settings, key_provider, office_secret, session_secret
+from letters.letterheads import Letterheads
 from web.config import ClaimNames, Issuer, WebConfig
 
 
@@ -41,6 +42,12 @@ def web_config(
         cors_origins=settings.cors_origins,
         office_secret=office_secret(settings),
         allow_synthetic_ids=allow_synthetic_ids,
+        keys=key_provider(settings),
+        session_secret=session_secret(settings),
+        oidc_client_id=settings.oidc_client_id,
+        oidc_client_secret=settings.oidc_client_secret,
+        public_url=settings.public_url,
+        letterheads=Letterheads.load(),
     )
 
 

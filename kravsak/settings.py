@@ -102,6 +102,10 @@ ENV_VARS: dict[str, str] = {
     "KRAVSAK_HTTP_PORT": f"port `kravsak serve` listens on (default {DEFAULT_HTTP_PORT})",
     "KRAVSAK_HTTP_MAX_BODY": "largest request body in bytes (default 1048576; bulk intake: 16 times that)",
     "KRAVSAK_CORS_ORIGINS": "origins allowed to call the API from a browser, comma-separated (default: none, CORS off)",
+    "KRAVSAK_OIDC_CLIENT_ID": "client id of the web pages' login (authorization code + PKCE; default kravsak-web)",
+    "KRAVSAK_OIDC_CLIENT_SECRET": "client secret of the web pages' login, if the provider wants one (default none)",
+    "KRAVSAK_PUBLIC_URL": "the pages' address as browsers see it, e.g. https://krav.example.no (default: request's)",
+    "KRAVSAK_SESSION_SECRET": "key of the pages' session cookie (32+ bytes, base64; default: from the office secret)",
 }
 
 
@@ -137,6 +141,9 @@ class Settings:
     http_port: int = DEFAULT_HTTP_PORT
     http_max_body: int = 1_048_576
     cors_origins: tuple[str, ...] = ()
+    oidc_client_id: str = "kravsak-web"
+    oidc_client_secret: str | None = None
+    public_url: str | None = None
 
     @property
     def oidc_is_external(self) -> bool:
@@ -269,6 +276,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             example="1048576",
         ),
         cors_origins=tuple(o.strip() for o in (env.get("KRAVSAK_CORS_ORIGINS") or "").split(",") if o.strip()),
+        oidc_client_id=env.get("KRAVSAK_OIDC_CLIENT_ID") or "kravsak-web",
+        oidc_client_secret=env.get("KRAVSAK_OIDC_CLIENT_SECRET") or None,
+        public_url=_public_url(env),
     )
     local_ports = [settings.pg_port, settings.kafka_port, settings.kafka_controller_port, settings.oidc_port]
     if len(set(local_ports)) != len(local_ports):
@@ -489,6 +499,18 @@ def _issuer(env: Mapping[str, str], name: str) -> str | None:
     return raw  # compared with the token's iss exactly: keep a trailing slash
 
 
+def _public_url(env: Mapping[str, str]) -> str | None:
+    raw = (env.get("KRAVSAK_PUBLIC_URL") or "").strip()
+    if not raw:
+        return None
+    if not (raw.startswith("https://") or raw.startswith("http://127.0.0.1") or raw.startswith("http://localhost")):
+        raise SettingsError(
+            f"KRAVSAK_PUBLIC_URL={raw!r} is not an https URL",
+            "give the address browsers use (https://…; http only on 127.0.0.1 or localhost), or unset it",
+        )
+    return raw.rstrip("/")
+
+
 def _check_bootstrap(bootstrap: str) -> None:
     for server in bootstrap.split(","):
         host, sep, port = server.strip().rpartition(":")
@@ -585,3 +607,27 @@ def office_secret(settings: Settings, environ: Mapping[str, str] | None = None) 
             )
         return secret
     return key_provider(settings, env).office_secret()
+
+
+def session_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes:
+    """KRAVSAK_SESSION_SECRET, or a key derived from the office secret (its own label: the cookie key never
+    equals a key of the debtor ids)."""
+    import base64
+    import binascii
+    import hashlib
+    import hmac
+
+    env = os.environ if environ is None else environ
+    raw = env.get("KRAVSAK_SESSION_SECRET")
+    if raw:
+        try:
+            secret = base64.b64decode(raw.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            secret = b""
+        if len(secret) < 32:
+            raise SettingsError(
+                "KRAVSAK_SESSION_SECRET is not base64 of at least 32 bytes",
+                "set it to e.g. the output of `openssl rand -base64 32`, or unset it (derived from the office secret)",
+            )
+        return secret
+    return hmac.new(office_secret(settings, env), b"kravsak/web/session-cookie/v1", hashlib.sha256).digest()

@@ -96,6 +96,27 @@ def ensure_schema(conn: psycopg.Connection[Any], schema: str = SCHEMA) -> None:
         """)
 
 
+def lookup_key(office_secret: bytes, jurisdiction: str, national_id: str) -> bytes:
+    """The register's look-up index of a national id (``DebtorRegister.lookup``), for those who hold the
+    office secret but no register: a keyed hash, never the number."""
+    return hmac.new(office_secret, f"national-id:{jurisdiction}:{national_id}".encode(), hashlib.sha256).digest()
+
+
+def debtors_with_lookup(
+    conn: psycopg.Connection[Any], lookup: bytes, schema: str = SCHEMA
+) -> list[tuple[str, str, str]]:
+    """(debtor id, office, reference) of every office's record of the person with this look-up index
+    (none if the table is not there)."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                f'SELECT debtor_id, office, ref FROM "{schema}".debtors WHERE lookup = %s ORDER BY debtor_id', (lookup,)
+            )
+            return [(str(r[0]), str(r[1]), str(r[2])) for r in cur.fetchall()]
+    except psycopg.errors.UndefinedTable:
+        return []
+
+
 class DebtorRegister:
     """Register, read and erase debtors' personal data; ``conn`` is the caller's connection."""
 
@@ -113,7 +134,7 @@ class DebtorRegister:
 
     def lookup(self, jurisdiction: str, national_id: str) -> bytes:
         """The look-up index of a national id: a keyed hash, so a dump cannot be searched by number."""
-        return hmac.new(self._secret, f"national-id:{jurisdiction}:{national_id}".encode(), hashlib.sha256).digest()
+        return lookup_key(self._secret, jurisdiction, national_id)
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -205,6 +226,18 @@ class DebtorRegister:
             self._raise_missing(debtor_id)
         assert data_key is not None
         return purpose_key(data_key, purpose)
+
+    def messages_key(self, debtor_id: str) -> bytes:
+        """The debtor's sub-key for the messages between the debtor and the office; a debtor not yet in
+        the register gets a data key now (a message is personal data even before an address is known).
+        Raises ``DebtorErased`` once the debtor is erased: their messages went with the key."""
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(f"SELECT 1 FROM {self.t('erasures')} WHERE debtor_id = %s", (debtor_id,))
+            if cur.fetchone():
+                raise DebtorErased(f"debtor {debtor_id} was erased")
+            data_key = self._data_key(cur, debtor_id, create=True)
+        assert data_key is not None
+        return purpose_key(data_key, "messages")
 
     def is_erased(self, debtor_id: str) -> bool:
         with self.conn.cursor() as cur:

@@ -7,13 +7,17 @@
   the complaints worklist.
 - auditor: no commands; reads everything — every office, a case as known on a past date, the event
   export, the access log.
-- debtor (a resident): no commands; reads only their own cases (the token's ``pid`` → their debtor
-  records).
+- debtor (a resident): reads only their own cases (the token's ``pid`` → their debtor records); on
+  their own claims disputes the claim (``register_objection``), complains about the conduct
+  (``file_complaint``) and applies for a payment plan or a deferral (decided by the creditor's
+  policy); writes to and reads their own message thread.
 - billing system: issues invoices and credit notes and registers debtors, for its own municipality
   only; reads nothing.
 
 A request whose roles allow the route at all but not this case or creditor is refused with 403 too.
 Every read of a case by a person is written to the access log before the answer leaves.
+
+The pages (``web.pages``) ask the same questions: ``PAGES`` says which roles open each area.
 """
 
 from __future__ import annotations
@@ -29,6 +33,18 @@ from web.services import Services
 CASEWORK = frozenset({Role.CASEWORKER, Role.OFFICE_LEAD})
 CASE_READERS = frozenset({Role.CASEWORKER, Role.OFFICE_LEAD, Role.COMPLAINTS_BOARD, Role.AUDITOR, Role.DEBTOR})
 OFFICE_READERS = frozenset({Role.CASEWORKER, Role.OFFICE_LEAD, Role.AUDITOR})
+DEBTOR_ACTS = CASEWORK | {Role.DEBTOR}
+"""Commands a debtor may give on their own claims (a caseworker on the office's, for a debtor who called)."""
+
+PAGES: dict[str, frozenset[Role]] = {
+    "my": frozenset({Role.DEBTOR}),  # the debtor's own page
+    "desk": CASEWORK,  # the caseworker's desk
+    "parked": frozenset({Role.OFFICE_LEAD, Role.AUDITOR}),  # events the projections parked (as the API)
+    "board": frozenset({Role.COMPLAINTS_BOARD}),  # the complaints board
+    "audit": frozenset({Role.AUDITOR}),  # history, export, projections, access log
+    "dashboard": CASEWORK | {Role.AUDITOR},  # the office's (an auditor's: every office's) figures
+}
+"""Which roles open each area of the pages."""
 
 
 @dataclass(frozen=True)
@@ -135,9 +151,12 @@ class Access:
         if Role.COMPLAINTS_BOARD in mine and target.creditor and target.invoice:
             if self.case(app, target.creditor, target.invoice).complaint_filed:
                 return
+        if Role.DEBTOR in mine and target.creditor and target.invoice:
+            if self.case(app, target.creditor, target.invoice).debtor_id in self.debtor_ids():
+                return
         where = f"creditor {target.creditor}" if target.creditor else f"office {office}"
         raise forbidden(
             f"{name} on {where} is not yours to do",
             "caseworkers act for their office's creditors, billing systems for their own municipality, "
-            "the complaints board on cases with a complaint",
+            "the complaints board on cases with a complaint, debtors on their own claims",
         )

@@ -29,12 +29,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from web import pages
 from web.api import bulk, commands, history, queries
 from web.config import WebConfig
 from web.problems import EDGE_CODES, Problem, catalogue, invalid_field
@@ -154,10 +155,14 @@ def create_app(config: WebConfig, services: Services | None = None) -> FastAPI:
             swagger_favicon_url="/docs/static/favicon.png",
         )
 
+    pages_on = config.session_secret is not None
+
     @app.exception_handler(Problem)
-    async def on_problem(request: Request, problem: Problem) -> JSONResponse:
+    async def on_problem(request: Request, problem: Problem) -> Response:
         if problem.status >= 500:
             log.warning("http.problem", code=problem.code, detail=problem.detail)
+        if pages_on and pages.is_page(request):
+            return pages.error_page(request, problem)
         return problem.response(request.url.path)
 
     @app.exception_handler(RequestValidationError)
@@ -188,9 +193,12 @@ def create_app(config: WebConfig, services: Services | None = None) -> FastAPI:
         return problem.response(request.url.path)
 
     @app.exception_handler(StarletteHTTPException)
-    async def on_http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def on_http(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "not_found"}.get(exc.status_code, "invalid_input")
-        return Problem(code, str(exc.detail), status=exc.status_code).response(request.url.path)
+        problem = Problem(code, str(exc.detail), status=exc.status_code)
+        if pages_on and pages.is_page(request):
+            return pages.error_page(request, problem)
+        return problem.response(request.url.path)
 
     @app.exception_handler(Exception)
     async def on_bug(request: Request, exc: Exception) -> JSONResponse:
@@ -227,6 +235,8 @@ def create_app(config: WebConfig, services: Services | None = None) -> FastAPI:
     app.include_router(commands.router())
     app.include_router(queries.router())
     app.include_router(history.router())
+    if pages_on:
+        pages.install(app, config, services)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

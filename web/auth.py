@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import threading
 import urllib.error
@@ -142,6 +143,37 @@ class TokenVerifier:
         except jwt.PyJWTError as e:
             raise unauthorized(f"the token is not valid: {e}") from None
         return claims, issuer
+
+    def person(self, access_token: str) -> tuple[Principal, dict[str, Any]]:
+        """The principal of a person's login (the web pages) and the access token's claims: the same
+        checks as a bearer token."""
+        claims, issuer = self.verify(access_token)
+        return self._principal(claims, issuer), claims
+
+    def verify_id_token(self, token: str, issuer_url: str, client_id: str, nonce: str) -> dict[str, Any]:
+        """An OpenID Connect ID token from the login: signed by ``issuer_url``'s keys, for ``client_id``,
+        not expired, carrying the ``nonce`` this login sent (a replayed token fails here)."""
+        issuer = self.issuers.get(issuer_url)
+        if issuer is None:
+            raise unauthorized("the login's issuer is not trusted by this API")
+        try:
+            key = self._client(issuer.url).get_signing_key_from_jwt(token)
+            claims: dict[str, Any] = jwt.decode(
+                token,
+                key.key,
+                algorithms=ALGORITHMS,
+                audience=client_id,
+                issuer=issuer.url,
+                leeway=LEEWAY_S,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"]},
+            )
+        except jwt.PyJWKClientConnectionError as e:
+            raise Problem("login_unavailable", f"the key set of {issuer.url} cannot be fetched: {e}") from None
+        except jwt.PyJWTError as e:
+            raise unauthorized(f"the ID token is not valid: {e}") from None
+        if not isinstance(claims.get("nonce"), str) or not hmac.compare_digest(claims["nonce"], nonce):
+            raise unauthorized("the ID token does not answer this login (nonce)")
+        return claims
 
     def _principal(self, claims: dict[str, Any], issuer: Issuer) -> Principal:
         subject = str(claims["sub"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 
@@ -49,3 +50,11 @@ class WebConfig:
     web_schema: str = "kravsak_web"  # the edge's own tables (idempotency, access log)
     office_secret: bytes | None = None  # keys the opaque debtor ids (None: in-memory only; a store refuses)
     allow_synthetic_ids: bool = False  # test identity numbers (Tenor, Dolly, Skatteverket's): test systems only
+    # --- the pages for people (web.pages) ---
+    keys: Any = None  # personal.keys.KeyProvider: seals messages under the debtor's key (None: no messages)
+    session_secret: bytes | None = None  # signs the session cookie (None: pages off)
+    oidc_client_id: str = "kravsak-web"
+    oidc_client_secret: str | None = None
+    public_url: str | None = None  # as browsers see the pages (None: from each request)
+    session_hours: int = 8  # a session ends after this at the latest (and with the login's access token)
+    letterheads: Any = None  # letters.letterheads.Letterheads: the account to pay to (None: not shown)

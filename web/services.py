@@ -20,10 +20,13 @@ from psycopg_pool import ConnectionPool
 
 from domain.application import DEFAULT_NAMESPACE, CollectionApp
 from domain.identity import InvalidIdentity, opaque_debtor_id, validate_identity
+from domain.parties import debtor_id_for
+from personal.register import debtors_with_lookup, lookup_key
 from projections import parties
 from projections.base import schema_name
 from web.auth import TokenVerifier
 from web.config import WebConfig
+from web.inbox import Applications, Messages, ensure_inbox_tables
 from web.problems import Problem
 from web.store import AccessLog, IdempotencyStore, ensure_tables
 
@@ -39,6 +42,8 @@ class Services:
         )
         self.idempotency = IdempotencyStore(self.pool, config.web_schema)
         self.access_log = AccessLog(self.pool, config.web_schema)
+        self.applications = Applications(self.pool, config.web_schema)
+        self.messages = Messages(self.pool, config.keys, config.office_secret, config.web_schema)
         self._apps: queue.LifoQueue[CollectionApp] = queue.LifoQueue()
         self._offices: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -48,6 +53,7 @@ class Services:
         self.pool.open(wait=True, timeout=30)
         with self.pool.connection() as conn:
             ensure_tables(conn, self.config.web_schema)
+            ensure_inbox_tables(conn, self.config.web_schema)
         env = {**self.config.eventsourcing_env, "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "4"}
         for _ in range(self.config.apps):
             self._apps.put(
@@ -97,17 +103,59 @@ class Services:
                 return []
 
     def debtor_ids_of_person(self, pid: str) -> list[str]:
-        """A resident's debtor records, found by the domain's opaque id of their identity number."""
+        """A resident's debtor records: by the domain's opaque id of their identity number (a debtor
+        registered with it), and by the register's look-up index (a debtor whose identity is only in the
+        debtor register, as the demo's people are)."""
+        opaque = self.opaque_of_person(pid)
+        lookup = self.register_lookup_of_person(pid)
+        return self.debtor_ids_of(opaque, lookup)
+
+    def debtor_ids_of(self, opaque: str | None, lookup: str | None) -> list[str]:
+        """The debtor records of an opaque id and a register look-up index (hex), either may be None."""
+        ids = self.debtor_ids_of_opaque(opaque) if opaque else []
+        if lookup:
+            with self.pool.connection() as conn:
+                found = debtors_with_lookup(conn, bytes.fromhex(lookup))
+            ids += [i for i in self._ours(found) if i not in ids]
+        return ids
+
+    def _ours(self, records: list[tuple[str, str, str]]) -> list[str]:
+        """The debtor ids of (id, office, ref) records that belong to this application's namespace: the read
+        models and the register are shared by every namespace (tests, demos) and opaque ids are not
+        namespaced, so a person's records elsewhere are left out."""
+        with self.app() as app:
+            return [i for i, office, ref in records if str(debtor_id_for(app.namespace, office, ref, app.salt)) == i]
+
+    def register_lookup_of_person(self, pid: str) -> str | None:
+        """The debtor register's look-up index (hex) of a resident's identity number, or None."""
+        if self.config.office_secret is None:
+            return None
+        for jurisdiction in ("NO", "SE"):
+            try:
+                compact = validate_identity(
+                    pid, jurisdiction=jurisdiction, kind="person", allow_synthetic=self.config.allow_synthetic_ids
+                )
+            except InvalidIdentity:
+                continue
+            return lookup_key(self.config.office_secret, jurisdiction, compact).hex()
+        return None
+
+    def opaque_of_person(self, pid: str) -> str | None:
+        """The domain's opaque id of a resident's identity number (keyed: not the number), or None."""
         compact = self.compact_pid(pid)
         if compact is None:
-            return []
+            return None
         with self.app() as app:
-            opaque = opaque_debtor_id(compact, salt=app.opaque_key)
+            return opaque_debtor_id(compact, salt=app.opaque_key)
+
+    def debtor_ids_of_opaque(self, opaque: str) -> list[str]:
+        """The debtor records (one per office) whose identity number has this opaque id."""
         with self.cursor() as cur:
             try:
-                return [d["debtor_id"] for d in parties.debtors_with_opaque_id(cur, schema_name("parties"), opaque)]
+                found = parties.debtors_with_opaque_id(cur, schema_name("parties"), opaque)
             except UndefinedTable:
                 return []
+        return self._ours([(str(d["debtor_id"]), str(d["office"]), str(d["ref"])) for d in found])
 
     def compact_pid(self, pid: str) -> str | None:
         """The identity number in the form debtors are registered under (Norwegian, else Swedish), or None."""

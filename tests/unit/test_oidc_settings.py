@@ -64,6 +64,11 @@ def test_local_provider_tokens_carry_the_audience_and_role_claims_of_the_setting
     assert caseworker["claims"]["aud"] == ["kommune-api"]
     assert caseworker["claims"]["groups"] == ["caseworker"]
     assert caseworker["claims"]["office"] == "${office}"
-    assert residents["requestMappings"][0]["claims"]["pid"] == "${pid}"
+    by_client = next(m for m in residents["requestMappings"] if m["requestParam"] == "client_id")
+    assert by_client["claims"]["pid"] == "${pid}"
+    # a person's login (authorization code) comes first: its claims are the ones typed on the login page
+    person = residents["requestMappings"][0]
+    assert (person["requestParam"], person["match"]) == ("grant_type", "authorization_code")
+    assert "pid" not in person["claims"] and "kommune-api" in person["claims"]["aud"]
     assert staff["requestMappings"][-1]["match"] == "*"  # no known role: no roles claim at all
     assert "groups" not in staff["requestMappings"][-1]["claims"]

@@ -35,7 +35,8 @@ from domain.money import InvalidAmount
 from domain.policy import CollectionPolicy
 from domain.rules.parameters import ParameterError
 from domain.scenario import run_command
-from web.access import CASEWORK, Access, Target
+from web.access import CASEWORK, DEBTOR_ACTS, Access, Target
+from web.api import selfservice
 from web.api.deps import access_of
 from web.api.types import Body, Day, DebtorRef, Flag, InvoiceNo, Money, Municipality, Office, Word
 from web.auth import Role
@@ -237,6 +238,7 @@ class Context:
 
 
 Run = Callable[[CollectionApp, Any, Context], dict[str, Any]]
+After = Callable[[Access, CollectionApp, Any, dict[str, Any], Context], None]
 
 
 def scenario_step(name: str) -> Run:
@@ -331,6 +333,7 @@ class Command:
     run: Run | None = None  # default: the scenario step of the same name
     scope: Literal["claim", "creditor", "office"] = "claim"
     tags: tuple[str, ...] = field(default=("commands",))
+    after: After | None = None  # what the edge keeps of an accepted command besides its events
 
     def runner(self) -> Run:
         return self.run or scenario_step(self.name)
@@ -343,7 +346,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("credit_invoice", CreditInvoice, BILLING, "Credit note: reduces the principal"),
     Command("register_payment", RegisterPayment, CASEWORK, "Money received"),
     Command("send_notice", SendNotice, CASEWORK, "A reminder, warning or demand is sent"),
-    Command("register_objection", RegisterObjection, CASEWORK, "The debtor disputes the claim"),
+    Command("register_objection", RegisterObjection, DEBTOR_ACTS, "The debtor disputes the claim"),
     Command("resolve_objection", ResolveObjection, CASEWORK, "An objection is decided"),
     Command("grant_deferral", GrantDeferral, CASEWORK, "Escalation pauses until a day"),
     Command("agree_payment_plan", AgreePaymentPlan, CASEWORK, "A written plan the debtor accepted"),
@@ -372,7 +375,25 @@ COMMANDS: tuple[Command, ...] = (
     Command("report_to_estate", ClaimBody, CASEWORK, "The claim is reported to a deceased debtor's estate"),
     Command("write_off", WriteOff, CASEWORK, "The claim is written off"),
     Command("write_down", WriteDown, CASEWORK, "Written down in the accounts; stays under monitoring"),
-    Command("file_complaint", FileComplaint, CASEWORK, "A complaint about the collection conduct"),
+    Command("file_complaint", FileComplaint, DEBTOR_ACTS, "A complaint about the collection conduct"),
+    Command(
+        "apply_payment_plan",
+        selfservice.ApplyPaymentPlan,
+        DEBTOR_ACTS,
+        "The debtor applies for a payment plan: approved at once within the creditor's limits, else referred",
+        run=selfservice.apply_payment_plan,
+        after=selfservice.record_application,
+        tags=("self-service",),
+    ),
+    Command(
+        "apply_deferral",
+        selfservice.ApplyDeferral,
+        DEBTOR_ACTS,
+        "The debtor applies for a deferral: granted at once within the creditor's limits, else referred",
+        run=selfservice.apply_deferral,
+        after=selfservice.record_application,
+        tags=("self-service",),
+    ),
     Command("decide_complaint", DecideComplaint, frozenset({Role.COMPLAINTS_BOARD}), "The board decides"),
     Command("register_death", RegisterDeath, CASEWORK, "The debtor has died", scope="office"),
     Command("register_proklama", RegisterProklama, CASEWORK, "A proklama was published", scope="office"),
@@ -405,6 +426,9 @@ COMMANDS: tuple[Command, ...] = (
         tags=("setup",),
     ),
 )
+
+
+COMMAND_BY_NAME: dict[str, Command] = {c.name: c for c in COMMANDS}
 
 
 def target_of(command: Command, body: Any) -> Target:
@@ -454,6 +478,15 @@ REFUSALS = (CommandRefused, InvalidKid, InvalidAmount, ParameterError)
 
 
 def execute(request: Request, command: Command, body: Body, key: str, access: Access) -> Response:
+    stored, replay = perform(request, command, body, key, access)
+    if replay:
+        return replayed(stored)
+    return Response(stored.body, stored.status, media_type=stored.media_type)
+
+
+def perform(request: Request, command: Command, body: Body, key: str, access: Access) -> tuple[StoredResponse, bool]:
+    """Run ``command`` once for ``key`` (the API's endpoints and the pages' forms alike): the stored
+    answer (a success or the domain's refusal as a problem) and whether it was a repeat."""
     services = access.services
     principal = access.principal
     key = check_key(key)
@@ -478,13 +511,15 @@ def execute(request: Request, command: Command, body: Body, key: str, access: Ac
                     if stored.request_hash != digest:
                         raise reused(key)
                     log.info("command.replayed")
-                    return replayed(stored)
+                    return stored, True
                 ctx = Context(
                     on=services.config.today(),
                     command_id=f"{principal.id}/{key}",
                     allow_synthetic_ids=services.config.allow_synthetic_ids,
                 )
                 answer = _answer(app, command, body, ctx)
+                if command.after is not None and answer.status == 200:
+                    command.after(access, app, body, json.loads(answer.body), ctx)
             break
         except RecordConflictError:
             log.info("command.conflict_retry")
@@ -495,7 +530,7 @@ def execute(request: Request, command: Command, body: Body, key: str, access: Ac
     if first is not answer and first.request_hash != digest:
         raise reused(key)
     log.info("command.done", status=first.status)
-    return Response(first.body, first.status, media_type=first.media_type)
+    return first, False
 
 
 def _answer(app: CollectionApp, command: Command, body: Body, ctx: Context) -> StoredResponse:

@@ -7,6 +7,10 @@ started from its jars like Kafka, with two issuers:
 - `residents` — ID-porten-like: a `pid` claim (the national identity number, from the request's
   `pid` parameter) and `acr=idporten-loa-high`.
 
+People log in to the web pages by the authorization code flow with PKCE: the provider's login page
+(`interactiveLogin`) asks for a user name (the token's `sub`) and a JSON object of claims — staff
+`{"roles": ["caseworker"], "office": "vest-finnmark"}`, residents `{"pid": "01818030009"}`.
+
 Both sign with RS256 keys published at `<issuer>/jwks` and named in `<issuer>/.well-known/openid-configuration`.
 Two fixed staff clients exist for tests of the edge: `wrong-audience` (a token for another API) and
 `expired` (a token that expired in 2000). This provider is for development and tests only: anyone who
@@ -79,6 +83,17 @@ def provider_config(settings: Settings) -> dict[str, Any]:
         }
         for role, extra in scoped.items()
     ]
+    # A person's login (authorization code + PKCE, the web pages): the login page's form gives the
+    # subject and the claims (staff: roles and office; residents: pid). The mapping names no `sub`
+    # and no template of a token request parameter, so the login's own values stand; its audience
+    # is the API's and the web client's (the ID token is checked against the client id).
+    login_audience = [settings.oidc_audience, settings.oidc_client_id]
+    staff_login = {"requestParam": "grant_type", "match": "authorization_code", "claims": {"aud": login_audience}}
+    resident_login = {
+        "requestParam": "grant_type",
+        "match": "authorization_code",
+        "claims": {"aud": login_audience, "acr": "idporten-loa-high"},
+    }
     return {
         "interactiveLogin": True,
         "httpServer": "NettyWrapper",
@@ -97,6 +112,7 @@ def provider_config(settings: Settings) -> dict[str, Any]:
                         "match": "expired",
                         "claims": {**base, "exp": EXPIRED_AT, settings.oidc_role_claim: ["auditor"]},
                     },
+                    staff_login,
                     *by_role,
                     {"requestParam": "client_id", "match": "*", "claims": base},
                 ],
@@ -105,11 +121,12 @@ def provider_config(settings: Settings) -> dict[str, Any]:
                 "issuerId": RESIDENTS,
                 "tokenExpiry": 3600,
                 "requestMappings": [
+                    resident_login,
                     {
                         "requestParam": "client_id",
                         "match": "*",
                         "claims": {**base, settings.oidc_pid_claim: "${pid}", "acr": "idporten-loa-high"},
-                    }
+                    },
                 ],
             },
         ],

@@ -126,6 +126,18 @@ def synthetic_pid(serial: int) -> str:
         serial += 1
 
 
+def synthetic_pids(serial: int, count: int) -> list[str]:
+    """``count`` different synthetic identity numbers from ``serial`` on (two serials can give one number:
+    ``synthetic_pid`` moves on to the next serial with valid control digits)."""
+    found: list[str] = []
+    while len(found) < count:
+        pid = synthetic_pid(serial)
+        serial += 1
+        if pid not in found:
+            found.append(pid)
+    return found
+
+
 @dataclass
 class World:
     """Two offices, A and B, collecting for one municipality each; the roles' tokens."""
@@ -147,9 +159,7 @@ def world(api: Api) -> World:
     office_a, office_b = f"A-{tag}", f"B-{tag}"
     number = int(tag, 16) % 8000 + 1000
     creditor_a, creditor_b = f"{number}", f"{number + 1}"
-    serial = int(tag[:4], 16)
-    first = synthetic_pid(serial)  # an invalid serial moves on to the next: make sure the second person differs
-    pids = [first, next(p for i in range(1, 40) if (p := synthetic_pid(serial + i)) != first)]
+    pids = synthetic_pids(int(tag[:4], 16), 2)
     t = {
         "caseworker_a": api.token(role="caseworker", office=office_a),
         "caseworker_b": api.token(role="caseworker", office=office_b),
@@ -191,3 +201,93 @@ def ok(response: httpx.Response) -> dict[str, Any]:
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
     return body
+
+
+# --- the pages for people (web/pages): logins through the provider's own login page ----------------
+
+
+LOGINS: dict[str, tuple[str, dict[str, Any]]] = {}
+"""role name → (issuer kind, claims typed into the provider's login page); filled by ``pages_world``."""
+
+
+def http_login(api: Api, kind: str, username: str, claims: dict[str, Any]) -> httpx.Client:
+    """A browser-like client logged in to the pages: the authorization code flow with PKCE, the
+    provider's login form filled in as a person would (user name and claims), the session cookie kept."""
+    import json
+
+    client = httpx.Client(timeout=30, follow_redirects=False)
+    to_provider = client.get(f"{api.url}/login/{kind}")
+    assert to_provider.status_code == 303, to_provider.text
+    authorize = to_provider.headers["location"]
+    form = client.post(authorize, data={"username": username, "claims": json.dumps(claims)})
+    assert form.status_code == 302, form.text
+    back = client.get(form.headers["location"])
+    assert back.status_code == 303, back.text
+    return client
+
+
+@dataclass
+class PagesWorld:
+    """Office A with two municipalities (A and A2); debtor P with claims in both; a caseworker, a board
+    member and an auditor; debtor Q of the same office (another person)."""
+
+    office: str
+    creditor_a: str
+    creditor_a2: str
+    pid_p: str
+    pid_q: str
+    invoices: dict[str, str]
+    logins: dict[str, tuple[str, str, dict[str, Any]]]  # role → (kind, username, claims)
+
+    def client(self, api: Api, role: str) -> httpx.Client:
+        kind, username, claims = self.logins[role]
+        return http_login(api, kind, username, claims)
+
+
+@pytest.fixture(scope="session")
+def pages_world(api: Api, world: World) -> PagesWorld:
+    from datetime import date as _date
+
+    tag = uuid.uuid4().hex[:6]
+    creditor_a2 = str(int(world.creditor_a) + 3)  # +1 is office B's, +2 test_api_queries' second municipality
+    t = world.tokens
+    body = {
+        "creditor": creditor_a2,
+        "name": f"Nabokommune {creditor_a2}",
+        "jurisdiction": "NO",
+        "office": world.office_a,
+    }
+    ok(api.command("register_creditor", body, t["office_lead_a"]))
+    pids = synthetic_pids(int(tag[:4], 16) + 500, 2)
+    for ref, pid in ((f"P-{tag}", pids[0]), (f"Q-{tag}", pids[1])):
+        ok(api.command("register_debtor", {"office": world.office_a, "debtor": ref, "kind": "person",
+                                           "jurisdiction": "NO", "national_id": pid}, t["caseworker_a"]))  # fmt: skip
+    billing_a2 = api.token(role="billing_system", municipality=creditor_a2)
+    invoices = {name: f"{name}-{tag}" for name in ("P1", "P2", "P3", "Q1")}
+    for name, creditor, billing, debtor, amount in (
+        ("P1", world.creditor_a, t["billing_a"], f"P-{tag}", "2400.00"),
+        ("P2", creditor_a2, billing_a2, f"P-{tag}", "850.00"),
+        ("P3", world.creditor_a, t["billing_a"], f"P-{tag}", "600.00"),
+        ("Q1", world.creditor_a, t["billing_a"], f"Q-{tag}", "990.00"),
+    ):
+        ok(api.command("issue_invoice", {"creditor": creditor, "invoice": invoices[name], "amount": amount,
+                                         "due": "2025-02-10", "claim_type": "barnehage", "debtor": debtor},
+                       billing))  # fmt: skip
+    ok(api.command("file_complaint", {"creditor": world.creditor_a, "invoice": invoices["P3"]}, t["caseworker_a"]))
+    ok(api.command("register_objection", {"creditor": world.creditor_a, "invoice": invoices["Q1"],
+                                          "text": "self-service"}, t["caseworker_a"]))  # fmt: skip
+    letterheads = api.config.letterheads
+    for creditor in (world.creditor_a, creditor_a2):
+        letterheads.add_creditor(creditor, "vest-finnmark", _date(2020, 1, 1), account="15030012345")
+    api.catch_up()
+    logins = {
+        "debtor": ("residents", "per", {"pid": pids[0]}),
+        "other_debtor": ("residents", "kari", {"pid": pids[1]}),
+        "caseworker": ("staff", "ola", {"roles": ["caseworker"], "office": world.office_a}),
+        "other_caseworker": ("staff", "nils", {"roles": ["caseworker"], "office": world.office_b}),
+        "office_lead": ("staff", "leder", {"roles": ["office_lead"], "office": world.office_a}),
+        "board": ("staff", "nemnd", {"roles": ["complaints_board"]}),
+        "auditor": ("staff", "revisor", {"roles": ["auditor"]}),
+        "no_role": ("staff", "gjest", {}),
+    }
+    return PagesWorld(world.office_a, world.creditor_a, creditor_a2, pids[0], pids[1], invoices, logins)
