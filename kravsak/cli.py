@@ -540,6 +540,10 @@ from kravsak.people_cli import debtors_app, letters_app  # noqa: E402 - the debt
 app.add_typer(debtors_app, name="debtors")
 app.add_typer(letters_app, name="letters")
 
+from kravsak.payments_cli import payments_app  # noqa: E402 - bank files in, suspense (ADR 0019)
+
+app.add_typer(payments_app, name="payments")
+
 
 def main() -> None:
     app()
