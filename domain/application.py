@@ -19,6 +19,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder, Recording, StoredEvent, Transcoding
+from eventsourcing.utils import get_topic
 
 from domain import caseflow
 from domain.bank_files import BankFile, bank_file_id
@@ -753,6 +754,21 @@ class CollectionApp(Application[UUID]):
         if r is None:
             raise invalid("refund", f"no refund {ident}")
         return r
+
+    def refunds(self, creditor: str | None = None) -> list[Refund]:
+        """Every refund (of ``creditor``), oldest request first: the refund worklist. Read from the event
+        store's requests (a worklist is small; the read model for many offices is the ledger's)."""
+        topic = get_topic(Refund.Requested)
+        found: list[Refund] = []
+        start: int | None = 1
+        while start is not None:
+            page = self.recorder.select_notifications(start=start, limit=1000, topics=[topic])
+            for n in page:
+                r = self._load(n.originator_id, Refund)  # type: ignore[arg-type]
+                if r is not None and (creditor is None or r.creditor_id == creditor):
+                    found.append(r)
+            start = page[-1].id + 1 if len(page) == 1000 else None
+        return found
 
     def approve_refund(self, *, refund: UUID, by: str, on: date, command_id: str) -> None:
         """Four eyes: the person approving is not the one who requested it (the role is the edge's check)."""

@@ -544,6 +544,10 @@ from kravsak.payments_cli import payments_app  # noqa: E402 - bank files in, sus
 
 app.add_typer(payments_app, name="payments")
 
+from kravsak.refunds_cli import refunds_app  # noqa: E402 - the refund worklist, pain.001 (ADR 0019)
+
+app.add_typer(refunds_app, name="refunds")
+
 
 def main() -> None:
     app()

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import psycopg
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -140,6 +141,7 @@ def import_cmd(
 ) -> None:
     """Import a bank file: each credit transaction matched by its reference, else into suspense; exactly once."""
     from intake.importer import import_file
+    from intake.payers import PgPayers
 
     settings: Settings = ctx.obj
     with _errors():
@@ -148,10 +150,10 @@ def import_cmd(
         day = _day(on)
         accounts = office_accounts(day)
         app = _app(settings)
-        with _import_progress(file.name) as progress:
+        with psycopg.connect(settings.pg_dsn, autocommit=True) as conn, _import_progress(file.name) as progress:
             report = import_file(
                 app, file, on=day, by=_by(by), accounts=accounts, file_format=file_format, batch_size=batch,
-                progress=progress,
+                progress=progress, payers=PgPayers(conn),
             )  # fmt: skip
     if as_json:
         print(json.dumps(report.as_json(), indent=2, ensure_ascii=False))

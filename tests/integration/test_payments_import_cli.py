@@ -222,3 +222,54 @@ def test_an_import_killed_halfway_and_run_again_registers_every_transaction_once
         assert sum((i.amount for i in from_file), Decimal(0)) == Decimal(unmatched)
     finally:
         fresh.close()
+
+
+def test_surplus_and_suspense_are_refunded_with_four_eyes_in_one_pain001_file_once(
+    office: Office, tmp_path: Path
+) -> None:
+    from lxml import etree
+
+    from intake import xsd
+
+    invoice, kid = office.invoice("300.00")
+    unknown = f"{random.randrange(10**9, 10**10)}"
+    file = office.ocr(tmp_path / "in.ocr", [pay(kid, "350.00"), pay(unknown, "20.00")])
+    assert office.run("import", str(file), "--on", ON.isoformat(), "--by", "kari").returncode == 0
+
+    def refunds(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "kravsak.cli", "refunds", *args], env=office.env(),
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+
+    requested = refunds("request", unknown, "--creditor", office.creditor, "--on", ON.isoformat(), "--by", "kari")
+    assert requested.returncode == 0, requested.stderr
+    listed = json.loads(refunds("list", "--creditor", office.creditor, "--json").stdout)["refunds"]
+    assert sorted((r["source"], r["amount"], r["state"]) for r in listed) == [
+        ("surplus", "50.00", "requested"), ("suspense", "20.00", "requested"),
+    ]  # fmt: skip
+    own = refunds("approve", listed[0]["number"], "--by", "kari", "--on", ON.isoformat())
+    assert own.returncode == 2 and "Traceback" not in own.stderr, own.stderr
+    for r in listed:
+        approved = refunds("approve", r["number"], "--by", "lead", "--on", ON.isoformat())
+        assert approved.returncode == 0, approved.stderr
+
+    exported = refunds("export", "--creditor", office.creditor, "--out", str(tmp_path), "--on", ON.isoformat())
+    assert exported.returncode == 0, exported.stderr
+    [written] = list(tmp_path.glob("KRAVSAK-*.xml"))
+    document = etree.parse(str(written))
+    assert xsd.schema("pain.001.001.03").validate(document)
+    amounts = sorted(e.text for e in document.iter("{*}InstdAmt"))
+    assert amounts == ["20.00", "50.00"]
+    listed = json.loads(refunds("list", "--creditor", office.creditor, "--json").stdout)["refunds"]
+    assert {r["state"] for r in listed} == {"paid_out"} and len({r["message_id"] for r in listed}) == 1
+
+    events = office.events()
+    again = refunds("export", "--creditor", office.creditor, "--out", str(tmp_path), "--on", ON.isoformat())
+    assert again.returncode == 0 and "no approved refund" in again.stdout
+    assert office.events() == events and len(list(tmp_path.glob("KRAVSAK-*.xml"))) == 1
+    fresh = office.fresh()
+    try:
+        claim = fresh.claim(office.creditor, invoice)
+        assert claim.account.balance() == 0 and claim.surplus_to_refund == 0
+        assert fresh.suspense(office.creditor).open_items() == []  # type: ignore[union-attr]
+    finally:
+        fresh.close()
