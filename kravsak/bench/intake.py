@@ -237,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = datetime.now(UTC)
     machine = machine_info(settings)
     raw = measure(settings, quick=args.quick, batch=args.batch, size=args.size)
+    machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     found = figures(raw)
     document = result_document(
         started=started, wall_seconds=(datetime.now(UTC) - started).total_seconds(), machine=machine,
