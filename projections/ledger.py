@@ -18,6 +18,7 @@ the domain's own code), so the ledger's balance of a claim always equals the dom
 | money applied to a part    | bank                  | receivable.<part>     |
 | money moved off a part     | receivable.<part>     | bank                  |
 | overpayment                | bank                  | refund.surplus        |
+| surplus paid back (refund) | refund.surplus        | bank                  |
 | write-off                  | written_off           | receivable.<part>     |
 | money in, no claim matched | bank                  | suspense              |
 | suspense placed on a claim | suspense              | bank                  |
@@ -74,7 +75,7 @@ def _owed(claim: Claim | None) -> dict[str, Decimal]:
     acc = claim.account
     owed = {p: acc.owed(p) for p in PARTS}
     owed.update({f"paid.{p}": acc.paid[p] for p in PARTS})
-    owed["surplus"] = acc.surplus
+    owed["surplus"] = acc.surplus - claim.surplus_refunded  # held: paid back (ADR 0019) leaves the bank
     owed["written_off"] = claim.written_off_amount
     owed["forgiven"] = claim.principal_forgiven
     owed["written_down"] = claim.written_down_in_accounts

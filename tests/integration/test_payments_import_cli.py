@@ -22,9 +22,11 @@ import pytest
 import yaml
 
 from domain.application import CollectionApp
+from domain.errors import CommandRefused
 from domain.kid import KidAlgorithm, make_kid
 from intake.write import BankPayment
 from intake.write.ocr import write_ocr
+from kravsak.pipeline import catch_up_projections, drain_publisher
 from kravsak.settings import Settings, office_secret
 
 pytestmark = pytest.mark.integration
@@ -46,7 +48,9 @@ def _account() -> str:
 
 class Office:
     def __init__(self, settings: Settings, tmp: Path) -> None:
-        self.creditor = f"{random.randrange(7000, 8000)}"
+        self.settings = settings
+        self.app = self.fresh()
+        self.creditor = self._unregistered()
         self.account = _account()
         self.letterheads = tmp / "letterheads.yaml"
         office = {"synthetic": True, "values": {"2020-01-01": {
@@ -57,13 +61,20 @@ class Office:
             "creditors": {self.creditor: {"office": "t", "values": {"2020-01-01": {"account": self.account}}}},
         }
         self.letterheads.write_text(yaml.safe_dump(doc), encoding="utf-8")
-        self.settings = settings
-        self.app = self.fresh()
         self.app.register_creditor(creditor=self.creditor, name="T", jurisdiction="NO", on=date(2025, 1, 1),
                                    command_id=f"c{self.creditor}")  # fmt: skip
         self.debtor = f"D{uuid4().hex[:8]}"
         self.app.register_debtor(office=self.creditor, ref=self.debtor, kind="person", jurisdiction="NO",
                                  on=date(2025, 1, 1), command_id=f"d-{self.debtor}")  # fmt: skip
+
+    def _unregistered(self) -> str:
+        """A creditor number no earlier run registered (the ledger's figures for it are this test's alone)."""
+        while True:
+            number = f"{random.randrange(6000, 9000)}"
+            try:
+                self.app.creditor(number)
+            except CommandRefused:
+                return number
 
     def invoice(self, amount: str) -> tuple[str, str]:
         number = uuid4().hex[:12]
@@ -273,3 +284,25 @@ def test_surplus_and_suspense_are_refunded_with_four_eyes_in_one_pain001_file_on
         assert fresh.suspense(office.creditor).open_items() == []  # type: ignore[union-attr]
     finally:
         fresh.close()
+
+    drain_publisher(office.settings)
+    catch_up_projections(office.settings)
+    settled = subprocess.run(
+        [sys.executable, "-m", "kravsak.cli", "settlement", "--creditor", office.creditor, "--period", "2025-03",
+         "--format", "json"],
+        env=office.env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert settled.returncode == 0, settled.stdout + settled.stderr
+    [nok] = json.loads(settled.stdout)["settlements"]
+    collected, reconciliation = nok["collected"], nok["reconciliation"]
+    assert collected["principal"] == "300.00" and collected["refunds_out"] == "70.00"
+    assert collected["surplus_received"] == "50.00" and collected["suspense_in"] == "20.00"
+    assert reconciliation["money_in"] == "370.00" and reconciliation["allocated"] == "300.00"
+    assert reconciliation["suspense_held"] == "0.00" and reconciliation["surplus_held"] == "0.00"
+    assert reconciliation["holds"] and reconciliation["claims_checked"] == 1
+    page = subprocess.run(
+        [sys.executable, "-m", "kravsak.cli", "settlement", "--creditor", office.creditor, "--period", "2025-03",
+         "--format", "html", "--out", str(tmp_path / "settlement.html")],
+        env=office.env(), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert page.returncode == 0 and "Money in = allocated" in (tmp_path / "settlement.html").read_text()
