@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from kravsak.settings import Settings, office_secret
@@ -41,7 +42,15 @@ def web_config(
         cors_origins=settings.cors_origins,
         office_secret=office_secret(settings),
         allow_synthetic_ids=allow_synthetic_ids,
+        max_file_body=64 * settings.http_max_body,
+        bank_accounts=_office_accounts,
     )
+
+
+def _office_accounts(day: date) -> Any:
+    from kravsak.payments_cli import office_accounts
+
+    return office_accounts(day)
 
 
 def run(config: WebConfig, host: str, port: int) -> None:

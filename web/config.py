@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 
@@ -49,3 +50,5 @@ class WebConfig:
     web_schema: str = "kravsak_web"  # the edge's own tables (idempotency, access log)
     office_secret: bytes | None = None  # keys the opaque debtor ids (None: in-memory only; a store refuses)
     allow_synthetic_ids: bool = False  # test identity numbers (Tenor, Dolly, Skatteverket's): test systems only
+    max_file_body: int = 64 * 1_048_576  # POST /payments/files: one bank file
+    bank_accounts: Callable[[date], Any] | None = None  # the office's accounts on a day (intake OfficeAccounts)
