@@ -19,8 +19,10 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder, Recording, StoredEvent, Transcoding
+from eventsourcing.utils import get_topic
 
 from domain import caseflow
+from domain.bank_files import BankFile, bank_file_id
 from domain.channels import Channel, DebtorContact, NoDeliveryChannel, choose_channel, may_carry
 from domain.claim import Claim, claim_id, estate_status
 from domain.errors import CommandRefused, ErrorCode, Refusals, invalid
@@ -45,6 +47,7 @@ from domain.parties import Creditor, Debtor, creditor_id_for, debtor_id_for
 from domain.policy import CollectionPolicy, PlannedAction, default_policy
 from domain.records import DebtorKind, Installment, Jurisdiction
 from domain.references import PaymentReference, reference_id
+from domain.refunds import Refund, RefundSource, RefundState, check_person, refund_id
 from domain.rules import Rules, rules_for
 from domain.suspense import Suspense, check_unmatched_payment, suspense_id
 
@@ -70,6 +73,21 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
+
+
+@dataclass(frozen=True, slots=True)
+class BankPayment:
+    """How one credit transaction of a bank file landed (``CollectionApp.receive_bank_payment``).
+
+    ``outcome``: ``matched`` (registered on ``invoice``; ``surplus`` of it is beyond the claim's balance and
+    owed back), ``unmatched`` (held in suspense; ``reason`` says why) or ``duplicate`` (this transaction id
+    was registered before: nothing changed)."""
+
+    outcome: str
+    invoice: str | None = None
+    surplus: Decimal = Decimal("0.00")
+    reason: str | None = None
+    refund: UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -559,6 +577,265 @@ class CollectionApp(Application[UUID]):
         )
         return claim.invoice
 
+    # --- bank files ---------------------------------------------------------------------------------
+
+    def preload_references(self, references: Iterable[tuple[str, str]]) -> None:
+        """Inside a unit of work, read the payment-reference index entries of these (creditor, reference)
+        pairs, the claims they name and the creditors' suspense accounts in a few queries (a bank file's
+        batch); what is not stored is remembered as absent. Outside a unit of work it does nothing."""
+        if self._batch is None:
+            return
+        pairs = set(references)
+        creditors = {c for c, _ in pairs}
+        first = {reference_id(self.namespace, c, r) for c, r in pairs}
+        first |= {suspense_id(self.namespace, c) for c in creditors}
+        first |= {creditor_id_for(self.namespace, c) for c in creditors}
+        self._preload(first)
+        claims = {
+            a.claim_id for i in first if isinstance(a := self._batch.get(i), PaymentReference)
+        }  # fmt: skip
+        self._preload(claims)
+
+    def _preload(self, idents: Iterable[UUID]) -> None:
+        assert self._batch is not None
+        missing = [i for i in idents if i not in self._batch and i not in self._absent]
+        if not missing:
+            return
+        found = self._read_many(missing)
+        for ident in missing:
+            aggregate = found.get(ident)
+            if aggregate is None:
+                self._absent.add(ident)
+            else:
+                self._batch[ident] = aggregate
+
+    def receive_bank_payment(
+        self,
+        *,
+        creditor: str,
+        reference: str,
+        structured: bool,
+        amount: Decimal,
+        ordered: date,
+        on: date,
+        transaction_id: str,
+        file_digest: str,
+        file_format: str,
+        refund_by: str | None = None,
+    ) -> BankPayment:
+        """One credit transaction of a bank file (FORMAT 1.1 ``import_payments``): matched by its structured
+        reference to a claim and registered as a payment ordered on ``ordered``, with the transaction id as
+        command id; a reference no claim carries (or an unstructured one, or a payment the claim refuses)
+        goes to the creditor's suspense account. A transaction id registered before — on a claim or in
+        suspense — changes nothing (``duplicate``). ``refund_by``: a surplus the payment leaves is requested
+        as a refund to the payer in the same save, by this person or service."""
+        source = (file_digest, file_format, transaction_id)
+        if refund_by is not None:
+            check_person("refund_by", refund_by)
+        account = self.suspense(creditor)
+        if account is not None and transaction_id in account.commands:
+            return BankPayment("duplicate", reason="in suspense")
+        claim, reason = None, "no structured reference"
+        if structured:
+            try:
+                claim = self.claim_by_reference(creditor, reference)
+            except CommandRefused as refused:
+                reason = refused.message
+        if claim is not None:
+            if transaction_id in claim.commands:
+                return BankPayment("duplicate", invoice=claim.invoice)
+            try:
+                with self.unit_of_work():
+                    claim = self.claim(creditor, claim.invoice)  # the batch's copy, which the payment changes
+                    before = claim.account.surplus
+                    self._on_claim(
+                        creditor,
+                        claim.invoice,
+                        transaction_id,
+                        lambda c, r: c.pay(
+                            command_id=transaction_id, on=on, amount=amount, ordered=ordered, designation=None,
+                            rules=r, source="reference", reference=reference, bank_file=source,
+                        ),
+                    )  # fmt: skip
+                    surplus = claim.account.surplus - before
+                    refund = None
+                    if surplus > 0 and refund_by is not None:
+                        refund = self._request_surplus_refund(
+                            claim, amount=surplus, on=on, command_id=f"{transaction_id}/refund", by=refund_by,
+                            payee_key=f"transaction:{transaction_id}", reason="payment beyond the balance",
+                        )  # fmt: skip
+            except CommandRefused as refused:
+                reason = f"invoice {claim.invoice} refused the payment: {refused.message}"
+            else:
+                return BankPayment("matched", invoice=claim.invoice, surplus=surplus, refund=refund)
+        shown = reference.strip() or "(none)"
+        self.receive_unmatched_payment(
+            creditor=creditor,
+            reference=shown[:35],
+            amount=amount,
+            on=on,
+            command_id=transaction_id,
+            ordered=ordered,
+            source=file_format,
+            bank_file=source,
+        )
+        return BankPayment("unmatched", reason=reason)
+
+    def bank_file(self, digest: str) -> BankFile | None:
+        return self._load(bank_file_id(self.namespace, digest), BankFile)
+
+    # --- refunds (domain.refunds) -----------------------------------------------------------------
+
+    def request_refund(
+        self,
+        *,
+        creditor: str,
+        on: date,
+        command_id: str,
+        by: str,
+        payee_key: str,
+        invoice: str | None = None,
+        reference: str | None = None,
+        amount: Decimal | None = None,
+        reason: str = "",
+    ) -> UUID:
+        """A refund to the payer: of ``invoice``'s surplus (all that is left to refund, or ``amount``), or of
+        the oldest unmatched payment in suspense with the payer's ``reference`` (the whole payment). The
+        money is reserved at its source in the same save. Repeating the command returns the same refund."""
+        ident = refund_id(self.namespace, creditor, command_id)
+        existing = self._load(ident, Refund)
+        if existing is not None:
+            return ident
+        if (invoice is None) == (reference is None):
+            raise invalid("invoice", "give either the invoice whose surplus to refund or the reference in suspense")
+        if not payee_key.strip():
+            raise invalid("payee", "say where the payee's name and account are kept")
+        if invoice is not None:
+            claim = self.claim(creditor, invoice)
+            wanted = claim.surplus_to_refund if amount is None else amount
+            if wanted <= 0:
+                raise invalid("invoice", f"invoice {invoice} has no surplus left to refund")
+            with self.unit_of_work():
+                return self._request_surplus_refund(
+                    claim, amount=wanted, on=on, command_id=command_id, by=by, payee_key=payee_key,
+                    reason=reason or "surplus owed back",
+                )  # fmt: skip
+        assert reference is not None
+        account = self.suspense(creditor)
+        item = account.oldest_open(reference) if account is not None else None
+        if account is None or item is None:
+            raise invalid("reference", f"no unallocated payment with the reference {reference!r} is in suspense")
+        if amount is not None and amount != item.amount:
+            raise invalid("amount", f"a payment in suspense is refunded whole: {item.amount}")
+        refund = Refund.request(
+            id=ident, command_id=command_id, on=on, creditor_id=creditor, currency=account.currency,
+            source=RefundSource.SUSPENSE, reference=item.reference, amount=item.amount, payee_key=payee_key,
+            requested_by=by, reason=reason or "belongs to no claim", item=item.item,
+        )  # fmt: skip
+        account.reserve_refund(command_id=command_id, on=on, item=item, refund_id=ident)
+        self.save(refund, account)
+        return ident
+
+    def _request_surplus_refund(
+        self, claim: Claim, *, amount: Decimal, on: date, command_id: str, by: str, payee_key: str, reason: str
+    ) -> UUID:
+        ident = refund_id(self.namespace, claim.creditor_id, command_id)
+        refund = Refund.request(
+            id=ident, command_id=command_id, on=on, creditor_id=claim.creditor_id, currency=claim.currency,
+            source=RefundSource.SURPLUS, reference=claim.kid, amount=amount, payee_key=payee_key, requested_by=by,
+            reason=reason, claim_id=claim.id, invoice=claim.invoice,
+        )  # fmt: skip
+        claim.reserve_refund(
+            command_id=command_id, on=on, refund_id=ident, amount=amount, rules=rules_for(claim.jurisdiction.value)
+        )
+        self.save(refund, claim)
+        return ident
+
+    def refund(self, ident: UUID) -> Refund:
+        r = self._load(ident, Refund)
+        if r is None:
+            raise invalid("refund", f"no refund {ident}")
+        return r
+
+    def refunds(self, creditor: str | None = None) -> list[Refund]:
+        """Every refund (of ``creditor``), oldest request first: the refund worklist. Read from the event
+        store's requests (a worklist is small; the read model for many offices is the ledger's)."""
+        topic = get_topic(Refund.Requested)
+        found: list[Refund] = []
+        start: int | None = 1
+        while start is not None:
+            page = self.recorder.select_notifications(start=start, limit=1000, topics=[topic])
+            for n in page:
+                r = self._load(n.originator_id, Refund)  # type: ignore[arg-type]
+                if r is not None and (creditor is None or r.creditor_id == creditor):
+                    found.append(r)
+            start = page[-1].id + 1 if len(page) == 1000 else None
+        return found
+
+    def approve_refund(self, *, refund: UUID, by: str, on: date, command_id: str) -> None:
+        """Four eyes: the person approving is not the one who requested it (the role is the edge's check)."""
+        r = self.refund(refund)
+        if command_id in r.commands:
+            return
+        r.approve(command_id=command_id, on=on, by=by)
+        self.save(r)
+
+    def reject_refund(self, *, refund: UUID, by: str, reason: str, on: date, command_id: str) -> None:
+        """The refund will not be paid: the money is released at its source."""
+        r = self.refund(refund)
+        if command_id in r.commands:
+            return
+        r.reject(command_id=command_id, on=on, by=by, reason=reason)
+        source = self._refund_source(r)
+        if isinstance(source, Claim):
+            source.cancel_refund(
+                command_id=command_id, on=on, refund_id=r.id, rules=rules_for(source.jurisdiction.value)
+            )
+        else:
+            assert r.item is not None
+            source.cancel_refund(command_id=command_id, on=on, item=r.item, refund_id=r.id)
+        self.save(r, source)
+
+    def pay_out_refunds(
+        self, *, refunds: Sequence[UUID], message_id: str, execution_date: date, by: str, on: date
+    ) -> list[UUID]:
+        """The refunds went to the bank in the credit-transfer file ``message_id``: each is recorded paid out
+        and its money leaves its source, all in ONE save. A refund already paid out in this same file is
+        skipped (exporting twice pays nobody twice); one not approved, or paid in another file, refuses all.
+        Returns the refunds recorded now."""
+        if not message_id.strip() or len(message_id) > 35:
+            raise invalid("message_id", "a pain.001 message id of 1 to 35 characters")
+        done: list[UUID] = []
+        with self.unit_of_work():
+            for ident in refunds:
+                r = self.refund(ident)
+                if r.state is RefundState.PAID_OUT:
+                    if r.message_id == message_id:
+                        continue
+                    raise invalid("refund", f"refund {r.number} was paid out in file {r.message_id}")
+                command_id = f"pain001:{message_id}:{r.number}"
+                r.pay_out(command_id=command_id, on=on, message_id=message_id, execution_date=execution_date, by=by)
+                source = self._refund_source(r)
+                if isinstance(source, Claim):
+                    source.refund_surplus(
+                        command_id=command_id, on=on, refund_id=r.id, message_id=message_id,
+                        rules=rules_for(source.jurisdiction.value),
+                    )  # fmt: skip
+                else:
+                    assert r.item is not None
+                    source.refund(command_id=command_id, on=on, item=r.item, refund_id=r.id, message_id=message_id)
+                self.save(r, source)
+                done.append(ident)
+        return done
+
+    def _refund_source(self, r: Refund) -> Claim | Suspense:
+        if r.source is RefundSource.SURPLUS:
+            assert r.claim_id is not None
+            return self._claim_by_id(r.claim_id)
+        account = self.suspense(r.creditor_id)
+        assert account is not None, f"refund {r.number} names a suspense account that does not exist"
+        return account
+
     # --- suspense (unmatched payments) ------------------------------------------------------------
 
     def receive_unmatched_payment(
@@ -571,8 +848,10 @@ class CollectionApp(Application[UUID]):
         command_id: str,
         ordered: date | None = None,
         source: str = "manual",
+        bank_file: tuple[str, str, str] | None = None,
     ) -> None:
-        """Money whose reference matches no claim goes to the creditor's suspense account."""
+        """Money whose reference matches no claim goes to the creditor's suspense account (``bank_file``: the
+        file's digest, its format and the transaction id, when it came in a bank file)."""
         check_unmatched_payment(reference, amount, ordered or on, on, source)
         c = self.creditor(creditor)
         ident = suspense_id(self.namespace, creditor)
@@ -585,8 +864,9 @@ class CollectionApp(Application[UUID]):
         elif command_id in account.commands:
             return
         account.receive(
-            command_id=command_id, on=on, reference=reference, amount=amount, ordered=ordered or on, source=source
-        )
+            command_id=command_id, on=on, reference=reference, amount=amount, ordered=ordered or on, source=source,
+            bank_file=bank_file,
+        )  # fmt: skip
         self.save(account)
 
     def suspense(self, creditor: str) -> Suspense | None:

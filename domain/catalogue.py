@@ -19,12 +19,14 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate, AggregateCreated
 
+from domain.bank_files import BankFile
 from domain.claim import Claim
 from domain.parties import Creditor, Debtor
 from domain.references import PaymentReference
+from domain.refunds import Refund
 from domain.suspense import Suspense
 
-AGGREGATES: tuple[type[Aggregate], ...] = (Claim, Creditor, Debtor, PaymentReference, Suspense)
+AGGREGATES: tuple[type[Aggregate], ...] = (Claim, Creditor, Debtor, PaymentReference, Suspense, BankFile, Refund)
 """The aggregates whose events are stored and published."""
 
 BASE_ATTRIBUTES = frozenset({"originator_id", "originator_version", "timestamp", "originator_topic"})
@@ -81,6 +83,9 @@ EVENTS: tuple[StoredEvent, ...] = (
     StoredEvent("ClaimWrittenOff", Claim, Claim.WrittenOff),
     StoredEvent("ClaimComplaintFiled", Claim, Claim.ComplaintFiled),
     StoredEvent("ClaimComplaintDecided", Claim, Claim.ComplaintDecided),
+    StoredEvent("ClaimRefundRequested", Claim, Claim.RefundRequested),
+    StoredEvent("ClaimRefundCancelled", Claim, Claim.RefundCancelled),
+    StoredEvent("ClaimSurplusRefunded", Claim, Claim.SurplusRefunded),
     StoredEvent("CreditorRegistered", Creditor, Creditor.Registered),
     StoredEvent("CreditorPolicyChanged", Creditor, Creditor.PolicyChanged),
     StoredEvent("DebtorRegistered", Debtor, Debtor.Registered),
@@ -91,6 +96,16 @@ EVENTS: tuple[StoredEvent, ...] = (
     StoredEvent("SuspenseOpened", Suspense, Suspense.Opened),
     StoredEvent("SuspensePaymentReceived", Suspense, Suspense.PaymentReceived),
     StoredEvent("SuspensePaymentAllocated", Suspense, Suspense.PaymentAllocated),
+    StoredEvent("SuspenseRefundRequested", Suspense, Suspense.RefundRequested),
+    StoredEvent("SuspenseRefundCancelled", Suspense, Suspense.RefundCancelled),
+    StoredEvent("SuspensePaymentRefunded", Suspense, Suspense.PaymentRefunded),
+    StoredEvent("BankFileOpened", BankFile, BankFile.Opened),
+    StoredEvent("BankFileBatchRegistered", BankFile, BankFile.BatchRegistered),
+    StoredEvent("BankFileImported", BankFile, BankFile.Imported),
+    StoredEvent("RefundRequested", Refund, Refund.Requested),
+    StoredEvent("RefundApproved", Refund, Refund.Approved),
+    StoredEvent("RefundRejected", Refund, Refund.Rejected),
+    StoredEvent("RefundPaidOut", Refund, Refund.PaidOut),
 )
 """Every stored event, in the order the aggregates define them."""
 

@@ -176,6 +176,7 @@ class Claim(Aggregate):
             claim.estate_deadline, claim.reported_to_estate = None, None
             claim.principal_forgiven, claim.written_down_in_accounts = ZERO, ZERO
             claim.plan_breached = False
+            claim.surplus_refunded, claim.refunds_reserved = ZERO, {}
 
     class Event(Aggregate.Event):
         command_id: str
@@ -224,12 +225,21 @@ class Claim(Aggregate):
         # "suspense" (placed by a caseworker); reference: the payer's KID / OCR reference. None in version 1.
         source: str | None
         reference: str | None
+        # version 3: where a bank file's money came from — the file's SHA-256, its format (ocr, camt054,
+        # bgmax) and the bank's transaction id (the command id). None for money not from a bank file.
+        file_digest: str | None
+        file_format: str | None
+        transaction: str | None
 
-        class_version = 2
+        class_version = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["source"] = state["reference"] = None
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            state["file_digest"] = state["file_format"] = state["transaction"] = None
 
         def apply_to(self, claim: Claim) -> None:
             claim.account.set_paid(self.paid_after)
@@ -510,6 +520,35 @@ class Claim(Aggregate):
                 for c in claim.facts.complaints
             ]
 
+    class RefundRequested(Event):
+        """Part of the surplus is reserved for a refund (``domain.refunds``): it cannot be requested twice."""
+
+        refund_id: UUID
+        amount: Decimal
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.refunds_reserved[str(self.refund_id)] = self.amount
+
+    class RefundCancelled(Event):
+        """A refund of the surplus was rejected: its money is again the claim's surplus to refund."""
+
+        refund_id: UUID
+        amount: Decimal
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.refunds_reserved.pop(str(self.refund_id), None)
+
+    class SurplusRefunded(Event):
+        """The surplus (or part of it) was paid back to the payer: money out of the office's account."""
+
+        refund_id: UUID
+        amount: Decimal
+        message_id: str
+
+        def apply_to(self, claim: Claim) -> None:
+            claim.refunds_reserved.pop(str(self.refund_id), None)
+            claim.surplus_refunded += self.amount
+
     # --- state (set by Invoiced.apply) -----------------------------------------------------
 
     creditor_id: str
@@ -537,6 +576,8 @@ class Claim(Aggregate):
     estate_deadline: date | None
     reported_to_estate: date | None
     plan_breached: bool
+    surplus_refunded: Decimal  # surplus paid back (SurplusRefunded)
+    refunds_reserved: dict[str, Decimal]  # refund id -> surplus reserved for a refund not yet paid out
 
     def __init__(self) -> None:
         """State is set by ``Invoiced.apply``."""
@@ -632,6 +673,11 @@ class Claim(Aggregate):
         return accrued_interest(
             rules, acc.principal_outstanding, acc.interest_exact, acc.interest_through, self.closed_on, day
         )
+
+    @property
+    def surplus_to_refund(self) -> Decimal:
+        """Surplus neither paid back nor reserved for a refund already requested."""
+        return self.account.surplus - self.surplus_refunded - sum(self.refunds_reserved.values(), ZERO)
 
     def status_on(self, day: date, rules: Rules) -> Status:
         return claim_status(
@@ -756,8 +802,10 @@ class Claim(Aggregate):
         rules: Rules,
         source: str = "invoice",
         reference: str | None = None,
+        bank_file: tuple[str, str, str] | None = None,
     ) -> None:
-        """Money received, settled as of the day the payer's bank got the order."""
+        """Money received, settled as of the day the payer's bank got the order. ``bank_file``: the file's
+        digest, its format and the transaction id, when the money came in a bank file."""
         check_payment(amount, ordered, on, designation)
         if ordered < self.issued_on - timedelta(days=366):
             raise invalid("ordered", f"the payment order date {ordered} lies long before the invoice {self.issued_on}")
@@ -779,6 +827,9 @@ class Claim(Aggregate):
             paid_after=after,
             source=source,
             reference=reference,
+            file_digest=bank_file[0] if bank_file else None,
+            file_format=bank_file[1] if bank_file else None,
+            transaction=bank_file[2] if bank_file else None,
         )
         step = rules.acknowledgement("payment", self.limitation_years, ordered)
         if step is not None:
@@ -1270,6 +1321,41 @@ class Claim(Aggregate):
             outcome=outcome,
         )
         self._after(command_id, on, rules)
+
+    # --- refunds of the surplus (domain.refunds) ---------------------------------------------------
+
+    def reserve_refund(self, *, command_id: str, on: date, refund_id: UUID, amount: Decimal, rules: Rules) -> None:
+        require_amount("amount", amount)
+        available = self.surplus_to_refund
+        if amount > available:
+            raise invalid(
+                "amount",
+                f"invoice {self.invoice} has {available} of surplus left to refund, less than {amount}",
+            )
+        self.trigger_event(
+            self.RefundRequested, command_id=command_id, effective=on, recorded=on, rule_version=rules.version,
+            refund_id=refund_id, amount=amount,
+        )  # fmt: skip
+
+    def cancel_refund(self, *, command_id: str, on: date, refund_id: UUID, rules: Rules) -> None:
+        amount = self.refunds_reserved.get(str(refund_id))
+        if amount is None:
+            return
+        self.trigger_event(
+            self.RefundCancelled, command_id=command_id, effective=on, recorded=on, rule_version=rules.version,
+            refund_id=refund_id, amount=amount,
+        )  # fmt: skip
+
+    def refund_surplus(self, *, command_id: str, on: date, refund_id: UUID, message_id: str, rules: Rules) -> None:
+        amount = self.refunds_reserved.get(str(refund_id))
+        if amount is None:
+            raise CommandRefused(
+                ErrorCode.MISSING_PREREQUISITE, f"no surplus of invoice {self.invoice} is reserved for this refund"
+            )
+        self.trigger_event(
+            self.SurplusRefunded, command_id=command_id, effective=on, recorded=on, rule_version=rules.version,
+            refund_id=refund_id, amount=amount, message_id=message_id,
+        )  # fmt: skip
 
     # --- internals -----------------------------------------------------------------------------
 

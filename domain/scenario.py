@@ -37,14 +37,44 @@ POLICY_KEYS = frozenset(f.name for f in dataclasses.fields(CollectionPolicy))
 
 __all__ = [
     "COMMAND_ARGUMENTS",
+    "BankFileStep",
     "Scenario",
     "ScenarioError",
     "ScenarioRunner",
     "check_expectations",
     "load_yaml",
+    "plug_bank_files",
     "run_scenario",
     "step_index",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class BankFileStep:
+    """An ``import_payments`` step as the bank-file reader gets it: the file (its path resolved against the
+    scenario file's folder), the format named, the scenario's creditor (every account in the file is
+    its), the step's date and command id."""
+
+    path: Path
+    file_format: str
+    creditor: str
+    on: date
+    command_id: str
+
+
+BankFileReader = Callable[[CollectionApp, BankFileStep], dict[str, Any]]
+"""Imports a bank file into the application and returns the step's output (``matched``, ``unmatched``,
+``duplicates``); a file that cannot be read is ``CommandRefused`` (``invalid_input``) naming the line or
+element. The domain reads no bank files itself: the intake edge is plugged in (``plug_bank_files``) by the
+composition root (``kravsak.wiring``)."""
+
+_BANK_FILES: list[BankFileReader] = []
+FILE_FORMATS = ("ocr", "camt054", "bgmax")
+
+
+def plug_bank_files(reader: BankFileReader) -> None:
+    """The reader of ``import_payments`` steps (the last one plugged counts)."""
+    _BANK_FILES.append(reader)
 
 
 @dataclass
@@ -58,6 +88,7 @@ class Scenario:
     expect: dict[str, Any] = field(default_factory=dict)
     policy: dict[str, Any] | None = None
     where: str = "scenario"
+    base: Path | None = None  # the scenario file's folder: files named by steps are relative to it
 
     @classmethod
     def load(cls, path: Path) -> Scenario:
@@ -65,7 +96,9 @@ class Scenario:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:
             raise ScenarioError(str(path), f"cannot read the scenario file: {e}") from None
-        return cls.parse_text(text, where=str(path))
+        scenario = cls.parse_text(text, where=str(path))
+        scenario.base = path.resolve().parent
+        return scenario
 
     @classmethod
     def parse_text(cls, text: str, *, where: str = "scenario") -> Scenario:
@@ -488,6 +521,18 @@ class ScenarioRunner:
             creditor=self.s.creditor, reference=a.text("reference"), invoice=invoice, on=on, command_id=cid
         )
         return {}
+
+    def _do_import_payments(self, cid: str, a: _Args, on: date) -> dict[str, Any]:
+        """1.1: a real bank file, matched by its references; unmatched money to suspense."""
+        name, file_format = a.text("file"), a.text("format")
+        if file_format not in FILE_FORMATS:
+            raise invalid("format", f"{file_format!r} is not one of {', '.join(FILE_FORMATS)}")
+        path = Path(name)
+        if not path.is_absolute():
+            path = (self.s.base or Path.cwd()) / path
+        if not _BANK_FILES:
+            raise invalid("file", "no bank-file reader is plugged in (kravsak.wiring plugs intake's)")
+        return _BANK_FILES[-1](self.app, BankFileStep(path, file_format, self.s.creditor, on, cid))
 
     def _debtor(self, a: _Args) -> str:
         debtor = a.text("debtor", next(iter(self.s.debtors)) if len(self.s.debtors) == 1 else None)

@@ -29,7 +29,7 @@ SCENARIO_KEYS: Final = frozenset(
     {"scenario", "jurisdiction", "creditor", "debtors", "steps", "report_on", "expect", "policy"}
 )
 DEBTOR_KEYS: Final = frozenset({"kind", "national_id", "contact"})
-EXPECT_KEYS: Final = frozenset({"steps", "invoices", "debtors", "findings"})
+EXPECT_KEYS: Final = frozenset({"steps", "invoices", "debtors", "findings", "suspense"})
 STEP_KEYS: Final = frozenset({"on", "do"})
 
 COMMAND_ARGUMENTS: Final[Mapping[str, frozenset[str]]] = {
@@ -54,6 +54,7 @@ COMMAND_ARGUMENTS: Final[Mapping[str, frozenset[str]]] = {
     "postpone_due": frozenset({"invoice", "until"}),
     "suspend_service": frozenset({"invoice", "service"}),
     "allocate_suspense": frozenset({"reference", "invoice"}),
+    "import_payments": frozenset({"file", "format"}),
     "run_policies": frozenset({"until"}),
 }
 """Every command a scenario step may name (``do``) and the arguments it takes besides ``on`` and
@@ -221,9 +222,10 @@ def check_document(doc: Any, where: str, policy_keys: frozenset[str]) -> None:
         for key in ("steps", "invoices", "debtors"):
             if not isinstance(expect.get(key) or {}, dict):
                 raise ScenarioError(where, f"expect.{key}: is a mapping")
-        findings = expect.get("findings") or []
-        if not isinstance(findings, list) or not all(isinstance(f, dict) for f in findings):
-            raise ScenarioError(where, "expect.findings: is a list of mappings")
+        for key in ("findings", "suspense"):
+            listed = expect.get(key) or []
+            if not isinstance(listed, list) or not all(isinstance(f, dict) for f in listed):
+                raise ScenarioError(where, f"expect.{key}: is a list of mappings")
     steps = doc.get("steps")
     if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
         raise ScenarioError(where, "steps: is a list of mappings ({on, do, ...})")

@@ -9,9 +9,10 @@ A bank-file reader (the payment-files issue) only has to call ``CollectionApp.re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from typing import Any
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -36,6 +37,14 @@ class SuspenseItem:
     source: str
     allocated_to: str | None = None  # invoice
     allocated_on: date | None = None
+    file_digest: str | None = None  # the bank file it came in (None: registered by hand)
+    refund: str | None = None  # the refund (id) the item is reserved for
+    refunded_on: date | None = None  # the day it was paid back
+
+    @property
+    def held(self) -> bool:
+        """Still in suspense (not placed on a claim, not paid back)."""
+        return self.allocated_to is None and self.refunded_on is None
 
 
 class Suspense(Aggregate):
@@ -72,11 +81,23 @@ class Suspense(Aggregate):
         amount: Decimal
         ordered: date
         source: str
+        # version 2: the bank file it came in — its SHA-256, its format and the bank's transaction id
+        # (None for money registered by hand, and in version 1 events)
+        file_digest: str | None
+        file_format: str | None
+        transaction: str | None
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["file_digest"] = state["file_format"] = state["transaction"] = None
 
         def apply_to(self, s: Suspense) -> None:
             s.items[self.item] = SuspenseItem(
-                self.item, self.reference, self.amount, self.ordered, self.recorded, self.source
-            )
+                self.item, self.reference, self.amount, self.ordered, self.recorded, self.source,
+                file_digest=self.file_digest,
+            )  # fmt: skip
 
     class PaymentAllocated(Event):
         """A caseworker placed an item on a claim, where it is registered as a payment."""
@@ -88,11 +109,37 @@ class Suspense(Aggregate):
         invoice: str
 
         def apply_to(self, s: Suspense) -> None:
-            held = s.items[self.item]
-            s.items[self.item] = SuspenseItem(
-                held.item, held.reference, held.amount, held.ordered, held.received_on, held.source,
-                self.invoice, self.recorded,
-            )  # fmt: skip
+            s.items[self.item] = replace(s.items[self.item], allocated_to=self.invoice, allocated_on=self.recorded)
+
+    class RefundRequested(Event):
+        """An item that belongs to no claim is reserved for a refund to the payer (``domain.refunds``)."""
+
+        item: str
+        refund_id: UUID
+        amount: Decimal
+
+        def apply_to(self, s: Suspense) -> None:
+            s.items[self.item] = replace(s.items[self.item], refund=str(self.refund_id))
+
+    class RefundCancelled(Event):
+        """The refund was rejected: the item is open again, to place on a claim or refund."""
+
+        item: str
+        refund_id: UUID
+
+        def apply_to(self, s: Suspense) -> None:
+            s.items[self.item] = replace(s.items[self.item], refund=None)
+
+    class PaymentRefunded(Event):
+        """The item was paid back to the payer: money out of the office's account and out of suspense."""
+
+        item: str
+        refund_id: UUID
+        amount: Decimal
+        message_id: str
+
+        def apply_to(self, s: Suspense) -> None:
+            s.items[self.item] = replace(s.items[self.item], refunded_on=self.recorded)
 
     creditor_id: str
     currency: str
@@ -117,19 +164,30 @@ class Suspense(Aggregate):
     # --- queries -------------------------------------------------------------------------------
 
     def open_items(self) -> list[SuspenseItem]:
-        """Money still held, oldest first (by order date, then by the order it was received)."""
-        held = [i for i in self.items.values() if i.allocated_to is None]
-        order = list(self.items)
-        return sorted(held, key=lambda i: (i.ordered, i.received_on, order.index(i.item)))
+        """Money still held, oldest first (by order date, then by the order it was received); an item reserved
+        for a refund is still held until it is paid out."""
+        held = [i for i in self.items.values() if i.held]
+        order = {k: n for n, k in enumerate(self.items)}
+        return sorted(held, key=lambda i: (i.ordered, i.received_on, order[i.item]))
 
     def oldest_open(self, reference: str) -> SuspenseItem | None:
-        return next((i for i in self.open_items() if i.reference == reference), None)
+        """The oldest held item with the payer's ``reference`` that no refund has reserved."""
+        return next((i for i in self.open_items() if i.reference == reference and i.refund is None), None)
 
     # --- commands ------------------------------------------------------------------------------
 
     def receive(
-        self, *, command_id: str, on: date, reference: str, amount: Decimal, ordered: date, source: str
+        self,
+        *,
+        command_id: str,
+        on: date,
+        reference: str,
+        amount: Decimal,
+        ordered: date,
+        source: str,
+        bank_file: tuple[str, str, str] | None = None,
     ) -> None:
+        """``bank_file``: the file's digest, its format and the transaction id, when it came in a bank file."""
         check_unmatched_payment(reference, amount, ordered, on, source)
         self.trigger_event(
             self.PaymentReceived,
@@ -142,7 +200,36 @@ class Suspense(Aggregate):
             amount=amount,
             ordered=ordered,
             source=source,
+            file_digest=bank_file[0] if bank_file else None,
+            file_format=bank_file[1] if bank_file else None,
+            transaction=bank_file[2] if bank_file else None,
         )
+
+    def reserve_refund(self, *, command_id: str, on: date, item: SuspenseItem, refund_id: UUID) -> None:
+        if not item.held or item.refund is not None:
+            raise invalid("reference", f"the payment {item.reference!r} in suspense is not open for a refund")
+        self.trigger_event(
+            self.RefundRequested, command_id=command_id, effective=on, recorded=on, currency=self.currency,
+            item=item.item, refund_id=refund_id, amount=item.amount,
+        )  # fmt: skip
+
+    def cancel_refund(self, *, command_id: str, on: date, item: str, refund_id: UUID) -> None:
+        held = self.items.get(item)
+        if held is None or held.refund != str(refund_id):
+            return
+        self.trigger_event(
+            self.RefundCancelled, command_id=command_id, effective=on, recorded=on, currency=self.currency,
+            item=item, refund_id=refund_id,
+        )  # fmt: skip
+
+    def refund(self, *, command_id: str, on: date, item: str, refund_id: UUID, message_id: str) -> None:
+        held = self.items.get(item)
+        if held is None or held.refund != str(refund_id) or not held.held:
+            raise invalid("item", f"no payment in suspense is reserved for refund {refund_id}")
+        self.trigger_event(
+            self.PaymentRefunded, command_id=command_id, effective=on, recorded=on, currency=self.currency,
+            item=item, refund_id=refund_id, amount=held.amount, message_id=message_id,
+        )  # fmt: skip
 
     def allocate(self, *, command_id: str, on: date, item: SuspenseItem, claim_id: UUID, invoice: str) -> None:
         self.trigger_event(

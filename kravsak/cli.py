@@ -260,8 +260,18 @@ def verify(
     names = tuple(projection or projector.projection_names())
     with friendly_errors(), _counting("verifying " + ", ".join(names)) as progress:
         differences = projector.verify(settings.pg_dsn, settings.kafka_bootstrap, names, progress=progress)
+    unreconciled = _reconciliation(settings) if "ledger" in names else []
+    for line in unreconciled:
+        err.print(f"[bold red]reconciliation:[/] {escape(line)}", soft_wrap=True)
     if not differences:
         out.print(f"[bold green]no difference[/]: {', '.join(names)} equal a clean rebuild")
+        if "ledger" in names and not unreconciled:
+            out.print(
+                "[bold green]reconciled[/]: per creditor, money in = allocated + surplus + suspense + refunds out, "
+                "debits = credits"
+            )
+        if unreconciled:
+            raise typer.Exit(1)
         return
     table = Table(title="differences between live projections and a clean rebuild", title_justify="left")
     for column in ("projection", "table", "rows only live", "rows only rebuilt", "sample"):
@@ -270,6 +280,31 @@ def verify(
         table.add_row(d.projection, d.table, str(d.only_live), str(d.only_rebuilt), "\n".join(d.sample))
     out.print(table)
     raise typer.Exit(1)
+
+
+def _reconciliation(settings: Settings) -> list[str]:
+    """The ledger's reconciliation per creditor and currency, to date (ADR 0019); what does not hold."""
+    from datetime import date
+
+    import psycopg
+
+    from projections.base import schema_name
+    from projections.settlement import currencies, settle
+
+    schema = schema_name("ledger")
+    problems = []
+    with psycopg.connect(settings.pg_dsn) as conn, conn.cursor() as cur:
+        cur.execute(f'SELECT DISTINCT creditor_id FROM "{schema}".postings ORDER BY 1')
+        for (creditor,) in cur.fetchall():
+            for currency in currencies(cur, schema, creditor):
+                s = settle(cur, schema, creditor, currency, date.min, date.max)
+                if not s.money_holds:
+                    problems.append(f"creditor {creditor} {currency}: money in {s.reconciliation['money_in']} is not "
+                                    "allocated + surplus + suspense + refunds out")  # fmt: skip
+                if not s.balanced:
+                    problems.append(f"creditor {creditor} {currency}: debits {s.reconciliation['debits']} != credits "
+                                    f"{s.reconciliation['credits']}")  # fmt: skip
+    return problems
 
 
 @app.command()
@@ -552,6 +587,18 @@ from kravsak.people_cli import debtors_app, letters_app  # noqa: E402 - the debt
 
 app.add_typer(debtors_app, name="debtors")
 app.add_typer(letters_app, name="letters")
+
+from kravsak.payments_cli import payments_app  # noqa: E402 - bank files in, suspense (ADR 0019)
+
+app.add_typer(payments_app, name="payments")
+
+from kravsak.refunds_cli import refunds_app  # noqa: E402 - the refund worklist, pain.001 (ADR 0019)
+
+app.add_typer(refunds_app, name="refunds")
+
+from kravsak.settlement_cli import settlement_cmd  # noqa: E402 - settlement per municipality (ADR 0019)
+
+app.command("settlement")(settlement_cmd)
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from kravsak.settings import Settings, key_provider, office_secret, session_secret
@@ -48,7 +49,15 @@ def web_config(
         oidc_client_secret=settings.oidc_client_secret,
         public_url=settings.public_url,
         letterheads=Letterheads.load(),
+        max_file_body=64 * settings.http_max_body,
+        bank_accounts=_office_accounts,
     )
+
+
+def _office_accounts(day: date) -> Any:
+    from kravsak.payments_cli import office_accounts
+
+    return office_accounts(day)
 
 
 def run(config: WebConfig, host: str, port: int) -> None:

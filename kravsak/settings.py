@@ -46,7 +46,7 @@ DEFAULT_HTTP_PORT = 8080
 MOCK_OAUTH2_SERVER_VERSION = "2.1.10"
 """NAV's mock-oauth2-server, the local OpenID provider (the newest 2.x; it runs on Java 17)."""
 DEFAULT_AUDIENCE = "kravsak-api"
-DEFAULT_ROLES = "caseworker,office_lead,complaints_board,auditor,billing_system"
+DEFAULT_ROLES = "caseworker,office_lead,complaints_board,auditor,billing_system,bank_integration"
 
 LogFormat = Literal["console", "json"]
 

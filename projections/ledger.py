@@ -18,9 +18,11 @@ the domain's own code), so the ledger's balance of a claim always equals the dom
 | money applied to a part    | bank                  | receivable.<part>     |
 | money moved off a part     | receivable.<part>     | bank                  |
 | overpayment                | bank                  | refund.surplus        |
+| surplus paid back (refund) | refund.surplus        | bank                  |
 | write-off                  | written_off           | receivable.<part>     |
 | money in, no claim matched | bank                  | suspense              |
 | suspense placed on a claim | suspense              | bank                  |
+| suspense paid back (refund)| suspense              | bank                  |
 
 Money leaves suspense back to ``bank``, and the claim's own payment posting (bank → receivable)
 follows from its ``PaymentRegistered``: bank is counted once, suspense nets to what is still held.
@@ -73,7 +75,7 @@ def _owed(claim: Claim | None) -> dict[str, Decimal]:
     acc = claim.account
     owed = {p: acc.owed(p) for p in PARTS}
     owed.update({f"paid.{p}": acc.paid[p] for p in PARTS})
-    owed["surplus"] = acc.surplus
+    owed["surplus"] = acc.surplus - claim.surplus_refunded  # held: paid back (ADR 0019) leaves the bank
     owed["written_off"] = claim.written_off_amount
     owed["forgiven"] = claim.principal_forgiven
     owed["written_down"] = claim.written_down_in_accounts
@@ -127,12 +129,17 @@ def suspense_postings(before: Suspense | None, after: Suspense) -> list[Posting]
                 Posting("suspense", now.amount, ZERO, "suspense_out"),
                 Posting("bank", ZERO, now.amount, "suspense_out"),
             ]
+        if now.refunded_on is not None and (was is None or was.refunded_on is None):
+            out += [
+                Posting("suspense", now.amount, ZERO, "suspense_refund"),
+                Posting("bank", ZERO, now.amount, "suspense_refund"),
+            ]
     return out
 
 
 class Ledger:
     name = "ledger"
-    version = 2  # 2: the suspense account (format 1.1)
+    version = 3  # 2: the suspense account (format 1.1); 3: suspense paid back (refunds, ADR 0019)
 
     def create_tables(self, cur: Cursor[Any], schema: str) -> None:
         cur.execute(f"""
@@ -162,6 +169,7 @@ class Ledger:
                 received_on date NOT NULL, source text NOT NULL, allocated_to text, allocated_on date,
                 currency text NOT NULL, position bigint NOT NULL, PRIMARY KEY (case_id, item));
             CREATE INDEX IF NOT EXISTS claims_creditor ON "{schema}".claims (creditor_id);
+            ALTER TABLE "{schema}".suspense_items ADD COLUMN IF NOT EXISTS refunded_on date;
         """)
 
     def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Any | None, after: Any) -> None:
@@ -248,12 +256,15 @@ class Ledger:
         changed = [i for k, i in after.items.items() if before is None or before.items.get(k) != i]
         for item in changed:
             cur.execute(
-                f'INSERT INTO "{schema}".suspense_items VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) '
+                f'INSERT INTO "{schema}".suspense_items (case_id, item, seq, creditor_id, reference, amount, ordered, '
+                "received_on, source, allocated_to, allocated_on, currency, position, refunded_on) "
+                "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
                 "ON CONFLICT (case_id, item) DO UPDATE SET allocated_to = EXCLUDED.allocated_to, "
-                "allocated_on = EXCLUDED.allocated_on, position = EXCLUDED.position",
+                "allocated_on = EXCLUDED.allocated_on, position = EXCLUDED.position, "
+                "refunded_on = EXCLUDED.refunded_on",
                 (event.case_id, item.item, event.aggregate_version, after.creditor_id, item.reference, item.amount,
                  item.ordered, item.received_on, item.source, item.allocated_to, item.allocated_on, after.currency,
-                 event.position),
+                 event.position, item.refunded_on),
             )  # fmt: skip
 
 
@@ -264,7 +275,7 @@ def suspense_view(cur: Cursor[Any], schema: str, case_id: str) -> list[dict[str,
     """Money still in one suspense account, oldest first, as the scenario report lists it."""
     cur.execute(
         f"""SELECT reference, amount, ordered FROM "{schema}".suspense_items
-            WHERE case_id = %s AND allocated_to IS NULL ORDER BY ordered, received_on, seq""",
+            WHERE case_id = %s AND allocated_to IS NULL AND refunded_on IS NULL ORDER BY ordered, received_on, seq""",
         (case_id,),
     )
     return [{"reference": r, "amount": fmt(Decimal(a)), "ordered": o.isoformat()} for r, a, o in cur.fetchall()]

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from kravsak import wiring  # noqa: F401 - the edges plugged in: letters projection, import_payments' reader
 from kravsak.settings import Settings, load_settings
 from kravsak.stack import ServiceState
 

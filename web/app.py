@@ -36,7 +36,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web import pages
-from web.api import bulk, commands, history, queries
+from web.api import bulk, commands, history, payments, queries
 from web.config import WebConfig
 from web.problems import EDGE_CODES, Problem, catalogue, invalid_field
 from web.services import Services
@@ -68,6 +68,8 @@ class RequestContext:
         scope.setdefault("state", {})["request_id"] = request_id
         path = scope["path"]
         limit = self.config.max_bulk_body if path.endswith("/bulk") else self.config.max_body
+        if path == "/payments/files":
+            limit = self.config.max_file_body
         started = time.perf_counter()
         status = 500
         structlog.contextvars.clear_contextvars()
@@ -235,6 +237,7 @@ def create_app(config: WebConfig, services: Services | None = None) -> FastAPI:
     app.include_router(commands.router())
     app.include_router(queries.router())
     app.include_router(history.router())
+    app.include_router(payments.router())
     if pages_on:
         pages.install(app, config, services)
 

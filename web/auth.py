@@ -41,9 +41,10 @@ class Role(StrEnum):
     AUDITOR = "auditor"
     DEBTOR = "debtor"
     BILLING_SYSTEM = "billing_system"
+    BANK_INTEGRATION = "bank_integration"  # the office's bank integration: uploads bank files (ADR 0019)
 
 
-PERSONS = frozenset(Role) - {Role.BILLING_SYSTEM}
+PERSONS = frozenset(Role) - {Role.BILLING_SYSTEM, Role.BANK_INTEGRATION}
 """Roles held by people: their reads of a case go to the access log."""
 
 

@@ -58,3 +58,5 @@ class WebConfig:
     public_url: str | None = None  # as browsers see the pages (None: from each request)
     session_hours: int = 8  # a session ends after this at the latest (and with the login's access token)
     letterheads: Any = None  # letters.letterheads.Letterheads: the account to pay to (None: not shown)
+    max_file_body: int = 64 * 1_048_576  # POST /payments/files: one bank file
+    bank_accounts: Callable[[date], Any] | None = None  # the office's accounts on a day (intake OfficeAccounts)

@@ -59,11 +59,13 @@ from eventsourcing.domain import Aggregate, AggregateCreated, DomainEventProtoco
 from eventsourcing.utils import get_topic
 
 from domain.account import COMPONENTS
+from domain.bank_files import BankFile
 from domain.catalogue import BASE_ATTRIBUTES, EVENTS, StoredEvent, stored_event
 from domain.channels import DebtorContact
 from domain.claim import Claim
 from domain.parties import Creditor, Debtor
 from domain.references import PaymentReference
+from domain.refunds import Refund
 from domain.suspense import Suspense
 
 NAMESPACE = "no.kravsak.events"
@@ -362,8 +364,11 @@ def parties_of(event: Event) -> Parties | None:
         return Parties(None, str(event.originator_id))
     if isinstance(event, PaymentReference.Assigned):
         return Parties(_str(values["creditor_id"]), _str(values["debtor_id"]))
-    if isinstance(event, Suspense.Opened):
+    if isinstance(event, Suspense.Opened | Refund.Requested):
         return Parties(_str(values["creditor_id"]), None)
+    if isinstance(event, BankFile.Opened):  # a file paying several creditors' accounts names none of them
+        creditors = _list(values["creditors"])
+        return Parties(_str(creditors[0]) if len(creditors) == 1 else None, None)
     return None
 
 

@@ -235,6 +235,54 @@ RECORD_DOCS: Mapping[str, str] = {
         "A call to the creditors of the deceased debtor's estate (NO proklama, SE kallelse på okända borgenärer) "
         "was published; effective_date is the publication date. The debtor's claims note the deadline."
     ),
+    "ClaimRefundRequested": (
+        "Part of the claim's surplus (money received beyond what was owed) was reserved for a refund to the payer "
+        "(see RefundRequested with the same refund_id)."
+    ),
+    "ClaimRefundCancelled": (
+        "The refund of part of the claim's surplus was rejected: the money is surplus to refund again."
+    ),
+    "ClaimSurplusRefunded": (
+        "Surplus of the claim was paid back to the payer in a credit-transfer file (pain.001): money out of the "
+        "creditor's account."
+    ),
+    "SuspenseRefundRequested": (
+        "A payment held in suspense that belongs to no claim was reserved for a refund to the payer; it can no "
+        "longer be placed on a claim."
+    ),
+    "SuspenseRefundCancelled": (
+        "The refund of a payment in suspense was rejected: the payment is held in suspense again."
+    ),
+    "SuspensePaymentRefunded": (
+        "A payment held in suspense was paid back to the payer in a credit-transfer file (pain.001): it leaves "
+        "suspense and the creditor's account."
+    ),
+    "BankFileOpened": (
+        "The import of a bank file (Nets OCR giro, ISO 20022 camt.054, Bankgirot BgMax) began: the file's SHA-256, "
+        "format, the office accounts it pays into, the creditors they belong to and the file's own count and total "
+        "of credit transactions. case_id is the import's id (one per file's bytes)."
+    ),
+    "BankFileBatchRegistered": (
+        "A batch of the bank file's transactions was registered, in the same transaction as their payments: how "
+        "many of the file's transactions are done and how the batch's landed (matched to a claim, unmatched into "
+        "suspense, duplicates of transactions registered before). The import's checkpoint: a restarted import "
+        "goes on after position."
+    ),
+    "BankFileImported": (
+        "Every transaction of the bank file is registered: the file's totals by outcome; the file total equals "
+        "matched + unmatched + duplicates."
+    ),
+    "RefundRequested": (
+        "A refund to a payer was requested: a claim's surplus or a payment in suspense that belongs to no claim. "
+        "The money is reserved at its source (ClaimRefundRequested / SuspenseRefundRequested). The payee's name "
+        "and account are personal data kept outside the event stream (payee_key says where)."
+    ),
+    "RefundApproved": "A second person approved the refund (four eyes: never the one who requested it).",
+    "RefundRejected": "The refund will not be paid; the money stays where it was.",
+    "RefundPaidOut": (
+        "The refund was handed to the bank in an ISO 20022 pain.001 credit-transfer file with message_id; exporting "
+        "the same refund again pays nothing twice."
+    ),
 }
 
 _MONEY = "in øre/öre (minor units of currency)"
@@ -292,7 +340,98 @@ FIELD_DOCS: Mapping[str, str] = {
     "kind": "person or organisation. Consumer rules (e.g. the Swedish consumer limitation period) apply to persons.",
 }
 
+_FILE_DIGEST = "SHA-256 (hex) of the bank file the money came in; null when it did not come in a bank file."
+_FILE_FORMAT = "Format of that bank file: ocr (Nets OCR giro), camt054 (ISO 20022) or bgmax (Bankgirot); else null."
+_TRANSACTION = (
+    "The bank's id of the transaction in that file (also the command id, so the same transaction imported "
+    "again changes nothing); else null."
+)
+_REFUND_ID = "Id of the refund (the case_id of its RefundRequested)."
+_OUTCOME_DOCS: Mapping[str, str] = {
+    "matched": "Credit transactions matched by their structured reference to a claim and registered as payments.",
+    "unmatched": "Credit transactions whose reference matched no claim: held in suspense.",
+    "duplicates": "Credit transactions registered before (the same transaction id): nothing changed.",
+    "matched_amount": f"Sum of the matched transactions, {_MONEY}.",
+    "unmatched_amount": f"Sum of the unmatched transactions, {_MONEY}.",
+    "duplicate_amount": f"Sum of the duplicate transactions, {_MONEY}.",
+    "surplus_amount": f"Part of the matched amount beyond the claims' balances (owed back to the payers), {_MONEY}.",
+}
+
 EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
+    **{
+        (event, field): doc
+        for event in ("BankFileBatchRegistered", "BankFileImported")
+        for field, doc in _OUTCOME_DOCS.items()
+    },
+    **{
+        (event, field): doc
+        for event in ("ClaimPaymentRegistered", "SuspensePaymentReceived")
+        for field, doc in (("file_digest", _FILE_DIGEST), ("file_format", _FILE_FORMAT), ("transaction", _TRANSACTION))
+    },
+    **{
+        (event, "refund_id"): _REFUND_ID
+        for event in (
+            "ClaimRefundRequested",
+            "ClaimRefundCancelled",
+            "ClaimSurplusRefunded",
+            "SuspenseRefundRequested",
+            "SuspenseRefundCancelled",
+            "SuspensePaymentRefunded",
+        )
+    },
+    ("ClaimRefundRequested", "amount"): f"Surplus reserved for the refund, {_MONEY}.",
+    ("ClaimRefundCancelled", "amount"): f"Surplus released again, {_MONEY}.",
+    ("ClaimSurplusRefunded", "amount"): f"Surplus paid back, {_MONEY}.",
+    ("ClaimSurplusRefunded", "message_id"): "Message id (MsgId) of the pain.001 file the refund went to the bank in.",
+    ("SuspenseRefundRequested", "item"): "Id of the item in suspense reserved (see SuspensePaymentReceived.item).",
+    ("SuspenseRefundRequested", "amount"): f"Amount of the item, {_MONEY}.",
+    ("SuspenseRefundCancelled", "item"): "Id of the item released (see SuspensePaymentReceived.item).",
+    ("SuspensePaymentRefunded", "item"): "Id of the item paid back (see SuspensePaymentReceived.item).",
+    ("SuspensePaymentRefunded", "amount"): f"Amount paid back, {_MONEY}.",
+    (
+        "SuspensePaymentRefunded",
+        "message_id",
+    ): "Message id (MsgId) of the pain.001 file the refund went to the bank in.",
+    ("BankFileOpened", "digest"): "SHA-256 (hex) of the file's bytes: the same bytes are the same file.",
+    ("BankFileOpened", "file_format"): "ocr (Nets OCR giro), camt054 (ISO 20022 camt.054) or bgmax (Bankgirot BgMax).",
+    ("BankFileOpened", "format_version"): "The format's version as the file states it (camt.054 001.02 or 001.08, "
+    "BgMax 01); empty when the format states none.",
+    ("BankFileOpened", "accounts"): "The office's accounts the file pays into (account number, IBAN or bankgiro).",
+    ("BankFileOpened", "creditors"): "Municipality numbers of the creditors those accounts belong to.",
+    ("BankFileOpened", "transactions"): "Credit transactions in the file (debits and other entries not counted).",
+    (
+        "BankFileOpened",
+        "total",
+    ): f"Sum of the credit transactions, checked against the file's own control totals, {_MONEY}.",
+    ("BankFileOpened", "size"): "Size of the file in bytes.",
+    (
+        "BankFileOpened",
+        "imported_by",
+    ): "Who imported the file: the person or service (no personal data beyond a login name).",
+    ("BankFileBatchRegistered", "first"): "Index (0-based, in file order) of the batch's first transaction.",
+    ("BankFileBatchRegistered", "position"): "Transactions of the file done after this batch.",
+    (
+        "RefundRequested",
+        "number",
+    ): "The refund's reference (pain.001 EndToEndId): RF- and the refund id's 32 hex digits.",
+    ("RefundRequested", "source"): "surplus (money a claim received beyond what was owed) or suspense (a payment "
+    "that belongs to no claim).",
+    ("RefundRequested", "claim_id"): "Case id of the claim whose surplus is refunded; null for suspense.",
+    ("RefundRequested", "invoice"): "Invoice number of that claim; null for suspense.",
+    ("RefundRequested", "item"): "Id of the item in suspense refunded; null for surplus.",
+    ("RefundRequested", "reference"): "The payer's KID / OCR reference (or text) of the money refunded.",
+    ("RefundRequested", "amount"): f"Amount to pay back, {_MONEY}.",
+    ("RefundRequested", "payee_key"): "Where the payee's name and account are kept, outside the event stream "
+    '(e.g. "transaction:<bank transaction id>").',
+    ("RefundRequested", "requested_by"): "Who requested the refund (a login name or the import's service name).",
+    ("RefundRequested", "reason"): "Why the money is paid back.",
+    ("RefundApproved", "approved_by"): "Who approved the refund: never the person who requested it.",
+    ("RefundRejected", "rejected_by"): "Who rejected the refund.",
+    ("RefundRejected", "reason"): "Why the refund is rejected.",
+    ("RefundPaidOut", "message_id"): "Message id (MsgId) of the pain.001 credit-transfer file.",
+    ("RefundPaidOut", "amount"): f"Amount paid back, {_MONEY}.",
+    ("RefundPaidOut", "execution_date"): "Requested execution date of the transfer (ReqdExctnDt).",
+    ("RefundPaidOut", "exported_by"): "Who exported the file.",
     ("ClaimInvoiced", "invoice"): "The creditor's invoice number; with creditor_id it names the claim (natural key).",
     ("ClaimInvoiced", "claim_type"): (
         "Kind of municipal claim, e.g. barnehage, sfo, kommunale_avgifter, eiendomsskatt (NO) or barnomsorg, va, "

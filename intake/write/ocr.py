@@ -43,7 +43,7 @@ def _transaction(number: int, archive: int, payment: BankPayment) -> netsgiro.Tr
         date=booked,
         amount=payment.amount,
         kid=payment.reference,
-        reference=f"{archive:09d}",
+        reference=f"{archive % 10**9:09d}",  # the archive reference is 9 digits (it need not be unique)
         text=None,
         centre_id="13",
         day_code=booked.day,

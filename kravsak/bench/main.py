@@ -162,6 +162,11 @@ class Bench:
         self.say("api: bulk invoice intake and single-command latency through the HTTP API")
         api = raw["api"] = api_stage.measure(settings, quick=s == QUICK)
 
+        from kravsak.bench import intake as intake_stage  # its own module; it imports this one
+
+        self.say("intake: bank files (OCR giro, camt.054) imported into the event store")
+        intake = raw["intake"] = intake_stage.measure(settings, quick=s == QUICK)
+
         figures = [
             self._ingest_figure(small, plain),
             self._publish_figure(publish, producer, publish_large),
@@ -172,6 +177,7 @@ class Bench:
             self._growth_figure("growth_project", "project", project_small, project_large, "apply_seconds", "records"),
             *self._memory_figures(e2e["memory"]),
             *api_stage.figures(api),
+            *intake_stage.figures(intake),
         ]
         if plain["time_boxed"] or es["time_boxed"]:
             self.notes.append(

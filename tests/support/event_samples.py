@@ -24,8 +24,10 @@ from eventsourcing.domain import DomainEvent
 
 from consumers.wire.envelope import event_type_of
 from domain.application import CollectionApp
+from domain.bank_files import BankFile, bank_file_id
 from domain.policy import NORWEGIAN_DEFAULT
 from domain.records import Installment
+from domain.refunds import refund_id
 
 SAMPLE_NAMESPACE = UUID("6b0e8f1c-2d3a-4b5c-9d6e-7f8091a2b3c4")
 SAMPLE_SALT = b"kravsak-sample-salt-not-a-secret"
@@ -124,6 +126,50 @@ def run_sample_commands(app: CollectionApp) -> None:
                       on=d(2025, 4, 1), command_id="s-8", arose=d(2025, 3, 31))  # fmt: skip
     app.send_notice(**inv, notice="avstangningsvarsel", on=d(2025, 5, 5), deadline=d(2025, 5, 19), command_id="s-9")
     app.suspend_service(**inv, service="water", on=d(2025, 5, 26), command_id="s-10")
+
+    # Issue 11: a bank file's import (BankFileOpened, BankFileBatchRegistered, BankFileImported) with one
+    # payment by KID beyond the balance of 1006 (a PaymentRegistered from a file; its surplus reserved for a
+    # refund: RefundRequested, ClaimRefundRequested) and one into suspense; that refund rejected
+    # (RefundRejected, ClaimRefundCancelled), requested again by a caseworker, approved and paid out
+    # (RefundApproved, RefundPaidOut, ClaimSurplusRefunded); the suspense payment's refund
+    # rejected (RefundRejected, SuspenseRefundCancelled), requested again and paid (SuspenseRefundRequested,
+    # SuspensePaymentRefunded).
+    digest, kid_1006 = "ab" * 32, app.claim(oslo, "1006").kid
+    bank_file = BankFile.open(
+        id=bank_file_id(app.namespace, digest), on=d(2025, 9, 2), digest=digest, file_format="ocr", format_version="",
+        accounts=["15035976237"], creditors=[oslo], currency="NOK", transactions=2, total=Decimal("1000.00"), size=640,
+        imported_by="import",
+    )  # fmt: skip
+    with app.unit_of_work():
+        for n, reference in enumerate((kid_1006, "77777777")):
+            app.receive_bank_payment(
+                creditor=oslo, reference=reference, structured=True, amount=Decimal("500.00"), ordered=d(2025, 9, 1),
+                on=d(2025, 9, 2), transaction_id=f"ocr:1:{n}", file_digest=digest, file_format="ocr",
+                refund_by="import",
+            )  # fmt: skip
+        bank_file.register_batch(
+            on=d(2025, 9, 2), first=0, counts={"matched": 1, "unmatched": 1, "duplicates": 0},
+            amounts={"matched": Decimal("500.00"), "unmatched": Decimal("500.00"), "duplicates": Decimal("0.00")},
+            surplus=app.claim(oslo, "1006").account.surplus,
+        )  # fmt: skip
+        bank_file.complete_import(on=d(2025, 9, 2))
+        app.save(bank_file)
+    app.reject_refund(refund=refund_id(app.namespace, oslo, "ocr:1:0/refund"), by="lead", on=d(2025, 9, 3),
+                      reason="the debtor asked to keep it for the next invoice", command_id="r-0")  # fmt: skip
+    surplus_refund = app.request_refund(creditor=oslo, on=d(2025, 9, 3), command_id="r-00", by="caseworker",
+                                        payee_key="transaction:ocr:1:0", invoice="1006")  # fmt: skip
+    app.approve_refund(refund=surplus_refund, by="lead", on=d(2025, 9, 3), command_id="r-1")
+    app.pay_out_refunds(refunds=[surplus_refund], message_id="PAIN-1", execution_date=d(2025, 9, 5), by="lead",
+                        on=d(2025, 9, 4))  # fmt: skip
+    first = app.request_refund(creditor=oslo, on=d(2025, 9, 3), command_id="r-2", by="caseworker",
+                               payee_key="transaction:ocr:1:1", reference="77777777")  # fmt: skip
+    app.reject_refund(refund=first, by="lead", reason="the payer has a new invoice coming", on=d(2025, 9, 4),
+                      command_id="r-3")  # fmt: skip
+    again = app.request_refund(creditor=oslo, on=d(2025, 9, 10), command_id="r-4", by="caseworker",
+                               payee_key="transaction:ocr:1:1", reference="77777777")  # fmt: skip
+    app.approve_refund(refund=again, by="lead", on=d(2025, 9, 10), command_id="r-5")
+    app.pay_out_refunds(refunds=[again], message_id="PAIN-2", execution_date=d(2025, 9, 12), by="lead",
+                        on=d(2025, 9, 11))  # fmt: skip
 
 
 def sample_app() -> CollectionApp:

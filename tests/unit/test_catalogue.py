@@ -18,7 +18,7 @@ def test_the_catalogue_lists_every_stored_event_class_of_every_aggregate_in_defi
 
 
 def test_wire_names_are_unique_and_start_with_the_aggregate_name() -> None:
-    assert len(BY_WIRE_NAME) == len(EVENTS) == 34
+    assert len(BY_WIRE_NAME) == len(EVENTS) == 47
     for e in EVENTS:
         assert e.wire_name == e.aggregate.__name__ + e.cls.__name__, e.wire_name
 
@@ -35,6 +35,8 @@ def test_only_creation_events_are_creation_events() -> None:
         "DebtorRegistered",
         "PaymentReferenceAssigned",
         "SuspenseOpened",
+        "BankFileOpened",
+        "RefundRequested",
     ]
 
 

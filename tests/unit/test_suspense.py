@@ -118,3 +118,20 @@ def test_the_scenario_report_lists_money_still_in_suspense() -> None:
     # the runner reads the account of the scenario's creditor from the application it is given
     report = run_scenario(scenario, app)
     assert report["suspense"] == [{"reference": "777", "amount": "300.00", "ordered": "2025-03-18"}]
+
+
+def test_the_ledger_posts_suspense_paid_back_to_its_payer_out_to_the_bank() -> None:
+    app = desk()
+    receive(app, "777", "300.00", date(2025, 3, 20), date(2025, 3, 18), "r1")
+    ident = app.request_refund(creditor=CREDITOR, on=date(2025, 3, 21), command_id="rf1", by="kari",
+                               payee_key="transaction:r1", reference="777")  # fmt: skip
+    held = app.suspense(CREDITOR)
+    app.approve_refund(refund=ident, by="lead", on=date(2025, 3, 21), command_id="ap1")
+    app.pay_out_refunds(refunds=[ident], message_id="M1", execution_date=date(2025, 3, 22), by="lead",
+                        on=date(2025, 3, 22))  # fmt: skip
+    paid = app.suspense(CREDITOR)
+    assert held is not None and paid is not None
+    assert [(p.account, p.debit, p.credit, p.kind) for p in suspense_postings(held, paid)] == [
+        ("suspense", Decimal("300.00"), Decimal(0), "suspense_refund"),
+        ("bank", Decimal(0), Decimal("300.00"), "suspense_refund"),
+    ]

@@ -74,6 +74,7 @@ def provider_config(settings: Settings) -> dict[str, Any]:
         "complaints_board": {},
         "auditor": {},
         "billing_system": {settings.oidc_municipality_claim: "${municipality}"},
+        "bank_integration": {settings.oidc_office_claim: "${office}"},
     }
     by_role = [
         {

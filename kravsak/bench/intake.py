@@ -1,0 +1,254 @@
+"""The bank-file stage of `make bench`, or on its own: `python -m kravsak.bench.intake [--quick]`.
+
+Importing a 100 000-transaction Nets OCR giro file and a camt.054 file of the same size into the event store
+through the one import path (``intake.importer.import_file``: check the whole file, then register its
+transactions in batches, each one transaction of the event store with the file's checkpoint): transactions/s
+from the first byte read to the last batch stored, and the peak resident memory of the importing process.
+Target ≥ 5 000 transactions/s. Memory must be flat in the file's size: the same import of a file a tenth the
+size is the baseline of the memory figure (peak at 100 000 over peak at 10 000; target < 1.5).
+
+Each import runs in a fresh Python process (so one measurement's memory cannot hide another's) against an
+event store of its own (PostgreSQL schema ``bench_<tag>_intake_<n>``, dropped at the end) holding one
+Norwegian creditor with 2 000 open claims; 98 % of the transactions pay one of them by KID, 2 % name a KID
+no claim carries (suspense).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from domain.application import CollectionApp
+from domain.kid import KidAlgorithm, make_kid
+from intake.accounts import norwegian_iban
+from intake.write import BankPayment
+from kravsak import logs
+from kravsak.bench.figures import RESULTS_DIR, Figure, Target, fmt_number
+from kravsak.bench.report import console, print_report
+from kravsak.bench.scratch import create_event_store, drop_event_store
+from kravsak.settings import Settings, load_settings, office_secret
+
+TARGETS = {
+    "intake_ocr": Target(">=", 5_000, "transactions/s"),
+    "intake_camt054": Target(">=", 5_000, "transactions/s"),
+    "intake_memory_growth": Target("<", 1.5, "× peak memory, 10× the file"),
+}
+CREDITOR, ACCOUNT = "5601", "15035976237"
+CLAIMS = 2_000
+ISSUED, DUE, ON = date(2025, 2, 1), date(2025, 3, 3), date(2025, 4, 1)
+
+
+def _app(settings: Settings, schema: str) -> CollectionApp:
+    return CollectionApp(settings.eventsourcing_env(POSTGRES_SCHEMA=schema), office_secret=office_secret(settings))
+
+
+def kids(claims: int) -> list[str]:
+    return [make_kid(f"{10_000_000 + n:08d}", KidAlgorithm.MOD10) for n in range(claims)]
+
+
+def setup(settings: Settings, schema: str, claims: int) -> None:
+    """One creditor, one debtor, ``claims`` open invoices of 10 000 000.00 (no payment settles one)."""
+    create_event_store(settings.pg_dsn, schema)
+    app = _app(settings, schema)
+    try:
+        app.register_creditor(creditor=CREDITOR, name="Alta", jurisdiction="NO", on=ISSUED, command_id="c")
+        app.register_debtor(office=CREDITOR, ref="D1", kind="person", jurisdiction="NO", on=ISSUED, command_id="d")
+        numbers = kids(claims)
+        for start in range(0, claims, 500):
+            with app.unit_of_work():
+                for n in range(start, min(start + 500, claims)):
+                    app.issue_invoice(creditor=CREDITOR, invoice=f"B{n}", amount=Decimal("10000000.00"), due=DUE,
+                                      claim_type="other", debtor_ref="D1", on=ISSUED, command_id=f"i{n}",
+                                      kid=numbers[n])  # fmt: skip
+    finally:
+        app.close()
+
+
+def payments(count: int, claims: int) -> Iterator[BankPayment]:
+    """``count`` payments ordered over March: 98 % to a claim's KID, 2 % to a KID no claim carries."""
+    numbers = kids(claims)
+    for i in range(count):
+        ordered = date(2025, 3, 1) + timedelta(days=i * 28 // max(count, 1))
+        kid = numbers[i % claims] if i % 50 else make_kid(f"{90_000_000 + i:08d}", KidAlgorithm.MOD10)
+        yield BankPayment(kid, Decimal(10_000 + (i * 7919) % 200_000).scaleb(-2), ordered,
+                          booked=ordered + timedelta(days=1), payer_name="Kari Nordmann",
+                          payer_account="12345678903" if i % 2 else None)  # fmt: skip
+
+
+def write(file_format: str, path: Path, count: int, claims: int) -> None:
+    from intake.write.camt054 import write_camt054
+    from intake.write.ocr import write_ocr
+
+    if file_format == "ocr":
+        write_ocr(path, payments(count, claims), account=ACCOUNT)
+    else:
+        write_camt054(path, payments(count, claims), account=norwegian_iban(ACCOUNT), batch_size=50)
+
+
+def _status(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def measure_one(settings: Settings, schema: str, path: Path, batch: int) -> dict[str, Any]:
+    """One import, in this process (run it in a fresh one)."""
+    from intake.accounts import OfficeAccounts
+    from intake.importer import import_file
+
+    app = _app(settings, schema)
+    before = _status("VmRSS")
+    phases: dict[str, float] = {}
+
+    def progress(phase: str, done: int, total: int) -> None:
+        phases.setdefault(f"{phase}_started", time.perf_counter())
+
+    started = time.perf_counter()
+    report = import_file(app, path, on=ON, by="bench", accounts=OfficeAccounts.of({ACCOUNT: CREDITOR}),
+                         batch_size=batch, progress=progress, payers=_NoPayers())  # fmt: skip
+    done = time.perf_counter()
+    app.close()
+    registered = done - phases.get("import_started", started)
+    return {
+        "transactions": report.transactions,
+        "file_bytes": os.path.getsize(path),
+        "matched": report.counts["matched"],
+        "unmatched": report.counts["unmatched"],
+        "reconciled": report.reconciled,
+        "seconds": round(done - started, 3),
+        "check_seconds": round(phases.get("import_started", started) - started, 3),
+        "register_seconds": round(registered, 3),
+        "transactions_per_s": round(report.transactions / (done - started)),
+        "register_per_s": round(report.transactions / registered) if registered else None,
+        "rss_before_bytes": before,
+        "peak_rss_bytes": _status("VmHWM"),
+    }
+
+
+class _NoPayers:
+    """The payers' table is beside the measurement (one INSERT per batch); the bench leaves it out."""
+
+    def remember(self, rows: list[tuple[str, str | None, str | None, str | None]]) -> None:
+        return None
+
+
+def _run(
+    settings: Settings, tag: str, n: int, file_format: str, count: int, batch: int, folder: Path
+) -> dict[str, Any]:
+    schema = f"bench_{tag}_intake_{n}"
+    path = folder / f"{file_format}-{count}.{'ocr' if file_format == 'ocr' else 'xml'}"
+    console.print(f"intake: {count} {file_format} transactions: set-up ({CLAIMS} claims), file, import")
+    setup(settings, schema, CLAIMS)
+    write(file_format, path, count, CLAIMS)
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "kravsak.bench.intake", "--measure", str(path), "--schema", schema,
+             "--batch", str(batch)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if out.returncode:
+            raise RuntimeError(f"the import of {path.name} failed: {out.stderr.strip()[-2000:]}")
+        result: dict[str, Any] = json.loads(out.stdout)
+    finally:
+        drop_event_store(settings.pg_dsn, schema)
+        path.unlink(missing_ok=True)
+    result["format"] = file_format
+    console.print(
+        f"intake: {file_format} {count}: {fmt_number(result['transactions_per_s'])} transactions/s, "
+        f"peak {result['peak_rss_bytes'] / 2**20:.0f} MiB"
+    )
+    return result
+
+
+def measure(settings: Settings, *, quick: bool = False, batch: int = 500, size: int | None = None) -> dict[str, Any]:
+    size = size or (20_000 if quick else 100_000)
+    tag = uuid.uuid4().hex[:8]
+    with tempfile.TemporaryDirectory(prefix="kravsak-bench-intake-") as scratch:
+        folder = Path(scratch)
+        ocr = _run(settings, tag, 1, "ocr", size, batch, folder)
+        camt = _run(settings, tag, 2, "camt054", size, batch, folder)
+        small = _run(settings, tag, 3, "ocr", size // 10, batch, folder)
+    return {"ocr": ocr, "camt054": camt, "ocr_small": small, "sizes": {"transactions": size, "batch": batch}}
+
+
+def figures(raw: dict[str, Any]) -> list[Figure]:
+    out = []
+    for name in ("ocr", "camt054"):
+        r = raw[name]
+        out.append(
+            Figure(
+                f"intake_{name}",
+                r["transactions_per_s"],
+                "transactions/s",
+                f"{fmt_number(r['transactions_per_s'])} transactions/s\n({r['transactions']} in {r['seconds']} s, "
+                f"check {r['check_seconds']} s; peak {r['peak_rss_bytes'] / 2**20:.0f} MiB)",
+                baseline=r["register_per_s"],
+                baseline_shown=f"registration alone: {fmt_number(r['register_per_s'])} transactions/s",
+                target=TARGETS[f"intake_{name}"],
+                missed_because=None if r["reconciled"] else "the file total did not reconcile",
+                details=r,
+            )
+        )
+    big, small = raw["ocr"], raw["ocr_small"]
+    growth = big["peak_rss_bytes"] / small["peak_rss_bytes"] if small["peak_rss_bytes"] else None
+    out.append(
+        Figure(
+            "intake_memory_growth",
+            growth,
+            "× peak memory, 10× the file",
+            f"peak {big['peak_rss_bytes'] / 2**20:.0f} MiB at {big['transactions']} vs "
+            f"{small['peak_rss_bytes'] / 2**20:.0f} MiB at {small['transactions']} ({growth or 0:.2f}×)",
+            target=TARGETS["intake_memory_growth"],
+            details={"large": big, "small": small},
+        )
+    )
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m kravsak.bench.intake", description=(__doc__ or "").split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="20 000 transactions: a smoke run")
+    parser.add_argument("--batch", type=int, default=500, help="transactions per stored batch")
+    parser.add_argument("--size", type=int, help="transactions per file (default 100 000; --quick 20 000)")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="folder of the result JSON")
+    parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--schema", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    logs.configure("console", level=os.environ.get("KRAVSAK_LOG_LEVEL", "WARNING"))
+    settings = load_settings()
+    if args.measure:
+        print(json.dumps(measure_one(settings, args.schema, args.measure, args.batch)))
+        return 0
+    from kravsak.bench.figures import result_document
+    from kravsak.bench.main import machine_info
+
+    started = datetime.now(UTC)
+    machine = machine_info(settings)
+    raw = measure(settings, quick=args.quick, batch=args.batch, size=args.size)
+    machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    found = figures(raw)
+    document = result_document(
+        started=started, wall_seconds=(datetime.now(UTC) - started).total_seconds(), machine=machine,
+        figures=found, sizes={**raw["sizes"], "quick": args.quick},
+    )  # fmt: skip
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"{started.date().isoformat()}-intake.json"
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=str) + "\n")
+    print_report(document, found, path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

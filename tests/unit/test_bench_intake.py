@@ -1,0 +1,28 @@
+"""The bank-file stage's figures are judged against the issue's targets; an unreconciled import never passes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kravsak.bench.intake import figures, payments
+
+
+def run(per_s: float, peak_mib: float, reconciled: bool = True, transactions: int = 100_000) -> dict[str, Any]:
+    return {"transactions": transactions, "transactions_per_s": per_s, "register_per_s": per_s * 1.2,
+            "seconds": transactions / per_s, "check_seconds": 1.0, "peak_rss_bytes": peak_mib * 2**20,
+            "reconciled": reconciled}  # fmt: skip
+
+
+def test_rate_and_flat_memory_are_judged_against_their_targets() -> None:
+    ocr, camt, memory = figures({"ocr": run(6_000, 120), "camt054": run(5_000, 125),
+                                 "ocr_small": run(6_000, 110, transactions=10_000)})  # fmt: skip
+    assert (ocr.met, camt.met, memory.met) == (True, True, True)
+    slow, unreconciled, growing = figures({"ocr": run(4_999, 400), "camt054": run(9_000, 125, reconciled=False),
+                                           "ocr_small": run(6_000, 110, transactions=10_000)})  # fmt: skip
+    assert (slow.met, unreconciled.met, growing.met) == (False, False, False)
+
+
+def test_the_files_pay_claims_by_kid_and_some_go_to_suspense() -> None:
+    made = list(payments(100, claims=10))
+    assert len({p.reference for p in made}) == 12  # 10 claims' KIDs and two unknown
+    assert all(p.amount > 0 for p in made)
