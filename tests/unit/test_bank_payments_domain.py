@@ -21,8 +21,8 @@ DIGEST = "cd" * 32
 ON = date(2025, 3, 20)
 
 
-def desk() -> CollectionApp:
-    app = CollectionApp()
+def desk(app: CollectionApp | None = None) -> CollectionApp:
+    app = app if app is not None else CollectionApp()
     app.register_creditor(creditor=CREDITOR, name="T", jurisdiction="NO", on=date(2025, 1, 1), command_id="c")
     app.register_debtor(office=CREDITOR, ref="D1", kind="person", jurisdiction="NO", on=date(2025, 1, 1),
                         command_id="d")  # fmt: skip
@@ -221,13 +221,7 @@ def test_the_refund_worklist_shows_only_the_offices_own_refunds_in_a_shared_stor
     env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "shared.sqlite")}
     offices = []
     for n in range(2):
-        app = CollectionApp(env, namespace=uuid4(), office_secret=b"t" * 32)
-        app.register_creditor(creditor=CREDITOR, name="T", jurisdiction="NO", on=date(2025, 1, 1), command_id="c")
-        app.register_debtor(office=CREDITOR, ref="D1", kind="person", jurisdiction="NO", on=date(2025, 1, 1),
-                            command_id="d")  # fmt: skip
-        app.issue_invoice(creditor=CREDITOR, invoice="A", amount=Decimal("1000.00"), due=date(2025, 3, 3),
-                          claim_type="barnehage", debtor_ref="D1", on=date(2025, 2, 1), command_id="i",
-                          kid="12344")  # fmt: skip
+        app = desk(CollectionApp(env, namespace=uuid4(), office_secret=b"t" * 32))
         landed = bank(app, "12344", f"110{n}.00", "ocr:1:5", ordered=date(2025, 3, 3))
         offices.append((app, landed.refund))
     for app, own in offices:
