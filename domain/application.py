@@ -29,6 +29,7 @@ from domain.claim import Claim, claim_id, estate_status
 from domain.errors import CommandRefused, ErrorCode, Refusals, invalid
 from domain.identity import InvalidIdentity, opaque_debtor_id, validate_identity
 from domain.inputs import (
+    NOTE,
     check_complaint_outcome,
     check_deferral,
     check_installments,
@@ -40,6 +41,7 @@ from domain.inputs import (
     check_service,
     check_write_off,
     objection_outcome,
+    reason_code,
     require_amount,
 )
 from domain.kid import InvalidKid, KidAlgorithm, KidScheme, validate_payment_reference
@@ -913,6 +915,7 @@ class CollectionApp(Application[UUID]):
         policy = CollectionPolicy.from_dict(cred.policy)
 
         def act(c: Claim, r: Rules) -> None:
+            check_notice(r, notice, deadline, on)  # before the channel, which knows only real notices
             d = self._load(UUID(c.debtor_id), Debtor)
             assert d is not None
             chosen = self._given_channel(channel, notice) if channel else self._channel(d, notice)
@@ -1288,6 +1291,16 @@ class CollectionApp(Application[UUID]):
                 ErrorCode.UNKNOWN_INVOICE, f"invoice {invoice} is not registered for creditor {creditor}"
             )
         return c
+
+    def reason_notes(self, case_id: UUID) -> dict[str, str]:
+        """The reasons people wrote on a case (write-downs, credit notes, …), by command id: the text the stream
+        carries only as ``note`` (ADR 0023), for a reader the edge allows to see it."""
+        notes: dict[str, str] = {}
+        for event in self.events.get(case_id):
+            reason = getattr(event, "reason", None)
+            if isinstance(reason, str) and reason_code(reason) == NOTE:
+                notes[str(getattr(event, "command_id", ""))] = reason
+        return notes
 
     def claim_report(self, claim: Claim, day: date) -> dict[str, Any]:
         """The contract's view of one claim on ``day``."""

@@ -265,6 +265,19 @@ def check_arguments(arguments: Mapping[str, Any]) -> None:
 
 
 WRITE_OFF_REASONS = frozenset({"time_barred", "deceased", "bankruptcy", "uneconomic", "other"})
+REASON_CODES: Final = WRITE_OFF_REASONS | frozenset(
+    {"credit note", "objection upheld", "surplus owed back", "belongs to no claim", "payment beyond the balance"}
+)
+"""Reasons the domain itself gives or offers to choose: they travel on the stream as they are. Any other
+reason is text a person typed, and travels as ``NOTE`` (ADR 0023)."""
+NOTE: Final = "note"
+
+
+def reason_code(reason: str) -> str:
+    """The code of a reason: itself when it is one of ``REASON_CODES``, else ``note`` (free text kept apart)."""
+    return reason if reason in REASON_CODES else NOTE
+
+
 COMPLAINT_OUTCOMES = frozenset({"breach", "no_breach"})
 SERVICES = frozenset({"water", "childcare"})
 
@@ -327,7 +340,7 @@ def check_judgment_dates(on: date, decided: date, served: date | None) -> None:
 
 def check_write_off(reason: str) -> None:
     if reason not in WRITE_OFF_REASONS:
-        raise invalid("reason", f"'{reason}' is not one of {', '.join(sorted(WRITE_OFF_REASONS))}")
+        raise invalid("reason", f"is not one of {', '.join(sorted(WRITE_OFF_REASONS))}")
 
 
 def check_reason(reason: str, what: str) -> None:

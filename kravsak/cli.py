@@ -307,6 +307,20 @@ def _reconciliation(settings: Settings) -> list[str]:
     return problems
 
 
+def _reason_notes(settings: Settings, case_id: str) -> dict[str, str]:
+    """The reasons people wrote on the case, from the event store (the stream carries only ``note``; ADR 0023):
+    the person at the terminal runs the office and may read them."""
+    from uuid import UUID
+
+    from domain.application import CollectionApp
+
+    app = CollectionApp(settings.eventsourcing_env())
+    try:
+        return app.reason_notes(UUID(case_id))
+    finally:
+        app.close()
+
+
 @app.command()
 def trail(
     ctx: typer.Context,
@@ -353,7 +367,7 @@ def trail(
                     f"{reference!r} names {len(cases)} cases (several creditors use it)",
                     "give --creditor with the municipality number",
                 )
-            built = dossier.build(cur, cases[0], day)
+            built = dossier.build(cur, cases[0], day, notes=_reason_notes(settings, cases[0]))
             if built is not None:
                 built["letters"] = letters_for_case(cur, cases[0])
         if built is None:
