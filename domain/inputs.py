@@ -143,7 +143,7 @@ def parse_day(field: str, raw: object) -> date:
     try:
         day = date.fromisoformat(text)
     except ValueError:
-        raise invalid(field, f"{text} is not a calendar date") from None
+        raise invalid(field, f"{text} is not an ISO date (no such day in the calendar)") from None
     return require_day(field, day)
 
 
