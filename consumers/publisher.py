@@ -121,6 +121,9 @@ class PublisherOptions:
     producer_batch_bytes: int = 512 * 1024
     delivery_timeout_ms: int = 120_000
     compression: str | None = field(default_factory=lambda: best_compression())
+    digest_key: bytes = envelope.DEVELOPMENT_DIGEST_KEY
+    """Keys the digests of free text on the wire (an objection's); a service's publisher is given one derived
+    from the office secret (``kravsak.settings.publisher_options``), tests and benchmarks use the development key."""
 
     @property
     def position_name(self) -> str:
@@ -417,7 +420,9 @@ class Publisher:
         assert self.app is not None
         event = self.app.mapper.to_domain_event(notification)
         self.parties.learn(event)
-        full_name, record = envelope.event_record(event, position=notification.id, parties=self.parties)
+        full_name, record = envelope.event_record(
+            event, position=notification.id, parties=self.parties, digest_key=self.options.digest_key
+        )
         schema = self.schemas.latest(full_name)
         value = encode(record, schema)
         return _Prepared(

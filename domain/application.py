@@ -7,6 +7,7 @@ plus a ``command_id`` that makes repeating it harmless. A refused command raises
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,13 +22,14 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import JSONTranscoder, Recording, StoredEvent, Transcoding
 from eventsourcing.utils import get_topic
 
-from domain import caseflow
+from domain import caseflow, inputs
 from domain.bank_files import BankFile, bank_file_id
 from domain.channels import Channel, DebtorContact, NoDeliveryChannel, choose_channel, may_carry
 from domain.claim import Claim, claim_id, estate_status
 from domain.errors import CommandRefused, ErrorCode, Refusals, invalid
 from domain.identity import InvalidIdentity, opaque_debtor_id, validate_identity
 from domain.inputs import (
+    NOTE,
     check_complaint_outcome,
     check_deferral,
     check_installments,
@@ -39,6 +41,7 @@ from domain.inputs import (
     check_service,
     check_write_off,
     objection_outcome,
+    reason_code,
     require_amount,
 )
 from domain.kid import InvalidKid, KidAlgorithm, KidScheme, validate_payment_reference
@@ -284,7 +287,10 @@ class CollectionApp(Application[UUID]):
         chosen = policy or default_policy(j)
         if chosen.jurisdiction != j:
             raise invalid("policy", f"a {chosen.jurisdiction} policy cannot serve a {j} creditor")
-        KidScheme(KidAlgorithm(kid_algorithm), kid_length, 4)  # validates the scheme
+        try:
+            KidScheme(KidAlgorithm(kid_algorithm), kid_length, 4)  # validates the scheme
+        except ValueError as e:
+            raise invalid("kid_algorithm", f"no KID scheme {kid_algorithm} of length {kid_length}: {e}") from None
         c = Creditor._create(
             Creditor.Registered,
             id=ident,
@@ -322,10 +328,7 @@ class CollectionApp(Application[UUID]):
         contact: Mapping[str, bool] | None = None,
     ) -> UUID:
         j = self._jurisdiction(jurisdiction)
-        try:
-            debtor_kind = DebtorKind(kind)
-        except ValueError:
-            raise invalid("kind", f"'{kind}' is not person or organisation") from None
+        debtor_kind = inputs.debtor_kind(kind)
         if national_id is not None:
             try:
                 compact = validate_identity(
@@ -915,6 +918,7 @@ class CollectionApp(Application[UUID]):
         policy = CollectionPolicy.from_dict(cred.policy)
 
         def act(c: Claim, r: Rules) -> None:
+            check_notice(r, notice, deadline, on)  # before the channel, which knows only real notices
             d = self._load(UUID(c.debtor_id), Debtor)
             assert d is not None
             chosen = self._given_channel(channel, notice) if channel else self._channel(d, notice)
@@ -1291,6 +1295,16 @@ class CollectionApp(Application[UUID]):
             )
         return c
 
+    def reason_notes(self, case_id: UUID) -> dict[str, str]:
+        """The reasons people wrote on a case (write-downs, credit notes, …), by command id: the text the stream
+        carries only as ``note`` (ADR 0023), for a reader the edge allows to see it."""
+        notes: dict[str, str] = {}
+        for event in self.events.get(case_id):
+            reason = getattr(event, "reason", None)
+            if isinstance(reason, str) and reason_code(reason) == NOTE:
+                notes[str(getattr(event, "command_id", ""))] = reason
+        return notes
+
     def claim_report(self, claim: Claim, day: date) -> dict[str, Any]:
         """The contract's view of one claim on ``day``."""
         rules = rules_for(claim.jurisdiction.value)
@@ -1417,10 +1431,34 @@ class CollectionApp(Application[UUID]):
 
     @staticmethod
     def _jurisdiction(raw: str) -> Jurisdiction:
-        try:
-            return Jurisdiction(raw)
-        except ValueError:
-            raise invalid("jurisdiction", f"'{raw}' is not NO or SE") from None
+        return inputs.jurisdiction(raw)
+
+
+COMMANDS: tuple[str, ...] = (
+    "register_creditor", "change_policy", "register_debtor", "register_death", "register_proklama", "issue_invoice",
+    "credit_invoice", "register_payment", "register_payment_by_reference",
+    "receive_bank_payment", "request_refund", "approve_refund", "reject_refund", "pay_out_refunds",
+    "receive_unmatched_payment", "allocate_suspense", "send_notice", "send_combined_notice",
+    "request_combined_enforcement", "suspend_service", "register_objection", "resolve_objection", "grant_deferral",
+    "agree_payment_plan", "request_enforcement", "register_judgment", "apply_reinstatement", "report_to_estate",
+    "write_off", "write_down", "forgive_principal", "postpone_due", "file_complaint", "decide_complaint",
+    "run_policies",
+)  # fmt: skip
+"""The application's commands: each checks every argument at the domain's edge (``inputs.check_arguments``)
+before it reads or stores anything, whoever calls it (ADR 0023)."""
+
+
+def _checked_at_the_edge(command: Callable[..., T]) -> Callable[..., T]:
+    @functools.wraps(command)
+    def checked(self: CollectionApp, **arguments: Any) -> T:
+        inputs.check_arguments(arguments)
+        return command(self, **arguments)
+
+    return checked
+
+
+for _command in COMMANDS:
+    setattr(CollectionApp, _command, _checked_at_the_edge(getattr(CollectionApp, _command)))
 
 
 def void(_: object) -> None:

@@ -11,7 +11,7 @@ Rounding policy (one place, used everywhere):
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Final
 
 CENT: Final = Decimal("0.01")
@@ -34,20 +34,15 @@ def floor_krone(value: Decimal) -> Decimal:
 
 
 def parse_amount(raw: object, *, field: str, allow_zero: bool = False) -> Decimal:
-    """Parse a user-entered amount. Floats are refused: money is never a float."""
-    if isinstance(raw, float) or isinstance(raw, bool):
-        raise InvalidAmount(f'{field}: money must be a decimal string such as "100.00", not {raw!r}')
+    """Parse a user-entered amount (``domain.inputs.parse_amount``: exact, at most two decimals, no
+    exponent, at most ``MAX_AMOUNT``). Floats are refused: money is never a float."""
+    from domain.errors import CommandRefused
+    from domain.inputs import parse_amount as checked
+
     try:
-        amount = Decimal(str(raw).strip())
-    except (InvalidOperation, ValueError):
-        raise InvalidAmount(f"{field}: {raw!r} is not a decimal amount") from None
-    if not amount.is_finite():
-        raise InvalidAmount(f"{field}: {raw!r} is not a finite amount")
-    if amount != amount.quantize(CENT):
-        raise InvalidAmount(f"{field}: {raw!r} has more than two decimals (whole øre/öre only)")
-    if amount < 0 or (amount == 0 and not allow_zero):
-        raise InvalidAmount(f"{field}: {raw!r} must be {'zero or ' if allow_zero else ''}greater than zero")
-    return amount.quantize(CENT)
+        return checked(field, raw, allow_zero=allow_zero)
+    except CommandRefused as refused:
+        raise InvalidAmount(refused.message) from None
 
 
 def fmt(amount: Decimal) -> str:

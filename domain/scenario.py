@@ -16,8 +16,9 @@ import yaml
 
 from domain.application import CollectionApp
 from domain.errors import CommandRefused, ErrorCode, invalid
+from domain.inputs import parse_amount, parse_day
 from domain.kid import InvalidKid
-from domain.money import InvalidAmount, fmt, parse_amount
+from domain.money import InvalidAmount, fmt
 from domain.policy import CollectionPolicy, default_policy
 from domain.records import Installment
 from domain.rules.parameters import ParameterError
@@ -145,21 +146,13 @@ class _Args:
         value = self.raw.get(name, default)
         if value is None:
             raise invalid(name, "is required (an ISO date)")
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(str(value))
-        except ValueError:
-            raise invalid(name, f"{value!r} is not an ISO date") from None
+        return parse_day(name, value)
 
     def optional_day(self, name: str) -> date | None:
         return self.day(name) if self.has(name) else None
 
     def amount(self, name: str) -> Decimal:
-        try:
-            return parse_amount(self.raw.get(name), field=name)
-        except InvalidAmount as e:
-            raise invalid(name, str(e).split(": ", 1)[-1]) from None
+        return parse_amount(name, self.raw.get(name))
 
     def flag(self, name: str, default: bool) -> bool:
         value = self.raw.get(name, default)
@@ -191,6 +184,11 @@ class ScenarioRunner:
         return self._report(report_on)
 
     def _setup(self, on: date) -> None:
+        """The creditor and the debtors, in ONE save: a refused debtor leaves no creditor behind."""
+        with self.app.unit_of_work():
+            self._register_parties(on)
+
+    def _register_parties(self, on: date) -> None:
         s, app = self.s, self.app
         policy = None
         if s.policy:

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import yaml
 
 from domain.errors import CommandRefused, ErrorCode, invalid
+from domain.inputs import parse_day
 
 JURISDICTIONS: Final = ("NO", "SE")
 DEBTOR_KINDS: Final = ("person", "organisation")
@@ -138,16 +139,12 @@ def check_date(field: str, value: Any) -> None:
         raise invalid(field, f"{str(value)!r} is not a calendar date")
     if isinstance(value, datetime):
         raise invalid(field, f"{value.isoformat()!r} is a timestamp; give an ISO date (YYYY-MM-DD)")
-    if isinstance(value, date):
-        return
-    try:
-        date.fromisoformat(str(value))
-    except ValueError:
-        raise invalid(field, f"{value!r} is not an ISO date (YYYY-MM-DD)") from None
+    parse_day(field, value)
 
 
 def check_amount(field: str, value: Any) -> None:
-    """An exact decimal: a string of digits with an optional point and decimals, or a whole number."""
+    """An exact decimal: a string of digits with an optional point and decimals, or a whole number. Its value
+    (positive, two decimals, at most ``MAX_AMOUNT``) is the command's to check: a refused step, not a bad file."""
     if isinstance(value, bool) or value is None:
         raise invalid(field, f'{value!r} is not an amount; give a decimal string such as "1000.50"')
     if isinstance(value, float):
@@ -155,7 +152,7 @@ def check_amount(field: str, value: Any) -> None:
     if isinstance(value, int):
         return
     if not isinstance(value, str) or not EXACT_DECIMAL.fullmatch(value):
-        raise invalid(field, f'{value!r} is not an exact decimal amount (digits, a point, decimals: "1000.50")')
+        raise invalid(field, f'{value!r:.40} is not an exact decimal amount (digits, a point, decimals: "1000.50")')
 
 
 def check_step(step: Mapping[str, Any]) -> None:

@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from kravsak import logs, stack, wiring  # noqa: F401 - wiring: the edges' read models run with the core ones
-from kravsak.errors import KravsakError
+from kravsak.errors import KravsakError, option_day
 from kravsak.settings import ENV_VARS, Settings, load_settings, redact_dsn
 from kravsak.stack import ServiceState
 
@@ -307,6 +307,20 @@ def _reconciliation(settings: Settings) -> list[str]:
     return problems
 
 
+def _reason_notes(settings: Settings, case_id: str) -> dict[str, str]:
+    """The reasons people wrote on the case, from the event store (the stream carries only ``note``; ADR 0023):
+    the person at the terminal runs the office and may read them."""
+    from uuid import UUID
+
+    from domain.application import CollectionApp
+
+    app = CollectionApp(settings.eventsourcing_env())
+    try:
+        return app.reason_notes(UUID(case_id))
+    finally:
+        app.close()
+
+
 @app.command()
 def trail(
     ctx: typer.Context,
@@ -317,7 +331,6 @@ def trail(
     output: Annotated[Path | None, typer.Option("--out", help="write to this file instead of stdout")] = None,
 ) -> None:
     """The case dossier for the complaints board: claim, steps, payments, objections, findings."""
-    import datetime as dt
 
     import psycopg
 
@@ -330,10 +343,7 @@ def trail(
     with friendly_errors():
         if format not in ("json", "html"):
             raise KravsakError(f"--format {format!r} is neither json nor html", "give --format json or --format html")
-        try:
-            day = dt.date.fromisoformat(on) if on else dt.date.today()
-        except ValueError:
-            raise KravsakError(f"--on {on!r} is not an ISO date", "give a date such as 2025-04-11") from None
+        day = option_day("--on", on)
         if output is not None and not output.parent.is_dir():
             raise KravsakError(
                 f"--out {output}: the folder {output.parent} does not exist", "create it first, or write elsewhere"
@@ -357,7 +367,7 @@ def trail(
                     f"{reference!r} names {len(cases)} cases (several creditors use it)",
                     "give --creditor with the municipality number",
                 )
-            built = dossier.build(cur, cases[0], day)
+            built = dossier.build(cur, cases[0], day, notes=_reason_notes(settings, cases[0]))
             if built is not None:
                 built["letters"] = letters_for_case(cur, cases[0])
         if built is None:
@@ -430,7 +440,6 @@ def clock_command(
     schema: Annotated[str, typer.Option(help="PostgreSQL schema of the clocks")] = "kravsak_automate",
 ) -> None:
     """Show, set or advance a simulated business clock shared by `kravsak automate --clock simulated`."""
-    import datetime as dt
 
     from consumers.automate import SimulatedClock
 
@@ -439,12 +448,7 @@ def clock_command(
         simulated = SimulatedClock(settings.pg_dsn, name, schema=schema)
         try:
             if set_to is not None:
-                try:
-                    simulated.set(dt.date.fromisoformat(set_to))
-                except ValueError:
-                    raise KravsakError(
-                        f"--set {set_to!r} is not an ISO date", "give a date such as 2025-01-01"
-                    ) from None
+                simulated.set(option_day("--set", set_to))
             if advance:
                 simulated.advance(advance)
             out.print(f"simulated clock {name}: {simulated.today().isoformat()}")

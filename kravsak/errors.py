@@ -8,9 +8,22 @@ keeps its traceback.
 
 from __future__ import annotations
 
-from domain.errors import ServiceError
+from datetime import date
+
+from domain.errors import CommandRefused, ServiceError
+from domain.inputs import parse_day
 
 KravsakError = ServiceError
+
+
+def option_day(option: str, raw: str | None) -> date:
+    """A command-line option's day: strictly ISO (``domain.inputs.parse_day``); today when not given."""
+    if raw is None:
+        return date.today()
+    try:
+        return parse_day(option, raw)
+    except CommandRefused as refused:
+        raise KravsakError(refused.message, "give a date such as 2025-04-11") from None
 
 
 class SettingsError(KravsakError):

@@ -22,7 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from kravsak.errors import KravsakError
+from kravsak.errors import KravsakError, option_day
 from kravsak.settings import Settings, office_secret
 
 if TYPE_CHECKING:
@@ -60,12 +60,7 @@ def _errors() -> Iterator[None]:
 
 
 def _day(raw: str | None) -> date:
-    if raw is None:
-        return date.today()
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise KravsakError(f"{raw!r} is not an ISO date", "give a date such as 2025-04-11") from None
+    return option_day("--on", raw)
 
 
 def _app(settings: Settings) -> CollectionApp:

@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kravsak import wiring  # noqa: F401 - the letters projection runs with the others
-from kravsak.errors import KravsakError
+from kravsak.errors import KravsakError, option_day
 from kravsak.settings import Settings, key_provider, office_secret
 
 debtors_app = typer.Typer(help="The debtor register: register, show, erase; the debtor stream.", no_args_is_help=True)
@@ -58,12 +58,7 @@ def _errors() -> Iterator[None]:
 
 
 def _day(raw: str | None) -> date:
-    if raw is None:
-        return date.today()
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise KravsakError(f"{raw!r} is not an ISO date", "give a date such as 2025-04-11") from None
+    return option_day("--on", raw)
 
 
 @contextmanager

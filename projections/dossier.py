@@ -16,6 +16,7 @@ instalment "paid", "missed" or "falls due", a step recorded after ``as_of`` mark
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -23,6 +24,7 @@ from typing import Any
 
 from psycopg import Cursor
 
+from domain.inputs import NOTE
 from projections import audit_trail, ledger, limitation
 from projections.base import schema_name
 
@@ -306,12 +308,19 @@ def _plans(steps: list[dict[str, Any]], as_of: date) -> list[dict[str, Any]]:
     return plans
 
 
-def build(cur: Cursor[Any], case_id: str, day: date, *, suffix: str = "") -> dict[str, Any] | None:
-    """Everything the board needs about one case on ``day``, as plain JSON values."""
+def build(
+    cur: Cursor[Any], case_id: str, day: date, *, suffix: str = "", notes: Mapping[str, str] | None = None
+) -> dict[str, Any] | None:
+    """Everything the board needs about one case on ``day``, as plain JSON values. ``notes``: the reasons people
+    wrote, by command id (``CollectionApp.reason_notes``), which the stream carries only as ``note``; given by
+    an edge whose reader may see them, they replace the code (ADR 0023)."""
     audit_schema = schema_name("audit", suffix=suffix)
     rows = audit_trail.trail(cur, audit_schema, case_id)
     if not rows:
         return None
+    for row in rows:
+        if notes and row["detail"].get("reason") == NOTE and row["command_id"] in notes:
+            row["detail"] = {**row["detail"], "reason": notes[row["command_id"]]}
     figures = ledger.claim_view(cur, schema_name("ledger", suffix=suffix), case_id, day, full=True) or {}
     first = rows[0]
     invoiced = first["detail"]

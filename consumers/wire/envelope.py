@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import hmac
 import json
 import types
 from collections import OrderedDict
@@ -63,6 +64,7 @@ from domain.bank_files import BankFile
 from domain.catalogue import BASE_ATTRIBUTES, EVENTS, StoredEvent, stored_event
 from domain.channels import DebtorContact
 from domain.claim import Claim
+from domain.inputs import reason_code
 from domain.parties import Creditor, Debtor
 from domain.references import PaymentReference
 from domain.refunds import Refund
@@ -142,7 +144,11 @@ class Kind(StrEnum):
     CONTACT = "contact"
     """``dict[str, bool]`` over ``DebtorContact``'s fields -> record of all six booleans."""
     FREE_TEXT = "free_text"
-    """Free text a person typed (it may name people or places) -> only its SHA-256, never the text."""
+    """Free text a person typed (it may name people or places) -> only its HMAC-SHA256 keyed by the office's
+    digest key (``digest_key``), never the text; a bare SHA-256 of a short text is reversed by a dictionary."""
+    REASON = "reason"
+    """A reason a person may have typed -> its code (``domain.inputs.reason_code``): a code of the domain's
+    vocabulary as it is, any other text as ``note`` (the text stays in the event store, ADR 0023)."""
 
 
 # Attributes typed ``Any`` inside: their shape is known only by name, so it is listed here.
@@ -153,11 +159,30 @@ _SHAPED: Mapping[tuple[str, str], Kind] = {
     ("CreditorPolicyChanged", "policy"): Kind.POLICY_JSON,
     ("DebtorRegistered", "contact"): Kind.CONTACT,
     ("ClaimObjectionRegistered", "text"): Kind.FREE_TEXT,
+    **{
+        (event, "reason"): Kind.REASON
+        for event in (
+            "ClaimCreditNoteIssued",
+            "ClaimWrittenDown",
+            "ClaimWrittenDownInAccounts",
+            "ClaimWrittenOff",
+            "RefundRequested",
+            "RefundRejected",
+        )
+    },  # fmt: skip
 }
 # Wire names say the unit: ``fee`` travels as ``fee_minor``, ``policy`` as ``policy_json``.
-_WIRE_SUFFIX: Mapping[Kind, str] = {Kind.MONEY: "_minor", Kind.POLICY_JSON: "_json", Kind.FREE_TEXT: "_sha256"}
-FREE_TEXT_PREFIX = "sha256:"
-"""A free text read back from the wire: the text stays in the event store, the stream has its digest."""
+_WIRE_SUFFIX: Mapping[Kind, str] = {Kind.MONEY: "_minor", Kind.POLICY_JSON: "_json", Kind.FREE_TEXT: "_hmac"}
+FREE_TEXT_PREFIX = "hmac:"
+"""A free text read back from the wire: the text stays in the event store, the stream has its keyed digest."""
+OLD_FREE_TEXT_PREFIX = "sha256:"
+"""A free text read back from an event published before ADR 0023 (its bare SHA-256, ``<attribute>_sha256``)."""
+RETIRED_FIELDS: Mapping[str, tuple[str, ...]] = {"ClaimObjectionRegistered": ("text_sha256",)}
+"""Fields of earlier schema versions that no event fills any more: still sent, empty, so that a reader of the
+earlier version (where they have no default) reads new events (FULL_TRANSITIVE)."""
+DEVELOPMENT_DIGEST_KEY = b"kravsak-development-digest-key-not-a-secret"
+"""Keys the free-text digests where no office secret is given (tests, benchmarks); the publisher a service runs
+is given one derived from the office secret (``kravsak.settings.publisher_options``)."""
 CONTACT_FLAGS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(DebtorContact))
 INSTALLMENT_KEYS = ("due", "amount")
 WAIVED_ITEM_KEYS = ("command_id", "kind", "amount", "reason")
@@ -272,6 +297,7 @@ def _kind_of(event_name: str, attribute: str, hint: Any) -> tuple[Kind, bool]:
             Kind.POLICY_JSON: dict[str, Any],
             Kind.CONTACT: dict[str, bool],
             Kind.FREE_TEXT: str,
+            Kind.REASON: str,
         }[shaped]
         if hint != expected:
             raise UnmappableEvent(f"{where}: declared {hint!r}, the wire form expects {expected!r}")
@@ -291,11 +317,14 @@ def _kind_of(event_name: str, attribute: str, hint: Any) -> tuple[Kind, bool]:
 # --- domain event -> record -------------------------------------------------------------------
 
 
-def event_record(event: Event, *, position: int, parties: PartyLookup | None = None) -> tuple[str, Record]:
+def event_record(
+    event: Event, *, position: int, parties: PartyLookup | None = None, digest_key: bytes = DEVELOPMENT_DIGEST_KEY
+) -> tuple[str, Record]:
     """The schema full name and the Avro record of a domain event at notification ``position``.
 
     ``parties`` supplies the creditor and debtor of claim and creditor events that do not carry
-    them (see the module docstring); a ``PartyIndex`` fed with the log in order does.
+    them (see the module docstring); a ``PartyIndex`` fed with the log in order does. ``digest_key``
+    keys the digests of free text (``Kind.FREE_TEXT``).
     """
     event_type = event_type_of(event)
     what = f"{type(event).__qualname__} at notification position {position}"
@@ -305,14 +334,16 @@ def event_record(event: Event, *, position: int, parties: PartyLookup | None = N
             f"{get_topic(type(event))} has no schema in schemas/; stop and add one, do not skip it"
         )
     try:
-        return event_type.full_name, _record(event_type, event, position, parties)
+        return event_type.full_name, _record(event_type, event, position, parties, digest_key)
     except UnmappableEvent as exc:
         raise UnmappableEvent(f"{event_type.name} ({what}): {exc}") from None
     except (TypeError, ValueError, KeyError, ArithmeticError) as exc:
         raise UnmappableEvent(f"{event_type.name} ({what}): {type(exc).__name__}: {exc}") from exc
 
 
-def _record(event_type: EventType, event: Event, position: int, parties: PartyLookup | None) -> Record:
+def _record(
+    event_type: EventType, event: Event, position: int, parties: PartyLookup | None, digest_key: bytes
+) -> Record:
     values = vars(event)
     known = parties_of(event) or (parties(event.originator_id) if parties is not None else None)
     if known is None:
@@ -340,10 +371,22 @@ def _record(event_type: EventType, event: Event, position: int, parties: PartyLo
     for spec in event_type.fields:
         value = values[spec.attribute]
         try:
+            if spec.kind is Kind.FREE_TEXT:
+                record[spec.wire_name] = free_text_digest(_str(value), digest_key)
+                continue
             record[spec.wire_name] = None if value is None and spec.nullable else _to_wire(spec.kind, value)
         except (UnmappableEvent, TypeError, ValueError, ArithmeticError) as exc:
             raise UnmappableEvent(f"attribute {spec.attribute}={value!r}: {exc}") from None
+    for retired in RETIRED_FIELDS.get(event_type.name, ()):
+        record[retired] = ""
     return record
+
+
+def free_text_digest(text: str, key: bytes) -> str:
+    """HMAC-SHA256 (hex) of a free text, keyed: equal texts give equal digests, a dictionary gives nothing."""
+    if not key:
+        raise UnmappableEvent("a free-text digest needs a key (the office's digest key)")
+    return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def _effective_attribute(event_type: EventType) -> str:
@@ -437,8 +480,8 @@ def _to_wire(kind: Kind, value: Any) -> Any:
         ]
     if kind is Kind.POLICY_JSON:
         return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    if kind is Kind.FREE_TEXT:
-        return hashlib.sha256(_str(value).encode("utf-8")).hexdigest()
+    if kind is Kind.REASON:
+        return reason_code(_str(value))
     if kind is Kind.CONTACT:
         if not isinstance(value, Mapping) or not set(value) <= set(CONTACT_FLAGS):
             raise UnmappableEvent(f"contact flags must be among {', '.join(CONTACT_FLAGS)}")
@@ -528,6 +571,9 @@ def domain_values(record: Mapping[str, Any]) -> dict[str, Any]:
         values[attribute] = record[envelope_field]
     for spec in event_type.fields:
         value = record[spec.wire_name]
+        if spec.kind is Kind.FREE_TEXT and not value and record.get(f"{spec.attribute}_sha256"):
+            values[spec.attribute] = OLD_FREE_TEXT_PREFIX + record[f"{spec.attribute}_sha256"]
+            continue
         values[spec.attribute] = None if value is None and spec.nullable else _from_wire(spec.kind, value)
     return {attribute: values[attribute] for attribute in event_type.attributes}
 

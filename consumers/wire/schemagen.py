@@ -27,6 +27,7 @@ from consumers.wire.envelope import (
     ENVELOPE_FIELDS,
     MONEY_COMPONENTS,
     NAMESPACE,
+    RETIRED_FIELDS,
     EventType,
     FieldSpec,
     Kind,
@@ -340,6 +341,16 @@ FIELD_DOCS: Mapping[str, str] = {
     "kind": "person or organisation. Consumer rules (e.g. the Swedish consumer limitation period) apply to persons.",
 }
 
+_NOTE = (
+    " or note: a reason a person wrote, which may name people or health; it stays in the event store and the case "
+    "file, never on the stream (ADR 0023)."
+)
+RETIRED_FIELD_DOCS: Mapping[tuple[str, str], str] = {
+    ("ClaimObjectionRegistered", "text_sha256"): (
+        "Retired (ADR 0023): always empty. Events published before it carried the objection text's bare SHA-256 "
+        "here; see text_hmac."
+    ),
+}
 _FILE_DIGEST = "SHA-256 (hex) of the bank file the money came in; null when it did not come in a bank file."
 _FILE_FORMAT = "Format of that bank file: ocr (Nets OCR giro), camt054 (ISO 20022) or bgmax (Bankgirot); else null."
 _TRANSACTION = (
@@ -424,10 +435,12 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
     ("RefundRequested", "payee_key"): "Where the payee's name and account are kept, outside the event stream "
     '(e.g. "transaction:<bank transaction id>").',
     ("RefundRequested", "requested_by"): "Who requested the refund (a login name or the import's service name).",
-    ("RefundRequested", "reason"): "Why the money is paid back.",
+    ("RefundRequested", "reason"): (
+        "Why the money is paid back: surplus owed back, belongs to no claim, payment beyond the balance" + _NOTE
+    ),
     ("RefundApproved", "approved_by"): "Who approved the refund: never the person who requested it.",
     ("RefundRejected", "rejected_by"): "Who rejected the refund.",
-    ("RefundRejected", "reason"): "Why the refund is rejected.",
+    ("RefundRejected", "reason"): "Why the refund is rejected: note" + _NOTE.removeprefix(" or note"),
     ("RefundPaidOut", "message_id"): "Message id (MsgId) of the pain.001 credit-transfer file.",
     ("RefundPaidOut", "amount"): f"Amount paid back, {_MONEY}.",
     ("RefundPaidOut", "execution_date"): "Requested execution date of the transfer (ReqdExctnDt).",
@@ -464,14 +477,14 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
         "recorded before version 2: then the day it was decided (effective_date)."
     ),
     ("ClaimCreditNoteIssued", "amount"): f"Principal credited, {_MONEY}.",
-    ("ClaimCreditNoteIssued", "reason"): 'Why the claim was credited, e.g. "credit note" or "objection upheld".',
+    ("ClaimCreditNoteIssued", "reason"): "Why the claim was credited: credit note, objection upheld" + _NOTE,
     ("ClaimWrittenDown", "amount"): f"Principal given up from this day (ettergivelse / eftergift), {_MONEY}.",
     (
         "ClaimWrittenDownInAccounts",
         "amount",
     ): f"Amount written down in the accounts, {_MONEY}; stays as it is when money comes in later.",
     ("ClaimWrittenDownInAccounts", "balance"): f"The claim's balance on the day, {_MONEY} (the debtor still owes it).",
-    ("ClaimWrittenDownInAccounts", "reason"): "Why the claim was written down, as the caseworker recorded it.",
+    ("ClaimWrittenDownInAccounts", "reason"): "Why the claim was written down: a code of the domain" + _NOTE,
     ("ClaimDuePostponed", "previous_due"): "The due date before this uppskov.",
     ("ClaimDuePostponed", "due"): "The new due date (NO forfallsdato, SE förfallodag).",
     ("ClaimDuePostponed", "effective_due"): (
@@ -493,7 +506,7 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
         "own guidelines give for carrying it out; when it passes without the step the audit finds "
         "threat_not_carried_out. Null for other notices and in events recorded before version 2."
     ),
-    ("ClaimWrittenDown", "reason"): "Why part of the principal was given up, as the caseworker recorded it.",
+    ("ClaimWrittenDown", "reason"): "Why part of the principal was given up: a code of the domain" + _NOTE,
     ("ClaimWrittenDown", "paid_after"): (
         "What has been paid to each part of the claim after the write-down, and the surplus to refund."
     ),
@@ -557,8 +570,9 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
     ("ClaimLimitationInterrupted", "years"): "Length of the new limitation period in years.",
     ("ClaimLimitationInterrupted", "limitation_date"): "Last day of the limitation period after the interruption.",
     ("ClaimObjectionRegistered", "text"): (
-        "SHA-256 (hex) of the objection text as the caseworker registered it. The text itself may name people "
-        "or places, so it stays in the event store and the case file; the stream carries only its digest."
+        "HMAC-SHA256 (hex) of the objection text as the caseworker registered it, keyed by a key derived from the "
+        "office's secret: equal texts give equal digests, and no dictionary reverses it. The text itself may name "
+        "people or places, so it stays in the event store and the case file; the stream carries only its digest."
     ),
     ("ClaimObjectionResolved", "outcome"): (
         "upheld (the debtor is right: the claim is credited), maintained (the claim stands but is disputed: only "
@@ -695,6 +709,10 @@ def event_schema(event_type: EventType) -> dict[str, Any]:
     """The schema of one event type: the envelope fields, then the event's own."""
     fields = [_field(name, *ENVELOPE[name]) for name in ENVELOPE_FIELDS]
     fields += [_event_field(event_type, spec) for spec in event_type.fields]
+    fields += [
+        {"name": name, "type": "string", "default": "", "doc": RETIRED_FIELD_DOCS[(event_type.name, name)]}
+        for name in RETIRED_FIELDS.get(event_type.name, ())
+    ]
     return {
         "type": "record",
         "name": event_type.name,
@@ -727,6 +745,8 @@ def _event_field(event_type: EventType, spec: FieldSpec) -> dict[str, Any]:
             f"{event_type.name}.{spec.attribute}: no documentation; add it to EVENT_FIELD_DOCS or FIELD_DOCS"
         )
     avro_type = _avro_type(event_type, spec)
+    if spec.kind is Kind.FREE_TEXT:  # added by ADR 0023: events written before it have no such field
+        return {"name": spec.wire_name, "type": avro_type, "default": "", "doc": doc}
     return _field(spec.wire_name, ["null", avro_type] if spec.nullable else avro_type, doc)
 
 
@@ -743,6 +763,7 @@ def _avro_type(event_type: EventType, spec: FieldSpec) -> Any:
         Kind.STRINGS: {"type": "array", "items": "string"},
         Kind.POLICY_JSON: "string",
         Kind.FREE_TEXT: "string",
+        Kind.REASON: "string",
     }
     if kind in simple:
         return _plain(simple[kind])

@@ -14,6 +14,7 @@ from uuid import UUID
 
 import pytest
 
+from consumers.wire.envelope import DEVELOPMENT_DIGEST_KEY
 from kravsak import services
 from kravsak.errors import KravsakError, SettingsError
 from kravsak.settings import (
@@ -21,6 +22,7 @@ from kravsak.settings import (
     automate_clock,
     automate_options,
     env_number,
+    free_text_key,
     load_settings,
     projector_options,
     publisher_options,
@@ -102,6 +104,7 @@ def test_the_services_options_follow_their_variables(tmp_path: Path) -> None:
         "KRAVSAK_AUTOMATE_NAMESPACE": "6ba7b811-9dad-11d1-80b4-00c04fd430c8",
         "KRAVSAK_AUTOMATE_CLOCK": "simulated",
         "KRAVSAK_AUTOMATE_CLOCK_NAME": "demo",
+        "KRAVSAK_OFFICE_SECRET": "b2ZmaWNlLXNlY3JldC1mb3ItdGhlLXNlcnZpY2VzLXRlc3Q=",
     }
     settings = load_settings(env)
 
@@ -111,6 +114,7 @@ def test_the_services_options_follow_their_variables(tmp_path: Path) -> None:
 
     assert (publisher.topic, publisher.batch_size, publisher.lag_log_interval_s) == ("t1", 500, 1.5)
     assert (publisher.pg_schema, publisher.partitions, publisher.replication) == ("es_test", 6, 1)
+    assert publisher.digest_key == free_text_key(settings, env) != DEVELOPMENT_DIGEST_KEY  # keyed by the office
     assert (projector.group, projector.schema_suffix, projector.session_timeout_ms) == ("g1", "_x", 10000)
     assert automate.namespace == UUID("6ba7b811-9dad-11d1-80b4-00c04fd430c8")
     assert automate.event_store_schema == "es_test"

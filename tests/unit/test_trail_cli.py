@@ -46,5 +46,5 @@ def test_trail_with_an_unknown_format_or_date_is_one_line() -> None:
         "error: --format 'pdf' is neither json nor html — fix: give --format json or --format html"
     )
     assert one_line(["trail", "INV-1", "--on", "2024-02-30"]) == (
-        "error: --on '2024-02-30' is not an ISO date — fix: give a date such as 2025-04-11"
+        "error: --on: 2024-02-30 is not an ISO date (no such day in the calendar) — fix: give a date such as 2025-04-11"
     )

@@ -38,7 +38,7 @@ from domain.scenario import run_command
 from web.access import CASEWORK, DEBTOR_ACTS, Access, Target
 from web.api import selfservice
 from web.api.deps import access_of
-from web.api.types import Body, Day, DebtorRef, Flag, InvoiceNo, Money, Municipality, Office, Word
+from web.api.types import Body, Day, DebtorRef, Flag, FreeText, Identifier, InvoiceNo, Money, Municipality, Office, Word
 from web.auth import Role
 from web.problems import PROBLEM_JSON, Problem, from_refusal, invalid_field
 from web.store import StoredResponse
@@ -89,7 +89,7 @@ class SendNotice(ClaimBody):
 
 class RegisterObjection(ClaimBody):
     received: Day | None = None
-    text: str = Field("", max_length=4000)
+    text: Annotated[str, FreeText] = Field("", max_length=4000)
 
 
 class ResolveObjection(ClaimBody):
@@ -185,7 +185,7 @@ class RunPolicies(Body):
 
 class RegisterCreditor(Body):
     creditor: Municipality
-    name: str = Field(min_length=1, max_length=200)
+    name: Annotated[str, FreeText] = Field(min_length=1, max_length=200)
     jurisdiction: Literal["NO", "SE"]
     office: Office
     kid_algorithm: Literal["MOD10", "MOD11"] = "MOD10"
@@ -223,7 +223,9 @@ class ChangePolicy(Body):
 class RegisterDebtor(DebtorBody):
     kind: Literal["person", "organisation"]
     jurisdiction: Literal["NO", "SE"]
-    national_id: str | None = Field(None, max_length=20, description="never stored: only its keyed hash")
+    national_id: Annotated[str, Identifier] | None = Field(
+        None, max_length=20, description="never stored: only its keyed hash"
+    )
     contact: dict[str, Flag] | None = None
 
 

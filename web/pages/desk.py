@@ -294,10 +294,11 @@ def case_context(request: Request, user: User, creditor: str, invoice: str) -> d
         figures = app.claim_report(claim, today)
         version = claim.version
         lost = claim.audit().non_recoverable
+        notes = app.reason_notes(claim.id)  # a caseworker reads the reasons people wrote (ADR 0023)
     with services.cursor() as cur:
         rows = data.claims(cur, case_id=case.case_id)
         row = rows[0] if rows else {"jurisdiction": claim.jurisdiction.value, "creditor_name": creditor}
-        built = dossier_data.build(cur, case.case_id, today)
+        built = dossier_data.build(cur, case.case_id, today, notes=notes)
         if built is not None:
             built["letters"] = letters_for_case(cur, case.case_id)
             for x in built["letters"]:
