@@ -12,18 +12,22 @@ Delivery protocol
   `schema-fingerprint`. Idempotent producer, `acks=all`, at most 5 requests in flight: within
   one producer session a partition never holds a gap or a reordering.
 - **Position.** `kravsak_publisher_position(name, position)` in the event store's schema holds
-  the last notification id published. It moves only after `flush()` and after *every* future of
-  the batch reported success, in one statement. A crash anywhere before that re-sends the batch
-  on restart: at-least-once on the wire, never a loss.
+  the last notification id published or held. It moves only after `flush()` and after *every*
+  future of the batch reported success, in one transaction with the batch's held rows. A crash
+  anywhere before that re-sends the batch on restart: at-least-once on the wire, never a loss.
 - **Duplicates.** A re-sent event carries the same `event-id` header and envelope field; a
   consumer keeps the first copy per event id. A delivery failure replaces the producer and
   re-reads from the stored position, so the first copy of every event of a case still comes in
   the case's order.
 - **An event that cannot be published** (unknown event class, `UnmappableEvent`, a record the
-  schema refuses): the events before it in the batch are published and the position stored up
-  to the one before it; then the publisher stops with `PublisherHalted`, naming the position,
-  event type, aggregate and event id (exit code 3 from `main`). It never skips: fix the
-  envelope or schema and start again; it resumes at that event.
+  schema refuses) holds back *its case only* (``consumers.held``): it goes to
+  `kravsak_publisher_held` with its error, and so does every later event of the same case (the
+  aggregate id, which is the Kafka key), in the transaction that moves the position. Other cases
+  flow on, each in its order; the topic never holds a case's event after one of its own that is
+  missing. `kravsak status` counts held cases, `kravsak publisher held` lists them, and after a fix
+  `kravsak publisher release CASE` asks the active publisher to prepare the case's held events
+  again, in order, at the start of its next round: what now encodes is sent and its rows deleted
+  (a crash in between sends them again: a duplicate, never a gap); what still fails stays held.
 - **Outages.** Kafka down: the producer retries for `delivery_timeout_ms`; after that the batch
   counts as failed and is re-sent from the stored position with back-off. PostgreSQL down: the
   connections are rebuilt with back-off and the position re-read. Neither advances the position.
@@ -59,6 +63,7 @@ from kafka.errors import KafkaError
 from psycopg import sql
 
 from consumers.endpoints import Endpoints
+from consumers.held import WAITING, HeldCase, HeldEvent, HeldTable
 from consumers.topics import CASE_EVENTS_TOPIC, SCHEMAS_TOPIC, case_events_spec, ensure_topics_at, schemas_spec
 from consumers.wire import envelope
 from consumers.wire.codec import AvroSchema, SchemaStore, encode
@@ -71,7 +76,6 @@ bound = structlog.contextvars.bound_contextvars
 POSITION_TABLE = "kravsak_publisher_position"
 EVENTS_TABLE = f"{CollectionApp.name.lower()}_events"
 SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
-HALTED_EXIT_CODE = 3
 
 _TRANSIENT: tuple[type[BaseException], ...] = (
     psycopg.OperationalError,
@@ -81,18 +85,6 @@ _TRANSIENT: tuple[type[BaseException], ...] = (
     KafkaError,
     OSError,
 )
-
-
-class PublisherHalted(ServiceError):
-    """An event that cannot be published: the publisher stopped in front of it."""
-
-    exit_code = HALTED_EXIT_CODE
-
-    def __init__(self, problem: str, fix: str, *, position: int, event_type: str, event_id: str) -> None:
-        super().__init__(problem, fix)
-        self.position = position
-        self.event_type = event_type
-        self.event_id = event_id
 
 
 class DeliveryFailed(KafkaError):  # type: ignore[misc]  # kafka-python is untyped
@@ -132,6 +124,9 @@ class PublishReport:
     position: int = 0
     published: int = 0
     seconds: float = 0.0
+    held: int = 0
+    """Events written to the held table instead of Kafka (a case's failed event and those behind it)."""
+    released: int = 0
     last_partition: int | None = None
     last_offset: int | None = None
 
@@ -223,6 +218,9 @@ class Publisher:
         self.conn: psycopg.Connection[Any] | None = None
         self.producer: Any = None
         self.position = 0
+        self.held_table = HeldTable(options.position_name, options.pg_schema)
+        self.held: dict[str, int] = {}
+        """Held case → its first held notification (the table's content, read on connect)."""
         self.report = PublishReport()
         self._schemas_published = False
         self._last_lag_log = 0.0
@@ -244,16 +242,18 @@ class Publisher:
             self.app.close()
             self.app = None
 
-    def _connect(self, stop: threading.Event) -> bool:
-        """(Re)build what is missing: PostgreSQL connection + lock + position, the app, producer, schemas."""
+    def _connect(self, stop: threading.Event, *, wait: bool = True) -> bool:
+        """(Re)build what is missing: PostgreSQL connection + lock + position, the app, producer, schemas.
+        False: stopped while on standby (or, without ``wait``, another publisher is active)."""
         if self.conn is None or self.conn.closed:
             conn = psycopg.connect(self.settings.pg_dsn, autocommit=True, connect_timeout=10)
             try:
-                if not self._lock(conn, stop):
+                if not self._lock(conn, stop, wait=wait):
                     conn.close()
                     return False
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.options.pg_schema)))
                 ensure_position_table(conn, self.options.pg_schema)
+                self.held_table.create(conn)
                 if self.app is None:
                     overrides = (
                         {"POSTGRES_SCHEMA": self.options.pg_schema} if self.options.pg_schema != "public" else {}
@@ -263,6 +263,7 @@ class Publisher:
                     self.parties = envelope.PartyIndex(fallback=envelope.stored_parties(self.app))
                 conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
                 self.position = read_position(conn, self.options.position_name, self.options.pg_schema)
+                self.held = self.held_table.first_held(conn)
             except BaseException:
                 conn.close()
                 raise
@@ -273,6 +274,7 @@ class Publisher:
                 topic=self.options.topic,
                 name=self.options.position_name,
                 schema=self.options.pg_schema,
+                held_cases=len(self.held),
             )
         if self.producer is None:
             if self.options.create_topics:
@@ -294,13 +296,15 @@ class Publisher:
     def _channel(self) -> str:
         return str(getattr(self.app.recorder, "channel_name", EVENTS_TABLE)) if self.app else EVENTS_TABLE
 
-    def _lock(self, conn: psycopg.Connection[Any], stop: threading.Event) -> bool:
+    def _lock(self, conn: psycopg.Connection[Any], stop: threading.Event, *, wait: bool = True) -> bool:
         key = f"kravsak-publisher:{self.options.pg_schema}:{self.options.position_name}"
         waiting_logged = False
-        while not stop.is_set():
+        while True:
             row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()
             if row and row[0]:
                 return True
+            if not wait or stop.is_set():
+                return False
             if not waiting_logged:
                 log.warning("publisher.standby", reason="another publisher holds the position lock", lock=key)
                 waiting_logged = True
@@ -367,8 +371,6 @@ class Publisher:
                     if once:
                         break
                     self._wait(stop)
-            except PublisherHalted:
-                raise
             except _TRANSIENT as exc:
                 log.warning(
                     "publisher.retrying", error=f"{type(exc).__name__}: {exc}", position=self.position, in_seconds=delay
@@ -382,36 +384,89 @@ class Publisher:
         return self.report
 
     def _round(self) -> int:
+        """Release what an operator asked for, then publish (or hold) the next batch; how many events
+        it handled (0: nothing to do)."""
         assert self.conn is not None and self.app is not None
+        released = self._release_requested()
         notifications = self.app.recorder.select_notifications(start=self.position + 1, limit=self.options.batch_size)
         if not notifications:
-            return 0
+            return released
         prepared: list[_Prepared] = []
-        halted: PublisherHalted | None = None
+        held: list[HeldEvent] = []
+        holding = dict(self.held)
         for notification in notifications:
+            case_id = str(notification.originator_id)
+            if case_id in holding:
+                held.append(_held_event(notification, WAITING.format(holding[case_id])))
+                continue
             try:
                 prepared.append(self._prepare(notification))
-            except _TRANSIENT:  # the party look-up reads the store: an outage is retried, not a halt
+            except _TRANSIENT:  # the party look-up reads the store: an outage is retried, not held
                 raise
-            except Exception as exc:  # any other failure to turn it into a record stops us in front of it
-                halted = _halted(notification, exc)
-                break
+            except Exception as exc:  # any other failure to turn it into a record holds its case
+                held.append(_held_event(notification, f"{type(exc).__name__}: {exc}"))
+                holding[case_id] = notification.id
+                log.error("publisher.held", **_fields(held[-1]), fix=HOLD_FIX)
         if prepared:
             self._send(prepared)
-            self.position = prepared[-1].position
-            store_position(self.conn, self.options.position_name, self.position, self.options.pg_schema)
+        with self.conn.transaction():
+            self.held_table.add(self.conn, held)
+            store_position(self.conn, self.options.position_name, notifications[-1].id, self.options.pg_schema)
+        self.position, self.held = notifications[-1].id, holding
+        self.report.published += len(prepared)
+        self.report.held += len(held)
+        return len(notifications) + released
+
+    def _release_requested(self) -> int:
+        """Each case an operator asked to release: its held events prepared again in order; those
+        that now encode are sent and their rows deleted, from the first that still fails on the case
+        stays held. Returns how many events went out."""
+        assert self.conn is not None
+        if not self.held:
+            return 0
+        sent = 0
+        for case_id in self.held_table.requested(self.conn):
+            rows = self.held_table.events(self.conn, case_id)
+            prepared: list[_Prepared] = []
+            failed: tuple[HeldEvent, str] | None = None
+            for row in rows:
+                try:
+                    prepared.append(self._prepare(self._notification(row.notification_id)))
+                except _TRANSIENT:
+                    raise
+                except Exception as exc:  # still not publishable: the case stays held from here
+                    failed = (row, f"{type(exc).__name__}: {exc}")
+                    break
+            if prepared:
+                self._send(prepared)
+            with self.conn.transaction():
+                self.held_table.released(self.conn, [p.position for p in prepared])
+                if failed is not None:
+                    self.held_table.still_held(self.conn, case_id, failed[0].notification_id, failed[1])
+            sent += len(prepared)
             self.report.published += len(prepared)
-        if halted is not None:
-            log.error(
-                "publisher.halted",
-                position=halted.position,
-                event_type=halted.event_type,
-                event_id=halted.event_id,
-                stored_position=self.position,
-                error=halted.problem,
-            )
-            raise halted
-        return len(prepared)
+            self.report.released += len(prepared)
+            if failed is None:
+                self.held.pop(case_id, None)
+                log.info("publisher.released", case_id=case_id, events=len(prepared))
+            else:
+                self.held[case_id] = failed[0].notification_id
+                log.error("publisher.still_held", **{**_fields(failed[0]), "error": failed[1]}, released=len(prepared))
+        return sent
+
+    def release_if_idle(self) -> int | None:
+        """Do the requested releases here when no publisher is active (this one takes the position
+        lock for the moment); None when another publisher is active: it does them on its next round."""
+        if not self._connect(threading.Event(), wait=False):
+            return None
+        return self._release_requested()
+
+    def _notification(self, notification_id: int) -> Notification:
+        assert self.app is not None
+        found = self.app.recorder.select_notifications(start=notification_id, limit=1)
+        if not found or found[0].id != notification_id:
+            raise LookupError(f"notification {notification_id} is no longer in the event store")
+        return found[0]
 
     def _prepare(self, notification: Notification) -> _Prepared:
         assert self.app is not None
@@ -488,19 +543,32 @@ def _schema_json(schema: AvroSchema) -> str:
     return json.dumps(schema.source, ensure_ascii=False, separators=(",", ":"))
 
 
-def _halted(notification: Notification, exc: Exception) -> PublisherHalted:
-    event_type = notification.topic.rsplit(":", 1)[-1]
-    event_id = _event_id(notification)
-    cause = f"{type(exc).__name__}: {exc}"
-    return PublisherHalted(
-        f"cannot publish notification {notification.id} ({event_type}, event id {event_id}, aggregate "
-        f"{notification.originator_id} version {notification.originator_version}): {cause}",
-        "fix the envelope mapping or the schema for this event type (schemas/, consumers/wire/envelope.py) and start "
-        f"the publisher again; it resumes at notification {notification.id} and never skips an event",
-        position=notification.id,
-        event_type=event_type,
-        event_id=event_id,
+HOLD_FIX = (
+    "fix the envelope mapping or the schema for this event type (schemas/, consumers/wire/envelope.py), or "
+    "repair the stored event, then `kravsak publisher release CASE`; the case's events wait until then"
+)
+
+
+def _held_event(notification: Notification, error: str) -> HeldEvent:
+    return HeldEvent(
+        notification_id=notification.id,
+        case_id=str(notification.originator_id),
+        version=notification.originator_version,
+        event_type=notification.topic.rsplit(":", 1)[-1],
+        event_id=_event_id(notification),
+        error=error,
     )
+
+
+def _fields(event: HeldEvent) -> dict[str, Any]:
+    return {
+        "position": event.notification_id,
+        "case_id": event.case_id,
+        "version": event.version,
+        "event_type": event.event_type,
+        "event_id": event.event_id,
+        "error": event.error,
+    }
 
 
 def _event_id(notification: Notification) -> str:
@@ -523,7 +591,7 @@ def run_publisher(
 ) -> PublishReport:
     """Publish until ``stop_event`` is set, or with ``once`` until the lag is 0.
 
-    Raises `PublisherHalted` for an event it cannot publish (after storing the position before it).
+    An event it cannot publish holds its case (``consumers.held``); the others go on.
     As a process: `kravsak publish` or `python -m kravsak.services publisher` (SIGTERM/SIGINT set
     the stop event there)."""
     publisher = Publisher(settings, options or PublisherOptions())
@@ -531,3 +599,56 @@ def run_publisher(
         return publisher.run(stop_event or threading.Event(), once=once)
     finally:
         publisher.close()
+
+
+# --- held cases: the operator's side ---------------------------------------------------------------
+
+
+def held_cases(dsn: str, options: PublisherOptions | None = None) -> list[HeldCase]:
+    """The cases the publisher holds back (`kravsak publisher held`, `kravsak status`)."""
+    opts = options or PublisherOptions()
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+        return HeldTable(opts.position_name, opts.pg_schema).cases(conn)
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    """What `kravsak publisher release` saw: by whom, and what is still held of the case."""
+
+    case_id: str
+    held_before: int
+    released_by: str
+    """``this command`` (no publisher was active) or ``the running publisher``."""
+    still_held: list[HeldEvent]
+
+
+def release_case(
+    settings: Endpoints, case_id: str, options: PublisherOptions | None = None, *, timeout_s: float = 30.0
+) -> ReleaseOutcome:
+    """Ask for a held case's release and wait (at most ``timeout_s``) until the active publisher did
+    it; with no publisher active, do it here. ``ServiceError`` when the case is not held, or when
+    the running publisher did not get to it in time (the request stays: it releases it later)."""
+    opts = options or PublisherOptions()
+    table = HeldTable(opts.position_name, opts.pg_schema)
+    with psycopg.connect(settings.pg_dsn, autocommit=True, connect_timeout=10) as conn:
+        rows = table.request_release(conn, case_id) if table.exists(conn) else 0
+        if rows == 0:
+            raise ServiceError(
+                f"case {case_id} is not held by publisher {opts.position_name}",
+                "see `kravsak publisher held` for the held cases and their ids",
+            )
+        conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(EVENTS_TABLE)))  # wake the active publisher
+        publisher = Publisher(settings, opts)
+        try:
+            by = "this command" if publisher.release_if_idle() is not None else "the running publisher"
+        finally:
+            publisher.close()
+        deadline = time.monotonic() + timeout_s
+        while any(e.release_requested for e in table.events(conn, case_id)):
+            if time.monotonic() > deadline:
+                raise ServiceError(
+                    f"the running publisher did not release case {case_id} within {timeout_s:g} s",
+                    "check that it runs (`kravsak status`); the request stays: it releases the case on its next round",
+                )
+            time.sleep(0.2)
+        return ReleaseOutcome(case_id, rows, by, table.events(conn, case_id))

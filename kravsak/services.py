@@ -15,8 +15,8 @@ Every service started here:
 - stops on SIGTERM/SIGINT: the first sets the stop event, the service finishes the batch in hand
   and returns; a second exits at once with 128 + the signal (nothing is lost: every service resumes
   from what PostgreSQL holds);
-- ends with exit code 0 after a stop, or with the ``ServiceError``'s code (2; 3 for a halted
-  publisher) and one ``<service>.failed`` line naming the problem and the fix.
+- ends with exit code 0 after a stop, or with the ``ServiceError``'s code (2) and one
+  ``<service>.failed`` line naming the problem and the fix.
 """
 
 from __future__ import annotations
