@@ -416,8 +416,9 @@ class RunnerOptions:
     batch_size: int = 2000
     poll_timeout_ms: int = 500
     schemas_dir: Path = SCHEMAS_DIR
-    session_timeout_ms: int | None = None  # None: the client's default (45 s); how soon a dead runner's
-    # partitions go to the others
+    session_timeout_ms: int | None = 10_000
+    """How soon a killed runner's partitions go to the others (a stopped one leaves the group at once);
+    None: the client's default (45 s)."""
 
 
 class ProjectionRunner:
@@ -448,6 +449,7 @@ class ProjectionRunner:
             batch_size=options.batch_size,
             poll_timeout_ms=options.poll_timeout_ms,
             session_timeout_ms=options.session_timeout_ms,
+            heartbeat_interval_ms=min(3_000, options.session_timeout_ms // 3) if options.session_timeout_ms else None,
             fetch_max_bytes=32 * 1024 * 1024,
         )
         self.runner = Runner(self.conn, bootstrap, consumer, self.applier.offsets, self, log=log)
@@ -458,6 +460,14 @@ class ProjectionRunner:
 
     def revoked(self) -> None:
         self.folder.clear()
+
+    def reconnect(self) -> psycopg.Connection[Any]:
+        """A new connection after an outage, for the runner and the applier alike."""
+        self.conn.close()
+        self.conn = psycopg.connect(self.dsn, connect_timeout=10)
+        self.applier.conn = self.conn
+        self.applier.discard()
+        return self.conn
 
     @property
     def consumer(self) -> Any:

@@ -28,9 +28,13 @@ Delivery protocol
   `kravsak publisher release CASE` asks the active publisher to prepare the case's held events
   again, in order, at the start of its next round: what now encodes is sent and its rows deleted
   (a crash in between sends them again: a duplicate, never a gap); what still fails stays held.
-- **Outages.** Kafka down: the producer retries for `delivery_timeout_ms`; after that the batch
-  counts as failed and is re-sent from the stored position with back-off. PostgreSQL down: the
-  connections are rebuilt with back-off and the position re-read. Neither advances the position.
+- **Outages** (``consumers.outages``). Kafka down: the producer retries for `delivery_timeout_ms`;
+  after that the batch counts as failed and is re-sent from the stored position. PostgreSQL down
+  or restarted: the connections are rebuilt (the app and its pool too) and the position re-read.
+  Each retry waits longer (bounded exponential back-off with jitter); the publisher never exits
+  for an outage, and neither outage advances the position.
+- **Heartbeat** (``consumers.heartbeat``): every few seconds the lag and position; ``standby``
+  while another publisher holds the lock, ``reconnecting`` during an outage.
 - **Waiting.** LISTEN on the recorder's NOTIFY channel; a round starts when an insert commits
   (safety net: a round every `idle_wait_s` anyway). No polling of the table while idle.
 - **One active publisher per name**: a PostgreSQL advisory lock; a second one waits on standby.
@@ -54,16 +58,16 @@ from typing import Any, cast
 
 import psycopg
 import structlog
-from eventsourcing.persistence import InterfaceError as ESInterfaceError
 from eventsourcing.persistence import Notification
-from eventsourcing.persistence import OperationalError as ESOperationalError
 from kafka import KafkaProducer
 from kafka.codec import has_lz4, has_zstd
 from kafka.errors import KafkaError
 from psycopg import sql
 
 from consumers.endpoints import Endpoints
+from consumers.heartbeat import Heartbeat
 from consumers.held import WAITING, HeldCase, HeldEvent, HeldTable
+from consumers.outages import OUTAGES, Backoff, describe
 from consumers.topics import CASE_EVENTS_TOPIC, SCHEMAS_TOPIC, case_events_spec, ensure_topics_at, schemas_spec
 from consumers.wire import envelope
 from consumers.wire.codec import AvroSchema, SchemaStore, encode
@@ -77,14 +81,7 @@ POSITION_TABLE = "kravsak_publisher_position"
 EVENTS_TABLE = f"{CollectionApp.name.lower()}_events"
 SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
 
-_TRANSIENT: tuple[type[BaseException], ...] = (
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    ESOperationalError,
-    ESInterfaceError,
-    KafkaError,
-    OSError,
-)
+_TRANSIENT = OUTAGES
 
 
 class DeliveryFailed(KafkaError):  # type: ignore[misc]  # kafka-python is untyped
@@ -209,9 +206,11 @@ class _Prepared:
 class Publisher:
     """One publisher process's state: the app (mapper and recorder), the connections, the producer."""
 
-    def __init__(self, settings: Endpoints, options: PublisherOptions) -> None:
+    def __init__(self, settings: Endpoints, options: PublisherOptions, *, heartbeat: Heartbeat | None = None) -> None:
         self.settings = settings
         self.options = options
+        self.heartbeat = heartbeat
+        self.backoff = Backoff()
         self.schemas = SchemaStore.from_directory(options.schemas_dir)
         self.app: CollectionApp | None = None
         self.parties = envelope.PartyIndex()
@@ -305,6 +304,7 @@ class Publisher:
                 return True
             if not wait or stop.is_set():
                 return False
+            self._beat("standby")
             if not waiting_logged:
                 log.warning("publisher.standby", reason="another publisher holds the position lock", lock=key)
                 waiting_logged = True
@@ -339,6 +339,9 @@ class Publisher:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+        if self.app is not None:  # its pool would wait for its broken connections to be replaced
+            self.app.close()
+            self.app = None
 
     def _publish_schemas(self) -> None:
         futures = []
@@ -359,25 +362,26 @@ class Publisher:
     # -- the loop ------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event, *, once: bool = False) -> PublishReport:
-        delay = 0.5
         while not stop.is_set():
             try:
                 if not self._connect(stop):
                     break
                 published = self._round()
-                delay = 0.5
+                self.backoff.reset()
                 self._maybe_log_lag()
+                self._beat()
                 if published == 0:
                     if once:
                         break
                     self._wait(stop)
-            except _TRANSIENT as exc:
+            except _TRANSIENT as exc:  # an outage: back off (with jitter), rebuild the connections, go on
+                delay = self.backoff.next()
                 log.warning(
-                    "publisher.retrying", error=f"{type(exc).__name__}: {exc}", position=self.position, in_seconds=delay
+                    "publisher.retrying", error=describe(exc), position=self.position, in_seconds=round(delay, 2)
                 )
                 self._drop_connections()
+                self._beat("reconnecting", force=True)
                 stop.wait(delay)
-                delay = min(delay * 2, 15.0)
         self.report.position = self.position
         self.report.seconds = time.monotonic() - self._started
         self._maybe_log_lag(force=True)
@@ -508,6 +512,17 @@ class Publisher:
                     pass
                 return
 
+    def _beat(self, state: str = "running", *, force: bool = False) -> None:
+        if self.heartbeat is None or not (force or self.heartbeat.due()):
+            return
+        lag: int | None = None
+        if state == "running" and self.conn is not None:
+            try:
+                lag = max(max_notification_id(self.conn, self.options.pg_schema) - self.position, 0)
+            except OUTAGES:
+                state = "degraded"
+        self.heartbeat.beat(state=state, lag=lag, position=self.position)
+
     def _maybe_log_lag(self, *, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last_lag_log < self.options.lag_log_interval_s:
@@ -588,13 +603,14 @@ def run_publisher(
     stop_event: threading.Event | None = None,
     once: bool = False,
     options: PublisherOptions | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> PublishReport:
     """Publish until ``stop_event`` is set, or with ``once`` until the lag is 0.
 
     An event it cannot publish holds its case (``consumers.held``); the others go on.
     As a process: `kravsak publish` or `python -m kravsak.services publisher` (SIGTERM/SIGINT set
     the stop event there)."""
-    publisher = Publisher(settings, options or PublisherOptions())
+    publisher = Publisher(settings, options or PublisherOptions(), heartbeat=heartbeat)
     try:
         return publisher.run(stop_event or threading.Event(), once=once)
     finally:

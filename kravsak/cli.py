@@ -116,11 +116,12 @@ def status(ctx: typer.Context) -> None:
 
 
 def _print_pipeline(settings: Settings) -> None:
-    """Publisher lag and parked cases, when the database answers."""
+    """The services' heartbeats, the publisher's lag and held cases, parked cases, when the database answers."""
     import psycopg
 
     from consumers.projector import parked_count
     from consumers.publisher import held_cases, publisher_lag
+    from kravsak.health_cli import print_services
     from kravsak.settings import publisher_options
 
     try:
@@ -128,6 +129,7 @@ def _print_pipeline(settings: Settings) -> None:
         held = held_cases(settings.pg_dsn, publisher_options(settings))
         with psycopg.connect(settings.pg_dsn, connect_timeout=5) as conn:
             parked = parked_count(conn)
+            print_services(conn)
     except psycopg.Error as exc:
         out.print(f"pipeline: database not reachable ({escape(str(exc).splitlines()[0])})")
         return
@@ -610,6 +612,10 @@ app.add_typer(refunds_app, name="refunds")
 from kravsak.publisher_cli import publisher_app  # noqa: E402 - held cases, release (ADR 0026)
 
 app.add_typer(publisher_app, name="publisher")
+
+from kravsak.health_cli import health_cmd  # noqa: E402 - the services' heartbeats (ADR 0026)
+
+app.command("health")(health_cmd)
 
 from kravsak.settlement_cli import settlement_cmd  # noqa: E402 - settlement per municipality (ADR 0019)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -46,6 +45,7 @@ from kravsak.settings import Settings
 from kravsak.stack.base import quiet
 from kravsak.stack.kafka import LocalKafka
 from tests.support.stack import app_for, copy_events, delete_topics, scratch_event_store, workload_log
+from tests.support.stack import private_kafka as own_kafka
 
 pytestmark = pytest.mark.integration
 
@@ -272,33 +272,11 @@ def test_killed_publisher_resumes_and_loses_nothing(
 # --- (b) the broker stops and starts while the publisher runs ----------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def private_kafka(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     """A broker of this test's own (same jars, own data and ports), so stopping it disturbs no one."""
-    home = tmp_path_factory.mktemp("kafka-home")
-    jars = settings.home / "kafka" / "lib" / settings.kafka_version
-    if jars.is_dir():
-        (home / "kafka" / "lib").mkdir(parents=True)
-        (home / "kafka" / "lib" / settings.kafka_version).symlink_to(jars)
-    own = replace(
-        settings,
-        home=home,
-        kafka_port=_free_port(),
-        kafka_controller_port=_free_port(),
-        kafka_heap="384m",
-        start_timeout=90,
-        external_kafka_bootstrap=None,
-    )
-    kafka = LocalKafka(own)
-    kafka.ensure_running(quiet)
-    yield kafka
-    kafka.stop(quiet)
+    with own_kafka(settings, tmp_path_factory.mktemp("kafka-home")) as kafka:
+        yield kafka
 
 
 def test_broker_restart_under_the_publisher_loses_nothing(
