@@ -33,6 +33,8 @@ def test_a_beating_service_is_healthy_a_stale_one_is_not_and_a_stopped_one_leave
 
             code, output = _health("automate")
             assert code == 0 and "healthy" in output and f"pid {os.getpid()}" in output, output
+            status = CliRunner().invoke(app, ["status"], env={"COLUMNS": "250"})
+            assert "services (heartbeats)" in status.output and "automate-test" in status.output, status.output
 
             conn.execute(
                 "UPDATE kravsak_ops.heartbeats SET beat_at = now() - interval '5 minutes' WHERE pid = %s",
