@@ -598,12 +598,13 @@ class Runner:
         self.heartbeat.beat(state=state, lag=lag, position=position)
 
     def progress(self) -> tuple[int | None, int | None]:
-        """(lag, position) over the assigned partitions: records not yet applied, stored next offsets
-        summed; (None, None) while nothing is assigned."""
+        """(lag, position) over the assigned partitions: records not yet applied (against the high
+        watermarks the member's own fetches brought, so a beat asks Kafka nothing), stored next
+        offsets summed; (None, None) while nothing is assigned or fetched yet."""
         assigned = list(self.consumer.assignment()) if self.consumer is not None else []
-        if not assigned:
+        ends = {tp.partition: hw for tp in assigned if (hw := self.consumer.highwater(tp)) is not None}
+        if not ends:
             return None, None
-        ends = self.end_offsets(assigned)
         stored = self.stored()
         at = {p: min(s.get(p, 0) for s in stored) for p in ends}
         return sum(max(end - at[p], 0) for p, end in ends.items()), sum(at.values())
