@@ -50,6 +50,10 @@ hand. What the process manager adds:
   the end offsets the topic had at that moment; if it cannot within a minute it logs
   ``automate.tick_postponed`` and tries again.
 - **One ticker per namespace:** a PostgreSQL advisory lock; a second process only consumes.
+- **Outages** (PostgreSQL restarting, Kafka unreachable) are ridden out as the runner does
+  (``Runner.ride_out``: back-off with jitter, a new connection, seek to the stored offsets); a tick
+  an outage cut short runs again after it, which changes nothing already done (the command ids).
+  The app is made again with its pool (a pool would wait for its broken connections).
 
 The business clock is injected (``Clock``): ``SystemClock`` in production, ``SimulatedClock`` (a
 date in ``kravsak_automate.clock``, shared by every process that names it) in demos and tests.
@@ -77,6 +81,7 @@ from eventsourcing.persistence import IntegrityError
 from psycopg import sql
 
 from consumers.endpoints import Endpoints
+from consumers.outages import OUTAGES
 from consumers.runner import (
     BatchResult,
     ConsumerOptions,
@@ -400,10 +405,7 @@ class ProcessManager:
         if app is not None and app.namespace != self.options.namespace:
             raise ValueError(f"the app's namespace {app.namespace} is not the options' {self.options.namespace}")
         self._own_app = app is None
-        overrides = (
-            {} if self.options.event_store_schema == "public" else {"POSTGRES_SCHEMA": self.options.event_store_schema}
-        )
-        self.app = app or CollectionApp(settings.eventsourcing_env(**overrides), namespace=self.options.namespace)
+        self.app = app or self._new_app()
         self.conn: psycopg.Connection[Any] = psycopg.connect(settings.pg_dsn, autocommit=True)
         ensure_tables(self.conn, self.options.schema)
         self.schemas = SchemaStore.from_directory(self.options.schemas_dir)
@@ -423,6 +425,11 @@ class ProcessManager:
             new_partitions_at_end=self.options.new_partitions_at_end,
         )
         self.runner = Runner(self.conn, settings.kafka_bootstrap, consumer, [self.offsets], self, log=log)
+
+    def _new_app(self) -> CollectionApp:
+        schema = self.options.event_store_schema
+        overrides = {} if schema == "public" else {"POSTGRES_SCHEMA": schema}
+        return CollectionApp(self.settings.eventsourcing_env(**overrides), namespace=self.options.namespace)
 
     def close(self) -> None:
         self.runner.close()
@@ -452,6 +459,16 @@ class ProcessManager:
 
     def revoked(self) -> None:
         pass  # the worklist keeps nothing in memory
+
+    def reconnect(self) -> psycopg.Connection[Any]:
+        """A new connection, and (when it is this process's own) a new app: its pool would wait for
+        the connections a restart broke to be replaced."""
+        self.conn.close()
+        self.conn = psycopg.connect(self.settings.pg_dsn, autocommit=True, connect_timeout=10)
+        if self._own_app:
+            self.app.close()
+            self.app = self._new_app()
+        return self.conn
 
     def _apply(
         self, cur: psycopg.Cursor[Any], messages: Sequence[Message], stored: list[dict[int, int]], *, careful: bool
@@ -619,6 +636,7 @@ class ProcessManager:
                 return report
             policies: dict[str, CollectionPolicy] = {}
             for chunk in self.households(self.due_items(day)):
+                self.runner.beat()  # a long tick still beats
                 outcomes = self._check_chunk(chunk, day, policies)
                 self._write(outcomes, day, report)
             with self.conn.transaction():
@@ -683,6 +701,8 @@ class ProcessManager:
                 except IntegrityError as exc:
                     if attempt == 2:
                         log.warning("automate.concurrent_write", error=str(exc), outcome="left for the next tick")
+                except OUTAGES:  # not this household's fault: the whole tick waits for the server
+                    raise
                 except Exception as exc:  # noqa: BLE001 - one household's failure must not stop the tick
                     log.exception("automate.check_failed", error=f"{type(exc).__name__}: {exc}")
                     break
@@ -847,16 +867,21 @@ class ProcessManager:
         stop = stop or threading.Event()
         ticked: date | None = None
         while not stop.is_set():
-            self.poll()
-            today = clock.today()
-            if ticked is None or today > ticked:
-                try:
-                    self.catch_up()  # a new day acts on everything the stream holds by now, as a nightly run
-                except ServiceError as exc:
-                    log.warning("automate.tick_postponed", day=str(today), reason=exc.problem)
-                    continue
-                self.tick(today)
-                ticked = today
+            try:
+                self.poll()
+                self.runner.backoff.reset()
+                self.runner.beat()
+                today = clock.today()
+                if ticked is None or today > ticked:
+                    try:
+                        self.catch_up()  # a new day acts on everything the stream holds by now, as a nightly run
+                    except ServiceError as exc:
+                        log.warning("automate.tick_postponed", day=str(today), reason=exc.problem)
+                        continue
+                    self.tick(today)
+                    ticked = today
+            except OUTAGES as exc:  # the tick of a day the outage cut short runs again: it is idempotent
+                self.runner.ride_out(exc, stop)
 
 
 def _hint(kind: str, values: dict[str, Any], recorded: date) -> date | None:

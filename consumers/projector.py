@@ -251,11 +251,54 @@ class Applier:
         result = BatchResult()
         cases = {t.schema: _Cases.read(cur, t.schema, sorted({m.case_key for m in messages})) for t in self.targets}
         self._payloads.clear()
+        decoded = {(m.partition, m.offset): self._decoded(m) for m in messages if self._wanted(m, offsets)}
+        if not careful:
+            self._read_ahead(cur, [e for e in decoded.values() if isinstance(e, ProjectedEvent)], cases)
         with nullcontext() if careful else self.conn.pipeline():
             for m in messages:
-                self._apply_one(cur, m, offsets, result, cases, careful=careful)
+                self._apply_one(cur, m, offsets, result, cases, decoded.get((m.partition, m.offset)), careful=careful)
             self._write_runner_rows(cur, cases)
         return result
+
+    def _wanted(self, m: Message, offsets: dict[str, dict[int, int]]) -> list[Target]:
+        return [t for t in self.targets if m.offset >= offsets.get(t.schema, {}).get(m.partition, 0)]
+
+    def _decoded(self, m: Message) -> ProjectedEvent | Exception:
+        try:
+            return self.decode(m.value, topic=m.topic, partition=m.partition, offset=m.offset)
+        except Exception as exc:  # noqa: BLE001 - parked with its case when the record's turn comes
+            return exc
+
+    def _read_ahead(self, cur: psycopg.Cursor[Any], events: Sequence[ProjectedEvent], cases: dict[str, _Cases]) -> None:
+        """Everything the fast path would read, read before its pipeline opens: the cases keyed unlike
+        their records, and the stored events of each case the fold does not hold up to the batch's
+        first event of it. Inside a pipeline a read shares the cursor with writes still in flight
+        (a cold fold after a restart read there, and could be handed a write's result instead)."""
+        for schema, known in cases.items():
+            for case_id in sorted({e.case_id for e in events} - known.known):
+                known.learn(cur, schema, case_id)
+        first: dict[str, int] = {}
+        for e in events:
+            first[e.case_id] = min(first.get(e.case_id, e.aggregate_version), e.aggregate_version)
+        cold = []
+        for case_id, version in first.items():
+            current = self.folder.get(case_id)
+            if version > 1 and (current is None or version > current.version + 1):
+                cold.append(case_id)
+        if not cold:
+            return
+        cur.execute(
+            f'SELECT case_id, version, payload FROM "{self.cases_schema}".events WHERE case_id = ANY(%s) '
+            "ORDER BY case_id, version",
+            (cold,),
+        )
+        stored: dict[str, list[bytes]] = {}
+        for case_id, version, payload in cur.fetchall():
+            if int(version) < first[str(case_id)]:
+                stored.setdefault(str(case_id), []).append(bytes(payload))
+        for case_id in cold:
+            self.folder.forget(case_id)
+            self.folder.warm(case_id, [self.decode(p) for p in stored.get(case_id, [])])
 
     def _write_runner_rows(self, cur: psycopg.Cursor[Any], cases: dict[str, _Cases]) -> None:
         """The batch's folded payloads and each target's new case versions, one statement each."""
@@ -282,17 +325,19 @@ class Applier:
         offsets: dict[str, dict[int, int]],
         result: BatchResult,
         cases: dict[str, _Cases],
+        event: ProjectedEvent | Exception | None,
         *,
         careful: bool,
     ) -> None:
-        wanted = [t for t in self.targets if m.offset >= offsets.get(t.schema, {}).get(m.partition, 0)]
+        wanted = self._wanted(m, offsets)
         if not wanted:
             result.skipped += 1
             return
         case_key = m.case_key
-        try:
-            event = self.decode(m.value, topic=m.topic, partition=m.partition, offset=m.offset)
-        except Exception as exc:  # noqa: BLE001 - an undecodable record parks its case, never stops the others
+        if event is None:
+            event = self._decoded(m)
+        if isinstance(event, Exception):  # an undecodable record parks its case, never stops the others
+            exc = event
             for t in wanted:
                 self._park(cur, t, case_key, -1, None, m, f"cannot decode: {exc}")
                 cases[t.schema].parked.add(case_key)
@@ -416,8 +461,9 @@ class RunnerOptions:
     batch_size: int = 2000
     poll_timeout_ms: int = 500
     schemas_dir: Path = SCHEMAS_DIR
-    session_timeout_ms: int | None = None  # None: the client's default (45 s); how soon a dead runner's
-    # partitions go to the others
+    session_timeout_ms: int | None = 10_000
+    """How soon a killed runner's partitions go to the others (a stopped one leaves the group at once);
+    None: the client's default (45 s)."""
 
 
 class ProjectionRunner:
@@ -448,6 +494,7 @@ class ProjectionRunner:
             batch_size=options.batch_size,
             poll_timeout_ms=options.poll_timeout_ms,
             session_timeout_ms=options.session_timeout_ms,
+            heartbeat_interval_ms=min(3_000, options.session_timeout_ms // 3) if options.session_timeout_ms else None,
             fetch_max_bytes=32 * 1024 * 1024,
         )
         self.runner = Runner(self.conn, bootstrap, consumer, self.applier.offsets, self, log=log)
@@ -458,6 +505,14 @@ class ProjectionRunner:
 
     def revoked(self) -> None:
         self.folder.clear()
+
+    def reconnect(self) -> psycopg.Connection[Any]:
+        """A new connection after an outage, for the runner and the applier alike."""
+        self.conn.close()
+        self.conn = psycopg.connect(self.dsn, connect_timeout=10)
+        self.applier.conn = self.conn
+        self.applier.discard()
+        return self.conn
 
     @property
     def consumer(self) -> Any:

@@ -12,21 +12,29 @@ Delivery protocol
   `schema-fingerprint`. Idempotent producer, `acks=all`, at most 5 requests in flight: within
   one producer session a partition never holds a gap or a reordering.
 - **Position.** `kravsak_publisher_position(name, position)` in the event store's schema holds
-  the last notification id published. It moves only after `flush()` and after *every* future of
-  the batch reported success, in one statement. A crash anywhere before that re-sends the batch
-  on restart: at-least-once on the wire, never a loss.
+  the last notification id published or held. It moves only after `flush()` and after *every*
+  future of the batch reported success, in one transaction with the batch's held rows. A crash
+  anywhere before that re-sends the batch on restart: at-least-once on the wire, never a loss.
 - **Duplicates.** A re-sent event carries the same `event-id` header and envelope field; a
   consumer keeps the first copy per event id. A delivery failure replaces the producer and
   re-reads from the stored position, so the first copy of every event of a case still comes in
   the case's order.
 - **An event that cannot be published** (unknown event class, `UnmappableEvent`, a record the
-  schema refuses): the events before it in the batch are published and the position stored up
-  to the one before it; then the publisher stops with `PublisherHalted`, naming the position,
-  event type, aggregate and event id (exit code 3 from `main`). It never skips: fix the
-  envelope or schema and start again; it resumes at that event.
-- **Outages.** Kafka down: the producer retries for `delivery_timeout_ms`; after that the batch
-  counts as failed and is re-sent from the stored position with back-off. PostgreSQL down: the
-  connections are rebuilt with back-off and the position re-read. Neither advances the position.
+  schema refuses) holds back *its case only* (``consumers.held``): it goes to
+  `kravsak_publisher_held` with its error, and so does every later event of the same case (the
+  aggregate id, which is the Kafka key), in the transaction that moves the position. Other cases
+  flow on, each in its order; the topic never holds a case's event after one of its own that is
+  missing. `kravsak status` counts held cases, `kravsak publisher held` lists them, and after a fix
+  `kravsak publisher release CASE` asks the active publisher to prepare the case's held events
+  again, in order, at the start of its next round: what now encodes is sent and its rows deleted
+  (a crash in between sends them again: a duplicate, never a gap); what still fails stays held.
+- **Outages** (``consumers.outages``). Kafka down: the producer retries for `delivery_timeout_ms`;
+  after that the batch counts as failed and is re-sent from the stored position. PostgreSQL down
+  or restarted: the connections are rebuilt (the app and its pool too) and the position re-read.
+  Each retry waits longer (bounded exponential back-off with jitter); the publisher never exits
+  for an outage, and neither outage advances the position.
+- **Heartbeat** (``consumers.heartbeat``): every few seconds the lag and position; ``standby``
+  while another publisher holds the lock, ``reconnecting`` during an outage.
 - **Waiting.** LISTEN on the recorder's NOTIFY channel; a round starts when an insert commits
   (safety net: a round every `idle_wait_s` anyway). No polling of the table while idle.
 - **One active publisher per name**: a PostgreSQL advisory lock; a second one waits on standby.
@@ -50,15 +58,16 @@ from typing import Any, cast
 
 import psycopg
 import structlog
-from eventsourcing.persistence import InterfaceError as ESInterfaceError
 from eventsourcing.persistence import Notification
-from eventsourcing.persistence import OperationalError as ESOperationalError
 from kafka import KafkaProducer
 from kafka.codec import has_lz4, has_zstd
 from kafka.errors import KafkaError
 from psycopg import sql
 
 from consumers.endpoints import Endpoints
+from consumers.heartbeat import Heartbeat
+from consumers.held import WAITING, HeldCase, HeldEvent, HeldTable
+from consumers.outages import OUTAGES, Backoff, describe
 from consumers.topics import CASE_EVENTS_TOPIC, SCHEMAS_TOPIC, case_events_spec, ensure_topics_at, schemas_spec
 from consumers.wire import envelope
 from consumers.wire.codec import AvroSchema, SchemaStore, encode
@@ -71,28 +80,8 @@ bound = structlog.contextvars.bound_contextvars
 POSITION_TABLE = "kravsak_publisher_position"
 EVENTS_TABLE = f"{CollectionApp.name.lower()}_events"
 SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
-HALTED_EXIT_CODE = 3
 
-_TRANSIENT: tuple[type[BaseException], ...] = (
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    ESOperationalError,
-    ESInterfaceError,
-    KafkaError,
-    OSError,
-)
-
-
-class PublisherHalted(ServiceError):
-    """An event that cannot be published: the publisher stopped in front of it."""
-
-    exit_code = HALTED_EXIT_CODE
-
-    def __init__(self, problem: str, fix: str, *, position: int, event_type: str, event_id: str) -> None:
-        super().__init__(problem, fix)
-        self.position = position
-        self.event_type = event_type
-        self.event_id = event_id
+_TRANSIENT = OUTAGES
 
 
 class DeliveryFailed(KafkaError):  # type: ignore[misc]  # kafka-python is untyped
@@ -135,6 +124,9 @@ class PublishReport:
     position: int = 0
     published: int = 0
     seconds: float = 0.0
+    held: int = 0
+    """Events written to the held table instead of Kafka (a case's failed event and those behind it)."""
+    released: int = 0
     last_partition: int | None = None
     last_offset: int | None = None
 
@@ -217,15 +209,20 @@ class _Prepared:
 class Publisher:
     """One publisher process's state: the app (mapper and recorder), the connections, the producer."""
 
-    def __init__(self, settings: Endpoints, options: PublisherOptions) -> None:
+    def __init__(self, settings: Endpoints, options: PublisherOptions, *, heartbeat: Heartbeat | None = None) -> None:
         self.settings = settings
         self.options = options
+        self.heartbeat = heartbeat
+        self.backoff = Backoff()
         self.schemas = SchemaStore.from_directory(options.schemas_dir)
         self.app: CollectionApp | None = None
         self.parties = envelope.PartyIndex()
         self.conn: psycopg.Connection[Any] | None = None
         self.producer: Any = None
         self.position = 0
+        self.held_table = HeldTable(options.position_name, options.pg_schema)
+        self.held: dict[str, int] = {}
+        """Held case → its first held notification (the table's content, read on connect)."""
         self.report = PublishReport()
         self._schemas_published = False
         self._last_lag_log = 0.0
@@ -247,16 +244,18 @@ class Publisher:
             self.app.close()
             self.app = None
 
-    def _connect(self, stop: threading.Event) -> bool:
-        """(Re)build what is missing: PostgreSQL connection + lock + position, the app, producer, schemas."""
+    def _connect(self, stop: threading.Event, *, wait: bool = True) -> bool:
+        """(Re)build what is missing: PostgreSQL connection + lock + position, the app, producer, schemas.
+        False: stopped while on standby (or, without ``wait``, another publisher is active)."""
         if self.conn is None or self.conn.closed:
             conn = psycopg.connect(self.settings.pg_dsn, autocommit=True, connect_timeout=10)
             try:
-                if not self._lock(conn, stop):
+                if not self._lock(conn, stop, wait=wait):
                     conn.close()
                     return False
                 conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.options.pg_schema)))
                 ensure_position_table(conn, self.options.pg_schema)
+                self.held_table.create(conn)
                 if self.app is None:
                     overrides = (
                         {"POSTGRES_SCHEMA": self.options.pg_schema} if self.options.pg_schema != "public" else {}
@@ -266,6 +265,7 @@ class Publisher:
                     self.parties = envelope.PartyIndex(fallback=envelope.stored_parties(self.app))
                 conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
                 self.position = read_position(conn, self.options.position_name, self.options.pg_schema)
+                self.held = self.held_table.first_held(conn)
             except BaseException:
                 conn.close()
                 raise
@@ -276,6 +276,7 @@ class Publisher:
                 topic=self.options.topic,
                 name=self.options.position_name,
                 schema=self.options.pg_schema,
+                held_cases=len(self.held),
             )
         if self.producer is None:
             if self.options.create_topics:
@@ -297,13 +298,16 @@ class Publisher:
     def _channel(self) -> str:
         return str(getattr(self.app.recorder, "channel_name", EVENTS_TABLE)) if self.app else EVENTS_TABLE
 
-    def _lock(self, conn: psycopg.Connection[Any], stop: threading.Event) -> bool:
+    def _lock(self, conn: psycopg.Connection[Any], stop: threading.Event, *, wait: bool = True) -> bool:
         key = f"kravsak-publisher:{self.options.pg_schema}:{self.options.position_name}"
         waiting_logged = False
-        while not stop.is_set():
+        while True:
             row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()
             if row and row[0]:
                 return True
+            if not wait or stop.is_set():
+                return False
+            self._beat("standby")
             if not waiting_logged:
                 log.warning("publisher.standby", reason="another publisher holds the position lock", lock=key)
                 waiting_logged = True
@@ -338,6 +342,9 @@ class Publisher:
         if self.conn is not None:
             self.conn.close()
             self.conn = None
+        if self.app is not None:  # its pool would wait for its broken connections to be replaced
+            self.app.close()
+            self.app = None
 
     def _publish_schemas(self) -> None:
         futures = []
@@ -358,63 +365,115 @@ class Publisher:
     # -- the loop ------------------------------------------------------------------------------
 
     def run(self, stop: threading.Event, *, once: bool = False) -> PublishReport:
-        delay = 0.5
         while not stop.is_set():
             try:
                 if not self._connect(stop):
                     break
                 published = self._round()
-                delay = 0.5
+                self.backoff.reset()
                 self._maybe_log_lag()
+                self._beat()
                 if published == 0:
                     if once:
                         break
                     self._wait(stop)
-            except PublisherHalted:
-                raise
-            except _TRANSIENT as exc:
+            except _TRANSIENT as exc:  # an outage: back off (with jitter), rebuild the connections, go on
+                delay = self.backoff.next()
                 log.warning(
-                    "publisher.retrying", error=f"{type(exc).__name__}: {exc}", position=self.position, in_seconds=delay
+                    "publisher.retrying", error=describe(exc), position=self.position, in_seconds=round(delay, 2)
                 )
                 self._drop_connections()
+                self._beat("reconnecting", force=True)
                 stop.wait(delay)
-                delay = min(delay * 2, 15.0)
         self.report.position = self.position
         self.report.seconds = time.monotonic() - self._started
         self._maybe_log_lag(force=True)
         return self.report
 
     def _round(self) -> int:
+        """Release what an operator asked for, then publish (or hold) the next batch; how many events
+        it handled (0: nothing to do)."""
         assert self.conn is not None and self.app is not None
+        released = self._release_requested()
         notifications = self.app.recorder.select_notifications(start=self.position + 1, limit=self.options.batch_size)
         if not notifications:
-            return 0
+            return released
         prepared: list[_Prepared] = []
-        halted: PublisherHalted | None = None
+        held: list[HeldEvent] = []
+        holding = dict(self.held)
         for notification in notifications:
+            case_id = str(notification.originator_id)
+            if case_id in holding:
+                held.append(_held_event(notification, WAITING.format(holding[case_id])))
+                continue
             try:
                 prepared.append(self._prepare(notification))
-            except _TRANSIENT:  # the party look-up reads the store: an outage is retried, not a halt
+            except _TRANSIENT:  # the party look-up reads the store: an outage is retried, not held
                 raise
-            except Exception as exc:  # any other failure to turn it into a record stops us in front of it
-                halted = _halted(notification, exc)
-                break
+            except Exception as exc:  # any other failure to turn it into a record holds its case
+                held.append(_held_event(notification, f"{type(exc).__name__}: {exc}"))
+                holding[case_id] = notification.id
+                log.error("publisher.held", **_fields(held[-1]), fix=HOLD_FIX)
         if prepared:
             self._send(prepared)
-            self.position = prepared[-1].position
-            store_position(self.conn, self.options.position_name, self.position, self.options.pg_schema)
+        with self.conn.transaction():
+            self.held_table.add(self.conn, held)
+            store_position(self.conn, self.options.position_name, notifications[-1].id, self.options.pg_schema)
+        self.position, self.held = notifications[-1].id, holding
+        self.report.published += len(prepared)
+        self.report.held += len(held)
+        return len(notifications) + released
+
+    def _release_requested(self) -> int:
+        """Each case an operator asked to release: its held events prepared again in order; those
+        that now encode are sent and their rows deleted, from the first that still fails on the case
+        stays held. Returns how many events went out."""
+        assert self.conn is not None
+        if not self.held:
+            return 0
+        sent = 0
+        for case_id in self.held_table.requested(self.conn):
+            rows = self.held_table.events(self.conn, case_id)
+            prepared: list[_Prepared] = []
+            failed: tuple[HeldEvent, str] | None = None
+            for row in rows:
+                try:
+                    prepared.append(self._prepare(self._notification(row.notification_id)))
+                except _TRANSIENT:
+                    raise
+                except Exception as exc:  # still not publishable: the case stays held from here
+                    failed = (row, f"{type(exc).__name__}: {exc}")
+                    break
+            if prepared:
+                self._send(prepared)
+            with self.conn.transaction():
+                self.held_table.released(self.conn, [p.position for p in prepared])
+                if failed is not None:
+                    self.held_table.still_held(self.conn, case_id, failed[0].notification_id, failed[1])
+            sent += len(prepared)
             self.report.published += len(prepared)
-        if halted is not None:
-            log.error(
-                "publisher.halted",
-                position=halted.position,
-                event_type=halted.event_type,
-                event_id=halted.event_id,
-                stored_position=self.position,
-                error=halted.problem,
-            )
-            raise halted
-        return len(prepared)
+            self.report.released += len(prepared)
+            if failed is None:
+                self.held.pop(case_id, None)
+                log.info("publisher.released", case_id=case_id, events=len(prepared))
+            else:
+                self.held[case_id] = failed[0].notification_id
+                log.error("publisher.still_held", **{**_fields(failed[0]), "error": failed[1]}, released=len(prepared))
+        return sent
+
+    def release_if_idle(self) -> int | None:
+        """Do the requested releases here when no publisher is active (this one takes the position
+        lock for the moment); None when another publisher is active: it does them on its next round."""
+        if not self._connect(threading.Event(), wait=False):
+            return None
+        return self._release_requested()
+
+    def _notification(self, notification_id: int) -> Notification:
+        assert self.app is not None
+        found = self.app.recorder.select_notifications(start=notification_id, limit=1)
+        if not found or found[0].id != notification_id:
+            raise LookupError(f"notification {notification_id} is no longer in the event store")
+        return found[0]
 
     def _prepare(self, notification: Notification) -> _Prepared:
         assert self.app is not None
@@ -458,6 +517,17 @@ class Publisher:
                     pass
                 return
 
+    def _beat(self, state: str = "running", *, force: bool = False) -> None:
+        if self.heartbeat is None or not (force or self.heartbeat.due()):
+            return
+        lag: int | None = None
+        if state == "running" and self.conn is not None:
+            try:
+                lag = max(max_notification_id(self.conn, self.options.pg_schema) - self.position, 0)
+            except OUTAGES:
+                state = "degraded"
+        self.heartbeat.beat(state=state, lag=lag, position=self.position)
+
     def _maybe_log_lag(self, *, force: bool = False) -> None:
         now = time.monotonic()
         if not force and now - self._last_lag_log < self.options.lag_log_interval_s:
@@ -493,19 +563,32 @@ def _schema_json(schema: AvroSchema) -> str:
     return json.dumps(schema.source, ensure_ascii=False, separators=(",", ":"))
 
 
-def _halted(notification: Notification, exc: Exception) -> PublisherHalted:
-    event_type = notification.topic.rsplit(":", 1)[-1]
-    event_id = _event_id(notification)
-    cause = f"{type(exc).__name__}: {exc}"
-    return PublisherHalted(
-        f"cannot publish notification {notification.id} ({event_type}, event id {event_id}, aggregate "
-        f"{notification.originator_id} version {notification.originator_version}): {cause}",
-        "fix the envelope mapping or the schema for this event type (schemas/, consumers/wire/envelope.py) and start "
-        f"the publisher again; it resumes at notification {notification.id} and never skips an event",
-        position=notification.id,
-        event_type=event_type,
-        event_id=event_id,
+HOLD_FIX = (
+    "fix the envelope mapping or the schema for this event type (schemas/, consumers/wire/envelope.py), or "
+    "repair the stored event, then `kravsak publisher release CASE`; the case's events wait until then"
+)
+
+
+def _held_event(notification: Notification, error: str) -> HeldEvent:
+    return HeldEvent(
+        notification_id=notification.id,
+        case_id=str(notification.originator_id),
+        version=notification.originator_version,
+        event_type=notification.topic.rsplit(":", 1)[-1],
+        event_id=_event_id(notification),
+        error=error,
     )
+
+
+def _fields(event: HeldEvent) -> dict[str, Any]:
+    return {
+        "position": event.notification_id,
+        "case_id": event.case_id,
+        "version": event.version,
+        "event_type": event.event_type,
+        "event_id": event.event_id,
+        "error": event.error,
+    }
 
 
 def _event_id(notification: Notification) -> str:
@@ -525,14 +608,68 @@ def run_publisher(
     stop_event: threading.Event | None = None,
     once: bool = False,
     options: PublisherOptions | None = None,
+    heartbeat: Heartbeat | None = None,
 ) -> PublishReport:
     """Publish until ``stop_event`` is set, or with ``once`` until the lag is 0.
 
-    Raises `PublisherHalted` for an event it cannot publish (after storing the position before it).
+    An event it cannot publish holds its case (``consumers.held``); the others go on.
     As a process: `kravsak publish` or `python -m kravsak.services publisher` (SIGTERM/SIGINT set
     the stop event there)."""
-    publisher = Publisher(settings, options or PublisherOptions())
+    publisher = Publisher(settings, options or PublisherOptions(), heartbeat=heartbeat)
     try:
         return publisher.run(stop_event or threading.Event(), once=once)
     finally:
         publisher.close()
+
+
+# --- held cases: the operator's side ---------------------------------------------------------------
+
+
+def held_cases(dsn: str, options: PublisherOptions | None = None) -> list[HeldCase]:
+    """The cases the publisher holds back (`kravsak publisher held`, `kravsak status`)."""
+    opts = options or PublisherOptions()
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+        return HeldTable(opts.position_name, opts.pg_schema).cases(conn)
+
+
+@dataclass(frozen=True)
+class ReleaseOutcome:
+    """What `kravsak publisher release` saw: by whom, and what is still held of the case."""
+
+    case_id: str
+    held_before: int
+    released_by: str
+    """``this command`` (no publisher was active) or ``the running publisher``."""
+    still_held: list[HeldEvent]
+
+
+def release_case(
+    settings: Endpoints, case_id: str, options: PublisherOptions | None = None, *, timeout_s: float = 30.0
+) -> ReleaseOutcome:
+    """Ask for a held case's release and wait (at most ``timeout_s``) until the active publisher did
+    it; with no publisher active, do it here. ``ServiceError`` when the case is not held, or when
+    the running publisher did not get to it in time (the request stays: it releases it later)."""
+    opts = options or PublisherOptions()
+    table = HeldTable(opts.position_name, opts.pg_schema)
+    with psycopg.connect(settings.pg_dsn, autocommit=True, connect_timeout=10) as conn:
+        rows = table.request_release(conn, case_id) if table.exists(conn) else 0
+        if rows == 0:
+            raise ServiceError(
+                f"case {case_id} is not held by publisher {opts.position_name}",
+                "see `kravsak publisher held` for the held cases and their ids",
+            )
+        conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(EVENTS_TABLE)))  # wake the active publisher
+        publisher = Publisher(settings, opts)
+        try:
+            by = "this command" if publisher.release_if_idle() is not None else "the running publisher"
+        finally:
+            publisher.close()
+        deadline = time.monotonic() + timeout_s
+        while any(e.release_requested for e in table.events(conn, case_id)):
+            if time.monotonic() > deadline:
+                raise ServiceError(
+                    f"the running publisher did not release case {case_id} within {timeout_s:g} s",
+                    "check that it runs (`kravsak status`); the request stays: it releases the case on its next round",
+                )
+            time.sleep(0.2)
+        return ReleaseOutcome(case_id, rows, by, table.events(conn, case_id))

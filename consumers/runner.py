@@ -32,6 +32,15 @@ Delivery protocol (shared)
   ``kravsak.services``), or with ``until_caught_up`` when every assigned partition's stored offset
   reached the end. A process killed at any instant (SIGKILL included) loses nothing and applies
   nothing twice: the next member resumes from the stored offsets.
+- **Outages** (``consumers.outages``: PostgreSQL restarting or unreachable, Kafka unreachable) never
+  end ``run``: the batch in hand rolled back with its connection, the service forgets what it holds
+  in memory, waits (bounded exponential back-off with jitter), gets a new PostgreSQL connection
+  from the service (``reconnect``), seeks its partitions back to the stored offsets and goes on.
+  The Kafka client itself reconnects to a restarted broker (back-off at most 5 s); the group
+  member leaves the group when closed, so a restarted service gets the partitions at once.
+- **Heartbeat.** With a ``consumers.heartbeat.Heartbeat`` the loop beats every few seconds with
+  the lag (records of the assigned partitions not yet applied) and the position (the sum of the
+  stored next offsets); ``reconnecting`` while an outage lasts.
 - **Logs** carry the topic, partition and offset: ``partition assigned``, ``gap before stored offset;
   seeking back``, ``batch applied`` (debug), ``batch failed; applying it again record by record``.
 """
@@ -51,6 +60,8 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
 from psycopg import sql
 
+from consumers.heartbeat import Heartbeat
+from consumers.outages import OUTAGES, Backoff, describe
 from domain.errors import ServiceError
 
 Cursor = psycopg.Cursor[Any]
@@ -359,6 +370,10 @@ class BatchHandler(Protocol):
 
     def revoked(self) -> None: ...
 
+    def reconnect(self) -> psycopg.Connection[Any]:
+        """After an outage: a new PostgreSQL connection, which the service uses from now on too."""
+        ...
+
 
 @dataclass(frozen=True)
 class ConsumerOptions:
@@ -407,6 +422,8 @@ class Runner:
         self.log = log or structlog.get_logger("kravsak.runner")
         self.consumer: Any = None
         self._offsets_reader: Any = None
+        self.heartbeat: Heartbeat | None = None
+        self.backoff = Backoff()
 
     def close(self) -> None:
         if self.consumer is not None:
@@ -435,6 +452,7 @@ class Runner:
             max_poll_records=o.batch_size,
             client_id=o.client_id,
             max_partition_fetch_bytes=8 * 1024 * 1024,
+            reconnect_backoff_max_ms=5_000,  # a restarted broker is found within seconds
             **{key: value for key, value in optional.items() if value is not None},
         )
         self.consumer.subscribe([o.topic], listener=_Listener(self))
@@ -453,6 +471,8 @@ class Runner:
                 group_id=None,
                 enable_auto_commit=False,
                 client_id=f"{self.options.client_id}-offsets",
+                request_timeout_ms=5_000,  # a broker outage must not hold the loop (and its heartbeat) long
+                reconnect_backoff_max_ms=5_000,
             )
         return {tp.partition: int(o) for tp, o in self._offsets_reader.end_offsets(partitions).items()}
 
@@ -523,11 +543,16 @@ class Runner:
         """Apply batches until ``stop`` is set (or, with ``until_caught_up``, until every assigned
         partition is applied to its end; with ``idle_timeout_s``, until nothing came for that long)."""
         stop = stop or threading.Event()
-        self.connect()
         report = RunReport()
         started = idle_since = time.monotonic()
         while not stop.is_set():
-            result = self.poll_once()
+            try:
+                result = self.poll_once()
+                self.backoff.reset()
+                self.beat()
+            except OUTAGES as exc:
+                self.ride_out(exc, stop)
+                continue
             if result is not None:
                 idle_since = time.monotonic()
                 report.add(result)
@@ -538,6 +563,51 @@ class Runner:
                 break
         report.seconds = time.monotonic() - started
         return report
+
+    def ride_out(self, exc: BaseException, stop: threading.Event) -> None:
+        """An outage: forget, wait, reconnect, seek back to the stored offsets; until it works or ``stop``."""
+        self.handler.revoked()
+        while not stop.is_set():
+            delay = self.backoff.next()
+            self.log.warning(
+                "outage; reconnecting", topic=self.options.topic, error=describe(exc), in_seconds=round(delay, 2)
+            )
+            self.beat("reconnecting", force=True)
+            stop.wait(delay)
+            try:
+                self.conn = self.handler.reconnect()
+                if self.consumer is not None:
+                    self.seek_to_stored(list(self.consumer.assignment()))
+            except OUTAGES as again:
+                exc = again
+                continue
+            self.log.info("reconnected", topic=self.options.topic, after_failures=self.backoff.failures)
+            return
+
+    def beat(self, state: str = "running", *, force: bool = False) -> None:
+        """The heartbeat, with lag and position, when one is due (or ``force``)."""
+        if self.heartbeat is None or not (force or self.heartbeat.due()):
+            return
+        lag: int | None = None
+        position: int | None = None
+        if state == "running":
+            try:
+                lag, position = self.progress()
+            except OUTAGES:
+                state = "degraded"
+        self.heartbeat.beat(state=state, lag=lag, position=position)
+
+    def progress(self) -> tuple[int | None, int | None]:
+        """(lag, position) over the assigned partitions: records not yet applied (against the high
+        watermarks the member's own fetches brought, so a beat asks Kafka nothing), stored next
+        offsets summed; (None, None) while nothing is assigned or fetched yet."""
+        assigned = list(self.consumer.assignment()) if self.consumer is not None else []
+        ends = {tp.partition: hw for tp in assigned if (hw := self.consumer.highwater(tp)) is not None}
+        if not ends:
+            return None, None
+        stored = self.stored()
+        at = {p: min(s.get(p, 0) for s in stored) for p in ends}
+        return sum(max(end - at[p], 0) for p, end in ends.items()), sum(at.values())
 
     def caught_up(self) -> bool:
         """Whether every assigned partition's stored offsets reached the end of the topic."""

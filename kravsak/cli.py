@@ -1,8 +1,8 @@
 """The `kravsak` command.
 
 Errors a person can fix (the `domain.errors.ServiceError` family, `kravsak.errors.KravsakError`
-by its old name) end as one red line naming the problem and the fix, with exit code 2 (3 for a
-halted publisher); anything else is a bug and shows its traceback. The services (`publish`,
+by its old name) end as one red line naming the problem and the fix, with exit code 2; anything
+else is a bug and shows its traceback. The services (`publish`,
 `project`, `automate`) start through `kravsak.services`, as `python -m kravsak.services` does.
 """
 
@@ -116,20 +116,33 @@ def status(ctx: typer.Context) -> None:
 
 
 def _print_pipeline(settings: Settings) -> None:
-    """Publisher lag and parked cases, when the database answers."""
+    """The services' heartbeats, the publisher's lag and held cases, parked cases, when the database answers."""
     import psycopg
 
     from consumers.projector import parked_count
-    from consumers.publisher import publisher_lag
+    from consumers.publisher import held_cases, publisher_lag
+    from kravsak.health_cli import print_services
+    from kravsak.settings import publisher_options
 
     try:
         lag = publisher_lag(settings.pg_dsn)
+        held = held_cases(settings.pg_dsn, publisher_options(settings))
         with psycopg.connect(settings.pg_dsn, connect_timeout=5) as conn:
             parked = parked_count(conn)
+            print_services(conn)
     except psycopg.Error as exc:
         out.print(f"pipeline: database not reachable ({escape(str(exc).splitlines()[0])})")
         return
     out.print(f"[bold]publisher lag[/]: {lag} event(s) stored but not yet acknowledged by Kafka")
+    out.print(
+        f"[bold]publisher held[/]: [{'bold red' if held else 'green'}]{len(held)} held case(s)[/]"
+        + (
+            f" ({', '.join(h.case_id for h in held[:3])}{' …' if len(held) > 3 else ''}) — fix, then "
+            "`kravsak publisher release CASE` (`kravsak publisher held` lists them)"
+            if held
+            else ""
+        )
+    )
     if not parked:
         out.print("[bold]projections[/]: not created yet (run `kravsak project`)")
         return
@@ -599,6 +612,14 @@ app.add_typer(payments_app, name="payments")
 from kravsak.refunds_cli import refunds_app  # noqa: E402 - the refund worklist, pain.001 (ADR 0019)
 
 app.add_typer(refunds_app, name="refunds")
+
+from kravsak.publisher_cli import publisher_app  # noqa: E402 - held cases, release (ADR 0026)
+
+app.add_typer(publisher_app, name="publisher")
+
+from kravsak.health_cli import health_cmd  # noqa: E402 - the services' heartbeats (ADR 0026)
+
+app.command("health")(health_cmd)
 
 from kravsak.settlement_cli import settlement_cmd  # noqa: E402 - settlement per municipality (ADR 0019)
 

@@ -15,8 +15,11 @@ Every service started here:
 - stops on SIGTERM/SIGINT: the first sets the stop event, the service finishes the batch in hand
   and returns; a second exits at once with 128 + the signal (nothing is lost: every service resumes
   from what PostgreSQL holds);
-- ends with exit code 0 after a stop, or with the ``ServiceError``'s code (2; 3 for a halted
-  publisher) and one ``<service>.failed`` line naming the problem and the fix.
+- beats every few seconds in ``kravsak_ops.heartbeats`` with its lag (``consumers.heartbeat``;
+  ``kravsak status`` shows them, ``kravsak health SERVICE`` exits 1 when stale) and deletes its row
+  when it stops; rides out PostgreSQL and Kafka restarts without exiting (``consumers.outages``);
+- ends with exit code 0 after a stop, or with the ``ServiceError``'s code (2) and one
+  ``<service>.failed`` line naming the problem and the fix.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from kravsak.settings import (
     Settings,
     automate_clock,
     automate_options,
+    heartbeat_interval,
     load_settings,
     projector_options,
     publisher_options,
@@ -43,6 +47,7 @@ from kravsak.settings import (
 
 if TYPE_CHECKING:
     from consumers.automate import AutomateOptions, Clock
+    from consumers.heartbeat import Heartbeat
     from consumers.projector import RunnerOptions
     from consumers.publisher import PublisherOptions, PublishReport
     from consumers.runner import RunReport
@@ -78,6 +83,18 @@ def stop_on_signals(service: str) -> Iterator[threading.Event]:
             signal.signal(sig, old)
 
 
+@contextmanager
+def heartbeat(settings: Settings, service: Service, name: str) -> Iterator[Heartbeat]:
+    """The service's heartbeat; its row is deleted when the service stops cleanly."""
+    from consumers.heartbeat import Heartbeat
+
+    beating = Heartbeat(settings.pg_dsn, service, name=name, interval_s=heartbeat_interval())
+    try:
+        yield beating
+    finally:
+        beating.close()
+
+
 def ensure_case_events(settings: Settings, topic: str) -> None:
     """The case-events topic with the partitions and replication the settings give."""
     from consumers.topics import case_events_spec, ensure_topics_at
@@ -94,9 +111,9 @@ def publish(settings: Settings, options: PublisherOptions | None = None, *, once
     from consumers.publisher import run_publisher
 
     opts = options or publisher_options(settings)
-    with stop_on_signals("publisher") as stop:
+    with stop_on_signals("publisher") as stop, heartbeat(settings, "publisher", opts.position_name) as beating:
         log.info("publisher.started", topic=opts.topic, name=opts.position_name, schema=opts.pg_schema)
-        report = run_publisher(settings, stop_event=stop, once=once, options=opts)
+        report = run_publisher(settings, stop_event=stop, once=once, options=opts, heartbeat=beating)
     log.info(
         "publisher.stopped", position=report.position, published=report.published, seconds=round(report.seconds, 1)
     )
@@ -111,8 +128,9 @@ def project(settings: Settings, options: RunnerOptions | None = None) -> RunRepo
     ensure_case_events(settings, opts.topic)
     runner = ProjectionRunner(settings.pg_dsn, settings.kafka_bootstrap, opts)
     try:
-        with stop_on_signals("projector") as stop:
+        with stop_on_signals("projector") as stop, heartbeat(settings, "projector", opts.group) as beating:
             log.info("projector.started", topic=opts.topic, group=opts.group, projections=list(opts.projections))
+            runner.runner.heartbeat = beating
             report = runner.run(stop)
     finally:
         runner.close()
@@ -140,7 +158,8 @@ def automate(settings: Settings, options: AutomateOptions | None = None, clock: 
     ensure_case_events(settings, opts.topic)
     manager = ProcessManager(settings, opts)
     try:
-        with stop_on_signals("automate") as stop:
+        with stop_on_signals("automate") as stop, heartbeat(settings, "automate", opts.group) as beating:
+            manager.runner.heartbeat = beating
             log.info(
                 "automate.started",
                 topic=opts.topic,

@@ -81,7 +81,11 @@ ENV_VARS: dict[str, str] = {
     "KRAVSAK_PROJECTOR_SCHEMA_SUFFIX": "appended to every projection schema (kravsak_ledger<suffix>; default none)",
     "KRAVSAK_PROJECTOR_BATCH": "most records the projector applies in one transaction (default 2000)",
     "KRAVSAK_PROJECTOR_SESSION_TIMEOUT_MS": (
-        "how long the group waits for a silent projector before its partitions go to the others (default 45000)"
+        "how long the group waits for a silent projector before its partitions go to the others (default 10000)"
+    ),
+    "KRAVSAK_HEARTBEAT_S": (
+        "seconds between a service's heartbeats in kravsak_ops.heartbeats (default 5; `kravsak health` "
+        "calls a service stale after 6 of them)"
     ),
     "KRAVSAK_AUTOMATE_TOPIC": "the case-events topic the process manager reads (default kravsak.case-events)",
     "KRAVSAK_AUTOMATE_GROUP": "the process manager's consumer group (default kravsak-automate)",
@@ -343,7 +347,9 @@ def projector_options(environ: Mapping[str, str] | None = None) -> RunnerOptions
         group=env.get("KRAVSAK_PROJECTOR_GROUP") or defaults.group,
         schema_suffix=env.get("KRAVSAK_PROJECTOR_SCHEMA_SUFFIX") or defaults.schema_suffix,
         batch_size=env_number(env, "KRAVSAK_PROJECTOR_BATCH", defaults.batch_size),
-        session_timeout_ms=env_number(env, "KRAVSAK_PROJECTOR_SESSION_TIMEOUT_MS", None, kind=int),
+        session_timeout_ms=env_number(
+            env, "KRAVSAK_PROJECTOR_SESSION_TIMEOUT_MS", defaults.session_timeout_ms or 10_000
+        ),
         schemas_dir=_schemas_dir(env, defaults.schemas_dir),
     )
 
@@ -380,6 +386,16 @@ def automate_clock(environ: Mapping[str, str] | None = None) -> tuple[ClockKind,
             "set KRAVSAK_AUTOMATE_CLOCK to system or simulated, or unset it",
         )
     return ("simulated" if kind == "simulated" else "system"), env.get("KRAVSAK_AUTOMATE_CLOCK_NAME") or "default"
+
+
+def heartbeat_interval(environ: Mapping[str, str] | None = None) -> float:
+    """Seconds between a service's heartbeats (``KRAVSAK_HEARTBEAT_S``, default 5)."""
+    from consumers.heartbeat import DEFAULT_INTERVAL_S
+
+    interval = env_number(_environ(environ), "KRAVSAK_HEARTBEAT_S", DEFAULT_INTERVAL_S)
+    if interval <= 0:
+        raise SettingsError(f"KRAVSAK_HEARTBEAT_S={interval!r} is not above 0", "give seconds above 0, e.g. 5")
+    return interval
 
 
 def default_home() -> Path:

@@ -56,6 +56,16 @@ def pipeline(pg_dsn: str, kafka_bootstrap: str, unique: Callable[[str], str]) ->
         conn.execute(f'DROP SCHEMA IF EXISTS "{CASES_SCHEMA}{suffix}" CASCADE')
 
 
+def every_scenario_in_one_log(app: CollectionApp) -> dict[str, tuple[Scenario, dict[str, Any]]]:
+    """Every scenario run in ``app``, each with a creditor of its own (one event log)."""
+    reports = {}
+    for path in scenario_files():
+        scenario = Scenario.load(path)
+        scenario.creditor = f"{len(reports) + 1000:04d}"
+        reports[path.stem] = (scenario, run_scenario(scenario, app))
+    return reports
+
+
 def run_all_scenarios(app: CollectionApp) -> dict[str, tuple[Scenario, dict[str, Any]]]:
     return {p.stem: (s, run_scenario(s, app)) for p in scenario_files() for s in [Scenario.load(p)]}
 
@@ -63,12 +73,8 @@ def run_all_scenarios(app: CollectionApp) -> dict[str, tuple[Scenario, dict[str,
 def test_read_models_built_from_kafka_equal_the_domain_even_with_every_event_sent_twice(
     pipeline: RunnerOptions, pg_dsn: str, kafka_bootstrap: str
 ) -> None:
-    reports = {}
     app = CollectionApp()
-    for path in scenario_files():
-        scenario = Scenario.load(path)
-        scenario.creditor = f"{len(reports) + 1000:04d}"  # one creditor per scenario, one event log
-        reports[path.stem] = (scenario, run_scenario(scenario, app))
+    reports = every_scenario_in_one_log(app)
     produce_events(app, kafka_bootstrap, pipeline.topic, twice=True)
     report = project_once(pg_dsn, kafka_bootstrap, pipeline)
     assert report.applied > 0 and report.parked == 0
@@ -116,3 +122,55 @@ def test_a_second_run_after_catching_up_applies_nothing_again(
     second = project_once(pg_dsn, kafka_bootstrap, pipeline)
     assert first.applied > 0
     assert second.applied == 0
+
+
+def test_a_restarted_runner_with_nothing_folded_applies_on_the_fast_path(
+    pipeline: RunnerOptions, pg_dsn: str, kafka_bootstrap: str
+) -> None:
+    """Every scenario's events, the first half projected by one runner, the rest by a new one whose
+    fold holds nothing (a restart): every batch of the new one goes through on the fast path, none
+    is rolled back to be applied again event by event, and the read models equal the domain."""
+    import threading
+
+    from consumers.projector import ProjectionRunner, verify
+
+    app = CollectionApp()
+    every_scenario_in_one_log(app)
+    notifications = list(app.recorder.select_notifications(start=1, limit=1_000_000))
+    half = len(notifications) // 2
+    produce_notifications(app, kafka_bootstrap, pipeline.topic, notifications[:half])
+    project_once(pg_dsn, kafka_bootstrap, pipeline)
+    produce_notifications(app, kafka_bootstrap, pipeline.topic, notifications[half:], learnt=notifications[:half])
+
+    restarted = ProjectionRunner(pg_dsn, kafka_bootstrap, pipeline)
+    paths: list[bool] = []
+    apply_records = restarted.applier.apply_records
+
+    def spy(*args: Any, careful: bool, **kwargs: Any) -> Any:
+        paths.append(careful)
+        return apply_records(*args, careful=careful, **kwargs)
+
+    restarted.applier.apply_records = spy  # type: ignore[method-assign]
+    try:
+        report = restarted.run(threading.Event(), until_caught_up=True)
+    finally:
+        restarted.close()
+    assert report.applied > 0 and report.parked == 0
+    assert paths and not any(paths), f"{paths.count(True)} of {len(paths)} batches fell back to the careful path"
+    assert verify(pg_dsn, kafka_bootstrap, topic=pipeline.topic, schema_suffix=pipeline.schema_suffix) == []
+
+
+def produce_notifications(
+    app: CollectionApp, bootstrap: str, topic: str, notifications: list[Any], *, learnt: list[Any] | None = None
+) -> None:
+    parties = PartyIndex()
+    for n in learnt or []:
+        parties.learn(app.mapper.to_domain_event(n))
+    producer = KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all", enable_idempotence=True)
+    for n in notifications:
+        event = app.mapper.to_domain_event(n)
+        parties.learn(event)
+        name, record = event_record(event, position=n.id, parties=parties)
+        producer.send(topic, key=case_key(event), value=encode(record, SCHEMAS.latest(name)))
+    producer.flush()
+    producer.close()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -30,20 +29,23 @@ from eventsourcing.persistence import StoredEvent
 from kafka import KafkaConsumer, TopicPartition
 
 from consumers.publisher import (
-    HALTED_EXIT_CODE,
-    PublisherHalted,
+    EVENTS_TABLE,
     PublisherOptions,
+    held_cases,
     publisher_lag,
     read_position,
+    release_case,
     run_publisher,
 )
 from consumers.wire import envelope
 from consumers.wire.codec import SchemaStore, decode
 from domain.claim import Claim
+from domain.errors import ServiceError
 from kravsak.settings import Settings
 from kravsak.stack.base import quiet
 from kravsak.stack.kafka import LocalKafka
 from tests.support.stack import app_for, copy_events, delete_topics, scratch_event_store, workload_log
+from tests.support.stack import private_kafka as own_kafka
 
 pytestmark = pytest.mark.integration
 
@@ -270,33 +272,11 @@ def test_killed_publisher_resumes_and_loses_nothing(
 # --- (b) the broker stops and starts while the publisher runs ----------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def private_kafka(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalKafka]:
     """A broker of this test's own (same jars, own data and ports), so stopping it disturbs no one."""
-    home = tmp_path_factory.mktemp("kafka-home")
-    jars = settings.home / "kafka" / "lib" / settings.kafka_version
-    if jars.is_dir():
-        (home / "kafka" / "lib").mkdir(parents=True)
-        (home / "kafka" / "lib" / settings.kafka_version).symlink_to(jars)
-    own = replace(
-        settings,
-        home=home,
-        kafka_port=_free_port(),
-        kafka_controller_port=_free_port(),
-        kafka_heap="384m",
-        start_timeout=90,
-        external_kafka_bootstrap=None,
-    )
-    kafka = LocalKafka(own)
-    kafka.ensure_running(quiet)
-    yield kafka
-    kafka.stop(quiet)
+    with own_kafka(settings, tmp_path_factory.mktemp("kafka-home")) as kafka:
+        yield kafka
 
 
 def test_broker_restart_under_the_publisher_loses_nothing(
@@ -326,7 +306,7 @@ def test_broker_restart_under_the_publisher_loses_nothing(
     check_stream(read_topic(bootstrap, topic), notifications)
 
 
-# --- (c) an event that cannot be published stops the publisher in front of it ------------------
+# --- (c) an event that cannot be published holds back its case only ---------------------------
 
 
 def _split_around_a_claim(notifications: list[Any], topic_suffix: str) -> tuple[list[Any], list[Any], Any, int]:
@@ -338,43 +318,122 @@ def _split_around_a_claim(notifications: list[Any], topic_suffix: str) -> tuple[
     return head, tail, chosen, last_version
 
 
-def test_unencodable_event_stops_the_publisher_before_it(
-    settings: Settings, event_store: str, topic: str, kafka_bootstrap: str, start_publisher: Callable[..., Any]
+def _raw_insert(settings: Settings, schema: str, stored: StoredEvent) -> None:
+    """Straight into the stored events table, past every check of the application, then NOTIFY."""
+    import psycopg
+    from psycopg import sql
+
+    table = sql.SQL("{}.{}").format(sql.Identifier(schema), sql.Identifier(EVENTS_TABLE))
+    with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("INSERT INTO {} (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)").format(
+                table
+            ),
+            (stored.originator_id, stored.originator_version, stored.topic, stored.state),
+        )
+        conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(EVENTS_TABLE)))
+
+
+def _cli(schema: str, topic: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KRAVSAK_PG_SCHEMA": schema, "KRAVSAK_PUBLISHER_TOPIC": topic, "COLUMNS": "250"}
+    return subprocess.run(
+        [sys.executable, "-m", "kravsak.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_an_unencodable_event_holds_only_its_case_until_released_after_the_fix(
+    settings: Settings,
+    event_store: str,
+    topic: str,
+    kafka_bootstrap: str,
+    start_publisher: Callable[..., Any],
+    unique: Callable[[str], str],
 ) -> None:
-    """A stored payment of 10.005 kr, a fraction of an øre the wire form refuses, with more events
-    after it: the publisher publishes what comes before it, stores the position just before it,
-    exits non-zero naming it, and on a restart stops there again; nothing after it is sent."""
+    """A payment of 99999999999999999999999999.99 kr (more øre than an Avro long holds) forced into
+    the stored events table, and one more event of its case later: the running publisher holds
+    both, every other case flows on in order, `kravsak status` and `kravsak publisher held` show the
+    case. A release before the fix keeps it held; after the stored event is repaired, `kravsak
+    publisher release` puts both on the topic in the case's order: nothing lost, nothing twice, and
+    the projections built from the topic equal a clean rebuild (`verify` == [])."""
+    from consumers.projector import RunnerOptions, project_once, verify
+    from tests.support.stack import drop_schemas
+
     head, tail, payment, last_version = _split_around_a_claim(workload_log(1500), "Claim.PaymentRegistered")
     app = app_for(settings, event_store)
     copy_events(app, head)
     event = app.mapper.to_domain_event(payment)
     assert isinstance(event, Claim.PaymentRegistered)
-    bad = app.mapper.to_stored_event(
-        replace(event, originator_version=last_version + 1, amount=Decimal("10.005"))  # type: ignore[call-arg]
-    )
-    app.recorder.insert_events([bad])
-    copy_events(app, tail)
+    case = str(payment.originator_id)
+
+    def forced(version: int, amount: str) -> StoredEvent:
+        return app.mapper.to_stored_event(replace(event, originator_version=version, amount=Decimal(amount)))  # type: ignore[call-arg]
+
+    _raw_insert(settings, event_store, forced(last_version + 1, "99999999999999999999999999.99"))
+    publisher = start_publisher(event_store, topic)
+    copy_events(app, tail[: len(tail) // 2], chunk=200)
+    _raw_insert(settings, event_store, forced(last_version + 2, "1.00"))
+    copy_events(app, tail[len(tail) // 2 :], chunk=200)
+    stored = list(app.recorder.select_notifications(start=1, limit=10**6))
+    bad_position = len(head) + 1
+
+    wait_until(lambda: lag(settings, event_store, topic) == 0, 60, "every event published or held", 0.2, publisher)
+    assert publisher.process.poll() is None, publisher.tail()
+    held = [line for line in publisher.lines() if line.get("event") == "publisher.held"]
+    assert len(held) == 1 and held[0]["position"] == bad_position and held[0]["case_id"] == case, publisher.tail()
+    assert held[0]["event_type"] == "Claim.PaymentRegistered" and "too large" in held[0]["error"]
+    held_ids = {n.id for n in stored if str(n.originator_id) == case and n.originator_version > last_version}
+    assert len(held_ids) == 2
+    wait_until(lambda: topic_size(kafka_bootstrap, topic) >= len(stored) - 2, 30, "the other cases on the topic")
+    assert check_stream(read_topic(kafka_bootstrap, topic), [n for n in stored if n.id not in held_ids]) == 0
+
+    listed = _cli(event_store, topic, "publisher", "held")
+    assert listed.returncode == 0 and case in listed.stdout and "2" in listed.stdout, listed
+    status = _cli(event_store, topic, "status")
+    assert "1 held case(s)" in status.stdout and case in status.stdout, status
+
+    too_soon = _cli(event_store, topic, "publisher", "release", case)
+    assert too_soon.returncode == 1 and "still held" in too_soon.stderr, too_soon
+    assert "0 of 2" in too_soon.stdout, too_soon
+
+    import psycopg
+    from psycopg import sql
+
+    repaired = forced(last_version + 1, "10.00")
+    with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:  # the operator's repair of the stored event
+        conn.execute(
+            sql.SQL("UPDATE {}.{} SET state = %s WHERE originator_id = %s AND originator_version = %s").format(
+                sql.Identifier(event_store), sql.Identifier(EVENTS_TABLE)
+            ),
+            (repaired.state, repaired.originator_id, repaired.originator_version),
+        )
+    released = _cli(event_store, topic, "publisher", "release", case)
+    assert released.returncode == 0, released
+    assert "2 of 2 held event(s) published by the running publisher" in released.stdout, released
+    assert held_cases(settings.pg_dsn, PublisherOptions(topic=topic, pg_schema=event_store)) == []
+    assert publisher.stop(signal.SIGTERM) == 0, publisher.tail()
     app.close()
-    bad_position, bad_id = len(head) + 1, _event_id(bad.originator_id, bad.originator_version)
 
-    for attempt in range(2):
-        publisher = start_publisher(event_store, topic)
-        assert publisher.process.wait(60) == HALTED_EXIT_CODE, publisher.tail()
-        halted = [line for line in publisher.lines() if line.get("event") == "publisher.halted"]
-        assert halted, publisher.tail()
-        assert halted[0]["position"] == bad_position
-        assert halted[0]["event_id"] == bad_id
-        assert halted[0]["event_type"] == "Claim.PaymentRegistered"
-        assert "10.005" in halted[0]["error"] and f"notification {bad_position}" in halted[0]["error"]
-        assert stored_position(settings, event_store, topic) == bad_position - 1, f"attempt {attempt}"
+    messages = read_topic(kafka_bootstrap, topic)
+    assert check_stream(messages, stored) == 0, "a released event came twice"
+    case_messages = [m for m in messages if m.key == case.encode()]
+    assert [m.record["aggregate_version"] for m in case_messages][-2:] == [last_version + 1, last_version + 2]
 
-    check_stream(read_topic(kafka_bootstrap, topic), head)
+    suffix = "_" + unique("held").replace("-", "_")[-10:]
+    options = RunnerOptions(topic=topic, group=unique("held-projector"), schema_suffix=suffix)
+    try:
+        project_once(settings.pg_dsn, kafka_bootstrap, options, timeout_s=60)
+        names = ("ledger", "limitation", "audit")
+        assert verify(settings.pg_dsn, kafka_bootstrap, names, topic=topic, schema_suffix=suffix) == []
+    finally:
+        drop_schemas(settings.pg_dsn, suffix)
 
 
-def test_event_of_an_unknown_class_halts_without_moving_the_position(
-    settings: Settings, event_store: str, topic: str
+def test_an_event_of_an_unknown_class_is_held_and_later_events_of_other_cases_go_out(
+    settings: Settings, event_store: str, topic: str, kafka_bootstrap: str
 ) -> None:
-    """A stored event whose class no longer exists: PublisherHalted names it; nothing after it is sent."""
+    """A stored event whose class no longer exists: its case is held (a release without a fix keeps
+    it so, naming the error again); the position reaches the end of the log and every other event
+    is on the topic."""
     head, tail, claim, last_version = _split_around_a_claim(workload_log(400), "Claim.Invoiced")
     app = app_for(settings, event_store)
     copy_events(app, head)
@@ -382,17 +441,25 @@ def test_event_of_an_unknown_class_halts_without_moving_the_position(
         [StoredEvent(claim.originator_id, last_version + 1, "domain.claim:Claim.Vanished", b"{}")]
     )
     copy_events(app, tail)
+    stored = list(app.recorder.select_notifications(start=1, limit=10**6))
     app.close()
     options = PublisherOptions(topic=topic, schemas_topic=f"{topic}-schemas", pg_schema=event_store, partitions=3)
 
-    with pytest.raises(PublisherHalted) as halted:
-        run_publisher(settings, once=True, options=options)
+    report = run_publisher(settings, once=True, options=options)
 
-    assert halted.value.position == len(head) + 1
-    assert halted.value.event_type == "Claim.Vanished"
-    assert halted.value.event_id == _event_id(UUID(str(claim.originator_id)), last_version + 1)
-    assert f"notification {halted.value.position}" in halted.value.problem
-    assert stored_position(settings, event_store, topic) == len(head)
+    assert (report.held, report.published) == (1, len(stored) - 1)
+    assert stored_position(settings, event_store, topic) == len(stored)
+    [case] = held_cases(settings.pg_dsn, options)
+    assert case.case_id == str(claim.originator_id) and case.events == 1
+    assert case.first.event_type == "Claim.Vanished" and case.first.notification_id == len(head) + 1
+    assert case.first.event_id == _event_id(UUID(str(claim.originator_id)), last_version + 1)
+    check_stream(read_topic(kafka_bootstrap, topic), [n for n in stored if n.id != len(head) + 1])
+
+    outcome = release_case(settings, case.case_id, options, timeout_s=10)
+    assert outcome.released_by == "this command" and len(outcome.still_held) == 1
+    assert "Vanished" in outcome.still_held[0].error
+    with pytest.raises(ServiceError, match="is not held"):
+        release_case(settings, str(head[0].originator_id), options, timeout_s=1)
 
 
 # --- waiting: LISTEN/NOTIFY, not polling -------------------------------------------------------

@@ -8,9 +8,11 @@ only through this module.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from eventsourcing.persistence import Notification
 
@@ -27,6 +29,9 @@ from kravsak.bench.scratch import (
 )
 from kravsak.bench.workload import EVENTS_PER_CLAIM, workload_app, workload_notifications
 from kravsak.settings import Settings
+from kravsak.stack.base import quiet
+from kravsak.stack.kafka import LocalKafka
+from kravsak.stack.postgres import LocalPostgres
 
 __all__ = [
     "Workload",
@@ -35,6 +40,8 @@ __all__ = [
     "delete_topics",
     "drop_schemas",
     "encoded_workload",
+    "private_kafka",
+    "private_postgres",
     "produce",
     "scratch_event_store",
     "scratch_topics",
@@ -85,3 +92,49 @@ def scratch_topics(settings: Settings, *names: str) -> Iterator[tuple[str, ...]]
         yield names
     finally:
         delete_topics(settings.kafka_bootstrap, names)
+
+
+# --- servers of a test's own, to stop and start under the services ---------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def private_kafka(settings: Settings, home: Path) -> Iterator[LocalKafka]:
+    """A broker of the test's own (the same jars, its own data and ports): stopping it disturbs no one."""
+    jars = settings.home / "kafka" / "lib" / settings.kafka_version
+    if jars.is_dir():
+        (home / "kafka" / "lib").mkdir(parents=True)
+        (home / "kafka" / "lib" / settings.kafka_version).symlink_to(jars)
+    own = replace(
+        settings,
+        home=home,
+        kafka_port=free_port(),
+        kafka_controller_port=free_port(),
+        kafka_heap="384m",
+        start_timeout=90,
+        external_kafka_bootstrap=None,
+    )
+    kafka = LocalKafka(own)
+    kafka.ensure_running(quiet)
+    try:
+        yield kafka
+    finally:
+        kafka.stop(quiet)
+
+
+@contextmanager
+def private_postgres(settings: Settings, home: Path) -> Iterator[LocalPostgres]:
+    """A PostgreSQL cluster of the test's own (its own data and port): stopping it disturbs no one."""
+    own = replace(settings, home=home, pg_port=free_port(), start_timeout=90, external_pg_dsn=None)
+    postgres = LocalPostgres(own)
+    postgres.ensure_running(quiet)
+    try:
+        yield postgres
+    finally:
+        postgres.stop(quiet)
+        postgres.purge()

@@ -75,6 +75,7 @@ def test_kravsak_services_run_the_cli_against_the_compose_servers(
         "postgres": "service_healthy",
         "kafka": "service_healthy",
     }
+    assert spec["healthcheck"]["test"] == ["CMD", "kravsak", "health", service]
 
 
 def test_the_image_runs_the_kravsak_cli() -> None:
