@@ -32,7 +32,7 @@ from consumers.wire.codec import SchemaStore
 from kravsak.bench.figures import ROOT
 from kravsak.bench.scratch import app_for
 from kravsak.bench.stages import Resources, Sizes
-from kravsak.bench.workload import CREDITOR, execute, norwegian_claims, setup
+from kravsak.bench.workload import CREDITOR, execute, norwegian_claims, preload, setup
 from kravsak.settings import Settings
 from projections.base import schema_name
 
@@ -119,6 +119,7 @@ def profile_ingest(settings: Settings, resources: Resources, sizes: Sizes) -> di
         commands = list(norwegian_claims(CREDITOR, claims, max(claims // 4, 1)))[: sizes.profile_commands]
         with profiled(bound, f"{len(commands)} commands in one unit_of_work on PostgreSQL"):
             with app.unit_of_work():
+                preload(app, commands)
                 for command in commands:
                     execute(app, command)
     finally:
@@ -139,6 +140,7 @@ def profile_growing_store(settings: Settings, schema: str, claims: int, count: i
         began = time.perf_counter()
         with profiled(out, f"{len(commands)} more commands on the store of {claims} claims", follow=["select_events"]):
             with app.unit_of_work():
+                preload(app, commands)
                 for command in commands:
                     execute(app, command)
         seconds = time.perf_counter() - began
