@@ -33,7 +33,7 @@ from kravsak.bench.report import progress_bar
 from kravsak.bench.stages import Resources, Sizes
 from kravsak.bench.workload import CREDITOR, Command, execute, norwegian_claims, setup
 from kravsak.pipeline import end_offsets
-from kravsak.settings import Settings
+from kravsak.settings import Settings, office_secret
 from projections.base import schema_name
 
 
@@ -150,7 +150,7 @@ def measure_end_to_end(settings: Settings, resources: Resources, sizes: Sizes) -
             schemas_spec(f"{topic}-schemas"),
         ],
     )
-    app = _SavingApp(settings.eventsourcing_env(POSTGRES_SCHEMA=schema))
+    app = _SavingApp(settings.eventsourcing_env(POSTGRES_SCHEMA=schema), office_secret=office_secret(settings))
     with app.unit_of_work():
         setup(app, CREDITOR, sizes.e2e_debtors, date(2025, 1, 1))
     env = {
