@@ -31,7 +31,7 @@ from kravsak.bench.figures import ROOT, percentile
 from kravsak.bench.publish import _append_times
 from kravsak.bench.report import progress_bar
 from kravsak.bench.stages import Resources, Sizes
-from kravsak.bench.workload import CREDITOR, Command, execute, norwegian_claims, setup
+from kravsak.bench.workload import CREDITOR, Command, execute, norwegian_claims, preload, setup
 from kravsak.pipeline import end_offsets
 from kravsak.settings import Settings, office_secret
 from projections.base import schema_name
@@ -250,6 +250,7 @@ def _offer_load(app: _SavingApp, watch: LedgerWatch, sizes: Sizes, progress: Cal
         if due > 0:
             batch: list[Command] = [next(commands) for _ in range(due)]
             with app.unit_of_work():
+                preload(app, batch)  # one read for the tick's commands, as the API's bulk intake does
                 for command in batch:
                     try:
                         execute(app, command)

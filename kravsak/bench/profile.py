@@ -177,13 +177,13 @@ def _first_messages(settings: Settings, topic: str, count: int) -> list[list[Mes
 
 
 def profile_projection(
-    settings: Settings, resources: Resources, topic: str, sizes: Sizes, *, one_at_a_time: bool
+    settings: Settings, resources: Resources, topic: str, sizes: Sizes, *, one_at_a_time: bool, label: str = ""
 ) -> dict[str, Any]:
     """The runner's ``Applier`` over the topic's first messages: all three projections in one
     transaction (the live runner), or each projection alone in turn (what ``rebuild`` does)."""
     batches = _first_messages(settings, topic, sizes.profile_messages)
     count = sum(len(b) for b in batches)
-    suffix = resources.suffix("profile_rebuild" if one_at_a_time else "profile_project")
+    suffix = resources.suffix(label or ("profile_rebuild" if one_at_a_time else "profile_project"))
     cases = cases_schema_for(suffix)
     targets = [ProjectionTarget(p, schema_name(p.name, suffix=suffix)) for p in all_projections()]
     decoder = Decoder(SchemaStore.from_directory(SCHEMAS_DIR))
