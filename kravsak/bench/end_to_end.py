@@ -136,6 +136,28 @@ def _wait_for(
         time.sleep(0.2)
 
 
+def projector_env(topic: str, group: str, suffix: str, **more: str) -> dict[str, str]:
+    """The environment of the bench's service processes: the projector's topic, group and schemas, quiet JSON logs."""
+    return {
+        **os.environ,
+        "KRAVSAK_PROJECTOR_TOPIC": topic,
+        "KRAVSAK_PROJECTOR_GROUP": group,
+        "KRAVSAK_PROJECTOR_SCHEMA_SUFFIX": suffix,
+        "KRAVSAK_PROJECTOR_SESSION_TIMEOUT_MS": "10000",
+        "KRAVSAK_LOG_FORMAT": "json",
+        "KRAVSAK_LOG_LEVEL": "WARNING",
+        **more,
+    }
+
+
+def start_service(service: str, env: dict[str, str], log_file: Path, resources: Resources) -> subprocess.Popen[bytes]:
+    """``python -m kravsak.services <service>`` with its output in ``log_file`` (removed with the run's resources)."""
+    resources.files.append(log_file)
+    with log_file.open("wb") as out:
+        command = [sys.executable, "-m", "kravsak.services", service]
+        return subprocess.Popen(command, env=env, stdout=out, stderr=out, cwd=ROOT)
+
+
 def measure_end_to_end(settings: Settings, resources: Resources, sizes: Sizes) -> dict[str, Any]:
     schema, topic, suffix = resources.schema("e2e"), resources.topic("e2e"), resources.suffix("e2e")
     group = f"bench-{resources.tag}-e2e"
@@ -153,27 +175,19 @@ def measure_end_to_end(settings: Settings, resources: Resources, sizes: Sizes) -
     app = _SavingApp(settings.eventsourcing_env(POSTGRES_SCHEMA=schema), office_secret=office_secret(settings))
     with app.unit_of_work():
         setup(app, CREDITOR, sizes.e2e_debtors, date(2025, 1, 1))
-    env = {
-        **os.environ,
-        "KRAVSAK_PG_SCHEMA": schema,
-        "KRAVSAK_PUBLISHER_TOPIC": topic,
-        "KRAVSAK_PUBLISHER_SCHEMAS_TOPIC": f"{topic}-schemas",
-        "KRAVSAK_PROJECTOR_TOPIC": topic,
-        "KRAVSAK_PROJECTOR_GROUP": group,
-        "KRAVSAK_PROJECTOR_SCHEMA_SUFFIX": suffix,
-        "KRAVSAK_PROJECTOR_SESSION_TIMEOUT_MS": "10000",
-        "KRAVSAK_LOG_FORMAT": "json",
-        "KRAVSAK_LOG_LEVEL": "WARNING",
-    }
+    env = projector_env(
+        topic,
+        group,
+        suffix,
+        KRAVSAK_PG_SCHEMA=schema,
+        KRAVSAK_PUBLISHER_TOPIC=topic,
+        KRAVSAK_PUBLISHER_SCHEMAS_TOPIC=f"{topic}-schemas",
+    )
     procs: list[subprocess.Popen[bytes]] = []
     log_files: list[Path] = []
     for service in ("publisher", "projector"):
-        log_file = Path(tempfile.gettempdir()) / f"kravsak-bench-{resources.tag}-{service}.log"
-        resources.files.append(log_file)
-        log_files.append(log_file)
-        with log_file.open("wb") as out:
-            command = [sys.executable, "-m", "kravsak.services", service]
-            procs.append(subprocess.Popen(command, env=env, stdout=out, stderr=out, cwd=ROOT))
+        log_files.append(Path(tempfile.gettempdir()) / f"kravsak-bench-{resources.tag}-{service}.log")
+        procs.append(start_service(service, env, log_files[-1], resources))
     watch = LedgerWatch(settings.pg_dsn, schema_name("ledger", suffix=suffix))
     try:
         with progress_bar() as bar:

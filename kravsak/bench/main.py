@@ -103,11 +103,15 @@ def machine_info(settings: Settings) -> dict[str, Any]:
     }  # fmt: skip
 
 
+SKIPPABLE = ("api", "intake")
+"""Stages of other concerns that also run on their own."""
+
+
 class Bench:
     """The stages in order; each result lands in ``raw`` as it comes, the figures at the end."""
 
-    def __init__(self, settings: Settings, sizes: Sizes, budget_s: float) -> None:
-        self.settings, self.sizes, self.budget_s = settings, sizes, budget_s
+    def __init__(self, settings: Settings, sizes: Sizes, budget_s: float, skip: frozenset[str] = frozenset()) -> None:
+        self.settings, self.sizes, self.budget_s, self.skip = settings, sizes, budget_s, skip
         self.resources = Resources(settings)
         self.began = time.monotonic()
         self.notes: list[str] = []
@@ -162,14 +166,17 @@ class Bench:
         rebuilt = raw["rebuild"] = self._rebuild(topic, suffix, live["records"])
 
         from kravsak.bench import api as api_stage  # its own module; it imports this one
-
-        self.say("api: bulk invoice intake and single-command latency through the HTTP API")
-        api = raw["api"] = api_stage.measure(settings, quick=s == QUICK)
-
         from kravsak.bench import intake as intake_stage  # its own module; it imports this one
 
-        self.say("intake: bank files (OCR giro, camt.054) imported into the event store")
-        intake = raw["intake"] = intake_stage.measure(settings, quick=s == QUICK)
+        edges: list[Figure] = []
+        if "api" not in self.skip:
+            self.say("api: bulk invoice intake and single-command latency through the HTTP API")
+            edges += api_stage.figures(raw.setdefault("api", api_stage.measure(settings, quick=s == QUICK)))
+        if "intake" not in self.skip:
+            self.say("intake: bank files (OCR giro, camt.054) imported into the event store")
+            edges += intake_stage.figures(raw.setdefault("intake", intake_stage.measure(settings, quick=s == QUICK)))
+        if self.skip:
+            self.notes.append(f"stages left out (--skip): {', '.join(sorted(self.skip))}")
 
         figures = [
             self._ingest_figure(small, plain),
@@ -181,8 +188,7 @@ class Bench:
             self._growth_figure("growth_project", "project", project_small, project_large, "apply_seconds", "records"),
             self._scale_figure(scale),
             *self._memory_figures(e2e["memory"]),
-            *api_stage.figures(api),
-            *intake_stage.figures(intake),
+            *edges,
         ]
         if plain["time_boxed"] or es["time_boxed"]:
             self.notes.append(
@@ -429,13 +435,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="whole run's budget; the rebuild takes the largest topic that fits (default 14)",
     )
     parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="folder of the result JSON")
+    parser.add_argument(
+        "--skip",
+        nargs="*",
+        choices=SKIPPABLE,
+        default=[],
+        help="leave out stages that run on their own (python -m kravsak.bench.api / .intake); noted in the result",
+    )
     args = parser.parse_args(argv)
     logs.configure("console", level=os.environ.get("KRAVSAK_LOG_LEVEL", "WARNING"))
     settings = load_settings()
     sizes = QUICK if args.quick else Sizes()
     started = datetime.now(UTC)
     machine = machine_info(settings)
-    bench = Bench(settings, sizes, args.budget_minutes * 60)
+    bench = Bench(settings, sizes, args.budget_minutes * 60, skip=frozenset(args.skip))
     try:
         figures = bench.run()
     finally:

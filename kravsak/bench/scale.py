@@ -8,9 +8,7 @@ second machine) buys. The publisher is not scaled this way: one publisher holds 
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,8 +17,7 @@ from typing import Any
 import psycopg
 
 from consumers.projector import stored_offsets
-from kravsak.bench.end_to_end import _projected_to
-from kravsak.bench.figures import ROOT
+from kravsak.bench.end_to_end import _projected_to, projector_env, start_service
 from kravsak.bench.report import progress_bar
 from kravsak.bench.stages import Resources
 from kravsak.pipeline import end_offsets
@@ -47,29 +44,13 @@ def measure_scale_out(
         suffix = resources.suffix(f"scale{n}")
         group = f"bench-{resources.tag}-scale{n}"
         resources.groups.append(group)
-        env = {
-            **os.environ,
-            "KRAVSAK_PROJECTOR_TOPIC": topic,
-            "KRAVSAK_PROJECTOR_GROUP": group,
-            "KRAVSAK_PROJECTOR_SCHEMA_SUFFIX": suffix,
-            "KRAVSAK_PROJECTOR_SESSION_TIMEOUT_MS": "10000",
-            "KRAVSAK_LOG_FORMAT": "json",
-            "KRAVSAK_LOG_LEVEL": "WARNING",
-        }
-        procs: list[subprocess.Popen[bytes]] = []
-        for i in range(n):
-            log_file = Path(tempfile.gettempdir()) / f"kravsak-bench-{resources.tag}-scale{n}-{i}.log"
-            resources.files.append(log_file)
-            with log_file.open("wb") as sink:
-                procs.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "kravsak.services", "projector"],
-                        env=env,
-                        stdout=sink,
-                        stderr=sink,
-                        cwd=ROOT,
-                    )
-                )
+        env = projector_env(topic, group, suffix)
+        procs = [
+            start_service(
+                "projector", env, Path(tempfile.gettempdir()) / f"kravsak-bench-{resources.tag}-{n}-{i}.log", resources
+            )
+            for i in range(n)
+        ]
         try:
             with progress_bar() as bar:
                 task = bar.add_task(f"{n} projector process{'es' if n > 1 else ''} on {topic}", total=total)
