@@ -158,6 +158,18 @@ def start_service(service: str, env: dict[str, str], log_file: Path, resources: 
         return subprocess.Popen(command, env=env, stdout=out, stderr=out, cwd=ROOT)
 
 
+def stop_services(procs: Sequence[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each (they finish the batch in hand), then SIGKILL to any still running 30 s later."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def measure_end_to_end(settings: Settings, resources: Resources, sizes: Sizes) -> dict[str, Any]:
     schema, topic, suffix = resources.schema("e2e"), resources.topic("e2e"), resources.suffix("e2e")
     group = f"bench-{resources.tag}-e2e"
@@ -219,14 +231,7 @@ def measure_end_to_end(settings: Settings, resources: Resources, sizes: Sizes) -
             memory = {"publisher": peak_rss_mib(procs[0].pid), "projector": peak_rss_mib(procs[1].pid)}
     finally:
         watch.stopping.set()
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_services(procs)
         app.close()
     if watch.error is not None:
         raise watch.error

@@ -8,7 +8,6 @@ second machine) buys. The publisher is not scaled this way: one publisher holds 
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import psycopg
 
 from consumers.projector import stored_offsets
-from kravsak.bench.end_to_end import _projected_to, projector_env, start_service
+from kravsak.bench.end_to_end import _projected_to, projector_env, start_service, stop_services
 from kravsak.bench.report import progress_bar
 from kravsak.bench.stages import Resources
 from kravsak.pipeline import end_offsets
@@ -72,14 +71,7 @@ def measure_scale_out(
                     time.sleep(0.1)
                 ended = time.monotonic()
         finally:
-            for proc in procs:
-                if proc.poll() is None:
-                    proc.terminate()
-            for proc in procs:
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+            stop_services(procs)
         at, already = first or (started, 0)
         seconds = max(ended - at, 1e-9)
         out[str(n)] = {
