@@ -47,6 +47,7 @@ import psycopg
 import structlog
 from kafka import KafkaConsumer, TopicPartition
 
+from consumers.batched import BatchedWrites
 from consumers.runner import BatchResult as BatchResult  # re-exported: the projector's batch API
 from consumers.runner import ConsumerOptions, OffsetTable, ParkedTable, Runner, apply_in_transaction
 from consumers.runner import Message as Message
@@ -221,6 +222,8 @@ class Applier:
         self.cases_schema = cases_schema
         self.offsets = [OffsetTable(t.schema) for t in self.targets]
         self._payloads: dict[tuple[str, int], bytes] = {}  # folded in this batch, written at its end
+        self._writes: BatchedWrites | None = None  # the fast path's held projection writes
+        self._columns: dict[str, dict[str, str]] = {}  # the projection tables' column types, read once
 
     def apply_batch(self, messages: Sequence[Message]) -> BatchResult:
         """The batch and every target's offsets in one transaction (gaps come back in ``gaps``)."""
@@ -254,9 +257,13 @@ class Applier:
         decoded = {(m.partition, m.offset): self._decoded(m) for m in messages if self._wanted(m, offsets)}
         if not careful:
             self._read_ahead(cur, [e for e in decoded.values() if isinstance(e, ProjectedEvent)], cases)
+        # the fast path holds the projections' writes and sends each table's in a few statements at the end
+        self._writes = None if careful else BatchedWrites(cur, self._columns)
         with nullcontext() if careful else self.conn.pipeline():
             for m in messages:
                 self._apply_one(cur, m, offsets, result, cases, decoded.get((m.partition, m.offset)), careful=careful)
+            if self._writes is not None:
+                self._writes.flush()
             self._write_runner_rows(cur, cases)
         return result
 
@@ -385,8 +392,9 @@ class Applier:
                     known.parked.add(event.case_id)
                     result.parked += 1
                     continue
-            else:
-                t.projection.apply(cur, event, t.schema, before, after)  # a failure aborts the fast path
+            else:  # a failure aborts the fast path
+                writer: Any = self._writes if self._writes is not None else cur
+                t.projection.apply(writer, event, t.schema, before, after)
             known.versions[event.case_id] = known.applied[event.case_id] = event.aggregate_version
             result.applied += 1
 
@@ -641,31 +649,60 @@ def rebuild(
     The rebuild runs aside in ``kravsak_<name>__next`` while the live runners go on. Then, holding
     the live offsets (runners wait), it catches up to exactly the live offsets and renames the
     schemas in the same transaction: readers see the old projection or the new one, never a half."""
-    projection = projection_named(name)
-    live, aside = schema_name(name, suffix=schema_suffix), schema_name(name, suffix=f"{schema_suffix}__next")
+    return rebuild_together(
+        dsn, bootstrap, [name], topic=topic, schemas_dir=schemas_dir, progress=progress, schema_suffix=schema_suffix
+    )
+
+
+def rebuild_together(
+    dsn: str,
+    bootstrap: str,
+    names: Sequence[str],
+    *,
+    topic: str = CASE_EVENTS_TOPIC,
+    schemas_dir: Path = SCHEMAS_DIR,
+    progress: Callable[[int], None] | None = None,
+    schema_suffix: str = "",
+) -> int:
+    """``rebuild`` of several projections in ONE pass over the topic: each record is read, decoded and
+    folded once and feeds every projection's fresh tables aside. Then each projection in turn, holding its
+    live offsets, catches up alone to exactly them and is switched in (as ``rebuild`` does for one)."""
+    projections = [projection_named(name) for name in names]
     cases = cases_schema_for(schema_suffix)
     decoder = Decoder(SchemaStore.from_directory(schemas_dir))
+    live = {p.name: schema_name(p.name, suffix=schema_suffix) for p in projections}
+    aside = {p.name: schema_name(p.name, suffix=f"{schema_suffix}__next") for p in projections}
     with psycopg.connect(dsn) as conn, psycopg.connect(dsn) as lock_conn:
-        ensure_projection(conn, projection, live, cases)
-        _fresh_schema(conn, projection, aside, cases)
-        target = [Target(projection, aside)]
-        count = _build_aside(conn, bootstrap, target, topic, decoder, cases_schema=cases, progress=progress)
-        with _live_offsets_locked(lock_conn, live, topic) as live_offsets:
-            count += _build_aside(
-                conn, bootstrap, target, topic, decoder, cases_schema=cases, stop_at=live_offsets, progress=progress
-            )
-            with conn.cursor() as cur:
-                got = stored_offsets(cur, aside, topic)
-            conn.commit()
-            behind = {p: o for p, o in live_offsets.items() if got.get(p, 0) < o}
-            if behind:
-                raise RuntimeError(f"rebuild of {name} could not reach the live offsets {behind}")
-            lock_conn.execute(f'DROP SCHEMA IF EXISTS "{live}__old" CASCADE')
-            lock_conn.execute(f'ALTER SCHEMA "{live}" RENAME TO "{live}__old"')
-            lock_conn.execute(f'ALTER SCHEMA "{aside}" RENAME TO "{live}"')
-        with conn.transaction():
-            conn.execute(f'DROP SCHEMA IF EXISTS "{live}__old" CASCADE')
-    log.info("projection rebuilt", projection=name, topic=topic, events=count)
+        for p in projections:
+            ensure_projection(conn, p, live[p.name], cases)
+            _fresh_schema(conn, p, aside[p.name], cases)
+        targets = [Target(p, aside[p.name]) for p in projections]
+        count = _build_aside(conn, bootstrap, targets, topic, decoder, cases_schema=cases, progress=progress)
+        for target in targets:
+            name, at = target.projection.name, live[target.projection.name]
+            with _live_offsets_locked(lock_conn, at, topic) as live_offsets:
+                count += _build_aside(
+                    conn,
+                    bootstrap,
+                    [target],
+                    topic,
+                    decoder,
+                    cases_schema=cases,
+                    stop_at=live_offsets,
+                    progress=progress,
+                )
+                with conn.cursor() as cur:
+                    got = stored_offsets(cur, target.schema, topic)
+                conn.commit()
+                behind = {p: o for p, o in live_offsets.items() if got.get(p, 0) < o}
+                if behind:
+                    raise RuntimeError(f"rebuild of {name} could not reach the live offsets {behind}")
+                lock_conn.execute(f'DROP SCHEMA IF EXISTS "{at}__old" CASCADE')
+                lock_conn.execute(f'ALTER SCHEMA "{at}" RENAME TO "{at}__old"')
+                lock_conn.execute(f'ALTER SCHEMA "{target.schema}" RENAME TO "{at}"')
+            with conn.transaction():
+                conn.execute(f'DROP SCHEMA IF EXISTS "{at}__old" CASCADE')
+            log.info("projection rebuilt", projection=name, topic=topic, events=count)
     return count
 
 

@@ -158,6 +158,7 @@ class CollectionApp(Application[UUID]):
             for obj in objs:
                 if isinstance(obj, Aggregate):
                     self._batch[obj.id] = obj
+                    self._absent.discard(obj.id)  # created in this batch: no longer absent
             return []
         processing = ProcessingEvent[UUID]()
         for obj in objs:
@@ -199,25 +200,31 @@ class CollectionApp(Application[UUID]):
         """Inside a unit of work, read every aggregate that issuing these invoices (creditor, invoice
         number, debtor reference) will touch in a few queries instead of one or two per invoice; the
         claims not yet stored are remembered as absent. Outside a unit of work it does nothing."""
+        self.preload(invoices=invoices)
+
+    def preload(self, *, invoices: Iterable[tuple[str, str, str]] = (), claims: Iterable[tuple[str, str]] = ()) -> None:
+        """Inside a unit of work, read in one go every aggregate the batch's commands will touch: for
+        issuing (``invoices``: creditor, invoice number, debtor reference) the claim, its debtor and the
+        payment reference kravsak would assign; for commands on stored claims (``claims``: creditor,
+        invoice number) the claim. What is not stored is remembered as absent, so no command of the
+        batch reads the store again. Outside a unit of work it does nothing."""
         if self._batch is None:
             return
         wanted: set[UUID] = set()
+        creditors: dict[str, Creditor | None] = {}
         for creditor, invoice, debtor_ref in invoices:
-            c = self._load(creditor_id_for(self.namespace, creditor), Creditor)
+            if creditor not in creditors:
+                creditors[creditor] = self._load(creditor_id_for(self.namespace, creditor), Creditor)
+            c = creditors[creditor]
             if c is None:
                 continue  # issuing will refuse it
             wanted.add(claim_id(self.namespace, creditor, invoice))
             wanted.add(debtor_id_for(self.namespace, c.office, debtor_ref, self.salt))
-        missing = [i for i in wanted if i not in self._batch and i not in self._absent]
-        if not missing:
-            return
-        found = self._read_many(missing)
-        for ident in missing:
-            aggregate = found.get(ident)
-            if aggregate is None:
-                self._absent.add(ident)
-            else:
-                self._batch[ident] = aggregate
+            kid = _first_kid(c, invoice)
+            if kid is not None:
+                wanted.add(reference_id(self.namespace, creditor, kid))
+        wanted.update(claim_id(self.namespace, creditor, invoice) for creditor, invoice in claims)
+        self._preload(wanted)
 
     def _read_many(self, idents: list[UUID]) -> dict[UUID, Aggregate]:
         """The aggregates stored under ``idents`` (from their latest snapshot on), in two queries on
@@ -495,7 +502,7 @@ class CollectionApp(Application[UUID]):
 
     def _assigned_reference(self, c: Creditor, invoice: str) -> str:
         """The creditor's scheme's KID for ``invoice``; on a clash with a reference in use, the next serial's."""
-        scheme = KidScheme(KidAlgorithm(c.kid_algorithm), c.kid_length, 4)
+        scheme = _kid_scheme(c)
         serial = invoice_serial(invoice, scheme.serial_digits)
         for _ in range(1000):
             serial = scheme.next_issuable_serial(c.creditor, serial % 10**scheme.serial_digits)
@@ -1459,6 +1466,20 @@ def _checked_at_the_edge(command: Callable[..., T]) -> Callable[..., T]:
 
 for _command in COMMANDS:
     setattr(CollectionApp, _command, _checked_at_the_edge(getattr(CollectionApp, _command)))
+
+
+def _kid_scheme(c: Creditor) -> KidScheme:
+    return KidScheme(KidAlgorithm(c.kid_algorithm), c.kid_length, 4)
+
+
+def _first_kid(c: Creditor, invoice: str) -> str | None:
+    """The KID ``_assigned_reference`` tries first for ``invoice`` (None when the scheme cannot make one)."""
+    scheme = _kid_scheme(c)
+    try:
+        serial = scheme.next_issuable_serial(c.creditor, invoice_serial(invoice, scheme.serial_digits))
+        return scheme.for_invoice(c.creditor, serial)
+    except InvalidKid:
+        return None
 
 
 def void(_: object) -> None:

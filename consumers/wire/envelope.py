@@ -209,6 +209,8 @@ class EventType:
     """The event's own fields, after the envelope."""
     envelope_attributes: tuple[tuple[str, str], ...]
     """(attribute, envelope field) for the attributes the envelope carries."""
+    effective: str = "recorded"
+    """The attribute that becomes the envelope's ``effective_date`` (computed once per type)."""
 
     @property
     def name(self) -> str:
@@ -278,7 +280,8 @@ def _describe(stored: StoredEvent) -> EventType:
         kind, nullable = _kind_of(name, attribute, hints[attribute])
         wire_name = attribute + _WIRE_SUFFIX.get(kind, "")
         fields.append(FieldSpec(attribute, wire_name, kind, nullable))
-    return EventType(stored, tuple(fields), tuple(envelope))
+    effective = _EFFECTIVE_FROM.get(name) or ("effective" if "effective" in stored.attributes else "recorded")
+    return EventType(stored, tuple(fields), tuple(envelope), effective)
 
 
 def _kind_of(event_name: str, attribute: str, hint: Any) -> tuple[Kind, bool]:
@@ -362,7 +365,7 @@ def _record(
         "debtor_id": known.debtor_id,
         "aggregate_version": event.originator_version,
         "notification_position": position,
-        "effective_date": _date(values[_effective_attribute(event_type)]),
+        "effective_date": _date(values[event_type.effective]),
         "recorded_date": _date(values["recorded"]),
         "recorded_at": timestamp.astimezone(UTC),
         "rule_version": _str(values.get("rule_version", "")),
@@ -387,12 +390,6 @@ def free_text_digest(text: str, key: bytes) -> str:
     if not key:
         raise UnmappableEvent("a free-text digest needs a key (the office's digest key)")
     return hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest()
-
-
-def _effective_attribute(event_type: EventType) -> str:
-    if event_type.name in _EFFECTIVE_FROM:
-        return _EFFECTIVE_FROM[event_type.name]
-    return "effective" if "effective" in event_type.attributes else "recorded"
 
 
 def parties_of(event: Event) -> Parties | None:
@@ -432,7 +429,12 @@ def _currency(event_type: EventType, values: Mapping[str, Any]) -> str | None:
         return _str(values["currency"])
     if event_type.aggregate is not Claim:
         return None
-    rule_version = _str(values["rule_version"])
+    return _currency_of_rules(_str(values["rule_version"]))
+
+
+@cache
+def _currency_of_rules(rule_version: str) -> str:
+    """The currency of the jurisdiction a rule version names (a handful of versions: kept)."""
     prefix = rule_version.split("-", 1)[0]
     if prefix not in _CURRENCY_BY_RULES_PREFIX:
         raise UnmappableEvent(f"rule_version {rule_version!r} names no known jurisdiction, so no currency")

@@ -14,7 +14,7 @@ from datetime import date
 from rich.progress import Progress
 
 from domain.application import CollectionApp
-from kravsak.bench.workload import execute, norwegian_claims, setup
+from kravsak.bench.workload import execute, norwegian_claims, preload, setup
 
 
 def measure(n: int, app: CollectionApp | None = None, *, batch: int = 0) -> dict[str, float]:
@@ -29,6 +29,7 @@ def measure(n: int, app: CollectionApp | None = None, *, batch: int = 0) -> dict
         step = batch or 1
         for start in range(0, len(commands), step):
             with app.unit_of_work() if batch else _nothing():
+                preload(app, commands[start : start + step])
                 for command in commands[start : start + step]:
                     execute(app, command)
             progress.update(task, completed=start + step)

@@ -31,9 +31,9 @@ from kravsak.bench.figures import ROOT, percentile
 from kravsak.bench.publish import _append_times
 from kravsak.bench.report import progress_bar
 from kravsak.bench.stages import Resources, Sizes
-from kravsak.bench.workload import CREDITOR, Command, execute, norwegian_claims, setup
+from kravsak.bench.workload import CREDITOR, Command, execute, norwegian_claims, preload, setup
 from kravsak.pipeline import end_offsets
-from kravsak.settings import Settings
+from kravsak.settings import Settings, office_secret
 from projections.base import schema_name
 
 
@@ -136,6 +136,40 @@ def _wait_for(
         time.sleep(0.2)
 
 
+def projector_env(topic: str, group: str, suffix: str, **more: str) -> dict[str, str]:
+    """The environment of the bench's service processes: the projector's topic, group and schemas, quiet JSON logs."""
+    return {
+        **os.environ,
+        "KRAVSAK_PROJECTOR_TOPIC": topic,
+        "KRAVSAK_PROJECTOR_GROUP": group,
+        "KRAVSAK_PROJECTOR_SCHEMA_SUFFIX": suffix,
+        "KRAVSAK_PROJECTOR_SESSION_TIMEOUT_MS": "10000",
+        "KRAVSAK_LOG_FORMAT": "json",
+        "KRAVSAK_LOG_LEVEL": "WARNING",
+        **more,
+    }
+
+
+def start_service(service: str, env: dict[str, str], log_file: Path, resources: Resources) -> subprocess.Popen[bytes]:
+    """``python -m kravsak.services <service>`` with its output in ``log_file`` (removed with the run's resources)."""
+    resources.files.append(log_file)
+    with log_file.open("wb") as out:
+        command = [sys.executable, "-m", "kravsak.services", service]
+        return subprocess.Popen(command, env=env, stdout=out, stderr=out, cwd=ROOT)
+
+
+def stop_services(procs: Sequence[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to each (they finish the batch in hand), then SIGKILL to any still running 30 s later."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 def measure_end_to_end(settings: Settings, resources: Resources, sizes: Sizes) -> dict[str, Any]:
     schema, topic, suffix = resources.schema("e2e"), resources.topic("e2e"), resources.suffix("e2e")
     group = f"bench-{resources.tag}-e2e"
@@ -150,30 +184,22 @@ def measure_end_to_end(settings: Settings, resources: Resources, sizes: Sizes) -
             schemas_spec(f"{topic}-schemas"),
         ],
     )
-    app = _SavingApp(settings.eventsourcing_env(POSTGRES_SCHEMA=schema))
+    app = _SavingApp(settings.eventsourcing_env(POSTGRES_SCHEMA=schema), office_secret=office_secret(settings))
     with app.unit_of_work():
         setup(app, CREDITOR, sizes.e2e_debtors, date(2025, 1, 1))
-    env = {
-        **os.environ,
-        "KRAVSAK_PG_SCHEMA": schema,
-        "KRAVSAK_PUBLISHER_TOPIC": topic,
-        "KRAVSAK_PUBLISHER_SCHEMAS_TOPIC": f"{topic}-schemas",
-        "KRAVSAK_PROJECTOR_TOPIC": topic,
-        "KRAVSAK_PROJECTOR_GROUP": group,
-        "KRAVSAK_PROJECTOR_SCHEMA_SUFFIX": suffix,
-        "KRAVSAK_PROJECTOR_SESSION_TIMEOUT_MS": "10000",
-        "KRAVSAK_LOG_FORMAT": "json",
-        "KRAVSAK_LOG_LEVEL": "WARNING",
-    }
+    env = projector_env(
+        topic,
+        group,
+        suffix,
+        KRAVSAK_PG_SCHEMA=schema,
+        KRAVSAK_PUBLISHER_TOPIC=topic,
+        KRAVSAK_PUBLISHER_SCHEMAS_TOPIC=f"{topic}-schemas",
+    )
     procs: list[subprocess.Popen[bytes]] = []
     log_files: list[Path] = []
     for service in ("publisher", "projector"):
-        log_file = Path(tempfile.gettempdir()) / f"kravsak-bench-{resources.tag}-{service}.log"
-        resources.files.append(log_file)
-        log_files.append(log_file)
-        with log_file.open("wb") as out:
-            command = [sys.executable, "-m", "kravsak.services", service]
-            procs.append(subprocess.Popen(command, env=env, stdout=out, stderr=out, cwd=ROOT))
+        log_files.append(Path(tempfile.gettempdir()) / f"kravsak-bench-{resources.tag}-{service}.log")
+        procs.append(start_service(service, env, log_files[-1], resources))
     watch = LedgerWatch(settings.pg_dsn, schema_name("ledger", suffix=suffix))
     try:
         with progress_bar() as bar:
@@ -205,14 +231,7 @@ def measure_end_to_end(settings: Settings, resources: Resources, sizes: Sizes) -
             memory = {"publisher": peak_rss_mib(procs[0].pid), "projector": peak_rss_mib(procs[1].pid)}
     finally:
         watch.stopping.set()
-        for proc in procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_services(procs)
         app.close()
     if watch.error is not None:
         raise watch.error
@@ -250,6 +269,7 @@ def _offer_load(app: _SavingApp, watch: LedgerWatch, sizes: Sizes, progress: Cal
         if due > 0:
             batch: list[Command] = [next(commands) for _ in range(due)]
             with app.unit_of_work():
+                preload(app, batch)  # one read for the tick's commands, as the API's bulk intake does
                 for command in batch:
                     try:
                         execute(app, command)

@@ -50,14 +50,16 @@ class Target:
 
 TARGETS: dict[str, Target] = {
     "ingest": Target(">=", 20_000, "events/s"),
-    "publish": Target(">=", 20_000, "events/s"),
+    "publish": Target(">=", 0.9, "× the raw producer"),
     "project": Target(">=", 10_000, "events/s"),
-    "end_to_end": Target("<", 500, "ms p99"),
+    "end_to_end": Target("<", 250, "ms p99"),
     "rebuild": Target("<", 120, "s for 1 000 000 events"),
     "growth_ingest": Target("<=", 1.25, "× (flat)"),
     "growth_project": Target("<=", 1.25, "× (flat)"),
 }
-"""Growth has no target of its own ("it should stay flat"): 1.25 is this bench's reading of flat."""
+"""The issue's targets (15). Publish is judged on its ratio to the raw producer of the same records. Growth has
+no target of its own ("it should stay flat"): 1.25 is this bench's reading of flat. Scale-out has none either:
+it says what a second process buys."""
 
 
 def percentile(values: Sequence[float], p: float) -> float:

@@ -32,7 +32,7 @@ from consumers.wire.codec import SchemaStore
 from kravsak.bench.figures import ROOT
 from kravsak.bench.scratch import app_for
 from kravsak.bench.stages import Resources, Sizes
-from kravsak.bench.workload import CREDITOR, execute, norwegian_claims, setup
+from kravsak.bench.workload import CREDITOR, execute, norwegian_claims, preload, setup
 from kravsak.settings import Settings
 from projections.base import schema_name
 
@@ -119,6 +119,7 @@ def profile_ingest(settings: Settings, resources: Resources, sizes: Sizes) -> di
         commands = list(norwegian_claims(CREDITOR, claims, max(claims // 4, 1)))[: sizes.profile_commands]
         with profiled(bound, f"{len(commands)} commands in one unit_of_work on PostgreSQL"):
             with app.unit_of_work():
+                preload(app, commands)
                 for command in commands:
                     execute(app, command)
     finally:
@@ -139,6 +140,7 @@ def profile_growing_store(settings: Settings, schema: str, claims: int, count: i
         began = time.perf_counter()
         with profiled(out, f"{len(commands)} more commands on the store of {claims} claims", follow=["select_events"]):
             with app.unit_of_work():
+                preload(app, commands)
                 for command in commands:
                     execute(app, command)
         seconds = time.perf_counter() - began
@@ -175,13 +177,13 @@ def _first_messages(settings: Settings, topic: str, count: int) -> list[list[Mes
 
 
 def profile_projection(
-    settings: Settings, resources: Resources, topic: str, sizes: Sizes, *, one_at_a_time: bool
+    settings: Settings, resources: Resources, topic: str, sizes: Sizes, *, one_at_a_time: bool, label: str = ""
 ) -> dict[str, Any]:
     """The runner's ``Applier`` over the topic's first messages: all three projections in one
     transaction (the live runner), or each projection alone in turn (what ``rebuild`` does)."""
     batches = _first_messages(settings, topic, sizes.profile_messages)
     count = sum(len(b) for b in batches)
-    suffix = resources.suffix("profile_rebuild" if one_at_a_time else "profile_project")
+    suffix = resources.suffix(label or ("profile_rebuild" if one_at_a_time else "profile_project"))
     cases = cases_schema_for(suffix)
     targets = [ProjectionTarget(p, schema_name(p.name, suffix=suffix)) for p in all_projections()]
     decoder = Decoder(SchemaStore.from_directory(SCHEMAS_DIR))

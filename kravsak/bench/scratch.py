@@ -20,7 +20,7 @@ from consumers.topics import case_events_spec, ensure_topics_at
 from consumers.wire.codec import SchemaStore, encode
 from consumers.wire.envelope import PartyIndex, case_key, event_record
 from domain.application import CollectionApp
-from kravsak.settings import Settings
+from kravsak.settings import Settings, office_secret
 from projections.base import schema_name
 
 PROJECTIONS = ("ledger", "limitation", "audit")
@@ -40,8 +40,9 @@ def drop_event_store(dsn: str, schema: str) -> None:
 
 
 def app_for(settings: Settings, schema: str) -> CollectionApp:
-    """A `CollectionApp` whose event store lives in PostgreSQL schema `schema`."""
-    return CollectionApp(settings.eventsourcing_env(POSTGRES_SCHEMA=schema))
+    """A `CollectionApp` whose event store lives in PostgreSQL schema `schema` (with the office's
+    secret: registering a debtor in a stored application needs it)."""
+    return CollectionApp(settings.eventsourcing_env(POSTGRES_SCHEMA=schema), office_secret=office_secret(settings))
 
 
 def copy_events(

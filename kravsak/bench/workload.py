@@ -10,7 +10,7 @@ and betalingsoppfordring with a part payment. Every command carries its own id. 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -109,6 +109,17 @@ def norwegian_claims(
 
 def execute(app: CollectionApp, command: Command) -> None:
     getattr(app, command.verb)(**command.kwargs)
+
+
+def preload(app: CollectionApp, commands: Sequence[Command]) -> None:
+    """Inside a unit of work: read every aggregate ``commands`` touch in one go (``CollectionApp.preload``),
+    as the API's bulk intake does for its batches."""
+    issued = [c.kwargs for c in commands if c.verb == "issue_invoice"]
+    others = [c.kwargs for c in commands if c.verb != "issue_invoice"]
+    app.preload(
+        invoices=[(k["creditor"], k["invoice"], k["debtor_ref"]) for k in issued],
+        claims=[(k["creditor"], k["invoice"]) for k in others],
+    )
 
 
 def workload_app(events: int, *, seed: int = 7, progress: Callable[[int], None] | None = None) -> CollectionApp:

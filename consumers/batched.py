@@ -1,0 +1,342 @@
+"""A batch's writes to the read models, gathered per statement and sent as one statement per table.
+
+``BatchedWrites`` stands in for the cursor the projections' ``apply`` gets on the projector's fast path
+(``consumers.projector.Applier``). Projections keep writing one event at a time, with the plain statements
+they always used; this cursor collects what it can and writes each table once per batch:
+
+* ``INSERT INTO t [(cols)] VALUES (…)`` with no conflict clause, with ``ON CONFLICT … DO NOTHING``, or with
+  ``ON CONFLICT (keys) DO UPDATE SET c = EXCLUDED.c, …`` (only such assignments). Rows of one upsert with the
+  same key become ONE row: the first row's values, with the assigned columns from the last row — what the
+  statements one after the other leave, whether the row was stored before or not;
+* ``DELETE FROM t WHERE c = %s``: rows still held for ``t`` with that value are dropped, and the delete runs
+  before ``t``'s inserts when the batch is written.
+
+The rows go out as ``INSERT … SELECT … FROM unnest(%s::text[], …) WITH ORDINALITY ORDER BY …``: one short
+statement text per form (psycopg prepares it once), one text array per column, each value cast to its column's
+type as the single-row statement would have it. A value of a type this module does not write as text makes
+its statement run as it is.
+
+Anything else (a read, an update, an unknown form) first writes everything held, then runs as it is, so
+every statement sees the writes before it. Tables are written in the order they were first written, each
+table's deletes first; a second statement form into a table already held writes what is held first, so
+the rows of one table keep their order (serial ids, upserts). Projection tables have no foreign keys or
+triggers, so the order between tables does not matter.
+
+Delivery protocol: none here — the caller's transaction holds everything; ``flush`` must run before it
+commits (the ``Applier`` flushes before its own rows and offsets). A database error surfaces at ``flush``,
+inside that transaction, which then rolls back as a whole (the ``Applier`` retries event by event).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+_INSERT = re.compile(
+    r"\s*INSERT\s+INTO\s+(?P<table>(?:\"[^\"]+\"|\w+)(?:\.(?:\"[^\"]+\"|\w+))?)\s*"
+    r"(?:\((?P<cols>[^()]*)\))?\s*VALUES\s*\((?P<values>[^()]*)\)\s*(?P<conflict>ON\s+CONFLICT\b.*)?",
+    re.S | re.I,
+)
+_CONFLICT = re.compile(
+    r"ON\s+CONFLICT\s*(?:\((?P<keys>[^()]*)\))?\s*DO\s+(?:(?P<nothing>NOTHING)|UPDATE\s+SET\s+(?P<sets>.*))",
+    re.S | re.I,
+)
+_SET = re.compile(r"\s*(\w+)\s*=\s*EXCLUDED\.(\w+)\s*", re.I)
+_VALUE = re.compile(r"\s*(%s|'(?:[^']|'')*'|[\w.:]+)\s*(?:,|$)")
+_DELETE = re.compile(
+    r"\s*DELETE\s+FROM\s+(?P<table>(?:\"[^\"]+\"|\w+)(?:\.(?:\"[^\"]+\"|\w+))?)\s+WHERE\s+(?P<col>\w+)\s*=\s*%s\s*",
+    re.S | re.I,
+)
+
+
+@dataclass(frozen=True)
+class _Form:
+    """One batchable INSERT statement text."""
+
+    table: str
+    columns: tuple[str, ...]  # the insert's columns
+    items: tuple[str, ...]  # per column its value: %s or a literal
+    tail: str  # the conflict clause or ""
+    params_of: dict[str, int]  # column -> index of its value among the parameters
+    width: int  # parameters per row
+    keys: tuple[int, ...] | None  # parameter indexes of the conflict key (merge rows), None: keep every row
+    assigned: tuple[int, ...] = ()  # parameter indexes of the columns DO UPDATE sets (the last row's count)
+    upsert: bool = False
+
+
+@dataclass
+class _Held:
+    form: _Form
+    rows: dict[int, list[Any]] = field(default_factory=dict)  # in arrival order
+    merged: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict)
+    index: dict[int, dict[Any, list[int]]] = field(default_factory=dict)  # parameter -> value -> rows
+    count: int = 0  # rows ever held: numbers are never reused
+
+    def add(self, params: Sequence[Any]) -> None:
+        row = list(params)
+        if self.form.keys is None:
+            number = self.count
+            self.count += 1
+            self.rows[number] = row
+            for i, by_value in self.index.items():
+                by_value.setdefault(row[i], []).append(number)
+            return
+        key = tuple(row[i] for i in self.form.keys)
+        first = self.merged.get(key)
+        if first is None:
+            self.merged[key] = row
+        elif self.form.upsert:
+            for i in self.form.assigned:
+                first[i] = row[i]
+        # DO NOTHING: the first row stays
+
+    def drop(self, index: int, value: Any) -> None:
+        """Forget the rows whose parameter ``index`` is ``value`` (a delete came after them)."""
+        if self.rows:
+            if index not in self.index:
+                by_value: dict[Any, list[int]] = {}
+                for number, row in self.rows.items():
+                    by_value.setdefault(row[index], []).append(number)
+                self.index[index] = by_value
+            for number in self.index[index].pop(value, ()):
+                self.rows.pop(number, None)
+        if self.merged:
+            self.merged = {k: r for k, r in self.merged.items() if r[index] != value}
+
+    def all_rows(self) -> list[list[Any]]:
+        return list(self.rows.values()) if self.form.keys is None else list(self.merged.values())
+
+
+@dataclass
+class _Table:
+    deletes: dict[str, set[Any]] = field(default_factory=dict)  # column -> values
+    held: dict[str, _Held] = field(default_factory=dict)  # statement text -> rows
+
+
+class BatchedWrites:
+    """A cursor for projections' ``apply`` that holds their writes until ``flush`` (see the module)."""
+
+    def __init__(self, cur: psycopg.Cursor[Any], columns: dict[str, dict[str, str]] | None = None) -> None:
+        self.cur = cur
+        self._columns = columns if columns is not None else {}  # table -> its columns' types (catalogue, cached)
+        self._statements: dict[tuple[Any, ...], str] = {}
+        self._forms: dict[str, _Form | None] = {}
+        self._tables: dict[str, _Table] = {}
+        self.statements = 0  # statements sent to the database (for the bench and the tests)
+
+    # -- the cursor's interface ------------------------------------------------------------------
+
+    def execute(self, query: Any, params: Sequence[Any] | None = None, **kwargs: Any) -> BatchedWrites:
+        if isinstance(query, str) and not kwargs and params is not None and self._hold(query, params):
+            return self
+        self.flush()
+        self.cur.execute(query, params, **kwargs)
+        self.statements += 1
+        return self
+
+    def executemany(self, query: Any, params_seq: Iterable[Sequence[Any]], **kwargs: Any) -> None:
+        rows = list(params_seq)
+        if isinstance(query, str) and not kwargs and self._form(query) is not None:
+            for params in rows:
+                self._hold(query, params)
+            return
+        self.flush()
+        self.cur.executemany(query, rows, **kwargs)
+        self.statements += 1
+
+    def fetchone(self) -> Any:
+        return self.cur.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        return self.cur.fetchall()
+
+    def fetchmany(self, size: int = 0) -> list[Any]:
+        return self.cur.fetchmany(size)
+
+    def __getattr__(self, name: str) -> Any:
+        self.flush()  # anything else of the cursor sees every write before it
+        return getattr(self.cur, name)
+
+    # -- holding -----------------------------------------------------------------------------------
+
+    def _hold(self, query: str, params: Sequence[Any]) -> bool:
+        deleted = _DELETE.fullmatch(query)
+        if deleted is not None:
+            return self._hold_delete(deleted["table"], deleted["col"], params)
+        form = self._form(query)
+        if form is None or len(params) != form.width:
+            return False
+        try:
+            row = [_text(v) for v in params]
+        except _NotText:
+            return False
+        table = self._tables.setdefault(form.table, _Table())
+        if query not in table.held and table.held:
+            self.flush()  # a second statement form into one table: keep the rows' order (serial ids, upserts)
+            table = self._tables.setdefault(form.table, _Table())
+        held = table.held.get(query)
+        if held is None:
+            held = table.held[query] = _Held(form)
+        held.add(row)
+        return True
+
+    def _hold_delete(self, table_name: str, column: str, params: Sequence[Any]) -> bool:
+        if len(params) != 1:
+            return False
+        try:
+            value = _text(params[0])
+        except _NotText:
+            return False
+        table = self._tables.get(table_name)
+        if table is not None and any(column not in h.form.params_of for h in table.held.values()):
+            self.flush()
+            table = None
+        table = table or self._tables.setdefault(table_name, _Table())
+        for held in table.held.values():
+            held.drop(held.form.params_of[column], value)
+        table.deletes.setdefault(column, set()).add(value)
+        return True
+
+    def _form(self, query: str) -> _Form | None:
+        if query not in self._forms:
+            self._forms[query] = self._parse(query)
+        return self._forms[query]
+
+    def _parse(self, query: str) -> _Form | None:
+        m = _INSERT.fullmatch(query)
+        if m is None:
+            return None
+        values = _items(m["values"])
+        if values is None:
+            return None
+        columns = (
+            tuple(c.strip().strip('"') for c in m["cols"].split(","))
+            if m["cols"] is not None
+            else self._table_columns(m["table"])
+        )
+        if len(columns) != len(values):
+            return None
+        params_of: dict[str, int] = {}
+        for column, value in zip(columns, values, strict=True):
+            if value == "%s":
+                params_of[column] = len(params_of)
+        keys: tuple[int, ...] | None = None
+        assigned: tuple[int, ...] = ()
+        upsert = False
+        conflict = m["conflict"] or ""
+        if conflict:
+            c = _CONFLICT.fullmatch(conflict.strip())
+            if c is None:
+                return None
+            key_columns = [k.strip().strip('"') for k in c["keys"].split(",")] if c["keys"] else []
+            if c["nothing"] is None:  # DO UPDATE: only `col = EXCLUDED.col`, on a known key
+                sets = c["sets"].split(",")
+                pairs = [_SET.fullmatch(s) for s in sets]
+                if not key_columns or any(p is None or p[1] != p[2] for p in pairs):
+                    return None
+                assigned = tuple(params_of[p[1]] for p in pairs if p is not None and p[1] in params_of)
+                if any(p is not None and p[1] not in columns for p in pairs):
+                    return None
+                upsert = True
+            if key_columns:
+                if any(k not in columns for k in key_columns):
+                    return None
+                keys = tuple(params_of[k] for k in key_columns if k in params_of)
+        return _Form(
+            table=m["table"],
+            columns=columns,
+            items=tuple(values),
+            tail=(" " + conflict.strip()) if conflict else "",
+            params_of=params_of,
+            width=len(params_of),
+            keys=keys,
+            assigned=assigned,
+            upsert=upsert,
+        )
+
+    def _table_columns(self, table: str) -> tuple[str, ...]:
+        return tuple(self._column_types(table))
+
+    def _column_types(self, table: str) -> dict[str, str]:
+        """The table's columns and their types, from the catalogue (once per table and applier)."""
+        if table not in self._columns:
+            self.cur.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = %s::regclass "
+                "AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+                (table,),
+            )
+            self._columns[table] = {str(name): str(kind) for name, kind in self.cur.fetchall()}
+        return self._columns[table]
+
+    # -- writing -----------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write everything held: per table its deletes, then its rows, one statement each."""
+        tables, self._tables = self._tables, {}
+        for name, table in tables.items():
+            for column, values in table.deletes.items():
+                kind = self._column_types(name)[column]
+                self.cur.execute(f"DELETE FROM {name} WHERE {column} = ANY(%s::text[]::{kind}[])", (list(values),))
+                self.statements += 1
+            for held in table.held.values():
+                rows = held.all_rows()
+                if rows:
+                    self.cur.execute(self._statement(held.form), [list(column) for column in zip(*rows, strict=True)])
+                    self.statements += 1
+
+    def _statement(self, form: _Form) -> str:
+        key = (form.table, form.columns, form.items, form.tail)
+        if key not in self._statements:
+            types = self._column_types(form.table)
+            params = [c for c, v in zip(form.columns, form.items, strict=True) if v == "%s"]
+            chosen = [
+                f"u.p{params.index(c)}::{types[c]}" if v == "%s" else f"{v}::{types[c]}"
+                for c, v in zip(form.columns, form.items, strict=True)
+            ]
+            arrays = ", ".join(["%b::text[]"] * len(params))  # binary: no quoting of every element
+            names = ", ".join(f"p{i}" for i in range(len(params)))
+            self._statements[key] = (
+                f"INSERT INTO {form.table} ({', '.join(form.columns)}) SELECT {', '.join(chosen)} "
+                f"FROM unnest({arrays}) WITH ORDINALITY AS u({names}, n) ORDER BY u.n{form.tail}"
+            )
+        return self._statements[key]
+
+
+class _NotText(Exception):
+    """A value ``_text`` does not write: its statement runs as it is."""
+
+
+def _text(value: Any) -> str | None:
+    """A parameter as PostgreSQL's text input of the column's type reads it (the cast to the column's type
+    follows in the statement): what psycopg would send for the same value."""
+    kind = type(value)
+    if value is None or kind is str:
+        return value  # type: ignore[no-any-return]
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int or kind is Decimal or kind is UUID:
+        return str(value)
+    if kind is date or kind is datetime:
+        return value.isoformat()  # type: ignore[no-any-return]
+    raise _NotText(kind.__name__)
+
+
+def _items(values: str) -> list[str] | None:
+    """The items of a VALUES row (placeholders and plain literals), or None when it is anything else."""
+    items: list[str] = []
+    at = 0
+    text = values.strip()
+    while at < len(text):
+        m = _VALUE.match(text, at)
+        if m is None:
+            return None
+        items.append(m[1])
+        at = m.end()
+    return items or None

@@ -1,0 +1,106 @@
+"""``BatchedWrites`` without a server: which statements it holds, how it merges upserts and deletes, and
+that anything else first sends what is held."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from consumers.batched import BatchedWrites
+
+TYPES = {
+    '"s".claims': [("case_id", "text"), ("creditor", "text"), ("stage", "text")],
+    '"s".findings': [("case_id", "text"), ("seq", "integer"), ("code", "text")],
+    '"s".steps': [("k", "text"), ("v", "bigint"), ("on_day", "date"), ("fee", "numeric(16,2)")],
+}
+
+
+class Recording:
+    """A cursor that answers the catalogue's column types and records every other statement."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Any]] = []
+        self._answer: list[Any] = []
+
+    def execute(self, query: str, params: Any = None) -> None:
+        if "pg_attribute" in query:
+            self._answer = TYPES[params[0]]
+        else:
+            self.sent.append((query, params))
+
+    def fetchall(self) -> list[Any]:
+        return self._answer
+
+
+UPSERT = (
+    'INSERT INTO "s".claims (case_id, creditor, stage) VALUES (%s,%s,%s) '
+    "ON CONFLICT (case_id) DO UPDATE SET stage = EXCLUDED.stage"
+)
+
+
+def held(cur: Recording) -> BatchedWrites:
+    return BatchedWrites(cur)  # type: ignore[arg-type]
+
+
+def test_an_upsert_of_one_key_becomes_one_row_first_values_and_last_assignments() -> None:
+    cur = Recording()
+    writes = held(cur)
+    writes.execute(UPSERT, ("c1", "4601", "invoiced"))
+    writes.execute(UPSERT, ("c2", "4601", "invoiced"))
+    writes.execute(UPSERT, ("c1", "9999", "reminded"))
+    assert cur.sent == []
+    writes.flush()
+    assert cur.sent == [
+        (
+            'INSERT INTO "s".claims (case_id, creditor, stage) SELECT u.p0::text, u.p1::text, u.p2::text '
+            "FROM unnest(%b::text[], %b::text[], %b::text[]) WITH ORDINALITY AS u(p0, p1, p2, n) ORDER BY u.n "
+            "ON CONFLICT (case_id) DO UPDATE SET stage = EXCLUDED.stage",
+            [["c1", "c2"], ["4601", "4601"], ["reminded", "invoiced"]],
+        )
+    ]
+
+
+def test_a_delete_drops_the_rows_held_before_it_and_runs_before_the_inserts() -> None:
+    cur = Recording()
+    writes = held(cur)
+    insert = 'INSERT INTO "s".findings (case_id, seq, code) VALUES (%s,%s,%s)'
+    writes.executemany(insert, [("c1", 0, "A"), ("c2", 0, "B")])
+    writes.execute('DELETE FROM "s".findings WHERE case_id = %s', ("c1",))
+    writes.execute(insert, ("c1", 0, "C"))
+    writes.flush()
+    assert cur.sent[0] == ('DELETE FROM "s".findings WHERE case_id = ANY(%s::text[]::text[])', (["c1"],))
+    assert cur.sent[1][1] == [["c2", "c1"], ["0", "0"], ["B", "C"]]
+    assert len(cur.sent) == 2
+
+
+def test_a_read_or_an_unknown_statement_first_sends_what_is_held() -> None:
+    cur = Recording()
+    writes = held(cur)
+    writes.execute(UPSERT, ("c1", "4601", "invoiced"))
+    writes.execute('SELECT stage FROM "s".claims WHERE case_id = %s', ("c1",))
+    writes.execute('UPDATE "s".claims SET stage = %s', ("x",))
+    assert [q.split()[0] for q, _ in cur.sent] == ["INSERT", "SELECT", "UPDATE"]
+
+
+def test_an_upsert_that_assigns_anything_but_the_new_value_is_not_held() -> None:
+    cur = Recording()
+    writes = held(cur)
+    adding = 'INSERT INTO "s".t (k, n) VALUES (%s,%s) ON CONFLICT (k) DO UPDATE SET n = t.n + EXCLUDED.n'
+    writes.execute(adding, ("a", 1))
+    assert cur.sent == [(adding, ("a", 1))]
+
+
+def test_many_rows_go_out_in_one_statement_as_text_cast_to_the_columns_types() -> None:
+    cur = Recording()
+    writes = held(cur)
+    for i in range(1234):
+        writes.execute(
+            'INSERT INTO "s".steps VALUES (%s,%s,%s,%s) ON CONFLICT DO NOTHING',
+            (f"c{i}", i, date(2025, 1, 1), Decimal("35.00") if i % 2 else None),
+        )
+    writes.flush()
+    [(query, columns)] = cur.sent
+    assert "u.p2::date, u.p3::numeric(16,2)" in query
+    assert [len(c) for c in columns] == [1234] * 4
+    assert columns[2][0] == "2025-01-01" and columns[3][:2] == [None, "35.00"]
