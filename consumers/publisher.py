@@ -59,6 +59,7 @@ from kafka.errors import KafkaError
 from psycopg import sql
 
 from consumers.endpoints import Endpoints
+from consumers.kafka_access import client_args
 from consumers.topics import CASE_EVENTS_TOPIC, SCHEMAS_TOPIC, case_events_spec, ensure_topics_at, schemas_spec
 from consumers.wire import envelope
 from consumers.wire.codec import AvroSchema, SchemaStore, encode
@@ -309,7 +310,7 @@ class Publisher:
 
     def _new_producer(self) -> Any:
         return KafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap.split(","),
+            **client_args(self.settings.kafka_bootstrap),
             client_id=f"kravsak-publisher-{self.options.position_name}",
             enable_idempotence=True,
             acks="all",

@@ -51,6 +51,7 @@ from kafka.consumer.subscription_state import ConsumerRebalanceListener
 from kafka.structs import OffsetAndMetadata
 from psycopg import sql
 
+from consumers.kafka_access import client_args
 from domain.errors import ServiceError
 
 Cursor = psycopg.Cursor[Any]
@@ -428,7 +429,7 @@ class Runner:
             "fetch_max_bytes": o.fetch_max_bytes,
         }
         self.consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap.split(","),
+            **client_args(self.bootstrap),
             group_id=o.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -449,7 +450,7 @@ class Runner:
         queue behind its long-polling fetch)."""
         if self._offsets_reader is None:
             self._offsets_reader = KafkaConsumer(
-                bootstrap_servers=self.bootstrap.split(","),
+                **client_args(self.bootstrap),
                 group_id=None,
                 enable_auto_commit=False,
                 client_id=f"{self.options.client_id}-offsets",
