@@ -297,6 +297,7 @@ def verify(
     settings: Settings = ctx.obj
     names = tuple(projection or projector.projection_names())
     source = "the event store" if against_store else "the topic"
+    title = "a fold of the event store" if against_store else "a clean rebuild from the topic"
     with friendly_errors(), _counting(f"verifying {', '.join(names)} against {source}") as progress:
         if against_store:
             from consumers.store_verify import verify_against_store
@@ -315,7 +316,7 @@ def verify(
     for line in unreconciled:
         err.print(f"[bold red]reconciliation:[/] {escape(line)}", soft_wrap=True)
     if not differences:
-        out.print(f"[bold green]no difference[/]: {', '.join(names)} equal a clean rebuild")
+        out.print(f"[bold green]no difference[/]: {', '.join(names)} equal {title}")
         if "ledger" in names and not unreconciled:
             out.print(
                 "[bold green]reconciled[/]: per creditor, money in = allocated + surplus + suspense + refunds out, "
@@ -324,7 +325,6 @@ def verify(
         if unreconciled:
             raise typer.Exit(1)
         return
-    title = "a fold of the event store" if against_store else "a clean rebuild from the topic"
     table = Table(title=f"differences between live projections and {title}", title_justify="left")
     for column in ("projection", "table", "rows only live", "rows only rebuilt", "sample"):
         table.add_column(column)
