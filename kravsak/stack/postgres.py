@@ -68,7 +68,7 @@ def hba_config(settings: Settings) -> str:
     host = "hostssl" if (settings.pg_sslmode or "prefer") in TLS_ONLY else "host"
     return "\n".join(
         [
-            "# Written by `kravsak up` on every start; edits are lost. No trust: every role has a password",
+            "# Written by `kravsak up` on every start; edits are lost. Every role has a password",
             "# (<home>/secrets/stack.json), the superuser comes in over the Unix socket only.",
             f"local all {SUPERUSER} scram-sha-256",
             "local all all scram-sha-256",

@@ -84,7 +84,15 @@ def _hand_over_schemas(conn: psycopg.Connection[Any]) -> None:
     ).fetchall()
     for (schema,) in rows:
         role = next((r for prefix, r in families if _is_family(schema, prefix)), None)
-        if role is None:
+        if role is None:  # the owner's own: the reader reads what was there before the default privileges
+            conn.execute(
+                sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(schema), sql.Identifier(READER))
+            )
+            conn.execute(
+                sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(
+                    sql.Identifier(schema), sql.Identifier(READER)
+                )
+            )
             continue
         conn.execute(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(sql.Identifier(schema), sql.Identifier(role)))
         objects = conn.execute(

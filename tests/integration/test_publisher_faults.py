@@ -290,6 +290,7 @@ def private_kafka(settings: Settings, tmp_path_factory: pytest.TempPathFactory) 
         home=home,
         kafka_port=_free_port(),
         kafka_controller_port=_free_port(),
+        kafka_tls_port=_free_port(),
         kafka_heap="384m",
         start_timeout=90,
         external_kafka_bootstrap=None,
