@@ -1,5 +1,5 @@
-# kravsak services (publisher, projector) for docker-compose.yml. The entry point is the CLI:
-#   docker run <image> publish | project | smoke | status
+# kravsak services (publisher, projector, process manager) for docker-compose.yml. The entry point is the CLI:
+#   docker run <image> publish | project | automate | ping --as <service> | smoke | status
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

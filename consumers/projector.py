@@ -48,6 +48,7 @@ import structlog
 from kafka import KafkaConsumer, TopicPartition
 
 from consumers.batched import BatchedWrites
+from consumers.kafka_access import client_args
 from consumers.runner import BatchResult as BatchResult  # re-exported: the projector's batch API
 from consumers.runner import ConsumerOptions, OffsetTable, ParkedTable, Runner, apply_in_transaction
 from consumers.runner import Message as Message
@@ -556,7 +557,7 @@ def read_partition_range(
     """Every message of ``topic`` from ``start`` (default 0) up to ``stop_at`` (default: the end
     offsets when called), in batches, without a consumer group."""
     consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap.split(","),
+        **client_args(bootstrap),
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -779,7 +780,9 @@ def verify(
     return differences
 
 
-def _compare(conn: psycopg.Connection[Any], name: str, live: str, aside: str) -> list[Difference]:
+def _compare(
+    conn: psycopg.Connection[Any], name: str, live: str, aside: str, *, ignore: Sequence[str] = ()
+) -> list[Difference]:
     out: list[Difference] = []
     with conn.cursor() as cur:
         cur.execute(
@@ -793,7 +796,7 @@ def _compare(conn: psycopg.Connection[Any], name: str, live: str, aside: str) ->
                 "table_name = %s ORDER BY ordinal_position",
                 (live, table),
             )
-            columns = [c for (c,) in cur.fetchall() if c not in IGNORED_COLUMNS.get(table, ())]
+            columns = [c for (c,) in cur.fetchall() if c not in (*IGNORED_COLUMNS.get(table, ()), *ignore)]
             cols = ", ".join(f'"{c}"' for c in columns)
             counts = []
             sample: list[str] = []

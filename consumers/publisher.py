@@ -67,6 +67,7 @@ from psycopg import sql
 from consumers.endpoints import Endpoints
 from consumers.heartbeat import Heartbeat
 from consumers.held import WAITING, HeldCase, HeldEvent, HeldTable
+from consumers.kafka_access import client_args
 from consumers.outages import OUTAGES, Backoff, describe
 from consumers.topics import CASE_EVENTS_TOPIC, SCHEMAS_TOPIC, case_events_spec, ensure_topics_at, schemas_spec
 from consumers.wire import envelope
@@ -316,7 +317,7 @@ class Publisher:
 
     def _new_producer(self) -> Any:
         return KafkaProducer(
-            bootstrap_servers=self.settings.kafka_bootstrap.split(","),
+            **client_args(self.settings.kafka_bootstrap),
             client_id=f"kravsak-publisher-{self.options.position_name}",
             enable_idempotence=True,
             acks="all",

@@ -61,6 +61,7 @@ from kafka.structs import OffsetAndMetadata
 from psycopg import sql
 
 from consumers.heartbeat import Heartbeat
+from consumers.kafka_access import client_args
 from consumers.outages import OUTAGES, Backoff, describe
 from domain.errors import ServiceError
 
@@ -445,7 +446,7 @@ class Runner:
             "fetch_max_bytes": o.fetch_max_bytes,
         }
         self.consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap.split(","),
+            **client_args(self.bootstrap),
             group_id=o.group,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -467,7 +468,7 @@ class Runner:
         queue behind its long-polling fetch)."""
         if self._offsets_reader is None:
             self._offsets_reader = KafkaConsumer(
-                bootstrap_servers=self.bootstrap.split(","),
+                **client_args(self.bootstrap),
                 group_id=None,
                 enable_auto_commit=False,
                 client_id=f"{self.options.client_id}-offsets",

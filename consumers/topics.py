@@ -26,6 +26,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import AlterConfigOp, ConfigResource, ConfigResourceType
 from kafka.errors import KafkaError
 
+from consumers.kafka_access import client_args
 from domain.errors import ServiceError
 
 log = structlog.get_logger(__name__)
@@ -183,7 +184,7 @@ def ensure_topics_at(bootstrap: str, specs: Sequence[TopicSpec], *, timeout_s: f
     """`ensure_topics` with an admin client of its own."""
     deadline = time.monotonic() + timeout_s
     admin = KafkaAdminClient(
-        bootstrap_servers=bootstrap.split(","),
+        **client_args(bootstrap),
         client_id="kravsak-topics",
         request_timeout_ms=int(timeout_s * 1000),
         bootstrap_timeout_ms=int(timeout_s * 1000),

@@ -16,7 +16,12 @@ Order: the events of one case (one Kafka key) come in order; there is no order a
 
 Run::
 
-    python examples/consume_case_events.py --bootstrap 127.0.0.1:59092 --max-events 20
+    KAFKA_PASSWORD=... python examples/consume_case_events.py --bootstrap 127.0.0.1:59092 \
+        --security-protocol SASL_PLAINTEXT --user projector --max-events 20
+
+kravsak's Kafka wants a SCRAM-SHA-512 user that may read the topics (the local stack's users and
+passwords: ``.kravsak/secrets/stack.json``); over TLS add ``--security-protocol SASL_SSL --cafile ca.pem``.
+The password comes from the environment (``KAFKA_PASSWORD``), never from the command line.
 
 Exit code 0, or 1 when a message could not be decoded (its partition and offset are printed).
 """
@@ -26,6 +31,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import sys
 import time
 from datetime import date, datetime
@@ -59,9 +65,21 @@ def read_all(consumer: KafkaConsumer, topic: str, timeout_s: float) -> list[Any]
     return records
 
 
-def load_schemas(bootstrap: str, topic: str, timeout_s: float) -> dict[bytes, Any]:
+def client_args(args: argparse.Namespace) -> dict[str, Any]:
+    """kafka-python's connection arguments from the command line (and KAFKA_PASSWORD)."""
+    out: dict[str, Any] = {"bootstrap_servers": args.bootstrap.split(","), "security_protocol": args.security_protocol}
+    if args.security_protocol.startswith("SASL"):
+        out.update(sasl_mechanism="SCRAM-SHA-512", sasl_plain_username=args.user)
+        out["sasl_plain_password"] = os.environ.get("KAFKA_PASSWORD", "")
+    if args.cafile:
+        out["ssl_cafile"] = args.cafile
+    return out
+
+
+def load_schemas(args: argparse.Namespace, timeout_s: float) -> dict[bytes, Any]:
     """Fingerprint (8 wire bytes) -> parsed writer schema, from the compacted schemas topic."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None, enable_auto_commit=False)
+    topic = args.schemas_topic
+    consumer = KafkaConsumer(**client_args(args), group_id=None, enable_auto_commit=False)
     try:
         records = read_all(consumer, topic, timeout_s)
     finally:
@@ -120,6 +138,11 @@ def describe(record: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--bootstrap", default="127.0.0.1:59092", help="Kafka bootstrap servers, host:port[,...]")
+    parser.add_argument(
+        "--security-protocol", default="SASL_PLAINTEXT", choices=["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"]
+    )
+    parser.add_argument("--user", default="projector", help="SCRAM user (password: the KAFKA_PASSWORD variable)")
+    parser.add_argument("--cafile", default=None, help="CA certificate that verifies the brokers (TLS)")
     parser.add_argument("--topic", default="kravsak.case-events")
     parser.add_argument("--schemas-topic", default="kravsak.schemas")
     parser.add_argument("--max-events", type=int, default=None, help="stop after printing this many events")
@@ -128,11 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     deadline = time.monotonic() + args.timeout if args.timeout else float("inf")
 
     consumer = KafkaConsumer(
-        bootstrap_servers=args.bootstrap.split(","), group_id=None, enable_auto_commit=False,
+        **client_args(args), group_id=None, enable_auto_commit=False,
         auto_offset_reset="earliest", request_timeout_ms=30_000,
     )  # fmt: skip
     try:
-        schemas = load_schemas(args.bootstrap, args.schemas_topic, timeout_s=min(args.timeout or 60, 60))
+        schemas = load_schemas(args, timeout_s=min(args.timeout or 60, 60))
         print(f"{len(schemas)} schemas from {args.schemas_topic}", file=sys.stderr)
         partitions = [TopicPartition(args.topic, p) for p in sorted(consumer.partitions_for_topic(args.topic) or ())]
         if not partitions:
@@ -149,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                         record = decode(message.value, schemas)
                     except LookupError:
                         # a schema published after we read the topic: read it again, once
-                        schemas.update(load_schemas(args.bootstrap, args.schemas_topic, 30))
+                        schemas.update(load_schemas(args, 30))
                         try:
                             record = decode(message.value, schemas)
                         except (LookupError, ValueError) as exc:

@@ -21,9 +21,9 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from kravsak import logs, stack, wiring  # noqa: F401 - wiring: the edges' read models run with the core ones
+from kravsak import local_secrets, logs, stack, wiring  # noqa: F401 - wiring: the edges' read models run with the core ones
 from kravsak.errors import KravsakError, option_day
-from kravsak.settings import ENV_VARS, Settings, load_settings, redact_dsn
+from kravsak.settings import ENV_VARS, PG_SERVICE_ROLES, Settings, load_settings, publisher_options, redact_dsn
 from kravsak.stack import ServiceState
 
 app = typer.Typer(
@@ -183,6 +183,37 @@ def reset(
 
 
 @app.command()
+def ping(
+    ctx: typer.Context,
+    service: Annotated[
+        str | None,
+        typer.Option("--as", help="connect as this service: publisher, projector, automate, writer or reader"),
+    ] = None,
+) -> None:
+    """Exit 0 when PostgreSQL and Kafka take this service's credentials: the containers' health check."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    from kravsak.errors import ServerUnreachable
+    from kravsak.reachable import require_postgres
+    from kravsak.stack.kafka.broker import broker_answers
+
+    settings: Settings = ctx.obj
+    if service is not None:
+        if service not in PG_SERVICE_ROLES:
+            raise typer.BadParameter(f"{service!r} is none of {', '.join(PG_SERVICE_ROLES)}", param_hint="--as")
+        settings = settings.for_service(service)
+    with friendly_errors():
+        require_postgres(settings)
+        if broker_answers(settings.kafka_bootstrap, timeout_s=10) is None:
+            raise ServerUnreachable(
+                f"Kafka at {settings.kafka_servers} does not answer a metadata request with these credentials",
+                "check the broker and this service's Kafka credentials (KRAVSAK_KAFKA_BOOTSTRAP)",
+            )
+    user = conninfo_to_dict(settings.pg_dsn).get("user")
+    out.print(f"[bold green]ok[/]: PostgreSQL as {user}, Kafka at {escape(settings.kafka_servers)}")
+
+
+@app.command()
 def smoke(ctx: typer.Context) -> None:
     """Send one event through the pipe: event store → Kafka → consumer group with committed offset."""
     from kravsak.smoke import run_smoke  # eventsourcing and the clients load only when needed
@@ -265,19 +296,40 @@ def verify(
     projection: Annotated[
         list[str] | None, typer.Option(help="ledger, limitation, audit, parties (default: all)")
     ] = None,
+    against_store: Annotated[
+        bool,
+        typer.Option(
+            "--against-store",
+            help="fold the event store itself (not the topic): catches records that never came from the store",
+        ),
+    ] = False,
 ) -> None:
     """Rebuild the projections aside and compare them with the live tables; exit 1 on a difference."""
     from consumers import projector
 
     settings: Settings = ctx.obj
     names = tuple(projection or projector.projection_names())
-    with friendly_errors(), _counting("verifying " + ", ".join(names)) as progress:
-        differences = projector.verify(settings.pg_dsn, settings.kafka_bootstrap, names, progress=progress)
+    source = "the event store" if against_store else "the topic"
+    title = "a fold of the event store" if against_store else "a clean rebuild from the topic"
+    with friendly_errors(), _counting(f"verifying {', '.join(names)} against {source}") as progress:
+        if against_store:
+            from consumers.store_verify import verify_against_store
+
+            publisher = publisher_options(settings)
+            differences = verify_against_store(
+                settings,
+                names,
+                pg_schema=publisher.pg_schema,
+                publisher_name=publisher.position_name,
+                progress=progress,
+            )
+        else:
+            differences = projector.verify(settings.pg_dsn, settings.kafka_bootstrap, names, progress=progress)
     unreconciled = _reconciliation(settings) if "ledger" in names else []
     for line in unreconciled:
         err.print(f"[bold red]reconciliation:[/] {escape(line)}", soft_wrap=True)
     if not differences:
-        out.print(f"[bold green]no difference[/]: {', '.join(names)} equal a clean rebuild")
+        out.print(f"[bold green]no difference[/]: {', '.join(names)} equal {title}")
         if "ledger" in names and not unreconciled:
             out.print(
                 "[bold green]reconciled[/]: per creditor, money in = allocated + surplus + suspense + refunds out, "
@@ -286,7 +338,7 @@ def verify(
         if unreconciled:
             raise typer.Exit(1)
         return
-    table = Table(title="differences between live projections and a clean rebuild", title_justify="left")
+    table = Table(title=f"differences between live projections and {title}", title_justify="left")
     for column in ("projection", "table", "rows only live", "rows only rebuilt", "sample"):
         table.add_column(column)
     for d in differences:
@@ -560,9 +612,34 @@ def env() -> None:
     table.add_column("value now")
     table.add_column("meaning")
     for name, meaning in ENV_VARS.items():
-        value = os.environ.get(name, "")
-        table.add_row(name, redact_dsn(value) if name == "KRAVSAK_PG_DSN" and value else value, meaning)
+        table.add_row(name, _shown(name, os.environ.get(name, "")), meaning)
     out.print(table)
+
+
+SECRET_VARIABLES = frozenset(
+    {
+        "KRAVSAK_PG_PASSWORD",
+        "KRAVSAK_MASTER_KEY",
+        "KRAVSAK_OFFICE_SECRET",
+        "KRAVSAK_SESSION_SECRET",
+        "KRAVSAK_OIDC_CLIENT_SECRET",
+    }
+)
+
+
+def _shown(name: str, value: str) -> str:
+    """A variable's value as `kravsak env` prints it: never a password or a key."""
+    from consumers.kafka_access import servers
+
+    if not value:
+        return value
+    if name in SECRET_VARIABLES:
+        return "***"
+    if name.startswith("KRAVSAK_PG_DSN"):
+        return redact_dsn(value)
+    if name.startswith("KRAVSAK_KAFKA_BOOTSTRAP"):
+        return servers(value)
+    return value
 
 
 def _print_states(states: list[ServiceState], settings: Settings) -> None:
@@ -582,9 +659,10 @@ def _print_states(states: list[ServiceState], settings: Settings) -> None:
     for state in states:
         if state.data_dir or state.log_file:
             out.print(f"{state.name}: data {_short(state.data_dir)} · log {_short(state.log_file)}", soft_wrap=True)
-    dsn = settings.pg_dsn if not settings.pg_is_external else redact_dsn(settings.pg_dsn)
-    out.print(f"[bold]KRAVSAK_PG_DSN[/]={escape(dsn)}", soft_wrap=True)
-    out.print(f"[bold]KRAVSAK_KAFKA_BOOTSTRAP[/]={escape(settings.kafka_bootstrap)}", soft_wrap=True)
+    out.print(f"[bold]KRAVSAK_PG_DSN[/]={escape(redact_dsn(settings.pg_dsn))}", soft_wrap=True)
+    if not settings.pg_is_external:
+        out.print(f"passwords: {_short(local_secrets.secrets_file(settings.home))} (0600)", soft_wrap=True)
+    out.print(f"[bold]KRAVSAK_KAFKA_BOOTSTRAP[/]={escape(settings.kafka_servers)}", soft_wrap=True)
 
 
 def _short(path: Path | None) -> str:

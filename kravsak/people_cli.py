@@ -23,6 +23,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
+from consumers.kafka_access import client_args
 from kravsak import wiring  # noqa: F401 - the letters projection runs with the others
 from kravsak.errors import KravsakError, option_day
 from kravsak.settings import Settings, key_provider, office_secret
@@ -194,9 +195,7 @@ def publish_cmd(
     settings: Settings = ctx.obj
     with _errors():
         ensure_topics_at(settings.kafka_bootstrap, [debtors_spec(replication=settings.topic_replication)])
-        producer = KafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap.split(","), acks="all", enable_idempotence=True
-        )
+        producer = KafkaProducer(**client_args(settings.kafka_bootstrap), acks="all", enable_idempotence=True)
         try:
             with psycopg.connect(settings.pg_dsn) as conn:
                 from personal.register import ensure_schema

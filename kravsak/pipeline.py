@@ -18,6 +18,7 @@ from uuid import uuid4
 import psycopg
 from kafka import KafkaConsumer, TopicPartition
 
+from consumers.kafka_access import client_args
 from consumers.projector import ProjectionRunner, RunnerOptions, stored_offsets
 from consumers.publisher import PublisherOptions, publisher_lag, run_publisher
 from consumers.topics import CASE_EVENTS_TOPIC
@@ -70,7 +71,7 @@ def drain_publisher(settings: Settings, timeout_s: float = 120.0) -> None:
 
 
 def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None, enable_auto_commit=False)
+    consumer = KafkaConsumer(**client_args(bootstrap), group_id=None, enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         return {tp.partition: offset for tp, offset in consumer.end_offsets(partitions).items()}

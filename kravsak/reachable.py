@@ -38,7 +38,9 @@ def where(dsn: str) -> str:
 def require_kafka(settings: Settings) -> None:
     """At least one bootstrap address accepts a connection (the clients' own bootstrap waits 30 s)."""
     problems = []
-    for address in settings.kafka_bootstrap.split(","):
+    from consumers.kafka_access import client_args
+
+    for address in client_args(settings.kafka_bootstrap)["bootstrap_servers"]:
         host, _, port = address.strip().rpartition(":")
         try:
             with socket.create_connection((host or "localhost", int(port)), timeout=CONNECT_TIMEOUT_S):
@@ -46,6 +48,6 @@ def require_kafka(settings: Settings) -> None:
         except (OSError, ValueError) as exc:
             problems.append(f"{address}: {exc}")
     raise ServerUnreachable(
-        f"Kafka does not answer at {settings.kafka_bootstrap} ({'; '.join(problems)})",
+        f"Kafka does not answer at {settings.kafka_servers} ({'; '.join(problems)})",
         "start the local stack with `kravsak up`, or point KRAVSAK_KAFKA_BOOTSTRAP at a running broker",
     )

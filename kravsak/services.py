@@ -111,6 +111,7 @@ def publish(settings: Settings, options: PublisherOptions | None = None, *, once
     from consumers.publisher import run_publisher
 
     opts = options or publisher_options(settings)
+    settings = settings.for_service("publisher")
     with stop_on_signals("publisher") as stop, heartbeat(settings, "publisher", opts.position_name) as beating:
         log.info("publisher.started", topic=opts.topic, name=opts.position_name, schema=opts.pg_schema)
         report = run_publisher(settings, stop_event=stop, once=once, options=opts, heartbeat=beating)
@@ -125,6 +126,7 @@ def project(settings: Settings, options: RunnerOptions | None = None) -> RunRepo
     from consumers.projector import ProjectionRunner
 
     opts = options or projector_options()
+    settings = settings.for_service("projector")
     ensure_case_events(settings, opts.topic)
     runner = ProjectionRunner(settings.pg_dsn, settings.kafka_bootstrap, opts)
     try:
@@ -152,6 +154,7 @@ def automate(settings: Settings, options: AutomateOptions | None = None, clock: 
     from consumers.automate import ProcessManager
 
     opts = options or automate_options()
+    settings = settings.for_service("automate")
     if clock is None:
         kind, name = automate_clock()
         clock = clock_for(settings, kind, name, opts.schema)

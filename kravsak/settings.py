@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, TypeVar, overload
+from urllib.parse import quote
 from uuid import UUID
 
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from kravsak.errors import SettingsError
 
@@ -34,12 +35,25 @@ KAFKA_VERSION = "4.4.0"
 """The Apache Kafka release the local stack runs and docker-compose.yml pins."""
 
 LOCAL_PG_USER = "kravsak"
-LOCAL_PG_PASSWORD = "kravsak"
+"""The owner of the local database: migrations, the CLI's own work, tests; its password is generated."""
 LOCAL_PG_DBNAME = "kravsak"
+PG_SERVICE_ROLES: dict[str, str] = {
+    "publisher": "kravsak_publisher",
+    "projector": "kravsak_projector",
+    "automate": "kravsak_automate",
+    "writer": "kravsak_writer",
+    "reader": "kravsak_reader",
+}
+"""Who connects as which least-privilege role of the local PostgreSQL (ADR 0027)."""
+KAFKA_SERVICE_USERS = ("publisher", "projector", "automate")
+"""The local broker's SCRAM users, one per service that talks to Kafka; ``admin`` is the super user."""
+KAFKA_ADMIN_USER = "admin"
+PG_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 DEFAULT_PG_PORT = 55432
 DEFAULT_KAFKA_PORT = 59092
 DEFAULT_KAFKA_CONTROLLER_PORT = 59093
+DEFAULT_KAFKA_TLS_PORT = 59095
 DEFAULT_PG_BIN = "/usr/lib/postgresql/15/bin"
 DEFAULT_OIDC_PORT = 59094
 DEFAULT_HTTP_PORT = 8080
@@ -53,12 +67,31 @@ LogFormat = Literal["console", "json"]
 ENV_VARS: dict[str, str] = {
     "KRAVSAK_HOME": "folder for local server data, jars and logs (default: .kravsak at the repo root)",
     "KRAVSAK_PG_DSN": "use this PostgreSQL instead of starting one (libpq URI or key=value string)",
-    "KRAVSAK_KAFKA_BOOTSTRAP": "use this Kafka instead of starting one (host:port[,host:port])",
+    "KRAVSAK_KAFKA_BOOTSTRAP": (
+        "use this Kafka instead of starting one: host:port[,host:port], or with credentials and TLS "
+        "sasl_ssl://user:password@host:port?cafile=/path/ca.pem (SCRAM-SHA-512; docs/decisions/0027)"
+    ),
+    "KRAVSAK_KAFKA_BOOTSTRAP_PUBLISHER": "the publisher's own Kafka connection string (default: the one above)",
+    "KRAVSAK_KAFKA_BOOTSTRAP_PROJECTOR": "the projector's own Kafka connection string (default: the one above)",
+    "KRAVSAK_KAFKA_BOOTSTRAP_AUTOMATE": "the process manager's own Kafka connection string (default: the one above)",
     "KRAVSAK_PG_PORT": f"loopback port of the local PostgreSQL (default {DEFAULT_PG_PORT})",
     "KRAVSAK_KAFKA_PORT": f"loopback port of the local Kafka broker (default {DEFAULT_KAFKA_PORT})",
+    "KRAVSAK_KAFKA_TLS_PORT": f"loopback port of the local Kafka's TLS listener (default {DEFAULT_KAFKA_TLS_PORT})",
+    "KRAVSAK_KAFKA_TLS": "on: local clients use the local Kafka's SASL_SSL listener (default off: SASL on loopback)",
     "KRAVSAK_KAFKA_CONTROLLER_PORT": (
         f"loopback port of the local KRaft controller (default {DEFAULT_KAFKA_CONTROLLER_PORT})"
     ),
+    "KRAVSAK_PG_PASSWORD": "password added to KRAVSAK_PG_DSN (and the per-service DSNs) when they carry none",
+    "KRAVSAK_PG_DSN_PUBLISHER": "the publisher's own PostgreSQL DSN (default KRAVSAK_PG_DSN)",
+    "KRAVSAK_PG_DSN_PROJECTOR": "the projector's (and verify's) own PostgreSQL DSN (default KRAVSAK_PG_DSN)",
+    "KRAVSAK_PG_DSN_AUTOMATE": "the process manager's own PostgreSQL DSN (default KRAVSAK_PG_DSN)",
+    "KRAVSAK_PG_DSN_WRITER": "DSN of a client that appends events only (default KRAVSAK_PG_DSN)",
+    "KRAVSAK_PG_DSN_READER": "DSN of read-only queries (default KRAVSAK_PG_DSN)",
+    "KRAVSAK_PG_SSLMODE": (
+        "libpq sslmode of every PostgreSQL connection (default prefer; require/verify-ca/verify-full make the "
+        "local server refuse connections without TLS)"
+    ),
+    "KRAVSAK_PG_SSLROOTCERT": "CA file that verifies PostgreSQL's certificate (default: the local <home>/tls/ca.crt)",
     "KRAVSAK_PG_BIN": f"folder of the PostgreSQL 15 server binaries (default {DEFAULT_PG_BIN})",
     "KRAVSAK_KAFKA_HEAP": "maximum Java heap of the local Kafka (default 768m)",
     "KRAVSAK_START_TIMEOUT": "seconds to wait for a server to answer after starting it (default 90)",
@@ -119,12 +152,17 @@ class Settings:
     pg_port: int = DEFAULT_PG_PORT
     kafka_port: int = DEFAULT_KAFKA_PORT
     kafka_controller_port: int = DEFAULT_KAFKA_CONTROLLER_PORT
+    kafka_tls_port: int = DEFAULT_KAFKA_TLS_PORT
+    kafka_tls: bool = False
+    """Local clients use the broker's SASL_SSL listener (KRAVSAK_KAFKA_TLS)."""
     pg_bin: Path = Path(DEFAULT_PG_BIN)
     kafka_version: str = KAFKA_VERSION
     kafka_heap: str = "768m"
     start_timeout: float = 90.0
     external_pg_dsn: str | None = None
     external_kafka_bootstrap: str | None = None
+    external_kafka_services: tuple[tuple[str, str], ...] = ()
+    """(service, connection string) from KRAVSAK_KAFKA_BOOTSTRAP_<SERVICE>, for an external Kafka."""
     log_format: LogFormat = "console"
     case_events_partitions: int = 12
     """Partitions of the case-events topic when kravsak creates it (KRAVSAK_CASE_EVENTS_PARTITIONS)."""
@@ -148,6 +186,32 @@ class Settings:
     oidc_client_id: str = "kravsak-web"
     oidc_client_secret: str | None = None
     public_url: str | None = None
+    pg_service: str | None = None
+    """Whose role connects: None for the owner, else a key of PG_SERVICE_ROLES (see ``for_service``)."""
+    external_pg_service_dsns: tuple[tuple[str, str], ...] = ()
+    """(service, DSN) from KRAVSAK_PG_DSN_<SERVICE>, for an external PostgreSQL."""
+    pg_sslmode: str | None = None
+    pg_sslrootcert: Path | None = None
+
+    def for_service(self, service: str) -> Settings:
+        """These settings as ``service`` connects: its own PostgreSQL role and Kafka user."""
+        if service not in PG_SERVICE_ROLES:
+            raise ValueError(f"no service {service!r}; one of {', '.join(PG_SERVICE_ROLES)}")
+        return replace(self, pg_service=service)
+
+    def for_owner(self) -> Settings:
+        """These settings as the owner (migrations, the CLI's own work) connects."""
+        return replace(self, pg_service=None)
+
+    @property
+    def pg_role(self) -> str:
+        """The PostgreSQL role these settings connect as on the local stack."""
+        return PG_SERVICE_ROLES[self.pg_service] if self.pg_service else LOCAL_PG_USER
+
+    @property
+    def local_ca_file(self) -> Path:
+        """The local stack's CA certificate (PostgreSQL's and Kafka's server certificates)."""
+        return self.home / "tls" / "ca.crt"
 
     @property
     def oidc_is_external(self) -> bool:
@@ -178,18 +242,64 @@ class Settings:
     def pg_dsn(self) -> str:
         """The psycopg connection string of the event store database."""
         if self.external_pg_dsn is not None:
-            return self.external_pg_dsn
-        return f"postgresql://{LOCAL_PG_USER}:{LOCAL_PG_PASSWORD}@127.0.0.1:{self.pg_port}/{LOCAL_PG_DBNAME}"
+            dsn = dict(self.external_pg_service_dsns).get(self.pg_service or "", self.external_pg_dsn)
+            extra = {"sslmode": self.pg_sslmode, "sslrootcert": self.pg_sslrootcert}
+            return _with_defaults(dsn, {k: str(v) for k, v in extra.items() if v is not None})
+        return self.local_pg_dsn(self.pg_role)
+
+    def local_pg_dsn(self, role: str, *, host: str = "127.0.0.1") -> str:
+        """The local stack's DSN for ``role``, with its generated password (none before `kravsak up`)."""
+        from urllib.parse import urlencode
+
+        from kravsak import local_secrets
+
+        password = local_secrets.read(self.home).get(f"pg:{role}")
+        login = f"{role}:{quote(password, safe='')}" if password else role
+        query = {"sslmode": self.pg_sslmode} if self.pg_sslmode else {}  # libpq's default: prefer
+        if self.pg_sslmode in ("verify-ca", "verify-full"):
+            query["sslrootcert"] = str(self.pg_sslrootcert or self.local_ca_file)
+        tail = f"?{urlencode(query)}" if query else ""
+        return f"postgresql://{login}@{host}:{self.pg_port}/{LOCAL_PG_DBNAME}{tail}"
 
     @property
     def kafka_bootstrap(self) -> str:
-        """The Kafka bootstrap servers, comma-separated host:port."""
+        """The Kafka connection string (``consumers.kafka_access``): servers, protocol and this service's user."""
         if self.external_kafka_bootstrap is not None:
-            return self.external_kafka_bootstrap
-        return f"127.0.0.1:{self.kafka_port}"
+            return dict(self.external_kafka_services).get(self.pg_service or "", self.external_kafka_bootstrap)
+        from kravsak import local_secrets
+
+        user = self.kafka_user
+        password = local_secrets.read(self.home).get(f"kafka:{user}") if user else None
+        if password is None:  # before `kravsak up` made the credentials, or a role with no Kafka user
+            return f"127.0.0.1:{self.kafka_port}"
+        return self.local_kafka_connection(f"{user}:{quote(password, safe='')}", tls=self.kafka_tls)
+
+    def local_kafka_connection(self, login: str, *, tls: bool) -> str:
+        """A connection string to the local broker for ``login`` (user:password, URL-quoted): its SASL
+        listener, or with ``tls`` its SASL_SSL listener, verified against the local CA."""
+        if tls:
+            return f"sasl_ssl://{login}@127.0.0.1:{self.kafka_tls_port}?cafile={quote(str(self.local_ca_file))}"
+        return f"sasl_plaintext://{login}@127.0.0.1:{self.kafka_port}"
+
+    @property
+    def kafka_user(self) -> str | None:
+        """The local broker's SCRAM user these settings connect as: the owner's ``admin``, a service's own;
+        None for the writer and the reader, who have no business on Kafka."""
+        if self.pg_service is None:
+            return KAFKA_ADMIN_USER
+        return self.pg_service if self.pg_service in KAFKA_SERVICE_USERS else None
+
+    @property
+    def kafka_servers(self) -> str:
+        """The Kafka servers without credentials, for messages and `kravsak status`."""
+        from consumers.kafka_access import servers
+
+        return servers(self.kafka_bootstrap)
 
     def eventsourcing_env(self, **overrides: str) -> dict[str, str]:
         """The environment for an eventsourcing `Application` that stores events in PostgreSQL."""
+        if self.pg_service is not None:  # a service's role creates no event store tables: `up` or the owner does
+            overrides = {"CREATE_TABLE": "n", **overrides}
         return eventsourcing_env(self.pg_dsn, **overrides)
 
 
@@ -242,21 +352,45 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "set KRAVSAK_LOG_FORMAT to console or json, or unset it",
         )
     dsn = env.get("KRAVSAK_PG_DSN") or None
+    service_dsns: list[tuple[str, str]] = []
+    pg_password = {"password": env["KRAVSAK_PG_PASSWORD"]} if env.get("KRAVSAK_PG_PASSWORD") else {}
     if dsn is not None:
+        dsn = _with_defaults(dsn, pg_password)
         eventsourcing_env(dsn)  # fail now, naming the variable's value, not later in a worker
+        for service in PG_SERVICE_ROLES:
+            own = env.get(f"KRAVSAK_PG_DSN_{service.upper()}")
+            if own:
+                own = _with_defaults(own, pg_password)
+                eventsourcing_env(own)
+                service_dsns.append((service, own))
+    sslmode = env.get("KRAVSAK_PG_SSLMODE") or None
+    if sslmode is not None and sslmode not in PG_SSLMODES:
+        raise SettingsError(
+            f"KRAVSAK_PG_SSLMODE={sslmode!r} is not a libpq sslmode",
+            f"set it to one of {', '.join(PG_SSLMODES)}, or unset it",
+        )
     bootstrap = env.get("KRAVSAK_KAFKA_BOOTSTRAP") or None
+    kafka_services: list[tuple[str, str]] = []
     if bootstrap is not None:
-        _check_bootstrap(bootstrap)
+        _check_bootstrap("KRAVSAK_KAFKA_BOOTSTRAP", bootstrap)
+        for service in KAFKA_SERVICE_USERS:
+            own = env.get(f"KRAVSAK_KAFKA_BOOTSTRAP_{service.upper()}")
+            if own:
+                _check_bootstrap(f"KRAVSAK_KAFKA_BOOTSTRAP_{service.upper()}", own)
+                kafka_services.append((service, own))
     settings = Settings(
         home=home.resolve(),
         pg_port=_port(env, "KRAVSAK_PG_PORT", DEFAULT_PG_PORT),
         kafka_port=_port(env, "KRAVSAK_KAFKA_PORT", DEFAULT_KAFKA_PORT),
         kafka_controller_port=_port(env, "KRAVSAK_KAFKA_CONTROLLER_PORT", DEFAULT_KAFKA_CONTROLLER_PORT),
+        kafka_tls_port=_port(env, "KRAVSAK_KAFKA_TLS_PORT", DEFAULT_KAFKA_TLS_PORT),
+        kafka_tls=_switch(env, "KRAVSAK_KAFKA_TLS"),
         pg_bin=Path(env.get("KRAVSAK_PG_BIN") or DEFAULT_PG_BIN),
         kafka_heap=env.get("KRAVSAK_KAFKA_HEAP") or "768m",
         start_timeout=env_number(env, "KRAVSAK_START_TIMEOUT", 90.0, what="a positive number of seconds"),
         external_pg_dsn=dsn,
         external_kafka_bootstrap=bootstrap,
+        external_kafka_services=tuple(kafka_services),
         log_format="json" if log_format == "json" else "console",
         case_events_partitions=env_number(env, "KRAVSAK_CASE_EVENTS_PARTITIONS", 12),
         topic_replication=env_number(env, "KRAVSAK_TOPIC_REPLICATION", None, kind=int),
@@ -283,14 +417,24 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         oidc_client_id=env.get("KRAVSAK_OIDC_CLIENT_ID") or "kravsak-web",
         oidc_client_secret=env.get("KRAVSAK_OIDC_CLIENT_SECRET") or None,
         public_url=_public_url(env),
+        external_pg_service_dsns=tuple(service_dsns),
+        pg_sslmode=sslmode,
+        pg_sslrootcert=Path(env["KRAVSAK_PG_SSLROOTCERT"]) if env.get("KRAVSAK_PG_SSLROOTCERT") else None,
     )
-    local_ports = [settings.pg_port, settings.kafka_port, settings.kafka_controller_port, settings.oidc_port]
+    local_ports = [
+        settings.pg_port,
+        settings.kafka_port,
+        settings.kafka_controller_port,
+        settings.oidc_port,
+        settings.kafka_tls_port,
+    ]
     if len(set(local_ports)) != len(local_ports):
         raise SettingsError(
             f"the local ports repeat: PostgreSQL {settings.pg_port}, Kafka {settings.kafka_port}, "
-            f"controller {settings.kafka_controller_port}, OpenID provider {settings.oidc_port}",
-            "give KRAVSAK_PG_PORT, KRAVSAK_KAFKA_PORT, KRAVSAK_KAFKA_CONTROLLER_PORT and KRAVSAK_OIDC_PORT "
-            "distinct values",
+            f"controller {settings.kafka_controller_port}, OpenID provider {settings.oidc_port}, "
+            f"Kafka TLS {settings.kafka_tls_port}",
+            "give KRAVSAK_PG_PORT, KRAVSAK_KAFKA_PORT, KRAVSAK_KAFKA_CONTROLLER_PORT, KRAVSAK_OIDC_PORT and "
+            "KRAVSAK_KAFKA_TLS_PORT distinct values",
         )
     return settings
 
@@ -474,6 +618,15 @@ def env_number(
     return value
 
 
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if raw in ("", "0", "off", "false", "no"):
+        return False
+    if raw in ("1", "on", "true", "yes"):
+        return True
+    raise SettingsError(f"{name}={raw!r} is neither on nor off", f"set {name} to on or off, or unset it")
+
+
 def _port(env: Mapping[str, str], name: str, default: int) -> int:
     return env_number(
         env,
@@ -528,14 +681,28 @@ def _public_url(env: Mapping[str, str]) -> str | None:
     return raw.rstrip("/")
 
 
-def _check_bootstrap(bootstrap: str) -> None:
-    for server in bootstrap.split(","):
-        host, sep, port = server.strip().rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise SettingsError(
-                f"KRAVSAK_KAFKA_BOOTSTRAP={bootstrap!r}: {server.strip()!r} is not host:port",
-                "set KRAVSAK_KAFKA_BOOTSTRAP to host:port[,host:port], e.g. 127.0.0.1:9092",
-            )
+def _check_bootstrap(name: str, bootstrap: str) -> None:
+    from consumers.kafka_access import BadConnectionString, check
+
+    try:
+        check(bootstrap)
+    except BadConnectionString as exc:
+        raise SettingsError(
+            f"{name} is not a Kafka connection string: {exc}",
+            f"set {name} to host:port[,host:port] or sasl_ssl://user:password@host:port?cafile=/path/ca.pem",
+        ) from None
+
+
+def _with_defaults(dsn: str, defaults: Mapping[str, str]) -> str:
+    """``dsn`` with the ``defaults`` it does not set itself (a password, an sslmode)."""
+    if not defaults:
+        return dsn
+    try:
+        parts = conninfo_to_dict(dsn)
+    except Exception:
+        return dsn  # eventsourcing_env names the unparseable DSN
+    missing = {key: value for key, value in defaults.items() if not parts.get(key)}
+    return make_conninfo(dsn, **missing) if missing else dsn
 
 
 def redact_dsn(dsn: str) -> str:

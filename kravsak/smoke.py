@@ -22,6 +22,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
+from consumers.kafka_access import client_args
 from kravsak.errors import ServerUnreachable
 from kravsak.logs import bound, get_logger
 from kravsak.settings import Settings, redact_dsn
@@ -92,13 +93,13 @@ def run_smoke(settings: Settings, timeout_s: float = 30.0) -> SmokeReport:
         }
     ).encode()
 
-    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap.split(","), client_id="kravsak-smoke")
+    admin = KafkaAdminClient(**client_args(settings.kafka_bootstrap), client_id="kravsak-smoke")
     try:
         if SMOKE_TOPIC not in admin.list_topics():
             admin.create_topics({SMOKE_TOPIC: {"num_partitions": 1, "replication_factor": 1}}, wait_for_metadata=True)
             report.add("created topic", f"{SMOKE_TOPIC} (1 partition)")
 
-        producer = KafkaProducer(bootstrap_servers=settings.kafka_bootstrap.split(","), client_id="kravsak-smoke")
+        producer = KafkaProducer(**client_args(settings.kafka_bootstrap), client_id="kravsak-smoke")
         try:
             sent = producer.send(
                 SMOKE_TOPIC,
@@ -115,7 +116,7 @@ def run_smoke(settings: Settings, timeout_s: float = 30.0) -> SmokeReport:
 
         tp = TopicPartition(SMOKE_TOPIC, sent.partition)
         consumer = KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap.split(","),
+            **client_args(settings.kafka_bootstrap),
             group_id=SMOKE_GROUP,
             client_id="kravsak-smoke",
             auto_offset_reset="earliest",
@@ -159,7 +160,7 @@ def _require_servers(settings: Settings) -> None:
         ) from exc
     if broker_answers(settings.kafka_bootstrap, timeout_s=5) is None:
         raise ServerUnreachable(
-            f"Kafka at {settings.kafka_bootstrap} does not answer",
+            f"Kafka at {settings.kafka_servers} does not answer",
             "`kravsak up` (or check KRAVSAK_KAFKA_BOOTSTRAP)",
         )
 

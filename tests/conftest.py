@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from consumers.kafka_access import client_args
 from kravsak import wiring  # noqa: F401 - the edges plugged in: letters projection, import_payments' reader
 from kravsak.settings import Settings, load_settings
 from kravsak.stack import ServiceState
@@ -52,7 +53,7 @@ def kafka_bootstrap(stack: list[ServiceState], settings: Settings) -> str:
 def kafka_admin(kafka_bootstrap: str) -> Iterator[Any]:
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap.split(","), client_id="kravsak-tests")
+    admin = KafkaAdminClient(**client_args(kafka_bootstrap), client_id="kravsak-tests")
     yield admin
     admin.close()
 

@@ -35,6 +35,7 @@ from typing import Any
 import psycopg
 from eventsourcing.persistence import Recording, StoredEvent
 
+from consumers.kafka_access import client_args
 from domain.application import CollectionApp
 from kravsak import logs
 from kravsak.bench.report import progress_bar
@@ -253,7 +254,7 @@ def _append_times(bootstrap: str, topic: str, positions: set[int]) -> dict[int, 
     from consumers.wire.codec import SchemaStore, decode
 
     store = SchemaStore.from_directory(SCHEMAS_DIR)
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), enable_auto_commit=False, group_id=None)
+    consumer = KafkaConsumer(**client_args(bootstrap), enable_auto_commit=False, group_id=None)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(partitions)

@@ -15,6 +15,7 @@ import psycopg
 from eventsourcing.persistence import Notification, StoredEvent
 from psycopg import sql
 
+from consumers.kafka_access import client_args
 from consumers.projector import SCHEMAS_DIR, cases_schema_for
 from consumers.topics import case_events_spec, ensure_topics_at
 from consumers.wire.codec import SchemaStore, encode
@@ -30,8 +31,10 @@ PROJECTIONS = ("ledger", "limitation", "audit")
 
 
 def create_event_store(dsn: str, schema: str) -> None:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+    """The event store's tables in ``schema`` and the services' rights on them, as `kravsak up` makes them."""
+    from kravsak.stack.roles import prepare_event_store
+
+    prepare_event_store(dsn, schema)
 
 
 def drop_event_store(dsn: str, schema: str) -> None:
@@ -71,7 +74,7 @@ def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
 def delete_topics(bootstrap: str, topics: Iterable[str]) -> None:
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap.split(","), client_id="kravsak-bench")
+    admin = KafkaAdminClient(**client_args(bootstrap), client_id="kravsak-bench")
     try:
         admin.delete_topics(list(topics), raise_errors=False)
     finally:
@@ -113,7 +116,7 @@ def produce(
     from kafka import KafkaProducer
 
     producer = KafkaProducer(
-        bootstrap_servers=bootstrap.split(","), acks="all", enable_idempotence=True, linger_ms=20, batch_size=256 * 1024
+        **client_args(bootstrap), acks="all", enable_idempotence=True, linger_ms=20, batch_size=256 * 1024
     )
     try:
         for i, (key, value) in enumerate(records, 1):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from consumers.kafka_access import client_args
 from consumers.publisher import PublisherOptions, publisher_lag, run_publisher
 from consumers.topics import case_events_spec, ensure_topics_at, schemas_spec
 from kravsak.bench import domain as bench_domain
@@ -103,7 +104,7 @@ class Resources:
         names its group itself)."""
         from kafka import KafkaAdminClient
 
-        admin = KafkaAdminClient(bootstrap_servers=self.settings.kafka_bootstrap.split(","), client_id="kravsak-bench")
+        admin = KafkaAdminClient(**client_args(self.settings.kafka_bootstrap), client_id="kravsak-bench")
         try:
             ours = set(self.groups)
             candidates = [

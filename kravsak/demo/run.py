@@ -36,6 +36,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from consumers.automate import AutomateOptions, ProcessManager, SimulatedClock
+from consumers.kafka_access import client_args
 from consumers.projector import stored_offsets
 from consumers.publisher import max_notification_id, read_position
 from consumers.topics import CASE_EVENTS_TOPIC, default_specs, ensure_topics_at
@@ -136,7 +137,7 @@ class Pipeline:
     def __init__(self, settings: Settings) -> None:
         self.conn = psycopg.connect(settings.pg_dsn, autocommit=True)
         self.kafka = KafkaConsumer(
-            bootstrap_servers=settings.kafka_bootstrap.split(","),
+            **client_args(settings.kafka_bootstrap),
             group_id=None,
             enable_auto_commit=False,
             client_id="kravsak-demo-lag",
@@ -221,7 +222,7 @@ def check_stack(settings: Settings) -> None:
         )
     except Exception as exc:  # noqa: BLE001 - any failure here means the broker is not usable
         raise KravsakError(
-            f"Kafka does not answer at {settings.kafka_bootstrap}: {exc}",
+            f"Kafka does not answer at {settings.kafka_servers}: {exc}",
             "start the stack first: `kravsak up` (or `make demo`)",
         ) from None
     finally:

@@ -1,10 +1,13 @@
 """The event store's PostgreSQL: a local cluster run from Debian's PostgreSQL 15, or an external one.
 
 Local layout under `<home>/pg/`: `data/` (the cluster, owned by the `postgres` OS user), `run/`
-(unix socket), `log/postgresql.log`. The server listens on 127.0.0.1 only. Authentication is
-`trust` for loopback and the socket: a developer box, where anyone who can reach the port can
-read the data folder anyway. PostgreSQL refuses to run as root, so as root every server command
-goes through `runuser -u postgres --`.
+(unix socket), `log/postgresql.log`, `tls/` (the server's certificate from the local CA, `kravsak.stack.tls`).
+The server listens on 127.0.0.1 only and speaks TLS. Nobody gets in without a key (ADR 0027):
+every password is generated into `<home>/secrets/stack.json` (0600), pg_hba.conf (rewritten on
+every start) knows only scram-sha-256, the superuser `postgres` is refused over TCP and reachable
+only over the Unix socket, and every service has its own least-privilege role (`roles.py`).
+With KRAVSAK_PG_SSLMODE=require/verify-ca/verify-full the server takes TLS connections only.
+PostgreSQL refuses to run as root, so as root every server command goes through `runuser -u postgres --`.
 
 "Ours" means: the postmaster whose pid file lies in this home's data folder is alive. Anything
 else on the port is a foreign process and `up` refuses to start (PortInUse).
@@ -22,7 +25,9 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
+from kravsak import local_secrets
 from kravsak.errors import (
     DataFromOtherVersion,
     PathNotReachable,
@@ -31,20 +36,65 @@ from kravsak.errors import (
     ToolMissing,
 )
 from kravsak.logs import get_logger
-from kravsak.settings import LOCAL_PG_DBNAME, LOCAL_PG_PASSWORD, LOCAL_PG_USER, Settings, redact_dsn
+from kravsak.settings import LOCAL_PG_DBNAME, LOCAL_PG_USER, PG_SERVICE_ROLES, Settings, redact_dsn
 from kravsak.stack.base import ServiceState, Step
 from kravsak.stack.procs import LOOPBACK, is_root, pid_alive, read_pid, require_port_free, tail
+from kravsak.stack.roles import grant_roles, prepare_event_store
+from kravsak.stack.tls import ServerCertificate, ensure_server_certificate
 
 log = get_logger(__name__)
 
 PG_MAJOR = "15"
 SOCKET_PATH_LIMIT = 107  # sun_path is 108 bytes on Linux, NUL included
+SUPERUSER = "postgres"
+TLS_ONLY = ("require", "verify-ca", "verify-full")
 
 
-def server_config(settings: Settings, socket_dir: Path) -> str:
+def pg_secret_keys() -> list[str]:
+    """The passwords the local PostgreSQL needs: the superuser's, the owner's, each service role's."""
+    return [f"pg:{role}" for role in (SUPERUSER, LOCAL_PG_USER, *PG_SERVICE_ROLES.values())]
+
+
+def socket_folder(settings: Settings, wanted: Path) -> Path:
+    """``wanted``, or a short folder under /tmp when the socket's path would not fit in sun_path."""
+    if len(str(wanted / f".s.PGSQL.{settings.pg_port}")) <= SOCKET_PATH_LIMIT:
+        return wanted
+    digest = hashlib.sha256(str(wanted.resolve()).encode()).hexdigest()[:10]
+    return Path("/tmp") / f"kravsak-pg-{digest}"
+
+
+def hba_config(settings: Settings) -> str:
+    """pg_hba.conf: scram-sha-256 everywhere, the superuser over the socket only; rewritten on every start."""
+    host = "hostssl" if (settings.pg_sslmode or "prefer") in TLS_ONLY else "host"
+    return "\n".join(
+        [
+            "# Written by `kravsak up` on every start; edits are lost. Every role has a password",
+            "# (<home>/secrets/stack.json), the superuser comes in over the Unix socket only.",
+            f"local all {SUPERUSER} scram-sha-256",
+            "local all all scram-sha-256",
+            f"host all {SUPERUSER} 0.0.0.0/0 reject",
+            f"host all {SUPERUSER} ::/0 reject",
+            f"{host} all all {LOOPBACK}/32 scram-sha-256",
+            "",
+        ]
+    )
+
+
+def server_config(settings: Settings, socket_dir: Path, certificate: ServerCertificate | None = None) -> str:
     """postgresql.conf overrides for a developer box; rewritten on every start."""
     socket_file = socket_dir / f".s.PGSQL.{settings.pg_port}"
     sockets = str(socket_dir) if len(str(socket_file)) <= SOCKET_PATH_LIMIT else ""
+    tls = (
+        [
+            "ssl = on",
+            f"ssl_cert_file = '{certificate.cert}'",
+            f"ssl_key_file = '{certificate.key}'",
+            "ssl_min_protocol_version = 'TLSv1.2'",
+            "password_encryption = 'scram-sha-256'",
+        ]
+        if certificate
+        else []
+    )
     return "\n".join(
         [
             "# Written by `kravsak up` on every start; edits are lost.",
@@ -62,6 +112,7 @@ def server_config(settings: Settings, socket_dir: Path) -> str:
             "log_timezone = 'UTC'",
             "logging_collector = off",
             "log_line_prefix = '%m [%p] %q%u@%d '",
+            *tls,
             "",
         ]
     )
@@ -129,7 +180,8 @@ class LocalPostgres:
         self.settings = settings
         self.root = reachable_root(settings.home / "pg")
         self.data_dir = self.root / "data"
-        self.socket_dir = self.root / "run"
+        self.socket_dir = socket_folder(settings, self.root / "run")
+        self.tls_dir = self.root / "tls"
         self.log_file = self.root / "log" / "postgresql.log"
         self.bin = settings.pg_bin
 
@@ -181,15 +233,17 @@ class LocalPostgres:
             port_var="KRAVSAK_PG_PORT",
             external_var="KRAVSAK_PG_DSN",
         )
+        passwords = local_secrets.ensure(self.settings.home, pg_secret_keys())
         self._prepare_folders()
         if not check_data_version(self.data_dir):
             step("creating the PostgreSQL cluster (initdb)")
-            self._initdb()
+            self._initdb(passwords[f"pg:{SUPERUSER}"])
         self._write_config()
+        self._set_superuser_password(passwords[f"pg:{SUPERUSER}"])
         step(f"starting PostgreSQL on {LOOPBACK}:{self.settings.pg_port}")
         self._start()
-        step("creating the kravsak role and database")
-        self._create_role_and_database()
+        step("creating the kravsak roles and database")
+        self._create_roles_and_database(passwords)
         log.info(
             "postgres.started",
             pid=self.pid(),
@@ -231,8 +285,9 @@ class LocalPostgres:
                 )
 
     def _prepare_folders(self) -> None:
-        for folder in (self.root, self.data_dir, self.socket_dir, self.log_file.parent):
+        for folder in (self.root, self.data_dir, self.socket_dir, self.log_file.parent, self.tls_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        self.tls_dir.chmod(0o700)
         self.settings.home.chmod(0o755)
         self.root.chmod(0o755)
         if not is_root():
@@ -252,6 +307,7 @@ class LocalPostgres:
                 str(self.data_dir),
                 str(self.socket_dir),
                 str(self.log_file.parent),
+                str(self.tls_dir),
             ],
             check=True,
         )
@@ -271,7 +327,20 @@ class LocalPostgres:
             check=False,
         )
 
-    def _initdb(self) -> None:
+    def _initdb(self, superuser_password: str) -> None:
+        pwfile = self.root / "initdb.pw"
+        pwfile.write_text(superuser_password + "\n")
+        pwfile.chmod(0o600)
+        if is_root():
+            shutil.chown(pwfile, "postgres", "postgres")
+        try:
+            self._run_initdb(pwfile)
+        finally:
+            pwfile.unlink(missing_ok=True)
+        with (self.data_dir / "postgresql.conf").open("a") as conf:
+            conf.write("\n# kravsak: settings for this checkout's local stack\ninclude 'kravsak.conf'\n")
+
+    def _run_initdb(self, pwfile: Path) -> None:
         result = self._run(
             [
                 str(self.bin / "initdb"),
@@ -282,7 +351,8 @@ class LocalPostgres:
                 "-E",
                 "UTF8",
                 "--locale=C.UTF-8",
-                "--auth=trust",
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
             ],
             timeout=180,
         )
@@ -292,14 +362,36 @@ class LocalPostgres:
                 f"initdb failed for {self.data_dir}: {last[0]}",
                 f"fix the cause above, remove {self.data_dir} and run `kravsak up` again",
             )
-        with (self.data_dir / "postgresql.conf").open("a") as conf:
-            conf.write("\n# kravsak: settings for this checkout's local stack\ninclude 'kravsak.conf'\n")
 
     def _write_config(self) -> None:
-        conf = self.data_dir / "kravsak.conf"
-        conf.write_text(server_config(self.settings, self.socket_dir))
+        certificate = ensure_server_certificate(self.settings.home, self.tls_dir, "postgres")
+        conf, hba = self.data_dir / "kravsak.conf", self.data_dir / "pg_hba.conf"
+        conf.write_text(server_config(self.settings, self.socket_dir, certificate))
+        hba.write_text(hba_config(self.settings))
+        hba.chmod(0o600)
         if is_root():
-            shutil.chown(conf, "postgres", "postgres")
+            for path in (conf, hba, certificate.cert, certificate.key):
+                shutil.chown(path, "postgres", "postgres")
+
+    def _set_superuser_password(self, password: str) -> None:
+        """The superuser's password from the secrets file, set in single-user mode before the server starts:
+        a cluster made before ADR 0027 (trust, no password) is locked the same way as a new one."""
+        statement = f"ALTER ROLE {SUPERUSER} PASSWORD '{password}';\n"  # token_urlsafe: no quote inside
+        result = subprocess.run(
+            self._as_server_user(str(self.bin / "postgres"), "--single", "-D", str(self.data_dir), SUPERUSER),
+            cwd=self.root,
+            input=statement,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode != 0:
+            last = (result.stderr or result.stdout).strip().splitlines()[-1:] or ["(no output)"]
+            raise ServerFailedToStart(
+                f"setting the PostgreSQL superuser's password failed: {last[0]}",
+                f"read {self.log_file}; after fixing, `kravsak up` again",
+            )
 
     def _start(self) -> None:
         timeout = int(self.settings.start_timeout)
@@ -325,13 +417,21 @@ class LocalPostgres:
                 f"read {self.log_file}; after fixing, `kravsak up` again",
             )
 
-    def _create_role_and_database(self) -> None:
-        admin_dsn = f"host={LOOPBACK} port={self.settings.pg_port} user=postgres dbname=postgres"
-        with psycopg.connect(admin_dsn, autocommit=True, connect_timeout=10) as conn:
-            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (LOCAL_PG_USER,)).fetchone():
+    def superuser_dsn(self, dbname: str = "postgres") -> str:
+        """The superuser's way in: the Unix socket, with its password (TCP refuses it)."""
+        password = local_secrets.password(self.settings.home, f"pg:{SUPERUSER}")
+        return make_conninfo(
+            host=str(self.socket_dir), port=self.settings.pg_port, user=SUPERUSER, dbname=dbname, password=password
+        )
+
+    def _create_roles_and_database(self, passwords: dict[str, str]) -> None:
+        with psycopg.connect(self.superuser_dsn(), autocommit=True, connect_timeout=10) as conn:
+            for role in (LOCAL_PG_USER, *PG_SERVICE_ROLES.values()):
+                exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+                verb = sql.SQL("ALTER" if exists else "CREATE")
                 conn.execute(
-                    sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
-                        sql.Identifier(LOCAL_PG_USER), sql.Literal(LOCAL_PG_PASSWORD)
+                    sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE PASSWORD {}").format(
+                        verb, sql.Identifier(role), sql.Literal(passwords[f"pg:{role}"])
                     )
                 )
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (LOCAL_PG_DBNAME,)).fetchone():
@@ -340,6 +440,11 @@ class LocalPostgres:
                         sql.Identifier(LOCAL_PG_DBNAME), sql.Identifier(LOCAL_PG_USER)
                     )
                 )
+        with psycopg.connect(self.superuser_dsn(LOCAL_PG_DBNAME), autocommit=True, connect_timeout=10) as conn:
+            grant_roles(conn, LOCAL_PG_DBNAME)
+        from kravsak.settings import publisher_options
+
+        prepare_event_store(self.settings.for_owner().pg_dsn, publisher_options(self.settings).pg_schema)
 
     # -- stop --------------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ import pytest
 from psycopg import sql
 
 from consumers.automate import AutomateOptions, ProcessManager, SimulatedClock, ensure_tables
+from consumers.kafka_access import client_args
 from consumers.publisher import PublisherOptions, publisher_lag, run_publisher
 from consumers.topics import case_events_spec, ensure_topics_at
 from domain import caseflow
@@ -168,7 +169,7 @@ def world(settings: Settings, pg_dsn: str, kafka_bootstrap: str, unique: Callabl
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(s)))
     from kafka import KafkaAdminClient
 
-    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap.split(","), client_id="kravsak-tests")
+    admin = KafkaAdminClient(**client_args(kafka_bootstrap), client_id="kravsak-tests")
     try:
         admin.delete_topics([topic, f"{topic}-schemas"])
     finally:

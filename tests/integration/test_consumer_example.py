@@ -3,6 +3,7 @@ as its own process, against topics the publisher filled, with duplicates on them
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from consumers.kafka_access import client_args
 from consumers.publisher import PublisherOptions, run_publisher, store_position
 from kravsak.settings import Settings
 from tests.support.stack import scratch_event_store, scratch_topics, workload_notifications
@@ -41,10 +43,14 @@ def published(settings: Settings, unique: Callable[[str], str]) -> Iterator[tupl
 
 
 def run_example(settings: Settings, topic: str, *args: str) -> subprocess.CompletedProcess[str]:
+    reader = client_args(settings.for_service("projector").kafka_bootstrap)  # a reader's user is enough
+    login = ["--user", reader["sasl_plain_username"]] if "sasl_plain_username" in reader else []
+    env = {**os.environ, "KAFKA_PASSWORD": reader.get("sasl_plain_password", "")}
     return subprocess.run(
-        [sys.executable, str(EXAMPLE), "--bootstrap", settings.kafka_bootstrap, "--topic", topic,
+        [sys.executable, str(EXAMPLE), "--bootstrap", ",".join(reader["bootstrap_servers"]),
+         "--security-protocol", reader["security_protocol"], *login, "--topic", topic,
          "--schemas-topic", f"{topic}-schemas", *args],
-        capture_output=True, text=True, timeout=60, cwd="/",  # cwd "/": it must not need kravsak on the path
+        capture_output=True, text=True, timeout=60, cwd="/", env=env,  # cwd "/": it must not need kravsak
     )  # fmt: skip
 
 

@@ -20,6 +20,7 @@ import psycopg
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+from consumers.kafka_access import client_args
 from consumers.projector import RunnerOptions, plug_projection, project_once
 from consumers.topics import case_events_spec, debtors_spec, ensure_topics_at
 from domain.application import CollectionApp, OfficeSecretMissing
@@ -81,7 +82,7 @@ def test_an_application_that_stores_events_refuses_opaque_ids_without_the_office
 
 
 def read_all_topics(bootstrap: str) -> bytes:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None, enable_auto_commit=False)
+    consumer = KafkaConsumer(**client_args(bootstrap), group_id=None, enable_auto_commit=False)
     chunks: list[bytes] = []
     try:
         for topic in sorted(consumer.topics()):
@@ -125,7 +126,7 @@ def test_after_erasure_nothing_readable_of_the_person_remains(
     )
     conn = psycopg.connect(pg_dsn)
     register = DebtorRegister(conn, keys, keys.office_secret(), schema=register_schema)
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap.split(","), acks="all", enable_idempotence=True)
+    producer = KafkaProducer(**client_args(kafka_bootstrap), acks="all", enable_idempotence=True)
     try:
         # Register: the person goes to the register, the case side gets an opaque debtor.
         person = parse_person(
@@ -225,7 +226,7 @@ def test_after_erasure_nothing_readable_of_the_person_remains(
 
 
 def _values(bootstrap: str, topic: str) -> list[Any]:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None, enable_auto_commit=False)
+    consumer = KafkaConsumer(**client_args(bootstrap), group_id=None, enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.assign(partitions)

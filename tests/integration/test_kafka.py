@@ -10,6 +10,8 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
+from consumers.kafka_access import client_args
+
 pytestmark = pytest.mark.integration
 
 
@@ -31,14 +33,14 @@ def test_consumed_record_has_its_offset_committed_in_the_group(
 ) -> None:
     topic, group = unique("it-events"), unique("it-group")
     _create_topic(kafka_admin, topic, partitions=3)
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap.split(","))
+    producer = KafkaProducer(**client_args(kafka_bootstrap))
     sent = producer.send(
         topic, key=b"case-1", value=b"ClaimRegistered", headers=[("event-type", b"ClaimRegistered")]
     ).get(timeout=30)
     producer.close()
 
     consumer = KafkaConsumer(
-        bootstrap_servers=kafka_bootstrap.split(","),
+        **client_args(kafka_bootstrap),
         group_id=group,
         auto_offset_reset="earliest",
         enable_auto_commit=False,
@@ -69,12 +71,12 @@ def test_records_with_one_key_land_in_one_partition_in_order(
 ) -> None:
     topic = unique("it-order")
     _create_topic(kafka_admin, topic, partitions=3)
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap.split(","))
+    producer = KafkaProducer(**client_args(kafka_bootstrap))
     sent = [producer.send(topic, key=b"case-42", value=str(n).encode()) for n in range(5)]
     partitions = {future.get(timeout=30).partition for future in sent}
     producer.close()
 
-    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap.split(","), auto_offset_reset="earliest")
+    consumer = KafkaConsumer(**client_args(kafka_bootstrap), auto_offset_reset="earliest")
     [partition] = partitions
     consumer.assign([TopicPartition(topic, partition)])
     try:

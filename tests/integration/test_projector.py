@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from kafka import KafkaProducer
 
+from consumers.kafka_access import client_args
 from consumers.projector import CASES_SCHEMA, RunnerOptions, project_once
 from consumers.topics import case_events_spec, ensure_topics_at
 from consumers.wire.codec import SchemaStore, encode
@@ -29,7 +30,7 @@ SCHEMAS = SchemaStore.from_directory(Path(__file__).resolve().parents[2] / "sche
 
 def produce_events(app: CollectionApp, bootstrap: str, topic: str, *, twice: bool = False) -> int:
     parties = PartyIndex()
-    producer = KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all", enable_idempotence=True)
+    producer = KafkaProducer(**client_args(bootstrap), acks="all", enable_idempotence=True)
     count = 0
     for _ in range(2 if twice else 1):
         for n in app.recorder.select_notifications(start=1, limit=1_000_000):
@@ -95,7 +96,7 @@ def test_an_unreadable_record_parks_its_case_and_the_rest_goes_on(
 ) -> None:
     app = CollectionApp()
     run_scenario(Scenario.load(scenario_files()[0]), app)
-    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap.split(","), acks="all")
+    producer = KafkaProducer(**client_args(kafka_bootstrap), acks="all")
     producer.send(pipeline.topic, key=b"00000000-0000-0000-0000-00000000bad1", value=b"\xc3\x01garbage")
     producer.flush()
     producer.close()
@@ -166,7 +167,7 @@ def produce_notifications(
     parties = PartyIndex()
     for n in learnt or []:
         parties.learn(app.mapper.to_domain_event(n))
-    producer = KafkaProducer(bootstrap_servers=bootstrap.split(","), acks="all", enable_idempotence=True)
+    producer = KafkaProducer(**client_args(bootstrap), acks="all", enable_idempotence=True)
     for n in notifications:
         event = app.mapper.to_domain_event(n)
         parties.learn(event)

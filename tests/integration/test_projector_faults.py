@@ -28,6 +28,7 @@ import psycopg
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+from consumers.kafka_access import client_args
 from consumers.projector import RunnerOptions, project_once, rebuild, retry_parked, verify
 from consumers.topics import case_events_spec, ensure_topics_at
 from domain.application import CollectionApp
@@ -73,7 +74,7 @@ class Pipe:
         return runner
 
     def end_offsets(self) -> dict[int, int]:
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap.split(","), group_id=None)
+        consumer = KafkaConsumer(**client_args(self.bootstrap), group_id=None)
         try:
             partitions = [TopicPartition(self.topic, p) for p in range(PARTITIONS)]
             return {tp.partition: o for tp, o in consumer.end_offsets(partitions).items()}
@@ -199,7 +200,7 @@ def pipe(pg_dsn: str, kafka_bootstrap: str, unique: Callable[[str], str], tmp_pa
                 runner.proc.kill()
                 runner.proc.wait(timeout=10)
         drop_schemas(pg_dsn, pipe.suffix)
-        admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap.split(","), client_id="kravsak-tests")
+        admin = KafkaAdminClient(**client_args(kafka_bootstrap), client_id="kravsak-tests")
         try:
             admin.delete_topics([pipe.topic], raise_errors=False)
         finally:

@@ -28,6 +28,7 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from kafka import KafkaConsumer, TopicPartition
 
+from consumers.kafka_access import client_args
 from consumers.publisher import (
     EVENTS_TABLE,
     PublisherOptions,
@@ -156,7 +157,7 @@ def wait_until(
 
 
 def topic_size(bootstrap: str, topic: str) -> int:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None, request_timeout_ms=5000)
+    consumer = KafkaConsumer(**client_args(bootstrap), group_id=None, request_timeout_ms=5000)
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         return sum(consumer.end_offsets(partitions).values()) if partitions else 0
@@ -176,7 +177,7 @@ class Message:
 
 def read_topic(bootstrap: str, topic: str, timeout: float = 30) -> list[Message]:
     """Every record on the topic, in partition order."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap.split(","), group_id=None, enable_auto_commit=False)
+    consumer = KafkaConsumer(**client_args(bootstrap), group_id=None, enable_auto_commit=False)
     try:
         partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
         consumer.assign(partitions)

@@ -31,6 +31,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from consumers.automate import DEFAULT_NAMESPACE, SimulatedClock, last_tick
 from consumers.heartbeat import beats
+from consumers.kafka_access import client_args
 from consumers.projector import projection_names, verify
 from consumers.publisher import publisher_lag
 from kravsak import wiring  # noqa: F401 - the letters read model runs with the core ones, as in the services
@@ -181,7 +182,7 @@ class Pipeline:
         return publisher_lag(self.dsn, name=self.topic, schema=self.event_store) == 0
 
     def projected(self) -> bool:
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None, request_timeout_ms=5000)
+        consumer = KafkaConsumer(**client_args(self.bootstrap), group_id=None, request_timeout_ms=5000)
         try:
             ends = consumer.end_offsets([TopicPartition(self.topic, p) for p in range(PARTITIONS)])
         finally:

@@ -115,6 +115,7 @@ def private_kafka(settings: Settings, home: Path) -> Iterator[LocalKafka]:
         home=home,
         kafka_port=free_port(),
         kafka_controller_port=free_port(),
+        kafka_tls_port=free_port(),
         kafka_heap="384m",
         start_timeout=90,
         external_kafka_bootstrap=None,

@@ -22,10 +22,31 @@ def compose() -> dict[str, Any]:
 
 
 def test_compose_has_the_servers_and_the_kravsak_services(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"postgres", "kafka", "publisher", "projector"}
+    assert set(compose["services"]) == {"postgres", "kafka", "publisher", "projector", "automate"}
     assert set(compose["volumes"]) == {"pgdata", "kafkadata"}
     for service in compose["services"].values():
         assert "image" in service or "build" in service
+
+
+def test_every_service_has_a_health_check(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        check = service["healthcheck"]
+        assert check["test"][0] in ("CMD", "CMD-SHELL"), name
+        assert {"interval", "timeout", "retries"} <= set(check), name
+    for name in ("publisher", "projector", "automate"):
+        assert compose["services"][name]["healthcheck"]["test"] == ["CMD", "kravsak", "health", name]
+
+
+def test_no_password_is_written_in_the_file(compose: dict[str, Any]) -> None:
+    text = (ROOT / "docker-compose.yml").read_text()
+
+    assert compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith("${KRAVSAK_PG_PASSWORD:?")
+    assert "scram-sha-256" in compose["services"]["postgres"]["environment"]["POSTGRES_INITDB_ARGS"]
+    for name in ("publisher", "projector", "automate"):
+        env = compose["services"][name]["environment"]
+        assert ":" not in env["KRAVSAK_PG_DSN"].split("@")[0].partition("://")[2]  # no user:password@
+        assert env["KRAVSAK_PG_PASSWORD"].startswith("${KRAVSAK_PG_PASSWORD:?")
+    assert "kravsak:kravsak@" not in text
 
 
 def test_postgres_is_version_15_on_the_local_stack_port(compose: dict[str, Any]) -> None:
@@ -59,7 +80,9 @@ def test_kafka_is_a_single_kraft_node_of_the_local_stack_version(compose: dict[s
     assert names == set(mapped)
 
 
-@pytest.mark.parametrize(("service", "command"), [("publisher", "publish"), ("projector", "project")])
+@pytest.mark.parametrize(
+    ("service", "command"), [("publisher", "publish"), ("projector", "project"), ("automate", "automate")]
+)
 def test_kravsak_services_run_the_cli_against_the_compose_servers(
     compose: dict[str, Any], service: str, command: str
 ) -> None:

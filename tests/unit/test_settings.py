@@ -14,7 +14,7 @@ def test_defaults_point_at_the_local_stack_on_loopback(tmp_path: Path) -> None:
     settings = load_settings({"KRAVSAK_HOME": str(tmp_path)})
 
     assert settings.home == tmp_path.resolve()
-    assert settings.pg_dsn == "postgresql://kravsak:kravsak@127.0.0.1:55432/kravsak"
+    assert settings.pg_dsn == "postgresql://kravsak@127.0.0.1:55432/kravsak"  # its password: `kravsak up` makes it
     assert settings.kafka_bootstrap == "127.0.0.1:59092"
     assert not settings.pg_is_external and not settings.kafka_is_external
 

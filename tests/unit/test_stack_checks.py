@@ -13,7 +13,7 @@ from kravsak.errors import DataFromOtherVersion, MavenCentralUnreachable, MavenF
 from kravsak.settings import load_settings
 from kravsak.stack.kafka import broker
 from kravsak.stack.kafka.jars import classify_maven_failure, java_major
-from kravsak.stack.postgres import check_data_version, first_closed_folder, server_config
+from kravsak.stack.postgres import check_data_version, first_closed_folder, server_config, socket_folder
 
 
 @pytest.mark.parametrize(
@@ -109,12 +109,16 @@ def test_kafka_server_properties_are_single_node_on_loopback(tmp_path: Path) -> 
     settings = load_settings({"KRAVSAK_HOME": str(tmp_path), "KRAVSAK_KAFKA_PORT": "60001"})
     props = dict(
         line.split("=", 1)
-        for line in broker.server_properties(settings, tmp_path / "data").splitlines()
+        for line in broker.server_properties(settings, tmp_path / "data", "pw").splitlines()
         if line and not line.startswith("#")
     )
 
     assert props["process.roles"] == "broker,controller"
-    assert props["listeners"] == "PLAINTEXT://127.0.0.1:60001,CONTROLLER://127.0.0.1:59093"
+    assert props["listeners"] == "SASL_PLAINTEXT://127.0.0.1:60001,CONTROLLER://127.0.0.1:59093"
+    assert "PLAINTEXT" not in props["listener.security.protocol.map"].replace("SASL_PLAINTEXT", "")
+    assert props["authorizer.class.name"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
+    assert props["allow.everyone.if.no.acl.found"] == "false"
+    assert props["super.users"] == "User:broker;User:admin"
     assert props["controller.quorum.bootstrap.servers"] == "127.0.0.1:59093"
     assert props["log.dirs"] == str(tmp_path / "data")
     assert props["offsets.topic.replication.factor"] == "1"
@@ -144,6 +148,15 @@ def test_a_socket_folder_too_deep_for_a_unix_socket_falls_back_to_tcp_only(tmp_p
     settings = load_settings({"KRAVSAK_HOME": str(tmp_path)})
 
     assert "unix_socket_directories = ''" in server_config(settings, tmp_path / ("x" * 120))
+
+
+def test_the_local_stack_puts_a_socket_too_deep_in_a_short_folder_the_superuser_needs_it(tmp_path: Path) -> None:
+    settings = load_settings({"KRAVSAK_HOME": str(tmp_path)})
+    deep = tmp_path / ("x" * 120)
+
+    assert socket_folder(settings, tmp_path / "run") == tmp_path / "run"
+    assert str(socket_folder(settings, deep)).startswith("/tmp/kravsak-pg-")
+    assert "unix_socket_directories = '/tmp/kravsak-pg-" in server_config(settings, socket_folder(settings, deep))
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to make a folder the postgres user cannot enter")

@@ -1,0 +1,89 @@
+"""How every Kafka client of kravsak is configured: one connection string, one function (ADR 0027).
+
+A connection string is what ``Endpoints.kafka_bootstrap`` gives and every service passes on:
+
+    host:port[,host:port]                                       PLAINTEXT, no credentials
+    sasl_plaintext://user:password@host:port[,host:port]        SASL/SCRAM-SHA-512 over TCP
+    sasl_ssl://user:password@host:port?cafile=/path/ca.pem      SASL/SCRAM-SHA-512 over TLS
+    ssl://host:port?cafile=/path/ca.pem                         TLS only
+
+The user and password are URL-quoted; ``mechanism=`` in the query picks another SASL mechanism
+(``SCRAM-SHA-256``, ``PLAIN``). ``client_args`` turns it into kafka-python's keyword arguments;
+every ``KafkaProducer``, ``KafkaConsumer`` and ``KafkaAdminClient`` in the code base is built with
+them (a unit test greps for any that is not). ``servers`` is the string without credentials, for
+logs and messages.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+PROTOCOLS = ("plaintext", "sasl_plaintext", "sasl_ssl", "ssl")
+MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
+DEFAULT_MECHANISM = "SCRAM-SHA-512"
+
+
+class BadConnectionString(ValueError):
+    """A Kafka connection string that cannot be used; the message says which part and why."""
+
+
+def _parts(connection: str) -> tuple[str, str, str, list[str], dict[str, str]]:
+    text = connection.strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest = "plaintext", text
+    scheme = scheme.lower()
+    if scheme not in PROTOCOLS:
+        raise BadConnectionString(f"{scheme!r} is not a Kafka security protocol ({', '.join(PROTOCOLS)})")
+    rest, _, query = rest.partition("?")
+    login, at, hosts = rest.rpartition("@")
+    user, _, password = login.partition(":") if at else ("", "", "")
+    params = {key: values[-1] for key, values in parse_qs(query).items()}
+    servers = [server.strip() for server in hosts.split(",")]
+    for server in servers:
+        host, colon, port = server.rpartition(":")
+        if not colon or not host or not port.isdigit():
+            raise BadConnectionString(f"{server!r} is not host:port")
+    if (user or password) and not scheme.startswith("sasl"):
+        raise BadConnectionString(f"a user and password need sasl_plaintext:// or sasl_ssl://, not {scheme}://")
+    if scheme.startswith("sasl") and not user:
+        raise BadConnectionString(f"{scheme}:// needs user:password@ before the servers")
+    return scheme, unquote(user), unquote(password), servers, params
+
+
+def check(connection: str) -> None:
+    """Raises BadConnectionString when ``connection`` cannot be used."""
+    args = client_args(connection)
+    mechanism = args.get("sasl_mechanism")
+    if mechanism is not None and mechanism not in MECHANISMS:
+        raise BadConnectionString(f"mechanism={mechanism!r} is not one of {', '.join(MECHANISMS)}")
+
+
+def client_args(connection: str) -> dict[str, Any]:
+    """kafka-python's keyword arguments for ``connection``: servers, security protocol, SASL and TLS."""
+    scheme, user, password, servers, params = _parts(connection)
+    args: dict[str, Any] = {"bootstrap_servers": servers, "security_protocol": scheme.upper()}
+    if scheme.startswith("sasl"):
+        args.update(
+            sasl_mechanism=params.get("mechanism", DEFAULT_MECHANISM).upper(),
+            sasl_plain_username=user,
+            sasl_plain_password=password,
+        )
+    if scheme.endswith("ssl"):
+        args["ssl_check_hostname"] = True
+        if params.get("cafile"):
+            args["ssl_cafile"] = params["cafile"]
+    return args
+
+
+def servers(connection: str) -> str:
+    """The servers of ``connection`` with their protocol and user, never the password: for logs and messages."""
+    try:
+        scheme, user, _password, hosts, _params = _parts(connection)
+    except BadConnectionString:
+        return "<unusable Kafka connection string>"
+    joined = ",".join(hosts)
+    if scheme == "plaintext":
+        return joined
+    return f"{scheme}://{user + '@' if user else ''}{joined}"
