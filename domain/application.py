@@ -7,25 +7,38 @@ plus a ``command_id`` that makes repeating it harmless. A refused command raises
 
 from __future__ import annotations
 
+import functools
+import inspect
+import random
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, Recording, StoredEvent, Transcoding
-from eventsourcing.utils import get_topic
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    JSONTranscoder,
+    Recording,
+    StoredEvent,
+    Transcoding,
+)
+from eventsourcing.popo import POPOFactory
+from eventsourcing.utils import Environment, get_topic
 
 from domain import caseflow
 from domain.bank_files import BankFile, bank_file_id
 from domain.channels import Channel, DebtorContact, NoDeliveryChannel, choose_channel, may_carry
 from domain.claim import Claim, claim_id, estate_status
-from domain.errors import CommandRefused, ErrorCode, Refusals, invalid
+from domain.command_log import CommandEntry, CommandLog, Expect, MemoryRecorder, PostgresRecorder, content_digest
+from domain.errors import CommandRefused, ConcurrentChange, ErrorCode, Refusals, invalid
 from domain.identity import InvalidIdentity, opaque_debtor_id, validate_identity
 from domain.inputs import (
     check_complaint_outcome,
@@ -58,6 +71,12 @@ need not be one: the reference travels in clear in ``DebtorRegistered``. Fixed s
 DEVELOPMENT_OFFICE_SECRET = DEBTOR_ID_KEY
 """Keys opaque ids in an in-memory application only (tests, what-if scenario runs): nothing is kept."""
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
+CONFLICT_ATTEMPTS = 5
+"""How often a command is tried when another writer saved what it read first (``ConcurrentChange`` after)."""
+CONFLICT_BACKOFF_S = 0.02
+"""The first retry waits up to this long (full jitter), doubling with each attempt."""
 
 
 class OfficeSecretMissing(RuntimeError):
@@ -104,6 +123,63 @@ class PolicyRun:
     """The invoices of the combined letter or request the step went in (empty: the claim alone)."""
 
 
+@dataclass
+class Staged:
+    """What the next save writes beside the events (``domain.command_log``): the command ids it records,
+    the debtor-claim links and the expectations on what the commands read."""
+
+    commands: list[CommandEntry] = field(default_factory=list)
+    links: list[tuple[UUID, UUID]] = field(default_factory=list)
+    expect: list[Expect] = field(default_factory=list)
+
+    def mark(self) -> tuple[int, int, int]:
+        return len(self.commands), len(self.links), len(self.expect)
+
+    def drop_after(self, mark: tuple[int, int, int]) -> None:
+        """Forget what a refused command staged (inside a unit of work)."""
+        del self.commands[mark[0] :], self.links[mark[1] :], self.expect[mark[2] :]
+
+    def __bool__(self) -> bool:
+        return bool(self.commands or self.links or self.expect)
+
+
+def command(
+    scope: str,
+    *,
+    id_field: str = "command_id",
+    ignore: tuple[str, ...] = (),
+    unordered: tuple[str, ...] = (),
+    skip_repeat: bool = False,
+) -> Callable[[Callable[Concatenate[CollectionApp, P], R]], Callable[Concatenate[CollectionApp, P], R]]:
+    """Make an application method a recorded command (``CollectionApp._once``): its id (argument ``id_field``)
+    is recorded for the sender ``scope`` (the argument naming the creditor or office) with a digest of its
+    other arguments, except the business date ``on`` and ``ignore`` (``unordered``: lists whose order does
+    not change the command; ``skip_repeat``: a repeat returns None without running, for a command that has no
+    repeat path of its own). Another writer saving first makes it run again, a few times at most."""
+
+    def wrap(method: Callable[Concatenate[CollectionApp, P], R]) -> Callable[Concatenate[CollectionApp, P], R]:
+        signature = inspect.signature(method)
+
+        @functools.wraps(method)
+        def run(self: CollectionApp, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            arguments = signature.bind(self, *args, **kwargs)
+            arguments.apply_defaults()  # a default given or left out is the same command
+            content = {
+                k: (frozenset(v) if k in unordered else v)
+                for k, v in arguments.arguments.items()
+                if k not in ("self", id_field, "on", *ignore)
+            }
+            return self._once(
+                method.__name__, f"{scope}:{arguments.arguments.get(scope) or ''}", str(arguments.arguments[id_field]),
+                content,
+                lambda: method(self, *args, **kwargs), skip_repeat,
+            )  # fmt: skip
+
+        return run
+
+    return wrap
+
+
 def _project(aggregate: Any, events: Iterable[Any]) -> Any:
     """Apply stored events in order (eventsourcing's default projector also checks each event
     against a runtime Protocol, which costs more than the mutation itself)."""
@@ -134,13 +210,35 @@ class CollectionApp(Application[UUID]):
         self._office_secret = office_secret
         self._batch: dict[UUID, Aggregate] | None = None
         self._absent: set[UUID] = set()  # known not stored, inside a unit of work (preload_invoices)
+        self._staged = Staged()
+        self._in_command = False
+        self.conflicts = 0  # saves another writer got to first, retried (for the numbers)
+
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
+        """eventsourcing's environment; on PostgreSQL the recorder is the one with the command log."""
+        environment = super().construct_env(name, env)
+        if environment.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
+            if not environment.get("APPLICATION_RECORDER_TOPIC"):
+                environment["APPLICATION_RECORDER_TOPIC"] = get_topic(PostgresRecorder)
+        return environment
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        if isinstance(self.factory, POPOFactory):
+            return MemoryRecorder()
+        return super().construct_recorder()
+
+    @property
+    def command_log(self) -> CommandLog:
+        """Recorded command ids and debtor-claim links (``domain.command_log``)."""
+        assert isinstance(self.recorder, CommandLog), f"{type(self.recorder).__name__} keeps no command log"
+        return self.recorder
 
     @property
     def opaque_key(self) -> bytes:
         """The office's secret; an in-memory application keeps nothing and may use a development key."""
         if self._office_secret:
             return self._office_secret
-        if type(self.recorder).__module__.startswith("eventsourcing.popo"):
+        if isinstance(self.recorder, MemoryRecorder):
             return DEVELOPMENT_OFFICE_SECRET
         raise OfficeSecretMissing(
             "office_secret: an application that stores events needs the office's secret to make opaque debtor "
@@ -164,6 +262,9 @@ class CollectionApp(Application[UUID]):
             elif obj is not None:
                 processing.collect_events(obj)
         processing.saved_kwargs.update(kwargs)
+        if self._staged:
+            staged, self._staged = self._staged, Staged()
+            processing.saved_kwargs.update(commands=staged.commands, links=staged.links, expect=staged.expect)
         recordings = self._record(processing)
         self._take_snapshots(processing)
         self._notify(recordings)
@@ -182,15 +283,97 @@ class CollectionApp(Application[UUID]):
             yield
             return
         self._batch = {}
+        mark = self._staged.mark()  # what a command around this unit of work staged stays
         try:
             yield
             pending = [a for a in self._batch.values() if a.pending_events]
             self._batch = None
-            if pending:
+            if pending or self._staged:
                 self.save(*pending)
+        except IntegrityError as e:
+            if self._in_command:
+                raise  # the command around it tries again
+            raise ConcurrentChange("another writer changed what this batch read; nothing of it was stored") from e
         finally:
             self._batch = None
             self._absent = set()
+            self._staged.drop_after(mark)
+
+    # --- command ids (domain.command_log) ----------------------------------------------------
+
+    def _once(
+        self,
+        name: str,
+        scope: str,
+        command_id: str,
+        content: Mapping[str, Any],
+        act: Callable[[], R],
+        skip_repeat: bool = False,
+    ) -> R:
+        """Run a command under its id: the first time it is recorded with its content's digest in the save
+        of its events; a repeat with the same content runs the command's own repeat path (the first
+        result, nothing changes); another content under the same id is ``invalid_input``. A save that
+        another writer got to first (``IntegrityError``) runs it again after a jittered back-off, up to
+        ``CONFLICT_ATTEMPTS`` times, then ``concurrent_change``; inside a unit of work the batch's save
+        decides. A command another command runs is part of that one."""
+        if self._in_command:
+            return act()
+        digest = content_digest(self._digest_key, name, content)
+        entry = CommandEntry(str(self.namespace), scope, command_id, name, digest)
+        attempts = 1 if self._batch is not None else CONFLICT_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            first = self._recorded(entry)
+            if first is not None and (first.name, first.digest) != (entry.name, entry.digest):
+                raise invalid(
+                    "command_id",
+                    f"{command_id!r} was used before for {first.name} with other content; a new command needs a new id",
+                )
+            if first is not None and skip_repeat:
+                return None  # type: ignore[return-value]  # such a command returns nothing
+            mark = self._staged.mark()
+            self._in_command = True
+            try:
+                if first is None:
+                    self._staged.commands.append(entry)
+                result = act()
+                if self._batch is None and self._staged:
+                    self.save()  # nothing saved yet (a repeat by content): the id is recorded all the same
+                return result
+            except IntegrityError as e:
+                self._staged.drop_after(mark)
+                if self._batch is not None:
+                    raise
+                self.conflicts += 1
+                if attempt == attempts:
+                    raise ConcurrentChange(
+                        f"{name} {command_id!r}: another writer changed the same case {attempts} times; nothing of "
+                        "this command was stored — send it again with the same id"
+                    ) from e
+            except BaseException:
+                self._staged.drop_after(mark)
+                raise
+            finally:
+                self._in_command = False
+            time.sleep(random.uniform(0, CONFLICT_BACKOFF_S * 2 ** (attempt - 1)))  # noqa: S311 - jitter
+        raise AssertionError("unreachable")
+
+    def _recorded(self, entry: CommandEntry) -> CommandEntry | None:
+        """The command recorded under ``entry``'s id, in this unit of work or in the store."""
+        for staged in self._staged.commands:
+            if (staged.namespace, staged.scope, staged.command_id) == (entry.namespace, entry.scope, entry.command_id):
+                return staged
+        return self.command_log.find_command(entry.namespace, entry.scope, entry.command_id)
+
+    @property
+    def _digest_key(self) -> bytes:
+        """Keys command digests: the office's secret where the application has it (a command may carry a
+        national id or free text), else the id key (an in-memory run, a service given no secret)."""
+        return self._office_secret or self.salt
+
+    @staticmethod
+    def _stored_version(aggregate: Aggregate) -> int:
+        """The aggregate's version in the store (before the events this unit of work added)."""
+        return aggregate.version - len(aggregate.pending_events)
 
     def preload_invoices(self, invoices: Iterable[tuple[str, str, str]]) -> None:
         """Inside a unit of work, read every aggregate that issuing these invoices (creditor, invoice
@@ -262,6 +445,7 @@ class CollectionApp(Application[UUID]):
 
     # --- parties -----------------------------------------------------------------------------
 
+    @command("creditor")
     def register_creditor(
         self,
         *,
@@ -301,6 +485,7 @@ class CollectionApp(Application[UUID]):
         self.save(c)
         return ident
 
+    @command("creditor", skip_repeat=True)
     def change_policy(self, *, creditor: str, policy: CollectionPolicy, on: date, command_id: str) -> None:
         c = self.creditor(creditor)
         if policy.jurisdiction.value != c.jurisdiction:
@@ -308,6 +493,7 @@ class CollectionApp(Application[UUID]):
         c.change_policy(command_id=command_id, on=on, policy=policy.as_dict())
         self.save(c)
 
+    @command("office")
     def register_debtor(
         self,
         *,
@@ -361,6 +547,7 @@ class CollectionApp(Application[UUID]):
         self.save(d)
         return ident
 
+    @command("office")
     def register_death(self, *, office: str, debtor_ref: str, died: date, on: date, command_id: str) -> None:
         if died > on:
             raise invalid("died", f"the death date {died} lies after the registration date {on}")
@@ -370,11 +557,12 @@ class CollectionApp(Application[UUID]):
                 return
             raise invalid("died", f"the debtor is already registered as dead on {d.died}")
         d.die(command_id=command_id, on=on, died=died)
-        claims = [self._claim_by_id(cid) for cid in d.claims]
+        claims = self._claims_of(d)
         for c in claims:
             c.note_death(command_id=command_id, on=on, died=died, rules=rules_for(c.jurisdiction.value))
         self.save(d, *claims)
 
+    @command("office")
     def register_proklama(self, *, office: str, debtor_ref: str, published: date, on: date, command_id: str) -> date:
         d = self.debtor(office, debtor_ref)
         if d.died is None:
@@ -388,7 +576,7 @@ class CollectionApp(Application[UUID]):
         last = max([published, *d.publications])
         deadline = rules.estate_report_deadline(last)
         d.publish_proklama(command_id=command_id, on=on, published=published, report_deadline=deadline)
-        claims = [self._claim_by_id(cid) for cid in d.claims]
+        claims = self._claims_of(d)
         for c in claims:
             c.note_estate_deadline(
                 command_id=command_id,
@@ -400,8 +588,30 @@ class CollectionApp(Application[UUID]):
         self.save(d, *claims)
         return deadline
 
+    def debtor_claims(self, office: str, ref: str) -> list[UUID]:
+        """The ids of the debtor's claims, in the order they were invoiced."""
+        return self.claims_of_debtor(self.debtor(office, ref))
+
+    def claims_of_debtor(self, d: Debtor) -> list[UUID]:
+        """The ids of the claims of the debtor ``d``, in the order they were invoiced."""
+        return self._claim_ids_of(d, self.command_log.claims_of(d.id))
+
+    def _claim_ids_of(self, d: Debtor, stored: list[UUID]) -> list[UUID]:
+        """Those its ``ClaimAttached`` events list (claims invoiced before the command log), those the command
+        log links to it (``stored``) and this unit of work's."""
+        batch = [claim for debtor, claim in self._staged.links if debtor == d.id]
+        return list(dict.fromkeys([*d.claims, *stored, *batch]))
+
+    def _claims_of(self, d: Debtor) -> list[Claim]:
+        """The debtor's claims, for a command that changes them all. The save expects the command log to
+        hold as many as now, so a claim invoiced meanwhile makes the command run again and see it too."""
+        stored = self.command_log.claims_of(d.id)
+        self._staged.expect.append(Expect("claims", d.id, len(stored)))
+        return [self._claim_by_id(cid) for cid in self._claim_ids_of(d, stored)]
+
     # --- claims ------------------------------------------------------------------------------
 
+    @command("creditor")
     def issue_invoice(
         self,
         *,
@@ -427,7 +637,7 @@ class CollectionApp(Application[UUID]):
         existing = self._get_claim(ident)
         if existing is not None:
             same = (existing.account.principal, existing.due, existing.claim_type) == (amount, due, claim_type)
-            if (same and kid in (None, existing.kid)) or command_id in existing.commands:
+            if same and kid in (None, existing.kid):
                 return ident
             raise invalid(
                 "invoice", f"invoice number {invoice} is already registered for creditor {creditor} with other data"
@@ -462,7 +672,10 @@ class CollectionApp(Application[UUID]):
         )
         if d.died is not None:
             claim.note_death(command_id=command_id, on=on, died=d.died, rules=rules)
-        d.attach(command_id=command_id, on=on, claim_id=ident)
+        # no write to the debtor (invoices on its claims never conflict): the link is the command log's, and
+        # the save expects the debtor unchanged, so a death registered meanwhile makes it run again
+        self._staged.links.append((d.id, ident))
+        self._staged.expect.append(Expect("version", d.id, self._stored_version(d)))
         index = PaymentReference._create(
             PaymentReference.Assigned,
             id=reference_id(self.namespace, creditor, reference),
@@ -477,7 +690,7 @@ class CollectionApp(Application[UUID]):
             check_digit=check_digit,
             printed=kid is not None,
         )
-        self.save(claim, d, index)
+        self.save(claim, index)
         return ident
 
     @staticmethod
@@ -513,6 +726,7 @@ class CollectionApp(Application[UUID]):
             )
         return self._claim_by_id(index.claim_id)
 
+    @command("creditor")
     def credit_invoice(
         self, *, creditor: str, invoice: str, amount: Decimal, on: date, command_id: str, reason: str = "credit note"
     ) -> None:
@@ -524,6 +738,7 @@ class CollectionApp(Application[UUID]):
             lambda r: require_amount("amount", amount),
         )
 
+    @command("creditor")
     def register_payment(
         self,
         *,
@@ -545,6 +760,7 @@ class CollectionApp(Application[UUID]):
             lambda r: check_payment(amount, ordered or on, on, designation),
         )
 
+    @command("creditor")
     def register_payment_by_reference(
         self,
         *,
@@ -609,6 +825,7 @@ class CollectionApp(Application[UUID]):
             else:
                 self._batch[ident] = aggregate
 
+    @command("creditor", id_field="transaction_id", ignore=("file_digest", "file_format", "refund_by"))
     def receive_bank_payment(
         self,
         *,
@@ -686,6 +903,7 @@ class CollectionApp(Application[UUID]):
 
     # --- refunds (domain.refunds) -----------------------------------------------------------------
 
+    @command("creditor")
     def request_refund(
         self,
         *,
@@ -772,6 +990,7 @@ class CollectionApp(Application[UUID]):
             start = page[-1].id + 1 if len(page) == 1000 else None
         return found
 
+    @command("refund")
     def approve_refund(self, *, refund: UUID, by: str, on: date, command_id: str) -> None:
         """Four eyes: the person approving is not the one who requested it (the role is the edge's check)."""
         r = self.refund(refund)
@@ -780,6 +999,7 @@ class CollectionApp(Application[UUID]):
         r.approve(command_id=command_id, on=on, by=by)
         self.save(r)
 
+    @command("refund")
     def reject_refund(self, *, refund: UUID, by: str, reason: str, on: date, command_id: str) -> None:
         """The refund will not be paid: the money is released at its source."""
         r = self.refund(refund)
@@ -838,6 +1058,7 @@ class CollectionApp(Application[UUID]):
 
     # --- suspense (unmatched payments) ------------------------------------------------------------
 
+    @command("creditor", ignore=("bank_file",))
     def receive_unmatched_payment(
         self,
         *,
@@ -872,6 +1093,7 @@ class CollectionApp(Application[UUID]):
     def suspense(self, creditor: str) -> Suspense | None:
         return self._load(suspense_id(self.namespace, creditor), Suspense)
 
+    @command("creditor")
     def allocate_suspense(self, *, creditor: str, reference: str, invoice: str, on: date, command_id: str) -> None:
         """A caseworker places the oldest unmatched payment with ``reference`` on ``invoice``: it is registered
         as a payment ordered the day the payer ordered it, and leaves suspense, in one save."""
@@ -895,6 +1117,7 @@ class CollectionApp(Application[UUID]):
             account.allocate(command_id=command_id, on=on, item=item, claim_id=claim.id, invoice=invoice)
             self.save(account)
 
+    @command("creditor")
     def send_notice(
         self,
         *,
@@ -937,6 +1160,7 @@ class CollectionApp(Application[UUID]):
 
         self._on_claim(creditor, invoice, command_id, act, check)
 
+    @command("creditor", unordered=("invoices",))
     def send_combined_notice(
         self,
         *,
@@ -974,6 +1198,7 @@ class CollectionApp(Application[UUID]):
         self._on_each(creditor, claims, command_id, send, lambda c: c.facts.notices[-1].fee > 0)
         return letter
 
+    @command("creditor", unordered=("invoices",))
     def request_combined_enforcement(
         self, *, creditor: str, invoices: Sequence[str], route: str, on: date, command_id: str, monitoring: bool = False
     ) -> list[str]:
@@ -1038,6 +1263,7 @@ class CollectionApp(Application[UUID]):
                     fee_on = listed.invoice
             refusals.raise_first()
 
+    @command("creditor")
     def suspend_service(self, *, creditor: str, invoice: str, service: str, on: date, command_id: str) -> None:
         """Sweden: shut the water off after an avstängningsvarsel, or end a childcare place, as the creditor's
         guidelines allow (its taxa's visit fee is a cost of the claim). Norway: ``route_not_available``."""
@@ -1058,6 +1284,7 @@ class CollectionApp(Application[UUID]):
             lambda r: check_service(service),
         )
 
+    @command("creditor")
     def register_objection(
         self, *, creditor: str, invoice: str, on: date, command_id: str, received: date | None = None, text: str = ""
     ) -> None:
@@ -1071,6 +1298,7 @@ class CollectionApp(Application[UUID]):
             lambda r: check_received("objection", received or on, on),
         )
 
+    @command("creditor")
     def resolve_objection(
         self, *, creditor: str, invoice: str, outcome: str, on: date, command_id: str, amount: Decimal | None = None
     ) -> None:
@@ -1082,6 +1310,7 @@ class CollectionApp(Application[UUID]):
             lambda r: void(objection_outcome(outcome, amount)),
         )
 
+    @command("creditor")
     def grant_deferral(
         self, *, creditor: str, invoice: str, until: date, on: date, command_id: str, requested_by_debtor: bool = True
     ) -> None:
@@ -1101,6 +1330,7 @@ class CollectionApp(Application[UUID]):
             lambda r: check_deferral(until, on),
         )
 
+    @command("creditor")
     def agree_payment_plan(
         self, *, creditor: str, invoice: str, installments: Iterable[Installment], on: date, command_id: str
     ) -> None:
@@ -1113,6 +1343,7 @@ class CollectionApp(Application[UUID]):
             lambda r: check_installments(plan, on),
         )
 
+    @command("creditor")
     def request_enforcement(
         self, *, creditor: str, invoice: str, route: str, on: date, command_id: str, monitoring: bool = False
     ) -> None:
@@ -1126,6 +1357,7 @@ class CollectionApp(Application[UUID]):
             ),
         )
 
+    @command("creditor")
     def register_judgment(
         self,
         *,
@@ -1146,16 +1378,19 @@ class CollectionApp(Application[UUID]):
             lambda r: check_judgment_dates(on, decided or on, served),
         )
 
+    @command("creditor")
     def apply_reinstatement(self, *, creditor: str, invoice: str, on: date, command_id: str) -> None:
         self._on_claim(
             creditor, invoice, command_id, lambda c, r: c.apply_reinstatement(command_id=command_id, on=on, rules=r)
         )
 
+    @command("creditor")
     def report_to_estate(self, *, creditor: str, invoice: str, on: date, command_id: str) -> None:
         self._on_claim(
             creditor, invoice, command_id, lambda c, r: c.report_to_estate(command_id=command_id, on=on, rules=r)
         )
 
+    @command("creditor")
     def write_off(self, *, creditor: str, invoice: str, reason: str, on: date, command_id: str) -> None:
         self._on_claim(
             creditor,
@@ -1165,6 +1400,7 @@ class CollectionApp(Application[UUID]):
             lambda r: check_write_off(reason),
         )
 
+    @command("creditor")
     def write_down(
         self, *, creditor: str, invoice: str, reason: str, on: date, command_id: str, amount: Decimal | None = None
     ) -> None:
@@ -1184,6 +1420,7 @@ class CollectionApp(Application[UUID]):
             check,
         )
 
+    @command("creditor")
     def forgive_principal(
         self, *, creditor: str, invoice: str, amount: Decimal, reason: str, on: date, command_id: str
     ) -> None:
@@ -1195,6 +1432,7 @@ class CollectionApp(Application[UUID]):
             lambda c, r: c.forgive_principal(command_id=command_id, on=on, amount=amount, reason=reason, rules=r),
         )
 
+    @command("creditor")
     def postpone_due(self, *, creditor: str, invoice: str, until: date, on: date, command_id: str) -> None:
         """Uppskov for an unclear invoice: the due date moves to ``until``; interest and deadlines count from it."""
         self._on_claim(
@@ -1204,6 +1442,7 @@ class CollectionApp(Application[UUID]):
             lambda c, r: c.postpone_due(command_id=command_id, on=on, until=until, rules=r),
         )
 
+    @command("creditor")
     def file_complaint(
         self, *, creditor: str, invoice: str, on: date, command_id: str, received: date | None = None
     ) -> None:
@@ -1215,6 +1454,7 @@ class CollectionApp(Application[UUID]):
             lambda r: check_received("complaint", received or on, on),
         )
 
+    @command("creditor")
     def decide_complaint(self, *, creditor: str, invoice: str, outcome: str, on: date, command_id: str) -> None:
         self._on_claim(
             creditor,
@@ -1286,6 +1526,13 @@ class CollectionApp(Application[UUID]):
             raise CommandRefused(
                 ErrorCode.UNKNOWN_INVOICE, f"invoice {invoice} is not registered for creditor {creditor}"
             )
+        return c
+
+    def claim_by_id(self, ident: UUID) -> Claim:
+        """The claim (case) ``ident``, as ``debtor_claims`` lists it."""
+        c = self._get_claim(ident)
+        if c is None:
+            raise CommandRefused(ErrorCode.UNKNOWN_INVOICE, f"no claim has the case id {ident}")
         return c
 
     def claim_report(self, claim: Claim, day: date) -> dict[str, Any]:
