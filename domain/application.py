@@ -972,8 +972,9 @@ class CollectionApp(Application[UUID]):
         return r
 
     def refunds(self, creditor: str | None = None) -> list[Refund]:
-        """Every refund (of ``creditor``), oldest request first: the refund worklist. Read from the event
-        store's requests (a worklist is small; the read model for many offices is the ledger's)."""
+        """Every refund (of ``creditor``) of this office's namespace, oldest request first: the refund
+        worklist. Read from the event store's requests (a worklist is small; the read model for many offices is
+        the ledger's); a store shared by several namespaces (the demo's runs, tests) shows each only its own."""
         topic = get_topic(Refund.Requested)
         found: list[Refund] = []
         start: int | None = 1
@@ -981,7 +982,9 @@ class CollectionApp(Application[UUID]):
             page = self.recorder.select_notifications(start=start, limit=1000, topics=[topic])
             for n in page:
                 r = self._load(n.originator_id, Refund)  # type: ignore[arg-type]
-                if r is not None and (creditor is None or r.creditor_id == creditor):
+                if r is None or (creditor is not None and r.creditor_id != creditor):
+                    continue
+                if any(refund_id(self.namespace, r.creditor_id, c) == r.id for c in r.commands):
                     found.append(r)
             start = page[-1].id + 1 if len(page) == 1000 else None
         return found

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
 
 import psycopg
 import typer
@@ -27,8 +28,10 @@ from kravsak.payments_cli import _app, _by, _day
 from kravsak.settings import Settings
 
 if TYPE_CHECKING:
+    from domain.application import CollectionApp
     from domain.refunds import Refund
     from intake.pain001 import Payer
+    from intake.payers import Payee
 
 refunds_app = typer.Typer(help="Refunds: the worklist, four-eyes approval, pain.001 export.", no_args_is_help=True)
 out = Console(highlight=False)
@@ -198,7 +201,6 @@ def export_cmd(
 
     The message id is derived from the refunds in the file: an export interrupted after writing and run
     again writes the same file and records the same message id; a refund is never paid in two files."""
-    from intake import pain001
     from intake.payers import PgPayers
 
     settings: Settings = ctx.obj
@@ -206,44 +208,81 @@ def export_cmd(
         app = _app(settings)
         day = _day(on)
         executes = _day(execution_date) if execution_date else day
-        approved = [r for r in app.refunds(creditor) if r.state.value == "approved"]
-        if not approved:
-            out.print(f"no approved refund of creditor {creditor} to export")
-            return
         with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:
-            payees = PgPayers(conn).find(r.payee_key for r in approved)
-        ready = [r for r in approved if r.payee_key in payees and payees[r.payee_key].account]
-        for r in approved:
-            if r not in ready:
-                err.print(f"[yellow]held:[/] refund {r.number}: no payee account known ({r.payee_key})")
-        if not ready:
-            raise KravsakError("no approved refund has a payee account", "reject them or record the payee")
-        ids = sorted(r.number for r in ready)
-        message_id = "KRAVSAK-" + hashlib.sha256("\n".join(ids).encode()).hexdigest()[:24].upper()
-        transfers = []
-        for r in ready:
-            payee = payees[r.payee_key]
-            assert payee.account is not None
-            transfers.append(
-                pain001.Refund(
-                    refund_id=r.number[:35],
-                    amount=r.amount,
-                    currency=r.currency,
-                    name=(payee.name or UNKNOWN_PAYER.get(r.currency, "Payer"))[:140],
-                    account=payee.account,
-                    remittance=f"Tilbakebetaling {r.reference} {r.invoice or ''}".strip()[:140],
-                    account_scheme=payee.scheme or "BBAN",  # type: ignore[arg-type]
-                )  # fmt: skip
+            exported = export_approved(
+                app, PgPayers(conn), creditor, day=day, executes=executes, folder=folder, by=_by(by), version=version
             )
-        folder.mkdir(parents=True, exist_ok=True)
-        written = pain001.write_pain001(
-            folder / f"{message_id}.xml", transfers, payer=office_payer(creditor, day), message_id=message_id,
-            created=datetime.combine(day, datetime.min.time()), execution_date=executes, version=version,
-        )  # fmt: skip
-        paid = app.pay_out_refunds(
-            refunds=[r.id for r in ready], message_id=message_id, execution_date=executes, by=_by(by), on=day
-        )
+    if exported is None:
+        out.print(f"no approved refund of creditor {creditor} to export")
+        return
+    for held in exported["held"]:
+        err.print(f"[yellow]held:[/] refund {held['refund']}: no payee account known ({held['payee_key']})")
     out.print(
-        f"{written.path}: pain.001.001.{version}, {written.count} credit transfer(s), {written.control_sum}; "
-        f"{len(paid)} refund(s) recorded paid out in {message_id}"
+        f"{exported['file']}: pain.001.001.{version}, {exported['transfers']} credit transfer(s), "
+        f"{exported['control_sum']}; {exported['paid_out']} refund(s) recorded paid out in {exported['message_id']}"
     )
+
+
+class PayeeLookup(Protocol):
+    def find(self, keys: Iterable[str]) -> dict[str, Payee]: ...
+
+
+def export_approved(
+    app: CollectionApp,
+    payers: PayeeLookup,
+    creditor: str,
+    *,
+    day: date,
+    executes: date,
+    folder: Path,
+    by: str,
+    version: str = "03",
+) -> dict[str, Any] | None:
+    """The one export of ``kravsak refunds export`` and the demo's month end: the creditor's approved refunds
+    with a known payee account into one pain.001 file in ``folder``, recorded paid out. None when nothing is
+    approved; refused (``KravsakError``) when no approved refund has a payee account."""
+    from intake import pain001
+
+    approved = [r for r in app.refunds(creditor) if r.state.value == "approved"]
+    if not approved:
+        return None
+    payees = payers.find(r.payee_key for r in approved)
+    ready = [r for r in approved if r.payee_key in payees and payees[r.payee_key].account]
+    held = [{"refund": r.number, "payee_key": r.payee_key} for r in approved if r not in ready]
+    if not ready:
+        raise KravsakError("no approved refund has a payee account", "reject them or record the payee")
+    ids = sorted(r.number for r in ready)
+    message_id = "KRAVSAK-" + hashlib.sha256("\n".join(ids).encode()).hexdigest()[:24].upper()
+    transfers = []
+    for r in ready:
+        payee = payees[r.payee_key]
+        assert payee.account is not None
+        transfers.append(
+            pain001.Refund(
+                refund_id=r.number[:35],
+                amount=r.amount,
+                currency=r.currency,
+                name=(payee.name or UNKNOWN_PAYER.get(r.currency, "Payer"))[:140],
+                account=payee.account,
+                remittance=f"Tilbakebetaling {r.reference} {r.invoice or ''}".strip()[:140],
+                account_scheme=payee.scheme or "BBAN",  # type: ignore[arg-type]
+            )  # fmt: skip
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    written = pain001.write_pain001(
+        folder / f"{message_id}.xml", transfers, payer=office_payer(creditor, day), message_id=message_id,
+        created=datetime.combine(day, datetime.min.time()), execution_date=executes, version=version,
+    )  # fmt: skip
+    paid = app.pay_out_refunds(
+        refunds=[r.id for r in ready], message_id=message_id, execution_date=executes, by=by, on=day
+    )
+    return {
+        "creditor": creditor,
+        "file": str(written.path),
+        "message_id": message_id,
+        "transfers": written.count,
+        "control_sum": str(written.control_sum),
+        "paid_out": len(paid),
+        "amount": sum((r.amount for r in ready), Decimal(0)),
+        "held": held,
+    }

@@ -84,7 +84,7 @@ _FIGURES = """
       coalesce(sum(debit) FILTER (WHERE account = 'written_off'), 0) AS written_off,
       coalesce(sum(debit) FILTER (WHERE account = 'forgiven'), 0) AS forgiven
     FROM "{schema}".postings WHERE creditor_id = %(creditor)s AND currency = %(currency)s
-      AND booked BETWEEN %(start)s AND %(end)s"""
+      AND booked BETWEEN %(start)s AND %(end)s{only}"""
 
 _RECONCILIATION = """
     SELECT
@@ -99,7 +99,7 @@ _RECONCILIATION = """
           AS refunds_out,
       coalesce(sum(debit), 0) AS debits,
       coalesce(sum(credit), 0) AS credits
-    FROM "{schema}".postings WHERE creditor_id = %(creditor)s AND currency = %(currency)s AND booked <= %(end)s"""
+    FROM "{schema}".postings WHERE creditor_id = %(creditor)s AND currency = %(currency)s AND booked <= %(end)s{only}"""
 
 
 def currencies(cur: Cursor[Any], schema: str, creditor: str) -> list[str]:
@@ -107,19 +107,30 @@ def currencies(cur: Cursor[Any], schema: str, creditor: str) -> list[str]:
     return [str(c) for (c,) in cur.fetchall()]
 
 
-def settle(cur: Cursor[Any], schema: str, creditor: str, currency: str, start: date, end: date) -> Settlement:
-    params = {"creditor": creditor, "currency": currency, "start": start, "end": end}
+def settle(
+    cur: Cursor[Any],
+    schema: str,
+    creditor: str,
+    currency: str,
+    start: date,
+    end: date,
+    cases: list[str] | None = None,
+) -> Settlement:
+    """The creditor's settlement; ``cases``: only these cases' postings (claims, suspense account) — one office
+    among several sharing a ledger's creditor numbers, such as the demo's runs."""
+    params = {"creditor": creditor, "currency": currency, "start": start, "end": end, "cases": cases}
+    only = " AND case_id = ANY(%(cases)s)" if cases is not None else ""
     parts = ",\n      ".join(
         f"coalesce(sum(credit - debit) FILTER (WHERE account = 'receivable.{p}' "
         f"AND kind IN ('payment', 'reallocation')), 0) AS {p}"
         for p in PARTS
     )
-    cur.execute(_FIGURES.format(parts=parts, schema=schema), params)
+    cur.execute(_FIGURES.format(parts=parts, schema=schema, only=only), params)
     names = [d.name for d in cur.description or ()]
     row = cur.fetchone() or ()
     figures = {n: Decimal(v) for n, v in zip(names, row, strict=True)}
     figures["collected"] = sum((figures[p] for p in PARTS), ZERO)
-    cur.execute(_RECONCILIATION.format(schema=schema), params)
+    cur.execute(_RECONCILIATION.format(schema=schema, only=only), params)
     names = [d.name for d in cur.description or ()]
     row = cur.fetchone() or ()
     reconciliation = {n: Decimal(v) for n, v in zip(names, row, strict=True)}

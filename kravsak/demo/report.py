@@ -23,10 +23,12 @@ from rich.table import Table
 
 from consumers import automate
 from consumers.projector import parked_count
+from domain.suspense import suspense_id
 from kravsak.demo.run import DemoRun
 from kravsak.demo.world import MUNICIPALITIES, OFFICE_NAME
 from kravsak.settings import Settings
 from projections import dossier, reports
+from projections.settlement import Settlement, settle
 from web.dossier import render_html
 
 NAMES = {m.number: m.name for m in MUNICIPALITIES}
@@ -72,6 +74,7 @@ class Summary:
     parked: dict[str, int]
     examples: dict[str, dict[str, Any]]
     dossiers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    settlements: list[Settlement] = field(default_factory=list)
 
 
 def summarise(settings: Settings, run: DemoRun) -> Summary:
@@ -92,6 +95,7 @@ def summarise(settings: Settings, run: DemoRun) -> Summary:
             parked=parked_count(conn),
             examples=examples,
         )
+        summary.settlements = year_settlements(cur, run)
         from kravsak.demo.people import dispatch_sample
         from letters.queries import letters_for_case
 
@@ -105,6 +109,42 @@ def summarise(settings: Settings, run: DemoRun) -> Summary:
                 ]
                 summary.dossiers[key] = built
     return summary
+
+
+def year_settlements(cur: psycopg.Cursor[Any], run: DemoRun) -> list[Settlement]:
+    """Each municipality's settlement for the year from the ledger (``kravsak settlement``'s figures and
+    reconciliation), restricted to this run's claims and suspense account: the ledger holds earlier runs too."""
+    schema = run.scope.schema("ledger")
+    found = []
+    for m in MUNICIPALITIES:
+        cur.execute(
+            f'SELECT case_id FROM "{schema}".claims WHERE creditor_id = %s AND invoice LIKE %s',
+            (m.number, run.scope.like),
+        )
+        cases = [str(c) for (c,) in cur.fetchall()] + [str(suspense_id(run.namespace, m.number))]
+        found.append(settle(cur, schema, m.number, m.currency, run.start, run.end, cases=cases))
+    return found
+
+
+def money_rows(run: DemoRun, s: Summary) -> list[dict[str, Any]]:
+    """Per municipality: what the bank files brought (the imports' reports) beside the ledger's settlement."""
+    files = run.bank.per_creditor()
+    rows = []
+    for st in s.settlements:
+        f = files.get(st.creditor, {})
+        fig, rec = st.figures, st.reconciliation
+        rows.append({
+            "creditor": st.creditor, "currency": st.currency,
+            "formats": ", ".join(sorted(f.get("formats", ()))) or "—", "files": f.get("files", 0),
+            "transactions": f.get("transactions", 0), "money_in_files": f.get("money_in", Decimal(0)),
+            "money_in": rec["money_in"], "collected": fig["collected"],
+            **{p: fig[p] for p in ("principal", "interest", "fees", "costs")},
+            "suspense_in": fig["suspense_in"], "suspense_placed": fig["suspense_placed"],
+            "suspense_held": rec["suspense_held"], "surplus_received": fig["surplus_received"],
+            "refunds_out": fig["refunds_out"], "surplus_held": rec["surplus_held"],
+            "reconciled": st.money_holds and st.balanced,
+        })  # fmt: skip
+    return rows
 
 
 # --- the terminal ------------------------------------------------------------------------------
@@ -182,6 +222,7 @@ def print_summary(console: Console, run: DemoRun, s: Summary) -> None:
     console.print(t)
 
     console.print(samlesak_table(run))
+    console.print(money_table(run, s))
 
     t = Table(
         title=f"Limitation worklist: open claims whose limitation date falls within {WORKLIST_DAYS} days of "
@@ -259,6 +300,26 @@ def samlesak_table(run: DemoRun) -> Table:
     return t
 
 
+def money_table(run: DemoRun, s: Summary) -> Table:
+    b = run.bank
+    t = Table(
+        title="Money in and out: the banks' files, suspense, refunds and the settlement per municipality",
+        title_justify="left",
+        caption=f"{len(b.files)} bank files imported · {b.placed} suspense items placed by a caseworker · "
+        f"{b.refunds_approved} refunds approved · {len(b.refund_files)} pain.001 files",
+        caption_justify="left",
+    )
+    for col in ("municipality", "files", "payments", "money in", "suspense in", "placed", "refunds out", "reconciled"):
+        t.add_column(col, justify="left" if col in ("municipality", "files") else "right", no_wrap=True)
+    for r in money_rows(run, s):
+        t.add_row(
+            SHORT.get(r["creditor"], r["creditor"]), f"{r['files']} {r['formats']}", str(r["transactions"]),
+            f"{_money(r['money_in'])} {r['currency']}", _money(r["suspense_in"]), _money(r["suspense_placed"]),
+            _money(r["refunds_out"]), "✓" if r["reconciled"] else "[bold red]✗[/]",
+        )  # fmt: skip
+    return t
+
+
 def _samlesak_saved(run: DemoRun, currency: str) -> tuple[Decimal, Decimal]:
     """Fees and court fees a debtor was spared by samlesak, in one currency."""
     rows = [c for c in run.charges if c["currency"] == currency]
@@ -309,6 +370,10 @@ def _json_summary(run: DemoRun, s: Summary) -> dict[str, Any]:
         "worklist": s.worklist,
         "process_manager": dict(run.pm_commands),
         "samlesak": run.charges,
+        "money_in_and_out": [
+            {k: (str(v) if isinstance(v, Decimal) else v) for k, v in r.items()} for r in money_rows(run, s)
+        ],
+        "settlements": [st.as_json() for st in s.settlements],
         "refused": dict(run.pm_refused),
         "alerts": s.alerts,
         "weekly_stages": [[d, c] for d, c in run.weekly],
@@ -328,7 +393,7 @@ main{max-width:1320px;margin:0 auto;padding:1.2rem 2rem 3rem}
 .card h2{font-size:1.05rem;margin:0 0 .6rem} .card p.note{color:#5a6478;font-size:.85rem;margin:.4rem 0 0}
 table{border-collapse:collapse;width:100%;font-size:.88rem}
 th,td{padding:.28rem .45rem;border-bottom:1px solid #e6e8ef;text-align:left}
-td.n,th.n{text-align:right;font-variant-numeric:tabular-nums} th{color:#5a6478;font-weight:600}
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums} td.n{white-space:nowrap} th{color:#5a6478;font-weight:600}
 svg text{font-family:system-ui,sans-serif} a{color:#2f6db5}
 """
 
@@ -457,6 +522,7 @@ def _page(run: DemoRun, s: Summary, links: list[tuple[str, dict[str, Any], str]]
         "each claim alone by its own rules and fee cap (computed from the trail, not by running the year "
         "twice; ADR 0021).</p></div>"
     )
+    money_card = _money_card(run, s)
     secs = run.seconds
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>kravsak demo {e(run.tag)} — {run.start.year}</title>
@@ -467,6 +533,7 @@ def _page(run: DemoRun, s: Summary, links: list[tuple[str, dict[str, Any], str]]
 · figures from the read models (ledger, limitation watch, audit trail) as the projector built them</p></header>
 <main>
 <div class=kpis>{kpi_html}</div>
+{money_card}
 <div class=card><h2>Open cases per stage, week by week</h2>{stage_area_chart(run.weekly)}
 <p class=note>Counted every simulated Sunday from the ledger's claims table, after the publisher and the projector
 had caught up. Reminders (purring/påminnelse), warnings (inkassovarsel/inkassokrav), demands (betalingsoppfordring)
@@ -503,6 +570,36 @@ findings, the costs that fell away, and why the claim is (or is not) time-barred
 
 
 # --- charts (inline SVG) ---------------------------------------------------------------------------
+
+
+def _money_card(run: DemoRun, s: Summary) -> str:
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(r['creditor'])} {e(NAMES.get(r['creditor'], ''))}</td><td>{e(r['currency'])}</td>"
+        f"<td>{r['files']} {e(r['formats'])}</td><td class=n>{r['transactions']:,}</td>"
+        f"<td class=n>{_money(r['money_in'])}</td><td class=n>{_money(r['principal'])}</td>"
+        f"<td class=n>{_money(r['interest'])}</td><td class=n>{_money(r['fees'] + r['costs'])}</td>"
+        f"<td class=n>{_money(r['suspense_in'])}</td><td class=n>{_money(r['suspense_placed'])}</td>"
+        f"<td class=n>{_money(r['suspense_held'])}</td><td class=n>{_money(r['surplus_received'])}</td>"
+        f"<td class=n>{_money(r['refunds_out'])}</td><td>{'✓' if r['reconciled'] else '✗ does not hold'}</td></tr>"
+        for r in money_rows(run, s)
+    )
+    b = run.bank
+    return (
+        "<div class=card><h2>Money in and out: bank files, suspense, refunds and the settlement per municipality"
+        "</h2><table><tr><th>municipality</th><th>cur</th><th>bank files</th><th class=n>transactions</th>"
+        "<th class=n>money in</th><th class=n>principal</th><th class=n>interest</th><th class=n>fees and costs</th>"
+        "<th class=n>into suspense</th><th class=n>placed from suspense</th><th class=n>suspense held</th>"
+        "<th class=n>surplus (owed back)</th><th class=n>refunds paid out</th><th>reconciled</th></tr>"
+        f"{rows}</table><p class=note>Every payment of the year arrived in a bank file (Nets OCR giro, camt.054, "
+        f"BgMax) and went through <code>kravsak payments import</code>'s code path: {len(b.files):,} files. A "
+        f"mistyped KID or OCR reference landed in suspense; a caseworker placed {b.placed} items on their claims, "
+        f"{b.suspense_refunded} nobody could place went back to the payer. Surpluses (a bill paid twice) were "
+        f"requested as refunds by the import, {b.refunds_approved} refunds approved by a second caseworker and "
+        f"paid in {len(b.refund_files)} pain.001 files. Collected and reconciliation from the ledger as "
+        "<code>kravsak settlement</code> computes them: money in = allocated + surplus held + suspense held + "
+        "refunds out, and ledger debits = credits.</p></div>"
+    )
 
 
 def _svg(width: int, height: int, body: str) -> str:

@@ -43,6 +43,8 @@ from domain.application import CollectionApp
 from domain.merging import priced_alone
 from domain.money import ZERO
 from domain.policy import CollectionPolicy
+from intake.payers import PgPayers
+from kravsak.demo.bank import Bank, BankStats
 from kravsak.demo.world import MUNICIPALITIES, World, is_month_end, month_end_sweep
 from kravsak.errors import KravsakError
 from kravsak.settings import Settings, office_secret
@@ -77,6 +79,7 @@ class DemoRun:
     people: int = 0
     letters: dict[str, Any] = field(default_factory=dict)
     charges: list[dict[str, Any]] = field(default_factory=list)
+    bank: BankStats = field(default_factory=BankStats)
     """Per creditor: notice fees and court/enforcement fees charged with samlesak, and per claim alone."""
 
     @property
@@ -293,7 +296,9 @@ def _simulate(
     console: Console,
     settings: Settings,
 ) -> None:
-    world = World(app, debtors=run.debtors, seed=run.seed, tag=run.tag, year=run.start.year)
+    payers_conn = psycopg.connect(settings.pg_dsn, autocommit=True)  # the payers' accounts, outside the event log
+    bank = Bank(app, seed=run.seed, folder=run.folder / "bank-files", payers=PgPayers(payers_conn))
+    world = World(app, debtors=run.debtors, seed=run.seed, tag=run.tag, year=run.start.year, bank=bank)
     world.plan_year()
     days = (run.end - run.start).days + 1
     head0 = pipeline.head()
@@ -378,6 +383,8 @@ def _simulate(
     run.seconds.update({f"sim_{k}": round(v, 1) for k, v in spent.items()})
     run.world_commands, run.world_refused = world.stats.commands, world.stats.refused
     run.charges = samlesak_charges(app, world)
+    run.bank = bank.stats
+    payers_conn.close()
 
 
 def samlesak_charges(app: CollectionApp, world: World) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from domain.errors import CommandRefused
 from domain.money import to_cents
 from domain.records import Installment
 from domain.rules import rules_for
+from kravsak.demo.bank import Bank, synthetic_account
 
 OFFICE_NAME = "Vest-Finnmark kemnerkontor"
 OFFICE = "vest-finnmark"
@@ -124,6 +125,8 @@ class Debtor:
     property_tax: Decimal = Decimal(0)
     died: date | None = None
     invoices: list[tuple[str, str]] = field(default_factory=list)
+    account: str | None = None
+    """The account the debtor pays from (synthetic): where a refund goes."""
 
     @property
     def jurisdiction(self) -> str:
@@ -138,7 +141,7 @@ class Debtor:
 class Action:
     """Something the world does on a day: ``run(world, day)``; ``order`` keeps a day's actions stable."""
 
-    order: tuple[int, int]
+    order: tuple[float, int]
     what: str = field(compare=False)
     run: Callable[[World, date], None] = field(compare=False, repr=False)
 
@@ -152,8 +155,12 @@ class WorldStats:
 class World:
     """Debtors, their invoices and behaviour; ``actions_on(day)`` runs what happens that day."""
 
-    def __init__(self, app: CollectionApp, *, debtors: int, seed: int, tag: str, year: int = 2025) -> None:
+    def __init__(
+        self, app: CollectionApp, *, debtors: int, seed: int, tag: str, year: int = 2025, bank: Bank | None = None
+    ) -> None:
         self.app, self.rng, self.tag, self.year = app, random.Random(seed), tag, year
+        self.bank = bank if bank is not None else Bank(app, seed=seed)
+        self._delivery_days: set[date] = set()
         self.start, self.end = date(year, 1, 1), date(year, 12, 31)
         self.agenda: dict[date, list[Action]] = defaultdict(list)
         self.stats = WorldStats()
@@ -183,6 +190,7 @@ class World:
         }
         ref = f"{self.tag}-{'P' if kind == 'person' else 'O'}{i:05d}"
         d = Debtor(ref, kind, home, profile, contact)
+        d.account = synthetic_account(self.bank.rng, home.jurisdiction)
         no = home.jurisdiction == "NO"
         d.owner = rng.random() < (0.80 if kind == "organisation" else 0.52)
         if d.owner:
@@ -210,7 +218,7 @@ class World:
         self._seq += 1
         return self._seq
 
-    def schedule(self, day: date, what: str, run: Callable[[World, date], None], *, priority: int = 5) -> None:
+    def schedule(self, day: date, what: str, run: Callable[[World, date], None], *, priority: float = 5) -> None:
         if day <= self.end + timedelta(days=60):
             self.agenda[day].append(Action((priority, self._next_seq()), what, run))
 
@@ -350,6 +358,26 @@ class World:
         self.stats.commands[verb] += 1
         return True
 
+    def bank_transfer(
+        self,
+        day: date,
+        d: Debtor,
+        claim: Claim,
+        amount: Decimal,
+        ordered: date,
+        *,
+        after: Callable[[], None] | None = None,
+    ) -> None:
+        """The debtor's bank sends ``amount`` to the claim's KID; the creditor's bank reports it in the evening's
+        file, which the office imports (``bank files``, after the day's payments and before anything else)."""
+        self.bank.pay(
+            day, creditor=claim.creditor_id, invoice=claim.invoice, kid=claim.kid, amount=amount, ordered=ordered,
+            payer_account=d.account, after=after,
+        )  # fmt: skip
+        if day not in self._delivery_days:
+            self._delivery_days.add(day)
+            self.schedule(day, "bank files", _deliver_bank_files, priority=3.5)
+
     def bank_day(self, ordered: date, jurisdiction: str) -> date:
         """The day a payment ordered on ``ordered`` reaches the creditor's account statement."""
         cal = calendar_for(jurisdiction)
@@ -374,24 +402,28 @@ class World:
             claim = world.claim(creditor, invoice)
             if not world.is_open(claim):
                 return
-            owed = world.owed_on_bank_day(claim, ordered)
+            owed = world.owed_on_bank_day(claim, ordered) - world.bank.pending(creditor, invoice, day)
             paying = amount if amount is not None else owed
             if fraction is not None:
                 paying = to_cents(owed * Decimal(str(fraction)))
             paying = min(paying, owed) if paying > owed and self.rng.random() < 0.97 else paying
             if paying <= 0:
                 return
-            if world.do(
-                "register_payment",
-                creditor=creditor,
-                invoice=invoice,
-                amount=paying,
-                on=day,
-                ordered=ordered,
-                command_id=f"bank/{invoice}/{ordered}/{world._next_seq()}",
-            ):
+
+            def after() -> None:
                 if remnant_ok or world.is_open(world.claim(creditor, invoice)):  # a remnant stays open
                     world.remnants.add((creditor, invoice))
+
+            world.bank_transfer(day, d, claim, paying, ordered, after=after)
+            if world.bank.pays_twice():  # the paper giro paid as well as the eFaktura: a refund, or suspense
+                cal = calendar_for(d.jurisdiction)
+                again = cal.next_working_day(day + timedelta(days=world.bank.rng.randrange(3, 12)))
+                twice = paying
+
+                def second(world: World, on: date) -> None:
+                    world.bank_transfer(on, d, claim, twice, on)
+
+                world.schedule(again, "payment", second, priority=3)
 
         self.schedule(self.bank_day(ordered, d.jurisdiction), "payment", run, priority=3)
 
@@ -699,15 +731,9 @@ def _estate_settles(d: Debtor, creditor: str, invoice: str) -> Callable[[World, 
         if not world.is_open(claim):
             return
         if (creditor, invoice) in world.reported and world.rng.random() < 0.6:
-            balance = world.balance_on(claim, day)
-            world.do(
-                "register_payment",
-                creditor=creditor,
-                invoice=invoice,
-                amount=balance,
-                on=day,
-                command_id=f"estate/{invoice}/paid",
-            )
+            balance = world.balance_on(claim, day) - world.bank.pending(creditor, invoice, day)
+            if balance > 0:
+                world.bank_transfer(day, d, claim, balance, day)
         elif not claim.lien_secured:  # precluded, or the estate had nothing: written off
             world.do(
                 "write_off",
@@ -719,6 +745,16 @@ def _estate_settles(d: Debtor, creditor: str, invoice: str) -> Callable[[World, 
             )
 
     return run
+
+
+def _deliver_bank_files(world: World, day: date) -> None:
+    """The evening's bank files arrive and are imported; caseworkers place what waited in suspense."""
+    world._delivery_days.discard(day)
+    for report in world.bank.deliver(day):
+        world.stats.commands["import_payments"] += 1
+        world.stats.commands["bank_payment_matched"] += report.counts["matched"]
+        world.stats.commands["bank_payment_unmatched"] += report.counts["unmatched"]
+    world.bank.place_suspense(day)
 
 
 def month_end_sweep(world: World, day: date) -> None:
@@ -752,6 +788,7 @@ def month_end_sweep(world: World, day: date) -> None:
                 command_id=f"sweep/{invoice}/{day}",
             ):
                 world.legacy.discard((creditor, invoice))
+    world.bank.month_end_refunds(day)
 
 
 def is_month_end(day: date) -> bool:

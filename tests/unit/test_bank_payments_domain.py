@@ -7,6 +7,7 @@ import dataclasses
 import json
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -20,8 +21,8 @@ DIGEST = "cd" * 32
 ON = date(2025, 3, 20)
 
 
-def desk() -> CollectionApp:
-    app = CollectionApp()
+def desk(app: CollectionApp | None = None) -> CollectionApp:
+    app = app if app is not None else CollectionApp()
     app.register_creditor(creditor=CREDITOR, name="T", jurisdiction="NO", on=date(2025, 1, 1), command_id="c")
     app.register_debtor(office=CREDITOR, ref="D1", kind="person", jurisdiction="NO", on=date(2025, 1, 1),
                         command_id="d")  # fmt: skip
@@ -212,3 +213,17 @@ def test_a_version_1_suspense_receipt_and_a_version_2_payment_load_with_no_file(
         state["class_version"] = version - 1
         loaded = app.mapper.to_domain_event(dataclasses.replace(stored, state=json.dumps(state).encode()))
         assert (loaded.file_digest, loaded.file_format, loaded.transaction) == (None, None, None)
+
+
+def test_the_refund_worklist_shows_only_the_offices_own_refunds_in_a_shared_store(tmp_path: Path) -> None:
+    from uuid import uuid4
+
+    env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "shared.sqlite")}
+    offices = []
+    for n in range(2):
+        app = desk(CollectionApp(env, namespace=uuid4(), office_secret=b"t" * 32))
+        landed = bank(app, "12344", f"110{n}.00", "ocr:1:5", ordered=date(2025, 3, 3))
+        offices.append((app, landed.refund))
+    for app, own in offices:
+        assert [r.id for r in app.refunds(CREDITOR)] == [own]
+        app.close()
