@@ -37,7 +37,15 @@ from domain import caseflow
 from domain.bank_files import BankFile, bank_file_id
 from domain.channels import Channel, DebtorContact, NoDeliveryChannel, choose_channel, may_carry
 from domain.claim import Claim, claim_id, estate_status
-from domain.command_log import CommandEntry, CommandLog, Expect, MemoryRecorder, PostgresRecorder, content_digest
+from domain.command_log import (
+    CommandEntry,
+    CommandLog,
+    Expect,
+    MemoryRecorder,
+    PostgresRecorder,
+    SQLiteRecorder,
+    content_digest,
+)
 from domain.errors import CommandRefused, ConcurrentChange, ErrorCode, Refusals, invalid
 from domain.identity import InvalidIdentity, opaque_debtor_id, validate_identity
 from domain.inputs import (
@@ -215,11 +223,15 @@ class CollectionApp(Application[UUID]):
         self.conflicts = 0  # saves another writer got to first, retried (for the numbers)
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
-        """eventsourcing's environment; on PostgreSQL the recorder is the one with the command log."""
+        """eventsourcing's environment; on PostgreSQL and SQLite the recorder is the one with the command log."""
         environment = super().construct_env(name, env)
-        if environment.get("PERSISTENCE_MODULE") == "eventsourcing.postgres":
-            if not environment.get("APPLICATION_RECORDER_TOPIC"):
-                environment["APPLICATION_RECORDER_TOPIC"] = get_topic(PostgresRecorder)
+        recorders: dict[str, type[CommandLog]] = {
+            "eventsourcing.postgres": PostgresRecorder,
+            "eventsourcing.sqlite": SQLiteRecorder,
+        }
+        recorder = recorders.get(environment.get("PERSISTENCE_MODULE") or "")
+        if recorder is not None and not environment.get("APPLICATION_RECORDER_TOPIC"):
+            environment["APPLICATION_RECORDER_TOPIC"] = get_topic(recorder)
         return environment
 
     def construct_recorder(self) -> ApplicationRecorder:

@@ -16,7 +16,8 @@ published, and only ever appended:
   checked under the event table's lock before anything is written, so a claim invoiced while the debtor's
   death is being registered cannot miss the death — one of the two saves fails and is retried.
 
-``MemoryRecorder`` (tests, what-if runs) and ``PostgresRecorder`` (the event store) implement it;
+``MemoryRecorder`` (tests, what-if runs), ``PostgresRecorder`` (the event store) and ``SQLiteRecorder`` (a
+file store some tests share between applications) implement it;
 ``CollectionApp`` builds them in place of eventsourcing's own application recorders.
 """
 
@@ -36,6 +37,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg import sql
 
 
@@ -238,3 +240,57 @@ class PostgresRecorder(PostgresApplicationRecorder, CommandLog):
                 (debtor,),
             )
             return [row["claim_id"] for row in curs.fetchall()]
+
+
+class SQLiteRecorder(SQLiteApplicationRecorder, CommandLog):
+    """The SQLite recorder with the command log (SQLite runs one writing transaction at a time)."""
+
+    def __init__(self, datastore: Any, events_table_name: str = "stored_events") -> None:
+        self.commands_table = f"{events_table_name}_commands"  # before the base builds its create statements
+        self.claims_table = f"{events_table_name}_debtor_claims"
+        super().__init__(datastore, events_table_name)
+
+    def construct_create_table_statements(self) -> list[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self.commands_table} (namespace TEXT, scope TEXT, command_id TEXT, "
+            "name TEXT, digest TEXT, PRIMARY KEY (namespace, scope, command_id))",
+            f"CREATE TABLE IF NOT EXISTS {self.claims_table} (debtor_id TEXT, claim_id TEXT, "
+            "PRIMARY KEY (debtor_id, claim_id))",
+        ]
+
+    def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        commands: Sequence[CommandEntry] = kwargs.get("commands") or ()
+        links: Sequence[tuple[UUID, UUID]] = kwargs.get("links") or ()
+        for e in kwargs.get("expect") or ():
+            if e.kind == "claims":
+                c.execute(f"SELECT count(*) FROM {self.claims_table} WHERE debtor_id = ?", (e.ident.hex,))
+            else:
+                events = self.events_table_name
+                c.execute(
+                    f"SELECT coalesce(max(originator_version), 0) FROM {events} WHERE originator_id = ?", (e.ident.hex,)
+                )
+            now = c.fetchone()[0]
+            if now != e.value:
+                raise ExpectationFailed(f"{e.kind} of {e.ident} is {now}, not {e.value}")
+        c.executemany(
+            f"INSERT INTO {self.commands_table} VALUES (?, ?, ?, ?, ?)",
+            [(x.namespace, x.scope, x.command_id, x.name, x.digest) for x in commands],
+        )
+        c.executemany(f"INSERT OR IGNORE INTO {self.claims_table} VALUES (?, ?)", [(d.hex, k.hex) for d, k in links])
+        ids: Sequence[int] | None = super()._insert_events(c, stored_events)
+        return ids
+
+    def find_command(self, namespace: str, scope: str, command_id: str) -> CommandEntry | None:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT name, digest FROM {self.commands_table} WHERE namespace = ? AND scope = ? AND command_id = ?",
+                (namespace, scope, command_id),
+            )
+            row = c.fetchone()
+        return None if row is None else CommandEntry(namespace, scope, command_id, row[0], row[1])
+
+    def claims_of(self, debtor: UUID) -> list[UUID]:
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(f"SELECT claim_id FROM {self.claims_table} WHERE debtor_id = ? ORDER BY rowid", (debtor.hex,))
+            return [UUID(row[0]) for row in c.fetchall()]
