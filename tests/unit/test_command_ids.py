@@ -44,16 +44,21 @@ def stored(app: CollectionApp) -> int:
     return len(app.recorder.select_notifications(start=1, limit=10_000))
 
 
+def pay(app: CollectionApp, amount: str, command_id: str = "p-1", **more: Any) -> None:
+    """A payment on Alta's invoice 1 (``more``: other arguments, or another ``on``)."""
+    given = {"creditor": ALTA, "invoice": "1", "amount": Decimal(amount), "on": date(2025, 2, 1), **more}
+    app.register_payment(**given, command_id=command_id)
+
+
 def test_a_repeated_command_returns_the_first_result_and_changes_nothing() -> None:
     app = office()
     first = invoice(app, "1", "inv-1")
-    pay = {"creditor": ALTA, "invoice": "1", "amount": Decimal("200.00"), "on": date(2025, 2, 1), "command_id": "p-1"}
-    app.register_payment(**pay)
+    pay(app, "200.00")
     before = stored(app)
 
     assert invoice(app, "1", "inv-1") == first
-    app.register_payment(**pay)
-    app.register_payment(**{**pay, "on": date(2025, 2, 9)})  # sent again a week later: the same command
+    pay(app, "200.00")
+    pay(app, "200.00", on=date(2025, 2, 9))  # sent again a week later: the same command
 
     assert stored(app) == before
     assert app.claim(ALTA, "1").account.total_paid == Decimal("200.00")
@@ -62,13 +67,11 @@ def test_a_repeated_command_returns_the_first_result_and_changes_nothing() -> No
 def test_the_same_id_with_other_content_is_refused_naming_the_id_and_stores_nothing() -> None:
     app = office()
     invoice(app, "1", "inv-1")
-    app.register_payment(creditor=ALTA, invoice="1", amount=Decimal("200.00"), on=date(2025, 2, 1), command_id="p-1")
+    pay(app, "200.00")
     before = stored(app)
 
     attempts = [
-        lambda: app.register_payment(
-            creditor=ALTA, invoice="1", amount=Decimal("300.00"), on=date(2025, 2, 1), command_id="p-1"
-        ),
+        lambda: pay(app, "300.00"),
         lambda: app.send_notice(creditor=ALTA, invoice="1", notice="purring", on=date(2025, 2, 14), command_id="p-1"),
         lambda: invoice(app, "2", "inv-1"),  # another invoice under the first one's id
         lambda: invoice(app, "1", "inv-1", amount="1500.00"),
@@ -88,10 +91,8 @@ def test_content_is_compared_normalised() -> None:
     """A default left out or given, ``100.0`` or ``100.00``, the order of a combined letter's invoices: the same."""
     app = office()
     invoice(app, "1", "inv-1")
-    app.register_payment(creditor=ALTA, invoice="1", amount=Decimal("100.0"), on=date(2025, 2, 1), command_id="p-1")
-    app.register_payment(
-        creditor=ALTA, invoice="1", amount=Decimal("100.00"), on=date(2025, 2, 1), command_id="p-1", designation=None
-    )
+    pay(app, "100.0")
+    pay(app, "100.00", designation=None)
     assert app.claim(ALTA, "1").account.total_paid == Decimal("100.00")
     key = b"k"
     assert content_digest(key, "x", {"a": Decimal("1.10")}) == content_digest(key, "x", {"a": Decimal("1.1")})
@@ -168,7 +169,7 @@ def test_a_save_another_writer_got_to_first_is_tried_again(monkeypatch: pytest.M
         return real(events, **kwargs)
 
     monkeypatch.setattr(app.recorder, "insert_events", busy)
-    app.register_payment(creditor=ALTA, invoice="1", amount=Decimal("50.00"), on=date(2025, 2, 1), command_id="p-1")
+    pay(app, "50.00")
     assert app.conflicts == 2
     assert app.claim(ALTA, "1").account.total_paid == Decimal("50.00")
 
@@ -183,13 +184,13 @@ def test_a_save_that_keeps_conflicting_is_refused_with_a_code(monkeypatch: pytes
 
     monkeypatch.setattr(app.recorder, "insert_events", always)
     with pytest.raises(CommandRefused) as refused:
-        app.register_payment(creditor=ALTA, invoice="1", amount=Decimal("50.00"), on=date(2025, 2, 1), command_id="p")
+        pay(app, "50.00", command_id="p")
     monkeypatch.undo()
 
     assert refused.value.code is ErrorCode.CONCURRENT_CHANGE
     assert "duplicate key" not in refused.value.message and "'p'" in refused.value.message
     assert stored(app) == before
-    app.register_payment(creditor=ALTA, invoice="1", amount=Decimal("50.00"), on=date(2025, 2, 1), command_id="p")
+    pay(app, "50.00", command_id="p")
     assert app.claim(ALTA, "1").account.total_paid == Decimal("50.00")
 
 
