@@ -136,16 +136,21 @@ class Staged:
     """What the next save writes beside the events (``domain.command_log``): the command ids it records,
     the debtor-claim links and the expectations on what the commands read."""
 
-    commands: list[CommandEntry] = field(default_factory=list)
+    commands: dict[tuple[str, str], CommandEntry] = field(default_factory=dict)  # by (scope, command id)
     links: list[tuple[UUID, UUID]] = field(default_factory=list)
     expect: list[Expect] = field(default_factory=list)
+
+    def add(self, entry: CommandEntry) -> None:
+        self.commands[(entry.scope, entry.command_id)] = entry
 
     def mark(self) -> tuple[int, int, int]:
         return len(self.commands), len(self.links), len(self.expect)
 
     def drop_after(self, mark: tuple[int, int, int]) -> None:
         """Forget what a refused command staged (inside a unit of work)."""
-        del self.commands[mark[0] :], self.links[mark[1] :], self.expect[mark[2] :]
+        for key in list(self.commands)[mark[0] :]:
+            del self.commands[key]
+        del self.links[mark[1] :], self.expect[mark[2] :]
 
     def __bool__(self) -> bool:
         return bool(self.commands or self.links or self.expect)
@@ -219,6 +224,7 @@ class CollectionApp(Application[UUID]):
         self._batch: dict[UUID, Aggregate] | None = None
         self._absent: set[UUID] = set()  # known not stored, inside a unit of work (preload_invoices)
         self._staged = Staged()
+        self._known: dict[tuple[str, str], CommandEntry | None] = {}  # preload_commands, inside a unit of work
         self._in_command = False
         self.conflicts = 0  # saves another writer got to first, retried (for the numbers)
 
@@ -276,7 +282,9 @@ class CollectionApp(Application[UUID]):
         processing.saved_kwargs.update(kwargs)
         if self._staged:
             staged, self._staged = self._staged, Staged()
-            processing.saved_kwargs.update(commands=staged.commands, links=staged.links, expect=staged.expect)
+            processing.saved_kwargs.update(
+                commands=list(staged.commands.values()), links=staged.links, expect=list(dict.fromkeys(staged.expect))
+            )
         recordings = self._record(processing)
         self._take_snapshots(processing)
         self._notify(recordings)
@@ -305,7 +313,18 @@ class CollectionApp(Application[UUID]):
         finally:  # an IntegrityError goes to the batch's owner, whose retry fits the batch (automate, the importer)
             self._batch = None
             self._absent = set()
+            self._known = {}
             self._staged.drop_after(mark)
+
+    def preload_commands(self, scope: str, keys: Iterable[tuple[str, str]]) -> None:
+        """Inside a unit of work, look up in one query whether these command ids were recorded — ``keys``:
+        (the value of the command's ``scope`` argument, e.g. the creditor, and the command id) — so its commands
+        need no query each (a bank file's chunk, a bulk intake's batch). Outside a unit of work it does nothing."""
+        if self._batch is None:
+            return
+        wanted = [(f"{scope}:{value}", command_id) for value, command_id in keys]
+        found = self.command_log.find_commands(str(self.namespace), wanted)
+        self._known.update({key: found.get(key) for key in wanted})
 
     # --- command ids (domain.command_log) ----------------------------------------------------
 
@@ -342,7 +361,7 @@ class CollectionApp(Application[UUID]):
             self._in_command = True
             try:
                 if first is None:
-                    self._staged.commands.append(entry)
+                    self._staged.add(entry)
                 result = act()
                 if self._batch is None and self._staged:
                     self.save()  # nothing saved yet (a repeat by content): the id is recorded all the same
@@ -367,9 +386,11 @@ class CollectionApp(Application[UUID]):
 
     def _recorded(self, entry: CommandEntry) -> CommandEntry | None:
         """The command recorded under ``entry``'s id, in this unit of work or in the store."""
-        for staged in self._staged.commands:
-            if (staged.namespace, staged.scope, staged.command_id) == (entry.namespace, entry.scope, entry.command_id):
-                return staged
+        key = (entry.scope, entry.command_id)  # one application, one namespace
+        if key in self._staged.commands:
+            return self._staged.commands[key]
+        if key in self._known:
+            return self._known[key]
         return self.command_log.find_command(entry.namespace, entry.scope, entry.command_id)
 
     @property

@@ -108,6 +108,11 @@ class CommandLog:
     def find_command(self, namespace: str, scope: str, command_id: str) -> CommandEntry | None:
         raise NotImplementedError
 
+    def find_commands(self, namespace: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], CommandEntry]:
+        """The recorded commands among ``keys`` (scope, command id), by key: one query for a batch."""
+        found = ((key, self.find_command(namespace, *key)) for key in keys)
+        return {key: entry for key, entry in found if entry is not None}
+
     def claims_of(self, debtor: UUID) -> list[UUID]:
         """The claims recorded for ``debtor`` in ``debtor_claims``, in the order they were invoiced."""
         raise NotImplementedError
@@ -189,8 +194,7 @@ class PostgresRecorder(PostgresApplicationRecorder, CommandLog):
         ids: Sequence[int] | None = None
         with self.datastore.transaction(commit=True) as curs:
             self._lock_table(curs)  # before the checks: no other writer commits between them and the inserts
-            for e in expect:
-                self._check(curs, e)
+            self._check(curs, expect)
             if commands:
                 curs.executemany(
                     sql.SQL("INSERT INTO {} (namespace, scope, command_id, name, digest) VALUES (%s, %s, %s, %s, %s)")
@@ -209,17 +213,25 @@ class PostgresRecorder(PostgresApplicationRecorder, CommandLog):
                 ids = self._fetch_ids_after_insert_events(curs, stored_events)
         return ids
 
-    def _check(self, curs: Any, e: Expect) -> None:
-        if e.kind == "claims":
-            query = sql.SQL("SELECT count(*) AS n FROM {} WHERE debtor_id = %s").format(self.claims_table)
-        else:
-            query = sql.SQL("SELECT coalesce(max(originator_version), 0) AS n FROM {} WHERE originator_id = %s").format(
-                self.events_table
-            )
-        curs.execute(query, (e.ident,))
-        now = curs.fetchone()["n"]
-        if now != e.value:
-            raise ExpectationFailed(f"{e.kind} of {e.ident} is {now}, not {e.value}")
+    def _check(self, curs: Any, expect: Sequence[Expect]) -> None:
+        """Every expectation in one query per kind (a batch may hold thousands, all under the table's lock)."""
+        queries = {
+            "claims": sql.SQL("SELECT debtor_id AS id, count(*) AS n FROM {} WHERE debtor_id = ANY(%s) GROUP BY 1"),
+            "version": sql.SQL(
+                "SELECT originator_id AS id, max(originator_version) AS n FROM {} WHERE originator_id = ANY(%s) "
+                "GROUP BY 1"
+            ),
+        }
+        tables = {"claims": self.claims_table, "version": self.events_table}
+        for kind, query in queries.items():
+            wanted = {e.ident: e.value for e in expect if e.kind == kind}
+            if not wanted:
+                continue
+            curs.execute(query.format(tables[kind]), (list(wanted),))
+            now = {row["id"]: row["n"] for row in curs.fetchall()}
+            for ident, value in wanted.items():
+                if now.get(ident, 0) != value:
+                    raise ExpectationFailed(f"{kind} of {ident} is {now.get(ident, 0)}, not {value}")
 
     def find_command(self, namespace: str, scope: str, command_id: str) -> CommandEntry | None:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
@@ -232,6 +244,21 @@ class PostgresRecorder(PostgresApplicationRecorder, CommandLog):
             )
             row = curs.fetchone()
         return None if row is None else CommandEntry(namespace, scope, command_id, row["name"], row["digest"])
+
+    def find_commands(self, namespace: str, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], CommandEntry]:
+        if not keys:
+            return {}
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            curs.execute(
+                sql.SQL(
+                    "SELECT scope, command_id, name, digest FROM {} WHERE namespace = %s "
+                    "AND (scope, command_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
+                ).format(self.commands_table),
+                (namespace, [k[0] for k in keys], [k[1] for k in keys]),
+            )
+            rows = curs.fetchall()
+        return {(r["scope"], r["command_id"]): CommandEntry(namespace, r["scope"], r["command_id"], r["name"],
+                r["digest"]) for r in rows}  # fmt: skip
 
     def claims_of(self, debtor: UUID) -> list[UUID]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
