@@ -8,25 +8,45 @@ plus a ``command_id`` that makes repeating it harmless. A refused command raises
 from __future__ import annotations
 
 import functools
+import inspect
+import random
+import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import JSONTranscoder, Recording, StoredEvent, Transcoding
-from eventsourcing.utils import get_topic
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    JSONTranscoder,
+    Recording,
+    StoredEvent,
+    Transcoding,
+)
+from eventsourcing.popo import POPOFactory
+from eventsourcing.utils import Environment, get_topic
 
 from domain import caseflow, inputs
 from domain.bank_files import BankFile, bank_file_id
 from domain.channels import Channel, DebtorContact, NoDeliveryChannel, choose_channel, may_carry
 from domain.claim import Claim, claim_id, estate_status
-from domain.errors import CommandRefused, ErrorCode, Refusals, invalid
+from domain.command_log import (
+    CommandEntry,
+    CommandLog,
+    Expect,
+    MemoryRecorder,
+    PostgresRecorder,
+    SQLiteRecorder,
+    content_digest,
+)
+from domain.errors import CommandRefused, ConcurrentChange, ErrorCode, Refusals, invalid
 from domain.identity import InvalidIdentity, opaque_debtor_id, validate_identity
 from domain.inputs import (
     NOTE,
@@ -61,6 +81,12 @@ need not be one: the reference travels in clear in ``DebtorRegistered``. Fixed s
 DEVELOPMENT_OFFICE_SECRET = DEBTOR_ID_KEY
 """Keys opaque ids in an in-memory application only (tests, what-if scenario runs): nothing is kept."""
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
+CONFLICT_ATTEMPTS = 5
+"""How often a command is tried when another writer saved what it read first (``ConcurrentChange`` after)."""
+CONFLICT_BACKOFF_S = 0.02
+"""The first retry waits up to this long (full jitter), doubling with each attempt."""
 
 
 class OfficeSecretMissing(RuntimeError):
@@ -107,6 +133,68 @@ class PolicyRun:
     """The invoices of the combined letter or request the step went in (empty: the claim alone)."""
 
 
+@dataclass
+class Staged:
+    """What the next save writes beside the events (``domain.command_log``): the command ids it records,
+    the debtor-claim links and the expectations on what the commands read."""
+
+    commands: dict[tuple[str, str], CommandEntry] = field(default_factory=dict)  # by (scope, command id)
+    links: list[tuple[UUID, UUID]] = field(default_factory=list)
+    expect: list[Expect] = field(default_factory=list)
+
+    def add(self, entry: CommandEntry) -> None:
+        self.commands[(entry.scope, entry.command_id)] = entry
+
+    def mark(self) -> tuple[int, int, int]:
+        return len(self.commands), len(self.links), len(self.expect)
+
+    def drop_after(self, mark: tuple[int, int, int]) -> None:
+        """Forget what a refused command staged (inside a unit of work)."""
+        for key in list(self.commands)[mark[0] :]:
+            del self.commands[key]
+        del self.links[mark[1] :], self.expect[mark[2] :]
+
+    def __bool__(self) -> bool:
+        return bool(self.commands or self.links or self.expect)
+
+
+def command(
+    scope: str,
+    *,
+    id_field: str = "command_id",
+    ignore: tuple[str, ...] = (),
+    unordered: tuple[str, ...] = (),
+    skip_repeat: bool = False,
+) -> Callable[[Callable[Concatenate[CollectionApp, P], R]], Callable[Concatenate[CollectionApp, P], R]]:
+    """Make an application method a recorded command (``CollectionApp._once``): its id (argument ``id_field``)
+    is recorded for the sender ``scope`` (the argument naming the creditor or office) with a digest of its
+    other arguments, except the business date ``on`` and ``ignore`` (``unordered``: lists whose order does
+    not change the command; ``skip_repeat``: a repeat returns None without running, for a command that has no
+    repeat path of its own). Another writer saving first makes it run again, a few times at most."""
+
+    def wrap(method: Callable[Concatenate[CollectionApp, P], R]) -> Callable[Concatenate[CollectionApp, P], R]:
+        signature = inspect.signature(method)
+
+        @functools.wraps(method)
+        def run(self: CollectionApp, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            arguments = signature.bind(self, *args, **kwargs)
+            arguments.apply_defaults()  # a default given or left out is the same command
+            content = {
+                k: (frozenset(v) if k in unordered else v)
+                for k, v in arguments.arguments.items()
+                if k not in ("self", id_field, "on", *ignore)
+            }
+            return self._once(
+                method.__name__, f"{scope}:{arguments.arguments.get(scope) or ''}", str(arguments.arguments[id_field]),
+                content,
+                lambda: method(self, *args, **kwargs), skip_repeat,
+            )  # fmt: skip
+
+        return run
+
+    return wrap
+
+
 def _project(aggregate: Any, events: Iterable[Any]) -> Any:
     """Apply stored events in order (eventsourcing's default projector also checks each event
     against a runtime Protocol, which costs more than the mutation itself)."""
@@ -137,13 +225,40 @@ class CollectionApp(Application[UUID]):
         self._office_secret = office_secret
         self._batch: dict[UUID, Aggregate] | None = None
         self._absent: set[UUID] = set()  # known not stored, inside a unit of work (preload_invoices)
+        self._staged = Staged()
+        self._known: dict[tuple[str, str], CommandEntry | None] = {}  # preload_commands, inside a unit of work
+        self._in_command = False
+        self.conflicts = 0  # saves another writer got to first, retried (for the numbers)
+
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
+        """eventsourcing's environment; on PostgreSQL and SQLite the recorder is the one with the command log."""
+        environment = super().construct_env(name, env)
+        recorders: dict[str, type[CommandLog]] = {
+            "eventsourcing.postgres": PostgresRecorder,
+            "eventsourcing.sqlite": SQLiteRecorder,
+        }
+        recorder = recorders.get(environment.get("PERSISTENCE_MODULE") or "")
+        if recorder is not None and not environment.get("APPLICATION_RECORDER_TOPIC"):
+            environment["APPLICATION_RECORDER_TOPIC"] = get_topic(recorder)
+        return environment
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        if isinstance(self.factory, POPOFactory):
+            return MemoryRecorder()
+        return super().construct_recorder()
+
+    @property
+    def command_log(self) -> CommandLog:
+        """Recorded command ids and debtor-claim links (``domain.command_log``)."""
+        assert isinstance(self.recorder, CommandLog), f"{type(self.recorder).__name__} keeps no command log"
+        return self.recorder
 
     @property
     def opaque_key(self) -> bytes:
         """The office's secret; an in-memory application keeps nothing and may use a development key."""
         if self._office_secret:
             return self._office_secret
-        if type(self.recorder).__module__.startswith("eventsourcing.popo"):
+        if isinstance(self.recorder, MemoryRecorder):
             return DEVELOPMENT_OFFICE_SECRET
         raise OfficeSecretMissing(
             "office_secret: an application that stores events needs the office's secret to make opaque debtor "
@@ -168,6 +283,11 @@ class CollectionApp(Application[UUID]):
             elif obj is not None:
                 processing.collect_events(obj)
         processing.saved_kwargs.update(kwargs)
+        if self._staged:
+            staged, self._staged = self._staged, Staged()
+            processing.saved_kwargs.update(
+                commands=list(staged.commands.values()), links=staged.links, expect=list(dict.fromkeys(staged.expect))
+            )
         recordings = self._record(processing)
         self._take_snapshots(processing)
         self._notify(recordings)
@@ -186,15 +306,106 @@ class CollectionApp(Application[UUID]):
             yield
             return
         self._batch = {}
+        mark = self._staged.mark()  # what a command around this unit of work staged stays
         try:
             yield
             pending = [a for a in self._batch.values() if a.pending_events]
             self._batch = None
-            if pending:
+            if pending or self._staged:
                 self.save(*pending)
-        finally:
+        finally:  # an IntegrityError goes to the batch's owner, whose retry fits the batch (automate, the importer)
             self._batch = None
             self._absent = set()
+            self._known = {}
+            self._staged.drop_after(mark)
+
+    def preload_commands(self, scope: str, keys: Iterable[tuple[str, str]]) -> None:
+        """Inside a unit of work, look up in one query whether these command ids were recorded — ``keys``:
+        (the value of the command's ``scope`` argument, e.g. the creditor, and the command id) — so its commands
+        need no query each (a bank file's chunk, a bulk intake's batch). Outside a unit of work it does nothing."""
+        if self._batch is None:
+            return
+        wanted = [(f"{scope}:{value}", command_id) for value, command_id in keys]
+        found = self.command_log.find_commands(str(self.namespace), wanted)
+        self._known.update({key: found.get(key) for key in wanted})
+
+    # --- command ids (domain.command_log) ----------------------------------------------------
+
+    def _once(
+        self,
+        name: str,
+        scope: str,
+        command_id: str,
+        content: Mapping[str, Any],
+        act: Callable[[], R],
+        skip_repeat: bool = False,
+    ) -> R:
+        """Run a command under its id: the first time it is recorded with its content's digest in the save
+        of its events; a repeat with the same content runs the command's own repeat path (the first
+        result, nothing changes); another content under the same id is ``invalid_input``. A save that
+        another writer got to first (``IntegrityError``) runs it again after a jittered back-off, up to
+        ``CONFLICT_ATTEMPTS`` times, then ``concurrent_change``; inside a unit of work the batch's save
+        decides. A command another command runs is part of that one."""
+        if self._in_command:
+            return act()
+        digest = content_digest(self._digest_key, name, content)
+        entry = CommandEntry(str(self.namespace), scope, command_id, name, digest)
+        attempts = 1 if self._batch is not None else CONFLICT_ATTEMPTS
+        for attempt in range(1, attempts + 1):
+            first = self._recorded(entry)
+            if first is not None and (first.name, first.digest) != (entry.name, entry.digest):
+                raise invalid(
+                    "command_id",
+                    f"{command_id!r} was used before for {first.name} with other content; a new command needs a new id",
+                )
+            if first is not None and skip_repeat:
+                return None  # type: ignore[return-value]  # such a command returns nothing
+            mark = self._staged.mark()
+            self._in_command = True
+            try:
+                if first is None:
+                    self._staged.add(entry)
+                result = act()
+                if self._batch is None and self._staged:
+                    self.save()  # nothing saved yet (a repeat by content): the id is recorded all the same
+                return result
+            except IntegrityError as e:
+                self._staged.drop_after(mark)
+                if self._batch is not None:
+                    raise
+                self.conflicts += 1
+                if attempt == attempts:
+                    raise ConcurrentChange(
+                        f"{name} {command_id!r}: another writer changed the same case {attempts} times; nothing of "
+                        "this command was stored — send it again with the same id"
+                    ) from e
+            except BaseException:
+                self._staged.drop_after(mark)
+                raise
+            finally:
+                self._in_command = False
+            time.sleep(random.uniform(0, CONFLICT_BACKOFF_S * 2 ** (attempt - 1)))  # noqa: S311 - jitter
+        raise AssertionError("unreachable")
+
+    def _recorded(self, entry: CommandEntry) -> CommandEntry | None:
+        """The command recorded under ``entry``'s id, in this unit of work or in the store."""
+        key = (entry.scope, entry.command_id)  # one application, one namespace
+        if key in self._staged.commands:
+            return self._staged.commands[key]
+        if key in self._known:
+            return self._known[key]
+        return self.command_log.find_command(entry.namespace, entry.scope, entry.command_id)
+
+    @property
+    def _digest_key(self) -> bytes:
+        """Keys command digests: the office's secret where the application has it (a command may carry a
+        national id or free text), else the id key (an in-memory run, a service given no secret)."""
+        return self._office_secret or self.salt
+
+    @staticmethod
+    def _stored_version(aggregate: Aggregate) -> int:
+        """The aggregate's version in the store (before the events this unit of work added)."""
+        return aggregate.version - len(aggregate.pending_events)
 
     def preload_invoices(self, invoices: Iterable[tuple[str, str, str]]) -> None:
         """Inside a unit of work, read every aggregate that issuing these invoices (creditor, invoice
@@ -272,6 +483,7 @@ class CollectionApp(Application[UUID]):
 
     # --- parties -----------------------------------------------------------------------------
 
+    @command("creditor")
     def register_creditor(
         self,
         *,
@@ -314,6 +526,7 @@ class CollectionApp(Application[UUID]):
         self.save(c)
         return ident
 
+    @command("creditor", skip_repeat=True)
     def change_policy(self, *, creditor: str, policy: CollectionPolicy, on: date, command_id: str) -> None:
         c = self.creditor(creditor)
         if policy.jurisdiction.value != c.jurisdiction:
@@ -321,6 +534,7 @@ class CollectionApp(Application[UUID]):
         c.change_policy(command_id=command_id, on=on, policy=policy.as_dict())
         self.save(c)
 
+    @command("office")
     def register_debtor(
         self,
         *,
@@ -371,6 +585,7 @@ class CollectionApp(Application[UUID]):
         self.save(d)
         return ident
 
+    @command("office")
     def register_death(self, *, office: str, debtor_ref: str, died: date, on: date, command_id: str) -> None:
         if died > on:
             raise invalid("died", f"the death date {died} lies after the registration date {on}")
@@ -380,11 +595,12 @@ class CollectionApp(Application[UUID]):
                 return
             raise invalid("died", f"the debtor is already registered as dead on {d.died}")
         d.die(command_id=command_id, on=on, died=died)
-        claims = [self._claim_by_id(cid) for cid in d.claims]
+        claims = self._claims_of(d)
         for c in claims:
             c.note_death(command_id=command_id, on=on, died=died, rules=rules_for(c.jurisdiction.value))
         self.save(d, *claims)
 
+    @command("office")
     def register_proklama(self, *, office: str, debtor_ref: str, published: date, on: date, command_id: str) -> date:
         d = self.debtor(office, debtor_ref)
         if d.died is None:
@@ -398,7 +614,7 @@ class CollectionApp(Application[UUID]):
         last = max([published, *d.publications])
         deadline = rules.estate_report_deadline(last)
         d.publish_proklama(command_id=command_id, on=on, published=published, report_deadline=deadline)
-        claims = [self._claim_by_id(cid) for cid in d.claims]
+        claims = self._claims_of(d)
         for c in claims:
             c.note_estate_deadline(
                 command_id=command_id,
@@ -410,8 +626,30 @@ class CollectionApp(Application[UUID]):
         self.save(d, *claims)
         return deadline
 
+    def debtor_claims(self, office: str, ref: str) -> list[UUID]:
+        """The ids of the debtor's claims, in the order they were invoiced."""
+        return self.claims_of_debtor(self.debtor(office, ref))
+
+    def claims_of_debtor(self, d: Debtor) -> list[UUID]:
+        """The ids of the claims of the debtor ``d``, in the order they were invoiced."""
+        return self._claim_ids_of(d, self.command_log.claims_of(d.id))
+
+    def _claim_ids_of(self, d: Debtor, stored: list[UUID]) -> list[UUID]:
+        """Those its ``ClaimAttached`` events list (claims invoiced before the command log), those the command
+        log links to it (``stored``) and this unit of work's."""
+        batch = [claim for debtor, claim in self._staged.links if debtor == d.id]
+        return list(dict.fromkeys([*d.claims, *stored, *batch]))
+
+    def _claims_of(self, d: Debtor) -> list[Claim]:
+        """The debtor's claims, for a command that changes them all. The save expects the command log to
+        hold as many as now, so a claim invoiced meanwhile makes the command run again and see it too."""
+        stored = self.command_log.claims_of(d.id)
+        self._staged.expect.append(Expect("claims", d.id, len(stored)))
+        return [self._claim_by_id(cid) for cid in self._claim_ids_of(d, stored)]
+
     # --- claims ------------------------------------------------------------------------------
 
+    @command("creditor")
     def issue_invoice(
         self,
         *,
@@ -437,7 +675,7 @@ class CollectionApp(Application[UUID]):
         existing = self._get_claim(ident)
         if existing is not None:
             same = (existing.account.principal, existing.due, existing.claim_type) == (amount, due, claim_type)
-            if (same and kid in (None, existing.kid)) or command_id in existing.commands:
+            if same and kid in (None, existing.kid):
                 return ident
             raise invalid(
                 "invoice", f"invoice number {invoice} is already registered for creditor {creditor} with other data"
@@ -472,7 +710,10 @@ class CollectionApp(Application[UUID]):
         )
         if d.died is not None:
             claim.note_death(command_id=command_id, on=on, died=d.died, rules=rules)
-        d.attach(command_id=command_id, on=on, claim_id=ident)
+        # no write to the debtor (invoices on its claims never conflict): the link is the command log's, and
+        # the save expects the debtor unchanged, so a death registered meanwhile makes it run again
+        self._staged.links.append((d.id, ident))
+        self._staged.expect.append(Expect("version", d.id, self._stored_version(d)))
         index = PaymentReference._create(
             PaymentReference.Assigned,
             id=reference_id(self.namespace, creditor, reference),
@@ -487,7 +728,7 @@ class CollectionApp(Application[UUID]):
             check_digit=check_digit,
             printed=kid is not None,
         )
-        self.save(claim, d, index)
+        self.save(claim, index)
         return ident
 
     @staticmethod
@@ -523,6 +764,7 @@ class CollectionApp(Application[UUID]):
             )
         return self._claim_by_id(index.claim_id)
 
+    @command("creditor")
     def credit_invoice(
         self, *, creditor: str, invoice: str, amount: Decimal, on: date, command_id: str, reason: str = "credit note"
     ) -> None:
@@ -534,6 +776,7 @@ class CollectionApp(Application[UUID]):
             lambda r: require_amount("amount", amount),
         )
 
+    @command("creditor")
     def register_payment(
         self,
         *,
@@ -555,6 +798,7 @@ class CollectionApp(Application[UUID]):
             lambda r: check_payment(amount, ordered or on, on, designation),
         )
 
+    @command("creditor")
     def register_payment_by_reference(
         self,
         *,
@@ -619,6 +863,7 @@ class CollectionApp(Application[UUID]):
             else:
                 self._batch[ident] = aggregate
 
+    @command("creditor", id_field="transaction_id", ignore=("file_digest", "file_format", "refund_by"))
     def receive_bank_payment(
         self,
         *,
@@ -696,6 +941,7 @@ class CollectionApp(Application[UUID]):
 
     # --- refunds (domain.refunds) -----------------------------------------------------------------
 
+    @command("creditor")
     def request_refund(
         self,
         *,
@@ -785,6 +1031,7 @@ class CollectionApp(Application[UUID]):
             start = page[-1].id + 1 if len(page) == 1000 else None
         return found
 
+    @command("refund")
     def approve_refund(self, *, refund: UUID, by: str, on: date, command_id: str) -> None:
         """Four eyes: the person approving is not the one who requested it (the role is the edge's check)."""
         r = self.refund(refund)
@@ -793,6 +1040,7 @@ class CollectionApp(Application[UUID]):
         r.approve(command_id=command_id, on=on, by=by)
         self.save(r)
 
+    @command("refund")
     def reject_refund(self, *, refund: UUID, by: str, reason: str, on: date, command_id: str) -> None:
         """The refund will not be paid: the money is released at its source."""
         r = self.refund(refund)
@@ -851,6 +1099,7 @@ class CollectionApp(Application[UUID]):
 
     # --- suspense (unmatched payments) ------------------------------------------------------------
 
+    @command("creditor", ignore=("bank_file",))
     def receive_unmatched_payment(
         self,
         *,
@@ -885,6 +1134,7 @@ class CollectionApp(Application[UUID]):
     def suspense(self, creditor: str) -> Suspense | None:
         return self._load(suspense_id(self.namespace, creditor), Suspense)
 
+    @command("creditor")
     def allocate_suspense(self, *, creditor: str, reference: str, invoice: str, on: date, command_id: str) -> None:
         """A caseworker places the oldest unmatched payment with ``reference`` on ``invoice``: it is registered
         as a payment ordered the day the payer ordered it, and leaves suspense, in one save."""
@@ -908,6 +1158,7 @@ class CollectionApp(Application[UUID]):
             account.allocate(command_id=command_id, on=on, item=item, claim_id=claim.id, invoice=invoice)
             self.save(account)
 
+    @command("creditor")
     def send_notice(
         self,
         *,
@@ -951,6 +1202,7 @@ class CollectionApp(Application[UUID]):
 
         self._on_claim(creditor, invoice, command_id, act, check)
 
+    @command("creditor", unordered=("invoices",))
     def send_combined_notice(
         self,
         *,
@@ -988,6 +1240,7 @@ class CollectionApp(Application[UUID]):
         self._on_each(creditor, claims, command_id, send, lambda c: c.facts.notices[-1].fee > 0)
         return letter
 
+    @command("creditor", unordered=("invoices",))
     def request_combined_enforcement(
         self, *, creditor: str, invoices: Sequence[str], route: str, on: date, command_id: str, monitoring: bool = False
     ) -> list[str]:
@@ -1052,6 +1305,7 @@ class CollectionApp(Application[UUID]):
                     fee_on = listed.invoice
             refusals.raise_first()
 
+    @command("creditor")
     def suspend_service(self, *, creditor: str, invoice: str, service: str, on: date, command_id: str) -> None:
         """Sweden: shut the water off after an avstängningsvarsel, or end a childcare place, as the creditor's
         guidelines allow (its taxa's visit fee is a cost of the claim). Norway: ``route_not_available``."""
@@ -1072,6 +1326,7 @@ class CollectionApp(Application[UUID]):
             lambda r: check_service(service),
         )
 
+    @command("creditor")
     def register_objection(
         self, *, creditor: str, invoice: str, on: date, command_id: str, received: date | None = None, text: str = ""
     ) -> None:
@@ -1085,6 +1340,7 @@ class CollectionApp(Application[UUID]):
             lambda r: check_received("objection", received or on, on),
         )
 
+    @command("creditor")
     def resolve_objection(
         self, *, creditor: str, invoice: str, outcome: str, on: date, command_id: str, amount: Decimal | None = None
     ) -> None:
@@ -1096,6 +1352,7 @@ class CollectionApp(Application[UUID]):
             lambda r: void(objection_outcome(outcome, amount)),
         )
 
+    @command("creditor")
     def grant_deferral(
         self, *, creditor: str, invoice: str, until: date, on: date, command_id: str, requested_by_debtor: bool = True
     ) -> None:
@@ -1115,6 +1372,7 @@ class CollectionApp(Application[UUID]):
             lambda r: check_deferral(until, on),
         )
 
+    @command("creditor")
     def agree_payment_plan(
         self, *, creditor: str, invoice: str, installments: Iterable[Installment], on: date, command_id: str
     ) -> None:
@@ -1127,6 +1385,7 @@ class CollectionApp(Application[UUID]):
             lambda r: check_installments(plan, on),
         )
 
+    @command("creditor")
     def request_enforcement(
         self, *, creditor: str, invoice: str, route: str, on: date, command_id: str, monitoring: bool = False
     ) -> None:
@@ -1140,6 +1399,7 @@ class CollectionApp(Application[UUID]):
             ),
         )
 
+    @command("creditor")
     def register_judgment(
         self,
         *,
@@ -1160,16 +1420,19 @@ class CollectionApp(Application[UUID]):
             lambda r: check_judgment_dates(on, decided or on, served),
         )
 
+    @command("creditor")
     def apply_reinstatement(self, *, creditor: str, invoice: str, on: date, command_id: str) -> None:
         self._on_claim(
             creditor, invoice, command_id, lambda c, r: c.apply_reinstatement(command_id=command_id, on=on, rules=r)
         )
 
+    @command("creditor")
     def report_to_estate(self, *, creditor: str, invoice: str, on: date, command_id: str) -> None:
         self._on_claim(
             creditor, invoice, command_id, lambda c, r: c.report_to_estate(command_id=command_id, on=on, rules=r)
         )
 
+    @command("creditor")
     def write_off(self, *, creditor: str, invoice: str, reason: str, on: date, command_id: str) -> None:
         self._on_claim(
             creditor,
@@ -1179,6 +1442,7 @@ class CollectionApp(Application[UUID]):
             lambda r: check_write_off(reason),
         )
 
+    @command("creditor")
     def write_down(
         self, *, creditor: str, invoice: str, reason: str, on: date, command_id: str, amount: Decimal | None = None
     ) -> None:
@@ -1198,6 +1462,7 @@ class CollectionApp(Application[UUID]):
             check,
         )
 
+    @command("creditor")
     def forgive_principal(
         self, *, creditor: str, invoice: str, amount: Decimal, reason: str, on: date, command_id: str
     ) -> None:
@@ -1209,6 +1474,7 @@ class CollectionApp(Application[UUID]):
             lambda c, r: c.forgive_principal(command_id=command_id, on=on, amount=amount, reason=reason, rules=r),
         )
 
+    @command("creditor")
     def postpone_due(self, *, creditor: str, invoice: str, until: date, on: date, command_id: str) -> None:
         """Uppskov for an unclear invoice: the due date moves to ``until``; interest and deadlines count from it."""
         self._on_claim(
@@ -1218,6 +1484,7 @@ class CollectionApp(Application[UUID]):
             lambda c, r: c.postpone_due(command_id=command_id, on=on, until=until, rules=r),
         )
 
+    @command("creditor")
     def file_complaint(
         self, *, creditor: str, invoice: str, on: date, command_id: str, received: date | None = None
     ) -> None:
@@ -1229,6 +1496,7 @@ class CollectionApp(Application[UUID]):
             lambda r: check_received("complaint", received or on, on),
         )
 
+    @command("creditor")
     def decide_complaint(self, *, creditor: str, invoice: str, outcome: str, on: date, command_id: str) -> None:
         self._on_claim(
             creditor,
@@ -1311,6 +1579,13 @@ class CollectionApp(Application[UUID]):
             if isinstance(reason, str) and reason_code(reason) == NOTE:
                 notes[str(getattr(event, "command_id", ""))] = reason
         return notes
+
+    def claim_by_id(self, ident: UUID) -> Claim:
+        """The claim (case) ``ident``, as ``debtor_claims`` lists it."""
+        c = self._get_claim(ident)
+        if c is None:
+            raise CommandRefused(ErrorCode.UNKNOWN_INVOICE, f"no claim has the case id {ident}")
+        return c
 
     def claim_report(self, claim: Claim, day: date) -> dict[str, Any]:
         """The contract's view of one claim on ``day``."""

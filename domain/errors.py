@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     MISSING_PREREQUISITE = "missing_prerequisite"
     DEADLINE_TOO_SHORT = "deadline_too_short"
     DEADLINE_NOT_EXPIRED = "deadline_not_expired"
+    CONCURRENT_CHANGE = "concurrent_change"  # another writer kept changing what the command read: send it again
 
 
 PRIORITY: tuple[ErrorCode, ...] = tuple(ErrorCode)
@@ -54,6 +55,14 @@ class Refusals:
     def raise_first(self) -> None:
         if self._found:
             raise min(self._found, key=lambda r: PRIORITY.index(r.code))
+
+
+class ConcurrentChange(CommandRefused):
+    """Another writer saved the same aggregate (or a record the command read) first, every time the
+    application tried: nothing of the command is stored, and sending it again with the same id is safe."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.CONCURRENT_CHANGE, message)
 
 
 def invalid(field: str, rule: str) -> CommandRefused:

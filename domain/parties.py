@@ -86,6 +86,9 @@ class Debtor(Aggregate):
             d.claims, d.died, d.publications, d.estate_report_deadline = [], None, [], None
 
     class ClaimAttached(Aggregate.Event):
+        """Recorded per invoice until the command log linked claims to their debtor (ADR 0024): kept
+        so the debtors of older stores still list their claims; no longer recorded."""
+
         command_id: str
         recorded: date
         claim_id: UUID
@@ -124,10 +127,6 @@ class Debtor(Aggregate):
 
     def __init__(self) -> None:
         """State is set by ``Registered.apply``."""
-
-    def attach(self, *, command_id: str, on: date, claim_id: UUID) -> None:
-        if claim_id not in self.claims:
-            self.trigger_event(self.ClaimAttached, command_id=command_id, recorded=on, claim_id=claim_id)
 
     def die(self, *, command_id: str, on: date, died: date) -> None:
         self.trigger_event(self.Died, command_id=command_id, recorded=on, died=died)

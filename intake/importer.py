@@ -290,6 +290,7 @@ def _register(
                         imported_by=report.imported_by,
                     )  # fmt: skip
                 app.preload_references((creditor_of[tx.payee_account], tx.reference) for tx in chunk if tx.structured)
+                app.preload_commands("creditor", ((creditor_of[tx.payee_account], tx.transaction_id) for tx in chunk))
                 for tx in chunk:
                     landed = app.receive_bank_payment(
                         creditor=creditor_of[tx.payee_account], reference=tx.reference, structured=tx.structured,

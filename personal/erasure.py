@@ -72,7 +72,8 @@ def assess(app: Any, debtor_id: str, *, ground: str, today: date) -> Assessment:
     open_claims: list[str] = []
     reasons: list[str] = []
     retained: date | None = None
-    for claim_id in debtor.claims:
+    claim_ids = app.claims_of_debtor(debtor)
+    for claim_id in claim_ids:
         claim = app.repository.get(claim_id)
         closed = claim.write_off_reason is not None or (claim.closed_on is not None and claim.account.balance() == 0)
         if not closed:
@@ -92,7 +93,7 @@ def assess(app: Any, debtor_id: str, *, ground: str, today: date) -> Assessment:
             f"the accounting documentation of the closed claims names the debtor and must be kept until "
             f"{retained} ({law}; GDPR art. 17(3)(b))"
         )
-    if ground == RETENTION_EXPIRED and not debtor.claims:
+    if ground == RETENTION_EXPIRED and not claim_ids:
         reasons.append("the debtor has no claims, so no retention period runs out: erase on request")
     return Assessment(debtor_id, ground, not reasons, tuple(reasons), tuple(open_claims), retained)
 

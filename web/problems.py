@@ -52,6 +52,7 @@ TITLES: dict[str, str] = {
     ErrorCode.MISSING_PREREQUISITE: "Missing prerequisite",
     ErrorCode.DEADLINE_TOO_SHORT: "Deadline too short",
     ErrorCode.DEADLINE_NOT_EXPIRED: "Deadline not expired",
+    ErrorCode.CONCURRENT_CHANGE: "Changed concurrently",
 }
 
 _FIELD_RULE = re.compile(r"^([A-Za-z_][\w.\[\]]*): (.+)$", re.DOTALL)

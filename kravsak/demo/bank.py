@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import groupby
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -134,6 +135,10 @@ class Bank:
         self.stats = BankStats()
         self.suspended: list[tuple[date, str, str, str]] = []
         """(received, creditor, mistyped reference, invoice) of the payments that landed in suspense."""
+        self._deposits: dict[str, int] = defaultdict(lambda: 1)  # the next BgMax deposit serial per creditor
+        self._files: dict[tuple[str, date], int] = defaultdict(int)
+        """Files written per (creditor, day): a later file of the day gets its own numbers, so its transaction
+        ids are its own, as a bank's are (one id, one payment: ADR 0024)."""
 
     @property
     def accounts(self) -> OfficeAccounts:
@@ -205,19 +210,24 @@ class Bank:
     def _write(self, day: date, creditor: str, payments: list[BankPayment]) -> Path:
         kind = FORMATS.get(creditor, "ocr")
         account = "".join(ch for ch in self.account_of(creditor) if ch.isdigit())  # 1503.59.76237, 500-1235
-        stem = self.folder / f"{day.isoformat()}-{creditor}"
+        nth = self._files[(creditor, day)]  # 0: the day's first file
+        self._files[(creditor, day)] += 1
+        stem = self.folder / (f"{day.isoformat()}-{creditor}" + (f"-{nth + 1}" if nth else ""))
         created = datetime.combine(day, datetime.min.time()).replace(hour=18)
-        serial = day.toordinal() % 10**6
+        serial = day.toordinal() % 10**6 + nth * 10**6
         if kind == "camt054":
             path = stem.with_suffix(".camt054.xml")
             write_camt054(
                 path, payments, account=norwegian_iban(account), currency="NOK", created=created,
-                message_id=f"DEMO-{creditor}-{day:%Y%m%d}",
+                message_id=f"DEMO-{creditor}-{day:%Y%m%d}" + (f"-{nth + 1}" if nth else ""),
             )  # fmt: skip
         elif kind == "bgmax":
             path = stem.with_suffix(".bgmax")
-            write_bgmax(path, payments, bankgiro=account.zfill(10), created=created,
-                        first_deposit_serial=day.timetuple().tm_yday * 10)  # fmt: skip
+            # deposit serials run on across the year's files: a file holds a deposit per order day, so serials
+            # counted from the file's day alone met the next day's file (the same payment day, the same id)
+            first = self._deposits[creditor]
+            self._deposits[creditor] += sum(1 for _ in groupby(payments, key=lambda p: p.ordered))
+            write_bgmax(path, payments, bankgiro=account.zfill(10), created=created, first_deposit_serial=first)
         else:
             path = stem.with_suffix(".ocr")
             write_ocr(path, payments, account=account, transmission_number=f"{serial:07d}")

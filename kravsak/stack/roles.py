@@ -224,6 +224,9 @@ BEGIN
         EXECUTE format('GRANT SELECT ON %I.%I TO {reader}', s, t.relname);
         IF t.relname = {position} THEN
             EXECUTE format('GRANT SELECT, INSERT, UPDATE ON %I.%I TO {publisher}', s, t.relname);
+        ELSIF t.relname LIKE '%\_commands' OR t.relname LIKE '%\_debtor\_claims' THEN
+            -- the command log (ADR 0024): written in the events' transaction, never changed
+            EXECUTE format('GRANT SELECT, INSERT ON %I.%I TO {writer}', s, t.relname);
         ELSIF t.stored AND t.snapshots THEN
             EXECUTE format('GRANT SELECT, INSERT ON %I.%I TO {writer}', s, t.relname);
         ELSIF t.stored THEN

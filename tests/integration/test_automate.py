@@ -33,6 +33,7 @@ from consumers.publisher import PublisherOptions, publisher_lag, run_publisher
 from consumers.topics import case_events_spec, ensure_topics_at
 from domain import caseflow
 from domain.application import CollectionApp
+from domain.errors import CommandRefused
 from domain.records import Installment
 from kravsak.settings import Settings
 
@@ -234,14 +235,13 @@ def test_an_unpaid_norwegian_claim_escalates_on_the_days_the_default_policy_says
     finally:
         pm.close()
 
-    # The guarantee the process manager leans on: a claim ignores a command id it has seen.
-    world.app.send_notice(
-        creditor=ALTA,
-        invoice="1001",
-        notice="purring",
-        on=date(2025, 2, 3),
-        command_id=f"auto/{case}/purring/2025-02-03",
-    )
+    # The guarantee the process manager leans on: a command sent again under its id changes nothing (and
+    # the same id with other content is refused, ADR 0024).
+    repeat = {"creditor": ALTA, "invoice": "1001", "notice": "purring", "command_id": f"auto/{case}/purring/2025-02-03"}
+    world.app.send_notice(**repeat, on=date(2025, 2, 3), deadline=date(2025, 2, 17))
+    assert len(world.notices(ALTA, "1001")) == 3
+    with pytest.raises(CommandRefused, match="command_id"):
+        world.app.send_notice(**repeat, on=date(2025, 2, 3), deadline=date(2025, 2, 24))
     assert len(world.notices(ALTA, "1001")) == 3
 
 

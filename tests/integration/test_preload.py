@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 
 from domain.application import CollectionApp
+from domain.errors import CommandRefused
 
 pytestmark = pytest.mark.integration
 OFFICE_SECRET = os.urandom(32)
@@ -22,6 +23,7 @@ def issue(app: CollectionApp, numbers: range, *, preload: bool) -> None:
     with app.unit_of_work():
         if preload:
             app.preload_invoices([("5601", f"F{i}", f"D{i % 2}") for i in numbers])
+            app.preload_commands("creditor", [("5601", f"c{i}") for i in numbers])
         for i in numbers:
             app.issue_invoice(creditor="5601", invoice=f"F{i}", amount=Decimal("100.00"), due=date(2025, 2, 1),
                               claim_type="sfo", debtor_ref=f"D{i % 2}", on=ON, command_id=f"c{i}")  # fmt: skip
@@ -34,16 +36,41 @@ def test_preloaded_issuing_stores_what_issuing_one_by_one_stores(pg_env: dict[st
     for ref in ("D0", "D1"):
         app.register_debtor(office="5601", ref=ref, kind="person", jurisdiction="NO", on=ON, command_id=ref)
 
-    issue(app, range(0, 130), preload=False)  # D0 and D1 now have snapshots (every 50 events)
+    issue(app, range(0, 130), preload=False)
+    for ref in ("D0", "D1"):  # invoices no longer write the debtor (ADR 0024): preload reads it from a snapshot
+        app.take_snapshot(app.debtor("5601", ref).id)
     issue(app, range(130, 260), preload=True)
     issue(app, range(120, 140), preload=True)  # repeats: already stored, nothing new
 
     fresh = CollectionApp(pg_env, namespace=namespace, office_secret=OFFICE_SECRET)
-    assert len(fresh.debtor("5601", "D0").claims) == 130
-    assert len(fresh.debtor("5601", "D1").claims) == 130
+    assert len(fresh.debtor_claims("5601", "D0")) == 130
+    assert len(fresh.debtor_claims("5601", "D1")) == 130
     assert fresh.claim("5601", "F259").debtor_id == str(fresh.debtor("5601", "D1").id)
     assert fresh.snapshots is not None
-    assert list(fresh.snapshots.get(fresh.debtor("5601", "D1").id, desc=True, limit=1))[0].originator_version >= 50
+    assert list(fresh.snapshots.get(fresh.debtor("5601", "D1").id, desc=True, limit=1))[0].originator_version >= 1
+
+
+def test_preloaded_command_ids_still_tell_a_repeat_from_a_reused_id(pg_env: dict[str, str]) -> None:
+    app = CollectionApp(pg_env, namespace=uuid.uuid4(), office_secret=OFFICE_SECRET)
+    app.register_creditor(creditor="5601", name="Alta", jurisdiction="NO", on=ON, command_id="c")
+    for ref in ("D0", "D1"):
+        app.register_debtor(office="5601", ref=ref, kind="person", jurisdiction="NO", on=ON, command_id=ref)
+    issue(app, range(0, 4), preload=False)
+    assert app.command_log.find_commands(
+        str(app.namespace), [("creditor:5601", "c1"), ("creditor:5601", "x")]
+    ).keys() == {("creditor:5601", "c1")}
+
+    with app.unit_of_work():
+        app.preload_commands("creditor", [("5601", "c1"), ("5601", "c9")])
+        app.issue_invoice(creditor="5601", invoice="F1", amount=Decimal("100.00"), due=date(2025, 2, 1),
+                          claim_type="sfo", debtor_ref="D1", on=ON, command_id="c1")  # fmt: skip
+        with pytest.raises(CommandRefused, match="'c1' was used before"):
+            app.issue_invoice(creditor="5601", invoice="F99", amount=Decimal("100.00"), due=date(2025, 2, 1),
+                              claim_type="sfo", debtor_ref="D1", on=ON, command_id="c1")  # fmt: skip
+        app.issue_invoice(creditor="5601", invoice="F9", amount=Decimal("100.00"), due=date(2025, 2, 1),
+                          claim_type="sfo", debtor_ref="D1", on=ON, command_id="c9")  # fmt: skip
+    assert [app.claim("5601", n).invoice for n in ("F1", "F9")] == ["F1", "F9"]
+    assert len(app.debtor_claims("5601", "D1")) == 3
 
 
 def test_preload_outside_a_unit_of_work_does_nothing() -> None:

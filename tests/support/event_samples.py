@@ -25,6 +25,8 @@ from eventsourcing.domain import DomainEvent
 from consumers.wire.envelope import event_type_of
 from domain.application import CollectionApp
 from domain.bank_files import BankFile, bank_file_id
+from domain.claim import claim_id
+from domain.parties import Debtor
 from domain.policy import NORWEGIAN_DEFAULT
 from domain.records import Installment
 from domain.refunds import refund_id
@@ -44,12 +46,17 @@ def run_sample_commands(app: CollectionApp) -> None:
     app.register_debtor(office=oslo, ref="D1", kind="person", jurisdiction="NO", on=d(2025, 1, 2), command_id="c-3",
                         contact={"digital_mailbox": True})  # fmt: skip
 
-    # Invoice 1001: Invoiced + ClaimAttached, NoticeSent, PaymentRegistered + LimitationInterrupted,
+    # Invoice 1001: Invoiced, NoticeSent, PaymentRegistered + LimitationInterrupted,
     # CreditNoteIssued, ObjectionRegistered, ObjectionResolved (maintained) + CostsWaived,
     # ComplaintFiled, ComplaintDecided, EnforcementRequested, JudgmentRegistered, WrittenDown, WrittenOff.
     inv = {"creditor": oslo, "invoice": "1001"}
     app.issue_invoice(**inv, amount=Decimal("1250.00"), due=d(2025, 1, 31), claim_type="barnehage", debtor_ref="D1",
                       on=d(2025, 1, 3), command_id="c-4")  # fmt: skip
+    # Debtor.ClaimAttached: no longer recorded (ADR 0024), still in stores written before; as one of those had it
+    debtor = app.debtor(oslo, "D1")
+    debtor.trigger_event(Debtor.ClaimAttached, command_id="c-4", recorded=d(2025, 1, 3), claim_id=claim_id(
+        app.namespace, oslo, "1001"))  # fmt: skip
+    app.save(debtor)
     app.send_notice(**inv, notice="purring", on=d(2025, 2, 14), command_id="c-5")
     app.register_payment(**inv, amount=Decimal("200.00"), on=d(2025, 2, 20), command_id="c-6", ordered=d(2025, 2, 19))
     app.credit_invoice(**inv, amount=Decimal("50.00"), on=d(2025, 2, 21), command_id="c-7")

@@ -5,7 +5,7 @@ domain.caseflow.run_days, CollectionApp.run_policies)."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -205,18 +205,19 @@ def test_running_the_day_again_sends_the_combined_letter_once() -> None:
     assert [d.step is not None and d.step.accepted for d in first] == [True, True]
     assert [d.step for d in again] == [None, None]
     assert len(notices(app, "BH-1")) == len(notices(app, "SFO-1")) == 1
-    # the same id, whatever order the claims come in; the claim ignores a command id it has seen
+    # the same id, whatever order the claims come in; a repeat of the command changes nothing (ADR 0024)
     ids = [d.claim.id for d in first]
     assert first[0].step is not None
     assert first[0].step.command_id == caseflow.combined_command_id("auto", reversed(ids), "purring", date(2025, 2, 3))
     assert cases_digest(ids) == cases_digest(list(reversed(ids)))
-    app.send_combined_notice(
-        creditor=ALTA,
-        invoices=["BH-1", "SFO-1"],
-        notice="purring",
-        on=date(2025, 2, 3),
-        command_id=first[0].step.command_id,
-    )
+    deadline = app.claim(ALTA, "BH-1").facts.notices[0].deadline
+    repeat = {"creditor": ALTA, "notice": "purring", "on": date(2025, 2, 3), "command_id": first[0].step.command_id}
+    app.send_combined_notice(invoices=["BH-1", "SFO-1"], deadline=deadline, **repeat)
+    assert len(notices(app, "BH-1")) == len(notices(app, "SFO-1")) == 1
+    # the same id with other content is refused, naming the id, and changes nothing either
+    with pytest.raises(CommandRefused, match="command_id") as refused:
+        app.send_combined_notice(invoices=["BH-1", "SFO-1"], deadline=deadline + timedelta(days=7), **repeat)
+    assert refused.value.code is ErrorCode.INVALID_INPUT and first[0].step.command_id in refused.value.message
     assert len(notices(app, "BH-1")) == 1
 
 

@@ -151,6 +151,10 @@ def _store_batch(app: Any, batch: list[Any], start: int, on: Any, prefix: str) -
     results: list[dict[str, Any]] = []
     with app.unit_of_work():
         app.preload_invoices([(b.creditor, b.invoice, b.debtor) for b in batch if isinstance(b, IssueInvoice)])
+        app.preload_commands(
+            "creditor",
+            [(b.creditor, f"{prefix}/{start + i + 1}") for i, b in enumerate(batch) if isinstance(b, IssueInvoice)],
+        )
         for i, item in enumerate(batch):
             line = start + i + 1
             if not isinstance(item, IssueInvoice):

@@ -29,7 +29,7 @@ from pydantic import Field
 
 from domain.application import CollectionApp
 from domain.claim import claim_id
-from domain.errors import CommandRefused
+from domain.errors import CommandRefused, ConcurrentChange
 from domain.kid import InvalidKid
 from domain.money import InvalidAmount
 from domain.policy import CollectionPolicy
@@ -528,6 +528,8 @@ def perform(request: Request, command: Command, body: Body, key: str, access: Ac
             continue
     else:
         raise Problem("busy", "the case changed under the command several times; try again with the same key")
+    if answer.status == 422 and json.loads(answer.body).get("field") == "command_id":
+        raise reused(key)  # the domain knows the key's first command (its stored answer was lost)
     first = services.idempotency.put(principal.id, key, answer)
     if first is not answer and first.request_hash != digest:
         raise reused(key)
@@ -539,6 +541,8 @@ def _answer(app: CollectionApp, command: Command, body: Body, ctx: Context) -> S
     route = f"/commands/{command.name}"
     try:
         out = command.runner()(app, body, ctx)
+    except ConcurrentChange as e:
+        raise from_refusal(e) from None  # not the key's answer: the same key may run it again
     except (*REFUSALS, Problem) as e:
         problem = e if isinstance(e, Problem) else refusal(e)
         problem.extra = {"command": command.name}

@@ -45,6 +45,7 @@ REFUSALS = {
     "forbidden": N_("You may not do this on this case."),
     "idempotency_key_reused": N_("The form was sent twice with different content. Please fill it in again."),
     "busy": N_("The system is busy. Please try again."),
+    "concurrent_change": N_("The system is busy. Please try again."),  # another writer, every try: nothing stored
 }
 FIELD_ERRORS = {
     "missing": N_("Fill in this field."),

@@ -7,8 +7,12 @@ import json
 import uuid
 from typing import Any
 
+import psycopg
 import pytest
+from psycopg import sql as psql
 
+from domain.application import CollectionApp
+from domain.errors import ConcurrentChange
 from tests.integration.api.conftest import Api, Server, World, ok
 from web.app import create_app
 
@@ -68,6 +72,46 @@ def test_the_same_key_with_another_body_is_refused_naming_the_key(api: Api, worl
     assert reused.json()["code"] == "idempotency_key_reused"
     assert reused.json()["field"] == "Idempotency-Key"
     assert key in reused.json()["detail"]
+
+
+def test_the_domain_knows_a_key_whose_stored_answer_was_lost(api: Api, world: World) -> None:
+    """The edge's answer row is committed without waiting for the disk; should it be lost, the command log
+    (ADR 0024) still tells the same body (answered again, nothing new) from another (refused, naming the key)."""
+    key, body = str(uuid.uuid4()), invoice_body(world)
+    first = ok(api.command("issue_invoice", body, world.tokens["caseworker_a"], key=key))
+    stored = events_of(api, world, body["invoice"])
+    with psycopg.connect(api.config.pg_dsn) as conn:
+        conn.execute(
+            psql.SQL("DELETE FROM {}.idempotency WHERE key = %s").format(psql.Identifier(api.config.web_schema)), (key,)
+        )
+
+    other = api.command("issue_invoice", invoice_body(world), world.tokens["caseworker_a"], key=key)
+    same = api.command("issue_invoice", body, world.tokens["caseworker_a"], key=key)
+
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused" and key in other.json()["detail"]
+    assert same.status_code == 200 and same.json()["case_id"] == first["case_id"]
+    assert events_of(api, world, body["invoice"]) == stored
+
+
+def test_a_change_made_concurrently_every_try_is_a_409_the_same_key_may_send_again(
+    api: Api, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = invoice_body(world)
+    ok(api.command("issue_invoice", body, world.tokens["caseworker_a"]))
+    payment = {"creditor": world.creditor_a, "invoice": body["invoice"], "amount": "100.00"}
+    key = str(uuid.uuid4())
+
+    def busy(*args: Any, **kwargs: Any) -> None:
+        raise ConcurrentChange("register_payment: another writer changed the same case 5 times")
+
+    monkeypatch.setattr(CollectionApp, "register_payment", busy)
+    refused = api.command("register_payment", payment, world.tokens["caseworker_a"], key=key)
+    monkeypatch.undo()
+    again = api.command("register_payment", payment, world.tokens["caseworker_a"], key=key)
+
+    assert refused.status_code == 409 and refused.json()["code"] == "concurrent_change"
+    assert again.status_code == 200 and "idempotent-replayed" not in again.headers
 
 
 def test_a_refusal_is_stored_like_an_answer_and_carries_the_contracts_code(api: Api, world: World) -> None:
