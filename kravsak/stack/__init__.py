@@ -38,6 +38,11 @@ def up(settings: Settings, step: Step = quiet) -> list[ServiceState]:
     states: list[ServiceState] = []
     started: list[Service] = []
     with exclusive(settings.home / "stack.lock"):
+        # first: the local stack's data needs a local key (ADR 0014), and making the event store asks for the
+        # office secret derived from it (the publisher's free-text digest key)
+        made = ensure_local_master_key(settings)
+        if made is not None:
+            log.info("stack.master_key_created", path=str(made))
         try:
             for service in services(settings):
                 began = time.monotonic()
@@ -56,9 +61,6 @@ def up(settings: Settings, step: Step = quiet) -> list[ServiceState]:
                 except Exception as exc:  # report the first failure, not this one
                     log.error("stack.rollback_failed", service=service.name, error=str(exc))
             raise
-        made = ensure_local_master_key(settings)  # the local stack's data needs a local key (ADR 0014)
-        if made is not None:
-            log.info("stack.master_key_created", path=str(made))
     return states
 
 
