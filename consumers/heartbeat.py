@@ -40,6 +40,11 @@ def _t() -> sql.Composed:
 
 
 def ensure_table(conn: psycopg.Connection[Any]) -> None:
+    """The table, made once (`kravsak up` makes it as the owner and lets the services write it: a service role
+    may not create in the schema, so an existing table is left alone without asking)."""
+    found = conn.execute("SELECT to_regclass(%s)", (f"{SCHEMA}.{TABLE}",)).fetchone()
+    if found is not None and found[0] is not None:
+        return
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('kravsak-ddl'))")  # services start together
         conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(SCHEMA)))

@@ -60,6 +60,25 @@ def grant_roles(conn: psycopg.Connection[Any], dbname: str) -> None:
         conn.execute(sql.Composed([statement]))
     _event_store_functions(conn)
     _hand_over_schemas(conn)
+    _operations_schema(conn)
+
+
+def _operations_schema(conn: psycopg.Connection[Any]) -> None:
+    """``kravsak_ops`` (the services' heartbeats, ADR 0026): the owner's, each service writes its own rows, the
+    reader reads them (`kravsak status`, `kravsak health`)."""
+    from consumers.heartbeat import SCHEMA, TABLE, ensure_table
+
+    ensure_table(conn)
+    ident = sql.Identifier
+    services = sql.SQL(", ").join(ident(r) for r in (PUBLISHER, PROJECTOR, AUTOMATE))
+    for statement in (
+        sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(ident(SCHEMA), ident(LOCAL_PG_USER)),
+        sql.SQL("ALTER TABLE {}.{} OWNER TO {}").format(ident(SCHEMA), ident(TABLE), ident(LOCAL_PG_USER)),
+        sql.SQL("GRANT USAGE ON SCHEMA {} TO {}, {}").format(ident(SCHEMA), services, ident(READER)),
+        sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {}.{} TO {}").format(ident(SCHEMA), ident(TABLE), services),
+        sql.SQL("GRANT SELECT ON {}.{} TO {}").format(ident(SCHEMA), ident(TABLE), ident(READER)),
+    ):
+        conn.execute(statement)
 
 
 def _families() -> list[tuple[str, str]]:
