@@ -16,6 +16,7 @@ else on the port is a foreign process and `up` refuses to start (PortInUse).
 from __future__ import annotations
 
 import hashlib
+import os
 import pwd
 import shutil
 import subprocess
@@ -442,9 +443,12 @@ class LocalPostgres:
                 )
         with psycopg.connect(self.superuser_dsn(LOCAL_PG_DBNAME), autocommit=True, connect_timeout=10) as conn:
             grant_roles(conn, LOCAL_PG_DBNAME)
-        from kravsak.settings import publisher_options
+        from consumers.publisher import PublisherOptions
 
-        prepare_event_store(self.settings.for_owner().pg_dsn, publisher_options(self.settings).pg_schema)
+        # the event store's schema only (the publisher's other options would ask for the office's key, which a
+        # fresh home may not hold yet)
+        schema = os.environ.get("KRAVSAK_PG_SCHEMA") or PublisherOptions().pg_schema
+        prepare_event_store(self.settings.for_owner().pg_dsn, schema)
 
     # -- stop --------------------------------------------------------------------------------
 

@@ -113,4 +113,4 @@ def test_after_preload_no_command_of_the_batch_reads_the_store(pg_env: dict[str,
     assert reads == 0
     fresh = CollectionApp(pg_env, namespace=namespace, office_secret=OFFICE_SECRET)
     assert fresh.claim("5601", "F3").account.total_paid == Decimal("40.00")
-    assert len(fresh.debtor("5601", "D1").claims) == 10
+    assert len(fresh.debtor_claims("5601", "D1")) == 10

@@ -28,7 +28,7 @@ from kravsak.bench.scratch import (
     produce,
 )
 from kravsak.bench.workload import EVENTS_PER_CLAIM, workload_app, workload_notifications
-from kravsak.settings import Settings
+from kravsak.settings import Settings, ensure_local_master_key
 from kravsak.stack.base import quiet
 from kravsak.stack.kafka import LocalKafka
 from kravsak.stack.postgres import LocalPostgres
@@ -132,6 +132,7 @@ def private_kafka(settings: Settings, home: Path) -> Iterator[LocalKafka]:
 def private_postgres(settings: Settings, home: Path) -> Iterator[LocalPostgres]:
     """A PostgreSQL cluster of the test's own (its own data and port): stopping it disturbs no one."""
     own = replace(settings, home=home, pg_port=free_port(), start_timeout=90, external_pg_dsn=None)
+    ensure_local_master_key(own)  # as `kravsak up` does: the office's key of this home
     postgres = LocalPostgres(own)
     postgres.ensure_running(quiet)
     try:
