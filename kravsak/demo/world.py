@@ -160,7 +160,6 @@ class World:
     ) -> None:
         self.app, self.rng, self.tag, self.year = app, random.Random(seed), tag, year
         self.bank = bank if bank is not None else Bank(app, seed=seed)
-        self._delivery_days: set[date] = set()
         self.start, self.end = date(year, 1, 1), date(year, 12, 31)
         self.agenda: dict[date, list[Action]] = defaultdict(list)
         self.stats = WorldStats()
@@ -370,12 +369,11 @@ class World:
     ) -> None:
         """The debtor's bank sends ``amount`` to the claim's KID; the creditor's bank reports it in the evening's
         file, which the office imports (``bank files``, after the day's payments and before anything else)."""
-        self.bank.pay(
+        first_of_the_day = self.bank.pay(
             day, creditor=claim.creditor_id, invoice=claim.invoice, kid=claim.kid, amount=amount, ordered=ordered,
             payer_account=d.account, after=after,
         )  # fmt: skip
-        if day not in self._delivery_days:
-            self._delivery_days.add(day)
+        if first_of_the_day:
             self.schedule(day, "bank files", _deliver_bank_files, priority=3.5)
 
     def bank_day(self, ordered: date, jurisdiction: str) -> date:
@@ -749,7 +747,6 @@ def _estate_settles(d: Debtor, creditor: str, invoice: str) -> Callable[[World, 
 
 def _deliver_bank_files(world: World, day: date) -> None:
     """The evening's bank files arrive and are imported; caseworkers place what waited in suspense."""
-    world._delivery_days.discard(day)
     for report in world.bank.deliver(day):
         world.stats.commands["import_payments"] += 1
         world.stats.commands["bank_payment_matched"] += report.counts["matched"]
