@@ -373,13 +373,14 @@ def _reconciliation(settings: Settings) -> list[str]:
 
 
 def _reason_notes(settings: Settings, case_id: str) -> dict[str, str]:
-    """The reasons people wrote on the case, from the event store (the stream carries only ``note``; ADR 0023):
-    the person at the terminal runs the office and may read them."""
+    """The reasons people wrote on the case, from the personal-data store (the events and the stream carry only
+    ``note``; ADR 0028): the person at the terminal runs the office and may read them."""
     from uuid import UUID
 
     from domain.application import CollectionApp
+    from kravsak.settings import note_keeper
 
-    app = CollectionApp(settings.eventsourcing_env())
+    app = CollectionApp(settings.eventsourcing_env(), notes=note_keeper(settings))
     try:
         return app.reason_notes(UUID(case_id))
     finally:

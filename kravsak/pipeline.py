@@ -153,9 +153,12 @@ class ProjectedScenarioRunner(ScenarioRunner):
 
 
 def run_through_kafka(scenario: Scenario, settings: Settings) -> dict[str, Any]:
-    from kravsak.settings import office_secret
+    from kravsak.settings import note_keeper, office_secret
 
-    app = CollectionApp(settings.eventsourcing_env(), namespace=uuid4(), office_secret=office_secret(settings))
+    app = CollectionApp(
+        settings.eventsourcing_env(), namespace=uuid4(), office_secret=office_secret(settings),
+        notes=note_keeper(settings),
+    )  # fmt: skip
     try:
         return ProjectedScenarioRunner(app, scenario, settings).run()
     finally:

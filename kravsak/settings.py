@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the services' modules load Kafka and eventsourcing: only wh
     from consumers.projector import RunnerOptions
     from consumers.publisher import PublisherOptions
     from personal.keys import LocalKeyProvider
+    from personal.notes import SealedNotes
 
 KAFKA_VERSION = "4.4.0"
 """The Apache Kafka release the local stack runs and docker-compose.yml pins."""
@@ -800,6 +801,17 @@ def free_text_key(settings: Settings, environ: Mapping[str, str] | None = None) 
     import hmac
 
     return hmac.new(office_secret(settings, environ), b"kravsak/wire/free-text/v1", hashlib.sha256).digest()
+
+
+def note_keeper(settings: Settings, environ: Mapping[str, str] | None = None) -> SealedNotes:
+    """The personal-data store's keeper of written reasons (ADR 0028), on a connection of ``settings``' role
+    per call: what every `CollectionApp` of the composition root that may take a written reason is given."""
+    import psycopg
+
+    from personal.notes import SealedNotes
+
+    dsn = settings.pg_dsn
+    return SealedNotes(lambda: psycopg.connect(dsn), key_provider(settings, environ), office_secret(settings, environ))
 
 
 def session_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes:
