@@ -138,8 +138,12 @@ class ProjectedScenarioRunner(ScenarioRunner):
             for ref in self.s.debtors:
                 debtor = str(self.app.debtor(self.s.creditor, ref).id)
                 debtors[ref] = limitation.debtor_view(cur, schema_name("limitation"), debtor)
+            account = self.app.suspense(self.s.creditor)
             suspense = ledger.suspense_view(
-                cur, schema_name("ledger"), str(suspense_id(self.app.namespace, self.s.creditor))
+                cur,
+                schema_name("ledger"),
+                str(suspense_id(self.app.namespace, self.s.creditor)),
+                {i.item: i.reference for i in account.items.values()} if account is not None else None,
             )
         return {
             "scenario": self.s.name,

@@ -57,7 +57,7 @@ def test_every_event_type_with_personal_text_in_its_free_text_fields_encodes_wit
         seen.add(record["event_type"])
         free += sum(1 for s in event_types()[record["event_type"]].fields if s.kind in FREE_KINDS)
     assert seen == set(event_types())
-    assert free >= 7  # the reasons of six event types and the objection's text
+    assert free >= 11  # the reasons of six event types, the objection's text and four payers' references
 
 
 def test_a_reason_travels_as_its_code_and_a_written_one_as_note() -> None:
