@@ -76,15 +76,18 @@ def test_the_reader_reads_but_cannot_insert(local: LocalPostgres, settings: Sett
             conn.execute("CREATE SCHEMA kravsak_reader_was_here")
 
 
+def _forge(conn: psycopg.Connection[object]) -> None:
+    """Append a made-up event to the event store (what a role without the writer's rights must not do)."""
+    conn.execute(
+        "INSERT INTO collectionapp_events (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)",
+        (str(uuid.uuid4()), 1, "domain.claim:Claim.Paid", b"{}"),
+    )
+
+
 def test_the_projector_cannot_write_the_event_store(local: LocalPostgres, settings: Settings) -> None:
-    forged = (str(uuid.uuid4()), 1, "domain.claim:Claim.Paid", b"{}")
     with psycopg.connect(settings.for_service("projector").pg_dsn, autocommit=True) as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute(
-                "INSERT INTO collectionapp_events (originator_id, originator_version, topic, state) "
-                "VALUES (%s, %s, %s, %s)",
-                forged,
-            )
+            _forge(conn)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM collectionapp_events")
 
@@ -133,16 +136,11 @@ def test_the_read_only_commands_connect_as_the_reader_who_cannot_write_events_or
         assert settings.for_command(command).pg_role == "kravsak_reader", command
     assert settings.for_command("verify").pg_role == "kravsak_projector"  # rebuilds aside, as the projector
     assert settings.for_command("publisher").pg_role == "kravsak"  # an operator's command: the owner's
-    forged = (str(uuid.uuid4()), 1, "domain.claim:Claim.Paid", b"{}")
     with psycopg.connect(settings.for_command("trail").pg_dsn, autocommit=True) as conn:
         assert conn.execute("SELECT current_user").fetchone() == ("kravsak_reader",)
         conn.execute(f"SELECT count(*) FROM {claims}").fetchone()
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute(
-                "INSERT INTO collectionapp_events (originator_id, originator_version, topic, state) "
-                "VALUES (%s, %s, %s, %s)",
-                forged,
-            )
+            _forge(conn)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute(f"UPDATE {claims} SET paid = paid WHERE false")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from uuid import UUID
 
 import pytest
 
@@ -66,16 +67,21 @@ def test_a_reason_travels_as_its_code_and_a_written_one_as_note() -> None:
     assert reason_code("uneconomic") == "uneconomic"
 
 
+def _one_invoice(app: CollectionApp, on: date) -> UUID:
+    """Alta, one debtor, invoice 1 of 500.00: its case id."""
+    app.register_creditor(creditor="4601", name="Alta", jurisdiction="NO", on=on, command_id="c")
+    app.register_debtor(office="4601", ref="D1", kind="person", jurisdiction="NO", on=on, command_id="d")
+    return app.issue_invoice(
+        creditor="4601", invoice="1", amount=Decimal("500.00"), due=date(2025, 1, 20), claim_type="other",
+        debtor_ref="D1", on=on, command_id="i",
+    )  # fmt: skip
+
+
 def test_the_reason_a_person_wrote_is_a_note_apart_from_the_events_for_those_who_may_read_it() -> None:
     notes = MemoryNotes()
     app = CollectionApp(notes=notes)
     on = date(2025, 1, 2)
-    app.register_creditor(creditor="4601", name="Alta", jurisdiction="NO", on=on, command_id="c")
-    app.register_debtor(office="4601", ref="D1", kind="person", jurisdiction="NO", on=on, command_id="d")
-    case = app.issue_invoice(
-        creditor="4601", invoice="1", amount=Decimal("500.00"), due=date(2025, 1, 20), claim_type="other",
-        debtor_ref="D1", on=on, command_id="i",
-    )  # fmt: skip
+    case = _one_invoice(app, on)
     app.credit_invoice(creditor="4601", invoice="1", amount=Decimal("10.00"), on=on, command_id="cr")
     app.write_down(creditor="4601", invoice="1", reason=PERSONAL, on=date(2025, 3, 1), command_id="wd")
 
@@ -98,12 +104,7 @@ def test_an_erased_debtor_s_notes_read_as_erased_and_refunds_show_their_note() -
     notes = MemoryNotes()
     app = CollectionApp(notes=notes)
     on = date(2025, 1, 2)
-    app.register_creditor(creditor="4601", name="Alta", jurisdiction="NO", on=on, command_id="c")
-    app.register_debtor(office="4601", ref="D1", kind="person", jurisdiction="NO", on=on, command_id="d")
-    case = app.issue_invoice(
-        creditor="4601", invoice="1", amount=Decimal("500.00"), due=date(2025, 1, 20), claim_type="other",
-        debtor_ref="D1", on=on, command_id="i",
-    )  # fmt: skip
+    case = _one_invoice(app, on)
     app.register_payment(creditor="4601", invoice="1", amount=Decimal("600.00"), on=on, command_id="p")
     refund = app.request_refund(creditor="4601", invoice="1", on=on, command_id="r", by="saksbehandler",
                                 payee_key="payer:1", reason=PERSONAL)  # fmt: skip
@@ -125,12 +126,7 @@ def test_an_erased_debtor_s_notes_read_as_erased_and_refunds_show_their_note() -
 def test_an_empty_reason_is_still_refused_and_stores_nothing() -> None:
     app = CollectionApp()
     on = date(2025, 1, 2)
-    app.register_creditor(creditor="4601", name="Alta", jurisdiction="NO", on=on, command_id="c")
-    app.register_debtor(office="4601", ref="D1", kind="person", jurisdiction="NO", on=on, command_id="d")
-    app.issue_invoice(
-        creditor="4601", invoice="1", amount=Decimal("500.00"), due=date(2025, 1, 20), claim_type="other",
-        debtor_ref="D1", on=on, command_id="i",
-    )  # fmt: skip
+    _one_invoice(app, on)
     before = app.recorder.max_notification_id()
     with pytest.raises(CommandRefused, match="reason"):
         app.write_down(creditor="4601", invoice="1", reason="  ", on=date(2025, 3, 1), command_id="wd")
