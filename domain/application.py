@@ -66,6 +66,7 @@ from domain.inputs import (
 )
 from domain.kid import InvalidKid, KidAlgorithm, KidScheme, validate_payment_reference
 from domain.money import fmt
+from domain.notes import MemoryNotes, NoteKeeper, note_ref
 from domain.parties import Creditor, Debtor, creditor_id_for, debtor_id_for
 from domain.policy import CollectionPolicy, PlannedAction, default_policy
 from domain.records import DebtorKind, Installment, Jurisdiction
@@ -91,6 +92,15 @@ CONFLICT_BACKOFF_S = 0.02
 
 class OfficeSecretMissing(RuntimeError):
     """An application that keeps its events was asked for an opaque debtor id without the office's secret."""
+
+
+def _coded(reason: str) -> str:
+    """The code a reason is recorded as (ADR 0028); an empty reason stays empty for the command to refuse."""
+    return reason_code(reason.strip()) if reason.strip() else reason
+
+
+class NoteKeeperMissing(RuntimeError):
+    """An application that keeps its events was given a written reason without a place to keep it apart."""
 
 
 class DateAsISO(Transcoding):
@@ -216,13 +226,16 @@ class CollectionApp(Application[UUID]):
         namespace: UUID = DEFAULT_NAMESPACE,
         salt: bytes = DEBTOR_ID_KEY,
         office_secret: bytes | None = None,
+        notes: NoteKeeper | None = None,
     ) -> None:
         """``office_secret`` keys the opaque debtor id (HMAC) that case events carry instead of a national
-        id; an application with a persistent store must be given it (see ``opaque_key``)."""
+        id; an application with a persistent store must be given it (see ``opaque_key``). ``notes`` keeps the
+        reasons people write (``domain.notes``); one that stores events and takes written reasons needs it."""
         super().__init__(env)
         self.namespace = namespace
         self.salt = salt
         self._office_secret = office_secret
+        self._notes = notes
         self._batch: dict[UUID, Aggregate] | None = None
         self._absent: set[UUID] = set()  # known not stored, inside a unit of work (preload_invoices)
         self._staged = Staged()
@@ -264,6 +277,33 @@ class CollectionApp(Application[UUID]):
             "office_secret: an application that stores events needs the office's secret to make opaque debtor "
             "ids (KRAVSAK_OFFICE_SECRET, or derived from the master key)"
         )
+
+    @property
+    def note_keeper(self) -> NoteKeeper:
+        """Where written reasons go (ADR 0028); an in-memory application keeps them in memory."""
+        if self._notes is None and isinstance(self.recorder, MemoryRecorder):
+            self._notes = MemoryNotes()
+        if self._notes is None:
+            raise NoteKeeperMissing(
+                "notes: an application that stores events needs the personal-data store's note keeper to keep a "
+                "written reason (personal.notes.SealedNotes; the composition root's kravsak.settings.note_keeper)"
+            )
+        return self._notes
+
+    def _noting(self, reason: str, command_id: str, act: Callable[[Claim, Rules, str], None]) -> Any:
+        """``act`` with the reason's code; once the claim accepted it, a written reason is kept as a note of
+        the claim's debtor under ``<case id>/<command id>`` (ADR 0028), before the save."""
+
+        def run(claim: Claim, rules: Rules) -> None:
+            code = _coded(reason)
+            act(claim, rules, code)
+            self._keep_note(code, reason, subject=claim.debtor_id, case=claim.id, command_id=command_id)
+
+        return run
+
+    def _keep_note(self, code: str, reason: str, *, subject: str, case: UUID, command_id: str) -> None:
+        if code == NOTE:
+            self.note_keeper.keep(subject, note_ref(case, command_id), reason)
 
     # --- saving --------------------------------------------------------------------------------
 
@@ -772,7 +812,11 @@ class CollectionApp(Application[UUID]):
             creditor,
             invoice,
             command_id,
-            lambda c, r: c.credit(command_id=command_id, on=on, amount=amount, reason=reason, rules=r),
+            self._noting(
+                reason,
+                command_id,
+                lambda c, r, code: c.credit(command_id=command_id, on=on, amount=amount, reason=code, rules=r),
+            ),
             lambda r: require_amount("amount", amount),
         )
 
@@ -986,9 +1030,11 @@ class CollectionApp(Application[UUID]):
         refund = Refund.request(
             id=ident, command_id=command_id, on=on, creditor_id=creditor, currency=account.currency,
             source=RefundSource.SUSPENSE, reference=item.reference, amount=item.amount, payee_key=payee_key,
-            requested_by=by, reason=reason or "belongs to no claim", item=item.item,
+            requested_by=by, reason=_coded(reason or "belongs to no claim"), item=item.item,
         )  # fmt: skip
         account.reserve_refund(command_id=command_id, on=on, item=item, refund_id=ident)
+        # the payer is unknown: the refund itself is the note's subject
+        self._keep_note(refund.reason, reason, subject=str(ident), case=ident, command_id=command_id)
         self.save(refund, account)
         return ident
 
@@ -999,11 +1045,12 @@ class CollectionApp(Application[UUID]):
         refund = Refund.request(
             id=ident, command_id=command_id, on=on, creditor_id=claim.creditor_id, currency=claim.currency,
             source=RefundSource.SURPLUS, reference=claim.kid, amount=amount, payee_key=payee_key, requested_by=by,
-            reason=reason, claim_id=claim.id, invoice=claim.invoice,
+            reason=_coded(reason), claim_id=claim.id, invoice=claim.invoice,
         )  # fmt: skip
         claim.reserve_refund(
             command_id=command_id, on=on, refund_id=ident, amount=amount, rules=rules_for(claim.jurisdiction.value)
         )
+        self._keep_note(refund.reason, reason, subject=claim.debtor_id, case=ident, command_id=command_id)
         self.save(refund, claim)
         return ident
 
@@ -1046,8 +1093,10 @@ class CollectionApp(Application[UUID]):
         r = self.refund(refund)
         if command_id in r.commands:
             return
-        r.reject(command_id=command_id, on=on, by=by, reason=reason)
+        r.reject(command_id=command_id, on=on, by=by, reason=_coded(reason))
         source = self._refund_source(r)
+        subject = source.debtor_id if isinstance(source, Claim) else str(r.id)
+        self._keep_note(_coded(reason), reason.strip(), subject=subject, case=r.id, command_id=command_id)
         if isinstance(source, Claim):
             source.cancel_refund(
                 command_id=command_id, on=on, refund_id=r.id, rules=rules_for(source.jurisdiction.value)
@@ -1458,7 +1507,11 @@ class CollectionApp(Application[UUID]):
             creditor,
             invoice,
             command_id,
-            lambda c, r: c.write_down(command_id=command_id, on=on, amount=amount, reason=reason, rules=r),
+            self._noting(
+                reason,
+                command_id,
+                lambda c, r, code: c.write_down(command_id=command_id, on=on, amount=amount, reason=code, rules=r),
+            ),
             check,
         )
 
@@ -1471,7 +1524,13 @@ class CollectionApp(Application[UUID]):
             creditor,
             invoice,
             command_id,
-            lambda c, r: c.forgive_principal(command_id=command_id, on=on, amount=amount, reason=reason, rules=r),
+            self._noting(
+                reason,
+                command_id,
+                lambda c, r, code: c.forgive_principal(
+                    command_id=command_id, on=on, amount=amount, reason=code, rules=r
+                ),
+            ),
         )
 
     @command("creditor")
@@ -1571,14 +1630,33 @@ class CollectionApp(Application[UUID]):
         return c
 
     def reason_notes(self, case_id: UUID) -> dict[str, str]:
-        """The reasons people wrote on a case (write-downs, credit notes, …), by command id: the text the stream
-        carries only as ``note`` (ADR 0023), for a reader the edge allows to see it."""
+        """The reasons people wrote on a case (write-downs, credit notes, …), by command id, from the note
+        keeper (``domain.notes.ERASED`` once the debtor is erased), for a reader the edge allows to see them;
+        events and stream carry only ``note`` (ADR 0028). An event stored before ADR 0028 still holds its text."""
+        claim = self._get_claim(case_id)
+        if claim is None:
+            return {}
         notes: dict[str, str] = {}
+        kept: list[str] = []
         for event in self.events.get(case_id):
             reason = getattr(event, "reason", None)
-            if isinstance(reason, str) and reason_code(reason) == NOTE:
-                notes[str(getattr(event, "command_id", ""))] = reason
+            command = str(getattr(event, "command_id", ""))
+            if reason == NOTE:
+                kept.append(command)
+            elif isinstance(reason, str) and reason_code(reason) == NOTE:
+                notes[command] = reason
+        found = self.note_keeper.read(claim.debtor_id, [note_ref(case_id, c) for c in kept]) if kept else {}
+        notes.update({c: found[note_ref(case_id, c)] for c in kept if note_ref(case_id, c) in found})
         return notes
+
+    def refund_reason(self, r: Refund) -> str:
+        """A refund's reason as a reader the edge allows sees it: its code, or the note a person wrote."""
+        if r.reason != NOTE:
+            return r.reason
+        subject = self._claim_by_id(r.claim_id).debtor_id if r.claim_id is not None else str(r.id)
+        first = next(iter(self.events.get(r.id)))  # the request: its reason is the one ``r.reason`` holds
+        command = str(getattr(first, "command_id", ""))
+        return self.note_keeper.read(subject, [note_ref(r.id, command)]).get(note_ref(r.id, command), NOTE)
 
     def claim_by_id(self, ident: UUID) -> Claim:
         """The claim (case) ``ident``, as ``debtor_claims`` lists it."""

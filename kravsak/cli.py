@@ -112,7 +112,7 @@ def status(ctx: typer.Context) -> None:
     with friendly_errors():
         states = stack.status(settings)
     _print_states(states, settings)
-    _print_pipeline(settings)
+    _print_pipeline(settings.for_command("status"))
 
 
 def _print_pipeline(settings: Settings) -> None:
@@ -307,7 +307,7 @@ def verify(
     """Rebuild the projections aside and compare them with the live tables; exit 1 on a difference."""
     from consumers import projector
 
-    settings: Settings = ctx.obj
+    settings: Settings = ctx.obj.for_command("verify")  # rebuilds aside, as the projector: its role (ADR 0028)
     names = tuple(projection or projector.projection_names())
     source = "the event store" if against_store else "the topic"
     title = "a fold of the event store" if against_store else "a clean rebuild from the topic"
@@ -373,13 +373,14 @@ def _reconciliation(settings: Settings) -> list[str]:
 
 
 def _reason_notes(settings: Settings, case_id: str) -> dict[str, str]:
-    """The reasons people wrote on the case, from the event store (the stream carries only ``note``; ADR 0023):
-    the person at the terminal runs the office and may read them."""
+    """The reasons people wrote on the case, from the personal-data store (the events and the stream carry only
+    ``note``; ADR 0028): the person at the terminal runs the office and may read them."""
     from uuid import UUID
 
     from domain.application import CollectionApp
+    from kravsak.settings import note_keeper
 
-    app = CollectionApp(settings.eventsourcing_env())
+    app = CollectionApp(settings.eventsourcing_env(), notes=note_keeper(settings))
     try:
         return app.reason_notes(UUID(case_id))
     finally:
@@ -404,7 +405,7 @@ def trail(
     from projections import audit_trail, dossier
     from projections.base import schema_name
 
-    settings: Settings = ctx.obj
+    settings: Settings = ctx.obj.for_command("trail")  # reads only: the reader's role (ADR 0028)
     with friendly_errors():
         if format not in ("json", "html"):
             raise KravsakError(f"--format {format!r} is neither json nor html", "give --format json or --format html")
@@ -584,7 +585,7 @@ def serve(
     from kravsak import serve as server
     from kravsak.services import clock_for
 
-    settings: Settings = ctx.obj
+    settings: Settings = ctx.obj.for_command("serve")  # the API's own role (ADR 0028)
     with friendly_errors():
         if clock not in ("system", "simulated"):
             raise KravsakError(f"--clock {clock!r} is neither system nor simulated", "give --clock system or simulated")

@@ -35,7 +35,7 @@ def health_cmd(
     any_host: Annotated[bool, typer.Option("--any-host", help="a process on any host will do")] = False,
 ) -> None:
     """Exit 0 when SERVICE beat lately (on this host), 1 when stale or absent: a container healthcheck."""
-    settings: Settings = ctx.obj
+    settings: Settings = ctx.obj.for_command("health")
     if service not in SERVICE_NAMES:
         err.print(f"[bold red]error:[/] no service named {escape(service)!r} — [bold]fix:[/] one of {SERVICE_NAMES}")
         raise typer.Exit(2)

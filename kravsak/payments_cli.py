@@ -23,7 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from kravsak.errors import KravsakError, option_day
-from kravsak.settings import Settings, office_secret
+from kravsak.settings import Settings, note_keeper, office_secret
 
 if TYPE_CHECKING:
     from domain.application import CollectionApp
@@ -66,7 +66,9 @@ def _day(raw: str | None) -> date:
 def _app(settings: Settings) -> CollectionApp:
     from domain.application import CollectionApp
 
-    return CollectionApp(settings.eventsourcing_env(), office_secret=office_secret(settings))
+    return CollectionApp(
+        settings.eventsourcing_env(), office_secret=office_secret(settings), notes=note_keeper(settings)
+    )
 
 
 def office_accounts(day: date, path: Path | None = None) -> OfficeAccounts:

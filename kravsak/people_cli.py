@@ -26,7 +26,7 @@ from rich.table import Table
 from consumers.kafka_access import client_args
 from kravsak import wiring  # noqa: F401 - the letters projection runs with the others
 from kravsak.errors import KravsakError, option_day
-from kravsak.settings import Settings, key_provider, office_secret
+from kravsak.settings import Settings, key_provider, note_keeper, office_secret
 
 debtors_app = typer.Typer(help="The debtor register: register, show, erase; the debtor stream.", no_args_is_help=True)
 letters_app = typer.Typer(help="Letters: dispatch to the outboxes, status, acknowledge, samples.", no_args_is_help=True)
@@ -78,7 +78,9 @@ def _app(settings: Settings, namespace: str | None) -> Any:
         ns = UUID(namespace) if namespace else DEFAULT_NAMESPACE
     except ValueError:
         raise KravsakError(f"--namespace {namespace!r} is not a UUID", "give the namespace as a UUID") from None
-    return CollectionApp(settings.eventsourcing_env(), namespace=ns, office_secret=office_secret(settings))
+    return CollectionApp(
+        settings.eventsourcing_env(), namespace=ns, office_secret=office_secret(settings), notes=note_keeper(settings)
+    )
 
 
 NamespaceOpt = Annotated[str | None, typer.Option(help="id namespace of the cases (default: kravsak's)")]

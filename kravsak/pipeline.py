@@ -138,8 +138,12 @@ class ProjectedScenarioRunner(ScenarioRunner):
             for ref in self.s.debtors:
                 debtor = str(self.app.debtor(self.s.creditor, ref).id)
                 debtors[ref] = limitation.debtor_view(cur, schema_name("limitation"), debtor)
+            account = self.app.suspense(self.s.creditor)
             suspense = ledger.suspense_view(
-                cur, schema_name("ledger"), str(suspense_id(self.app.namespace, self.s.creditor))
+                cur,
+                schema_name("ledger"),
+                str(suspense_id(self.app.namespace, self.s.creditor)),
+                {i.item: i.reference for i in account.items.values()} if account is not None else None,
             )
         return {
             "scenario": self.s.name,
@@ -153,9 +157,12 @@ class ProjectedScenarioRunner(ScenarioRunner):
 
 
 def run_through_kafka(scenario: Scenario, settings: Settings) -> dict[str, Any]:
-    from kravsak.settings import office_secret
+    from kravsak.settings import note_keeper, office_secret
 
-    app = CollectionApp(settings.eventsourcing_env(), namespace=uuid4(), office_secret=office_secret(settings))
+    app = CollectionApp(
+        settings.eventsourcing_env(), namespace=uuid4(), office_secret=office_secret(settings),
+        notes=note_keeper(settings),
+    )  # fmt: skip
     try:
         return ProjectedScenarioRunner(app, scenario, settings).run()
     finally:

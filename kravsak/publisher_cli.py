@@ -5,9 +5,9 @@ lists those cases with the first held event and its error; `release CASE` asks t
 to try the case's held events again, in order (with no publisher running it does so itself), and
 says what went out and what is still held.
 
-Who may run these commands: whoever can reach the event store with the publisher's DSN (the same
-account the publisher runs as: they read and write its table in the event store's schema); there is
-no HTTP route to them.
+Who may run these commands: `held` reads (any role that reads the event store); `release` only the owner,
+whoever holds the owner's secret — the held table refuses a release asked by any other role, the publisher's
+own included (``kravsak.stack.roles.RELEASE_FUNCTION``, ADR 0028). There is no HTTP route to them.
 """
 
 from __future__ import annotations
@@ -70,11 +70,19 @@ def release(
     timeout: Annotated[float, typer.Option(help="seconds to wait for the running publisher")] = 30.0,
 ) -> None:
     """Publish a held case's events again, in order, after the fix; what still fails stays held."""
+    import psycopg
+
     from consumers.publisher import release_case
 
     settings: Settings = ctx.obj
     try:
-        outcome = release_case(settings, case, publisher_options(settings), timeout_s=timeout)
+        try:
+            outcome = release_case(settings, case, publisher_options(settings), timeout_s=timeout)
+        except psycopg.errors.InsufficientPrivilege as refused:
+            raise KravsakError(
+                f"releasing a held case is the owner's: {refused.diag.message_primary or 'permission denied'}",
+                "run it with the owner's credentials (the local stack's kravsak role, or KRAVSAK_PG_DSN of the owner)",
+            ) from None
     except KravsakError as exc:
         raise _fail(exc) from None
     sent = outcome.held_before - len(outcome.still_held)

@@ -57,7 +57,8 @@ def _errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-def refund_row(r: Refund) -> dict[str, Any]:
+def refund_row(r: Refund, reason: str) -> dict[str, Any]:
+    """One refund of the worklist; ``reason``: its code, or the note a person wrote (``refund_reason``)."""
     from domain.money import fmt
 
     return {
@@ -74,7 +75,7 @@ def refund_row(r: Refund) -> dict[str, Any]:
         "approved_by": r.approved_by,
         "message_id": r.message_id,
         "paid_out_on": r.paid_out_on.isoformat() if r.paid_out_on else None,
-        "reason": r.reason,
+        "reason": reason,
     }
 
 
@@ -89,7 +90,11 @@ def list_cmd(
     settings: Settings = ctx.obj
     with _errors():
         app = _app(settings)
-        rows = [refund_row(r) for r in app.refunds(creditor) if state is None or r.state.value == state]
+        rows = [
+            refund_row(r, app.refund_reason(r))
+            for r in app.refunds(creditor)
+            if state is None or r.state.value == state
+        ]
     if as_json:
         print(json.dumps({"refunds": rows}, indent=2, ensure_ascii=False))
         return

@@ -23,7 +23,7 @@ from rich.markup import escape
 from domain.application import CollectionApp
 from domain.scenario import Scenario, ScenarioError, check_expectations, run_scenario
 from kravsak.errors import KravsakError
-from kravsak.settings import Settings, load_settings, office_secret
+from kravsak.settings import Settings, load_settings, note_keeper, office_secret
 
 scenario_app = typer.Typer(
     help="Replay scenario files (format: docs/scenario-format.md; examples in scenarios/).", no_args_is_help=True
@@ -42,7 +42,10 @@ def make_app(store: str, settings: Settings | None = None) -> CollectionApp:
     if store == "memory":
         return CollectionApp()
     settings = settings or load_settings()
-    return CollectionApp(settings.eventsourcing_env(), namespace=uuid4(), office_secret=office_secret(settings))
+    return CollectionApp(
+        settings.eventsourcing_env(), namespace=uuid4(), office_secret=office_secret(settings),
+        notes=note_keeper(settings),
+    )  # fmt: skip
 
 
 @scenario_app.command("run")

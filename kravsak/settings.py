@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # the services' modules load Kafka and eventsourcing: only wh
     from consumers.projector import RunnerOptions
     from consumers.publisher import PublisherOptions
     from personal.keys import LocalKeyProvider
+    from personal.notes import SealedNotes
 
 KAFKA_VERSION = "4.4.0"
 """The Apache Kafka release the local stack runs and docker-compose.yml pins."""
@@ -43,8 +44,20 @@ PG_SERVICE_ROLES: dict[str, str] = {
     "automate": "kravsak_automate",
     "writer": "kravsak_writer",
     "reader": "kravsak_reader",
+    "api": "kravsak_api",
 }
-"""Who connects as which least-privilege role of the local PostgreSQL (ADR 0027)."""
+"""Who connects as which least-privilege role of the local PostgreSQL (ADR 0027; ``api``: ADR 0028)."""
+COMMAND_ROLES: dict[str, str] = {
+    "serve": "api",
+    "status": "reader",
+    "health": "reader",
+    "trail": "reader",
+    "settlement": "reader",
+    "verify": "projector",
+}
+"""The least role each `kravsak` command that needs no owner connects as (ADR 0028): the API writes commands, its
+own schema and the personal store's keys and notes; ``verify`` rebuilds projections aside, as the projector does;
+the others only read. The owner's role stays for `up`, migrations and the operator's commands."""
 KAFKA_SERVICE_USERS = ("publisher", "projector", "automate")
 """The local broker's SCRAM users, one per service that talks to Kafka; ``admin`` is the super user."""
 KAFKA_ADMIN_USER = "admin"
@@ -86,7 +99,8 @@ ENV_VARS: dict[str, str] = {
     "KRAVSAK_PG_DSN_PROJECTOR": "the projector's (and verify's) own PostgreSQL DSN (default KRAVSAK_PG_DSN)",
     "KRAVSAK_PG_DSN_AUTOMATE": "the process manager's own PostgreSQL DSN (default KRAVSAK_PG_DSN)",
     "KRAVSAK_PG_DSN_WRITER": "DSN of a client that appends events only (default KRAVSAK_PG_DSN)",
-    "KRAVSAK_PG_DSN_READER": "DSN of read-only queries (default KRAVSAK_PG_DSN)",
+    "KRAVSAK_PG_DSN_READER": "DSN of read-only queries: status, health, trail, settlement (default KRAVSAK_PG_DSN)",
+    "KRAVSAK_PG_DSN_API": "the HTTP API's (`kravsak serve`) own PostgreSQL DSN (default KRAVSAK_PG_DSN)",
     "KRAVSAK_PG_SSLMODE": (
         "libpq sslmode of every PostgreSQL connection (default prefer; require/verify-ca/verify-full make the "
         "local server refuse connections without TLS)"
@@ -198,6 +212,12 @@ class Settings:
         if service not in PG_SERVICE_ROLES:
             raise ValueError(f"no service {service!r}; one of {', '.join(PG_SERVICE_ROLES)}")
         return replace(self, pg_service=service)
+
+    def for_command(self, command: str) -> Settings:
+        """These settings as the `kravsak` command ``command`` connects: its role in ``COMMAND_ROLES``, else the
+        owner's."""
+        role = COMMAND_ROLES.get(command)
+        return self.for_service(role) if role is not None else self
 
     def for_owner(self) -> Settings:
         """These settings as the owner (migrations, the CLI's own work) connects."""
@@ -800,6 +820,17 @@ def free_text_key(settings: Settings, environ: Mapping[str, str] | None = None) 
     import hmac
 
     return hmac.new(office_secret(settings, environ), b"kravsak/wire/free-text/v1", hashlib.sha256).digest()
+
+
+def note_keeper(settings: Settings, environ: Mapping[str, str] | None = None) -> SealedNotes:
+    """The personal-data store's keeper of written reasons (ADR 0028), on a connection of ``settings``' role
+    per call: what every `CollectionApp` of the composition root that may take a written reason is given."""
+    import psycopg
+
+    from personal.notes import SealedNotes
+
+    dsn = settings.pg_dsn
+    return SealedNotes(lambda: psycopg.connect(dsn), key_provider(settings, environ), office_secret(settings, environ))
 
 
 def session_secret(settings: Settings, environ: Mapping[str, str] | None = None) -> bytes:

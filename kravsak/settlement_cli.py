@@ -143,7 +143,7 @@ def settlement_cmd(
     from domain.money import fmt
     from projections.settlement import csv_rows
 
-    settings: Settings = ctx.obj
+    settings: Settings = ctx.obj.for_command("settlement")  # reads only: the reader's role (ADR 0028)
     try:
         if output_format not in ("table", "csv", "json", "html"):
             raise KravsakError(f"--format {output_format!r} is not table, csv, json or html", "name one of them")

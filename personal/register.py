@@ -9,7 +9,8 @@ Tables (nothing in them is readable without the master key):
 - ``erasures``: per erased debtor id when, on what ground and legal basis (no personal data);
 - ``requests``: erasure requests (GDPR art. 17) with the outcome and the reasons for a refusal;
 - ``stream_outbox``: the debtor stream's records not yet on Kafka (sealed values, tombstones);
-- ``stream_consumers``, ``key_releases``: who may get a debtor's stream key, and every release.
+- ``stream_consumers``, ``key_releases``: who may get a debtor's stream key, and every release;
+- ``notes``: the reasons people wrote (``personal.notes``), sealed under their subject's key.
 
 Erasure deletes the wrapped data key, the sealed fields and the look-up index of the debtor in one
 transaction and queues the stream's tombstone. Every copy of a value sealed with that key — a dump,
@@ -65,6 +66,10 @@ class Entry:
 
 def ensure_schema(conn: psycopg.Connection[Any], schema: str = SCHEMA) -> None:
     with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s)", (f'"{schema}".notes',))  # its newest table: all are there
+        row = cur.fetchone()
+        if row is not None and row[0] is not None:
+            return  # nothing to make: a role that may not make tables (the API's, the reader) passes
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('kravsak-personal-ddl'))")
         cur.execute(f"""
             CREATE SCHEMA IF NOT EXISTS "{schema}";
@@ -90,6 +95,9 @@ def ensure_schema(conn: psycopg.Connection[Any], schema: str = SCHEMA) -> None:
             CREATE TABLE IF NOT EXISTS "{schema}".stream_consumers (
                 consumer text PRIMARY KEY, purpose text NOT NULL, granted_at timestamptz NOT NULL DEFAULT now(),
                 revoked_at timestamptz);
+            CREATE TABLE IF NOT EXISTS "{schema}".notes (
+                subject text NOT NULL, ref text NOT NULL, sealed bytea NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (subject, ref));
             CREATE TABLE IF NOT EXISTS "{schema}".key_releases (
                 id bigserial PRIMARY KEY, consumer text NOT NULL, debtor_id text NOT NULL, outcome text NOT NULL,
                 released_at timestamptz NOT NULL DEFAULT now());
@@ -121,13 +129,21 @@ class DebtorRegister:
     """Register, read and erase debtors' personal data; ``conn`` is the caller's connection."""
 
     def __init__(
-        self, conn: psycopg.Connection[Any], keys: KeyProvider, office_secret: bytes, *, schema: str = SCHEMA
+        self,
+        conn: psycopg.Connection[Any],
+        keys: KeyProvider,
+        office_secret: bytes,
+        *,
+        schema: str = SCHEMA,
+        ensure: bool = True,
     ) -> None:
+        """``ensure=False``: the caller knows the tables exist (it made them once for many registers)."""
         if len(office_secret) < 16:
             raise ValueError("office_secret: at least 16 bytes")
         self.conn, self.keys, self.schema = conn, keys, schema
         self._secret = office_secret
-        ensure_schema(conn, schema)
+        if ensure:
+            ensure_schema(conn, schema)
 
     def t(self, table: str) -> str:
         return f'"{self.schema}".{table}'
@@ -231,13 +247,19 @@ class DebtorRegister:
         """The debtor's sub-key for the messages between the debtor and the office; a debtor not yet in
         the register gets a data key now (a message is personal data even before an address is known).
         Raises ``DebtorErased`` once the debtor is erased: their messages went with the key."""
+        return self.subject_key(debtor_id, "messages")
+
+    def subject_key(self, subject: str, purpose: str) -> bytes:
+        """The sub-key for ``purpose`` of ``subject``'s data key (a debtor id, or the id of what concerns a person
+        the office does not know, such as a refund to an unknown payer), made now if there is none yet.
+        Raises ``DebtorErased`` once the subject is erased."""
         with self.conn.transaction(), self.conn.cursor() as cur:
-            cur.execute(f"SELECT 1 FROM {self.t('erasures')} WHERE debtor_id = %s", (debtor_id,))
+            cur.execute(f"SELECT 1 FROM {self.t('erasures')} WHERE debtor_id = %s", (subject,))
             if cur.fetchone():
-                raise DebtorErased(f"debtor {debtor_id} was erased")
-            data_key = self._data_key(cur, debtor_id, create=True)
+                raise DebtorErased(f"debtor {subject} was erased")
+            data_key = self._data_key(cur, subject, create=True)
         assert data_key is not None
-        return purpose_key(data_key, "messages")
+        return purpose_key(data_key, purpose)
 
     def is_erased(self, debtor_id: str) -> bool:
         with self.conn.cursor() as cur:
@@ -278,6 +300,7 @@ class DebtorRegister:
         cur.execute(f"DELETE FROM {self.t('debtors')} WHERE debtor_id = %s RETURNING office", (debtor_id,))
         row = cur.fetchone()
         cur.execute(f"DELETE FROM {self.t('data_keys')} WHERE debtor_id = %s", (debtor_id,))
+        cur.execute(f"DELETE FROM {self.t('notes')} WHERE subject = %s", (debtor_id,))
         cur.execute(
             f"INSERT INTO {self.t('erasures')} (debtor_id, office, ground, basis, reference, decided_on) "
             "VALUES (%s,%s,%s,%s,%s,%s)",
@@ -305,7 +328,7 @@ class DebtorRegister:
         self.conn.commit()
         self.conn.autocommit = True
         try:
-            for table in ("data_keys", "debtors", "stream_outbox"):
+            for table in ("data_keys", "debtors", "stream_outbox", "notes"):
                 self.conn.execute(f"VACUUM FULL {self.t(table)}")
         finally:
             self.conn.autocommit = autocommit

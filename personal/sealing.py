@@ -1,7 +1,7 @@
 """Authenticated encryption of one value under a debtor's data key (AES-256-GCM).
 
 A sealed value is ``01 | nonce (12 bytes) | ciphertext with tag``. The associated data binds it to
-its debtor and its purpose (``register``, ``stream``, ``letters``, ``messages``), so a ciphertext copied into
+its debtor and its purpose (``register``, ``stream``, ``letters``, ``messages``, ``notes``), so a ciphertext copied into
 another debtor's row, or from the stream into the register, does not open. Each purpose uses its own
 sub-key of the data key (HKDF), so a downstream service given the stream key cannot open the
 register's row or the archived letters.
@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from personal.keys import NONCE_BYTES, derive
 
 VERSION = b"\x01"
-PURPOSES = frozenset({"register", "stream", "letters", "messages"})
+PURPOSES = frozenset({"register", "stream", "letters", "messages", "notes"})
 
 
 class SealBroken(ValueError):

@@ -34,6 +34,7 @@ query time with the same domain function the aggregate uses.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -271,14 +272,22 @@ class Ledger:
 # --- queries -------------------------------------------------------------------------------------
 
 
-def suspense_view(cur: Cursor[Any], schema: str, case_id: str) -> list[dict[str, Any]]:
-    """Money still in one suspense account, oldest first, as the scenario report lists it."""
+def suspense_view(
+    cur: Cursor[Any], schema: str, case_id: str, references: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """Money still in one suspense account, oldest first, as the scenario report lists it. The stream carries a
+    payer's reference only as its keyed digest (ADR 0028): ``references`` (item -> reference, from the event store)
+    gives a reader who may see them the references themselves."""
+    known = references or {}
     cur.execute(
-        f"""SELECT reference, amount, ordered FROM "{schema}".suspense_items
+        f"""SELECT item, reference, amount, ordered FROM "{schema}".suspense_items
             WHERE case_id = %s AND allocated_to IS NULL AND refunded_on IS NULL ORDER BY ordered, received_on, seq""",
         (case_id,),
     )
-    return [{"reference": r, "amount": fmt(Decimal(a)), "ordered": o.isoformat()} for r, a, o in cur.fetchall()]
+    return [
+        {"reference": known.get(i, r), "amount": fmt(Decimal(a)), "ordered": o.isoformat()}
+        for i, r, a, o in cur.fetchall()
+    ]
 
 
 def claim_row(cur: Cursor[Any], schema: str, case_id: str) -> dict[str, Any] | None:

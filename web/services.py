@@ -21,6 +21,7 @@ from psycopg_pool import ConnectionPool
 from domain.application import DEFAULT_NAMESPACE, CollectionApp
 from domain.identity import InvalidIdentity, opaque_debtor_id, validate_identity
 from domain.parties import debtor_id_for
+from personal.notes import SealedNotes
 from personal.register import debtors_with_lookup, lookup_key
 from projections import parties
 from projections.base import schema_name
@@ -44,6 +45,12 @@ class Services:
         self.access_log = AccessLog(self.pool, config.web_schema)
         self.applications = Applications(self.pool, config.web_schema)
         self.messages = Messages(self.pool, config.keys, config.office_secret, config.web_schema)
+        # the reasons people write, sealed in the personal-data store (ADR 0028); no keys: none can be kept
+        self.notes = (
+            SealedNotes(self.pool.connection, config.keys, config.office_secret)
+            if config.keys is not None and config.office_secret
+            else None
+        )
         self._apps: queue.LifoQueue[CollectionApp] = queue.LifoQueue()
         self._offices: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -58,7 +65,10 @@ class Services:
         for _ in range(self.config.apps):
             self._apps.put(
                 CollectionApp(
-                    env, namespace=self.config.namespace or DEFAULT_NAMESPACE, office_secret=self.config.office_secret
+                    env,
+                    namespace=self.config.namespace or DEFAULT_NAMESPACE,
+                    office_secret=self.config.office_secret,
+                    notes=self.notes,
                 )
             )
         self.started = True

@@ -151,6 +151,9 @@ class Kind(StrEnum):
     vocabulary as it is, any other text as ``note`` (the text stays in the event store, ADR 0023)."""
 
 
+PAYER_REFERENCE_EVENTS = ("SuspensePaymentReceived", "SuspensePaymentAllocated", "RefundRequested")
+"""Events whose ``reference`` is what a payer wrote in the bank (free text when it matched no claim): on the wire
+only its keyed digest, ``reference_hmac`` (ADR 0028); who may see it reads it from the event store."""
 # Attributes typed ``Any`` inside: their shape is known only by name, so it is listed here.
 _SHAPED: Mapping[tuple[str, str], Kind] = {
     ("ClaimPaymentPlanAgreed", "installments"): Kind.INSTALLMENTS,
@@ -159,6 +162,7 @@ _SHAPED: Mapping[tuple[str, str], Kind] = {
     ("CreditorPolicyChanged", "policy"): Kind.POLICY_JSON,
     ("DebtorRegistered", "contact"): Kind.CONTACT,
     ("ClaimObjectionRegistered", "text"): Kind.FREE_TEXT,
+    **{(event, "reference"): Kind.FREE_TEXT for event in (*PAYER_REFERENCE_EVENTS, "ClaimPaymentRegistered")},
     **{
         (event, "reason"): Kind.REASON
         for event in (
@@ -177,9 +181,14 @@ FREE_TEXT_PREFIX = "hmac:"
 """A free text read back from the wire: the text stays in the event store, the stream has its keyed digest."""
 OLD_FREE_TEXT_PREFIX = "sha256:"
 """A free text read back from an event published before ADR 0023 (its bare SHA-256, ``<attribute>_sha256``)."""
-RETIRED_FIELDS: Mapping[str, tuple[str, ...]] = {"ClaimObjectionRegistered": ("text_sha256",)}
+RETIRED_FIELDS: Mapping[str, tuple[str, ...]] = {
+    "ClaimObjectionRegistered": ("text_sha256",),
+    **{event: ("reference",) for event in (*PAYER_REFERENCE_EVENTS, "ClaimPaymentRegistered")},
+}
 """Fields of earlier schema versions that no event fills any more: still sent, empty, so that a reader of the
 earlier version (where they have no default) reads new events (FULL_TRANSITIVE)."""
+RETIRED_NULLABLE: frozenset[tuple[str, str]] = frozenset({("ClaimPaymentRegistered", "reference")})
+"""Retired fields that were nullable: still nullable (an earlier event's null must still read), sent as null."""
 DEVELOPMENT_DIGEST_KEY = b"kravsak-development-digest-key-not-a-secret"
 """Keys the free-text digests where no office secret is given (tests, benchmarks); the publisher a service runs
 is given one derived from the office secret (``kravsak.settings.publisher_options``)."""
@@ -375,13 +384,14 @@ def _record(
         value = values[spec.attribute]
         try:
             if spec.kind is Kind.FREE_TEXT:
-                record[spec.wire_name] = free_text_digest(_str(value), digest_key)
+                empty = value is None and spec.nullable
+                record[spec.wire_name] = None if empty else free_text_digest(_str(value), digest_key)
                 continue
             record[spec.wire_name] = None if value is None and spec.nullable else _to_wire(spec.kind, value)
         except (UnmappableEvent, TypeError, ValueError, ArithmeticError) as exc:
             raise UnmappableEvent(f"attribute {spec.attribute}={value!r}: {exc}") from None
     for retired in RETIRED_FIELDS.get(event_type.name, ()):
-        record[retired] = ""
+        record[retired] = None if (event_type.name, retired) in RETIRED_NULLABLE else ""
     return record
 
 
@@ -575,6 +585,9 @@ def domain_values(record: Mapping[str, Any]) -> dict[str, Any]:
         value = record[spec.wire_name]
         if spec.kind is Kind.FREE_TEXT and not value and record.get(f"{spec.attribute}_sha256"):
             values[spec.attribute] = OLD_FREE_TEXT_PREFIX + record[f"{spec.attribute}_sha256"]
+            continue
+        if spec.kind is Kind.FREE_TEXT and not value and record.get(spec.attribute):
+            values[spec.attribute] = record[spec.attribute]  # published before ADR 0028: the reference in clear
             continue
         values[spec.attribute] = None if value is None and spec.nullable else _from_wire(spec.kind, value)
     return {attribute: values[attribute] for attribute in event_type.attributes}

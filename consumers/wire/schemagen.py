@@ -28,6 +28,7 @@ from consumers.wire.envelope import (
     MONEY_COMPONENTS,
     NAMESPACE,
     RETIRED_FIELDS,
+    RETIRED_NULLABLE,
     EventType,
     FieldSpec,
     Kind,
@@ -345,7 +346,18 @@ _NOTE = (
     " or note: a reason a person wrote, which may name people or health; it stays in the event store and the case "
     "file, never on the stream (ADR 0023)."
 )
+_RETIRED_REFERENCE = (
+    "Retired (ADR 0028): always empty. Events published before it carried the payer's reference here in clear; "
+    "see reference_hmac."
+)
 RETIRED_FIELD_DOCS: Mapping[tuple[str, str], str] = {
+    ("SuspensePaymentReceived", "reference"): _RETIRED_REFERENCE,
+    ("SuspensePaymentAllocated", "reference"): _RETIRED_REFERENCE,
+    ("RefundRequested", "reference"): _RETIRED_REFERENCE,
+    ("ClaimPaymentRegistered", "reference"): (
+        "Retired (ADR 0028): always null. Events published before it carried the payer's reference here in clear; "
+        "see reference_hmac."
+    ),
     ("ClaimObjectionRegistered", "text_sha256"): (
         "Retired (ADR 0023): always empty. Events published before it carried the objection text's bare SHA-256 "
         "here; see text_hmac."
@@ -430,7 +442,10 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
     ("RefundRequested", "claim_id"): "Case id of the claim whose surplus is refunded; null for suspense.",
     ("RefundRequested", "invoice"): "Invoice number of that claim; null for suspense.",
     ("RefundRequested", "item"): "Id of the item in suspense refunded; null for surplus.",
-    ("RefundRequested", "reference"): "The payer's KID / OCR reference (or text) of the money refunded.",
+    ("RefundRequested", "reference"): (
+        "HMAC-SHA256 (hex) keyed by the office's digest key of the payer's KID / OCR reference (or text) of the "
+        "money refunded: equal references give equal digests; the reference itself is not on the stream (ADR 0028)."
+    ),
     ("RefundRequested", "amount"): f"Amount to pay back, {_MONEY}.",
     ("RefundRequested", "payee_key"): "Where the payee's name and account are kept, outside the event stream "
     '(e.g. "transaction:<bank transaction id>").',
@@ -625,7 +640,10 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
     ("DebtorClaimAttached", "claim_id"): "Case id of the claim attached (the case_id of that claim's events).",
     ("PaymentReferenceAssigned", "reference"): "The KID / OCR reference, digits with its check digit.",
     ("SuspensePaymentReceived", "item"): "Id of the item in suspense: the command id that received the money.",
-    ("SuspensePaymentReceived", "reference"): "The payment reference the payer gave (matching no claim).",
+    ("SuspensePaymentReceived", "reference"): (
+        "HMAC-SHA256 (hex) keyed by the office's digest key of the payment reference the payer gave (matching no "
+        "claim; it may be any text): equal references give equal digests, the text is not on the stream (ADR 0028)."
+    ),
     ("SuspensePaymentReceived", "amount"): f"Amount received, {_MONEY}.",
     ("SuspensePaymentReceived", "ordered"): "Day the payer's bank received the payment order.",
     (
@@ -633,7 +651,9 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
         "source",
     ): 'Where the money came from: the bank file (e.g. "ocr", "camt054", "bgmax") or "manual".',
     ("SuspensePaymentAllocated", "item"): "Id of the item placed (see SuspensePaymentReceived.item).",
-    ("SuspensePaymentAllocated", "reference"): "The payer's reference of the item placed.",
+    ("SuspensePaymentAllocated", "reference"): (
+        "HMAC-SHA256 (hex) keyed by the office's digest key of the payer's reference of the item placed (ADR 0028)."
+    ),
     ("SuspensePaymentAllocated", "amount"): f"Amount placed on the claim, {_MONEY}.",
     ("SuspensePaymentAllocated", "claim_id"): "Case id of the claim the money was placed on.",
     ("SuspensePaymentAllocated", "invoice"): "The creditor's invoice number of that claim.",
@@ -650,7 +670,9 @@ EVENT_FIELD_DOCS: Mapping[tuple[str, str], str] = {
         "caseworker). Null in events recorded before version 2."
     ),
     ("ClaimPaymentRegistered", "reference"): (
-        "The KID / OCR reference the payer used, when the payment came by reference or from suspense; else null."
+        "HMAC-SHA256 (hex) keyed by the office's digest key of the KID / OCR reference (or text) the payer used, "
+        "when the payment came by reference or from suspense; else null. The reference is not on the stream "
+        "(ADR 0028)."
     ),
 }
 
@@ -710,7 +732,9 @@ def event_schema(event_type: EventType) -> dict[str, Any]:
     fields = [_field(name, *ENVELOPE[name]) for name in ENVELOPE_FIELDS]
     fields += [_event_field(event_type, spec) for spec in event_type.fields]
     fields += [
-        {"name": name, "type": "string", "default": "", "doc": RETIRED_FIELD_DOCS[(event_type.name, name)]}
+        {"name": name, "type": ["null", "string"], "default": None, "doc": RETIRED_FIELD_DOCS[(event_type.name, name)]}
+        if (event_type.name, name) in RETIRED_NULLABLE
+        else {"name": name, "type": "string", "default": "", "doc": RETIRED_FIELD_DOCS[(event_type.name, name)]}
         for name in RETIRED_FIELDS.get(event_type.name, ())
     ]
     return {
@@ -745,6 +769,8 @@ def _event_field(event_type: EventType, spec: FieldSpec) -> dict[str, Any]:
             f"{event_type.name}.{spec.attribute}: no documentation; add it to EVENT_FIELD_DOCS or FIELD_DOCS"
         )
     avro_type = _avro_type(event_type, spec)
+    if spec.kind is Kind.FREE_TEXT and spec.nullable:  # added by ADR 0028
+        return {"name": spec.wire_name, "type": ["null", avro_type], "default": None, "doc": doc}
     if spec.kind is Kind.FREE_TEXT:  # added by ADR 0023: events written before it have no such field
         return {"name": spec.wire_name, "type": avro_type, "default": "", "doc": doc}
     return _field(spec.wire_name, ["null", avro_type] if spec.nullable else avro_type, doc)

@@ -37,7 +37,7 @@ from kravsak import logs
 from kravsak.bench.figures import RESULTS_DIR, Figure, Target, fmt_number
 from kravsak.bench.report import console, print_report
 from kravsak.bench.scratch import create_event_store, drop_event_store
-from kravsak.settings import Settings, load_settings, office_secret
+from kravsak.settings import Settings, load_settings, note_keeper, office_secret
 
 TARGETS = {
     "intake_ocr": Target(">=", 5_000, "transactions/s"),
@@ -50,7 +50,10 @@ ISSUED, DUE, ON = date(2025, 2, 1), date(2025, 3, 3), date(2025, 4, 1)
 
 
 def _app(settings: Settings, schema: str) -> CollectionApp:
-    return CollectionApp(settings.eventsourcing_env(POSTGRES_SCHEMA=schema), office_secret=office_secret(settings))
+    return CollectionApp(
+        settings.eventsourcing_env(POSTGRES_SCHEMA=schema), office_secret=office_secret(settings),
+        notes=note_keeper(settings),
+    )  # fmt: skip
 
 
 def kids(claims: int) -> list[str]:

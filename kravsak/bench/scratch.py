@@ -21,7 +21,7 @@ from consumers.topics import case_events_spec, ensure_topics_at
 from consumers.wire.codec import SchemaStore, encode
 from consumers.wire.envelope import PartyIndex, case_key, event_record
 from domain.application import CollectionApp
-from kravsak.settings import Settings, office_secret
+from kravsak.settings import Settings, note_keeper, office_secret
 from projections.base import schema_name
 
 PROJECTIONS = ("ledger", "limitation", "audit")
@@ -45,7 +45,10 @@ def drop_event_store(dsn: str, schema: str) -> None:
 def app_for(settings: Settings, schema: str) -> CollectionApp:
     """A `CollectionApp` whose event store lives in PostgreSQL schema `schema` (with the office's
     secret: registering a debtor in a stored application needs it)."""
-    return CollectionApp(settings.eventsourcing_env(POSTGRES_SCHEMA=schema), office_secret=office_secret(settings))
+    return CollectionApp(
+        settings.eventsourcing_env(POSTGRES_SCHEMA=schema), office_secret=office_secret(settings),
+        notes=note_keeper(settings),
+    )  # fmt: skip
 
 
 def copy_events(

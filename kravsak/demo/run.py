@@ -48,7 +48,7 @@ from intake.payers import PgPayers
 from kravsak.demo.bank import Bank, BankStats
 from kravsak.demo.world import MUNICIPALITIES, World, is_month_end, month_end_sweep
 from kravsak.errors import KravsakError
-from kravsak.settings import Settings, office_secret
+from kravsak.settings import Settings, note_keeper, office_secret
 from projections import reports
 from projections.base import schema_name
 
@@ -237,7 +237,7 @@ def demo_app(settings: Settings, namespace: UUID) -> CollectionApp:
     env = settings.eventsourcing_env(
         AGGREGATE_CACHE_MAXSIZE="500000", AGGREGATE_CACHE_FASTFORWARD="n", DEEPCOPY_FROM_AGGREGATE_CACHE="n"
     )
-    return CollectionApp(env, namespace=namespace, office_secret=office_secret(settings))
+    return CollectionApp(env, namespace=namespace, office_secret=office_secret(settings), notes=note_keeper(settings))
 
 
 def new_report_folder(out_root: Path) -> Path:

@@ -224,6 +224,9 @@ class LocalPostgres:
         if pid is not None:
             self._check_running_port(pid)
             _wait_for_connection(self.settings.pg_dsn, timeout=10, log_file=self.log_file)
+            # roles, grants and guards as this version makes them (a role or a guard added since it started)
+            step("bringing the kravsak roles and grants up to date")
+            self._create_roles_and_database(local_secrets.ensure(self.settings.home, pg_secret_keys()))
             return False
         started_at = time.monotonic()
         self._check_tools()

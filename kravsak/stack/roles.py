@@ -11,6 +11,7 @@ connects as its own role (``Settings.for_service``):
 | ``kravsak_publisher`` | the reader's, plus its position table |
 | ``kravsak_projector`` | the reader's, plus its own projection schemas (it creates and owns them) |
 | ``kravsak_automate`` | the writer's, plus its own schema (worklist, alerts, clocks) |
+| ``kravsak_api`` | the writer's, its own ``kravsak_web``, the personal store's keys and notes (ADR 0028) |
 
 eventsourcing's ``LOCK TABLE … IN EXCLUSIVE MODE`` needs UPDATE, so the writer holds it; a trigger on
 every ``*_events`` table refuses UPDATE, DELETE and TRUNCATE of a stored event, whoever asks.
@@ -29,8 +30,12 @@ from kravsak.settings import LOCAL_PG_USER, PG_SERVICE_ROLES, eventsourcing_env
 READER, WRITER = PG_SERVICE_ROLES["reader"], PG_SERVICE_ROLES["writer"]
 PUBLISHER, PROJECTOR = PG_SERVICE_ROLES["publisher"], PG_SERVICE_ROLES["projector"]
 AUTOMATE = PG_SERVICE_ROLES["automate"]
+API = PG_SERVICE_ROLES["api"]
 
 IMMUTABLE_FUNCTION = "kravsak_stored_events_are_immutable"
+RELEASE_FUNCTION = "kravsak_only_the_owner_releases"
+"""Refuses a held case's release asked by any role but the owner's (ADR 0028): the publisher writes its held
+table, but only the operator holding the owner's secret may ask for a release (`kravsak publisher release`)."""
 
 
 def grant_roles(conn: psycopg.Connection[Any], dbname: str) -> None:
@@ -41,17 +46,17 @@ def grant_roles(conn: psycopg.Connection[Any], dbname: str) -> None:
         sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(ident(dbname)),
         sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(ident(dbname), sql.SQL(", ").join(services)),
         # They create their own schemas (CREATE SCHEMA IF NOT EXISTS) and own what they create.
-        sql.SQL("GRANT CREATE ON DATABASE {} TO {}, {}, {}").format(
-            ident(dbname), ident(PUBLISHER), ident(PROJECTOR), ident(AUTOMATE)
+        sql.SQL("GRANT CREATE ON DATABASE {} TO {}, {}, {}, {}").format(
+            ident(dbname), ident(PUBLISHER), ident(PROJECTOR), ident(AUTOMATE), ident(API)
         ),
         sql.SQL("GRANT {} TO {}").format(sql.SQL(", ").join(services), ident(LOCAL_PG_USER)),
         sql.SQL("GRANT {} TO {}, {}, {}").format(ident(READER), ident(WRITER), ident(PUBLISHER), ident(PROJECTOR)),
-        sql.SQL("GRANT {} TO {}").format(ident(WRITER), ident(AUTOMATE)),
+        sql.SQL("GRANT {} TO {}, {}").format(ident(WRITER), ident(AUTOMATE), ident(API)),
         sql.SQL("REVOKE CREATE ON SCHEMA public FROM PUBLIC"),
         sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident(READER)),
         sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(ident(READER)),
     ]
-    creators = sql.SQL(", ").join(ident(r) for r in (LOCAL_PG_USER, PUBLISHER, PROJECTOR, AUTOMATE))
+    creators = sql.SQL(", ").join(ident(r) for r in (LOCAL_PG_USER, PUBLISHER, PROJECTOR, AUTOMATE, API))
     statements += [
         sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} GRANT SELECT ON TABLES TO {}").format(creators, ident(READER)),
         sql.SQL("ALTER DEFAULT PRIVILEGES FOR ROLE {} GRANT USAGE ON SCHEMAS TO {}").format(creators, ident(READER)),
@@ -61,6 +66,34 @@ def grant_roles(conn: psycopg.Connection[Any], dbname: str) -> None:
     _event_store_functions(conn)
     _hand_over_schemas(conn)
     _operations_schema(conn)
+    _personal_schema(conn)
+
+
+API_PERSONAL_WRITES = ("data_keys", "notes")
+"""The personal store's tables the API writes: a debtor's key (made for a first message or note) and the notes."""
+
+
+def _personal_schema(conn: psycopg.Connection[Any]) -> None:
+    """``kravsak_personal`` (ADR 0014): the owner's, made here so that no service needs to make it; the API may
+    add debtors' keys and notes (ADR 0028), the reader reads (sealed values only: the master key is not in it)."""
+    from personal.register import SCHEMA, ensure_schema
+
+    ensure_schema(conn, SCHEMA)
+    ident = sql.Identifier
+    conn.execute(sql.SQL("ALTER SCHEMA {} OWNER TO {}").format(ident(SCHEMA), ident(LOCAL_PG_USER)))
+    tables = conn.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind = 'r'",
+        (SCHEMA,),
+    ).fetchall()
+    for (table,) in tables:
+        conn.execute(sql.SQL("ALTER TABLE {}.{} OWNER TO {}").format(ident(SCHEMA), ident(table), ident(LOCAL_PG_USER)))
+    conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}, {}").format(ident(SCHEMA), ident(READER), ident(API)))
+    conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA {} TO {}").format(ident(SCHEMA), ident(READER)))
+    for table in API_PERSONAL_WRITES:
+        conn.execute(
+            sql.SQL("GRANT SELECT, INSERT, UPDATE ON {}.{} TO {}").format(ident(SCHEMA), ident(table), ident(API))
+        )
 
 
 def _operations_schema(conn: psycopg.Connection[Any]) -> None:
@@ -87,8 +120,9 @@ def _families() -> list[tuple[str, str]]:
     from consumers.projector import CASES_SCHEMA, projection_names
     from kravsak import wiring  # noqa: F401 - the edges' read models count as projections
     from projections.base import schema_name
+    from web.store import SCHEMA as WEB_SCHEMA
 
-    owners = [(AUTOMATE_SCHEMA, AUTOMATE), (CASES_SCHEMA, PROJECTOR)]
+    owners = [(AUTOMATE_SCHEMA, AUTOMATE), (CASES_SCHEMA, PROJECTOR), (WEB_SCHEMA, API)]
     owners += [(schema_name(name), PROJECTOR) for name in projection_names()]
     return sorted(owners, key=lambda o: -len(o[0]))
 
@@ -161,7 +195,8 @@ BEGIN
             END IF;
         ELSIF obj.object_type = 'table' AND EXISTS (
                 SELECT 1 FROM pg_attribute a WHERE a.attrelid = obj.objid AND a.attname = 'originator_version'
-            ) OR obj.object_type = 'table' AND obj.object_identity LIKE '%.kravsak_publisher_position' THEN
+            ) OR obj.object_type = 'table' AND obj.object_identity LIKE '%.kravsak_publisher_position'
+              OR obj.object_type = 'table' AND obj.object_identity LIKE '%.kravsak_publisher_held' THEN
             PERFORM public.kravsak_grant_event_store(obj.schema_name);
         ELSIF obj.object_type = 'table' THEN
             target := public.kravsak_service_of(obj.schema_name);
@@ -183,6 +218,7 @@ def _is_family(schema: str, prefix: str) -> bool:
 def prepare_event_store(owner_dsn: str, schema: str) -> None:
     """The event store's tables in ``schema``, made by the owner, and the services' rights on them.
     Idempotent; `kravsak up` runs it for KRAVSAK_PG_SCHEMA, and so does every throw-away store."""
+    from consumers.held import HeldTable
     from consumers.publisher import ensure_position_table
     from domain.application import CollectionApp
 
@@ -191,6 +227,7 @@ def prepare_event_store(owner_dsn: str, schema: str) -> None:
         app = CollectionApp(eventsourcing_env(owner_dsn, **({"POSTGRES_SCHEMA": schema} if schema != "public" else {})))
         app.close()
         ensure_position_table(conn, schema)
+        HeldTable("", schema).create(conn)  # the owner's, so that only the owner asks for a release
         grant_event_store(conn, schema)
 
 
@@ -200,8 +237,17 @@ def grant_event_store(conn: psycopg.Connection[Any], schema: str) -> None:
 
 
 def _event_store_functions(conn: psycopg.Connection[Any]) -> None:
+    from consumers.held import HELD_TABLE
     from consumers.publisher import POSITION_TABLE
 
+    conn.execute(
+        sql.SQL(
+            "CREATE OR REPLACE FUNCTION public.{}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.release_requested AND NOT OLD.release_requested AND current_user <> {} THEN "
+            "RAISE EXCEPTION 'only the owner (%) may ask for the release of a held case; % may not', {}, current_user "
+            "USING ERRCODE = 'insufficient_privilege'; END IF; RETURN NEW; END $$"
+        ).format(sql.Identifier(RELEASE_FUNCTION), sql.Literal(LOCAL_PG_USER), sql.Literal(LOCAL_PG_USER))
+    )
     conn.execute(
         sql.SQL(
             "CREATE OR REPLACE FUNCTION public.{}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
@@ -215,6 +261,9 @@ def _event_store_functions(conn: psycopg.Connection[Any]) -> None:
             writer=sql.Identifier(WRITER),
             publisher=sql.Identifier(PUBLISHER),
             position=sql.Literal(POSITION_TABLE),
+            held=sql.Literal(HELD_TABLE),
+            owner=sql.Identifier(LOCAL_PG_USER),
+            release=sql.Identifier(RELEASE_FUNCTION),
             immutable=sql.Identifier(IMMUTABLE_FUNCTION),
         )
     )
@@ -243,6 +292,13 @@ BEGIN
         EXECUTE format('GRANT SELECT ON %I.%I TO {reader}', s, t.relname);
         IF t.relname = {position} THEN
             EXECUTE format('GRANT SELECT, INSERT, UPDATE ON %I.%I TO {publisher}', s, t.relname);
+        ELSIF t.relname = {held} THEN
+            -- the publisher holds and releases; only the owner asks for a release (ADR 0028)
+            EXECUTE format('ALTER TABLE %I.%I OWNER TO {owner}', s, t.relname);
+            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %I.%I TO {publisher}', s, t.relname);
+            EXECUTE format('DROP TRIGGER IF EXISTS kravsak_release ON %I.%I', s, t.relname);
+            EXECUTE format('CREATE TRIGGER kravsak_release BEFORE UPDATE ON %I.%I '
+                           'FOR EACH ROW EXECUTE FUNCTION public.{release}()', s, t.relname);
         ELSIF t.relname LIKE '%\_commands' OR t.relname LIKE '%\_debtor\_claims' THEN
             -- the command log (ADR 0024): written in the events' transaction, never changed
             EXECUTE format('GRANT SELECT, INSERT ON %I.%I TO {writer}', s, t.relname);

@@ -35,7 +35,7 @@ from domain import caseflow
 from domain.application import CollectionApp
 from domain.errors import CommandRefused
 from domain.records import Installment
-from kravsak.settings import Settings
+from kravsak.settings import Settings, note_keeper
 
 pytestmark = pytest.mark.integration
 
@@ -101,7 +101,10 @@ def world(settings: Settings, pg_dsn: str, kafka_bootstrap: str, unique: Callabl
     ensure_topics_at(kafka_bootstrap, [case_events_spec(topic, partitions=3)])
     namespace = uuid4()
     app = CollectionApp(
-        settings.eventsourcing_env(POSTGRES_SCHEMA=event_store), namespace=namespace, office_secret=os.urandom(32)
+        settings.eventsourcing_env(POSTGRES_SCHEMA=event_store),
+        namespace=namespace,
+        office_secret=os.urandom(32),
+        notes=note_keeper(settings),  # written reasons go to the stack's personal store, as in production
     )
     app.register_creditor(
         creditor=ALTA,

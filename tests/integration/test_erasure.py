@@ -24,6 +24,7 @@ from consumers.kafka_access import client_args
 from consumers.projector import RunnerOptions, plug_projection, project_once
 from consumers.topics import case_events_spec, debtors_spec, ensure_topics_at
 from domain.application import CollectionApp, OfficeSecretMissing
+from domain.notes import ERASED
 from kravsak import logs
 from kravsak.settings import Settings
 from kravsak.stack import ServiceState
@@ -33,6 +34,7 @@ from personal.enrolment import register_person
 from personal.erasure import REQUEST, RETENTION_EXPIRED, ErasureRefused, erase
 from personal.keys import LocalKeyProvider
 from personal.model import parse_person
+from personal.notes import SealedNotes
 from personal.register import DebtorErased, DebtorRegister
 from personal.stream import AccessDenied, KeyRelease, open_record, publish_pending
 from personal.synthetic import no_person
@@ -121,8 +123,12 @@ def test_after_erasure_nothing_readable_of_the_person_remains(
     with psycopg.connect(pg_dsn, autocommit=True) as c:
         c.execute(f'CREATE SCHEMA "{event_store}"')
     ensure_topics_at(kafka_bootstrap, [case_events_spec(events_topic, partitions=3), debtors_spec(debtors_topic)])
+    notes = SealedNotes(lambda: psycopg.connect(pg_dsn), keys, keys.office_secret(), schema=register_schema)
     app = CollectionApp(
-        settings.eventsourcing_env(POSTGRES_SCHEMA=event_store), namespace=uuid4(), office_secret=keys.office_secret()
+        settings.eventsourcing_env(POSTGRES_SCHEMA=event_store),
+        namespace=uuid4(),
+        office_secret=keys.office_secret(),
+        notes=notes,
     )
     conn = psycopg.connect(pg_dsn)
     register = DebtorRegister(conn, keys, keys.office_secret(), schema=register_schema)
@@ -149,6 +155,13 @@ def test_after_erasure_nothing_readable_of_the_person_remains(
         app.issue_invoice(**inv, amount=Decimal("1200.00"), due=date(2025, 1, 20), claim_type="barnehage",
                           debtor_ref="R1", on=date(2025, 1, 2), command_id="i")  # fmt: skip
         app.send_notice(**inv, notice="inkassovarsel", on=date(2025, 2, 10), command_id="n")
+        # A caseworker's credit note names the person (ADR 0028): the event keeps the code, the text is a note
+        # sealed under the debtor's key, for those who may read it.
+        written = f"{name} ({number}) was billed twice"
+        conn.commit()  # the register's entry (and the debtor's key) as another connection sees them
+        app.credit_invoice(**inv, amount=Decimal("10.00"), reason=written, on=date(2025, 2, 11), command_id="cr")
+        case = app.claim(ALTA, "INV-1").id
+        assert app.reason_notes(case) == {"cr": written}
 
         # The case events reach Kafka; the letters projection queues the letter; the dispatcher renders it.
         produce_events(app, kafka_bootstrap, events_topic)
@@ -192,6 +205,7 @@ def test_after_erasure_nothing_readable_of_the_person_remains(
         with pytest.raises(LookupError):
             release.release("print-shop", debtor)
         assert app.claim(ALTA, "INV-1").closed_on is not None  # the case events stay valid and replayable
+        assert app.reason_notes(case) == {"cr": ERASED}  # the note went with the key
 
         # Nothing readable remains.
         needles = forms(name, number)

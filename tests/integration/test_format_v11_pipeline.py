@@ -90,6 +90,9 @@ def test_suspense_reaches_the_ledger_through_kafka(settings: Settings, stack: ob
                                           command_id=cid)  # fmt: skip
         app.allocate_suspense(creditor=CREDITOR, reference="777", invoice="A", on=date(2025, 3, 12), command_id="a1")
         claim_case = str(app.claim(CREDITOR, "A").id)
+        held = app.suspense(CREDITOR)
+        assert held is not None
+        references = {i.item: i.reference for i in held.items.values()}  # the event store's, for the desk
     finally:
         app.close()
     drain_publisher(settings)
@@ -97,7 +100,12 @@ def test_suspense_reaches_the_ledger_through_kafka(settings: Settings, stack: ob
     schema = schema_name("ledger")
     account = str(suspense_id(namespace, CREDITOR))
     with psycopg.connect(settings.pg_dsn) as conn, conn.cursor() as cur:
-        assert ledger.suspense_view(cur, schema, account) == [
+        # the stream carries the payer's reference only as its keyed digest (ADR 0028) ...
+        [streamed] = ledger.suspense_view(cur, schema, account)
+        assert streamed["reference"].startswith("hmac:") and "888" not in streamed["reference"]
+        assert (streamed["amount"], streamed["ordered"]) == ("40.00", "2025-03-07")
+        # ... and whoever may see it reads it from the event store
+        assert ledger.suspense_view(cur, schema, account, references) == [
             {"reference": "888", "amount": "40.00", "ordered": "2025-03-07"}
         ]
         cur.execute(

@@ -76,15 +76,18 @@ def test_the_reader_reads_but_cannot_insert(local: LocalPostgres, settings: Sett
             conn.execute("CREATE SCHEMA kravsak_reader_was_here")
 
 
+def _forge(conn: psycopg.Connection[object]) -> None:
+    """Append a made-up event to the event store (what a role without the writer's rights must not do)."""
+    conn.execute(
+        "INSERT INTO collectionapp_events (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)",
+        (str(uuid.uuid4()), 1, "domain.claim:Claim.Paid", b"{}"),
+    )
+
+
 def test_the_projector_cannot_write_the_event_store(local: LocalPostgres, settings: Settings) -> None:
-    forged = (str(uuid.uuid4()), 1, "domain.claim:Claim.Paid", b"{}")
     with psycopg.connect(settings.for_service("projector").pg_dsn, autocommit=True) as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute(
-                "INSERT INTO collectionapp_events (originator_id, originator_version, topic, state) "
-                "VALUES (%s, %s, %s, %s)",
-                forged,
-            )
+            _forge(conn)
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("DELETE FROM collectionapp_events")
 
@@ -111,3 +114,66 @@ def test_tls_without_the_ca_is_refused(local: LocalPostgres, settings: Settings,
     message = _refused(_with(settings.pg_dsn, sslmode="verify-full", sslrootcert=str(tmp_path / "tls" / "ca.crt")))
 
     assert "certificate verify failed" in message
+
+
+def _ledger_claims(settings: Settings) -> str:
+    """The ledger's claims table (made as the projector makes it, if no projector ran on this stack yet)."""
+    from projections.base import schema_name
+    from projections.ledger import Ledger
+
+    schema = schema_name("ledger")
+    with psycopg.connect(settings.for_service("projector").pg_dsn, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        Ledger().create_tables(cur, schema)
+    return f'"{schema}".claims'
+
+
+def test_the_read_only_commands_connect_as_the_reader_who_cannot_write_events_or_read_models(
+    local: LocalPostgres, settings: Settings
+) -> None:
+    claims = _ledger_claims(settings)
+    for command in ("status", "health", "trail", "settlement"):
+        assert settings.for_command(command).pg_role == "kravsak_reader", command
+    assert settings.for_command("verify").pg_role == "kravsak_projector"  # rebuilds aside, as the projector
+    assert settings.for_command("publisher").pg_role == "kravsak"  # an operator's command: the owner's
+    with psycopg.connect(settings.for_command("trail").pg_dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT current_user").fetchone() == ("kravsak_reader",)
+        conn.execute(f"SELECT count(*) FROM {claims}").fetchone()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            _forge(conn)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(f"UPDATE {claims} SET paid = paid WHERE false")
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO kravsak_personal.notes (subject, ref, sealed) VALUES ('x', 'y', '')")
+
+
+def test_the_api_connects_as_its_own_role_keeps_notes_and_cannot_write_read_models(
+    local: LocalPostgres, settings: Settings
+) -> None:
+    from datetime import date
+
+    from kravsak.serve import web_config
+    from web.services import Services
+
+    claims = _ledger_claims(settings)
+    api = settings.for_command("serve")
+    assert api.pg_role == "kravsak_api"
+    services = Services(web_config(api, namespace=uuid.uuid4(), today=lambda: date(2025, 1, 2)))
+    services.start()  # its own schema, its domain applications
+    try:
+        assert services.notes is not None
+        subject = f"test-subject-{uuid.uuid4()}"
+        services.notes.keep(subject, "case/cmd", "a reason a person wrote")
+        assert services.notes.read(subject, ["case/cmd"]) == {"case/cmd": "a reason a person wrote"}
+        with services.cursor() as cur:
+            assert cur.execute("SELECT current_user").fetchone() == ("kravsak_api",)
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                cur.execute(f"DELETE FROM {claims} WHERE false")
+        with services.cursor() as cur:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                cur.execute("DELETE FROM kravsak_personal.debtors WHERE false")
+    finally:
+        services.close()
+        with psycopg.connect(settings.pg_dsn, autocommit=True) as conn:
+            conn.execute("DELETE FROM kravsak_personal.notes WHERE subject LIKE 'test-subject-%'")
+            conn.execute("DELETE FROM kravsak_personal.data_keys WHERE debtor_id LIKE 'test-subject-%'")

@@ -335,8 +335,8 @@ def _raw_insert(settings: Settings, schema: str, stored: StoredEvent) -> None:
         conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(EVENTS_TABLE)))
 
 
-def _cli(schema: str, topic: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "KRAVSAK_PG_SCHEMA": schema, "KRAVSAK_PUBLISHER_TOPIC": topic, "COLUMNS": "250"}
+def _cli(schema: str, topic: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "KRAVSAK_PG_SCHEMA": schema, "KRAVSAK_PUBLISHER_TOPIC": topic, "COLUMNS": "250", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "kravsak.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=60
     )
@@ -458,6 +458,21 @@ def test_an_event_of_an_unknown_class_is_held_and_later_events_of_other_cases_go
     assert case.first.event_type == "Claim.Vanished" and case.first.notification_id == len(head) + 1
     assert case.first.event_id == _event_id(UUID(str(claim.originator_id)), last_version + 1)
     check_stream(read_topic(kafka_bootstrap, topic), [n for n in stored if n.id != len(head) + 1])
+
+    # Only the owner asks for a release (ADR 0028): every service role is refused, the publisher's own included,
+    # in the database, and `kravsak publisher release` says so and what to do; nothing is marked.
+    import psycopg
+
+    for role in ("publisher", "projector", "automate", "writer", "reader", "api"):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="only the owner|permission denied"):
+            release_case(settings.for_service(role), case.case_id, options, timeout_s=1)
+    refused = _cli(
+        event_store, topic, "publisher", "release", case.case_id,
+        env={"KRAVSAK_PG_DSN": settings.for_service("publisher").pg_dsn},
+    )  # fmt: skip
+    assert refused.returncode != 0 and "releasing a held case is the owner's" in refused.stderr, refused
+    assert "only the owner (kravsak) may" in refused.stderr and "fix:" in refused.stderr, refused
+    assert [c.release_requested for c in held_cases(settings.pg_dsn, options)] == [False]
 
     outcome = release_case(settings, case.case_id, options, timeout_s=10)
     assert outcome.released_by == "this command" and len(outcome.still_held) == 1

@@ -9,6 +9,7 @@ from uuid import uuid4
 import pytest
 
 from domain.application import CollectionApp
+from domain.notes import MemoryNotes
 from domain.scenario import Scenario, check_expectations, run_scenario
 from tests.scenario_files import scenario_params
 
@@ -18,7 +19,9 @@ pytestmark = pytest.mark.integration
 @pytest.mark.parametrize("path", scenario_params())
 def test_scenario_gives_the_same_report_on_postgres(path: Path, pg_env: dict[str, str]) -> None:
     scenario = Scenario.load(path)
-    app = CollectionApp(pg_env, namespace=uuid4(), office_secret=os.urandom(32))
+    # the events on PostgreSQL; the written reasons in a keeper of the test's own (the personal store's own
+    # tests are test_erasure's and test_keys_postgres's)
+    app = CollectionApp(pg_env, namespace=uuid4(), office_secret=os.urandom(32), notes=MemoryNotes())
     try:
         on_postgres = run_scenario(scenario, app)
     finally:

@@ -27,6 +27,7 @@ from consumers.wire.envelope import (
     ENVELOPE_FIELDS,
     FREE_TEXT_PREFIX,
     NAMESPACE,
+    Kind,
     PartyIndex,
     UnmappableEvent,
     case_key,
@@ -34,6 +35,7 @@ from consumers.wire.envelope import (
     domain_values,
     event_id,
     event_record,
+    event_type_of,
     event_types,
     free_text_digest,
     stored_parties,
@@ -82,12 +84,15 @@ def walk_fields(schema: Any, prefix: str = "") -> Iterator[tuple[str, dict[str, 
 
 def expected_values(event: Any) -> dict[str, Any]:
     """The event's attributes as ``domain_values`` gives them back: the debtor's contact complete, and
-    an objection's free text only as its digest (it may name people; it never goes on the stream)."""
+    an objection's free text and a payer's reference only as their digests (they may name people; they never go on
+    the stream)."""
     values = dict(vars(event))
     if "contact" in values:
         values["contact"] = dataclasses.asdict(DebtorContact(**values["contact"]))
-    if type(event).__qualname__ == "Claim.ObjectionRegistered":
-        values["text"] = FREE_TEXT_PREFIX + free_text_digest(values["text"], DEVELOPMENT_DIGEST_KEY)
+    event_type = event_type_of(event)
+    for spec in event_type.fields if event_type is not None else ():
+        if spec.kind is Kind.FREE_TEXT and values[spec.attribute] is not None:  # an objection, a payer's reference
+            values[spec.attribute] = FREE_TEXT_PREFIX + free_text_digest(values[spec.attribute], DEVELOPMENT_DIGEST_KEY)
     if "reason" in values and isinstance(values["reason"], str):
         values["reason"] = reason_code(values["reason"])
     return values

@@ -281,6 +281,21 @@ def readable(request: Request, user: User, creditor: str, invoice: str) -> Case:
     return case
 
 
+def clear_references(services: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The payers' references of suspense rows, from the event store: the stream and the ledger hold only their
+    keyed digests (ADR 0028), and a caseworker reads and places money by the reference itself."""
+    if not rows:
+        return rows
+    with services.app() as app:
+        accounts = {c: app.suspense(c) for c in {str(r["creditor_id"]) for r in rows}}
+    for row in rows:
+        account = accounts.get(str(row["creditor_id"]))
+        item = account.items.get(str(row["item"])) if account is not None else None
+        if item is not None:
+            row["reference"] = item.reference
+    return rows
+
+
 def case_context(request: Request, user: User, creditor: str, invoice: str) -> dict[str, Any]:
     """Everything the case page shows: the figures now (from the event store), the trail and findings
     (the read models), letters, applications, messages of the debtor."""
@@ -316,6 +331,7 @@ def case_context(request: Request, user: User, creditor: str, invoice: str) -> d
             if c["invoice"] != invoice and data.is_open(c)
         ]  # fmt: skip
         suspense = data.suspense(cur, [creditor])
+    clear_references(services, suspense)
     return {
         "case": case,
         "creditor": creditor,
@@ -596,7 +612,7 @@ def rows_of(user: User, name: str) -> list[dict[str, Any]]:
             cur.connection.rollback()
             return []
         if name == "suspense":
-            return data.suspense(cur, creditors)
+            return clear_references(services, data.suspense(cur, creditors))
         if name == "refunds":
             return data.refunds(cur, creditors)
     if name == "applications":
