@@ -768,10 +768,10 @@ class CollectionApp(Application[UUID]):
 
     def claim_by_reference(self, creditor: str, reference: str) -> Claim:
         """The claim a KID / OCR reference identifies (a malformed one is ``invalid_input``, one no claim
-        carries ``unknown_invoice``)."""
-        self._printed_reference_check(reference, self.creditor(creditor).jurisdiction)
+        carries ``unknown_invoice``). A reference in the index was checked when its claim was issued."""
         index = self._load(reference_id(self.namespace, creditor, reference), PaymentReference)
         if index is None:
+            self._printed_reference_check(reference, self.creditor(creditor).jurisdiction)
             raise CommandRefused(
                 ErrorCode.UNKNOWN_INVOICE, f"no claim of creditor {creditor} carries the payment reference {reference}"
             )
