@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -110,6 +111,7 @@ def estate_status(
     return "lien_survives" if lien_secured else "precluded"
 
 
+@lru_cache(maxsize=65_536)  # a bank file asks for the same ids again and again; uuid5 hashes
 def claim_id(namespace: UUID, creditor_id: str, invoice: str) -> UUID:
     """Natural key: a creditor's invoice number names one claim."""
     return uuid5(namespace, f"claim:{creditor_id}:{invoice}")
