@@ -13,20 +13,11 @@ import pytest
 
 from domain.application import CollectionApp
 from domain.claim import Claim
+from tests.unit.test_suspense import CREDITOR
+from tests.unit.test_suspense import desk as _app
 
-CREDITOR = "4601"
 ON = date(2025, 9, 1)
 Step = Callable[[CollectionApp], None]
-
-
-def _app() -> CollectionApp:
-    app = CollectionApp()
-    app.register_creditor(creditor=CREDITOR, name="T", jurisdiction="NO", on=date(2025, 1, 1), command_id="c")
-    app.register_debtor(office=CREDITOR, ref="D1", kind="person", jurisdiction="NO", on=date(2025, 1, 1),
-                        command_id="d")  # fmt: skip
-    app.issue_invoice(creditor=CREDITOR, invoice="A", amount=Decimal("12345.67"), due=date(2025, 3, 3),
-                      claim_type="other", debtor_ref="D1", on=date(2025, 2, 1), command_id="i")  # fmt: skip
-    return app
 
 
 def pay(n: int, amount: str, ordered: date, designation: str | None = None) -> Step:
@@ -41,18 +32,18 @@ def credit(n: int, amount: str, on: date) -> Step:
                                           command_id=f"c{n}")  # fmt: skip
 
 
-STEPS = [
-    pay(1, "1000.00", date(2025, 3, 10)),
-    pay(2, "333.33", date(2025, 3, 31)),
-    pay(3, "20.00", date(2025, 3, 31)),  # the same day: after the one recorded before it
-    pay(4, "1500.00", date(2025, 4, 17)),
-    pay(5, "250.00", date(2025, 3, 20)),  # ordered before the last: a re-settlement from the due date
-    pay(6, "400.00", date(2025, 5, 2), designation="principal"),
-    credit(7, "500.00", date(2025, 5, 10)),  # the principal changed: the next payment re-settles
-    pay(8, "700.00", date(2025, 6, 1)),
-    pay(9, "800.00", date(2025, 7, 1)),
-    pay(10, "9000.00", date(2025, 8, 1)),  # beyond the balance: a surplus
-    pay(11, "10.00", date(2025, 8, 2)),
+STEPS = [  # on invoice A of 1 000.00, due 2025-03-03
+    pay(1, "100.00", date(2025, 3, 10)),
+    pay(2, "33.33", date(2025, 3, 31)),
+    pay(3, "2.00", date(2025, 3, 31)),  # the same day: after the one recorded before it
+    pay(4, "150.00", date(2025, 4, 17)),
+    pay(5, "25.00", date(2025, 3, 20)),  # ordered before the last: a re-settlement from the due date
+    pay(6, "40.00", date(2025, 5, 2), designation="principal"),
+    credit(7, "50.00", date(2025, 5, 10)),  # the principal changed: the next payment re-settles
+    pay(8, "70.00", date(2025, 6, 1)),
+    pay(9, "80.00", date(2025, 7, 1)),
+    pay(10, "900.00", date(2025, 8, 1)),  # beyond the balance: a surplus
+    pay(11, "1.00", date(2025, 8, 2)),
 ]
 
 
