@@ -334,25 +334,38 @@ class CollectionApp(Application[UUID]):
         return recordings
 
     @contextmanager
-    def unit_of_work(self) -> Iterator[None]:
+    def unit_of_work(self, warm: dict[UUID, Aggregate] | None = None) -> Iterator[None]:
         """Run many commands, then save all their events in ONE transaction.
 
         Aggregates loaded inside stay loaded for the next command. A refused command still changes
         nothing: commands check before they record, and a command that failed half-way has its
         aggregate rebuilt from the store plus the events of the earlier commands of the batch. If
         the final save fails (another writer got there first), nothing of the batch is stored.
+
+        ``warm``: the aggregates a caller's previous unit of work stored (a bank file's batches): this one
+        starts with them instead of reading them again, and after its save ``warm`` holds every aggregate
+        it loaded, at its stored version. Should another writer have saved one of them meanwhile, the save
+        fails on the store's version check like any concurrent change; on any failure ``warm`` is emptied
+        (its aggregates may hold events that were not stored), so the caller's retry reads the store.
         """
         if self._batch is not None:
             yield
             return
-        self._batch = {}
+        self._batch = {} if warm is None else dict(warm)
         mark = self._staged.mark()  # what a command around this unit of work staged stays
         try:
+            batch = self._batch
             yield
             pending = [a for a in self._batch.values() if a.pending_events]
             self._batch = None
             if pending or self._staged:
                 self.save(*pending)
+            if warm is not None:
+                warm.update(batch)
+        except BaseException:
+            if warm is not None:
+                warm.clear()
+            raise
         finally:  # an IntegrityError goes to the batch's owner, whose retry fits the batch (automate, the importer)
             self._batch = None
             self._absent = set()
@@ -795,10 +808,10 @@ class CollectionApp(Application[UUID]):
 
     def claim_by_reference(self, creditor: str, reference: str) -> Claim:
         """The claim a KID / OCR reference identifies (a malformed one is ``invalid_input``, one no claim
-        carries ``unknown_invoice``)."""
-        self._printed_reference_check(reference, self.creditor(creditor).jurisdiction)
+        carries ``unknown_invoice``). A reference in the index was checked when its claim was issued."""
         index = self._load(reference_id(self.namespace, creditor, reference), PaymentReference)
         if index is None:
+            self._printed_reference_check(reference, self.creditor(creditor).jurisdiction)
             raise CommandRefused(
                 ErrorCode.UNKNOWN_INVOICE, f"no claim of creditor {creditor} carries the payment reference {reference}"
             )

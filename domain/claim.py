@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -57,7 +58,7 @@ from domain.records import (
 )
 from domain.rules import Rules
 from domain.rules.base import EnforcementDecision, LimitationStep, NoticeDecision
-from domain.settlement import MoneyEntry, Settled, settle
+from domain.settlement import Cursor, MoneyEntry, Settled, settle
 
 CLAIM_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/claim")
 
@@ -110,6 +111,7 @@ def estate_status(
     return "lien_survives" if lien_secured else "precluded"
 
 
+@lru_cache(maxsize=65_536)  # a bank file asks for the same ids again and again; uuid5 hashes
 def claim_id(namespace: UUID, creditor_id: str, invoice: str) -> UUID:
     """Natural key: a creditor's invoice number names one claim."""
     return uuid5(namespace, f"claim:{creditor_id}:{invoice}")
@@ -810,7 +812,7 @@ class Claim(Aggregate):
         if ordered < self.issued_on - timedelta(days=366):
             raise invalid("ordered", f"the payment order date {ordered} lies long before the invoice {self.issued_on}")
         payment = MoneyEntry(ordered, self.version + 1, "payment", amount, designation)
-        settled = self._settle(rules, max(ordered, self._through), extra=[payment])
+        settled = self._settle_after(rules, max(ordered, self._through), payment)
         before = self.account.paid_after()
         after = settled.paid_after()
         self._trigger_settled(
@@ -831,6 +833,8 @@ class Claim(Aggregate):
             file_format=bank_file[1] if bank_file else None,
             transaction=bank_file[2] if bank_file else None,
         )
+        if settled.cursor is not None:
+            self._settlement_cursor = (self._money_inputs(rules), settled.cursor)
         step = rules.acknowledgement("payment", self.limitation_years, ordered)
         if step is not None:
             self._interrupt(command_id, ordered, on, step, rules)
@@ -1441,6 +1445,28 @@ class Claim(Aggregate):
     def _through(self) -> date:
         assert self.account.interest_through is not None
         return self.account.interest_through
+
+    def _money_inputs(self, rules: Rules) -> tuple[object, ...]:
+        """What ``_settle`` settles from, as far as it can change: the lists only grow (an entry, once there,
+        stays as it is), so their lengths, the principal, the due date and the rules tell a change."""
+        f = self.facts
+        return (
+            rules.version, self.account.principal, self.effective_due, len(self.waived), len(f.notices),
+            len(f.enforcements), len(f.suspensions), len(f.payments), len(f.reductions),
+        )  # fmt: skip
+
+    def _settle_after(self, rules: Rules, through: date, entry: MoneyEntry) -> Settled:
+        """``_settle`` with one more entry. When nothing the last payment settled from has changed since and
+        the entry comes after everything settled then, the settlement goes on from where that one stood
+        (``domain.settlement.Cursor``): the same result for the cost of one entry, not the claim's history.
+        An aggregate read from the store has no cursor: its first payment settles from the due date."""
+        kept: tuple[tuple[object, ...], Cursor] | None = getattr(self, "_settlement_cursor", None)
+        if kept is not None and kept[0] == self._money_inputs(rules) and (entry.day, entry.seq) > kept[1].last:
+            return settle(
+                rules, principal=ZERO, effective_due=self.effective_due, entries=[entry], through=through,
+                start=kept[1],
+            )  # fmt: skip
+        return self._settle(rules, through, extra=[entry])
 
     def _settle(
         self,

@@ -85,6 +85,8 @@ def parse_amount(field: str, raw: object, *, allow_zero: bool = False) -> Decima
 
 
 def _refused_character(value: str, allowed: frozenset[str] = frozenset()) -> str | None:
+    if value.isprintable():  # every refused category is unprintable: the common case in one call
+        return None
     for ch in value:
         if ch not in allowed and unicodedata.category(ch) in _REFUSED_CATEGORIES:
             return f"U+{ord(ch):04X}"

@@ -10,11 +10,13 @@ its reference names.
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
 
+@lru_cache(maxsize=65_536)  # a bank file asks for the same ids again and again; uuid5 hashes
 def reference_id(namespace: UUID, creditor_id: str, reference: str) -> UUID:
     return uuid5(namespace, f"payment-reference:{creditor_id}:{reference}")
 

@@ -32,6 +32,21 @@ class MoneyEntry:
     designation: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    """Where a settlement stood after its last entry, before interest ran on to its through-date. Settling
+    later entries (each after ``last`` in effective-date order) from here does the very same arithmetic as
+    settling every entry from the due date, so a payment costs the same whatever the claim's history."""
+
+    last: tuple[date, int]  # (day, seq) of the last entry settled
+    day: date  # interest is settled through this day
+    owed: tuple[tuple[str, Decimal], ...]
+    interest_exact: Decimal
+    paid: tuple[tuple[str, Decimal], ...]
+    surplus: Decimal
+    rates: tuple[str, ...]
+
+
 @dataclass
 class Settled:
     interest_exact: Decimal
@@ -39,6 +54,7 @@ class Settled:
     paid: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(COMPONENTS, ZERO))
     surplus: Decimal = ZERO
     rates: list[str] = field(default_factory=list)  # "start..end rate%", merged where the rate holds
+    cursor: Cursor | None = None  # where it stood after its last entry (``settle(start=…)`` goes on from there)
 
     def note_rate(self, start: date, end: date, rate: Decimal) -> None:
         if self.rates:
@@ -53,13 +69,27 @@ class Settled:
 
 
 def settle(
-    rules: Rules, *, principal: Decimal, effective_due: date, entries: list[MoneyEntry], through: date
+    rules: Rules,
+    *,
+    principal: Decimal,
+    effective_due: date,
+    entries: list[MoneyEntry],
+    through: date,
+    start: Cursor | None = None,
 ) -> Settled:
     """Re-settle from the due date through ``through`` (inclusive). ``principal`` is the invoiced
-    amount less credit notes (retroactive)."""
-    owed = {"costs": ZERO, "fees": ZERO, "principal": principal}
-    result = Settled(ZERO, effective_due)
-    day = effective_due  # interest is settled through this day
+    amount less credit notes (retroactive). ``start``: go on from an earlier settlement's cursor instead,
+    with only the entries after it (``principal`` and ``effective_due`` are then the cursor's)."""
+    if start is None:
+        owed = {"costs": ZERO, "fees": ZERO, "principal": principal}
+        result = Settled(ZERO, effective_due)
+        day = effective_due  # interest is settled through this day
+        last = (effective_due, -1)
+    else:
+        assert all((e.day, e.seq) > start.last for e in entries), "entries before the cursor need a re-settlement"
+        owed = dict(start.owed)
+        result = Settled(start.interest_exact, start.day, dict(start.paid), start.surplus, list(start.rates))
+        day, last = start.day, start.last
 
     def accrue(until: date) -> None:
         nonlocal day
@@ -72,6 +102,7 @@ def settle(
         day = max(day, until)
 
     for entry in sorted(entries, key=lambda e: (e.day, e.seq)):
+        last = (entry.day, entry.seq)
         accrue(entry.day)
         if entry.kind in ("fees", "costs"):
             owed[entry.kind] += entry.amount
@@ -93,6 +124,10 @@ def settle(
             result.paid[component] += take
             left -= take
         result.surplus += left
+    result.cursor = Cursor(
+        last, day, tuple(owed.items()), result.interest_exact, tuple(result.paid.items()), result.surplus,
+        tuple(result.rates),
+    )  # fmt: skip
     accrue(through)
     result.interest_through = max(day, through)
     return result

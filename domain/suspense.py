@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from uuid import UUID, uuid5
 
@@ -23,6 +24,7 @@ from domain.inputs import require_amount
 MAX_REFERENCE = 35  # ISO 20022 structured creditor reference; KIDs and OCR numbers are shorter
 
 
+@lru_cache(maxsize=1_024)  # a bank file asks for the same ids again and again; uuid5 hashes
 def suspense_id(namespace: UUID, creditor_id: str) -> UUID:
     return uuid5(namespace, f"suspense:{creditor_id}")
 

@@ -35,7 +35,9 @@ from datetime import date
 from decimal import Decimal
 from itertools import islice
 from typing import Any, Protocol
+from uuid import UUID
 
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import RecordConflictError
 
 from domain.application import CollectionApp
@@ -49,6 +51,9 @@ from intake.model import CreditTransaction, FileFormat, FileSummary
 from intake.reader import CheckedFile, check
 
 BATCH = 500
+WARM = 10_000
+"""At most this many aggregates stay loaded from one batch to the next (claims a file pays again, its suspense
+account, its creditor)."""
 Progress = Callable[[str, int, int], None]
 """``(phase, done, total)``: phase ``check`` counts bytes, ``import`` transactions."""
 
@@ -266,56 +271,86 @@ def _register(
     progress: Progress | None,
     refunds_by: str,
 ) -> None:
-    on, summary = report.imported_on, checked.summary
+    summary = checked.summary
     done = bank_file.position if bank_file is not None else 0
     report.resumed_from = done
     if progress:
         progress("import", done, report.transactions)
     stream = islice(checked.transactions(), done, None)
     chunks = _chunks(stream, batch_size) if done < report.transactions else iter([[]])
+    warm: dict[UUID, Aggregate] = {}  # what the last batch stored: the next one need not read it again
     for chunk in chunks:
-        counts = dict.fromkeys(OUTCOMES, 0)
-        amounts = dict.fromkeys(OUTCOMES, ZERO)
-        surplus = ZERO
         if payers is not None and chunk:
             payers.remember([(tx.transaction_id, tx.payer_name, tx.payer_account, _scheme(tx)) for tx in chunk])
-        try:
-            with app.unit_of_work():
-                if bank_file is None:
-                    bank_file = BankFile.open(
-                        id=bank_file_id(app.namespace, summary.digest), on=on, digest=summary.digest,
-                        file_format=summary.format.value, format_version=summary.version or "",
-                        accounts=report.accounts, creditors=report.creditors, currency=report.currency,
-                        transactions=report.transactions, total=report.total, size=summary.size,
-                        imported_by=report.imported_by,
-                    )  # fmt: skip
-                app.preload_references((creditor_of[tx.payee_account], tx.reference) for tx in chunk if tx.structured)
-                app.preload_commands("creditor", ((creditor_of[tx.payee_account], tx.transaction_id) for tx in chunk))
-                for tx in chunk:
-                    landed = app.receive_bank_payment(
-                        creditor=creditor_of[tx.payee_account], reference=tx.reference, structured=tx.structured,
-                        amount=tx.amount, ordered=tx.ordered, on=on, transaction_id=tx.transaction_id,
-                        file_digest=summary.digest, file_format=summary.format.value, refund_by=refunds_by,
-                    )  # fmt: skip
-                    outcome = "duplicates" if landed.outcome == "duplicate" else landed.outcome
-                    counts[outcome] += 1
-                    amounts[outcome] += tx.amount
-                    surplus += landed.surplus
-                    report.refunds += landed.refund is not None
-                if chunk:
-                    bank_file.register_batch(on=on, first=done, counts=counts, amounts=amounts, surplus=surplus)
-                if done + len(chunk) == report.transactions:
-                    bank_file.complete_import(on=on)
-                app.save(bank_file)
-        except RecordConflictError:
-            raise ImportConflict(
-                f"another import of file {summary.digest[:12]}… stored its transactions {done}+ first"
-            ) from None
+        for attempt in (1, 2):
+            try:
+                bank_file, refunds = _store_batch(
+                    app, chunk, done, report, bank_file, creditor_of, refunds_by, warm, summary.size
+                )
+                break
+            except RecordConflictError:
+                # another writer saved an aggregate of the batch since it was read (``warm`` is emptied): read
+                # the store again, once; another import of this file having stored the batch is a conflict
+                bank_file = app.bank_file(summary.digest)
+                if attempt == 2 or (bank_file.position if bank_file is not None else 0) != done:
+                    raise ImportConflict(
+                        f"another import of file {summary.digest[:12]}… stored its transactions {done}+ first"
+                    ) from None
+        report.refunds += refunds
         done += len(chunk)
+        if len(warm) > WARM:  # bounded: memory stays flat in the file's size
+            for ident in list(islice(warm, len(warm) - WARM)):
+                del warm[ident]
         if progress:
             progress("import", done, report.transactions)
     assert bank_file is not None and bank_file.complete
     report.counts, report.amounts, report.surplus = dict(bank_file.counts), dict(bank_file.amounts), bank_file.surplus
+
+
+def _store_batch(
+    app: CollectionApp,
+    chunk: list[CreditTransaction],
+    done: int,
+    report: ImportReport,
+    bank_file: BankFile | None,
+    creditor_of: dict[str, str],
+    refunds_by: str,
+    warm: dict[UUID, Aggregate],
+    size: int,
+) -> tuple[BankFile, int]:
+    """Register one batch of transactions and the file's checkpoint in ONE transaction of the event store;
+    the file's aggregate after it and how many refunds it requested."""
+    on, digest, file_format = report.imported_on, report.digest, report.file_format
+    counts = dict.fromkeys(OUTCOMES, 0)
+    amounts = dict.fromkeys(OUTCOMES, ZERO)
+    surplus, refunds = ZERO, 0
+    with app.unit_of_work(warm):
+        if bank_file is None:
+            bank_file = BankFile.open(
+                id=bank_file_id(app.namespace, digest), on=on, digest=digest, file_format=file_format,
+                format_version=report.format_version, accounts=report.accounts, creditors=report.creditors,
+                currency=report.currency, transactions=report.transactions, total=report.total,
+                size=size, imported_by=report.imported_by,
+            )  # fmt: skip
+        app.preload_references((creditor_of[tx.payee_account], tx.reference) for tx in chunk if tx.structured)
+        app.preload_commands("creditor", ((creditor_of[tx.payee_account], tx.transaction_id) for tx in chunk))
+        for tx in chunk:
+            landed = app.receive_bank_payment(
+                creditor=creditor_of[tx.payee_account], reference=tx.reference, structured=tx.structured,
+                amount=tx.amount, ordered=tx.ordered, on=on, transaction_id=tx.transaction_id,
+                file_digest=digest, file_format=file_format, refund_by=refunds_by,
+            )  # fmt: skip
+            outcome = "duplicates" if landed.outcome == "duplicate" else landed.outcome
+            counts[outcome] += 1
+            amounts[outcome] += tx.amount
+            surplus += landed.surplus
+            refunds += landed.refund is not None
+        if chunk:
+            bank_file.register_batch(on=on, first=done, counts=counts, amounts=amounts, surplus=surplus)
+        if done + len(chunk) == report.transactions:
+            bank_file.complete_import(on=on)
+        app.save(bank_file)
+    return bank_file, refunds
 
 
 def _scheme(tx: CreditTransaction) -> str | None:

@@ -121,11 +121,11 @@ class Rules(ABC):
         exact per segment (no rounding here: the claim rounds the total)."""
         if amount <= 0 or end < start:
             return [], ()
+        segments = self.interest_rate_segments(start, end)
         pieces = [
-            InterestPiece(s.start, s.end, s.value, amount * s.value / HUNDRED * s.days / DAYS_IN_YEAR)
-            for s in self.interest_rate_segments(start, end)
+            InterestPiece(s.start, s.end, s.value, amount * s.value / HUNDRED * s.days / DAYS_IN_YEAR) for s in segments
         ]
-        warnings = tuple(dict.fromkeys(s.warning for s in self.interest_rate_segments(start, end) if s.warning))
+        warnings = tuple(dict.fromkeys(s.warning for s in segments if s.warning))
         return pieces, warnings
 
     # --- limitation --------------------------------------------------------------------------

@@ -56,6 +56,10 @@ class InForce:
     warning: str | None
 
 
+SEGMENTS_KEPT = 4096
+"""How many stretches a parameter remembers its segments for (then it starts afresh)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Segment:
     """A stretch of days ``start``..``end`` (both inclusive) with one value in force."""
@@ -85,6 +89,7 @@ class Parameter:
         self.confirmed_until = confirmed_until
         self.values = sorted(values, key=lambda v: v.since)
         self._starts = [v.since for v in self.values]
+        self._segments: dict[tuple[date, date], tuple[Segment, ...]] = {}  # a bank file asks for few stretches
 
     def _index(self, day: date) -> int:
         i = bisect_right(self._starts, day) - 1
@@ -111,7 +116,16 @@ class Parameter:
         return self.values[self._index(day)].value
 
     def segments(self, start: date, end: date) -> list[Segment]:
-        """Split ``start``..``end`` (inclusive) at every change of value and at confirmed_until."""
+        """Split ``start``..``end`` (inclusive) at every change of value and at confirmed_until (remembered:
+        the values never change once loaded, and a run asks for the same stretches again and again)."""
+        known = self._segments.get((start, end))
+        if known is None:
+            if len(self._segments) >= SEGMENTS_KEPT:
+                self._segments.clear()
+            known = self._segments[(start, end)] = tuple(self._split(start, end))
+        return list(known)
+
+    def _split(self, start: date, end: date) -> list[Segment]:
         if end < start:
             return []
         out: list[Segment] = []

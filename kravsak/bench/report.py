@@ -85,12 +85,23 @@ def print_report(document: Mapping[str, Any], figures: Sequence[Figure], path: P
     out.print(f"written: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 
+def _cpu_split(bound: Mapping[str, Any]) -> str:
+    """Where an import's CPU went (the bank-file stage's bound), or nothing."""
+    cpu = bound.get("cpu")
+    if not cpu:
+        return ""
+    return (
+        f"\nwall {cpu['wall_seconds']} s, importer CPU {cpu['cpu_seconds']} s: reading the file "
+        f"{cpu['check_cpu_seconds']} s, registering {cpu['register_cpu_seconds']} s ({cpu['note']})"
+    )
+
+
 def render_bound(figure: Figure) -> Table:
     bound = figure.bound or {}
     areas = ", ".join(f"{area} {share * 100:.0f} %" for area, share in list(bound["time_by_area"].items())[:4])
     table = Table(
         title=f"bound of {figure.name.replace('_', ' ')}: {bound['profiled']} ({bound['profile_seconds']} s "
-        f"profiled)\nown time by area: {areas}; top 5 functions by own time:",
+        f"profiled)\nown time by area: {areas}; top 5 functions by own time:{_cpu_split(bound)}",
         title_justify="left",
     )
     for column in ("function", "calls", "own s", "cumulative s", "share"):

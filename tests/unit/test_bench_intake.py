@@ -26,3 +26,13 @@ def test_the_files_pay_claims_by_kid_and_some_go_to_suspense() -> None:
     made = list(payments(100, claims=10))
     assert len({p.reference for p in made}) == 12  # 10 claims' KIDs and two unknown
     assert all(p.amount > 0 for p in made)
+
+
+def test_a_missed_rate_carries_its_bound_where_the_importers_cpu_went() -> None:
+    profiled = {**run(900, 120, transactions=10_000), "cpu_seconds": 8.0, "check_cpu_seconds": 1.5,
+                "bound": {"profiled": "one import", "top_functions": [], "time_by_area": {"domain": 0.4}}}  # fmt: skip
+    ocr, camt, _ = figures({"ocr": run(900, 120), "camt054": run(9_000, 125), "bounds": {"ocr": profiled},
+                            "ocr_small": run(900, 110, transactions=10_000)})  # fmt: skip
+    assert ocr.met is False and camt.bound is None and ocr.bound is not None
+    assert ocr.bound["time_by_area"] == {"domain": 0.4}
+    assert ocr.bound["cpu"]["register_cpu_seconds"] == 6.5 and ocr.bound["cpu"]["check_cpu_seconds"] == 1.5

@@ -148,6 +148,28 @@ def test_an_import_stopped_between_batches_goes_on_after_its_checkpoint(tmp_path
     assert all(len(app.claim(ALTA, f"I{n}").facts.payments) == 1 for n in range(7))
 
 
+def test_a_claim_another_writer_pays_between_batches_is_read_again_and_nothing_is_lost(tmp_path: Path) -> None:
+    """The batches keep the claims they stored loaded for the next one; a claim another writer changed
+    meanwhile fails the batch's save on its version and the batch is registered again from the store."""
+    app = office()
+    kid = invoice(app, ALTA, "W", "1000.00")
+    file = ocr(tmp_path / "in.ocr", [pay(kid, "100.00") for _ in range(4)])
+    meanwhile: list[int] = []
+
+    def another_writer(phase: str, done: int, total: int) -> None:
+        if phase == "import" and done == 2 and not meanwhile:
+            app.register_payment(creditor=ALTA, invoice="W", amount=Decimal("50.00"), on=ON, ordered=ORDERED,
+                                 command_id="at-the-desk")  # fmt: skip
+            meanwhile.append(app.claim(ALTA, "W").version)
+
+    report = import_file(app, file, accounts=ACCOUNTS, on=ON, by="kari", batch_size=2, progress=another_writer)
+
+    assert meanwhile and report.counts == {"matched": 4, "unmatched": 0, "duplicates": 0} and report.reconciled
+    claim = app.claim(ALTA, "W")
+    assert sorted(p.amount for p in claim.facts.payments) == [Decimal("50.00")] + [Decimal("100.00")] * 4
+    assert claim.account.total_paid == Decimal("450.00")
+
+
 def test_a_camt054_file_pays_the_creditor_whose_iban_it_names(tmp_path: Path) -> None:
     app = office()
     h = invoice(app, HAMMERFEST, "H", "300.00")
