@@ -10,7 +10,7 @@ DEMO_ARGS ?=
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-deps up down status test unit integration lint fmt demo bench bench-intake letter-pictures page-pictures
+.PHONY: help venv system-deps up down status test test-cluster unit integration lint fmt demo bench bench-intake letter-pictures page-pictures
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,6 +37,9 @@ status: venv ## show what runs where
 test: venv system-deps lint ## lint, then unit and integration tests against the local stack (started if needed)
 	$(BIN)/kravsak up
 	$(BIN)/pytest tests/unit tests/integration $(PYTEST_ARGS)
+
+test-cluster: venv ## fault tests on a three-node Kafka cluster of their own (brokers SIGKILLed under load; ~N min)
+	$(BIN)/pytest tests/cluster $(PYTEST_ARGS)
 
 unit: venv system-deps ## unit tests only (no servers needed)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)

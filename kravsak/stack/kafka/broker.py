@@ -543,6 +543,12 @@ class LocalKafka:
                     f"read {self.server_log}; `kravsak down` then `kravsak up` restarts it",
                 )
             return False
+        self.start(down, step)
+        return len(down) == len(self.nodes)
+
+    def start(self, down: list[KafkaNode], step: Step) -> None:
+        """Start ``down`` (nodes of this cluster that do not run), wait until each answers, make the users
+        and ACLs. A node of a running cluster catches up from the others."""
         started_at = time.monotonic()
         java = find_java()
         for node in down:
@@ -579,7 +585,6 @@ class LocalKafka:
             cluster_id=cluster_id,
             seconds=round(time.monotonic() - started_at, 1),
         )
-        return len(down) == len(self.nodes)
 
     def _check_data(self) -> tuple[str | None, list[KafkaNode]]:
         """The cluster id of the formatted nodes and the nodes still to format: all or none, never a mix of
