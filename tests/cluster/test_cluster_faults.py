@@ -15,7 +15,6 @@ replicas), not on fixed sleeps — except the window in which the publisher must
 
 from __future__ import annotations
 
-import os
 import signal
 import threading
 import time
@@ -31,7 +30,7 @@ from kafka.errors import KafkaError
 
 from consumers.kafka_access import client_args
 from consumers.publisher import publisher_lag, read_position
-from kravsak.settings import Settings
+from kravsak.bench.scratch import create_event_store
 from kravsak.stack.base import quiet
 from kravsak.stack.kafka import LocalKafka
 from kravsak.stack.postgres import LocalPostgres
@@ -42,23 +41,15 @@ from tests.integration.test_service_outages import (
     _start_and_settle,
     _two_parts,
 )
-from tests.support.stack import app_for, copy_events, create_event_store, private_cluster, private_postgres
+from tests.support.stack import app_for, copy_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 EVENTS = 2000
 NEXT_DAY = date(2025, 12, 2)
-FAULT_LINES = {s: ("publisher.retrying", "outage; reconnecting", "automate.tick_postponed") for s in SERVICES}
-
-
-@pytest.fixture(scope="module")
-def servers(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LocalPostgres, LocalKafka]]:
-    first_port = int(os.environ["KRAVSAK_TEST_CLUSTER_PORT"]) if os.environ.get("KRAVSAK_TEST_CLUSTER_PORT") else None
-    with (
-        private_postgres(settings, tmp_path_factory.mktemp("pg-home")) as postgres,
-        private_cluster(settings, tmp_path_factory.mktemp("cluster-home"), first_port=first_port) as kafka,
-    ):
-        yield postgres, kafka
+FAULT_LINES: dict[str, tuple[str, ...]] = {
+    s: ("publisher.retrying", "outage; reconnecting", "automate.tick_postponed") for s in SERVICES
+}
 
 
 class Cluster:
