@@ -14,6 +14,7 @@ through `env_number`, so a wrong value is one error naming the variable and what
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -115,6 +116,11 @@ ENV_VARS: dict[str, str] = {
     ),
     "KRAVSAK_TOPIC_REPLICATION": "replication factor of kravsak's topics (default: min(3, brokers in the cluster))",
     "KRAVSAK_PG_SCHEMA": "PostgreSQL schema of the event store and the publisher's position (default public)",
+    "KRAVSAK_OFFICE": (
+        "one event store per office (ADR 0032): this process serves office NAME, its event store and publisher "
+        "position are schema office_NAME, its process manager's worklist kravsak_automate_NAME in group "
+        "kravsak-automate-NAME (default unset: one event store, KRAVSAK_PG_SCHEMA)"
+    ),
     "KRAVSAK_SCHEMAS_DIR": "folder of the Avro schemas (default: the schemas/ shipped with kravsak)",
     "KRAVSAK_PUBLISHER_TOPIC": "topic the publisher writes case events to (default kravsak.case-events)",
     "KRAVSAK_PUBLISHER_SCHEMAS_TOPIC": "compacted topic of the writer schemas (default kravsak.schemas)",
@@ -551,7 +557,7 @@ def publisher_options(settings: Settings, environ: Mapping[str, str] | None = No
         topic=env.get("KRAVSAK_PUBLISHER_TOPIC") or defaults.topic,
         schemas_topic=env.get("KRAVSAK_PUBLISHER_SCHEMAS_TOPIC") or defaults.schemas_topic,
         name=env.get("KRAVSAK_PUBLISHER_NAME") or None,
-        pg_schema=env.get("KRAVSAK_PG_SCHEMA") or defaults.pg_schema,
+        pg_schema=event_store_schema(env) or defaults.pg_schema,
         batch_size=env_number(env, "KRAVSAK_PUBLISHER_BATCH", defaults.batch_size),
         lag_log_interval_s=env_number(env, "KRAVSAK_PUBLISHER_LAG_LOG_S", defaults.lag_log_interval_s),
         schemas_dir=_schemas_dir(env, defaults.schemas_dir),
@@ -585,6 +591,7 @@ def automate_options(environ: Mapping[str, str] | None = None) -> AutomateOption
     from consumers.automate import AutomateOptions
 
     env, defaults = _environ(environ), AutomateOptions()
+    office = office_name(env)
     raw = env.get("KRAVSAK_AUTOMATE_NAMESPACE")
     try:
         namespace = UUID(raw) if raw else defaults.namespace
@@ -594,12 +601,42 @@ def automate_options(environ: Mapping[str, str] | None = None) -> AutomateOption
         ) from None
     return AutomateOptions(
         topic=env.get("KRAVSAK_AUTOMATE_TOPIC") or defaults.topic,
-        group=env.get("KRAVSAK_AUTOMATE_GROUP") or defaults.group,
-        schema=env.get("KRAVSAK_AUTOMATE_SCHEMA") or defaults.schema,
+        group=env.get("KRAVSAK_AUTOMATE_GROUP") or (f"{defaults.group}-{office}" if office else defaults.group),
+        schema=env.get("KRAVSAK_AUTOMATE_SCHEMA") or (f"{defaults.schema}_{office}" if office else defaults.schema),
         namespace=namespace,
-        event_store_schema=env.get("KRAVSAK_PG_SCHEMA") or defaults.event_store_schema,
+        event_store_schema=event_store_schema(env) or defaults.event_store_schema,
         schemas_dir=_schemas_dir(env, defaults.schemas_dir),
     )
+
+
+OFFICE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def office_name(environ: Mapping[str, str] | None = None) -> str | None:
+    """``KRAVSAK_OFFICE``: the office whose event store this process serves (ADR 0032), or None (one store)."""
+    raw = _environ(environ).get("KRAVSAK_OFFICE") or None
+    if raw is not None and not OFFICE_NAME.fullmatch(raw):
+        raise SettingsError(
+            f"KRAVSAK_OFFICE={raw!r} is not an office name (a lower-case letter, then up to 39 of a-z, 0-9 and _)",
+            "name the office like vest_finnmark, or unset KRAVSAK_OFFICE for one event store",
+        )
+    return raw
+
+
+def event_store_schema(environ: Mapping[str, str] | None = None) -> str | None:
+    """The event store's PostgreSQL schema: ``office_<KRAVSAK_OFFICE>`` with one store per office (ADR 0032),
+    else ``KRAVSAK_PG_SCHEMA``; None for the default. Both set and disagreeing is an error, not a guess."""
+    env = _environ(environ)
+    office, explicit = office_name(env), env.get("KRAVSAK_PG_SCHEMA") or None
+    if office is None:
+        return explicit
+    schema = f"office_{office}"
+    if explicit is not None and explicit != schema:
+        raise SettingsError(
+            f"KRAVSAK_OFFICE={office} keeps its events in schema {schema}, but KRAVSAK_PG_SCHEMA={explicit}",
+            "unset KRAVSAK_PG_SCHEMA (the office names the schema), or unset KRAVSAK_OFFICE",
+        )
+    return schema
 
 
 def automate_clock(environ: Mapping[str, str] | None = None) -> tuple[ClockKind, str]:

@@ -10,7 +10,8 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,15 +20,18 @@ import pytest
 
 from consumers.automate import DEFAULT_NAMESPACE, last_tick
 from consumers.projector import projection_names, verify
+from domain.application import CollectionApp
 from domain.claim import Claim
 from kravsak.bench.scratch import create_event_store
+from kravsak.bench.workload import CREDITOR, NO_TYPES, Command, execute, setup
 from tests.integration.test_publisher_faults import check_stream, read_topic
 from tests.integration.test_service_outages import ROOT, Pipeline
-from tests.support.stack import app_for, copy_events, workload_log
+from tests.support.stack import app_for, copy_events
 
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 DAYS = (date(2025, 12, 1), date(2025, 12, 20), date(2026, 1, 12))
+CLAIMS = 300
 STEP_EVENTS = (Claim.NoticeSent, Claim.EnforcementRequested)
 
 
@@ -64,10 +68,38 @@ def _steps(pipe: Pipeline) -> list[Any]:
     return [e for e in events if isinstance(e, STEP_EVENTS)]
 
 
+def _unpaid_invoices(claims: int) -> list[Any]:
+    """``claims`` invoices of one municipality, due in November 2025 and never paid: each day of the test
+    has notices to send (three claims per debtor, so samlesak letters too)."""
+    app = CollectionApp()
+    debtors = max(claims // 3, 1)
+    setup(app, CREDITOR, debtors, date(2025, 9, 1))
+    for i in range(claims):
+        issued = date(2025, 10, 1) + timedelta(days=i % 10)
+        fields = {
+            "creditor": CREDITOR,
+            "invoice": f"u{i:06d}",
+            "amount": Decimal("1500.00") + i,
+            "due": issued + timedelta(days=30),
+            "claim_type": NO_TYPES[i % len(NO_TYPES)],
+            "debtor_ref": f"D{i % debtors}",
+            "on": issued,
+            "command_id": f"u{i}-0",
+        }
+        execute(app, Command("issue_invoice", fields))
+    return list(app.recorder.select_notifications(start=1, limit=10**6))
+
+
+def _commands(pipe: Pipeline, name: str, day: date) -> int:
+    return sum(
+        1 for line in pipe.lines(name) if line.get("event") == "automate.command" and line.get("day") == str(day)
+    )
+
+
 def test_two_process_managers_never_send_a_notice_twice(pipeline: Pipeline) -> None:
     app = app_for(pipeline.settings, pipeline.event_store)
     try:
-        copy_events(app, workload_log(1500), chunk=400)
+        copy_events(app, _unpaid_invoices(CLAIMS), chunk=400)
     finally:
         app.close()
     pipeline.clock(DAYS[0])
@@ -77,30 +109,22 @@ def test_two_process_managers_never_send_a_notice_twice(pipeline: Pipeline) -> N
 
     for day in DAYS:
         pipeline.clock(day)
-        pipeline.wait(f"{day} ticked, published and projected", lambda day=day: pipeline.settled(day), 180)
-        ticks = {m: _ticks(pipeline, m, day) for m in managers}
-        assert sum(ticks.values()) == 1, f"{day} ticked by {ticks}"
-        if day == DAYS[1]:
-            # the day's ticker dies and comes back: its restart ticks the same day again
-            ticker = next(m for m in managers if ticks[m])
+        if day == DAYS[0]:
+            # the day's ticker is SIGKILLed as soon as it has issued its first command, and started again:
+            # its restart ticks the same day once more, over claims it had already sent steps to
+            pipeline.wait(
+                f"the first command of {day}", lambda day=day: any(_commands(pipeline, m, day) for m in managers), 180
+            )
+            ticker = next(m for m in managers if _commands(pipeline, m, day))
             pipeline.processes[ticker].send_signal(signal.SIGKILL)
             pipeline.processes[ticker].wait(10)
-            since = len(pipeline.lines(ticker))
             if ticker == "automate-b":
                 _second_manager(pipeline, ticker)
             else:
                 pipeline.start(("automate",))
-            pipeline.wait(
-                "the restarted manager's tick of the same day",
-                lambda ticker=ticker, since=since: any(
-                    line.get("event") in ("automate.tick", "automate.tick_skipped")
-                    for line in pipeline.lines(ticker)[since:]
-                ),
-                120,
-            )
-            pipeline.wait(
-                "everything published and projected", lambda: pipeline.published() and pipeline.projected(), 120
-            )
+        pipeline.wait(f"{day} ticked, published and projected", lambda day=day: pipeline.settled(day), 180)
+        ticks = {m: _ticks(pipeline, m, day) for m in managers}
+        assert sum(ticks.values()) <= (2 if day == DAYS[0] else 1), f"{day} ticked by {ticks}"
 
     steps = _steps(pipeline)
     assert steps, "the days issued no step: the test proves nothing"
