@@ -20,7 +20,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -30,7 +29,6 @@ from kafka.errors import KafkaError
 
 from consumers.kafka_access import client_args
 from consumers.publisher import publisher_lag, read_position
-from kravsak.bench.scratch import create_event_store
 from kravsak.stack.base import quiet
 from kravsak.stack.kafka import LocalKafka
 from kravsak.stack.postgres import LocalPostgres
@@ -145,18 +143,6 @@ def cluster(servers: tuple[LocalPostgres, LocalKafka]) -> Iterator[Cluster]:
     while not cluster.whole():
         assert time.monotonic() < deadline, "the cluster did not become whole again within 120 s"
         time.sleep(0.5)
-
-
-@pytest.fixture
-def pipeline(servers: tuple[LocalPostgres, LocalKafka], cluster: Cluster, tmp_path: Path) -> Iterator[Pipeline]:
-    postgres, kafka = servers
-    pipe = Pipeline(postgres, kafka, tmp_path)
-    create_event_store(pipe.dsn, pipe.event_store)
-    yield pipe
-    for p in pipe.processes.values():
-        if p.poll() is None:
-            p.kill()
-            p.wait(10)
 
 
 def _under_load(pipe: Pipeline) -> tuple[Load, int]:

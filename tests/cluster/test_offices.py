@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from uuid import uuid4, uuid5
 
@@ -28,17 +26,6 @@ from tests.support.stack import app_for, copy_events
 pytestmark = [pytest.mark.integration, pytest.mark.cluster]
 
 CLAIMS = 120
-
-
-@pytest.fixture
-def pipeline(servers: Any, tmp_path: Path) -> Iterator[Pipeline]:
-    postgres, kafka = servers
-    pipe = Pipeline(postgres, kafka, tmp_path)
-    yield pipe
-    for p in pipe.processes.values():
-        if p.poll() is None:
-            p.kill()
-            p.wait(10)
 
 
 def _publisher(pipe: Pipeline, office: str) -> None:

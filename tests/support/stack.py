@@ -153,24 +153,8 @@ def private_cluster(
 @contextmanager
 def private_kafka(settings: Settings, home: Path) -> Iterator[LocalKafka]:
     """A broker of the test's own (the same jars, its own data and ports): stopping it disturbs no one."""
-    _linked_jars(settings, home)
-    own = replace(
-        settings,
-        home=home,
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        kafka_tls_port=free_port(),
-        kafka_heap="384m",
-        kafka_brokers=1,
-        start_timeout=90,
-        external_kafka_bootstrap=None,
-    )
-    kafka = LocalKafka(own)
-    kafka.ensure_running(quiet)
-    try:
+    with private_cluster(settings, home, brokers=1) as kafka:
         yield kafka
-    finally:
-        kafka.stop(quiet)
 
 
 @contextmanager
