@@ -83,10 +83,14 @@ def test_two_process_managers_never_send_a_notice_twice(pipeline: Pipeline) -> N
         copy_events(app, _unpaid_invoices(CLAIMS), chunk=400)
     finally:
         app.close()
-    pipeline.clock(DAYS[0])
+    # the day before: nothing due; the managers' worklist fills from the stream before the first day begins
+    pipeline.clock(DAYS[0] - timedelta(days=1))
     pipeline.start(("publisher", "projector", "automate"))
     _second_manager(pipeline, "automate-b")
     managers = ("automate", "automate-b")
+    pipeline.wait(
+        "the day before ticked, published and projected", lambda: pipeline.settled(DAYS[0] - timedelta(days=1)), 180
+    )
 
     for day in DAYS:
         pipeline.clock(day)
