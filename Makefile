@@ -38,7 +38,7 @@ test: venv system-deps lint ## lint, then unit and integration tests against the
 	$(BIN)/kravsak up
 	$(BIN)/pytest tests/unit tests/integration $(PYTEST_ARGS)
 
-test-cluster: venv ## fault tests on a three-node Kafka cluster of their own (brokers SIGKILLed under load; ~N min)
+test-cluster: venv ## fault tests on a three-node Kafka cluster of their own (brokers SIGKILLed under load; ~5 min, .ci/run runs it)
 	$(BIN)/pytest tests/cluster $(PYTEST_ARGS)
 
 unit: venv system-deps ## unit tests only (no servers needed)
