@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from kravsak.bench.scratch import create_event_store
 from kravsak.settings import Settings
 from kravsak.stack.kafka import LocalKafka
 from kravsak.stack.postgres import LocalPostgres
-from tests.integration.test_service_outages import Pipeline
+from tests.integration.test_service_outages import pipeline  # noqa: F401 - the same fixture, on these servers
 from tests.support.stack import private_cluster, private_postgres
 
 
@@ -26,16 +24,3 @@ def servers(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Ite
         private_cluster(settings, tmp_path_factory.mktemp("cluster-home"), first_port=first_port) as kafka,
     ):
         yield postgres, kafka
-
-
-@pytest.fixture
-def pipeline(servers: tuple[LocalPostgres, LocalKafka], tmp_path: Path) -> Iterator[Pipeline]:
-    """One test's names on the cluster and its event store; its service processes killed afterwards."""
-    postgres, kafka = servers
-    pipe = Pipeline(postgres, kafka, tmp_path)
-    create_event_store(pipe.dsn, pipe.event_store)
-    yield pipe
-    for p in pipe.processes.values():
-        if p.poll() is None:
-            p.kill()
-            p.wait(10)
