@@ -57,7 +57,7 @@ import psycopg
 import structlog
 from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.subscription_state import ConsumerRebalanceListener
-from kafka.structs import OffsetAndMetadata
+from kafka.structs import MemberState, OffsetAndMetadata
 from psycopg import sql
 
 from consumers.heartbeat import Heartbeat
@@ -393,6 +393,24 @@ class ConsumerOptions:
     """A partition with no stored offset starts at its end instead of its beginning."""
 
 
+def keep_join_going(consumer: Any) -> bool:
+    """Keeps a group join of kafka-python 3.0.12 (pinned) from being forgotten; True when it had to.
+
+    A rejoin that a metadata change started (not the coordinator's rejoin flag) and that a poll's
+    timeout cut short is never awaited again: the member stays "rebalancing" for good, with no
+    partitions and no heartbeats, while the broker completed the join long ago and then expels the
+    silent member. Setting the flag makes the next poll await the join in flight, or start a fresh
+    one; during a join that is still being awaited it changes nothing (ADR 0026)."""
+    coordinator = getattr(consumer, "_coordinator", None)
+    if coordinator is None:
+        return False
+    with coordinator._lock:  # the IO thread sets the state and the flag together under it
+        if coordinator.state != MemberState.REBALANCING or coordinator.rejoin_needed:
+            return False
+        coordinator.request_rejoin()
+        return True
+
+
 class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-python is untyped
     def __init__(self, runner: Runner) -> None:
         self.runner = runner
@@ -508,6 +526,8 @@ class Runner:
             timeout_ms=self.options.poll_timeout_ms if timeout_ms is None else timeout_ms,
             max_records=self.options.batch_size,
         )
+        if keep_join_going(self.consumer):
+            self.log.info("runner.join_resumed", topic=self.options.topic, group=self.options.group)
         messages = sorted(
             (
                 Message(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
