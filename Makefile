@@ -10,7 +10,7 @@ DEMO_ARGS ?=
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-deps up down status test unit integration lint fmt demo bench bench-intake letter-pictures page-pictures
+.PHONY: help venv system-deps up down status test test-cluster unit integration lint fmt demo bench bench-intake bench-cluster letter-pictures page-pictures
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +38,9 @@ test: venv system-deps lint ## lint, then unit and integration tests against the
 	$(BIN)/kravsak up
 	$(BIN)/pytest tests/unit tests/integration $(PYTEST_ARGS)
 
+test-cluster: venv ## fault tests on a three-node Kafka cluster of their own (brokers SIGKILLed under load; ~5 min, .ci/run runs it)
+	$(BIN)/pytest tests/cluster $(PYTEST_ARGS)
+
 unit: venv system-deps ## unit tests only (no servers needed)
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
 
@@ -61,6 +64,9 @@ demo: venv ## simulate a year of a collection office, write report/demo-*/index.
 bench: venv ## measure the main job next to its baselines (<15 min): bench/results/<date>.json and a table
 	$(BIN)/kravsak up
 	$(BIN)/python -m kravsak.bench $(BENCH_ARGS)
+
+bench-cluster: venv ## the capacity plan's numbers on the running stack (a cluster after `kravsak up --brokers 3`): bytes/event, publish, 1/2/4 projectors
+	$(BIN)/python -m kravsak.bench.cluster $(BENCH_ARGS)
 
 bench-intake: venv ## read 10 000 and 100 000-transaction bank files (OCR, camt.054): transactions/s and peak memory
 	$(BIN)/python -m intake.bench $(BENCH_ARGS)

@@ -642,9 +642,11 @@ class ProcessManager:
             with self.conn.transaction():
                 self.conn.execute(
                     sql.SQL(
-                        "INSERT INTO {} VALUES (%s, %s, %s, %s, now()) ON CONFLICT (namespace) DO UPDATE SET "
+                        "INSERT INTO {} AS t VALUES (%s, %s, %s, %s, now()) ON CONFLICT (namespace) DO UPDATE SET "
                         "last_tick = EXCLUDED.last_tick, checked = EXCLUDED.checked, commands = EXCLUDED.commands, "
-                        "updated_at = EXCLUDED.updated_at"
+                        # a second process that read the clock before the other ticked a later day does not put the
+                        # row back to its older day (two process managers on one deployment, issue 17)
+                        "updated_at = EXCLUDED.updated_at WHERE t.last_tick <= EXCLUDED.last_tick"
                     ).format(self._t("ticks")),
                     (self.namespace, day, report.checked, report.issued),
                 )

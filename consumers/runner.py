@@ -448,8 +448,14 @@ class Runner:
         if self.consumer is not None:
             self.consumer.close(autocommit=False, timeout_ms=5_000)
             self.consumer = None
+        self._close_offsets_reader()
+
+    def _close_offsets_reader(self) -> None:
         if self._offsets_reader is not None:
-            self._offsets_reader.close()
+            try:
+                self._offsets_reader.close()
+            except Exception as exc:  # noqa: BLE001 - it is being replaced because it failed
+                self.log.debug("offsets_reader.close_failed", error=describe(exc))
             self._offsets_reader = None
 
     def connect(self) -> None:
@@ -588,6 +594,9 @@ class Runner:
     def ride_out(self, exc: BaseException, stop: threading.Event) -> None:
         """An outage: forget, wait, reconnect, seek back to the stored offsets; until it works or ``stop``."""
         self.handler.revoked()
+        # a fresh end-offsets client after an outage: one that asked a cluster node that died kept timing out
+        # after the node came back (a three-node cluster, ADR 0031), so the process manager never ticked again
+        self._close_offsets_reader()
         while not stop.is_set():
             delay = self.backoff.next()
             self.log.warning(

@@ -155,7 +155,7 @@ def ensure_topics(
                     "KRAVSAK_TOPIC_REPLICATION)",
                 )
         admin.wait_for_topics(list(missing), timeout_ms=int(timeout_s * 1000))
-        existing = _describe(admin, list(wanted))
+        existing = _describe_all(admin, list(wanted), timeout_s)
     outcomes = []
     for name, spec in wanted.items():
         partitions = existing[name]
@@ -202,6 +202,23 @@ def _resolved(spec: TopicSpec, brokers: int) -> TopicSpec:
         # with fewer replicas than min.insync.replicas every acks=all write would fail
         configs["min.insync.replicas"] = str(max(1, min(int(configs["min.insync.replicas"]), replication - 1)))
     return TopicSpec(spec.name, spec.partitions, replication, configs)
+
+
+def _describe_all(admin: KafkaAdminClient, names: list[str], timeout_s: float) -> dict[str, int]:
+    """`_describe` until every topic of ``names`` is there: on a cluster a topic just created reaches the
+    other brokers' metadata a moment later (ADR 0031), and the broker asked may be one of them."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        counts = _describe(admin, names)
+        missing = [name for name in names if name not in counts]
+        if not missing:
+            return counts
+        if time.monotonic() > deadline:
+            raise TopicSetupFailed(
+                f"Kafka created topic(s) {', '.join(missing)} but does not describe them after {timeout_s:g} s",
+                "check that every broker of the cluster runs (`kravsak status`) and read the controller's log",
+            )
+        time.sleep(0.2)
 
 
 def _describe(admin: KafkaAdminClient, names: list[str]) -> dict[str, int]:

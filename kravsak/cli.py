@@ -8,6 +8,7 @@ else is a bug and shows its traceback. The services (`publish`,
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -23,7 +24,16 @@ from rich.table import Table
 
 from kravsak import local_secrets, logs, stack, wiring  # noqa: F401 - wiring: the edges' read models run with the core ones
 from kravsak.errors import KravsakError, option_day
-from kravsak.settings import ENV_VARS, PG_SERVICE_ROLES, Settings, load_settings, publisher_options, redact_dsn
+from kravsak.settings import (
+    ENV_VARS,
+    MAX_KAFKA_BROKERS,
+    PG_SERVICE_ROLES,
+    Settings,
+    check_local_ports,
+    load_settings,
+    publisher_options,
+    redact_dsn,
+)
 from kravsak.stack import ServiceState
 
 app = typer.Typer(
@@ -97,10 +107,24 @@ def _progress(message: str) -> Iterator[stack.Step]:
 
 
 @app.command()
-def up(ctx: typer.Context) -> None:
+def up(
+    ctx: typer.Context,
+    brokers: Annotated[
+        int | None,
+        typer.Option(
+            "--brokers",
+            min=1,
+            max=MAX_KAFKA_BROKERS,
+            help="Kafka nodes on loopback (3: a KRaft cluster, replication 3, min ISR 2; default: as formatted)",
+        ),
+    ] = None,
+) -> None:
     """Start what is missing of the local stack (PostgreSQL, Kafka); idempotent."""
     settings: Settings = ctx.obj
+    if brokers is not None:
+        settings = dataclasses.replace(settings, kafka_brokers=brokers)
     with friendly_errors(), _progress("starting the local stack") as step:
+        check_local_ports(settings)
         states = stack.up(settings, step)
     _print_states(states, settings)
 
@@ -657,6 +681,9 @@ def _print_states(states: list[ServiceState], settings: Settings) -> None:
             state.version or "-",
         )
     out.print(table)
+    for state in states:
+        for line in state.details:
+            out.print(f"{state.name} {line}", soft_wrap=True)
     for state in states:
         if state.data_dir or state.log_file:
             out.print(f"{state.name}: data {_short(state.data_dir)} · log {_short(state.log_file)}", soft_wrap=True)

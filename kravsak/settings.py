@@ -14,6 +14,7 @@ through `env_number`, so a wrong value is one error naming the variable and what
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -67,6 +68,10 @@ DEFAULT_PG_PORT = 55432
 DEFAULT_KAFKA_PORT = 59092
 DEFAULT_KAFKA_CONTROLLER_PORT = 59093
 DEFAULT_KAFKA_TLS_PORT = 59095
+DEFAULT_KAFKA_NODE_PORTS = 59100
+"""First port of the local cluster's nodes 2, 3, …: node n listens on base+3(n-2), its controller on the next
+port, its TLS listener on the one after (node 1 keeps KRAVSAK_KAFKA_PORT and its neighbours)."""
+MAX_KAFKA_BROKERS = 5
 DEFAULT_PG_BIN = "/usr/lib/postgresql/15/bin"
 DEFAULT_OIDC_PORT = 59094
 DEFAULT_HTTP_PORT = 8080
@@ -107,7 +112,15 @@ ENV_VARS: dict[str, str] = {
     ),
     "KRAVSAK_PG_SSLROOTCERT": "CA file that verifies PostgreSQL's certificate (default: the local <home>/tls/ca.crt)",
     "KRAVSAK_PG_BIN": f"folder of the PostgreSQL 15 server binaries (default {DEFAULT_PG_BIN})",
-    "KRAVSAK_KAFKA_HEAP": "maximum Java heap of the local Kafka (default 768m)",
+    "KRAVSAK_KAFKA_HEAP": "maximum Java heap of the local Kafka, per node (default 768m; 512m per node of a cluster)",
+    "KRAVSAK_KAFKA_BROKERS": (
+        f"nodes of the local KRaft cluster, 1 to {MAX_KAFKA_BROKERS} (default: what the home was formatted with, "
+        "else 1; `kravsak up --brokers 3` sets it)"
+    ),
+    "KRAVSAK_KAFKA_NODE_PORTS": (
+        f"first loopback port of local Kafka nodes 2, 3, … (default {DEFAULT_KAFKA_NODE_PORTS}): node n takes "
+        "base+3(n-2) for clients, the next for its controller, the one after for TLS"
+    ),
     "KRAVSAK_START_TIMEOUT": "seconds to wait for a server to answer after starting it (default 90)",
     "KRAVSAK_LOG_FORMAT": "console (default; json for `python -m kravsak.services`) or json",
     "KRAVSAK_LOG_LEVEL": "DEBUG, INFO (default), WARNING or ERROR",
@@ -117,6 +130,11 @@ ENV_VARS: dict[str, str] = {
     ),
     "KRAVSAK_TOPIC_REPLICATION": "replication factor of kravsak's topics (default: min(3, brokers in the cluster))",
     "KRAVSAK_PG_SCHEMA": "PostgreSQL schema of the event store and the publisher's position (default public)",
+    "KRAVSAK_OFFICE": (
+        "one event store per office (ADR 0032): this process serves office NAME, its event store and publisher "
+        "position are schema office_NAME, its process manager's worklist kravsak_automate_NAME in group "
+        "kravsak-automate-NAME (default unset: one event store, KRAVSAK_PG_SCHEMA)"
+    ),
     "KRAVSAK_SCHEMAS_DIR": "folder of the Avro schemas (default: the schemas/ shipped with kravsak)",
     "KRAVSAK_PUBLISHER_TOPIC": "topic the publisher writes case events to (default kravsak.case-events)",
     "KRAVSAK_PUBLISHER_SCHEMAS_TOPIC": "compacted topic of the writer schemas (default kravsak.schemas)",
@@ -161,6 +179,16 @@ ENV_VARS: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class KafkaNodePorts:
+    """One node of the local KRaft cluster (broker and controller in one JVM) and its loopback ports."""
+
+    node_id: int
+    port: int
+    controller_port: int
+    tls_port: int
+
+
+@dataclass(frozen=True)
 class Settings:
     home: Path
     pg_port: int = DEFAULT_PG_PORT
@@ -171,7 +199,12 @@ class Settings:
     """Local clients use the broker's SASL_SSL listener (KRAVSAK_KAFKA_TLS)."""
     pg_bin: Path = Path(DEFAULT_PG_BIN)
     kafka_version: str = KAFKA_VERSION
-    kafka_heap: str = "768m"
+    kafka_heap: str | None = None
+    """Java heap of each local Kafka node; None: 768m for one node, 512m per node of a cluster."""
+    kafka_brokers: int = 1
+    """Nodes of the local KRaft cluster (KRAVSAK_KAFKA_BROKERS, `kravsak up --brokers`)."""
+    kafka_node_ports: int = DEFAULT_KAFKA_NODE_PORTS
+    """First port of nodes 2, 3, … (KRAVSAK_KAFKA_NODE_PORTS); see ``kafka_nodes``."""
     start_timeout: float = 90.0
     external_pg_dsn: str | None = None
     external_kafka_bootstrap: str | None = None
@@ -291,15 +324,32 @@ class Settings:
         user = self.kafka_user
         password = local_secrets.read(self.home).get(f"kafka:{user}") if user else None
         if password is None:  # before `kravsak up` made the credentials, or a role with no Kafka user
-            return f"127.0.0.1:{self.kafka_port}"
+            return ",".join(f"127.0.0.1:{node.port}" for node in self.kafka_nodes)
         return self.local_kafka_connection(f"{user}:{quote(password, safe='')}", tls=self.kafka_tls)
 
     def local_kafka_connection(self, login: str, *, tls: bool) -> str:
-        """A connection string to the local broker for ``login`` (user:password, URL-quoted): its SASL
-        listener, or with ``tls`` its SASL_SSL listener, verified against the local CA."""
+        """A connection string to the local broker(s) for ``login`` (user:password, URL-quoted): their SASL
+        listeners, or with ``tls`` their SASL_SSL listeners, verified against the local CA. Every node is
+        named, so a client bootstraps while any one of them runs."""
         if tls:
-            return f"sasl_ssl://{login}@127.0.0.1:{self.kafka_tls_port}?cafile={quote(str(self.local_ca_file))}"
-        return f"sasl_plaintext://{login}@127.0.0.1:{self.kafka_port}"
+            hosts = ",".join(f"127.0.0.1:{node.tls_port}" for node in self.kafka_nodes)
+            return f"sasl_ssl://{login}@{hosts}?cafile={quote(str(self.local_ca_file))}"
+        return f"sasl_plaintext://{login}@" + ",".join(f"127.0.0.1:{node.port}" for node in self.kafka_nodes)
+
+    @property
+    def kafka_nodes(self) -> list[KafkaNodePorts]:
+        """The local cluster's nodes and their ports: node 1 on KRAVSAK_KAFKA_PORT, _CONTROLLER_PORT and
+        _TLS_PORT; node n ≥ 2 on KRAVSAK_KAFKA_NODE_PORTS + 3(n-2) and the two ports after it."""
+        nodes = [KafkaNodePorts(1, self.kafka_port, self.kafka_controller_port, self.kafka_tls_port)]
+        for node_id in range(2, self.kafka_brokers + 1):
+            base = self.kafka_node_ports + 3 * (node_id - 2)
+            nodes.append(KafkaNodePorts(node_id, base, base + 1, base + 2))
+        return nodes
+
+    @property
+    def kafka_node_heap(self) -> str:
+        """Java heap of one local Kafka node (KRAVSAK_KAFKA_HEAP)."""
+        return self.kafka_heap or ("768m" if self.kafka_brokers == 1 else "512m")
 
     @property
     def kafka_user(self) -> str | None:
@@ -406,7 +456,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         kafka_tls_port=_port(env, "KRAVSAK_KAFKA_TLS_PORT", DEFAULT_KAFKA_TLS_PORT),
         kafka_tls=_switch(env, "KRAVSAK_KAFKA_TLS"),
         pg_bin=Path(env.get("KRAVSAK_PG_BIN") or DEFAULT_PG_BIN),
-        kafka_heap=env.get("KRAVSAK_KAFKA_HEAP") or "768m",
+        kafka_heap=env.get("KRAVSAK_KAFKA_HEAP") or None,
+        kafka_brokers=_brokers(env, home.resolve()),
+        kafka_node_ports=_port(env, "KRAVSAK_KAFKA_NODE_PORTS", DEFAULT_KAFKA_NODE_PORTS),
         start_timeout=env_number(env, "KRAVSAK_START_TIMEOUT", 90.0, what="a positive number of seconds"),
         external_pg_dsn=dsn,
         external_kafka_bootstrap=bootstrap,
@@ -441,22 +493,58 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         pg_sslmode=sslmode,
         pg_sslrootcert=Path(env["KRAVSAK_PG_SSLROOTCERT"]) if env.get("KRAVSAK_PG_SSLROOTCERT") else None,
     )
+    check_local_ports(settings)
+    return settings
+
+
+def check_local_ports(settings: Settings) -> None:
+    """SettingsError when two local servers (or two nodes of the local Kafka cluster) would share a port."""
+    nodes = [(node.port, node.controller_port, node.tls_port) for node in settings.kafka_nodes[1:]]
     local_ports = [
         settings.pg_port,
         settings.kafka_port,
         settings.kafka_controller_port,
         settings.oidc_port,
         settings.kafka_tls_port,
+        *(port for ports in nodes for port in ports),
     ]
     if len(set(local_ports)) != len(local_ports):
+        cluster = f", Kafka nodes 2… {nodes}" if nodes else ""
         raise SettingsError(
             f"the local ports repeat: PostgreSQL {settings.pg_port}, Kafka {settings.kafka_port}, "
             f"controller {settings.kafka_controller_port}, OpenID provider {settings.oidc_port}, "
-            f"Kafka TLS {settings.kafka_tls_port}",
-            "give KRAVSAK_PG_PORT, KRAVSAK_KAFKA_PORT, KRAVSAK_KAFKA_CONTROLLER_PORT, KRAVSAK_OIDC_PORT and "
-            "KRAVSAK_KAFKA_TLS_PORT distinct values",
+            f"Kafka TLS {settings.kafka_tls_port}{cluster}",
+            "give KRAVSAK_PG_PORT, KRAVSAK_KAFKA_PORT, KRAVSAK_KAFKA_CONTROLLER_PORT, KRAVSAK_OIDC_PORT, "
+            "KRAVSAK_KAFKA_TLS_PORT distinct values (and KRAVSAK_KAFKA_NODE_PORTS a free range for nodes 2, 3, …)",
         )
-    return settings
+
+
+def recorded_kafka_brokers(home: Path) -> int | None:
+    """How many nodes the local Kafka of ``home`` was formatted with (node 1's kravsak.properties), if any."""
+    marker = home / "kafka" / "data" / "kravsak.properties"
+    try:
+        lines = marker.read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, _, value = line.partition("=")
+        if key.strip() == "brokers" and value.strip().isdigit():
+            return int(value.strip())
+    return 1  # formatted before clusters: one node
+
+
+def _brokers(env: Mapping[str, str], home: Path) -> int:
+    if env.get("KRAVSAK_KAFKA_BROKERS"):
+        return env_number(
+            env,
+            "KRAVSAK_KAFKA_BROKERS",
+            1,
+            low=1,
+            high=MAX_KAFKA_BROKERS,
+            what=f"a number of Kafka nodes from 1 to {MAX_KAFKA_BROKERS}",
+            example="3",
+        )
+    return recorded_kafka_brokers(home) or 1
 
 
 # --- the services' options ----------------------------------------------------------------------
@@ -489,7 +577,7 @@ def publisher_options(settings: Settings, environ: Mapping[str, str] | None = No
         topic=env.get("KRAVSAK_PUBLISHER_TOPIC") or defaults.topic,
         schemas_topic=env.get("KRAVSAK_PUBLISHER_SCHEMAS_TOPIC") or defaults.schemas_topic,
         name=env.get("KRAVSAK_PUBLISHER_NAME") or None,
-        pg_schema=env.get("KRAVSAK_PG_SCHEMA") or defaults.pg_schema,
+        pg_schema=event_store_schema(env) or defaults.pg_schema,
         batch_size=env_number(env, "KRAVSAK_PUBLISHER_BATCH", defaults.batch_size),
         lag_log_interval_s=env_number(env, "KRAVSAK_PUBLISHER_LAG_LOG_S", defaults.lag_log_interval_s),
         schemas_dir=_schemas_dir(env, defaults.schemas_dir),
@@ -523,6 +611,7 @@ def automate_options(environ: Mapping[str, str] | None = None) -> AutomateOption
     from consumers.automate import AutomateOptions
 
     env, defaults = _environ(environ), AutomateOptions()
+    office = office_name(env)
     raw = env.get("KRAVSAK_AUTOMATE_NAMESPACE")
     try:
         namespace = UUID(raw) if raw else defaults.namespace
@@ -532,12 +621,42 @@ def automate_options(environ: Mapping[str, str] | None = None) -> AutomateOption
         ) from None
     return AutomateOptions(
         topic=env.get("KRAVSAK_AUTOMATE_TOPIC") or defaults.topic,
-        group=env.get("KRAVSAK_AUTOMATE_GROUP") or defaults.group,
-        schema=env.get("KRAVSAK_AUTOMATE_SCHEMA") or defaults.schema,
+        group=env.get("KRAVSAK_AUTOMATE_GROUP") or (f"{defaults.group}-{office}" if office else defaults.group),
+        schema=env.get("KRAVSAK_AUTOMATE_SCHEMA") or (f"{defaults.schema}_{office}" if office else defaults.schema),
         namespace=namespace,
-        event_store_schema=env.get("KRAVSAK_PG_SCHEMA") or defaults.event_store_schema,
+        event_store_schema=event_store_schema(env) or defaults.event_store_schema,
         schemas_dir=_schemas_dir(env, defaults.schemas_dir),
     )
+
+
+OFFICE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def office_name(environ: Mapping[str, str] | None = None) -> str | None:
+    """``KRAVSAK_OFFICE``: the office whose event store this process serves (ADR 0032), or None (one store)."""
+    raw = _environ(environ).get("KRAVSAK_OFFICE") or None
+    if raw is not None and not OFFICE_NAME.fullmatch(raw):
+        raise SettingsError(
+            f"KRAVSAK_OFFICE={raw!r} is not an office name (a lower-case letter, then up to 39 of a-z, 0-9 and _)",
+            "name the office like vest_finnmark, or unset KRAVSAK_OFFICE for one event store",
+        )
+    return raw
+
+
+def event_store_schema(environ: Mapping[str, str] | None = None) -> str | None:
+    """The event store's PostgreSQL schema: ``office_<KRAVSAK_OFFICE>`` with one store per office (ADR 0032),
+    else ``KRAVSAK_PG_SCHEMA``; None for the default. Both set and disagreeing is an error, not a guess."""
+    env = _environ(environ)
+    office, explicit = office_name(env), env.get("KRAVSAK_PG_SCHEMA") or None
+    if office is None:
+        return explicit
+    schema = f"office_{office}"
+    if explicit is not None and explicit != schema:
+        raise SettingsError(
+            f"KRAVSAK_OFFICE={office} keeps its events in schema {schema}, but KRAVSAK_PG_SCHEMA={explicit}",
+            "unset KRAVSAK_PG_SCHEMA (the office names the schema), or unset KRAVSAK_OFFICE",
+        )
+    return schema
 
 
 def automate_clock(environ: Mapping[str, str] | None = None) -> tuple[ClockKind, str]:

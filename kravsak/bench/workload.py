@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
@@ -128,13 +129,16 @@ def workload_app(events: int, *, seed: int = 7, progress: Callable[[int], None] 
     return _run(max(int(events / EVENTS_PER_CLAIM) + 1, 1), seed, progress)
 
 
-def workload_notifications(claims: int, *, seed: int = 7) -> list[Notification]:
-    """The notification log of ``claims`` claims of the standard workload, made in memory (fast)."""
-    return list(_run(claims, seed, None).recorder.select_notifications(start=1, limit=10**9))
+def workload_notifications(claims: int, *, seed: int = 7, namespace: UUID | None = None) -> list[Notification]:
+    """The notification log of ``claims`` claims of the standard workload, made in memory (fast); in id
+    ``namespace`` (default kravsak's), so two offices' workloads share no aggregate."""
+    return list(_run(claims, seed, None, namespace).recorder.select_notifications(start=1, limit=10**9))
 
 
-def _run(claims: int, seed: int, progress: Callable[[int], None] | None) -> CollectionApp:
-    app = CollectionApp()
+def _run(
+    claims: int, seed: int, progress: Callable[[int], None] | None, namespace: UUID | None = None
+) -> CollectionApp:
+    app = CollectionApp() if namespace is None else CollectionApp(namespace=namespace)
     debtors = max(claims // 4, 1)
     setup(app, CREDITOR, debtors, date(2025, 1, 1))
     for i, command in enumerate(norwegian_claims(CREDITOR, claims, debtors, seed=seed)):

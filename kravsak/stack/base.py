@@ -30,6 +30,8 @@ class ServiceState:
     log_file: Path | None = None
     seconds: float | None = None
     """How long `up` took to start it, when it started it."""
+    details: tuple[str, ...] = ()
+    """More lines for `kravsak status` (a Kafka cluster's nodes, controller, under-replicated partitions)."""
 
 
 class Service(Protocol):

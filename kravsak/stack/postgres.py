@@ -16,7 +16,6 @@ else on the port is a foreign process and `up` refuses to start (PortInUse).
 from __future__ import annotations
 
 import hashlib
-import os
 import pwd
 import shutil
 import subprocess
@@ -37,7 +36,7 @@ from kravsak.errors import (
     ToolMissing,
 )
 from kravsak.logs import get_logger
-from kravsak.settings import LOCAL_PG_DBNAME, LOCAL_PG_USER, PG_SERVICE_ROLES, Settings, redact_dsn
+from kravsak.settings import LOCAL_PG_DBNAME, LOCAL_PG_USER, PG_SERVICE_ROLES, Settings, event_store_schema, redact_dsn
 from kravsak.stack.base import ServiceState, Step
 from kravsak.stack.procs import LOOPBACK, is_root, pid_alive, read_pid, require_port_free, tail
 from kravsak.stack.roles import grant_roles, prepare_event_store
@@ -450,7 +449,7 @@ class LocalPostgres:
 
         # the event store's schema only (the publisher's other options would ask for the office's key, which a
         # fresh home may not hold yet)
-        schema = os.environ.get("KRAVSAK_PG_SCHEMA") or PublisherOptions().pg_schema
+        schema = event_store_schema() or PublisherOptions().pg_schema
         prepare_event_store(self.settings.for_owner().pg_dsn, schema)
 
     # -- stop --------------------------------------------------------------------------------

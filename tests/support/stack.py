@@ -32,6 +32,7 @@ from kravsak.settings import Settings, ensure_local_master_key
 from kravsak.stack.base import quiet
 from kravsak.stack.kafka import LocalKafka
 from kravsak.stack.postgres import LocalPostgres
+from kravsak.stack.procs import port_is_free
 
 __all__ = [
     "Workload",
@@ -40,6 +41,7 @@ __all__ = [
     "delete_topics",
     "drop_schemas",
     "encoded_workload",
+    "private_cluster",
     "private_kafka",
     "private_postgres",
     "produce",
@@ -103,21 +105,41 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextmanager
-def private_kafka(settings: Settings, home: Path) -> Iterator[LocalKafka]:
-    """A broker of the test's own (the same jars, its own data and ports): stopping it disturbs no one."""
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive free ports (for a cluster's nodes 2, 3, …)."""
+    for _ in range(50):
+        first = free_port()
+        if first + count <= 65535 and all(port_is_free(first + n) for n in range(count)):
+            return first
+    raise RuntimeError(f"found no {count} consecutive free ports")
+
+
+def _linked_jars(settings: Settings, home: Path) -> None:
     jars = settings.home / "kafka" / "lib" / settings.kafka_version
     if jars.is_dir():
         (home / "kafka" / "lib").mkdir(parents=True)
         (home / "kafka" / "lib" / settings.kafka_version).symlink_to(jars)
+
+
+@contextmanager
+def private_cluster(
+    settings: Settings, home: Path, *, brokers: int = 3, first_port: int | None = None
+) -> Iterator[LocalKafka]:
+    """A KRaft cluster of the test's own (ADR 0031; the same jars, its own data): its nodes can be killed
+    without disturbing anyone. ``first_port``: nodes take ``3 * brokers`` ports from there (node 1 the
+    first three); None: free ones."""
+    _linked_jars(settings, home)
+    base = first_port if first_port is not None else free_ports(3 * brokers)
     own = replace(
         settings,
         home=home,
-        kafka_port=free_port(),
-        kafka_controller_port=free_port(),
-        kafka_tls_port=free_port(),
+        kafka_port=base,
+        kafka_controller_port=base + 1,
+        kafka_tls_port=base + 2,
+        kafka_brokers=brokers,
+        kafka_node_ports=base + 3,
         kafka_heap="384m",
-        start_timeout=90,
+        start_timeout=120,
         external_kafka_bootstrap=None,
     )
     kafka = LocalKafka(own)
@@ -126,6 +148,13 @@ def private_kafka(settings: Settings, home: Path) -> Iterator[LocalKafka]:
         yield kafka
     finally:
         kafka.stop(quiet)
+
+
+@contextmanager
+def private_kafka(settings: Settings, home: Path) -> Iterator[LocalKafka]:
+    """A broker of the test's own (the same jars, its own data and ports): stopping it disturbs no one."""
+    with private_cluster(settings, home, brokers=1) as kafka:
+        yield kafka
 
 
 @contextmanager

@@ -16,6 +16,7 @@ NAME = re.compile(r"\bKRAVSAK_[A-Z0-9_]+")
 TEST_KNOBS = {
     "KRAVSAK_SCENARIOS": "more scenario folders for the scenario tests",
     "KRAVSAK_FAULT_TEST_EVENTS": "size of the publisher fault test",
+    "KRAVSAK_TEST_CLUSTER_PORT": "first of the nine ports of the cluster tests' own Kafka cluster (default: free ones)",
     "KRAVSAK_CHROMIUM": "the browser of the page tests",
     "KRAVSAK_PAGE_SHOTS": "where the page tests put their pictures",
     "KRAVSAK_X": "a made-up name in the settings tests",

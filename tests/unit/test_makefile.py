@@ -1,4 +1,4 @@
-"""`make help` lists the developer tasks; CI runs exactly `make test`."""
+"""`make help` lists the developer tasks; CI runs exactly `make test`, then the cluster's fault tests (issue 17)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,23 @@ def test_make_help_lists_the_developer_targets() -> None:
     listed = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     targets = {line.split()[0] for line in listed.splitlines() if line.strip()}
 
-    assert {"venv", "up", "down", "status", "test", "unit", "integration", "lint", "fmt", "demo"} <= targets
+    assert {
+        "venv",
+        "up",
+        "down",
+        "status",
+        "test",
+        "unit",
+        "integration",
+        "lint",
+        "fmt",
+        "demo",
+        "test-cluster",
+    } <= targets
 
 
-def test_ci_runs_make_test_and_stops_at_the_first_failure() -> None:
+def test_ci_runs_make_test_then_the_cluster_tests_and_stops_at_the_first_failure() -> None:
     script = (ROOT / ".ci" / "run").read_text()
 
     assert "set -euo pipefail" in script
-    assert [line for line in script.splitlines() if line.startswith("make")] == ["make test"]
+    assert [line for line in script.splitlines() if line.startswith("make")] == ["make test", "make test-cluster"]
