@@ -30,10 +30,9 @@ from typing import Any, Final
 from uuid import UUID
 
 from eventsourcing.persistence import Mapper, Notification
-from fastavro import schemaless_writer
 
 from consumers.wire import envelope
-from consumers.wire.codec import AvroSchema, CodecError, SchemaStore
+from consumers.wire.codec import AvroSchema, SchemaStore, encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +96,7 @@ class Preparer:
         return Prepared(
             notification.id,
             envelope.case_key(event),
-            self._encode(record, schema),
+            encode(record, schema, self._buffer),
             [
                 ("event-type", event_type),
                 ("event-id", str(record["event_id"]).encode()),
@@ -115,18 +114,6 @@ class Preparer:
                 schema.fingerprint_hex.encode(),
             )
         return known
-
-    def _encode(self, record: envelope.Record, schema: AvroSchema) -> bytes:
-        """``codec.encode`` (single-object header + Avro body, strict), into the reused buffer."""
-        buf = self._buffer
-        buf.seek(0)
-        buf.truncate()
-        buf.write(schema.header)
-        try:
-            schemaless_writer(buf, schema.parsed, record, strict_allow_default=True)
-        except (ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
-            raise CodecError(f"cannot encode record as {schema.name}: {exc}") from exc
-        return buf.getvalue()
 
     def outcome(self, notification: Notification) -> Outcome:
         """``prepare`` with its failure as a value (in the child: no outage can happen there)."""
