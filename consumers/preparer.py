@@ -23,7 +23,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any, Final
@@ -129,6 +129,10 @@ def _unknown_parties(aggregate_id: UUID) -> envelope.Parties | None:
     raise PartiesUnknown(str(aggregate_id))
 
 
+CHUNK = 250
+"""The child answers a batch in chunks of this many outcomes: the publisher starts sending after the first."""
+
+
 class WorkerGone(RuntimeError):
     """The child process died or its pipe broke: the publisher prepares in its own process from now on."""
 
@@ -161,16 +165,25 @@ class PrepareWorker:
             raise WorkerGone(f"cannot send to the prepare process: {exc}") from exc
         self.pending += 1
 
-    def collect(self, expected: int) -> list[Outcome]:
-        """The outcomes of the oldest submitted batch, one per notification."""
-        try:
-            rows = self._conn.recv()
-        except (EOFError, OSError) as exc:
-            raise WorkerGone(f"the prepare process ended (exit code {self._process.exitcode}): {exc!r}") from exc
-        self.pending -= 1
-        if not isinstance(rows, list) or len(rows) != expected:
-            raise WorkerGone(f"the prepare process answered {type(rows).__name__} for a batch of {expected}")
-        return [_outcome(row) for row in rows]
+    def collect(self, expected: int, *, on_last_chunk: Callable[[], None] | None = None) -> Iterator[Outcome]:
+        """The outcomes of the oldest submitted batch, one per notification, as the child's chunks arrive (the
+        publisher sends the first records while the child still prepares the rest). ``on_last_chunk`` runs when
+        the batch's last chunk has been read: from then on the child waits for the next batch."""
+        got = 0
+        while got < expected:
+            try:
+                rows = self._conn.recv()
+            except (EOFError, OSError) as exc:
+                raise WorkerGone(f"the prepare process ended (exit code {self._process.exitcode}): {exc!r}") from exc
+            if not isinstance(rows, list) or not rows or got + len(rows) > expected:
+                raise WorkerGone(f"the prepare process answered {type(rows).__name__} after {got} of {expected}")
+            got += len(rows)
+            if got == expected:
+                self.pending -= 1
+                if on_last_chunk is not None:
+                    on_last_chunk()
+            for row in rows:
+                yield _outcome(row)
 
     def close(self) -> None:
         try:
@@ -227,10 +240,11 @@ def _serve(conn: Connection, mapper: Mapper[Any], schemas: SchemaStore, digest_k
             return
         if batch is None:
             return
-        out = []
-        for position, originator_id, version, topic, state in batch:
-            notification = Notification(
-                id=position, originator_id=originator_id, originator_version=version, topic=topic, state=state
-            )
-            out.append(_row(preparer.outcome(notification)))
-        conn.send(out)
+        for start in range(0, len(batch), CHUNK):
+            out = []
+            for position, originator_id, version, topic, state in batch[start : start + CHUNK]:
+                notification = Notification(
+                    id=position, originator_id=originator_id, originator_version=version, topic=topic, state=state
+                )
+                out.append(_row(preparer.outcome(notification)))
+            conn.send(out)

@@ -50,7 +50,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -411,15 +411,15 @@ class Publisher:
         notifications, outcomes = self._next_batch()
         if not notifications:
             return released
-        prepared: list[Prepared] = []
+        futures: list[Any] = []
         held: list[HeldEvent] = []
         holding = dict(self.held)
-        for i, notification in enumerate(notifications):
+        for notification in notifications:
+            outcome = next(outcomes) if outcomes is not None else IN_PARENT  # every one: the pipe stays in step
             case_id = str(notification.originator_id)
             if case_id in holding:
                 held.append(_held_event(notification, WAITING.format(holding[case_id])))
                 continue
-            outcome = outcomes[i] if outcomes is not None else IN_PARENT
             if outcome is IN_PARENT:
                 outcome = self._outcome(notification)
             if isinstance(outcome, Failed):  # any failure to turn it into a record holds its case
@@ -428,18 +428,18 @@ class Publisher:
                 log.error("publisher.held", **_fields(held[-1]), fix=HOLD_FIX)
             else:
                 assert isinstance(outcome, Prepared)
-                prepared.append(outcome)
-        if prepared:
-            self._send(prepared)
+                futures.append(self._send_one(outcome))  # sent while the child prepares the rest
+        if futures:
+            self._flush(futures)
         with self.conn.transaction():
             self.held_table.add(self.conn, held)
             store_position(self.conn, self.options.position_name, notifications[-1].id, self.options.pg_schema)
         self.position, self.held = notifications[-1].id, holding
-        self.report.published += len(prepared)
+        self.report.published += len(futures)
         self.report.held += len(held)
         return len(notifications) + released
 
-    def _next_batch(self) -> tuple[Sequence[Notification], list[Outcome] | None]:
+    def _next_batch(self) -> tuple[Sequence[Notification], Iterator[Outcome] | None]:
         """The notifications after the position, with the worker's outcomes for them (None: prepare here).
 
         With a worker the batch after this one is read before this one's outcomes are collected and
@@ -459,14 +459,33 @@ class Publisher:
             if notifications[0].id <= self.position:  # never: the position moves only through these batches
                 raise AssertionError(f"batch ahead starts at {notifications[0].id}, position is {self.position}")
             self._ahead = read(start=notifications[-1].id + 1, limit=limit)
-            outcomes = self.worker.collect(len(notifications))
-            if self._ahead:  # after the collect: one batch in the pipe each way, so neither end blocks the other
-                self.worker.submit(self._ahead)
-            return notifications, outcomes
+            return notifications, self._collect(self.worker, len(notifications))
         except WorkerGone as exc:
-            log.warning("publisher.prepare_process_gone", error=str(exc), fallback="preparing in this process")
-            self._close_worker()
+            self._worker_gone(exc)
             return read(start=self.position + 1, limit=limit), None
+
+    def _collect(self, worker: PrepareWorker, expected: int) -> Iterator[Outcome]:
+        """The worker's outcomes of the batch; the batch ahead goes to it once this one's last chunk is read (one
+        batch in the pipe each way, so neither end blocks the other). If the worker goes, the rest is prepared
+        here (``IN_PARENT``)."""
+
+        def submit_ahead() -> None:
+            if self._ahead:
+                worker.submit(self._ahead)
+
+        given = 0
+        try:
+            for outcome in worker.collect(expected, on_last_chunk=submit_ahead):
+                given += 1
+                yield outcome
+        except WorkerGone as exc:
+            self._worker_gone(exc)
+            for _ in range(expected - given):
+                yield IN_PARENT
+
+    def _worker_gone(self, exc: WorkerGone) -> None:
+        log.warning("publisher.prepare_process_gone", error=str(exc), fallback="preparing in this process")
+        self._close_worker()
 
     def _outcome(self, notification: Notification) -> Outcome:
         try:
@@ -533,9 +552,13 @@ class Publisher:
         return self.preparer.prepare(notification)
 
     def _send(self, batch: Sequence[Prepared]) -> None:
-        futures = []
-        for item in batch:
-            futures.append(self.producer.send(self.options.topic, key=item.key, value=item.value, headers=item.headers))
+        self._flush([self._send_one(item) for item in batch])
+
+    def _send_one(self, item: Prepared) -> Any:
+        return self.producer.send(self.options.topic, key=item.key, value=item.value, headers=item.headers)
+
+    def _flush(self, futures: list[Any]) -> None:
+        """Sends what is buffered and waits: every record acknowledged, or ``DeliveryFailed``."""
         self.producer.flush(timeout=self.options.delivery_timeout_ms / 1000 + 5)
         last = _check(futures)
         self.report.last_partition, self.report.last_offset = last.partition, last.offset

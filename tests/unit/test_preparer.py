@@ -38,7 +38,7 @@ def test_the_child_prepares_exactly_what_the_publisher_would(log: tuple[Any, lis
         batches = [notifications[i : i + 128] for i in range(0, len(notifications), 128)]
         worker.submit(batches[0])
         for i, batch in enumerate(batches):
-            got += worker.collect(len(batch))
+            got += list(worker.collect(len(batch)))
             if i + 1 < len(batches):
                 worker.submit(batches[i + 1])
     finally:
@@ -56,7 +56,7 @@ def test_failures_come_back_as_values_and_unknown_parties_go_to_the_publisher(
     worker = PrepareWorker(app.mapper, SchemaStore.from_directory(SCHEMAS_DIR), b"key")
     try:
         worker.submit([later, vanished])  # the claim's Invoiced was never sent to this child
-        parties_unknown, failed = worker.collect(2)
+        parties_unknown, failed = list(worker.collect(2))
     finally:
         worker.close()
     assert parties_unknown is IN_PARENT
@@ -75,5 +75,5 @@ def test_a_dead_child_is_noticed_not_waited_for(log: tuple[Any, list[Notificatio
     worker._process.join(5)
     with pytest.raises(WorkerGone):
         worker.submit(notifications[:10])
-        worker.collect(10)
+        list(worker.collect(10))
     worker.close()
