@@ -30,10 +30,11 @@ inside that transaction, which then rolls back as a whole (the ``Applier`` retri
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -167,9 +168,9 @@ class BatchedWrites:
     # -- holding -----------------------------------------------------------------------------------
 
     def _hold(self, query: str, params: Sequence[Any]) -> bool:
-        deleted = _DELETE.fullmatch(query)
+        deleted = _delete_of(query)
         if deleted is not None:
-            return self._hold_delete(deleted["table"], deleted["col"], params)
+            return self._hold_delete(*deleted, params)
         form = self._form(query)
         if form is None or len(params) != form.width:
             return False
@@ -283,7 +284,7 @@ class BatchedWrites:
         for name, table in tables.items():
             for column, values in table.deletes.items():
                 kind = self._column_types(name)[column]
-                self.cur.execute(f"DELETE FROM {name} WHERE {column} = ANY(%s::text[]::{kind}[])", (list(values),))
+                self.cur.execute(f"DELETE FROM {name} WHERE {column} = ANY(%b::text[]::{kind}[])", (list(values),))
                 self.statements += 1
             for held in table.held.values():
                 rows = held.all_rows()
@@ -309,6 +310,13 @@ class BatchedWrites:
         return self._statements[key]
 
 
+@lru_cache(maxsize=1024)
+def _delete_of(query: str) -> tuple[str, str] | None:
+    """(table, column) of a ``DELETE … WHERE column = %s``; parsed once per statement text, not per row."""
+    m = _DELETE.fullmatch(query)
+    return None if m is None else (m["table"], m["col"])
+
+
 class _NotText(Exception):
     """A value ``_text`` does not write: its statement runs as it is."""
 
@@ -319,13 +327,21 @@ def _text(value: Any) -> str | None:
     kind = type(value)
     if value is None or kind is str:
         return value  # type: ignore[no-any-return]
-    if kind is bool:
-        return "true" if value else "false"
-    if kind is int or kind is Decimal or kind is UUID:
-        return str(value)
-    if kind is date or kind is datetime:
-        return value.isoformat()  # type: ignore[no-any-return]
-    raise _NotText(kind.__name__)
+    write = _TEXT.get(kind)
+    if write is None:
+        raise _NotText(kind.__name__)
+    return write(value)
+
+
+_TEXT: dict[type, Callable[[Any], str]] = {
+    bool: lambda v: "true" if v else "false",
+    int: str,
+    Decimal: str,
+    UUID: str,
+    date: date.isoformat,
+    datetime: datetime.isoformat,
+}
+"""``_text`` per exact type (a subclass is not text: its statement runs as it is)."""
 
 
 def _items(values: str) -> list[str] | None:

@@ -50,8 +50,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
@@ -69,9 +69,10 @@ from consumers.heartbeat import Heartbeat
 from consumers.held import WAITING, HeldCase, HeldEvent, HeldTable
 from consumers.kafka_access import client_args
 from consumers.outages import OUTAGES, Backoff, describe
+from consumers.preparer import IN_PARENT, Failed, Outcome, Prepared, Preparer, PrepareWorker, WorkerGone
 from consumers.topics import CASE_EVENTS_TOPIC, SCHEMAS_TOPIC, case_events_spec, ensure_topics_at, schemas_spec
 from consumers.wire import envelope
-from consumers.wire.codec import AvroSchema, SchemaStore, encode
+from consumers.wire.codec import AvroSchema, SchemaStore
 from domain.application import CollectionApp
 from domain.errors import ServiceError
 
@@ -112,6 +113,9 @@ class PublisherOptions:
     delivery_timeout_ms: int = 120_000
     compression: str | None = field(default_factory=lambda: best_compression())
     digest_key: bytes = envelope.DEVELOPMENT_DIGEST_KEY
+    prepare_process: bool = True
+    """Prepare the next batch (decode, envelope, Avro) in a forked child process while this one is sent
+    (``consumers.preparer``); False, or where fork is not available: in this process, batch after batch."""
     """Keys the digests of free text on the wire (an objection's); a service's publisher is given one derived
     from the office secret (``kravsak.settings.publisher_options``), tests and benchmarks use the development key."""
 
@@ -199,14 +203,6 @@ def publisher_lag(dsn: str, *, name: str = CASE_EVENTS_TOPIC, schema: str = "pub
 # --- the publisher -----------------------------------------------------------------------------
 
 
-@dataclass
-class _Prepared:
-    position: int
-    key: bytes
-    value: bytes
-    headers: list[tuple[str, bytes]]
-
-
 class Publisher:
     """One publisher process's state: the app (mapper and recorder), the connections, the producer."""
 
@@ -218,6 +214,10 @@ class Publisher:
         self.schemas = SchemaStore.from_directory(options.schemas_dir)
         self.app: CollectionApp | None = None
         self.parties = envelope.PartyIndex()
+        self.preparer: Preparer | None = None
+        self.worker: PrepareWorker | None = None
+        self._ahead: Sequence[Notification] = ()
+        """The next batch, read and submitted to the worker while the current one is sent."""
         self.conn: psycopg.Connection[Any] | None = None
         self.producer: Any = None
         self.position = 0
@@ -232,6 +232,7 @@ class Publisher:
     # -- lifecycle -----------------------------------------------------------------------------
 
     def close(self) -> None:
+        self._close_worker()
         if self.producer is not None:
             try:
                 self.producer.close(timeout=5)
@@ -264,6 +265,9 @@ class Publisher:
                     self.app = CollectionApp(self.settings.eventsourcing_env(**overrides))
                     # claim events after the first name their creditor and debtor only through it
                     self.parties = envelope.PartyIndex(fallback=envelope.stored_parties(self.app))
+                    self.preparer = Preparer(self.app.mapper, self.schemas, self.parties, self.options.digest_key)
+                if self.worker is None and self.options.prepare_process and PrepareWorker.available():
+                    self.worker = PrepareWorker(self.app.mapper, self.schemas, self.options.digest_key)
                 conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
                 self.position = read_position(conn, self.options.position_name, self.options.pg_schema)
                 self.held = self.held_table.first_held(conn)
@@ -333,7 +337,15 @@ class Publisher:
             allow_auto_create_topics=False,
         )
 
+    def _close_worker(self) -> None:
+        """Stops the prepare process; what it had prepared ahead is read and prepared again later."""
+        self._ahead = ()
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
+
     def _drop_connections(self) -> None:
+        self._close_worker()  # its batches ahead were read before the outage: start again from the position
         if self.producer is not None:
             try:
                 self.producer.close(timeout=0)
@@ -396,34 +408,92 @@ class Publisher:
         it handled (0: nothing to do)."""
         assert self.conn is not None and self.app is not None
         released = self._release_requested()
-        notifications = self.app.recorder.select_notifications(start=self.position + 1, limit=self.options.batch_size)
+        notifications, outcomes = self._next_batch()
         if not notifications:
             return released
-        prepared: list[_Prepared] = []
+        futures: list[Any] = []
         held: list[HeldEvent] = []
         holding = dict(self.held)
         for notification in notifications:
+            outcome = next(outcomes) if outcomes is not None else IN_PARENT  # every one: the pipe stays in step
             case_id = str(notification.originator_id)
             if case_id in holding:
                 held.append(_held_event(notification, WAITING.format(holding[case_id])))
                 continue
-            try:
-                prepared.append(self._prepare(notification))
-            except _TRANSIENT:  # the party look-up reads the store: an outage is retried, not held
-                raise
-            except Exception as exc:  # any other failure to turn it into a record holds its case
-                held.append(_held_event(notification, f"{type(exc).__name__}: {exc}"))
+            if outcome is IN_PARENT:
+                outcome = self._outcome(notification)
+            if isinstance(outcome, Failed):  # any failure to turn it into a record holds its case
+                held.append(_held_event(notification, outcome.error))
                 holding[case_id] = notification.id
                 log.error("publisher.held", **_fields(held[-1]), fix=HOLD_FIX)
-        if prepared:
-            self._send(prepared)
+            else:
+                assert isinstance(outcome, Prepared)
+                futures.append(self._send_one(outcome))  # sent while the child prepares the rest
+        if futures:
+            self._flush(futures)
         with self.conn.transaction():
             self.held_table.add(self.conn, held)
             store_position(self.conn, self.options.position_name, notifications[-1].id, self.options.pg_schema)
         self.position, self.held = notifications[-1].id, holding
-        self.report.published += len(prepared)
+        self.report.published += len(futures)
         self.report.held += len(held)
         return len(notifications) + released
+
+    def _next_batch(self) -> tuple[Sequence[Notification], Iterator[Outcome] | None]:
+        """The notifications after the position, with the worker's outcomes for them (None: prepare here).
+
+        With a worker the batch after this one is read before this one's outcomes are collected and
+        submitted right after, so the child prepares it while this batch is sent."""
+        assert self.app is not None
+        read = self.app.recorder.select_notifications
+        limit = self.options.batch_size
+        if self.worker is None:
+            return read(start=self.position + 1, limit=limit), None
+        try:
+            if not self._ahead:
+                self._ahead = read(start=self.position + 1, limit=limit)
+                if not self._ahead:
+                    return [], None
+                self.worker.submit(self._ahead)
+            notifications = self._ahead
+            if notifications[0].id <= self.position:  # never: the position moves only through these batches
+                raise AssertionError(f"batch ahead starts at {notifications[0].id}, position is {self.position}")
+            self._ahead = read(start=notifications[-1].id + 1, limit=limit)
+            return notifications, self._collect(self.worker, len(notifications))
+        except WorkerGone as exc:
+            self._worker_gone(exc)
+            return read(start=self.position + 1, limit=limit), None
+
+    def _collect(self, worker: PrepareWorker, expected: int) -> Iterator[Outcome]:
+        """The worker's outcomes of the batch; the batch ahead goes to it once this one's last chunk is read (one
+        batch in the pipe each way, so neither end blocks the other). If the worker goes, the rest is prepared
+        here (``IN_PARENT``)."""
+
+        def submit_ahead() -> None:
+            if self._ahead:
+                worker.submit(self._ahead)
+
+        given = 0
+        try:
+            for outcome in worker.collect(expected, on_last_chunk=submit_ahead):
+                given += 1
+                yield outcome
+        except WorkerGone as exc:
+            self._worker_gone(exc)
+            for _ in range(expected - given):
+                yield IN_PARENT
+
+    def _worker_gone(self, exc: WorkerGone) -> None:
+        log.warning("publisher.prepare_process_gone", error=str(exc), fallback="preparing in this process")
+        self._close_worker()
+
+    def _outcome(self, notification: Notification) -> Outcome:
+        try:
+            return self._prepare(notification)
+        except _TRANSIENT:  # the party look-up reads the store: an outage is retried, not held
+            raise
+        except Exception as exc:  # any other failure to turn it into a record holds its case
+            return Failed(notification.id, f"{type(exc).__name__}: {exc}")
 
     def _release_requested(self) -> int:
         """Each case an operator asked to release: its held events prepared again in order; those
@@ -435,7 +505,7 @@ class Publisher:
         sent = 0
         for case_id in self.held_table.requested(self.conn):
             rows = self.held_table.events(self.conn, case_id)
-            prepared: list[_Prepared] = []
+            prepared: list[Prepared] = []
             failed: tuple[HeldEvent, str] | None = None
             for row in rows:
                 try:
@@ -476,30 +546,19 @@ class Publisher:
             raise LookupError(f"notification {notification_id} is no longer in the event store")
         return found[0]
 
-    def _prepare(self, notification: Notification) -> _Prepared:
-        assert self.app is not None
-        event = self.app.mapper.to_domain_event(notification)
-        self.parties.learn(event)
-        full_name, record = envelope.event_record(
-            event, position=notification.id, parties=self.parties, digest_key=self.options.digest_key
-        )
-        schema = self.schemas.latest(full_name)
-        value = encode(record, schema)
-        return _Prepared(
-            notification.id,
-            envelope.case_key(event),
-            value,
-            [
-                ("event-type", str(record["event_type"]).encode()),
-                ("event-id", str(record["event_id"]).encode()),
-                ("schema-fingerprint", schema.fingerprint_hex.encode()),
-            ],
-        )
+    def _prepare(self, notification: Notification) -> Prepared:
+        """The record of one event, prepared in this process (the party look-up may read the store)."""
+        assert self.preparer is not None
+        return self.preparer.prepare(notification)
 
-    def _send(self, batch: Sequence[_Prepared]) -> None:
-        futures = []
-        for item in batch:
-            futures.append(self.producer.send(self.options.topic, key=item.key, value=item.value, headers=item.headers))
+    def _send(self, batch: Sequence[Prepared]) -> None:
+        self._flush([self._send_one(item) for item in batch])
+
+    def _send_one(self, item: Prepared) -> Any:
+        return self.producer.send(self.options.topic, key=item.key, value=item.value, headers=item.headers)
+
+    def _flush(self, futures: list[Any]) -> None:
+        """Sends what is buffered and waits: every record acknowledged, or ``DeliveryFailed``."""
         self.producer.flush(timeout=self.options.delivery_timeout_ms / 1000 + 5)
         last = _check(futures)
         self.report.last_partition, self.report.last_offset = last.partition, last.offset
@@ -660,7 +719,7 @@ def release_case(
                 "see `kravsak publisher held` for the held cases and their ids",
             )
         conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(EVENTS_TABLE)))  # wake the active publisher
-        publisher = Publisher(settings, opts)
+        publisher = Publisher(settings, replace(opts, prepare_process=False))  # a few events: no child process
         try:
             by = "this command" if publisher.release_if_idle() is not None else "the running publisher"
         finally:

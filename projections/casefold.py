@@ -15,12 +15,13 @@ from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
+from functools import cache
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from domain.catalogue import BY_WIRE_NAME
+from domain.catalogue import BY_WIRE_NAME, StoredEvent
 from projections.base import ProjectedEvent
 
 
@@ -29,13 +30,18 @@ def rebuild(event: ProjectedEvent) -> Any:
     stored = BY_WIRE_NAME.get(event.event_type)
     if stored is None:
         raise LookupError(f"unknown event type {event.event_type!r} at position {event.position}")
-    kwargs = {name: event.values[name] for name in stored.own_attributes}
+    kwargs = {name: event.values[name] for name in _own_attributes(stored)}
     kwargs.update(
         originator_id=UUID(event.case_id), originator_version=event.aggregate_version, timestamp=event.recorded_at
     )
     if stored.creation:
         kwargs["originator_topic"] = get_topic(stored.aggregate)
     return stored.cls(**kwargs)
+
+
+@cache
+def _own_attributes(stored: StoredEvent) -> tuple[str, ...]:
+    return stored.own_attributes  # dataclasses.fields once per event class, not per event
 
 
 _SHARE, _LIST, _DICT, _SET, _TUPLE, _OBJECT, _DEEP = range(7)

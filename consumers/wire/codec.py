@@ -179,13 +179,18 @@ def fingerprint_bytes(value: bytes | int | str) -> bytes:
     return fp
 
 
-def encode(record: Mapping[str, Any], schema: AvroSchema) -> bytes:
+def encode(record: Mapping[str, Any], schema: AvroSchema, buf: io.BytesIO | None = None) -> bytes:
     """Encodes one record as a single-object message with ``schema`` as the writer schema.
 
     Strict: a field missing from the record (unless the schema gives it a default) or a key the
     schema does not know raises ``CodecError`` instead of being filled in or dropped silently.
+    ``buf``: a buffer to reuse (emptied first), for a caller that encodes many records.
     """
-    buf = io.BytesIO()
+    if buf is None:
+        buf = io.BytesIO()
+    else:
+        buf.seek(0)
+        buf.truncate()
     buf.write(schema.header)
     try:
         schemaless_writer(buf, schema.parsed, record, strict_allow_default=True)

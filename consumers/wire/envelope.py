@@ -220,6 +220,9 @@ class EventType:
     """(attribute, envelope field) for the attributes the envelope carries."""
     effective: str = "recorded"
     """The attribute that becomes the envelope's ``effective_date`` (computed once per type)."""
+    all_attributes: tuple[str, ...] = ()
+    """Every attribute of the event class, in declaration order (``dataclasses.fields`` once per type, not per
+    event)."""
 
     @property
     def name(self) -> str:
@@ -241,7 +244,7 @@ class EventType:
     @property
     def attributes(self) -> tuple[str, ...]:
         """Every attribute of the event class, in declaration order."""
-        return self.stored.attributes
+        return self.all_attributes
 
     @property
     def creation(self) -> bool:
@@ -290,7 +293,7 @@ def _describe(stored: StoredEvent) -> EventType:
         wire_name = attribute + _WIRE_SUFFIX.get(kind, "")
         fields.append(FieldSpec(attribute, wire_name, kind, nullable))
     effective = _EFFECTIVE_FROM.get(name) or ("effective" if "effective" in stored.attributes else "recorded")
-    return EventType(stored, tuple(fields), tuple(envelope), effective)
+    return EventType(stored, tuple(fields), tuple(envelope), effective, stored.attributes)
 
 
 def _kind_of(event_name: str, attribute: str, hint: Any) -> tuple[Kind, bool]:

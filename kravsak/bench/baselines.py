@@ -16,6 +16,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
 from psycopg.rows import tuple_row
 
+from consumers.preparer import Preparer
 from consumers.projector import (
     SCHEMAS_DIR,
     Decoder,
@@ -27,7 +28,7 @@ from consumers.projector import Target as ProjectionTarget
 from consumers.publisher import Publisher, PublisherOptions, max_notification_id
 from consumers.topics import case_events_spec, ensure_topics_at
 from consumers.wire.codec import SchemaStore, encode
-from consumers.wire.envelope import PartyIndex, event_record
+from consumers.wire.envelope import PartyIndex, event_record, stored_parties
 from domain.application import CollectionApp
 from kravsak.bench.report import progress_bar
 from kravsak.bench.scratch import app_for
@@ -109,6 +110,10 @@ def measure_raw_producer(settings: Settings, schema: str, topic: str) -> dict[st
     ensure_topics_at(settings.kafka_bootstrap, [case_events_spec(topic)])
     publisher = Publisher(settings, PublisherOptions(topic=topic, pg_schema=schema))
     publisher.app = app_for(settings, schema)
+    publisher.parties = PartyIndex(fallback=stored_parties(publisher.app))
+    publisher.preparer = Preparer(
+        publisher.app.mapper, publisher.schemas, publisher.parties, publisher.options.digest_key
+    )
     try:
         with progress_bar() as bar:
             task = bar.add_task("encoding the records for the raw producer (untimed)", total=None)

@@ -29,7 +29,16 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from consumers.kafka_access import client_args
-from consumers.projector import RunnerOptions, project_once, rebuild, retry_parked, verify
+from consumers.projector import (
+    RunnerOptions,
+    cases_schema_for,
+    ensure_projection,
+    project_once,
+    rebuild,
+    retry_parked,
+    secondary_indexes,
+    verify,
+)
 from consumers.topics import case_events_spec, ensure_topics_at
 from domain.application import CollectionApp
 from domain.claim import Claim
@@ -386,6 +395,16 @@ def test_a_rebuild_while_a_runner_is_live_switches_over_without_readers_seeing_a
 
     verify_pipe(pipe)
     assert_ledger_equals_domain(pipe, workload.app, sample=30, events=SHORTER)
+    # the rebuild loaded without the secondary indexes and built them after: the same ones as fresh tables have
+    fresh = f"{schema}_fresh_indexes"
+    with psycopg.connect(pipe.dsn, autocommit=True) as conn:
+        ensure_projection(conn, ledger.Ledger(), fresh, cases_schema_for(pipe.suffix))
+        try:
+            expected = {d.replace(fresh, "S") for d in secondary_indexes(conn, fresh).values()}
+            got = {d.replace(schema, "S") for d in secondary_indexes(conn, schema).values()}
+        finally:
+            conn.execute(f'DROP SCHEMA "{fresh}" CASCADE')
+    assert len(expected) >= 4 and got == expected
 
 
 @pytest.mark.parametrize("refusal", ["raises", "database refuses"])

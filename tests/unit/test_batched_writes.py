@@ -69,7 +69,7 @@ def test_a_delete_drops_the_rows_held_before_it_and_runs_before_the_inserts() ->
     writes.execute('DELETE FROM "s".findings WHERE case_id = %s', ("c1",))
     writes.execute(insert, ("c1", 0, "C"))
     writes.flush()
-    assert cur.sent[0] == ('DELETE FROM "s".findings WHERE case_id = ANY(%s::text[]::text[])', (["c1"],))
+    assert cur.sent[0] == ('DELETE FROM "s".findings WHERE case_id = ANY(%b::text[]::text[])', (["c1"],))
     assert cur.sent[1][1] == [["c2", "c1"], ["0", "0"], ["B", "C"]]
     assert len(cur.sent) == 2
 

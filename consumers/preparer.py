@@ -1,0 +1,250 @@
+"""The publisher's records: a stored event decoded, mapped to its envelope and Avro-encoded, with its key and headers.
+
+``Preparer.prepare(notification)`` does it for one event in the calling process (the publisher's own, for a
+release and for an event whose parties only the store knows). ``PrepareWorker`` does it for whole batches in a
+child process, so that the publisher sends one batch while the next one is prepared: on two cores the decoding,
+mapping and encoding (more Python per event than kafka-python's ``send``) no longer share the one
+interpreter lock with the producer (ADR 0022, "Publish").
+
+The child is forked from the publisher once its app exists, closes every descriptor it inherited but its end
+of the pipe (the publisher's PostgreSQL session, whose advisory lock must end with the publisher, and its Kafka
+sockets), and runs only pure functions over the bytes it is sent: no connection, no thread, no logging, no I/O
+but its pipe; it ends when the publisher's end of the pipe closes (a kill -9 of the publisher too).
+It learns creditors and debtors from the creation events it sees (a ``PartyIndex`` in log order, like the
+publisher's); for an event whose aggregate it has not seen (its first events were published before a restart)
+it answers ``IN_PARENT`` and the publisher prepares that one itself, with the store as its fallback. An event
+that cannot be prepared comes back as ``Failed`` with the same ``"Type: message"`` the publisher would have
+logged: the publisher holds its case. A child that dies or answers nonsense is closed and the publisher
+prepares in its own process from then on.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any, Final
+from uuid import UUID
+
+from eventsourcing.persistence import Mapper, Notification
+
+from consumers.wire import envelope
+from consumers.wire.codec import AvroSchema, SchemaStore, encode
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """One Kafka record of the case-events topic, ready to send."""
+
+    position: int
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """An event that cannot be turned into a record: its case is held with ``error``."""
+
+    position: int
+    error: str
+
+
+class _InParent:
+    """The child does not know the aggregate's parties: the publisher prepares the event itself."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "IN_PARENT"
+
+
+IN_PARENT: Final = _InParent()
+Outcome = Prepared | Failed | _InParent
+
+
+class PartiesUnknown(Exception):
+    """Raised by the child's party look-up for an aggregate it has not seen (never a ValueError: the envelope
+    must not wrap it into an ``UnmappableEvent``)."""
+
+
+class Preparer:
+    """Turns notifications into records: the app's mapper, the schemas, a party look-up and the digest key.
+
+    The encoding writes into one reused buffer, and the headers' constant parts are made once per schema."""
+
+    def __init__(
+        self, mapper: Mapper[Any], schemas: SchemaStore, parties: envelope.PartyIndex, digest_key: bytes
+    ) -> None:
+        self.mapper = mapper
+        self.schemas = schemas
+        self.parties = parties
+        self.digest_key = digest_key
+        self._buffer = io.BytesIO()
+        self._schemas: dict[str, tuple[AvroSchema, bytes, bytes]] = {}
+
+    def prepare(self, notification: Notification) -> Prepared:
+        event = self.mapper.to_domain_event(notification)
+        self.parties.learn(event)
+        full_name, record = envelope.event_record(
+            event, position=notification.id, parties=self.parties, digest_key=self.digest_key
+        )
+        schema, event_type, fingerprint = self._schema(full_name, record)
+        return Prepared(
+            notification.id,
+            envelope.case_key(event),
+            encode(record, schema, self._buffer),
+            [
+                ("event-type", event_type),
+                ("event-id", str(record["event_id"]).encode()),
+                ("schema-fingerprint", fingerprint),
+            ],
+        )
+
+    def _schema(self, full_name: str, record: envelope.Record) -> tuple[AvroSchema, bytes, bytes]:
+        known = self._schemas.get(full_name)
+        if known is None:
+            schema = self.schemas.latest(full_name)
+            known = self._schemas[full_name] = (
+                schema,
+                str(record["event_type"]).encode(),
+                schema.fingerprint_hex.encode(),
+            )
+        return known
+
+    def outcome(self, notification: Notification) -> Outcome:
+        """``prepare`` with its failure as a value (in the child: no outage can happen there)."""
+        try:
+            return self.prepare(notification)
+        except PartiesUnknown:
+            return IN_PARENT
+        except Exception as exc:  # the publisher holds the case with this text
+            return Failed(notification.id, f"{type(exc).__name__}: {exc}")
+
+
+def _unknown_parties(aggregate_id: UUID) -> envelope.Parties | None:
+    raise PartiesUnknown(str(aggregate_id))
+
+
+CHUNK = 250
+"""The child answers a batch in chunks of this many outcomes: the publisher starts sending after the first."""
+
+
+class WorkerGone(RuntimeError):
+    """The child process died or its pipe broke: the publisher prepares in its own process from now on."""
+
+
+class PrepareWorker:
+    """A forked child that prepares batches in the order they are submitted (``submit``, then ``collect``)."""
+
+    def __init__(self, mapper: Mapper[Any], schemas: SchemaStore, digest_key: bytes) -> None:
+        context = multiprocessing.get_context("fork")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(
+            target=_serve,
+            args=(child, mapper, schemas, digest_key),
+            name="kravsak-publisher-prepare",
+            daemon=True,
+        )
+        self._process.start()
+        child.close()
+        self.pending = 0
+
+    @staticmethod
+    def available() -> bool:
+        return "fork" in multiprocessing.get_all_start_methods()
+
+    def submit(self, notifications: Sequence[Notification]) -> None:
+        rows = [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in notifications]
+        try:
+            self._conn.send(rows)
+        except (OSError, ValueError) as exc:
+            raise WorkerGone(f"cannot send to the prepare process: {exc}") from exc
+        self.pending += 1
+
+    def collect(self, expected: int, *, on_last_chunk: Callable[[], None] | None = None) -> Iterator[Outcome]:
+        """The outcomes of the oldest submitted batch, one per notification, as the child's chunks arrive (the
+        publisher sends the first records while the child still prepares the rest). ``on_last_chunk`` runs when
+        the batch's last chunk has been read: from then on the child waits for the next batch."""
+        got = 0
+        while got < expected:
+            try:
+                rows = self._conn.recv()
+            except (EOFError, OSError) as exc:
+                raise WorkerGone(f"the prepare process ended (exit code {self._process.exitcode}): {exc!r}") from exc
+            if not isinstance(rows, list) or not rows or got + len(rows) > expected:
+                raise WorkerGone(f"the prepare process answered {type(rows).__name__} after {got} of {expected}")
+            got += len(rows)
+            if got == expected:
+                self.pending -= 1
+                if on_last_chunk is not None:
+                    on_last_chunk()
+            for row in rows:
+                yield _outcome(row)
+
+    def close(self) -> None:
+        try:
+            self._conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self._conn.close()
+        self._process.join(2)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join(2)
+
+
+def _outcome(row: tuple[Any, ...]) -> Outcome:
+    if row[0] == "ok":
+        return Prepared(row[1], row[2], row[3], list(row[4]))
+    if row[0] == "failed":
+        return Failed(row[1], row[2])
+    return IN_PARENT
+
+
+def _row(outcome: Outcome) -> tuple[Any, ...]:
+    """Plain tuples over the pipe: they pickle faster than the dataclasses."""
+    if isinstance(outcome, Prepared):
+        return ("ok", outcome.position, outcome.key, outcome.value, tuple(outcome.headers))
+    if isinstance(outcome, Failed):
+        return ("failed", outcome.position, outcome.error)
+    return ("parent",)
+
+
+def _close_inherited(keep: int) -> None:
+    """Closes every descriptor the fork copied but the pipe and the standard streams, without a word on them:
+    the publisher's PostgreSQL session (whose advisory lock must end with the publisher, even after a kill -9),
+    its Kafka sockets, and its own end of this pipe (so that the child sees the publisher's end as closed)."""
+    os.closerange(3, keep)
+    os.closerange(keep + 1, _max_fd())
+
+
+def _max_fd() -> int:
+    try:
+        return int(os.sysconf("SC_OPEN_MAX"))
+    except (ValueError, OSError):
+        return 65536
+
+
+def _serve(conn: Connection, mapper: Mapper[Any], schemas: SchemaStore, digest_key: bytes) -> None:
+    """The child's loop: a batch in, its outcomes out, until ``None`` or the publisher's end of the pipe closes."""
+    _close_inherited(keep=conn.fileno())
+    preparer = Preparer(mapper, schemas, envelope.PartyIndex(fallback=_unknown_parties), digest_key)
+    while True:
+        try:
+            batch = conn.recv()
+        except (EOFError, OSError):
+            return
+        if batch is None:
+            return
+        for start in range(0, len(batch), CHUNK):
+            out = []
+            for position, originator_id, version, topic, state in batch[start : start + CHUNK]:
+                notification = Notification(
+                    id=position, originator_id=originator_id, originator_version=version, topic=topic, state=state
+                )
+                out.append(_row(preparer.outcome(notification)))
+            conn.send(out)

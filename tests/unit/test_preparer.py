@@ -1,0 +1,79 @@
+"""The publisher's prepare process (``consumers.preparer``): the same records as in the publisher's own process,
+failures as values, unknown parties left to the publisher, and a dead child noticed."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import Notification
+
+from consumers.preparer import IN_PARENT, Failed, Prepared, Preparer, PrepareWorker, WorkerGone
+from consumers.publisher import SCHEMAS_DIR
+from consumers.wire import envelope
+from consumers.wire.codec import SchemaStore
+from kravsak.bench.workload import workload_app
+
+pytestmark = pytest.mark.skipif(not PrepareWorker.available(), reason="no fork on this platform")
+
+
+@pytest.fixture(scope="module")
+def log() -> tuple[Any, list[Notification]]:
+    app = workload_app(600)
+    return app, list(app.recorder.select_notifications(start=1, limit=10**6))
+
+
+def _here(app: Any) -> Preparer:
+    return Preparer(app.mapper, SchemaStore.from_directory(SCHEMAS_DIR), envelope.PartyIndex(), b"key")
+
+
+def test_the_child_prepares_exactly_what_the_publisher_would(log: tuple[Any, list[Notification]]) -> None:
+    app, notifications = log
+    here = _here(app)
+    expected = [here.prepare(n) for n in notifications]
+    worker = PrepareWorker(app.mapper, SchemaStore.from_directory(SCHEMAS_DIR), b"key")
+    try:
+        got: list[Any] = []
+        batches = [notifications[i : i + 128] for i in range(0, len(notifications), 128)]
+        worker.submit(batches[0])
+        for i, batch in enumerate(batches):
+            got += list(worker.collect(len(batch)))
+            if i + 1 < len(batches):
+                worker.submit(batches[i + 1])
+    finally:
+        worker.close()
+    assert len(expected) > 500 and all(isinstance(p, Prepared) for p in got)
+    assert got == expected
+
+
+def test_failures_come_back_as_values_and_unknown_parties_go_to_the_publisher(
+    log: tuple[Any, list[Notification]],
+) -> None:
+    app, notifications = log
+    later = next(n for n in notifications if n.topic.endswith("Claim.PaymentRegistered"))
+    vanished = replace(notifications[-1], topic="domain.claim:Claim.Vanished")
+    worker = PrepareWorker(app.mapper, SchemaStore.from_directory(SCHEMAS_DIR), b"key")
+    try:
+        worker.submit([later, vanished])  # the claim's Invoiced was never sent to this child
+        parties_unknown, failed = list(worker.collect(2))
+    finally:
+        worker.close()
+    assert parties_unknown is IN_PARENT
+    assert isinstance(failed, Failed) and failed.position == vanished.id and "Vanished" in failed.error
+    # what the publisher then does with the first: prepare it itself, its party look-up reading the store
+    here = Preparer(
+        app.mapper, SchemaStore.from_directory(SCHEMAS_DIR), envelope.PartyIndex(envelope.stored_parties(app)), b"key"
+    )
+    assert isinstance(here.outcome(later), Prepared)
+
+
+def test_a_dead_child_is_noticed_not_waited_for(log: tuple[Any, list[Notification]]) -> None:
+    app, notifications = log
+    worker = PrepareWorker(app.mapper, SchemaStore.from_directory(SCHEMAS_DIR), b"key")
+    worker._process.kill()
+    worker._process.join(5)
+    with pytest.raises(WorkerGone):
+        worker.submit(notifications[:10])
+        list(worker.collect(10))
+    worker.close()
