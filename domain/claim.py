@@ -11,6 +11,7 @@ good-collection-practice audit runs over the trail; costs it finds unrecoverable
 from __future__ import annotations
 
 import dataclasses
+import functools
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -110,8 +111,10 @@ def estate_status(
     return "lien_survives" if lien_secured else "precluded"
 
 
+@functools.lru_cache(maxsize=65536)
 def claim_id(namespace: UUID, creditor_id: str, invoice: str) -> UUID:
-    """Natural key: a creditor's invoice number names one claim."""
+    """Natural key: a creditor's invoice number names one claim. (Cached: a command asks for it several
+    times — preload, the command, the result; a UUID is immutable.)"""
     return uuid5(namespace, f"claim:{creditor_id}:{invoice}")
 
 

@@ -9,12 +9,14 @@ its reference names.
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
 
+@functools.lru_cache(maxsize=65536)
 def reference_id(namespace: UUID, creditor_id: str, reference: str) -> UUID:
     return uuid5(namespace, f"payment-reference:{creditor_id}:{reference}")
 
