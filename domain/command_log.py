@@ -174,8 +174,8 @@ class PostgresRecorder(PostgresApplicationRecorder, CommandLog):
         # order, which is the order of the notification ids.
         self.insert_rows_statement = sql.SQL(
             "INSERT INTO {} (originator_id, originator_version, topic, state) "
-            "SELECT i, v, t, s FROM unnest(%b::{}[], %b::int8[], %b::text[], %b::bytea[]) WITH ORDINALITY AS u(i, v, t, s, n) "
-            "ORDER BY n RETURNING notification_id"
+            "SELECT i, v, t, s FROM unnest(%b::{}[], %b::int8[], %b::text[], %b::bytea[]) "
+            "WITH ORDINALITY AS u(i, v, t, s, n) ORDER BY n RETURNING notification_id"
         ).format(self.events_table, sql.Identifier(self.datastore.originator_id_type))
         self.insert_commands_statement = sql.SQL(
             "INSERT INTO {} (namespace, scope, command_id, name, digest) "
@@ -212,9 +212,8 @@ class PostgresRecorder(PostgresApplicationRecorder, CommandLog):
             self._lock_table(curs)  # before the checks: no other writer commits between them and the inserts
             self._check(curs, expect)
             if commands:
-                columns = ([c.namespace for c in commands], [c.scope for c in commands],
-                           [c.command_id for c in commands], [c.name for c in commands], [c.digest for c in commands])  # fmt: skip
-                curs.execute(self.insert_commands_statement, columns)
+                columns = zip(*((c.namespace, c.scope, c.command_id, c.name, c.digest) for c in commands), strict=True)
+                curs.execute(self.insert_commands_statement, [list(column) for column in columns])
             if links:
                 curs.execute(self.insert_links_statement, ([d for d, _ in links], [c for _, c in links]))
             if stored_events:
