@@ -208,23 +208,32 @@ class PostgresRecorder(PostgresApplicationRecorder, CommandLog):
             plain: Sequence[int] | None = super().insert_events(stored_events)
             return plain
         ids: Sequence[int] | None = None
-        with self.datastore.transaction(commit=True) as curs:
-            self._lock_table(curs)  # before the checks: no other writer commits between them and the inserts
-            self._check(curs, expect)
-            if commands:
-                columns = zip(*((c.namespace, c.scope, c.command_id, c.name, c.digest) for c in commands), strict=True)
-                curs.execute(self.insert_commands_statement, [list(column) for column in columns])
-            if links:
-                curs.execute(self.insert_links_statement, ([d for d, _ in links], [c for _, c in links]))
-            if stored_events:
-                self._insert_stored_events(curs, stored_events)
-                ids = self._fetch_ids_after_insert_events(curs, stored_events)
+        # In a pipeline: the statements go out together, a round trip only where a result is needed (the
+        # expectations, the notification ids) and at the commit; an error rolls the whole save back.
+        with self.datastore.get_connection() as conn, conn.pipeline() as pipeline, conn.transaction():
+            with conn.cursor() as curs:
+                self._lock_table(curs)  # before the checks: no other writer commits between them and the inserts
+                self._check(curs, expect)
+                if commands:
+                    rows = [(c.namespace, c.scope, c.command_id, c.name, c.digest) for c in commands]
+                    curs.execute(self.insert_commands_statement, [list(column) for column in zip(*rows, strict=True)])
+                if links:
+                    curs.execute(self.insert_links_statement, ([d for d, _ in links], [c for _, c in links]))
+                if stored_events:
+                    self._notify_channel(curs)
+                    self._insert_rows(curs, stored_events)
+                pipeline.sync()  # a command id or a version another writer recorded first fails here
+                if stored_events:
+                    ids = self._fetch_ids_after_insert_events(curs, stored_events)
         return ids
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
         """eventsourcing's insert (the table's lock, the notification), the rows as four binary arrays."""
         self._lock_table(curs)
         self._notify_channel(curs)
+        self._insert_rows(curs, stored_events)
+
+    def _insert_rows(self, curs: Any, stored_events: Sequence[StoredEvent]) -> None:
         curs.execute(
             self.insert_rows_statement,
             (
