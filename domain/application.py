@@ -1761,8 +1761,7 @@ def _scheme(algorithm: str, length: int) -> KidScheme:
 def _issuable_kid(scheme: KidScheme, creditor: str, serial: int) -> tuple[int, str]:
     """The first serial from ``serial`` on that ``scheme`` issues a KID for, and that KID (pure, so cached:
     preload and issuing ask for the same invoice's KID)."""
-    serial = scheme.next_issuable_serial(creditor, serial)
-    return serial, scheme.for_invoice(creditor, serial)
+    return scheme.next_issuable(creditor, serial)
 
 
 def _first_kid(c: Creditor, invoice: str) -> str | None:

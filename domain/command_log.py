@@ -67,8 +67,13 @@ class ExpectationFailed(IntegrityError):
     """What a save read has changed since: nothing was written; run the command again."""
 
 
+_AS_IS = frozenset({str, int, bool, float})
+
+
 def _plain(value: Any) -> Any:
     """A JSON value for ``value`` that is the same for the same meaning (``10.0`` and ``10.00`` alike)."""
+    if value is None or type(value) in _AS_IS:  # the common case first (exact types: subclasses go below)
+        return value
     if isinstance(value, Decimal):
         text = format(value.normalize(), "f") if value == value else "NaN"
         return {"decimal": text}
