@@ -39,6 +39,7 @@ from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,23 +214,34 @@ class PostgresRecorder(PostgresApplicationRecorder, CommandLog):
             plain: Sequence[int] | None = super().insert_events(stored_events)
             return plain
         ids: Sequence[int] | None = None
-        # In a pipeline: the statements go out together, a round trip only where a result is needed (the
-        # expectations, the notification ids) and at the commit; an error rolls the whole save back.
-        with self.datastore.get_connection() as conn, conn.pipeline() as pipeline, conn.transaction():
-            with conn.cursor() as curs:
-                self._lock_table(curs)  # before the checks: no other writer commits between them and the inserts
-                self._check(curs, expect)
-                if commands:
-                    rows = [(c.namespace, c.scope, c.command_id, c.name, c.digest) for c in commands]
-                    curs.execute(self.insert_commands_statement, [list(column) for column in zip(*rows, strict=True)])
-                if links:
-                    curs.execute(self.insert_links_statement, ([d for d, _ in links], [c for _, c in links]))
-                if stored_events:
-                    self._notify_channel(curs)
-                    self._insert_rows(curs, stored_events)
-                pipeline.sync()  # a command id or a version another writer recorded first fails here
-                if stored_events:
-                    ids = self._fetch_ids_after_insert_events(curs, stored_events)
+        # One pipeline, the transaction's BEGIN and COMMIT sent as statements in it (psycopg's transaction()
+        # inside a pipeline syncs at each of its edges): a round trip for the expectations, if any, and one for
+        # the rest. A failed statement skips the rest up to the sync, which raises; the open transaction is then
+        # rolled back, so nothing of the save stays.
+        with self.datastore.get_connection() as conn:
+            assert conn.autocommit
+            try:
+                with conn.pipeline() as pipeline, conn.cursor() as curs, conn.cursor() as control:
+                    control.execute("BEGIN")
+                    self._lock_table(curs)  # before the checks: no other writer commits between them and the inserts
+                    self._check(curs, expect)
+                    if commands:
+                        rows = [(c.namespace, c.scope, c.command_id, c.name, c.digest) for c in commands]
+                        columns = [list(column) for column in zip(*rows, strict=True)]
+                        curs.execute(self.insert_commands_statement, columns)
+                    if links:
+                        curs.execute(self.insert_links_statement, ([d for d, _ in links], [c for _, c in links]))
+                    if stored_events:
+                        self._notify_channel(curs)
+                        self._insert_rows(curs, stored_events)
+                    control.execute("COMMIT")
+                    pipeline.sync()  # a command id or a version another writer recorded first fails here
+                    if stored_events:
+                        ids = self._fetch_ids_after_insert_events(curs, stored_events)
+            except BaseException:
+                if conn.info.transaction_status != TransactionStatus.IDLE:
+                    conn.rollback()
+                raise
         return ids
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
