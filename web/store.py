@@ -71,7 +71,7 @@ class IdempotencyStore:
         Committed without waiting for the disk (``synchronous_commit = off``): the command's events
         are already durable, and should a crash lose this row, the repeat runs the command again under
         the same command id, which the domain recognises — it changes nothing and answers the same."""
-        with self.pool.connection() as conn, conn.pipeline(), conn.transaction():  # one round trip and the commit
+        with self.pool.connection() as conn, conn.transaction():
             conn.execute("SET LOCAL synchronous_commit = off")
             row = conn.execute(
                 sql.SQL(
