@@ -11,8 +11,12 @@ def raw(invoices_per_s: float, p99: float, achieved: float = 100.0, failures: in
     latency = {"p50_ms": 5.0, "p99_ms": p99, "offered_per_s": 100.0, "achieved_per_s": achieved, "failures": failures,
                "server_cpu_ms_per_request": 2.5}  # fmt: skip
     return {
-        "bulk": {"invoices_per_s": invoices_per_s, "invoices": 20_000, "claims_in_event_store": 20_000,
-                 "server_cpu_ms_per_invoice": 0.42},  # fmt: skip
+        "bulk": {
+            "invoices_per_s": invoices_per_s,
+            "invoices": 20_000,
+            "claims_in_event_store": 20_000,
+            "server_cpu_ms_per_invoice": 0.42,
+        },
         "bulk_baseline": {"invoices_per_s": 2_500.0},
         "latency": {"command": latency, "health": {**latency, "p99_ms": 3.0}},
     }
