@@ -184,18 +184,24 @@ def command(
 
     def wrap(method: Callable[Concatenate[CollectionApp, P], R]) -> Callable[Concatenate[CollectionApp, P], R]:
         signature = inspect.signature(method)
+        params = list(signature.parameters.values())[1:]
+        keyword_only = all(p.kind is p.KEYWORD_ONLY for p in params)
+        names = frozenset(p.name for p in params)
+        required = frozenset(p.name for p in params if p.default is p.empty)
+        defaults = {p.name: p.default for p in params if p.default is not p.empty}
+        left_out = frozenset(("self", id_field, "on", *ignore))
 
         @functools.wraps(method)
         def run(self: CollectionApp, /, *args: P.args, **kwargs: P.kwargs) -> R:
-            arguments = signature.bind(self, *args, **kwargs)
-            arguments.apply_defaults()  # a default given or left out is the same command
-            content = {
-                k: (frozenset(v) if k in unordered else v)
-                for k, v in arguments.arguments.items()
-                if k not in ("self", id_field, "on", *ignore)
-            }
+            if not args and keyword_only and required <= kwargs.keys() <= names:
+                given: dict[str, Any] = {**defaults, **kwargs}  # what bind + apply_defaults give, without them
+            else:
+                arguments = signature.bind(self, *args, **kwargs)
+                arguments.apply_defaults()  # a default given or left out is the same command
+                given = arguments.arguments
+            content = {k: (frozenset(v) if k in unordered else v) for k, v in given.items() if k not in left_out}
             return self._once(
-                method.__name__, f"{scope}:{arguments.arguments.get(scope) or ''}", str(arguments.arguments[id_field]),
+                method.__name__, f"{scope}:{given.get(scope) or ''}", str(given[id_field]),
                 content,
                 lambda: method(self, *args, **kwargs), skip_repeat,
             )  # fmt: skip
@@ -799,8 +805,7 @@ class CollectionApp(Application[UUID]):
         scheme = _kid_scheme(c)
         serial = invoice_serial(invoice, scheme.serial_digits)
         for _ in range(1000):
-            serial = scheme.next_issuable_serial(c.creditor, serial % 10**scheme.serial_digits)
-            kid = scheme.for_invoice(c.creditor, serial)
+            serial, kid = _issuable_kid(scheme, c.creditor, serial % 10**scheme.serial_digits)
             if not self._exists(reference_id(self.namespace, c.creditor, kid)):
                 return kid
             serial += 1
@@ -1835,15 +1840,26 @@ for _command in COMMANDS:
 
 
 def _kid_scheme(c: Creditor) -> KidScheme:
-    return KidScheme(KidAlgorithm(c.kid_algorithm), c.kid_length, 4)
+    return _scheme(c.kid_algorithm, c.kid_length)
+
+
+@functools.lru_cache(maxsize=64)
+def _scheme(algorithm: str, length: int) -> KidScheme:
+    return KidScheme(KidAlgorithm(algorithm), length, 4)
+
+
+@functools.lru_cache(maxsize=65536)
+def _issuable_kid(scheme: KidScheme, creditor: str, serial: int) -> tuple[int, str]:
+    """The first serial from ``serial`` on that ``scheme`` issues a KID for, and that KID (pure, so cached:
+    preload and issuing ask for the same invoice's KID)."""
+    return scheme.next_issuable(creditor, serial)
 
 
 def _first_kid(c: Creditor, invoice: str) -> str | None:
     """The KID ``_assigned_reference`` tries first for ``invoice`` (None when the scheme cannot make one)."""
     scheme = _kid_scheme(c)
     try:
-        serial = scheme.next_issuable_serial(c.creditor, invoice_serial(invoice, scheme.serial_digits))
-        return scheme.for_invoice(c.creditor, serial)
+        return _issuable_kid(scheme, c.creditor, invoice_serial(invoice, scheme.serial_digits))[1]
     except InvalidKid:
         return None
 

@@ -113,7 +113,8 @@ def estate_status(
 
 @lru_cache(maxsize=65_536)  # a bank file asks for the same ids again and again; uuid5 hashes
 def claim_id(namespace: UUID, creditor_id: str, invoice: str) -> UUID:
-    """Natural key: a creditor's invoice number names one claim."""
+    """Natural key: a creditor's invoice number names one claim. (Cached: a command asks for it several
+    times — preload, the command, the result; a UUID is immutable.)"""
     return uuid5(namespace, f"claim:{creditor_id}:{invoice}")
 
 

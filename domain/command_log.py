@@ -39,6 +39,7 @@ from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,8 +68,13 @@ class ExpectationFailed(IntegrityError):
     """What a save read has changed since: nothing was written; run the command again."""
 
 
+_AS_IS = frozenset({str, int, bool, float})
+
+
 def _plain(value: Any) -> Any:
     """A JSON value for ``value`` that is the same for the same meaning (``10.0`` and ``10.00`` alike)."""
+    if value is None or type(value) in _AS_IS:  # the common case first (exact types: subclasses go below)
+        return value
     if isinstance(value, Decimal):
         text = format(value.normalize(), "f") if value == value else "NaN"
         return {"decimal": text}
@@ -169,10 +175,22 @@ class PostgresRecorder(PostgresApplicationRecorder, CommandLog):
         self.commands_table = sql.SQL("{}.{}").format(schema, sql.Identifier(f"{events_table_name}_commands"))
         self.claims_table = sql.SQL("{}.{}").format(schema, sql.Identifier(f"{events_table_name}_debtor_claims"))
         self.events_table = sql.SQL("{}.{}").format(schema, sql.Identifier(events_table_name))
-        self.insert_columns_statement = sql.SQL(
-            "INSERT INTO {} AS t (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest(%b::{}[], %b::bigint[], %b::text[], %b::bytea[]) RETURNING notification_id"
-        ).format(self.events_table, sql.SQL(self.datastore.originator_id_type))
+        # A batch's rows go as one binary array per column: psycopg's text form of the composite-type array
+        # eventsourcing sends quotes every field with a regular expression (ADR 0022); ORDINALITY keeps the
+        # order, which is the order of the notification ids.
+        self.insert_rows_statement = sql.SQL(
+            "INSERT INTO {} (originator_id, originator_version, topic, state) "
+            "SELECT i, v, t, s FROM unnest(%b::{}[], %b::int8[], %b::text[], %b::bytea[]) "
+            "WITH ORDINALITY AS u(i, v, t, s, n) ORDER BY n RETURNING notification_id"
+        ).format(self.events_table, sql.Identifier(self.datastore.originator_id_type))
+        self.insert_commands_statement = sql.SQL(
+            "INSERT INTO {} (namespace, scope, command_id, name, digest) "
+            "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[])"
+        ).format(self.commands_table)
+        self.insert_links_statement = sql.SQL(
+            "INSERT INTO {} (debtor_id, claim_id) SELECT d, c FROM unnest(%b::uuid[], %b::uuid[]) WITH ORDINALITY "
+            "AS u(d, c, n) ORDER BY n ON CONFLICT DO NOTHING"
+        ).format(self.claims_table)
         self.sql_create_statements.append(
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} (namespace text NOT NULL, scope text NOT NULL, "
@@ -196,43 +214,52 @@ class PostgresRecorder(PostgresApplicationRecorder, CommandLog):
             plain: Sequence[int] | None = super().insert_events(stored_events)
             return plain
         ids: Sequence[int] | None = None
-        with self.datastore.transaction(commit=True) as curs:
-            self._lock_table(curs)  # before the checks: no other writer commits between them and the inserts
-            self._check(curs, expect)
-            if commands:  # one statement, each column one binary array (executemany: a round of work per row)
-                curs.execute(
-                    sql.SQL(
-                        "INSERT INTO {} (namespace, scope, command_id, name, digest) "
-                        "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[])"
-                    ).format(self.commands_table),
-                    [list(column) for column in zip(*((c.namespace, c.scope, c.command_id, c.name, c.digest)
-                                                      for c in commands), strict=True)],
-                )  # fmt: skip
-            if links:
-                curs.executemany(
-                    sql.SQL("INSERT INTO {} (debtor_id, claim_id) VALUES (%s, %s) ON CONFLICT DO NOTHING").format(
-                        self.claims_table
-                    ),
-                    list(links),
-                )
-            if stored_events:
-                self._insert_stored_events(curs, stored_events)
-                ids = self._fetch_ids_after_insert_events(curs, stored_events)
+        # One pipeline, the transaction's BEGIN and COMMIT sent as statements in it (psycopg's transaction()
+        # inside a pipeline syncs at each of its edges): a round trip for the expectations, if any, and one for
+        # the rest. A failed statement skips the rest up to the sync, which raises; the open transaction is then
+        # rolled back, so nothing of the save stays.
+        with self.datastore.get_connection() as conn:
+            assert conn.autocommit
+            try:
+                with conn.pipeline() as pipeline, conn.cursor() as curs, conn.cursor() as control:
+                    control.execute("BEGIN")
+                    self._lock_table(curs)  # before the checks: no other writer commits between them and the inserts
+                    self._check(curs, expect)
+                    if commands:
+                        rows = [(c.namespace, c.scope, c.command_id, c.name, c.digest) for c in commands]
+                        columns = [list(column) for column in zip(*rows, strict=True)]
+                        curs.execute(self.insert_commands_statement, columns)
+                    if links:
+                        curs.execute(self.insert_links_statement, ([d for d, _ in links], [c for _, c in links]))
+                    if stored_events:
+                        self._notify_channel(curs)
+                        self._insert_rows(curs, stored_events)
+                    control.execute("COMMIT")
+                    pipeline.sync()  # a command id or a version another writer recorded first fails here
+                    if stored_events:
+                        ids = self._fetch_ids_after_insert_events(curs, stored_events)
+            except BaseException:
+                if conn.info.transaction_status != TransactionStatus.IDLE:
+                    conn.rollback()
+                raise
         return ids
 
     def _insert_stored_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
-        """eventsourcing's insert (lock, notify, one INSERT … RETURNING notification_id), with the events as one
-        binary array per column instead of an array of composites, which psycopg writes as text, quoting every
-        field with a regular expression: the larger part of a bank file's save."""
+        """eventsourcing's insert (the table's lock, the notification), the rows as four binary arrays."""
         self._lock_table(curs)
         self._notify_channel(curs)
+        self._insert_rows(curs, stored_events)
+
+    def _insert_rows(self, curs: Any, stored_events: Sequence[StoredEvent]) -> None:
         curs.execute(
-            self.insert_columns_statement,
+            self.insert_rows_statement,
             (
-                [e.originator_id for e in stored_events], [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events], [e.state for e in stored_events],
+                [e.originator_id for e in stored_events],
+                [e.originator_version for e in stored_events],
+                [e.topic for e in stored_events],
+                [e.state for e in stored_events],
             ),
-        )  # fmt: skip
+        )
 
     def _check(self, curs: Any, expect: Sequence[Expect]) -> None:
         """Every expectation in one query per kind (a batch may hold thousands, all under the table's lock)."""

@@ -124,15 +124,17 @@ class KidScheme:
 
     def next_issuable_serial(self, creditor_id: str, invoice_serial: int) -> int:
         """The first serial from `invoice_serial` on whose KID this scheme issues."""
+        return self.next_issuable(creditor_id, invoice_serial)[0]
+
+    def next_issuable(self, creditor_id: str, invoice_serial: int) -> tuple[int, str]:
+        """The first serial from `invoice_serial` on whose KID this scheme issues, and that KID."""
         while True:
             try:
-                self.for_invoice(creditor_id, invoice_serial)
+                return invoice_serial, self.for_invoice(creditor_id, invoice_serial)
             except InvalidKid as refused:
                 if refused.field != "kid base":
                     raise
                 invoice_serial += 1
-            else:
-                return invoice_serial
 
 
 def _is_digits(text: str, *, empty_ok: bool = False) -> bool:

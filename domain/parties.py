@@ -7,6 +7,7 @@ address never enter the event stream.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from datetime import date
@@ -16,12 +17,15 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate
 
 
+@functools.lru_cache(maxsize=1024)
 def creditor_id_for(namespace: UUID, creditor: str) -> UUID:
     return uuid5(namespace, f"creditor:{creditor}")
 
 
+@functools.lru_cache(maxsize=65536)
 def debtor_id_for(namespace: UUID, office: str, ref: str, salt: bytes) -> UUID:
-    """A keyed hash of the office's debtor reference: opaque, so it may travel in case events."""
+    """A keyed hash of the office's debtor reference: opaque, so it may travel in case events. (Cached: a
+    batch asks for the same debtor's id several times per command; a UUID is immutable.)"""
     digest = hmac.new(salt, f"{namespace}:debtor:{office}:{ref}".encode(), hashlib.sha256).digest()
     return UUID(bytes=digest[:16], version=4)
 

@@ -7,6 +7,9 @@
 - PyJWT checks the signature against that key (asymmetric algorithms only — never ``none`` or an
   HMAC secret), the issuer, the audience and the expiry (30 s leeway for clock skew), and requires
   ``exp``, ``iat``, ``iss``, ``aud`` and ``sub``.
+- A token that verified is remembered (by its text, at most ``VERIFIED_CACHE`` of them, least recently
+  used first out) until its ``exp``: the caller's next requests with it skip the signature check. A token
+  past its ``exp`` is checked afresh (so the leeway and the expiry answer are PyJWT's).
 - Staff issuers: roles come from the role claim through the configured mapping (claim value →
   role); the office and municipality from their claims. Resident issuers: every token speaks for a
   debtor, identified by the ``pid`` claim (the national identity number), which is kept in memory
@@ -18,8 +21,10 @@ from __future__ import annotations
 import hmac
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -32,6 +37,7 @@ from web.problems import Problem
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512"]
 LEEWAY_S = 30
+VERIFIED_CACHE = 4096
 
 
 class Role(StrEnum):
@@ -95,6 +101,27 @@ class TokenVerifier:
         self.cache_seconds = cache_seconds
         self._clients: dict[str, PyJWKClient] = {}
         self._lock = threading.Lock()
+        self._verified: OrderedDict[str, tuple[float, dict[str, Any], Issuer]] = OrderedDict()
+
+    def remembered(self, authorization: str | None) -> Principal | None:
+        """The principal of a bearer token verified before and not yet expired, else None (no I/O: the
+        event loop may call it)."""
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer":
+            return None
+        hit = self._hit(token.strip())
+        return None if hit is None else self._principal(*hit)
+
+    def _hit(self, token: str) -> tuple[dict[str, Any], Issuer] | None:
+        with self._lock:
+            found = self._verified.get(token)
+            if found is None:
+                return None
+            if time.time() >= found[0]:
+                del self._verified[token]
+                return None
+            self._verified.move_to_end(token)
+            return found[1], found[2]
 
     def principal(self, authorization: str | None) -> Principal:
         if not authorization:
@@ -111,6 +138,19 @@ class TokenVerifier:
         return self._principal(claims, issuer)
 
     def verify(self, token: str) -> tuple[dict[str, Any], Issuer]:
+        hit = self._hit(token)
+        if hit is not None:
+            return hit
+        claims, issuer = self._verify(token)
+        expires = float(claims["exp"])
+        if time.time() < expires:
+            with self._lock:
+                self._verified[token] = (expires, claims, issuer)
+                while len(self._verified) > VERIFIED_CACHE:
+                    self._verified.popitem(last=False)
+        return claims, issuer
+
+    def _verify(self, token: str) -> tuple[dict[str, Any], Issuer]:
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})
         except jwt.PyJWTError:

@@ -81,6 +81,10 @@ class ApiServer:
             time.sleep(0.2)
         raise RuntimeError("the API server did not become ready within 60 s")
 
+    def cpu(self) -> float:
+        assert self.process is not None
+        return cpu_seconds(self.process.pid)
+
     def __exit__(self, *exc: object) -> None:
         if self.process is not None:
             self.process.terminate()
@@ -104,6 +108,13 @@ def serve(port: int, schema: str, web_schema: str, namespace: str) -> None:
            "web_schema": web_schema},
     )  # fmt: skip
     run(config, "127.0.0.1", port)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, all threads) a process has used, from ``/proc/<pid>/stat``: what a request
+    costs the server whatever the neighbours on a shared machine take."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:
@@ -170,20 +181,22 @@ def measure_bulk(
             body = "".join(json.dumps(i) + "\n" for i in invoices(f"B{r}", per_request, debtors)).encode()
             headers = {"Authorization": f"Bearer {billing}", "Idempotency-Key": f"bench-bulk-{r}",
                        "Content-Type": "application/x-ndjson"}  # fmt: skip
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), server.cpu()
             accepted = 0
             with client.stream("POST", f"{server.url}/commands/issue_invoice/bulk", content=body, headers=headers) as a:
                 a.raise_for_status()
                 for line in a.iter_lines():
                     accepted += json.loads(line)["accepted"]
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, server.cpu() - cpu
             runs.append({"invoices": per_request, "accepted": accepted, "seconds": round(seconds, 3),
-                         "invoices_per_s": per_request / seconds, "body_bytes": len(body)})  # fmt: skip
+                         "invoices_per_s": per_request / seconds, "body_bytes": len(body),
+                         "server_cpu_ms_per_invoice": round(cpu * 1000 / per_request, 3)})  # fmt: skip
     total = sum(r["invoices"] for r in runs)
     seconds = sum(r["seconds"] for r in runs)
     stored = _claims_stored(settings, server)
+    cpu_ms = sum(r["server_cpu_ms_per_invoice"] * r["invoices"] for r in runs) / total
     return {"runs": runs, "invoices": total, "seconds": seconds, "invoices_per_s": total / seconds,
-            "claims_in_event_store": stored}  # fmt: skip
+            "claims_in_event_store": stored, "server_cpu_ms_per_invoice": round(cpu_ms, 3)}  # fmt: skip
 
 
 def _claims_stored(settings: Settings, server: ApiServer) -> int:
@@ -208,21 +221,24 @@ def _claims_stored(settings: Settings, server: ApiServer) -> int:
 def measure_domain_baseline(
     settings: Settings, server: ApiServer, count: int, batch: int, debtors: int
 ) -> dict[str, Any]:
-    """The same invoices through the domain alone: the same batches, the same preload, no HTTP."""
+    """The same invoices through the domain alone: the same batches, the same preloads (aggregates and
+    command ids, as the bulk intake does), no HTTP."""
     app = _domain(settings, server)
     items = invoices("BASE", count, debtors)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for start in range(0, count, batch):
         chunk = items[start : start + batch]
         with app.unit_of_work():
             app.preload_invoices([(i["creditor"], i["invoice"], i["debtor"]) for i in chunk])
+            app.preload_commands("creditor", [(i["creditor"], f"base/{start + n}") for n, i in enumerate(chunk)])
             for n, i in enumerate(chunk):
                 app.issue_invoice(creditor=i["creditor"], invoice=i["invoice"], amount=Decimal(i["amount"]),
                                   due=date(2025, 2, 15), claim_type=i["claim_type"], debtor_ref=i["debtor"], on=ON,
                                   command_id=f"base/{start + n}")  # fmt: skip
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     app.close()
-    return {"invoices": count, "seconds": seconds, "invoices_per_s": count / seconds}
+    return {"invoices": count, "seconds": seconds, "invoices_per_s": count / seconds,
+            "cpu_ms_per_invoice": round(cpu * 1000 / count, 3)}  # fmt: skip
 
 
 def offer(url: str, rate: float, seconds: float, request: Any, workers: int = 8, first: int = 0) -> dict[str, Any]:
@@ -296,10 +312,13 @@ def measure_latency(
 
     offer(server.url, rate, 2.0, health)  # warm-up, not counted: connections, the key set, the first loads
     offer(server.url, rate, 2.0, payment, first=10**6)
-    return {
-        "health": offer(server.url, rate, min(seconds, 10.0), health),
-        "command": offer(server.url, rate, seconds, payment),
-    }
+    cpu = server.cpu()
+    floor = offer(server.url, rate, min(seconds, 10.0), health)
+    floor["server_cpu_ms_per_request"] = round((server.cpu() - cpu) * 1000 / floor["requests"], 3)
+    cpu = server.cpu()
+    command = offer(server.url, rate, seconds, payment)
+    command["server_cpu_ms_per_request"] = round((server.cpu() - cpu) * 1000 / command["requests"], 3)
+    return {"health": floor, "command": command}
 
 
 def measure(settings: Settings, *, quick: bool = False) -> dict[str, Any]:
@@ -332,7 +351,8 @@ def figures(raw: dict[str, Any]) -> list[Figure]:
             bulk["invoices_per_s"],
             "invoices/s",
             f"{fmt_number(bulk['invoices_per_s'])} invoices/s\n({bulk['invoices']} through the API, "
-            f"{bulk['claims_in_event_store']} claims stored)",
+            f"{bulk['claims_in_event_store']} claims stored;\n"
+            f"server CPU {fmt_number(bulk.get('server_cpu_ms_per_invoice'))} ms per invoice)",
             baseline=base["invoices_per_s"],
             baseline_shown=f"domain alone, same batches: {fmt_number(base['invoices_per_s'])} invoices/s",
             target=TARGETS["api_bulk_intake"],
@@ -343,7 +363,8 @@ def figures(raw: dict[str, Any]) -> list[Figure]:
             command["p99_ms"],
             "ms p99",
             f"p50 {fmt_number(command['p50_ms'])} ms, p99 {fmt_number(command['p99_ms'])} ms\n"
-            f"at {fmt_number(command['achieved_per_s'])} of {fmt_number(command['offered_per_s'])} commands/s",
+            f"at {fmt_number(command['achieved_per_s'])} of {fmt_number(command['offered_per_s'])} commands/s;\n"
+            f"server CPU {fmt_number(command.get('server_cpu_ms_per_request'))} ms per command",
             baseline=health["p99_ms"],
             baseline_shown=f"GET /health: p50 {fmt_number(health['p50_ms'])} ms, p99 {fmt_number(health['p99_ms'])} ms",
             target=TARGETS["api_command_latency"],

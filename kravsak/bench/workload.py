@@ -113,14 +113,15 @@ def execute(app: CollectionApp, command: Command) -> None:
 
 
 def preload(app: CollectionApp, commands: Sequence[Command]) -> None:
-    """Inside a unit of work: read every aggregate ``commands`` touch in one go (``CollectionApp.preload``),
-    as the API's bulk intake does for its batches."""
+    """Inside a unit of work: read every aggregate ``commands`` touch in one go (``CollectionApp.preload``)
+    and whether their command ids were recorded (``preload_commands``), as the API's bulk intake does."""
     issued = [c.kwargs for c in commands if c.verb == "issue_invoice"]
     others = [c.kwargs for c in commands if c.verb != "issue_invoice"]
     app.preload(
         invoices=[(k["creditor"], k["invoice"], k["debtor_ref"]) for k in issued],
         claims=[(k["creditor"], k["invoice"]) for k in others],
     )
+    app.preload_commands("creditor", [(c.kwargs["creditor"], c.kwargs["command_id"]) for c in commands])
 
 
 def workload_app(events: int, *, seed: int = 7, progress: Callable[[int], None] | None = None) -> CollectionApp:

@@ -100,6 +100,19 @@ def test_content_is_compared_normalised() -> None:
     assert content_digest(key, "x", {"a": frozenset({"2", "1"})}) == content_digest(key, "x", {"a": frozenset("12")})
 
 
+def test_a_call_the_fast_binding_does_not_cover_is_refused_as_python_refuses_it() -> None:
+    """Commands bind keyword arguments without ``inspect`` (ADR 0030); a missing or unknown argument still
+    fails as the signature says, before anything is looked up or stored."""
+    app = office()
+    invoice(app, "1", "inv-1")
+    before = stored(app)
+    with pytest.raises(TypeError, match="amount"):
+        app.register_payment(creditor=ALTA, invoice="1", on=DAY, command_id="p-x")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="amont"):
+        app.register_payment(creditor=ALTA, invoice="1", amount=Decimal(1), amont=1, on=DAY, command_id="p-y")  # type: ignore[call-arg]
+    assert stored(app) == before
+
+
 def test_ids_belong_to_their_sender() -> None:
     """The same id from two creditors' billing systems is two commands; from an office, a third."""
     app = office()

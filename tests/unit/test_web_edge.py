@@ -3,10 +3,17 @@ details with the field and the rule, claims become roles, cursors survive the ro
 
 from __future__ import annotations
 
+import json
+import time
+from typing import Any
+
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from domain.errors import CommandRefused, ErrorCode, invalid
 from domain.scenario import ScenarioRunner
+from web import auth
 from web.api.commands import COMMANDS
 from web.api.pages import decode_cursor, encode_cursor
 from web.auth import Role, TokenVerifier
@@ -129,3 +136,73 @@ def test_configured_origins_get_cors_headers_and_others_do_not() -> None:
         preflight("https://portal.kommune.example")["access-control-allow-origin"] == "https://portal.kommune.example"
     )
     assert "access-control-allow-origin" not in preflight("https://evil.example")
+
+
+class _Keys:
+    """The issuer's key set as PyJWKClient answers it, counting the look-ups (each one is a full check)."""
+
+    def __init__(self, key: Any) -> None:
+        self.key, self.lookups = key, 0
+
+    def get_signing_key_from_jwt(self, token: str) -> Any:
+        self.lookups += 1
+        return jwt.PyJWK.from_dict(json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key())), "RS256")
+
+
+def _signed(key: Any, **claims: Any) -> str:
+    base = {"iss": "https://login.example/v2.0", "aud": "kravsak-api", "sub": "abc", "iat": int(time.time())}
+    return jwt.encode({**base, **claims}, key, algorithm="RS256")
+
+
+def test_a_verified_token_is_remembered_until_its_expiry_and_no_other_token_rides_on_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    key, other = (rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2))
+    v = verifier((("Kravsak.Caseworker", "caseworker"),))
+    keys = _Keys(key)
+    monkeypatch.setattr(v, "_client", lambda issuer: keys)
+    exp = int(time.time()) + 600
+    token = _signed(key, exp=exp, groups=["Kravsak.Caseworker"])
+
+    assert v.remembered(f"Bearer {token}") is None  # not seen yet: the route checks it in a thread
+    first = v.principal(f"Bearer {token}")
+    again = v.remembered(f"Bearer {token}")
+    assert again == first and first.roles == {Role.CASEWORKER}
+    v.principal(f"Bearer {token}")
+    assert keys.lookups == 1  # the second request skipped the signature check
+
+    forged = _signed(other, exp=exp, groups=["Kravsak.Caseworker"])  # the same claims, another key
+    assert v.remembered(f"Bearer {forged}") is None
+    with pytest.raises(Problem) as refused:
+        v.principal(f"Bearer {forged}")
+    assert refused.value.status == 401
+
+    monkeypatch.setattr(time, "time", lambda: exp + 1.0)  # its expiry passed: checked afresh (PyJWT's clock)
+    assert v.remembered(f"Bearer {token}") is None
+    v.principal(f"Bearer {token}")
+    assert keys.lookups == 3
+    monkeypatch.undo()
+
+
+def test_an_expired_token_is_refused_and_not_remembered(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    v = verifier(())
+    monkeypatch.setattr(v, "_client", lambda issuer: _Keys(key))
+    token = _signed(key, exp=int(time.time()) - 3600)
+
+    with pytest.raises(Problem) as expired:
+        v.principal(f"Bearer {token}")
+    assert (expired.value.status, expired.value.detail) == (401, "the token has expired")
+    assert v.remembered(f"Bearer {token}") is None
+
+
+def test_the_remembered_tokens_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    v = verifier(())
+    monkeypatch.setattr(v, "_client", lambda issuer: _Keys(key))
+    monkeypatch.setattr(auth, "VERIFIED_CACHE", 3)
+    tokens = [_signed(key, exp=int(time.time()) + 600, sub=f"s{i}") for i in range(5)]
+    for t in tokens:
+        v.verify(t)
+
+    assert [v.remembered(f"Bearer {t}") is not None for t in tokens] == [False, False, True, True, True]

@@ -25,8 +25,11 @@ async def access_of(
     """The verified caller (401 problem otherwise); their principal id goes into every log line.
 
     Async, so the binding lands in the request's own context (the routes run in worker threads on a
-    copy of it); the check itself runs in a thread, since a key set may have to be fetched."""
-    principal = await run_in_threadpool(services.verifier.principal, authorization)
+    copy of it); the check itself runs in a thread, since a key set may have to be fetched, unless the
+    token was verified before and has not expired (``TokenVerifier.remembered``)."""
+    principal = services.verifier.remembered(authorization)  # a token seen before: no thread hop
+    if principal is None:
+        principal = await run_in_threadpool(services.verifier.principal, authorization)
     structlog.contextvars.bind_contextvars(principal=principal.id, roles=",".join(sorted(principal.roles)))
     request.state.principal = principal
     return Access(services, principal)
