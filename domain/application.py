@@ -33,8 +33,9 @@ from eventsourcing.persistence import (
 from eventsourcing.popo import POPOFactory
 from eventsourcing.utils import Environment, get_topic
 
-from domain import caseflow, inputs
+from domain import bank_payments, caseflow, inputs
 from domain.bank_files import BankFile, bank_file_id
+from domain.bank_payments import BankPayment, IncomingPayment
 from domain.channels import Channel, DebtorContact, NoDeliveryChannel, choose_channel, may_carry
 from domain.claim import Claim, claim_id, estate_status
 from domain.command_log import (
@@ -71,7 +72,7 @@ from domain.parties import Creditor, Debtor, creditor_id_for, debtor_id_for
 from domain.policy import CollectionPolicy, PlannedAction, default_policy
 from domain.records import DebtorKind, Installment, Jurisdiction
 from domain.references import PaymentReference, reference_id
-from domain.refunds import Refund, RefundSource, RefundState, check_person, refund_id
+from domain.refunds import Refund, RefundSource, RefundState, refund_id
 from domain.rules import Rules, rules_for
 from domain.suspense import Suspense, check_unmatched_payment, suspense_id
 
@@ -112,21 +113,6 @@ class DateAsISO(Transcoding):
 
     def decode(self, data: str) -> date:
         return date.fromisoformat(data)
-
-
-@dataclass(frozen=True, slots=True)
-class BankPayment:
-    """How one credit transaction of a bank file landed (``CollectionApp.receive_bank_payment``).
-
-    ``outcome``: ``matched`` (registered on ``invoice``; ``surplus`` of it is beyond the claim's balance and
-    owed back), ``unmatched`` (held in suspense; ``reason`` says why) or ``duplicate`` (this transaction id
-    was registered before: nothing changed)."""
-
-    outcome: str
-    invoice: str | None = None
-    surplus: Decimal = Decimal("0.00")
-    reason: str | None = None
-    refund: UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -946,57 +932,26 @@ class CollectionApp(Application[UUID]):
         goes to the creditor's suspense account. A transaction id registered before — on a claim or in
         suspense — changes nothing (``duplicate``). ``refund_by``: a surplus the payment leaves is requested
         as a refund to the payer in the same save, by this person or service."""
-        source = (file_digest, file_format, transaction_id)
-        if refund_by is not None:
-            check_person("refund_by", refund_by)
-        account = self.suspense(creditor)
-        if account is not None and transaction_id in account.commands:
-            return BankPayment("duplicate", reason="in suspense")
-        claim, reason = None, "no structured reference"
-        if structured:
-            try:
-                claim = self.claim_by_reference(creditor, reference)
-            except CommandRefused as refused:
-                reason = refused.message
-        if claim is not None:
-            if transaction_id in claim.commands:
-                return BankPayment("duplicate", invoice=claim.invoice)
-            try:
-                with self.unit_of_work():
-                    claim = self.claim(creditor, claim.invoice)  # the batch's copy, which the payment changes
-                    before = claim.account.surplus
-                    self._on_claim(
-                        creditor,
-                        claim.invoice,
-                        transaction_id,
-                        lambda c, r: c.pay(
-                            command_id=transaction_id, on=on, amount=amount, ordered=ordered, designation=None,
-                            rules=r, source="reference", reference=reference, bank_file=source,
-                        ),
-                    )  # fmt: skip
-                    surplus = claim.account.surplus - before
-                    refund = None
-                    if surplus > 0 and refund_by is not None:
-                        refund = self._request_surplus_refund(
-                            claim, amount=surplus, on=on, command_id=f"{transaction_id}/refund", by=refund_by,
-                            payee_key=f"transaction:{transaction_id}", reason="payment beyond the balance",
-                        )  # fmt: skip
-            except CommandRefused as refused:
-                reason = f"invoice {claim.invoice} refused the payment: {refused.message}"
-            else:
-                return BankPayment("matched", invoice=claim.invoice, surplus=surplus, refund=refund)
-        shown = reference.strip() or "(none)"
-        self.receive_unmatched_payment(
-            creditor=creditor,
-            reference=shown[:35],
-            amount=amount,
-            on=on,
-            command_id=transaction_id,
-            ordered=ordered,
-            source=file_format,
-            bank_file=source,
+        return bank_payments.land(
+            self, creditor=creditor, reference=reference, structured=structured, amount=amount, ordered=ordered,
+            on=on, transaction_id=transaction_id, file_digest=file_digest, file_format=file_format, refund_by=refund_by,
+        )  # fmt: skip
+
+    def receive_bank_payments(
+        self,
+        payments: Sequence[IncomingPayment],
+        *,
+        on: date,
+        file_digest: str,
+        file_format: str,
+        refund_by: str | None = None,
+    ) -> list[BankPayment]:
+        """A batch of a bank file's credit transactions in one unit of work: each the ``receive_bank_payment``
+        command it would be alone — the same checks, the same command id and digest, the same events
+        (``domain.bank_payments``) — without a command call's per-call work."""
+        return bank_payments.receive(
+            self, payments, on=on, file_digest=file_digest, file_format=file_format, refund_by=refund_by
         )
-        return BankPayment("unmatched", reason=reason)
 
     def bank_file(self, digest: str) -> BankFile | None:
         return self._load(bank_file_id(self.namespace, digest), BankFile)

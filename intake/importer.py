@@ -11,12 +11,12 @@ the demo's daily files and the benchmark. What it guarantees:
   receives files of this format, the currency is the creditor's, no payer ordered a payment after the
   import day. A refused file raises ``BankFileError`` naming the line or element; nothing is stored.
 - **Exactly once.** Each transaction is registered with its transaction id as the command id
-  (``CollectionApp.receive_bank_payment``): matched by its structured reference, else into suspense; a
-  surplus is requested as a refund. Transactions are stored in batches, each ONE transaction of the
-  event store together with the file's checkpoint (``BankFile.BatchRegistered``: how many of the
-  file's transactions are done). A run killed mid-file has stored whole batches only; run again, it
-  goes on after the checkpoint. A transaction registered by another file, or by another delivery of
-  the same payment, is a duplicate and changes nothing.
+  (``CollectionApp.receive_bank_payments``: a batch's ``receive_bank_payment`` commands in one call):
+  matched by its structured reference, else into suspense; a surplus is requested as a refund.
+  Transactions are stored in batches, each ONE transaction of the event store together with the file's
+  checkpoint (``BankFile.BatchRegistered``: how many of the file's transactions are done). A run killed
+  mid-file has stored whole batches only; run again, it goes on after the checkpoint. A transaction
+  registered by another file, or by another delivery of the same payment, is a duplicate and changes nothing.
 - **Recognised.** A file whose import is complete (``BankFile.Imported``) is reported as imported
   before, with nothing changed; its transactions count as duplicates.
 - **Reconciled.** The report's file total = matched + unmatched + duplicates, per the file's own
@@ -42,6 +42,7 @@ from eventsourcing.persistence import RecordConflictError
 
 from domain.application import CollectionApp
 from domain.bank_files import OUTCOMES, BankFile, bank_file_id
+from domain.bank_payments import IncomingPayment
 from domain.errors import CommandRefused
 from domain.money import ZERO, fmt
 from domain.rules import rules_for
@@ -334,17 +335,17 @@ def _store_batch(
             )  # fmt: skip
         app.preload_references((creditor_of[tx.payee_account], tx.reference) for tx in chunk if tx.structured)
         app.preload_commands("creditor", ((creditor_of[tx.payee_account], tx.transaction_id) for tx in chunk))
-        for tx in chunk:
-            landed = app.receive_bank_payment(
-                creditor=creditor_of[tx.payee_account], reference=tx.reference, structured=tx.structured,
-                amount=tx.amount, ordered=tx.ordered, on=on, transaction_id=tx.transaction_id,
-                file_digest=digest, file_format=file_format, refund_by=refunds_by,
-            )  # fmt: skip
-            outcome = "duplicates" if landed.outcome == "duplicate" else landed.outcome
+        landed = app.receive_bank_payments(
+            [IncomingPayment(creditor_of[tx.payee_account], tx.reference, tx.structured, tx.amount, tx.ordered,
+                             tx.transaction_id) for tx in chunk],
+            on=on, file_digest=digest, file_format=file_format, refund_by=refunds_by,
+        )  # fmt: skip
+        for tx, one in zip(chunk, landed, strict=True):
+            outcome = "duplicates" if one.outcome == "duplicate" else one.outcome
             counts[outcome] += 1
             amounts[outcome] += tx.amount
-            surplus += landed.surplus
-            refunds += landed.refund is not None
+            surplus += one.surplus
+            refunds += one.refund is not None
         if chunk:
             bank_file.register_batch(on=on, first=done, counts=counts, amounts=amounts, surplus=surplus)
         if done + len(chunk) == report.transactions:

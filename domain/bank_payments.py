@@ -1,0 +1,177 @@
+"""Money from a bank file: each credit transaction matched to its claim by its reference, or held in suspense.
+
+    landed = app.receive_bank_payments(batch, on=today, file_digest=digest, file_format="ocr", refund_by="kari")
+
+``CollectionApp.receive_bank_payment`` lands one transaction; ``receive_bank_payments`` a batch of them in ONE
+unit of work, as the importer hands them over (ADR 0029). The batch is the same commands, not a new one:
+
+- **The same command log.** Each transaction is recorded as ``receive_bank_payment`` under its transaction id
+  (scope: its creditor) with the digest of the same content, so a transaction imported one by one and the same
+  transaction in a batch are one command; a repeat — in an earlier batch, an earlier file, the same batch —
+  changes nothing and is a ``duplicate``; other content under the same id is ``invalid_input``.
+- **The same edge.** Every argument is checked by ``inputs.check_arguments`` as the single command's are: what
+  the whole batch shares (the day, the file, who requests refunds) once, what each transaction brings per
+  transaction, before anything of it is read.
+- **The same landing.** ``land`` is the one body both run: matched by a structured reference to a claim and
+  registered as a payment ordered on ``ordered``; a reference no claim carries, an unstructured one or a payment
+  the claim refuses goes to the creditor's suspense account; a surplus is requested as a refund in the same save.
+- **All or nothing.** A transaction refused at the edge refuses the batch: the unit of work stores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from domain import inputs
+from domain.errors import CommandRefused
+from domain.refunds import check_person
+
+if TYPE_CHECKING:
+    from domain.application import CollectionApp
+
+COMMAND = "receive_bank_payment"
+"""The command each transaction of a batch is recorded as (its digest is that command's)."""
+
+
+@dataclass(frozen=True, slots=True)
+class BankPayment:
+    """How one credit transaction of a bank file landed (``CollectionApp.receive_bank_payment``).
+
+    ``outcome``: ``matched`` (registered on ``invoice``; ``surplus`` of it is beyond the claim's balance and
+    owed back), ``unmatched`` (held in suspense; ``reason`` says why) or ``duplicate`` (this transaction id
+    was registered before: nothing changed)."""
+
+    outcome: str
+    invoice: str | None = None
+    surplus: Decimal = Decimal("0.00")
+    reason: str | None = None
+    refund: UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingPayment:
+    """One credit transaction of a bank file as the importer hands it to the domain: who it pays
+    (``creditor``, by its payee account), the payer's reference, the amount, the payer's order date and the
+    bank's transaction id (the command id)."""
+
+    creditor: str
+    reference: str
+    structured: bool
+    amount: Decimal
+    ordered: date
+    transaction_id: str
+
+    def content(self) -> dict[str, object]:
+        """What ``receive_bank_payment``'s digest covers (its arguments but the id, the day and the file's)."""
+        return {
+            "creditor": self.creditor,
+            "reference": self.reference,
+            "structured": self.structured,
+            "amount": self.amount,
+            "ordered": self.ordered,
+        }
+
+
+def receive(
+    app: CollectionApp,
+    payments: Sequence[IncomingPayment],
+    *,
+    on: date,
+    file_digest: str,
+    file_format: str,
+    refund_by: str | None,
+) -> list[BankPayment]:
+    """Land every transaction of ``payments`` in one unit of work (see the module docstring)."""
+    inputs.check_arguments({"on": on, "file_digest": file_digest, "file_format": file_format, "refund_by": refund_by})
+    with app.unit_of_work():
+        return [_receive_one(app, p, on, file_digest, file_format, refund_by) for p in payments]
+
+
+def _receive_one(
+    app: CollectionApp, p: IncomingPayment, on: date, file_digest: str, file_format: str, refund_by: str | None
+) -> BankPayment:
+    inputs.check_arguments(
+        {"creditor": p.creditor, "reference": p.reference, "structured": p.structured, "amount": p.amount,
+         "ordered": p.ordered, "transaction_id": p.transaction_id}
+    )  # fmt: skip
+    return app._once(
+        COMMAND, f"creditor:{p.creditor}", p.transaction_id, p.content(),
+        lambda: land(
+            app, creditor=p.creditor, reference=p.reference, structured=p.structured, amount=p.amount,
+            ordered=p.ordered, on=on, transaction_id=p.transaction_id, file_digest=file_digest,
+            file_format=file_format, refund_by=refund_by,
+        ),
+    )  # fmt: skip
+
+
+def land(
+    app: CollectionApp,
+    *,
+    creditor: str,
+    reference: str,
+    structured: bool,
+    amount: Decimal,
+    ordered: date,
+    on: date,
+    transaction_id: str,
+    file_digest: str,
+    file_format: str,
+    refund_by: str | None,
+) -> BankPayment:
+    """One transaction, inside its command (``receive_bank_payment``'s body)."""
+    source = (file_digest, file_format, transaction_id)
+    if refund_by is not None:
+        check_person("refund_by", refund_by)
+    account = app.suspense(creditor)
+    if account is not None and transaction_id in account.commands:
+        return BankPayment("duplicate", reason="in suspense")
+    claim, reason = None, "no structured reference"
+    if structured:
+        try:
+            claim = app.claim_by_reference(creditor, reference)
+        except CommandRefused as refused:
+            reason = refused.message
+    if claim is not None:
+        if transaction_id in claim.commands:
+            return BankPayment("duplicate", invoice=claim.invoice)
+        try:
+            with app.unit_of_work():
+                claim = app.claim(creditor, claim.invoice)  # the batch's copy, which the payment changes
+                before = claim.account.surplus
+                app._on_claim(
+                    creditor,
+                    claim.invoice,
+                    transaction_id,
+                    lambda c, r: c.pay(
+                        command_id=transaction_id, on=on, amount=amount, ordered=ordered, designation=None,
+                        rules=r, source="reference", reference=reference, bank_file=source,
+                    ),
+                )  # fmt: skip
+                surplus = claim.account.surplus - before
+                refund = None
+                if surplus > 0 and refund_by is not None:
+                    refund = app._request_surplus_refund(
+                        claim, amount=surplus, on=on, command_id=f"{transaction_id}/refund", by=refund_by,
+                        payee_key=f"transaction:{transaction_id}", reason="payment beyond the balance",
+                    )  # fmt: skip
+        except CommandRefused as refused:
+            reason = f"invoice {claim.invoice} refused the payment: {refused.message}"
+        else:
+            return BankPayment("matched", invoice=claim.invoice, surplus=surplus, refund=refund)
+    shown = reference.strip() or "(none)"
+    app.receive_unmatched_payment(
+        creditor=creditor,
+        reference=shown[:35],
+        amount=amount,
+        on=on,
+        command_id=transaction_id,
+        ordered=ordered,
+        source=file_format,
+        bank_file=source,
+    )
+    return BankPayment("unmatched", reason=reason)
