@@ -57,8 +57,16 @@ def batch(app: CollectionApp, payments: list[IncomingPayment]) -> list[BankPayme
 def one_by_one(app: CollectionApp, payments: list[IncomingPayment]) -> list[BankPayment]:
     return [
         app.receive_bank_payment(
-            creditor=p.creditor, reference=p.reference, structured=p.structured, amount=p.amount, ordered=p.ordered,
-            on=ON, transaction_id=p.transaction_id, file_digest=DIGEST, file_format="ocr", refund_by="import",
+            creditor=p.creditor,
+            reference=p.reference,
+            structured=p.structured,
+            amount=p.amount,
+            ordered=p.ordered,
+            on=ON,
+            transaction_id=p.transaction_id,
+            file_digest=DIGEST,
+            file_format="ocr",
+            refund_by="import",
         )  # fmt: skip
         for p in payments
     ]
