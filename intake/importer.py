@@ -6,10 +6,11 @@ The one code path for `kravsak payments import`, the HTTP upload, the scenario s
 the demo's daily files and the benchmark. What it guarantees:
 
 - **The whole file, or nothing of it.** ``intake.check`` validates every byte (records, control totals,
-  XSD) before anything is stored, then a second pass over the spooled transactions checks what needs
-  the office: every payee account is the office's (the letterheads name the creditor of each) and
-  receives files of this format, the currency is the creditor's, no payer ordered a payment after the
-  import day. A refused file raises ``BankFileError`` naming the line or element; nothing is stored.
+  XSD) before anything is stored, then what it learnt about the file (its summary: no second pass over
+  the transactions) is checked against what needs the office: every payee account is the office's (the
+  letterheads name the creditor of each) and receives files of this format, the currency is the
+  creditor's, no payer ordered a payment after the import day. A refused file raises ``BankFileError``
+  naming the line or element; nothing is stored.
 - **Exactly once.** Each transaction is registered with its transaction id as the command id
   (``CollectionApp.receive_bank_payments``: a batch's ``receive_bank_payment`` commands in one call):
   matched by its structured reference, else into suspense; a surplus is requested as a refund.
@@ -171,7 +172,7 @@ def import_file(
         bank_file = app.bank_file(summary.digest)
         if bank_file is not None and bank_file.complete:
             return _imported_before(report, bank_file)
-        _check_transactions(checked, on)
+        _check_transactions(summary, on)
         _register(app, checked, report, bank_file, creditor_of, batch_size, payers, progress, refunds_by or by)
     return report
 
@@ -227,17 +228,19 @@ def _refused(summary: FileSummary, what: str, rule: str) -> BankFileError:
     return BankFileError(rule, field=what, file_format=summary.format.value)
 
 
-def _check_transactions(checked: CheckedFile, on: date) -> None:
-    """What only the import day decides: no payment ordered after it (nothing is stored yet)."""
-    for tx in checked.transactions():
-        if tx.ordered > on:
-            raise BankFileError(
-                f"the payer's order date {tx.ordered} ({tx.ordered_from}) lies after the import day {on}",
-                field="order date",
-                line=tx.line,
-                element=tx.element,
-                file_format=tx.format.value,
-            )
+def _check_transactions(summary: FileSummary, on: date) -> None:
+    """What only the import day decides: no payment ordered after it (nothing is stored yet). The first such
+    transaction in file order is named; the check kept what this needs (``FileSummary.first_orders``)."""
+    found = summary.first_ordered_after(on)
+    if found is not None:
+        ordered, first = found
+        raise BankFileError(
+            f"the payer's order date {ordered} ({first.ordered_from}) lies after the import day {on}",
+            field="order date",
+            line=first.line,
+            element=first.element,
+            file_format=summary.format.value,
+        )
 
 
 def _imported_before(report: ImportReport, bank_file: BankFile) -> ImportReport:

@@ -10,7 +10,7 @@ stands (for errors and for a caseworker who opens the file).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
@@ -104,11 +104,24 @@ class Totals:
 
 
 @dataclass(frozen=True, slots=True)
+class FirstOrder:
+    """The first credit transaction of the file ordered on a day: where it is (``index``: its place among the
+    file's credit transactions), and which field gave the date. What the import day's check needs, kept while
+    the file is checked, so the check needs no second pass over the transactions."""
+
+    index: int
+    ordered_from: str
+    line: int
+    element: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class FileSummary:
     """What the first (validating) pass learnt; the caller reconciles its import against it.
 
-    `credits` is per currency. The file's own control totals (OCR end records, camt.054 TxsSummry and
-    batch totals, BgMax TK15/TK70) have already been checked against the records: `controls` says which.
+    `credits` is per currency; `first_orders` is what the import day's check needs (`first_ordered_after`).
+    The file's own control totals (OCR end records, camt.054 TxsSummry and batch totals, BgMax TK15/TK70)
+    have already been checked against the records: `controls` says which.
     """
 
     format: FileFormat
@@ -120,10 +133,21 @@ class FileSummary:
     test_file: bool = False
     version: str | None = None
     payee_accounts: frozenset[str] = frozenset()
+    first_orders: Mapping[date, FirstOrder] = field(default_factory=dict)
+    """Per order date, the first transaction ordered that day (a file has few distinct days)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "credits", MappingProxyType(dict(self.credits)))
         object.__setattr__(self, "skipped", MappingProxyType(dict(self.skipped)))
+        object.__setattr__(self, "first_orders", MappingProxyType(dict(self.first_orders)))
+
+    def first_ordered_after(self, day: date) -> tuple[date, FirstOrder] | None:
+        """The first transaction in file order whose payer ordered it after ``day``, and its order date."""
+        later = [(first.index, ordered, first) for ordered, first in self.first_orders.items() if ordered > day]
+        if not later:
+            return None
+        _, ordered, first = min(later, key=lambda found: found[0])
+        return ordered, first
 
     @property
     def credit_count(self) -> int:

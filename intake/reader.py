@@ -23,12 +23,13 @@ import hashlib
 import os
 from collections import Counter
 from collections.abc import Collection, Iterator
+from datetime import date
 from pathlib import Path
 from types import TracebackType
 
 from intake import bgmax, camt054, ocr
 from intake.errors import BankFileError, UnknownFormat
-from intake.model import CreditTransaction, FileFormat, FileSummary, SkipReason, Totals
+from intake.model import CreditTransaction, FileFormat, FileSummary, FirstOrder, SkipReason, Totals
 from intake.parsing import FileInfo, Parser
 from intake.source import Progress, Source
 from intake.spool import Spool
@@ -129,6 +130,7 @@ def check(
     payees: set[str] = set()
     info = FileInfo()
     credits: dict[str, Totals] = {}
+    first_orders: dict[date, FirstOrder] = {}
     skipped: Counter[SkipReason] = Counter()
     seen = _SeenIds()
     spool = Spool()
@@ -148,6 +150,8 @@ def check(
                             )
                         payees.add(item.payee_account)
                     seen.add(item.transaction_id)
+                    if item.ordered not in first_orders:
+                        first_orders[item.ordered] = FirstOrder(spool.count, item.ordered_from, item.line, item.element)
                     credits[item.currency] = credits.get(item.currency, Totals()).plus(item.amount)
                     spool.write(item)
                 else:
@@ -164,6 +168,7 @@ def check(
             test_file=info.test_file,
             version=info.version,
             payee_accounts=frozenset(payees),
+            first_orders=first_orders,
         )
         if seen.suspects:
             _confirm_duplicates(spool.read(fmt, digest), seen.suspects, fmt)

@@ -223,6 +223,24 @@ def test_a_file_refused_for_the_office_stores_nothing(tmp_path: Path, make: obje
     assert app.recorder.max_notification_id() == events
 
 
+def test_the_first_transaction_ordered_after_the_import_day_is_named_even_when_a_later_one_is_later_still(
+    tmp_path: Path,
+) -> None:
+    """The check keeps the first transaction of each order day while it reads the file (no second pass)."""
+    app = office()
+    kid = invoice(app, ALTA, "A", "100.00")
+    late, later = ON + timedelta(days=1), ON + timedelta(days=5)
+    file = ocr(tmp_path / "in.ocr", [pay(kid, "1.00"), pay(kid, "2.00", ordered=later), pay(kid, "3.00", ordered=late),
+                                     pay(kid, "4.00", ordered=later)])  # fmt: skip
+    events = app.recorder.max_notification_id()
+    with pytest.raises(BankFileError, match=f"order date {later} .* after the import day") as refused:
+        import_file(app, file, accounts=ACCOUNTS, on=ON, by="kari")
+    assert refused.value.line == 5  # records 10, 20, the first transaction (30, 31), then the second one
+    assert app.recorder.max_notification_id() == events
+    report = import_file(app, file, accounts=ACCOUNTS, on=later, by="kari")  # on the latest order day: imported
+    assert report.counts["matched"] == 4
+
+
 def test_a_broken_file_names_the_line_and_stores_nothing(tmp_path: Path) -> None:
     app = office()
     kid = invoice(app, ALTA, "A", "100.00")
