@@ -204,3 +204,22 @@ def test_a_file_paying_another_account_is_refused_when_the_offices_accounts_are_
         assert (error.line, error.field) == (3, "payee account")
     else:
         raise AssertionError("a file for someone else's account was accepted")
+
+
+def test_every_record_reads_as_netsgiro_reads_it_with_the_dates_parsed_once() -> None:
+    from intake.ocr import _RECORD_CLASSES, _ddmmyy, _from_string
+
+    lines = EXAMPLE.read_text(encoding="latin-1").splitlines()
+    records = [line for line in lines if line.strip() and line[73] != "-"]  # netsgiro refuses a MOD11 dash
+    assert len(records) > 10
+    for text in records * 2:  # the second time every date comes from the cache
+        cls = _RECORD_CLASSES[text[6:8]]
+        assert _from_string(cls, text) == cls.from_string(text)
+    assert _ddmmyy.cache_info().hits > 0
+
+
+def test_an_invalid_date_is_refused_every_time_it_appears(tmp_path: Path) -> None:
+    for n in (1, 2):
+        error = refusal(edited(EXAMPLE, tmp_path / f"{n}.ocr", lambda ls: [*ls[:3], put(ls[3], 42, "310225"), *ls[4:]]))
+
+        assert (error.line, error.field) == (4, "amount item 2 bank date (positions 42-47)")
