@@ -384,16 +384,18 @@ class CollectionApp(Application[UUID]):
         content: Mapping[str, Any],
         act: Callable[[], R],
         skip_repeat: bool = False,
+        digest: str | None = None,
     ) -> R:
         """Run a command under its id: the first time it is recorded with its content's digest in the save
         of its events; a repeat with the same content runs the command's own repeat path (the first
         result, nothing changes); another content under the same id is ``invalid_input``. A save that
         another writer got to first (``IntegrityError``) runs it again after a jittered back-off, up to
         ``CONFLICT_ATTEMPTS`` times, then ``concurrent_change``; inside a unit of work the batch's save
-        decides. A command another command runs is part of that one."""
+        decides. A command another command runs is part of that one. ``digest``: the content's, when the caller
+        made it already (``domain.bank_payments``)."""
         if self._in_command:
             return act()
-        digest = content_digest(self._digest_key, name, content)
+        digest = digest or content_digest(self._digest_key, name, content)
         entry = CommandEntry(str(self.namespace), scope, command_id, name, digest)
         attempts = 1 if self._batch is not None else CONFLICT_ATTEMPTS
         for attempt in range(1, attempts + 1):

@@ -20,6 +20,7 @@ unit of work, as the importer hands them over (ADR 0029). The batch is the same 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -28,11 +29,14 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from domain import inputs
+from domain.command_log import digest_of
 from domain.errors import CommandRefused
 from domain.refunds import check_person
 
 if TYPE_CHECKING:
     from domain.application import CollectionApp
+
+_text = json.encoder.encode_basestring  # a str as json.dumps(ensure_ascii=False) writes it
 
 COMMAND = "receive_bank_payment"
 """The command each transaction of a batch is recorded as (its digest is that command's)."""
@@ -76,6 +80,17 @@ class IncomingPayment:
             "ordered": self.ordered,
         }
 
+    def canonical(self) -> bytes:
+        """``command_log.canonical(COMMAND, self.content())``, written straight for this one shape: the same
+        bytes (keys sorted, no spaces, text as ``json`` writes it, the amount normalised, the date as text)
+        for a fifth of the cost. ``tests/unit/test_bank_payments_batch.py`` compares the two."""
+        amount = format(self.amount.normalize(), "f") if self.amount == self.amount else "NaN"
+        return (
+            f'["{COMMAND}",{{"amount":{{"decimal":{_text(amount)}}},"creditor":{_text(self.creditor)},'
+            f'"ordered":{_text(str(self.ordered))},"reference":{_text(self.reference)},'
+            f'"structured":{"true" if self.structured else "false"}}}]'
+        ).encode()
+
 
 def receive(
     app: CollectionApp,
@@ -100,12 +115,13 @@ def _receive_one(
          "ordered": p.ordered, "transaction_id": p.transaction_id}
     )  # fmt: skip
     return app._once(
-        COMMAND, f"creditor:{p.creditor}", p.transaction_id, p.content(),
+        COMMAND, f"creditor:{p.creditor}", p.transaction_id, {},  # the content is in the digest given
         lambda: land(
             app, creditor=p.creditor, reference=p.reference, structured=p.structured, amount=p.amount,
             ordered=p.ordered, on=on, transaction_id=p.transaction_id, file_digest=file_digest,
             file_format=file_format, refund_by=refund_by,
         ),
+        digest=digest_of(app._digest_key, p.canonical()),
     )  # fmt: skip
 
 

@@ -11,10 +11,13 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from domain.application import CollectionApp
 from domain.bank_payments import BankPayment, IncomingPayment
 from domain.claim import claim_id
+from domain.command_log import canonical
 from domain.errors import CommandRefused, ErrorCode
 from domain.refunds import refund_id
 from domain.suspense import suspense_id
@@ -191,3 +194,17 @@ def test_an_empty_batch_stores_nothing() -> None:
     before = app.recorder.max_notification_id()
     assert batch(app, []) == []
     assert app.recorder.max_notification_id() == before
+
+
+@given(
+    creditor=st.text(max_size=6),
+    reference=st.text(max_size=40),
+    structured=st.booleans(),
+    amount=st.decimals(allow_nan=False, allow_infinity=False, places=2, max_value=10**12, min_value=-(10**12)),
+    ordered=st.dates(),
+)
+def test_a_transactions_canonical_form_written_straight_is_the_command_logs(
+    creditor: str, reference: str, structured: bool, amount: Decimal, ordered: date
+) -> None:
+    p = IncomingPayment(creditor, reference, structured, amount, ordered, "ocr:1:1")
+    assert p.canonical() == canonical("receive_bank_payment", p.content())
