@@ -23,14 +23,20 @@ the demo's daily files and the benchmark. What it guarantees:
 - **Reconciled.** The report's file total = matched + unmatched + duplicates, per the file's own
   control totals; the surplus part of the matched money is shown apart (owed back).
 
-Memory stays flat: the spool is on disk and a batch holds ``batch_size`` transactions. Who the payers
+Memory stays flat: the spool is on disk and a batch holds ``batch_size`` transactions. While a file is
+imported the cyclic garbage collector runs less often (``fewer_collections``): an import allocates a few
+hundred objects per transaction, almost none in cycles, and every full collection walks the thousands of
+aggregates the batches keep warm — an eighth of the import's CPU at Python's default thresholds. Who the payers
 are (name, account — for refunds) goes to ``payers``, outside the event log, before the batch's events.
 """
 
 from __future__ import annotations
 
+import gc
 import os
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -131,6 +137,32 @@ class ImportReport:
         }
 
 
+IMPORT_GC_THRESHOLDS = (50_000, 20, 100)
+"""The collector's thresholds while a file is imported (Python's default: 700, 10, 10). Objects freed by their
+reference count go at once as ever; only garbage in cycles waits longer (measured: peak memory unchanged)."""
+_gc_lock = threading.Lock()
+_gc_users = 0
+_gc_before: tuple[int, int, int] = gc.get_threshold()
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """``IMPORT_GC_THRESHOLDS`` while at least one import runs in this process, then the thresholds before."""
+    global _gc_users, _gc_before
+    with _gc_lock:
+        if _gc_users == 0:
+            _gc_before = gc.get_threshold()
+            gc.set_threshold(*IMPORT_GC_THRESHOLDS)
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_users -= 1
+            if _gc_users == 0:
+                gc.set_threshold(*_gc_before)
+
+
 def import_file(
     app: CollectionApp,
     path: str | os.PathLike[str],
@@ -150,6 +182,23 @@ def import_file(
     who requests the refund of a surplus (default ``by``)."""
     if (accounts is None) == (creditor is None):
         raise ValueError("give either the office's accounts or the one creditor")
+    with fewer_collections():
+        return _import(app, path, on, by, accounts, creditor, file_format, batch_size, payers, progress, refunds_by)
+
+
+def _import(
+    app: CollectionApp,
+    path: str | os.PathLike[str],
+    on: date,
+    by: str,
+    accounts: OfficeAccounts | None,
+    creditor: str | None,
+    file_format: FileFormat | str | None,
+    batch_size: int,
+    payers: PayerDetails | None,
+    progress: Progress | None,
+    refunds_by: str | None,
+) -> ImportReport:
     size = os.path.getsize(path)
     report_check: Callable[[int], None] | None = (lambda n: progress("check", n, size)) if progress else None
     with check(path, file_format, accounts=accounts.keys() if accounts else None, progress=report_check) as checked:

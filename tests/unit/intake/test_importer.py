@@ -253,3 +253,29 @@ def test_a_broken_file_names_the_line_and_stores_nothing(tmp_path: Path) -> None
         import_file(app, file, accounts=ACCOUNTS, on=ON, by="kari")
     assert refused.value.line == len(lines)
     assert app.recorder.max_notification_id() == events
+
+
+def test_the_collector_runs_less_often_while_a_file_is_imported_and_as_before_after(tmp_path: Path) -> None:
+    import gc
+
+    from intake import importer
+
+    before = gc.get_threshold()
+    seen: list[tuple[int, ...]] = []
+
+    class Payers:
+        def remember(self, rows: list[tuple[str, str | None, str | None, str | None]]) -> None:
+            seen.append(gc.get_threshold())
+
+    app = office()
+    kid = invoice(app, ALTA, "A", "100.00")
+    import_file(
+        app, ocr(tmp_path / "in.ocr", [pay(kid, "10.00")]), accounts=ACCOUNTS, on=ON, by="kari", payers=Payers()
+    )
+    assert seen == [importer.IMPORT_GC_THRESHOLDS] and gc.get_threshold() == before
+    with importer.fewer_collections():  # nested, and a file refused inside
+        with pytest.raises(BankFileError):
+            import_file(app, ocr(tmp_path / "bad.ocr", [pay(kid, "1.00", ordered=ON + timedelta(days=1))]),
+                        accounts=ACCOUNTS, on=ON, by="kari")  # fmt: skip
+        assert gc.get_threshold() == importer.IMPORT_GC_THRESHOLDS  # the outer one still runs
+    assert gc.get_threshold() == before
