@@ -74,6 +74,7 @@ from domain.references import PaymentReference, reference_id
 from domain.refunds import Refund, RefundSource, RefundState, check_person, refund_id
 from domain.rules import Rules, rules_for
 from domain.suspense import Suspense, check_unmatched_payment, suspense_id
+from domain.transcoder import OrjsonTranscoder
 
 DEFAULT_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/")
 DEBTOR_ID_KEY = b"kravsak-development-salt-change-me"
@@ -250,7 +251,8 @@ class CollectionApp(Application[UUID]):
         self.conflicts = 0  # saves another writer got to first, retried (for the numbers)
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
-        """eventsourcing's environment; on PostgreSQL and SQLite the recorder is the one with the command log."""
+        """eventsourcing's environment; on PostgreSQL and SQLite the recorder is the one with the command log; the
+        transcoder is ``OrjsonTranscoder`` unless the environment names one."""
         environment = super().construct_env(name, env)
         recorders: dict[str, type[CommandLog]] = {
             "eventsourcing.postgres": PostgresRecorder,
@@ -259,6 +261,8 @@ class CollectionApp(Application[UUID]):
         recorder = recorders.get(environment.get("PERSISTENCE_MODULE") or "")
         if recorder is not None and not environment.get("APPLICATION_RECORDER_TOPIC"):
             environment["APPLICATION_RECORDER_TOPIC"] = get_topic(recorder)
+        if not environment.get("TRANSCODER_TOPIC"):  # eventsourcing's stored form, written with orjson (ADR 0030)
+            environment["TRANSCODER_TOPIC"] = get_topic(OrjsonTranscoder)
         return environment
 
     def construct_recorder(self) -> ApplicationRecorder:
