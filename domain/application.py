@@ -1792,10 +1792,9 @@ class CollectionApp(Application[UUID]):
     @staticmethod
     def _channel(debtor: Debtor, document: str) -> tuple[str, str]:
         try:
-            choice = choose_channel(DebtorContact(**debtor.contact), document=document)
+            return _channel_choice(tuple(debtor.contact.items()), document)
         except NoDeliveryChannel as e:
             raise invalid("contact", str(e)) from None
-        return choice.channel.value, choice.reason
 
     @staticmethod
     def _given_channel(channel: str, document: str) -> tuple[str, str]:
@@ -1841,6 +1840,14 @@ def _checked_at_the_edge(command: Callable[..., T]) -> Callable[..., T]:
 
 for _command in COMMANDS:
     setattr(CollectionApp, _command, _checked_at_the_edge(getattr(CollectionApp, _command)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _channel_choice(contact: tuple[tuple[str, bool], ...], document: str) -> tuple[str, str]:
+    """The channel and its reason for a debtor's contact (as items) and a document: a pure choice, cached (a few
+    kinds of contact, several documents each, for every claim). A refusal is not cached: it is raised again."""
+    choice = choose_channel(DebtorContact(**dict(contact)), document=document)
+    return choice.channel.value, choice.reason
 
 
 def _kid_scheme(c: Creditor) -> KidScheme:
