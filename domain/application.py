@@ -249,6 +249,7 @@ class CollectionApp(Application[UUID]):
         self._known: dict[tuple[str, str], CommandEntry | None] = {}  # preload_commands, inside a unit of work
         self._in_command = False
         self.conflicts = 0  # saves another writer got to first, retried (for the numbers)
+        self._policies: dict[UUID, tuple[dict[str, Any], CollectionPolicy]] = {}  # _policy: parsed, by creditor
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         """eventsourcing's environment; on PostgreSQL and SQLite the recorder is the one with the command log; the
@@ -1244,7 +1245,7 @@ class CollectionApp(Application[UUID]):
     ) -> None:
         """A notice; ``monitoring``: long-term monitoring's limitation-interrupting step (a written-down claim)."""
         cred = self.creditor(creditor)
-        policy = CollectionPolicy.from_dict(cred.policy)
+        policy = self._policy(cred)
 
         def act(c: Claim, r: Rules) -> None:
             check_notice(r, notice, deadline, on)  # before the channel, which knows only real notices
@@ -1290,7 +1291,7 @@ class CollectionApp(Application[UUID]):
         påminnelse / inkassokrav): every claim's own rules must allow the step; the letter carries ONE fee,
         on the first listed claim whose fee cap still allows one. Returns the invoices the letter covered."""
         cred = self.creditor(creditor)
-        policy = CollectionPolicy.from_dict(cred.policy)
+        policy = self._policy(cred)
         check_notice(rules_for(cred.jurisdiction), notice, deadline, on)
         if channel:
             self._given_channel(channel, notice)
@@ -1380,7 +1381,7 @@ class CollectionApp(Application[UUID]):
     def suspend_service(self, *, creditor: str, invoice: str, service: str, on: date, command_id: str) -> None:
         """Sweden: shut the water off after an avstängningsvarsel, or end a childcare place, as the creditor's
         guidelines allow (its taxa's visit fee is a cost of the claim). Norway: ``route_not_available``."""
-        policy = CollectionPolicy.from_dict(self.creditor(creditor).policy)
+        policy = self._policy(self.creditor(creditor))
         self._on_claim(
             creditor,
             invoice,
@@ -1427,7 +1428,7 @@ class CollectionApp(Application[UUID]):
     def grant_deferral(
         self, *, creditor: str, invoice: str, until: date, on: date, command_id: str, requested_by_debtor: bool = True
     ) -> None:
-        policy = CollectionPolicy.from_dict(self.creditor(creditor).policy)
+        policy = self._policy(self.creditor(creditor))
         self._on_claim(
             creditor,
             invoice,
@@ -1597,7 +1598,7 @@ class CollectionApp(Application[UUID]):
         in one letter or request when the policy merges — with ``command_id`` as the prefix of the steps'
         ids (``<command_id>/<case id>/<step>/<day>``) and an instalment missed the day after its due date
         (the contract's reading)."""
-        policy = CollectionPolicy.from_dict(self.creditor(creditor).policy)
+        policy = self._policy(self.creditor(creditor))
         runs: list[PolicyRun] = []
         targets = [(invoice, 0) for invoice in invoices]
         day = start
@@ -1630,6 +1631,16 @@ class CollectionApp(Application[UUID]):
         return runs
 
     # --- queries -----------------------------------------------------------------------------
+
+    def _policy(self, c: Creditor) -> CollectionPolicy:
+        """The creditor's collection policy, parsed once for as long as the creditor holds the same policy
+        (an event that changes it gives the creditor a new dictionary)."""
+        cached = self._policies.get(c.id)
+        if cached is not None and cached[0] is c.policy:
+            return cached[1]
+        policy = CollectionPolicy.from_dict(c.policy)
+        self._policies[c.id] = (c.policy, policy)
+        return policy
 
     def creditor(self, creditor: str) -> Creditor:
         c = self._load(creditor_id_for(self.namespace, creditor), Creditor)

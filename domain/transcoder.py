@@ -11,7 +11,8 @@ so events stored by either transcoder decode with the other to equal values (``t
 - subclasses of str, int, float, dict and list are written as the base type (``OPT_PASSTHROUGH_SUBCLASS``
   and ``default``), as Python's json does (a ``str`` enum as its value); tuples and named tuples as lists;
 - what orjson cannot write, or would write otherwise (an int beyond 64 bits, a key not a string, NaN and
-  infinities, which it writes as null), and stored text it cannot read (NaN) go through
+  infinities, which it writes as null), and stored text it cannot read (NaN) or that holds a float (orjson
+  reads an integer beyond 64 bits as a float) go through
   eventsourcing's own transcoder: the same answer, at its speed.
 
 A dataclass, a set or an enum that is not also a str, int or float is refused as before
@@ -35,8 +36,9 @@ _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | 
 _PLAIN = frozenset({str, int, bool, type(None), Decimal, date, datetime})
 """Types a value may have for ``_tagged`` to leave it alone (orjson or ``default`` write them). Not float:
 orjson writes NaN and infinities as null, so ``_tagged`` looks at each float."""
-_CONTAINERS = frozenset({dict, list})
 _TAG = "_type_"
+_DECODED = frozenset({dict, list, float})
+"""What ``_untagged`` looks into: containers, and floats, which orjson also makes of integers beyond 64 bits."""
 
 
 class _NotForOrjson(Exception):
@@ -58,10 +60,9 @@ class OrjsonTranscoder(JSONTranscoder):
 
     def decode(self, data: bytes) -> Any:
         try:
-            value = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return super().decode(data)  # what Python's json reads and orjson does not (NaN, Infinity)
-        return self._untagged(value)
+            return self._untagged(orjson.loads(data))
+        except (orjson.JSONDecodeError, _NotForOrjson):  # NaN, Infinity; a float, which may be a long integer
+            return super().decode(data)
 
     def _default(self, o: Any) -> Any:
         transcoding = self.types.get(type(o))
@@ -105,16 +106,19 @@ class OrjsonTranscoder(JSONTranscoder):
 
     def _untagged(self, value: Any) -> Any:
         """``value`` with every ``{"_type_": …, "_data_": …}`` object decoded, innermost first
-        (``JSONTranscoder._decode_obj``, as Python's json calls it for every object)."""
+        (``JSONTranscoder._decode_obj``, as Python's json calls it for every object). A float raises
+        ``_NotForOrjson``: orjson reads an integer beyond 64 bits as one (floats are rare in events)."""
         kind = type(value)
         if kind is dict:
             for v in value.values():
-                if type(v) in _CONTAINERS:
-                    value = {k: v if type(v) not in _CONTAINERS else self._untagged(v) for k, v in value.items()}
+                if type(v) in _DECODED:
+                    value = {k: v if type(v) not in _DECODED else self._untagged(v) for k, v in value.items()}
                     break
             if len(value) == 2 and _TAG in value:
                 return self._decode_obj(value)
             return value
         if kind is list:
-            return [v if type(v) not in _CONTAINERS else self._untagged(v) for v in value]
+            return [v if type(v) not in _DECODED else self._untagged(v) for v in value]
+        if kind is float:
+            raise _NotForOrjson
         return value
