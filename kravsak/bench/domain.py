@@ -71,29 +71,31 @@ def measure_writers(
     shares = by_debtor(list(norwegian_claims("4601", n, debtors)), processes)
     context = multiprocessing.get_context("fork")  # the writers start with the parent's imports, in milliseconds
     go = context.Event()
-    pipes, writers = [], []
-    for share in shares:
-        parent_end, child_end = context.Pipe()
-        writer = context.Process(target=_write, args=(make_app, share, batch, go, child_end), daemon=True)
-        writer.start()
-        child_end.close()
-        pipes.append(parent_end)
-        writers.append(writer)
+    pipes: list[Connection] = []
+    writers: list[multiprocessing.process.BaseProcess] = []
     finished = False
     try:
-        for pipe in pipes:
-            _answer(pipe.recv(), "ready")  # its app made, its connection open
+        for share in shares:
+            parent_end, child_end = context.Pipe()
+            writer = context.Process(target=_write, args=(make_app, share, batch, go, child_end), daemon=True)
+            writer.start()
+            child_end.close()
+            pipes.append(parent_end)
+            writers.append(writer)
+            # ready (its app made, its connection open) before the next starts: making an app may create the
+            # store's tables (IF NOT EXISTS), which two sessions at once can fail on
+            _answer(parent_end.recv(), "ready")
         started = time.perf_counter()
         go.set()
         cpu = sum(_answer(pipe.recv(), "done") for pipe in pipes)
         elapsed = time.perf_counter() - started
         finished = True
     finally:
-        for writer in writers:
-            writer.join(timeout=60 if finished else 0)
-            if writer.is_alive():
-                writer.kill()
-                writer.join()
+        for process in writers:
+            process.join(timeout=60 if finished else 0)
+            if process.is_alive():
+                process.kill()
+                process.join()
     app = make_app()
     try:
         events = (app.recorder.max_notification_id() or 0) - before
