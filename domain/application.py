@@ -75,6 +75,7 @@ from domain.references import PaymentReference, reference_id
 from domain.refunds import Refund, RefundSource, RefundState, refund_id
 from domain.rules import Rules, rules_for
 from domain.suspense import Suspense, check_unmatched_payment, suspense_id
+from domain.transcoder import OrjsonTranscoder
 
 DEFAULT_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/")
 DEBTOR_ID_KEY = b"kravsak-development-salt-change-me"
@@ -234,9 +235,11 @@ class CollectionApp(Application[UUID]):
         self._known: dict[tuple[str, str], CommandEntry | None] = {}  # preload_commands, inside a unit of work
         self._in_command = False
         self.conflicts = 0  # saves another writer got to first, retried (for the numbers)
+        self._policies: dict[UUID, tuple[dict[str, Any], CollectionPolicy]] = {}  # _policy: parsed, by creditor
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
-        """eventsourcing's environment; on PostgreSQL and SQLite the recorder is the one with the command log."""
+        """eventsourcing's environment; on PostgreSQL and SQLite the recorder is the one with the command log; the
+        transcoder is ``OrjsonTranscoder`` unless the environment names one."""
         environment = super().construct_env(name, env)
         recorders: dict[str, type[CommandLog]] = {
             "eventsourcing.postgres": PostgresRecorder,
@@ -245,6 +248,8 @@ class CollectionApp(Application[UUID]):
         recorder = recorders.get(environment.get("PERSISTENCE_MODULE") or "")
         if recorder is not None and not environment.get("APPLICATION_RECORDER_TOPIC"):
             environment["APPLICATION_RECORDER_TOPIC"] = get_topic(recorder)
+        if not environment.get("TRANSCODER_TOPIC"):  # eventsourcing's stored form, written with orjson (ADR 0030)
+            environment["TRANSCODER_TOPIC"] = get_topic(OrjsonTranscoder)
         return environment
 
     def construct_recorder(self) -> ApplicationRecorder:
@@ -1197,7 +1202,7 @@ class CollectionApp(Application[UUID]):
     ) -> None:
         """A notice; ``monitoring``: long-term monitoring's limitation-interrupting step (a written-down claim)."""
         cred = self.creditor(creditor)
-        policy = CollectionPolicy.from_dict(cred.policy)
+        policy = self._policy(cred)
 
         def act(c: Claim, r: Rules) -> None:
             check_notice(r, notice, deadline, on)  # before the channel, which knows only real notices
@@ -1243,7 +1248,7 @@ class CollectionApp(Application[UUID]):
         påminnelse / inkassokrav): every claim's own rules must allow the step; the letter carries ONE fee,
         on the first listed claim whose fee cap still allows one. Returns the invoices the letter covered."""
         cred = self.creditor(creditor)
-        policy = CollectionPolicy.from_dict(cred.policy)
+        policy = self._policy(cred)
         check_notice(rules_for(cred.jurisdiction), notice, deadline, on)
         if channel:
             self._given_channel(channel, notice)
@@ -1333,7 +1338,7 @@ class CollectionApp(Application[UUID]):
     def suspend_service(self, *, creditor: str, invoice: str, service: str, on: date, command_id: str) -> None:
         """Sweden: shut the water off after an avstängningsvarsel, or end a childcare place, as the creditor's
         guidelines allow (its taxa's visit fee is a cost of the claim). Norway: ``route_not_available``."""
-        policy = CollectionPolicy.from_dict(self.creditor(creditor).policy)
+        policy = self._policy(self.creditor(creditor))
         self._on_claim(
             creditor,
             invoice,
@@ -1380,7 +1385,7 @@ class CollectionApp(Application[UUID]):
     def grant_deferral(
         self, *, creditor: str, invoice: str, until: date, on: date, command_id: str, requested_by_debtor: bool = True
     ) -> None:
-        policy = CollectionPolicy.from_dict(self.creditor(creditor).policy)
+        policy = self._policy(self.creditor(creditor))
         self._on_claim(
             creditor,
             invoice,
@@ -1550,7 +1555,7 @@ class CollectionApp(Application[UUID]):
         in one letter or request when the policy merges — with ``command_id`` as the prefix of the steps'
         ids (``<command_id>/<case id>/<step>/<day>``) and an instalment missed the day after its due date
         (the contract's reading)."""
-        policy = CollectionPolicy.from_dict(self.creditor(creditor).policy)
+        policy = self._policy(self.creditor(creditor))
         runs: list[PolicyRun] = []
         targets = [(invoice, 0) for invoice in invoices]
         day = start
@@ -1583,6 +1588,16 @@ class CollectionApp(Application[UUID]):
         return runs
 
     # --- queries -----------------------------------------------------------------------------
+
+    def _policy(self, c: Creditor) -> CollectionPolicy:
+        """The creditor's collection policy, parsed once for as long as the creditor holds the same policy
+        (an event that changes it gives the creditor a new dictionary)."""
+        cached = self._policies.get(c.id)
+        if cached is not None and cached[0] is c.policy:
+            return cached[1]
+        policy = CollectionPolicy.from_dict(c.policy)
+        self._policies[c.id] = (c.policy, policy)
+        return policy
 
     def creditor(self, creditor: str) -> Creditor:
         c = self._load(creditor_id_for(self.namespace, creditor), Creditor)
@@ -1745,10 +1760,9 @@ class CollectionApp(Application[UUID]):
     @staticmethod
     def _channel(debtor: Debtor, document: str) -> tuple[str, str]:
         try:
-            choice = choose_channel(DebtorContact(**debtor.contact), document=document)
+            return _channel_choice(tuple(debtor.contact.items()), document)
         except NoDeliveryChannel as e:
             raise invalid("contact", str(e)) from None
-        return choice.channel.value, choice.reason
 
     @staticmethod
     def _given_channel(channel: str, document: str) -> tuple[str, str]:
@@ -1794,6 +1808,14 @@ def _checked_at_the_edge(command: Callable[..., T]) -> Callable[..., T]:
 
 for _command in COMMANDS:
     setattr(CollectionApp, _command, _checked_at_the_edge(getattr(CollectionApp, _command)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _channel_choice(contact: tuple[tuple[str, bool], ...], document: str) -> tuple[str, str]:
+    """The channel and its reason for a debtor's contact (as items) and a document: a pure choice, cached (a few
+    kinds of contact, several documents each, for every claim). A refusal is not cached: it is raised again."""
+    choice = choose_channel(DebtorContact(**dict(contact)), document=document)
+    return choice.channel.value, choice.reason
 
 
 def _kid_scheme(c: Creditor) -> KidScheme:

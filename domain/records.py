@@ -29,7 +29,11 @@ class Stage(StrEnum):
 
     @property
     def rank(self) -> int:
-        return list(Stage).index(self)
+        return _STAGE_RANKS[self]
+
+
+_STAGE_RANKS = {stage: rank for rank, stage in enumerate(Stage)}
+"""Each stage's place in the order of escalation (asked for on every notice and payment)."""
 
 
 class Status(StrEnum):

@@ -6,7 +6,8 @@ Stages (``bench/README.md`` says how to read each figure and the JSON):
 
 1. **ingest**: the generated Norwegian workload, 10 000 events, through ``CollectionApp`` on
    PostgreSQL in ``unit_of_work`` batches (``kravsak.bench.domain.measure``), next to a plain
-   eventsourcing ``Application`` saving one minimal event per command for as many events (or 30 s).
+   eventsourcing ``Application`` saving one minimal event per command for as many events (or 30 s);
+   beside it the same workload in ``WRITERS`` processes over disjoint cases (``measure_writers``).
    Then the workload again at 100 000 events (growth).
 2. **publish**: the 10 000-event store onto Kafka with ``run_publisher`` (store → broker
    acknowledgement), next to a raw producer sending the publisher's own records for the same
@@ -68,7 +69,7 @@ from kravsak.bench.profile import profile_growing_store, profile_ingest, profile
 from kravsak.bench.project import measure_projection, measure_rebuild
 from kravsak.bench.report import console, print_report, progress_bar
 from kravsak.bench.scale import measure_scale_out
-from kravsak.bench.stages import QUICK, Resources, Sizes, measure_ingest, measure_publish
+from kravsak.bench.stages import QUICK, Resources, Sizes, measure_ingest, measure_ingest_writers, measure_publish
 from kravsak.settings import Settings, load_settings
 
 
@@ -104,6 +105,8 @@ def machine_info(settings: Settings) -> dict[str, Any]:
 
 
 SKIPPABLE = ("api", "intake")
+WRITERS = 2
+"""Writer processes of the ingest's second figure, one per core of the issue's 2-core machine (ADR 0030)."""
 """Stages of other concerns that also run on their own."""
 
 
@@ -130,6 +133,8 @@ class Bench:
         s, r, settings, raw = self.sizes, self.resources, self.settings, self.raw
         self.say(f"ingest: kravsak, {fmt_count(s.small)} events")
         small = raw["ingest_small"] = measure_ingest(settings, r, s.small, s.uow_batch)
+        self.say(f"ingest: kravsak in {WRITERS} writer processes over disjoint cases, {fmt_count(s.small)} events")
+        writers = raw["ingest_writers"] = measure_ingest_writers(settings, r, s.small, s.uow_batch, WRITERS)
         self.say(f"ingest baseline: plain eventsourcing Application, {fmt_count(small['events'])} events")
         plain = raw["ingest_plain"] = measure_plain_ingest(settings, r, small["events"], s.time_box_s)
         self.say(f"ingest growth: kravsak, {fmt_count(s.large)} events")
@@ -179,7 +184,7 @@ class Bench:
             self.notes.append(f"stages left out (--skip): {', '.join(sorted(self.skip))}")
 
         figures = [
-            self._ingest_figure(small, plain),
+            self._ingest_figure(small, plain, writers),
             self._publish_figure(publish, producer, publish_large),
             self._project_figure(project_small, es),
             self._e2e_figure(e2e),
@@ -243,19 +248,21 @@ class Bench:
 
     # -- figures -------------------------------------------------------------------------------
 
-    def _ingest_figure(self, small: dict[str, Any], plain: dict[str, Any]) -> Figure:
+    def _ingest_figure(self, small: dict[str, Any], plain: dict[str, Any], writers: dict[str, Any]) -> Figure:
         return Figure(
             "ingest",
             small["events_per_s"],
             "events/s",
             f"{fmt_number(small['events_per_s'])} events/s · {fmt_number(small['commands_per_s'])} commands/s\n"
-            f"{fmt_count(small['events'])} events, CollectionApp, unit_of_work of {small['batch']}",
+            f"{fmt_count(small['events'])} events, CollectionApp, unit_of_work of {small['batch']}\n"
+            f"{writers['processes']} writer processes: {fmt_number(writers['events_per_s'])} events/s",
             baseline=plain["events_per_s"],
             baseline_shown=f"{fmt_number(plain['events_per_s'])} events/s (= commands/s)\nplain Application, one "
             f"save per command, {fmt_count(plain['events'])} events",
             target=TARGETS["ingest"],
             details={
                 "kravsak": small,
+                "kravsak_writers": writers,  # the same workload in WRITERS processes over disjoint cases (ADR 0030)
                 "baseline": plain,
                 "commands_ratio": ratio(small["commands_per_s"], plain["commands_per_s"]),
             },

@@ -133,6 +133,19 @@ def measure_ingest(settings: Settings, resources: Resources, events: int, batch:
     return result
 
 
+def measure_ingest_writers(
+    settings: Settings, resources: Resources, events: int, batch: int, processes: int = 2
+) -> dict[str, Any]:
+    """``measure_ingest``'s workload in ``processes`` writer processes over disjoint cases (``bench_domain.
+    measure_writers``), on a store of its own."""
+    schema = resources.schema(f"ingest{events}x{processes}")
+    result: dict[str, Any] = bench_domain.measure_writers(
+        claims_for(events), lambda: app_for(settings, schema), processes=processes, batch=batch
+    )
+    result.update(schema=schema, batch=batch, us_per_event=per_event_us(result["seconds"], result["events"]))
+    return result
+
+
 def measure_publish(settings: Settings, schema: str, topic: str) -> dict[str, Any]:
     """``run_publisher(once=True)`` from position 0 to lag 0 (topics made beforehand, so the time
     is the store → broker path; the producer's start and the schema records are in it)."""
