@@ -294,9 +294,13 @@ class Publisher:
                 if not self._lock(conn, stop, wait=wait):
                     conn.close()
                     return False
-                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.options.pg_schema)))
-                ensure_position_table(conn, self.options.pg_schema)
-                self.held_table.create(conn)
+                with conn.transaction():  # the publishers of several partition ranges start together: one at a time
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtext('kravsak-publisher-tables'))")
+                    conn.execute(
+                        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.options.pg_schema))
+                    )
+                    ensure_position_table(conn, self.options.pg_schema)
+                    self.held_table.create(conn)
                 if self.app is None:
                     overrides = (
                         {"POSTGRES_SCHEMA": self.options.pg_schema} if self.options.pg_schema != "public" else {}
