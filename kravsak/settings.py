@@ -141,6 +141,8 @@ ENV_VARS: dict[str, str] = {
     "KRAVSAK_PUBLISHER_SCHEMAS_TOPIC": "compacted topic of the writer schemas (default kravsak.schemas)",
     "KRAVSAK_PUBLISHER_NAME": "name of the publisher's stored position (default: the topic)",
     "KRAVSAK_PUBLISHER_BATCH": "notifications read, published and acknowledged per round (default 2000)",
+    "KRAVSAK_PUBLISHER_PARTITIONS": "publish only the cases of these partitions, e.g. 0-5 (another publisher process "
+    "the rest; default: all)",
     "KRAVSAK_PUBLISHER_LAG_LOG_S": "seconds between publisher.lag log lines (default 10)",
     "KRAVSAK_PROJECTOR_TOPIC": "the case-events topic the projector reads (default kravsak.case-events)",
     "KRAVSAK_PROJECTOR_GROUP": "the projector's consumer group (default kravsak-projector)",
