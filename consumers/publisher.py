@@ -334,6 +334,7 @@ class Publisher:
                 schema=self.options.pg_schema,
                 held_cases=len(self.held),
             )
+            self._prepare_first_batch()
         if self.producer is None:
             if self.options.create_topics:
                 ensure_topics_at(
@@ -374,6 +375,18 @@ class Publisher:
                 waiting_logged = True
             stop.wait(2.0)
         return False
+
+    def _prepare_first_batch(self) -> None:
+        """The child starts on the first batch while this process makes the producer, checks the topics and
+        publishes the schemas (a few round trips to the brokers). Its records then carry no partition (the count
+        is not known yet): ``_send_one`` asks the partitioner. A partition range waits for the count."""
+        if self.worker is None or self._ahead or (self.options.partition_range is not None and not self.partitioner):
+            return
+        try:
+            self._ahead = self._read(self.position + 1)
+            self._submit(self.worker, self._ahead)
+        except WorkerGone as exc:
+            self._worker_gone(exc)
 
     def _check_partitions(self) -> None:
         """The topic's partition count, read from the producer's metadata: a new ``KeyPartitioner`` when it is
