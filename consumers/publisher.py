@@ -347,7 +347,7 @@ class Publisher:
                     ],
                 )
             self.producer = self._new_producer()
-            self._check_partitions()
+            self._check_partitions_and_schemas_topic()
         if not self._schemas_published:
             self._publish_schemas()
         return True
@@ -387,6 +387,28 @@ class Publisher:
             self._submit(self.worker, self._ahead)
         except WorkerGone as exc:
             self._worker_gone(exc)
+
+    def _check_partitions_and_schemas_topic(self) -> None:
+        """``_check_partitions`` while another thread asks for the schemas topic's metadata: kafka-python refreshes
+        its metadata at most every ``retry_backoff_ms`` (100 ms), so asking for the two topics one after the other
+        waits twice; asked together, one refresh answers both. (A failure there shows again in the schemas' send.)"""
+        if self._schemas_published:
+            self._check_partitions()
+            return
+        producer, topic = self.producer, self.options.schemas_topic
+
+        def ask() -> None:
+            try:
+                producer.partitions_for(topic)
+            except Exception:  # noqa: BLE001 - the schemas' own send meets the same failure and raises it
+                pass
+
+        other = threading.Thread(target=ask, name="publisher-metadata", daemon=True)
+        other.start()
+        try:
+            self._check_partitions()
+        finally:
+            other.join()
 
     def _check_partitions(self) -> None:
         """The topic's partition count, read from the producer's metadata: a new ``KeyPartitioner`` when it is
