@@ -4,8 +4,8 @@ kafka-python hashes the key bytes with its pure-Python murmur2 on every ``send``
 partition ids and lists the available ones each time): about a third of the publisher's CPU per record in
 ``send``. A case sends every event under one key, so the publisher asks ``KeyPartitioner`` once per case and
 passes the partition to ``send`` itself (ADR 0033). The answer is the default partitioner's own formula,
-``murmur2(key) & 0x7fffffff`` modulo the partition count, with the same ``murmur2``: a case's records land on the
-partition they always did, whichever publisher sends them.
+``murmur2(key) & 0x7fffffff`` modulo the partition count, with a ``murmur2`` that gives kafka-python's values
+(a test compares them): a case's records land on the partition they always did, whichever publisher sends them.
 
 ``PartitionRange`` is the share of a topic's partitions one publisher process owns (``kravsak publish
 --partitions 0-5``): it publishes the events whose key falls in its range and skips the others, which another
@@ -15,10 +15,40 @@ publisher owns.
 from __future__ import annotations
 
 import re
+import struct
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cache
 
-from kafka.partitioner.default import murmur2
+_M = 0x5BD1E995
+_MASK = 0xFFFFFFFF
+
+
+@cache
+def _words(count: int) -> struct.Struct:
+    return struct.Struct(f"<{count}I")
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 (``org.apache.kafka.common.utils.Utils.murmur2``), as kafka-python's
+    ``kafka.partitioner.default.murmur2`` computes it, over whole 32-bit words at once (a third of its time)."""
+    length = len(data)
+    h = 0x9747B28C ^ length
+    for k in _words(length // 4).unpack_from(data):
+        k = (k * _M) & _MASK
+        k ^= k >> 24
+        h = ((h * _M) & _MASK) ^ ((k * _M) & _MASK)
+    tail = length & 3
+    if tail:
+        base = length & ~3
+        if tail == 3:
+            h ^= data[base + 2] << 16
+        if tail >= 2:
+            h ^= data[base + 1] << 8
+        h = ((h ^ data[base]) * _M) & _MASK
+    h ^= h >> 13
+    h = (h * _M) & _MASK
+    return h ^ (h >> 15)
 
 
 class KeyPartitioner:

@@ -97,6 +97,8 @@ EVENTS_TABLE = f"{CollectionApp.name.lower()}_events"
 SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
 
 _TRANSIENT = OUTAGES
+RANGE_MARK = "@partitions-"
+"""Between the topic's name and a partition range in a range publisher's position name."""
 
 
 class DeliveryFailed(KafkaError):  # type: ignore[misc]  # kafka-python is untyped
@@ -144,7 +146,7 @@ class PublisherOptions:
         """The row of the position table (and of the held table) this publisher owns."""
         if self.partition_range is None:
             return self.base_name
-        return f"{self.base_name}@partitions-{self.partition_range}"
+        return f"{self.base_name}{RANGE_MARK}{self.partition_range}"
 
 
 @dataclass
@@ -227,11 +229,19 @@ def read_rows(conn: psycopg.Connection[Any], start: int, limit: int, schema: str
 
 
 def publisher_lag(dsn: str, *, name: str = CASE_EVENTS_TOPIC, schema: str = "public") -> int:
-    """Events stored but not yet acknowledged by Kafka: max notification id − stored position."""
+    """Events stored but not yet acknowledged by Kafka: max notification id − stored position. Where publishers of
+    partition ranges run (ADR 0033), the topic is published up to the lowest of their positions (their ranges
+    cover the topic), or up to the whole-topic publisher's position if that is further."""
     with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
         head = max_notification_id(conn, schema)
         try:
             position = read_position(conn, name, schema)
+            row = conn.execute(
+                sql.SQL("SELECT min(position) FROM {} WHERE starts_with(name, %s)").format(_position_table(schema)),
+                (f"{name}{RANGE_MARK}",),
+            ).fetchone()
+            if row and row[0] is not None:
+                position = max(position, int(row[0]))
         except psycopg.errors.UndefinedTable:
             position = 0
     return max(head - position, 0)
@@ -592,8 +602,13 @@ class Publisher:
             return self._read(self.position + 1), None
 
     def _submit(self, worker: PrepareWorker, rows: list[Row]) -> None:
-        if rows:
-            worker.submit_rows(rows, self.partitioner.partitions if self.partitioner is not None else None)
+        """Rows to the child; with a partition range the topic's partition count too (the child skips the other
+        ranges' cases, and its records carry their partition). Without one the partition is found here, in
+        ``_send_one``: the child is the busier of the two processes (ADR 0033)."""
+        if not rows:
+            return
+        ranged = self.options.partition_range is not None
+        worker.submit_rows(rows, self.partitioner.partitions if ranged and self.partitioner is not None else None)
 
     def _collect(self, worker: PrepareWorker, expected: int) -> Iterator[Outcome]:
         """The worker's outcomes of the batch; the batch ahead goes to it once this one's last chunk is read (one

@@ -7,9 +7,17 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from kafka.partitioner.default import DefaultPartitioner
+from kafka.partitioner.default import murmur2 as kafka_murmur2
 
-from consumers.partitions import KeyPartitioner, PartitionRange
+from consumers.partitions import KeyPartitioner, PartitionRange, murmur2
+
+
+@given(st.binary(max_size=100))
+def test_our_murmur2_is_kafka_pythons(data: bytes) -> None:
+    assert murmur2(data) == kafka_murmur2(data)
 
 
 def _cluster(partitions: int) -> Any:
