@@ -10,7 +10,8 @@ Stages (``bench/README.md`` says how to read each figure and the JSON):
    Then the workload again at 100 000 events (growth).
 2. **publish**: the 10 000-event store onto Kafka with ``run_publisher`` (store → broker
    acknowledgement), next to a raw producer sending the publisher's own records for the same
-   events; then the 100 000-event store (the topic for the projection's growth).
+   events; then the 100 000-event store (the topic for the projection's growth); then that store again by 1 and
+   by 2 publisher processes over partition ranges (scale out publish, ``kravsak.bench.scale``).
 3. **project**: the three read models from Kafka (``kravsak.bench.project.measure_projection``),
    next to eventsourcing's own ``ProjectionRunner`` following the 10 000-event store's
    notification log and applying the same three projections (or 30 s). Then at 100 000 events.
