@@ -31,6 +31,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import Mapper, Notification
 
+from consumers.partitions import KeyPartitioner, PartitionRange
 from consumers.wire import envelope
 from consumers.wire.codec import AvroSchema, SchemaStore, encode
 
@@ -43,6 +44,8 @@ class Prepared:
     key: bytes
     value: bytes
     headers: list[tuple[str, bytes]]
+    partition: int | None = None
+    """The key's partition (``KeyPartitioner``), when the preparer knew the topic's partition count."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +54,18 @@ class Failed:
 
     position: int
     error: str
+
+
+class _Skipped:
+    """The event's case lies in another publisher's partition range: not this publisher's to send."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "SKIPPED"
+
+
+SKIPPED: Final = _Skipped()
 
 
 class _InParent:
@@ -63,7 +78,7 @@ class _InParent:
 
 
 IN_PARENT: Final = _InParent()
-Outcome = Prepared | Failed | _InParent
+Outcome = Prepared | Failed | _InParent | _Skipped
 
 
 class PartiesUnknown(Exception):
@@ -77,14 +92,37 @@ class Preparer:
     The encoding writes into one reused buffer, and the headers' constant parts are made once per schema."""
 
     def __init__(
-        self, mapper: Mapper[Any], schemas: SchemaStore, parties: envelope.PartyIndex, digest_key: bytes
+        self,
+        mapper: Mapper[Any],
+        schemas: SchemaStore,
+        parties: envelope.PartyIndex,
+        digest_key: bytes,
+        *,
+        owned: PartitionRange | None = None,
     ) -> None:
         self.mapper = mapper
         self.schemas = schemas
         self.parties = parties
         self.digest_key = digest_key
+        self.owned = owned
+        """The partition range of the publisher (None: every partition)."""
+        self.partitioner: KeyPartitioner | None = None
+        """Set once the topic's partition count is known: the records then carry their partition."""
         self._buffer = io.BytesIO()
         self._schemas: dict[str, tuple[AvroSchema, bytes, bytes]] = {}
+
+    def partitions(self, count: int) -> None:
+        """The topic has ``count`` partitions (a new partitioner only when the count changed)."""
+        if self.partitioner is None or self.partitioner.partitions != count:
+            self.partitioner = KeyPartitioner(count)
+
+    def owns(self, case_id: str) -> bool:
+        """Whether the case's partition lies in this publisher's range (always, without a range)."""
+        if self.owned is None:
+            return True
+        if self.partitioner is None:
+            raise RuntimeError("a partition range needs the topic's partition count first")
+        return self.partitioner(case_id.encode("ascii")) in self.owned
 
     def prepare(self, notification: Notification) -> Prepared:
         event = self.mapper.to_domain_event(notification)
@@ -93,15 +131,17 @@ class Preparer:
             event, position=notification.id, parties=self.parties, digest_key=self.digest_key
         )
         schema, event_type, fingerprint = self._schema(full_name, record)
+        key = envelope.case_key(event)
         return Prepared(
             notification.id,
-            envelope.case_key(event),
+            key,
             encode(record, schema, self._buffer),
             [
                 ("event-type", event_type),
                 ("event-id", str(record["event_id"]).encode()),
                 ("schema-fingerprint", fingerprint),
             ],
+            self.partitioner(key) if self.partitioner is not None else None,
         )
 
     def _schema(self, full_name: str, record: envelope.Record) -> tuple[AvroSchema, bytes, bytes]:
@@ -129,6 +169,17 @@ def _unknown_parties(aggregate_id: UUID) -> envelope.Parties | None:
     raise PartiesUnknown(str(aggregate_id))
 
 
+Row = tuple[int, str, int, str, bytes]
+"""A stored event as the publisher reads it: notification id, aggregate id (text), version, topic, state."""
+
+
+def notification_of(row: Row) -> Notification:
+    position, originator_id, version, topic, state = row
+    return Notification(
+        id=position, originator_id=UUID(originator_id), originator_version=version, topic=topic, state=state
+    )
+
+
 CHUNK = 250
 """The child answers a batch in chunks of this many outcomes: the publisher starts sending after the first."""
 
@@ -140,12 +191,14 @@ class WorkerGone(RuntimeError):
 class PrepareWorker:
     """A forked child that prepares batches in the order they are submitted (``submit``, then ``collect``)."""
 
-    def __init__(self, mapper: Mapper[Any], schemas: SchemaStore, digest_key: bytes) -> None:
+    def __init__(
+        self, mapper: Mapper[Any], schemas: SchemaStore, digest_key: bytes, *, owned: PartitionRange | None = None
+    ) -> None:
         context = multiprocessing.get_context("fork")
         self._conn, child = context.Pipe()
         self._process = context.Process(
             target=_serve,
-            args=(child, mapper, schemas, digest_key),
+            args=(child, mapper, schemas, digest_key, owned),
             name="kravsak-publisher-prepare",
             daemon=True,
         )
@@ -158,9 +211,14 @@ class PrepareWorker:
         return "fork" in multiprocessing.get_all_start_methods()
 
     def submit(self, notifications: Sequence[Notification]) -> None:
-        rows = [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in notifications]
+        self.submit_rows([(n.id, str(n.originator_id), n.originator_version, n.topic, n.state) for n in notifications])
+
+    def submit_rows(self, rows: Sequence[Row], partitions: int | None = None) -> None:
+        """A batch as the event store's rows (``Row``: the aggregate id as text, which pickles far faster than a
+        ``UUID``; the child makes the ``UUID``), and the topic's partition count (None: the records carry no
+        partition; a worker with a partition range needs it). Rows outside the range come back ``SKIPPED``."""
         try:
-            self._conn.send(rows)
+            self._conn.send((partitions, rows))
         except (OSError, ValueError) as exc:
             raise WorkerGone(f"cannot send to the prepare process: {exc}") from exc
         self.pending += 1
@@ -199,19 +257,26 @@ class PrepareWorker:
 
 def _outcome(row: tuple[Any, ...]) -> Outcome:
     if row[0] == "ok":
-        return Prepared(row[1], row[2], row[3], list(row[4]))
+        return Prepared(row[1], row[2], row[3], list(row[4]), row[5])
     if row[0] == "failed":
         return Failed(row[1], row[2])
+    if row[0] == "skip":
+        return SKIPPED
     return IN_PARENT
 
 
 def _row(outcome: Outcome) -> tuple[Any, ...]:
     """Plain tuples over the pipe: they pickle faster than the dataclasses."""
     if isinstance(outcome, Prepared):
-        return ("ok", outcome.position, outcome.key, outcome.value, tuple(outcome.headers))
+        return ("ok", outcome.position, outcome.key, outcome.value, tuple(outcome.headers), outcome.partition)
     if isinstance(outcome, Failed):
         return ("failed", outcome.position, outcome.error)
+    if outcome is SKIPPED:
+        return _SKIP
     return ("parent",)
+
+
+_SKIP = ("skip",)
 
 
 def _close_inherited(keep: int) -> None:
@@ -229,22 +294,27 @@ def _max_fd() -> int:
         return 65536
 
 
-def _serve(conn: Connection, mapper: Mapper[Any], schemas: SchemaStore, digest_key: bytes) -> None:
+def _serve(
+    conn: Connection, mapper: Mapper[Any], schemas: SchemaStore, digest_key: bytes, owned: PartitionRange | None
+) -> None:
     """The child's loop: a batch in, its outcomes out, until ``None`` or the publisher's end of the pipe closes."""
     _close_inherited(keep=conn.fileno())
-    preparer = Preparer(mapper, schemas, envelope.PartyIndex(fallback=_unknown_parties), digest_key)
+    preparer = Preparer(mapper, schemas, envelope.PartyIndex(fallback=_unknown_parties), digest_key, owned=owned)
     while True:
         try:
-            batch = conn.recv()
+            message = conn.recv()
         except (EOFError, OSError):
             return
-        if batch is None:
+        if message is None:
             return
+        partitions, batch = message
+        if partitions is not None:
+            preparer.partitions(partitions)
         for start in range(0, len(batch), CHUNK):
             out = []
-            for position, originator_id, version, topic, state in batch[start : start + CHUNK]:
-                notification = Notification(
-                    id=position, originator_id=originator_id, originator_version=version, topic=topic, state=state
-                )
-                out.append(_row(preparer.outcome(notification)))
+            for row in batch[start : start + CHUNK]:
+                if preparer.owns(row[1]):
+                    out.append(_row(preparer.outcome(notification_of(row))))
+                else:  # another publisher's: not decoded, not learnt from
+                    out.append(_SKIP)
             conn.send(out)

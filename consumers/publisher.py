@@ -55,6 +55,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
+from uuid import UUID
 
 import psycopg
 import structlog
@@ -69,7 +70,19 @@ from consumers.heartbeat import Heartbeat
 from consumers.held import WAITING, HeldCase, HeldEvent, HeldTable
 from consumers.kafka_access import client_args
 from consumers.outages import OUTAGES, Backoff, describe
-from consumers.preparer import IN_PARENT, Failed, Outcome, Prepared, Preparer, PrepareWorker, WorkerGone
+from consumers.partitions import KeyPartitioner, PartitionRange
+from consumers.preparer import (
+    IN_PARENT,
+    SKIPPED,
+    Failed,
+    Outcome,
+    Prepared,
+    Preparer,
+    PrepareWorker,
+    Row,
+    WorkerGone,
+    notification_of,
+)
 from consumers.topics import CASE_EVENTS_TOPIC, SCHEMAS_TOPIC, case_events_spec, ensure_topics_at, schemas_spec
 from consumers.wire import envelope
 from consumers.wire.codec import AvroSchema, SchemaStore
@@ -84,6 +97,8 @@ EVENTS_TABLE = f"{CollectionApp.name.lower()}_events"
 SCHEMAS_DIR = Path(__file__).resolve().parents[1] / "schemas"
 
 _TRANSIENT = OUTAGES
+RANGE_MARK = "@partitions-"
+"""Between the topic's name and a partition range in a range publisher's position name."""
 
 
 class DeliveryFailed(KafkaError):  # type: ignore[misc]  # kafka-python is untyped
@@ -118,10 +133,20 @@ class PublisherOptions:
     (``consumers.preparer``); False, or where fork is not available: in this process, batch after batch."""
     """Keys the digests of free text on the wire (an objection's); a service's publisher is given one derived
     from the office secret (``kravsak.settings.publisher_options``), tests and benchmarks use the development key."""
+    partition_range: PartitionRange | None = None
+    """Publish only the events whose case falls in these partitions of the topic (another publisher process
+    owns the others); None: all of them. A range has its own position, held cases and lock (ADR 0033)."""
+
+    @property
+    def base_name(self) -> str:
+        return self.name or self.topic
 
     @property
     def position_name(self) -> str:
-        return self.name or self.topic
+        """The row of the position table (and of the held table) this publisher owns."""
+        if self.partition_range is None:
+            return self.base_name
+        return f"{self.base_name}{RANGE_MARK}{self.partition_range}"
 
 
 @dataclass
@@ -189,12 +214,34 @@ def max_notification_id(conn: psycopg.Connection[Any], schema: str = "public") -
     return int(row[0]) if row and row[0] is not None else 0
 
 
+def read_rows(conn: psycopg.Connection[Any], start: int, limit: int, schema: str = "public") -> list[Row]:
+    """The stored events from notification id ``start`` on, at most ``limit``, in id order, as plain rows (the
+    aggregate id as text): the same rows eventsourcing's ``select_notifications`` reads, without making a
+    ``UUID`` and a ``Notification`` of each in this process (the prepare process makes them)."""
+    return conn.execute(
+        sql.SQL(
+            "SELECT notification_id, originator_id::text, originator_version, topic, state FROM {}.{} "
+            "WHERE notification_id >= %s ORDER BY notification_id LIMIT %s"
+        ).format(sql.Identifier(schema), sql.Identifier(EVENTS_TABLE)),
+        (start, limit),
+        prepare=True,
+    ).fetchall()
+
+
 def publisher_lag(dsn: str, *, name: str = CASE_EVENTS_TOPIC, schema: str = "public") -> int:
-    """Events stored but not yet acknowledged by Kafka: max notification id − stored position."""
+    """Events stored but not yet acknowledged by Kafka: max notification id − stored position. Where publishers of
+    partition ranges run (ADR 0033), the topic is published up to the lowest of their positions (their ranges
+    cover the topic), or up to the whole-topic publisher's position if that is further."""
     with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
         head = max_notification_id(conn, schema)
         try:
             position = read_position(conn, name, schema)
+            row = conn.execute(
+                sql.SQL("SELECT min(position) FROM {} WHERE starts_with(name, %s)").format(_position_table(schema)),
+                (f"{name}{RANGE_MARK}",),
+            ).fetchone()
+            if row and row[0] is not None:
+                position = max(position, int(row[0]))
         except psycopg.errors.UndefinedTable:
             position = 0
     return max(head - position, 0)
@@ -216,10 +263,12 @@ class Publisher:
         self.parties = envelope.PartyIndex()
         self.preparer: Preparer | None = None
         self.worker: PrepareWorker | None = None
-        self._ahead: Sequence[Notification] = ()
+        self._ahead: list[Row] = []
         """The next batch, read and submitted to the worker while the current one is sent."""
         self.conn: psycopg.Connection[Any] | None = None
         self.producer: Any = None
+        self.partitioner: KeyPartitioner | None = None
+        """The partition of each case's key (kafka-python's own formula, kept per key): set with the producer."""
         self.position = 0
         self.held_table = HeldTable(options.position_name, options.pg_schema)
         self.held: dict[str, int] = {}
@@ -255,9 +304,13 @@ class Publisher:
                 if not self._lock(conn, stop, wait=wait):
                     conn.close()
                     return False
-                conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.options.pg_schema)))
-                ensure_position_table(conn, self.options.pg_schema)
-                self.held_table.create(conn)
+                with conn.transaction():  # the publishers of several partition ranges start together: one at a time
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtext('kravsak-publisher-tables'))")
+                    conn.execute(
+                        sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.options.pg_schema))
+                    )
+                    ensure_position_table(conn, self.options.pg_schema)
+                    self.held_table.create(conn)
                 if self.app is None:
                     overrides = (
                         {"POSTGRES_SCHEMA": self.options.pg_schema} if self.options.pg_schema != "public" else {}
@@ -265,9 +318,17 @@ class Publisher:
                     self.app = CollectionApp(self.settings.eventsourcing_env(**overrides))
                     # claim events after the first name their creditor and debtor only through it
                     self.parties = envelope.PartyIndex(fallback=envelope.stored_parties(self.app))
-                    self.preparer = Preparer(self.app.mapper, self.schemas, self.parties, self.options.digest_key)
+                    self.preparer = Preparer(
+                        self.app.mapper,
+                        self.schemas,
+                        self.parties,
+                        self.options.digest_key,
+                        owned=self.options.partition_range,
+                    )
                 if self.worker is None and self.options.prepare_process and PrepareWorker.available():
-                    self.worker = PrepareWorker(self.app.mapper, self.schemas, self.options.digest_key)
+                    self.worker = PrepareWorker(
+                        self.app.mapper, self.schemas, self.options.digest_key, owned=self.options.partition_range
+                    )
                 conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
                 self.position = read_position(conn, self.options.position_name, self.options.pg_schema)
                 self.held = self.held_table.first_held(conn)
@@ -283,6 +344,7 @@ class Publisher:
                 schema=self.options.pg_schema,
                 held_cases=len(self.held),
             )
+            self._prepare_first_batch()
         if self.producer is None:
             if self.options.create_topics:
                 ensure_topics_at(
@@ -295,6 +357,7 @@ class Publisher:
                     ],
                 )
             self.producer = self._new_producer()
+            self._check_partitions_and_schemas_topic()
         if not self._schemas_published:
             self._publish_schemas()
         return True
@@ -304,11 +367,15 @@ class Publisher:
         return str(getattr(self.app.recorder, "channel_name", EVENTS_TABLE)) if self.app else EVENTS_TABLE
 
     def _lock(self, conn: psycopg.Connection[Any], stop: threading.Event, *, wait: bool = True) -> bool:
+        """The position's advisory lock. A whole-topic publisher takes the topic's lock alone; a partition-range
+        publisher takes it shared (the other ranges' publishers share it, a whole-topic one waits) and its
+        range's own lock alone: never a whole-topic publisher and a range publisher at once, never two of one
+        range."""
+        base = f"kravsak-publisher:{self.options.pg_schema}:{self.options.base_name}"
         key = f"kravsak-publisher:{self.options.pg_schema}:{self.options.position_name}"
         waiting_logged = False
         while True:
-            row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()
-            if row and row[0]:
+            if self._try_locks(conn, base, key):
                 return True
             if not wait or stop.is_set():
                 return False
@@ -317,6 +384,67 @@ class Publisher:
                 log.warning("publisher.standby", reason="another publisher holds the position lock", lock=key)
                 waiting_logged = True
             stop.wait(2.0)
+        return False
+
+    def _prepare_first_batch(self) -> None:
+        """The child starts on the first batch while this process makes the producer, checks the topics and
+        publishes the schemas (a few round trips to the brokers). Its records then carry no partition (the count
+        is not known yet): ``_send_one`` asks the partitioner. A partition range waits for the count."""
+        if self.worker is None or self._ahead or (self.options.partition_range is not None and not self.partitioner):
+            return
+        try:
+            self._ahead = self._read(self.position + 1)
+            self._submit(self.worker, self._ahead)
+        except WorkerGone as exc:
+            self._worker_gone(exc)
+
+    def _check_partitions_and_schemas_topic(self) -> None:
+        """``_check_partitions`` while another thread asks for the schemas topic's metadata: kafka-python refreshes
+        its metadata at most every ``retry_backoff_ms`` (100 ms), so asking for the two topics one after the other
+        waits twice; asked together, one refresh answers both. (A failure there shows again in the schemas' send.)"""
+        if self._schemas_published:
+            self._check_partitions()
+            return
+        producer, topic = self.producer, self.options.schemas_topic
+
+        def ask() -> None:
+            try:
+                producer.partitions_for(topic)
+            except Exception:  # noqa: BLE001 - the schemas' own send meets the same failure and raises it
+                pass
+
+        other = threading.Thread(target=ask, name="publisher-metadata", daemon=True)
+        other.start()
+        try:
+            self._check_partitions()
+        finally:
+            other.join()
+
+    def _check_partitions(self) -> None:
+        """The topic's partition count, read from the producer's metadata: a new ``KeyPartitioner`` when it is
+        new or changed (a topic given more partitions maps keys anew, as kafka-python's partitioner would)."""
+        found = self.producer.partitions_for(self.options.topic)
+        count = len(found or ())
+        if set(found or ()) != set(range(count)):
+            raise RuntimeError(f"topic {self.options.topic} has partitions {sorted(found or ())}, not 0-{count - 1}")
+        if self.options.partition_range is not None:
+            self.options.partition_range.check(count)
+        if self.partitioner is None or self.partitioner.partitions != count:
+            self.partitioner = KeyPartitioner(count)
+        if self.preparer is not None:
+            self.preparer.partitions(count)
+
+    def _try_locks(self, conn: psycopg.Connection[Any], base: str, key: str) -> bool:
+        if self.options.partition_range is None:
+            row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (base,)).fetchone()
+            return bool(row and row[0])
+        row = conn.execute("SELECT pg_try_advisory_lock_shared(hashtext(%s))", (base,)).fetchone()
+        if not (row and row[0]):
+            return False
+        row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).fetchone()
+        if row and row[0]:
+            return True
+        conn.execute("SELECT pg_advisory_unlock_shared(hashtext(%s))", (base,))
         return False
 
     def _new_producer(self) -> Any:
@@ -339,7 +467,7 @@ class Publisher:
 
     def _close_worker(self) -> None:
         """Stops the prepare process; what it had prepared ahead is read and prepared again later."""
-        self._ahead = ()
+        self._ahead = []
         if self.worker is not None:
             self.worker.close()
             self.worker = None
@@ -408,61 +536,79 @@ class Publisher:
         it handled (0: nothing to do)."""
         assert self.conn is not None and self.app is not None
         released = self._release_requested()
-        notifications, outcomes = self._next_batch()
-        if not notifications:
+        self._check_partitions()
+        rows, outcomes = self._next_batch()
+        if not rows:
             return released
+        assert self.preparer is not None
         futures: list[Any] = []
         held: list[HeldEvent] = []
         holding = dict(self.held)
-        for notification in notifications:
+        for row in rows:
             outcome = next(outcomes) if outcomes is not None else IN_PARENT  # every one: the pipe stays in step
-            case_id = str(notification.originator_id)
+            if outcome is SKIPPED:  # another partition range's case: its own publisher sends it
+                continue
+            case_id = row[1]
             if case_id in holding:
-                held.append(_held_event(notification, WAITING.format(holding[case_id])))
+                held.append(_held_event(row, WAITING.format(holding[case_id])))
                 continue
             if outcome is IN_PARENT:
-                outcome = self._outcome(notification)
+                if not self.preparer.owns(case_id):
+                    continue
+                outcome = self._outcome(notification_of(row))
             if isinstance(outcome, Failed):  # any failure to turn it into a record holds its case
-                held.append(_held_event(notification, outcome.error))
-                holding[case_id] = notification.id
+                held.append(_held_event(row, outcome.error))
+                holding[case_id] = row[0]
                 log.error("publisher.held", **_fields(held[-1]), fix=HOLD_FIX)
             else:
                 assert isinstance(outcome, Prepared)
                 futures.append(self._send_one(outcome))  # sent while the child prepares the rest
         if futures:
             self._flush(futures)
+        last = rows[-1][0]
         with self.conn.transaction():
             self.held_table.add(self.conn, held)
-            store_position(self.conn, self.options.position_name, notifications[-1].id, self.options.pg_schema)
-        self.position, self.held = notifications[-1].id, holding
+            store_position(self.conn, self.options.position_name, last, self.options.pg_schema)
+        self.position, self.held = last, holding
         self.report.published += len(futures)
         self.report.held += len(held)
-        return len(notifications) + released
+        return len(rows) + released
 
-    def _next_batch(self) -> tuple[Sequence[Notification], Iterator[Outcome] | None]:
-        """The notifications after the position, with the worker's outcomes for them (None: prepare here).
+    def _read(self, start: int) -> list[Row]:
+        """Up to ``batch_size`` stored events from notification id ``start`` on."""
+        assert self.conn is not None
+        return read_rows(self.conn, start, self.options.batch_size, self.options.pg_schema)
+
+    def _next_batch(self) -> tuple[list[Row], Iterator[Outcome] | None]:
+        """The rows after the position, with the worker's outcomes for them (None: prepare here).
 
         With a worker the batch after this one is read before this one's outcomes are collected and
         submitted right after, so the child prepares it while this batch is sent."""
-        assert self.app is not None
-        read = self.app.recorder.select_notifications
-        limit = self.options.batch_size
         if self.worker is None:
-            return read(start=self.position + 1, limit=limit), None
+            return self._read(self.position + 1), None
         try:
             if not self._ahead:
-                self._ahead = read(start=self.position + 1, limit=limit)
+                self._ahead = self._read(self.position + 1)
                 if not self._ahead:
                     return [], None
-                self.worker.submit(self._ahead)
-            notifications = self._ahead
-            if notifications[0].id <= self.position:  # never: the position moves only through these batches
-                raise AssertionError(f"batch ahead starts at {notifications[0].id}, position is {self.position}")
-            self._ahead = read(start=notifications[-1].id + 1, limit=limit)
-            return notifications, self._collect(self.worker, len(notifications))
+                self._submit(self.worker, self._ahead)
+            rows = self._ahead
+            if rows[0][0] <= self.position:  # never: the position moves only through these batches
+                raise AssertionError(f"batch ahead starts at {rows[0][0]}, position is {self.position}")
+            self._ahead = self._read(rows[-1][0] + 1)
+            return rows, self._collect(self.worker, len(rows))
         except WorkerGone as exc:
             self._worker_gone(exc)
-            return read(start=self.position + 1, limit=limit), None
+            return self._read(self.position + 1), None
+
+    def _submit(self, worker: PrepareWorker, rows: list[Row]) -> None:
+        """Rows to the child; with a partition range the topic's partition count too (the child skips the other
+        ranges' cases, and its records carry their partition). Without one the partition is found here, in
+        ``_send_one``: the child is the busier of the two processes (ADR 0033)."""
+        if not rows:
+            return
+        ranged = self.options.partition_range is not None
+        worker.submit_rows(rows, self.partitioner.partitions if ranged and self.partitioner is not None else None)
 
     def _collect(self, worker: PrepareWorker, expected: int) -> Iterator[Outcome]:
         """The worker's outcomes of the batch; the batch ahead goes to it once this one's last chunk is read (one
@@ -470,8 +616,7 @@ class Publisher:
         here (``IN_PARENT``)."""
 
         def submit_ahead() -> None:
-            if self._ahead:
-                worker.submit(self._ahead)
+            self._submit(worker, self._ahead)
 
         given = 0
         try:
@@ -555,7 +700,15 @@ class Publisher:
         self._flush([self._send_one(item) for item in batch])
 
     def _send_one(self, item: Prepared) -> Any:
-        return self.producer.send(self.options.topic, key=item.key, value=item.value, headers=item.headers)
+        """``send`` with the partition given (``KeyPartitioner``: the default partitioner's answer, kept per case)."""
+        assert self.partitioner is not None
+        return self.producer.send(
+            self.options.topic,
+            key=item.key,
+            value=item.value,
+            headers=item.headers,
+            partition=item.partition if item.partition is not None else self.partitioner(item.key),
+        )
 
     def _flush(self, futures: list[Any]) -> None:
         """Sends what is buffered and waits: every record acknowledged, or ``DeliveryFailed``."""
@@ -629,13 +782,14 @@ HOLD_FIX = (
 )
 
 
-def _held_event(notification: Notification, error: str) -> HeldEvent:
+def _held_event(row: Row, error: str) -> HeldEvent:
+    position, case_id, version, topic, _ = row
     return HeldEvent(
-        notification_id=notification.id,
-        case_id=str(notification.originator_id),
-        version=notification.originator_version,
-        event_type=notification.topic.rsplit(":", 1)[-1],
-        event_id=_event_id(notification),
+        notification_id=position,
+        case_id=case_id,
+        version=version,
+        event_type=topic.rsplit(":", 1)[-1],
+        event_id=_event_id(case_id, version),
         error=error,
     )
 
@@ -651,11 +805,9 @@ def _fields(event: HeldEvent) -> dict[str, Any]:
     }
 
 
-def _event_id(notification: Notification) -> str:
+def _event_id(case_id: str, version: int) -> str:
     """The envelope's event id, from the aggregate id and version alone (no event object needed)."""
-    ident = SimpleNamespace(
-        originator_id=notification.originator_id, originator_version=notification.originator_version
-    )
+    ident = SimpleNamespace(originator_id=UUID(case_id), originator_version=version)
     return str(envelope.event_id(cast(envelope.Event, ident)))
 
 

@@ -256,12 +256,31 @@ def smoke(ctx: typer.Context) -> None:
 
 
 @app.command()
-def publish(ctx: typer.Context) -> None:
+def publish(
+    ctx: typer.Context,
+    partitions: Annotated[
+        str | None,
+        typer.Option(
+            help="publish only the cases of these partitions of the topic, e.g. 0-5 (another publisher process the "
+            "rest; default: all, or KRAVSAK_PUBLISHER_PARTITIONS)"
+        ),
+    ] = None,
+) -> None:
     """Run the publisher: event store notification log → Kafka, until SIGTERM/SIGINT."""
+    from dataclasses import replace
+
+    from consumers.partitions import PartitionRange
     from kravsak import services
+    from kravsak.settings import publisher_options
 
     with friendly_errors():
-        services.publish(ctx.obj)
+        options = publisher_options(ctx.obj)
+        if partitions is not None:
+            try:
+                options = replace(options, partition_range=PartitionRange.parse(partitions))
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--partitions") from None
+        services.publish(ctx.obj, options)
 
 
 @app.command()

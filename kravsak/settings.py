@@ -28,6 +28,7 @@ from kravsak.errors import SettingsError
 
 if TYPE_CHECKING:  # the services' modules load Kafka and eventsourcing: only when options are asked for
     from consumers.automate import AutomateOptions
+    from consumers.partitions import PartitionRange
     from consumers.projector import RunnerOptions
     from consumers.publisher import PublisherOptions
     from personal.keys import LocalKeyProvider
@@ -140,6 +141,8 @@ ENV_VARS: dict[str, str] = {
     "KRAVSAK_PUBLISHER_SCHEMAS_TOPIC": "compacted topic of the writer schemas (default kravsak.schemas)",
     "KRAVSAK_PUBLISHER_NAME": "name of the publisher's stored position (default: the topic)",
     "KRAVSAK_PUBLISHER_BATCH": "notifications read, published and acknowledged per round (default 2000)",
+    "KRAVSAK_PUBLISHER_PARTITIONS": "publish only the cases of these partitions, e.g. 0-5 (another publisher process "
+    "the rest; default: all)",
     "KRAVSAK_PUBLISHER_LAG_LOG_S": "seconds between publisher.lag log lines (default 10)",
     "KRAVSAK_PROJECTOR_TOPIC": "the case-events topic the projector reads (default kravsak.case-events)",
     "KRAVSAK_PROJECTOR_GROUP": "the projector's consumer group (default kravsak-projector)",
@@ -584,7 +587,23 @@ def publisher_options(settings: Settings, environ: Mapping[str, str] | None = No
         partitions=settings.case_events_partitions,
         replication=settings.topic_replication,
         digest_key=free_text_key(settings, env),
+        partition_range=_partition_range(env.get("KRAVSAK_PUBLISHER_PARTITIONS")),
     )
+
+
+def _partition_range(text: str | None) -> PartitionRange | None:
+    """``KRAVSAK_PUBLISHER_PARTITIONS=0-5``: this publisher process publishes the cases of partitions 0 to 5 of the
+    topic (another process the rest, ADR 0033); unset or empty: all of them."""
+    from consumers.partitions import PartitionRange
+
+    if not text or not text.strip():
+        return None
+    try:
+        return PartitionRange.parse(text)
+    except ValueError as exc:
+        raise SettingsError(
+            f"KRAVSAK_PUBLISHER_PARTITIONS: {exc}", "write FIRST-LAST, e.g. 0-5, or leave it unset for all partitions"
+        ) from None
 
 
 def projector_options(environ: Mapping[str, str] | None = None) -> RunnerOptions:

@@ -40,7 +40,6 @@ from fastavro.read import SchemaResolutionError
 from fastavro.schema import (
     SchemaParseException,
     UnknownType,
-    fingerprint,
     parse_schema,
     to_parsing_canonical_form,
 )
@@ -113,7 +112,7 @@ class AvroSchema:
             canonical = to_parsing_canonical_form(parsed)
         except (SchemaParseException, UnknownType, ValueError, TypeError, KeyError) as exc:
             raise CodecError(f"invalid Avro schema: {exc}") from exc
-        fp = bytes.fromhex(fingerprint(canonical, "CRC-64-AVRO"))
+        fp = crc64_avro(canonical.encode("utf-8"))
         name = parsed["name"] if isinstance(parsed, dict) and "name" in parsed else _type_name(parsed)
         return cls(name, canonical, fp, parsed, source, MAGIC + fp)
 
@@ -134,6 +133,29 @@ class AvroSchema:
     def fingerprint64(self) -> int:
         """The fingerprint as Java's signed long ``SchemaNormalization.parsingFingerprint64``."""
         return int.from_bytes(self.fingerprint, "little", signed=True)
+
+
+def _crc64_table() -> tuple[int, ...]:
+    table = []
+    for i in range(256):
+        fp = i
+        for _ in range(8):
+            fp = (fp >> 1) ^ (_CRC64_EMPTY & -(fp & 1))
+        table.append(fp)
+    return tuple(table)
+
+
+_CRC64_EMPTY = 0xC15D213AA4D7A795
+_CRC64_TABLE = _crc64_table()
+
+
+def crc64_avro(data: bytes) -> bytes:
+    """CRC-64-AVRO (Rabin) of ``data``, 8 bytes little-endian: fastavro's ``fingerprint(…, "CRC-64-AVRO")``,
+    whose pure-Python form builds its 256-entry table again on every call (most of a schema folder's load)."""
+    table, result = _CRC64_TABLE, _CRC64_EMPTY
+    for byte in data:
+        result = (result >> 8) ^ table[(result ^ byte) & 0xFF]
+    return result.to_bytes(8, "little")
 
 
 def _type_name(parsed: Any) -> str:

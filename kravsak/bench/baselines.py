@@ -106,7 +106,8 @@ def measure_plain_ingest(settings: Settings, resources: Resources, events: int, 
 
 def measure_raw_producer(settings: Settings, schema: str, topic: str) -> dict[str, Any]:
     """The ceiling: the publisher's own records (its ``_prepare``, untimed) sent by its own
-    producer (``_new_producer``, ``_send``: same settings, one flush at the end) to ``topic``."""
+    producer (``_new_producer``, ``_send``: same settings, the partition given as the publisher gives it, one flush
+    at the end) to ``topic``."""
     ensure_topics_at(settings.kafka_bootstrap, [case_events_spec(topic)])
     publisher = Publisher(settings, PublisherOptions(topic=topic, pg_schema=schema))
     publisher.app = app_for(settings, schema)
@@ -115,6 +116,8 @@ def measure_raw_producer(settings: Settings, schema: str, topic: str) -> dict[st
         publisher.app.mapper, publisher.schemas, publisher.parties, publisher.options.digest_key
     )
     try:
+        publisher.producer = publisher._new_producer()
+        publisher._check_partitions()  # the records carry their partition, as the publisher's do (ADR 0033)
         with progress_bar() as bar:
             task = bar.add_task("encoding the records for the raw producer (untimed)", total=None)
             notifications = publisher.app.recorder.select_notifications(start=1, limit=10**9)
@@ -125,7 +128,6 @@ def measure_raw_producer(settings: Settings, schema: str, topic: str) -> dict[st
                 if len(prepared) % 1000 == 0:
                     bar.update(task, completed=len(prepared))
             bar.update(task, description="raw producer: sending the same bytes", completed=0, total=None)
-            publisher.producer = publisher._new_producer()
             began = time.perf_counter()
             publisher._send(prepared)
             seconds = time.perf_counter() - began

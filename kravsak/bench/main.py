@@ -11,7 +11,8 @@ Stages (``bench/README.md`` says how to read each figure and the JSON):
    Then the workload again at 100 000 events (growth).
 2. **publish**: the 10 000-event store onto Kafka with ``run_publisher`` (store → broker
    acknowledgement), next to a raw producer sending the publisher's own records for the same
-   events; then the 100 000-event store (the topic for the projection's growth).
+   events; then the 100 000-event store (the topic for the projection's growth); then that store again by 1 and
+   by 2 publisher processes over partition ranges (scale out publish, ``kravsak.bench.scale``).
 3. **project**: the three read models from Kafka (``kravsak.bench.project.measure_projection``),
    next to eventsourcing's own ``ProjectionRunner`` following the 10 000-event store's
    notification log and applying the same three projections (or 30 s). Then at 100 000 events.
@@ -68,7 +69,7 @@ from kravsak.bench.figures import (
 from kravsak.bench.profile import profile_growing_store, profile_ingest, profile_projection, profile_publish
 from kravsak.bench.project import measure_projection, measure_rebuild
 from kravsak.bench.report import console, print_report, progress_bar
-from kravsak.bench.scale import measure_scale_out
+from kravsak.bench.scale import measure_publish_scale_out, measure_scale_out
 from kravsak.bench.stages import QUICK, Resources, Sizes, measure_ingest, measure_ingest_writers, measure_publish
 from kravsak.settings import Settings, load_settings
 
@@ -148,6 +149,8 @@ class Bench:
         producer = raw["publish_raw"] = measure_raw_producer(settings, small["schema"], r.topic("raw"))
         self.say(f"publish {large['schema']} → {topic_large}")
         publish_large = raw["publish_large"] = measure_publish(settings, large["schema"], topic_large)
+        self.say(f"scale-out: 1 and 2 publisher processes (partition ranges) on {large['schema']}")
+        publish_scale = raw["scale_out_publish"] = measure_publish_scale_out(settings, r, large["schema"])
 
         suffix_small, suffix_large = r.suffix("small"), r.suffix("large")
         self.say(f"project: Kafka runner, {fmt_count(publish['events'])} events")
@@ -192,6 +195,7 @@ class Bench:
             self._growth_figure("growth_ingest", "ingest", small, large, "seconds", "events"),
             self._growth_figure("growth_project", "project", project_small, project_large, "apply_seconds", "records"),
             self._scale_figure(scale),
+            self._publish_scale_figure(publish_scale),
             *self._memory_figures(e2e["memory"]),
             *edges,
         ]
@@ -369,6 +373,21 @@ class Bench:
             f"events, {scale['partitions']} partitions, one group",
             baseline=one["events_per_s"],
             baseline_shown=f"1 projector process: {fmt_number(one['events_per_s'])} events/s\nthe same events",
+            details=scale,
+        )
+
+    @staticmethod
+    def _publish_scale_figure(scale: dict[str, Any]) -> Figure:
+        one, two = scale["1"], scale["2"]
+        return Figure(
+            "scale_out_publish",
+            two["events_per_s"],
+            "events/s",
+            f"2 publisher processes: {fmt_number(two['events_per_s'])} events/s\n{fmt_count(scale['events'])} "
+            f"events, partitions {' and '.join(two['ranges'])}, {fmt_number(two['cpu_us_per_event'])} µs CPU/event",
+            baseline=one["events_per_s"],
+            baseline_shown=f"1 publisher process: {fmt_number(one['events_per_s'])} events/s\nthe same events, "
+            f"{fmt_number(one['cpu_us_per_event'])} µs CPU/event",
             details=scale,
         )
 

@@ -25,6 +25,7 @@ from consumers.wire.codec import (
     SchemaStore,
     TruncatedMessageError,
     UnknownSchemaError,
+    crc64_avro,
     decode,
     encode,
     fingerprint_bytes,
@@ -263,3 +264,22 @@ def test_store_refuses_a_history_file_that_is_not_a_version(tmp_path: Path) -> N
     (tmp_path / "history" / "PaymentRegistered" / "latest.avsc").write_text('"int"')
     with pytest.raises(CodecError, match="history files are named v1.avsc"):
         SchemaStore.from_directory(tmp_path)
+
+
+@given(st.binary(max_size=300))
+def test_our_crc64_avro_is_fastavros(data: bytes) -> None:
+    from fastavro.schema import fingerprint
+
+    text = data.decode("latin-1")  # any bytes as text; fastavro fingerprints its UTF-8
+    assert crc64_avro(text.encode("utf-8")).hex() == fingerprint(text, "CRC-64-AVRO")
+
+
+def test_every_shipped_schema_has_fastavros_fingerprint() -> None:
+    from fastavro.schema import fingerprint
+
+    store = SchemaStore.from_directory(REPO_ROOT / "schemas")
+    schemas = list(store)
+    assert len(schemas) > 50
+    for schema in schemas:
+        assert schema.fingerprint.hex() == fingerprint(schema.canonical_form, "CRC-64-AVRO"), schema.name
+    assert crc64_avro(b'"int"').hex() == "8f5c393f1ad57572"  # the module docstring's example (Java's long)

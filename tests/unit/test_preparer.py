@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import Notification
 
-from consumers.preparer import IN_PARENT, Failed, Prepared, Preparer, PrepareWorker, WorkerGone
+from consumers.partitions import KeyPartitioner, PartitionRange
+from consumers.preparer import IN_PARENT, SKIPPED, Failed, Prepared, Preparer, PrepareWorker, WorkerGone
 from consumers.publisher import SCHEMAS_DIR
 from consumers.wire import envelope
 from consumers.wire.codec import SchemaStore
@@ -77,3 +78,38 @@ def test_a_dead_child_is_noticed_not_waited_for(log: tuple[Any, list[Notificatio
         worker.submit(notifications[:10])
         list(worker.collect(10))
     worker.close()
+
+
+def test_a_worker_with_a_partition_range_prepares_its_cases_and_skips_the_others(
+    log: tuple[Any, list[Notification]],
+) -> None:
+    """The records carry the partition kafka-python would pick; the cases of other partitions come back SKIPPED
+    (undecoded), and the range's own records are exactly those the publisher would make for them."""
+    app, notifications = log
+    owned = PartitionRange(0, 5)
+    here = Preparer(app.mapper, SchemaStore.from_directory(SCHEMAS_DIR), envelope.PartyIndex(), b"key", owned=owned)
+    here.partitions(12)
+    expected = [here.prepare(n) if here.owns(str(n.originator_id)) else SKIPPED for n in notifications]
+    worker = PrepareWorker(app.mapper, SchemaStore.from_directory(SCHEMAS_DIR), b"key", owned=owned)
+    try:
+        worker.submit_rows(
+            [(n.id, str(n.originator_id), n.originator_version, n.topic, n.state) for n in notifications], 12
+        )
+        got = list(worker.collect(len(notifications)))
+    finally:
+        worker.close()
+    assert got == expected
+    sent = [p for p in got if isinstance(p, Prepared)]
+    assert 0 < len(sent) < len(got), "the log's cases fall in both halves of the topic"
+    assert all(p.partition is not None and p.partition in owned for p in sent)
+    assert all(p.partition == KeyPartitioner(12)(p.key) for p in sent)
+
+
+def test_without_a_partition_count_the_records_carry_no_partition(log: tuple[Any, list[Notification]]) -> None:
+    app, notifications = log
+    assert _here(app).prepare(notifications[0]).partition is None
+    ranged = Preparer(
+        app.mapper, SchemaStore.from_directory(SCHEMAS_DIR), envelope.PartyIndex(), b"k", owned=PartitionRange(0, 0)
+    )
+    with pytest.raises(RuntimeError, match="partition count"):
+        ranged.owns(str(notifications[0].originator_id))

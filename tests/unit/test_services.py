@@ -121,6 +121,20 @@ def test_the_services_options_follow_their_variables(tmp_path: Path) -> None:
     assert automate_clock(env) == ("simulated", "demo")
 
 
+def test_a_publisher_of_a_partition_range_has_its_own_position_name() -> None:
+    from consumers.partitions import PartitionRange
+
+    env = {"KRAVSAK_OFFICE_SECRET": "b2ZmaWNlLXNlY3JldC1mb3ItdGhlLXNlcnZpY2VzLXRlc3Q=", "KRAVSAK_PUBLISHER_TOPIC": "t1"}
+    settings = load_settings(env)
+    whole = publisher_options(settings, env)
+    ranged = publisher_options(settings, {**env, "KRAVSAK_PUBLISHER_PARTITIONS": "6-11"})
+    assert whole.partition_range is None and whole.position_name == "t1"
+    assert ranged.partition_range == PartitionRange(6, 11)
+    assert ranged.position_name == "t1@partitions-6-11" and ranged.base_name == "t1"
+    with pytest.raises(SettingsError, match="KRAVSAK_PUBLISHER_PARTITIONS"):
+        publisher_options(settings, {**env, "KRAVSAK_PUBLISHER_PARTITIONS": "11-6"})
+
+
 def test_a_namespace_that_is_no_uuid_is_refused_by_name() -> None:
     with pytest.raises(SettingsError, match="KRAVSAK_AUTOMATE_NAMESPACE='oslo' is not a UUID"):
         automate_options({"KRAVSAK_AUTOMATE_NAMESPACE": "oslo"})
