@@ -58,7 +58,7 @@ from consumers.wire.codec import SchemaStore
 from consumers.wire.envelope import domain_values
 from projections.audit_trail import AuditTrail
 from projections.base import ProjectedEvent, Projection, schema_name
-from projections.casefold import CaseFolder
+from projections.casefold import CaseFolder, snapshot
 from projections.ledger import Ledger
 from projections.limitation import LimitationWatch
 from projections.parties import Parties
@@ -222,6 +222,10 @@ class Applier:
         self.folder = folder or CaseFolder()
         self.cases_schema = cases_schema
         self.offsets = [OffsetTable(t.schema) for t in self.targets]
+        # per target what its projection reads of the state before an event (None: a copy of all of it)
+        self._views: list[tuple[str, Callable[[Any], Any] | None]] = [
+            (t.schema, getattr(t.projection, "before_view", None)) for t in self.targets
+        ]
         self._payloads: dict[tuple[str, int], bytes] = {}  # folded in this batch, written at its end
         self._writes: BatchedWrites | None = None  # the fast path's held projection writes
         self._columns: dict[str, dict[str, str]] = {}  # the projection tables' column types, read once
@@ -355,7 +359,7 @@ class Applier:
         if before_after is None:
             result.skipped += 1  # duplicate for the fold: nothing new for any projection
             return
-        before, after = before_after
+        befores, after = before_after
         self._payloads[(event.case_id, event.aggregate_version)] = m.value
         for t in wanted:
             known = cases[t.schema]
@@ -378,7 +382,7 @@ class Applier:
             if careful:
                 try:
                     with self.conn.transaction():
-                        t.projection.apply(cur, event, t.schema, before, after)
+                        t.projection.apply(cur, event, t.schema, befores.get(t.schema) if befores else None, after)
                 except Exception as exc:  # noqa: BLE001 - the projection refused the event: park the case
                     log.warning(
                         "event parked",
@@ -395,7 +399,7 @@ class Applier:
                     continue
             else:  # a failure aborts the fast path
                 writer: Any = self._writes if self._writes is not None else cur
-                t.projection.apply(writer, event, t.schema, before, after)
+                t.projection.apply(writer, event, t.schema, befores.get(t.schema) if befores else None, after)
             known.versions[event.case_id] = known.applied[event.case_id] = event.aggregate_version
             result.applied += 1
 
@@ -422,7 +426,21 @@ class Applier:
                 f"case {event.case_id}: event version {event.aggregate_version} arrived but "
                 f"version {expected} is next (offset {event.offset}); the stream lost order"
             )
-        return self.folder.advance(event)
+        return self.folder.step(event, self._before_views)
+
+    def _before_views(self, current: Any) -> dict[str, Any]:
+        """Per target, what its projection reads of the case before the event (``ReadsBefore``): only that
+        is copied; one copy of the whole aggregate is shared by the projections that do not say."""
+        views: dict[str, Any] = {}
+        whole: Any = None
+        for schema, view in self._views:
+            if view is not None:
+                views[schema] = view(current)
+            else:
+                if whole is None:
+                    whole = snapshot(current)
+                views[schema] = whole
+        return views
 
     @staticmethod
     def _park(
