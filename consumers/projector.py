@@ -776,9 +776,21 @@ def _build_aside_in_parallel(
         return sum(f.result() for f in futures)
 
 
-def default_processes() -> int:
-    """A rebuild's first pass: one worker process per core (PostgreSQL takes its share of them too)."""
-    return max(1, os.cpu_count() or 1)
+PARALLEL_FROM = 20_000
+"""Records per worker below which a rebuild's first pass stays in one process: a spawned worker takes
+1–2 s to start (imports, its connection, its consumer), as long as a few thousand records take to apply."""
+
+
+def default_processes(bootstrap: str, topic: str) -> int:
+    """A rebuild's first pass: one worker process per core (PostgreSQL takes its share of them too), but no
+    more than one per ``PARALLEL_FROM`` records on the topic."""
+    consumer = KafkaConsumer(**client_args(bootstrap), group_id=None, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        records = sum(consumer.end_offsets(partitions).values()) if partitions else 0
+    finally:
+        consumer.close(autocommit=False)
+    return max(1, min(os.cpu_count() or 1, records // PARALLEL_FROM))
 
 
 @contextmanager
@@ -822,9 +834,10 @@ def rebuild_together(
 ) -> int:
     """``rebuild`` of several projections in ONE pass over the topic: each record is read, decoded and
     folded once and feeds every projection's fresh tables aside, whose secondary indexes are built after that
-    pass. That pass runs in ``processes`` worker processes over the partitions (default: one per core; 1:
-    in this process). Then each projection in turn, holding its live offsets, catches up alone to exactly
-    them and is switched in (as ``rebuild`` does for one)."""
+    pass. That pass runs in ``processes`` worker processes over the partitions (default: one per core, for
+    a topic of at least ``PARALLEL_FROM`` records per worker; 1: in this process). Then each projection in
+    turn, holding its live offsets, catches up alone to exactly them and is switched in (as ``rebuild`` does
+    for one)."""
     projections = [projection_named(name) for name in names]
     cases = cases_schema_for(schema_suffix)
     decoder = Decoder(SchemaStore.from_directory(schemas_dir))
@@ -835,7 +848,7 @@ def rebuild_together(
             ensure_projection(conn, p, live[p.name], cases)
             _fresh_schema(conn, p, aside[p.name], cases)
         targets = [Target(p, aside[p.name]) for p in projections]
-        workers = processes if processes is not None else default_processes()
+        workers = processes if processes is not None else default_processes(bootstrap, topic)
         with _indexes_after(conn, [t.schema for t in targets]):
             if workers > 1:
                 count = _build_aside_in_parallel(

@@ -9,7 +9,8 @@ produces them to a fresh topic of 12 partitions, then measures
   batch) from offset 0 until caught up. ``events_per_s`` counts from the first batch, so the
   consumer group join is not in it; ``wall_seconds`` includes it;
 - **rebuild**: ``rebuild_together()`` of the three from offset 0 (aside, then switch); its first pass runs
-  in one worker process per core (``default_processes``, ADR 0034).
+  in one worker process per core on a topic of ≥ 20 000 records per worker (``default_processes``,
+  ADR 0034).
 
 Everything lives in schemas with a suffix of its own; they and the topic are dropped afterwards
 unless ``--keep``.

@@ -10,8 +10,10 @@ import psycopg
 import pytest
 
 from consumers.projector import (
+    PARALLEL_FROM,
     RunnerOptions,
     _compare,
+    default_processes,
     project_once,
     rebuild_together,
     verify,
@@ -58,6 +60,7 @@ def test_a_rebuild_in_three_processes_equals_the_live_projection_row_for_row(
                 f'SELECT sum(next_offset) FROM "{schema_name("audit", suffix=rebuilt)}".offsets WHERE topic = %s',
                 (topic,),
             ).fetchone()
+        by_default = default_processes(kafka_bootstrap, topic)
         checked = verify(pg_dsn, kafka_bootstrap, PROJECTIONS, topic=topic, schema_suffix=rebuilt)
     finally:
         delete_topics(kafka_bootstrap, [topic])
@@ -71,3 +74,4 @@ def test_a_rebuild_in_three_processes_equals_the_live_projection_row_for_row(
     assert offsets is not None and offsets[0] == len(records)  # every partition's offset row at its end
     assert differences == []
     assert checked == []
+    assert EVENTS < PARALLEL_FROM and by_default == 1  # a small topic: a worker's start would cost more
