@@ -11,10 +11,13 @@ they always used; this cursor collects what it can and writes each table once pe
 * ``DELETE FROM t WHERE c = %s``: rows still held for ``t`` with that value are dropped, and the delete runs
   before ``t``'s inserts when the batch is written.
 
-The rows go out as ``INSERT … SELECT … FROM unnest(%s::text[], …) WITH ORDINALITY ORDER BY …``: one short
-statement text per form (psycopg prepares it once), one text array per column, each value cast to its column's
-type as the single-row statement would have it. A value of a type this module does not write as text makes
-its statement run as it is.
+The rows go out as ``INSERT … SELECT … FROM unnest(…) WITH ORDINALITY ORDER BY …``: one short statement text
+per form (psycopg prepares it once), each column ONE text — its values' texts joined by the ASCII unit
+separator, NULL as the record separator, split again by ``string_to_array`` in the server (a column whose
+values hold a separator goes as a text array instead) — and each value cast to its column's type as the
+single-row statement would have it. Rows are held with their values as they are and written as text a
+column at a time, at ``flush``. A value of a type this module does not write as text makes its statement
+run as it is.
 
 Anything else (a read, an update, an unknown form) first writes everything held, then runs as it is, so
 every statement sees the writes before it. Tables are written in the order they were first written, each
@@ -87,9 +90,9 @@ class _Held:
             self.count += 1
             self.rows[number] = row
             for i, by_value in self.index.items():
-                by_value.setdefault(row[i], []).append(number)
+                by_value.setdefault(_text(row[i]), []).append(number)
             return
-        key = tuple(row[i] for i in self.form.keys)
+        key = tuple(_text(row[i]) for i in self.form.keys)  # as the database compares them: by their text
         first = self.merged.get(key)
         if first is None:
             self.merged[key] = row
@@ -98,18 +101,18 @@ class _Held:
                 first[i] = row[i]
         # DO NOTHING: the first row stays
 
-    def drop(self, index: int, value: Any) -> None:
-        """Forget the rows whose parameter ``index`` is ``value`` (a delete came after them)."""
+    def drop(self, index: int, value: str | None) -> None:
+        """Forget the rows whose parameter ``index`` has the text ``value`` (a delete came after them)."""
         if self.rows:
             if index not in self.index:
                 by_value: dict[Any, list[int]] = {}
                 for number, row in self.rows.items():
-                    by_value.setdefault(row[index], []).append(number)
+                    by_value.setdefault(_text(row[index]), []).append(number)
                 self.index[index] = by_value
             for number in self.index[index].pop(value, ()):
                 self.rows.pop(number, None)
         if self.merged:
-            self.merged = {k: r for k, r in self.merged.items() if r[index] != value}
+            self.merged = {k: r for k, r in self.merged.items() if _text(r[index]) != value}
 
     def all_rows(self) -> list[list[Any]]:
         return list(self.rows.values()) if self.form.keys is None else list(self.merged.values())
@@ -174,10 +177,9 @@ class BatchedWrites:
         form = self._form(query)
         if form is None or len(params) != form.width:
             return False
-        try:
-            row = [_text(v) for v in params]
-        except _NotText:
-            return False
+        if not _WRITTEN.issuperset(map(type, params)):
+            return False  # a value this module does not write as text: the statement runs as it is
+        row = list(params)  # values as they are: written as text a column at a time at ``flush``
         table = self._tables.setdefault(form.table, _Table())
         if query not in table.held and table.held:
             self.flush()  # a second statement form into one table: keep the rows' order (serial ids, upserts)
@@ -289,11 +291,15 @@ class BatchedWrites:
             for held in table.held.values():
                 rows = held.all_rows()
                 if rows:
-                    self.cur.execute(self._statement(held.form), [list(column) for column in zip(*rows, strict=True)])
+                    columns = [_joined(column) for column in zip(*rows, strict=True)]
+                    split = tuple(isinstance(c, str) for c in columns)
+                    self.cur.execute(self._statement(held.form, split), columns)
                     self.statements += 1
 
-    def _statement(self, form: _Form) -> str:
-        key = (form.table, form.columns, form.items, form.tail)
+    def _statement(self, form: _Form, split: tuple[bool, ...]) -> str:
+        """The form's batch statement; ``split`` per parameter column: sent as one joined text (else as a
+        text array, for a column whose values hold a separator)."""
+        key = (form.table, form.columns, form.items, form.tail, split)
         if key not in self._statements:
             types = self._column_types(form.table)
             params = [c for c, v in zip(form.columns, form.items, strict=True) if v == "%s"]
@@ -301,7 +307,7 @@ class BatchedWrites:
                 f"u.p{params.index(c)}::{types[c]}" if v == "%s" else f"{v}::{types[c]}"
                 for c, v in zip(form.columns, form.items, strict=True)
             ]
-            arrays = ", ".join(["%b::text[]"] * len(params))  # binary: no quoting of every element
+            arrays = ", ".join(_SPLIT if joined else "%b::text[]" for joined in split)
             names = ", ".join(f"p{i}" for i in range(len(params)))
             self._statements[key] = (
                 f"INSERT INTO {form.table} ({', '.join(form.columns)}) SELECT {', '.join(chosen)} "
@@ -342,6 +348,38 @@ _TEXT: dict[type, Callable[[Any], str]] = {
     datetime: datetime.isoformat,
 }
 """``_text`` per exact type (a subclass is not text: its statement runs as it is)."""
+
+
+_WRITTEN = frozenset((type(None), str, *_TEXT))
+"""The exact types of the values a held row may carry."""
+
+_SEPARATOR, _NULL = "\x1f", "\x1e"  # ASCII unit and record separators
+_SPLIT = "string_to_array(%b::text, chr(31), chr(30))"  # the joined column back into its values, NULLs as NULL
+
+
+def _joined(values: Sequence[Any]) -> str | list[str | None]:
+    """A column's values as PostgreSQL's text input reads them, joined into ONE text by the unit separator,
+    NULL written as the record separator: a column goes out as one string instead of an array built value
+    by value. A column that holds a separator in a value (or that is one empty string, which
+    ``string_to_array`` reads as no value) goes out as the list of texts instead."""
+    kinds = set(map(type, values))
+    nulls = 0
+    texts: Sequence[str]
+    if kinds == {str}:
+        texts = values
+    else:
+        if type(None) in kinds:
+            nulls = sum(1 for v in values if v is None)
+            kinds.discard(type(None))
+        write = _TEXT.get(next(iter(kinds))) if len(kinds) == 1 else None
+        if write is not None and not nulls:
+            texts = list(map(write, values))
+        else:
+            texts = [_NULL if v is None else _text(v) for v in values]  # type: ignore[misc]
+    joined = _SEPARATOR.join(texts)
+    if joined and joined.count(_SEPARATOR) == len(values) - 1 and joined.count(_NULL) == nulls:
+        return joined
+    return [_text(v) for v in values]
 
 
 def _items(values: str) -> list[str] | None:

@@ -36,8 +36,11 @@ record; Kafka's committed offsets only a progress signal for tools. What the pro
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +61,7 @@ from consumers.wire.codec import SchemaStore
 from consumers.wire.envelope import domain_values
 from projections.audit_trail import AuditTrail
 from projections.base import ProjectedEvent, Projection, schema_name
-from projections.casefold import CaseFolder
+from projections.casefold import CaseFolder, snapshot
 from projections.ledger import Ledger
 from projections.limitation import LimitationWatch
 from projections.parties import Parties
@@ -222,6 +225,10 @@ class Applier:
         self.folder = folder or CaseFolder()
         self.cases_schema = cases_schema
         self.offsets = [OffsetTable(t.schema) for t in self.targets]
+        # per target what its projection reads of the state before an event (None: a copy of all of it)
+        self._views: list[tuple[str, Callable[[Any], Any] | None]] = [
+            (t.schema, getattr(t.projection, "before_view", None)) for t in self.targets
+        ]
         self._payloads: dict[tuple[str, int], bytes] = {}  # folded in this batch, written at its end
         self._writes: BatchedWrites | None = None  # the fast path's held projection writes
         self._columns: dict[str, dict[str, str]] = {}  # the projection tables' column types, read once
@@ -355,7 +362,7 @@ class Applier:
         if before_after is None:
             result.skipped += 1  # duplicate for the fold: nothing new for any projection
             return
-        before, after = before_after
+        befores, after = before_after
         self._payloads[(event.case_id, event.aggregate_version)] = m.value
         for t in wanted:
             known = cases[t.schema]
@@ -378,7 +385,7 @@ class Applier:
             if careful:
                 try:
                     with self.conn.transaction():
-                        t.projection.apply(cur, event, t.schema, before, after)
+                        t.projection.apply(cur, event, t.schema, befores.get(t.schema) if befores else None, after)
                 except Exception as exc:  # noqa: BLE001 - the projection refused the event: park the case
                     log.warning(
                         "event parked",
@@ -395,7 +402,7 @@ class Applier:
                     continue
             else:  # a failure aborts the fast path
                 writer: Any = self._writes if self._writes is not None else cur
-                t.projection.apply(writer, event, t.schema, before, after)
+                t.projection.apply(writer, event, t.schema, befores.get(t.schema) if befores else None, after)
             known.versions[event.case_id] = known.applied[event.case_id] = event.aggregate_version
             result.applied += 1
 
@@ -422,7 +429,21 @@ class Applier:
                 f"case {event.case_id}: event version {event.aggregate_version} arrived but "
                 f"version {expected} is next (offset {event.offset}); the stream lost order"
             )
-        return self.folder.advance(event)
+        return self.folder.step(event, self._before_views)
+
+    def _before_views(self, current: Any) -> dict[str, Any]:
+        """Per target, what its projection reads of the case before the event (``ReadsBefore``): only that
+        is copied; one copy of the whole aggregate is shared by the projections that do not say."""
+        views: dict[str, Any] = {}
+        whole: Any = None
+        for schema, view in self._views:
+            if view is not None:
+                views[schema] = view(current)
+            else:
+                if whole is None:
+                    whole = snapshot(current)
+                views[schema] = whole
+        return views
 
     @staticmethod
     def _park(
@@ -555,9 +576,10 @@ def read_partition_range(
     stop_at: dict[int, int] | None = None,
     batch: int = 5000,
     progress: Callable[[int], None] | None = None,
+    partitions: Collection[int] | None = None,
 ) -> Iterator[list[Message]]:
-    """Every message of ``topic`` from ``start`` (default 0) up to ``stop_at`` (default: the end
-    offsets when called), in batches, without a consumer group."""
+    """Every message of ``topic`` (of its ``partitions``, default all) from ``start`` (default 0) up to
+    ``stop_at`` (default: the end offsets when called), in batches, without a consumer group."""
     consumer = KafkaConsumer(
         **client_args(bootstrap),
         group_id=None,
@@ -568,14 +590,16 @@ def read_partition_range(
         fetch_max_bytes=32 * 1024 * 1024,
     )
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-        consumer.assign(partitions)
-        ends = (
-            stop_at if stop_at is not None else {tp.partition: o for tp, o in consumer.end_offsets(partitions).items()}
-        )
-        for tp in partitions:
+        assigned = [
+            TopicPartition(topic, p)
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+            if partitions is None or p in partitions
+        ]
+        consumer.assign(assigned)
+        ends = stop_at if stop_at is not None else {tp.partition: o for tp, o in consumer.end_offsets(assigned).items()}
+        for tp in assigned:
             consumer.seek(tp, (start or {}).get(tp.partition, 0))
-        remaining = {tp.partition for tp in partitions if consumer.position(tp) < ends.get(tp.partition, 0)}
+        remaining = {tp.partition for tp in assigned if consumer.position(tp) < ends.get(tp.partition, 0)}
         while remaining:
             polled = consumer.poll(timeout_ms=1000, max_records=batch)
             out: list[Message] = []
@@ -639,22 +663,134 @@ def _build_aside(
     cases_schema: str,
     stop_at: dict[int, int] | None = None,
     progress: Callable[[int], None] | None = None,
+    partitions: Collection[int] | None = None,
 ) -> int:
-    """Apply ``topic`` to the aside ``targets`` from where the furthest behind of them is up to
-    ``stop_at`` (default: the end); each target skips what it already has."""
+    """Apply ``topic`` (its ``partitions``, default all) to the aside ``targets`` from where the furthest
+    behind of them is up to ``stop_at`` (default: the end); each target skips what it already has."""
     applier = Applier(conn, targets, decoder, cases_schema=cases_schema)
     count = 0
     with conn.cursor() as cur:
         per_target = [stored_offsets(cur, t.schema, topic) for t in targets]
     conn.commit()
     start = {p: min(o.get(p, 0) for o in per_target) for o in per_target for p in o}
-    for batch in read_partition_range(bootstrap, topic, start=start, stop_at=stop_at, progress=progress):
+    for batch in read_partition_range(
+        bootstrap, topic, start=start, stop_at=stop_at, progress=progress, partitions=partitions
+    ):
         result = applier.apply_batch(batch)
         if result.gaps:
             names = ", ".join(t.projection.name for t in targets)
             raise RuntimeError(f"rebuild of {names}: unexpected gap {result.gaps}")
         count += len(batch)
     return count
+
+
+@dataclass(frozen=True)
+class _Share:
+    """One process's share of a rebuild's first pass: some partitions, into the same aside tables."""
+
+    dsn: str
+    bootstrap: str
+    targets: tuple[Target, ...]
+    topic: str
+    schemas_dir: Path
+    cases_schema: str
+    partitions: tuple[int, ...]
+
+
+_share_progress: Any = None  # in a rebuild's worker process: the parent's shared count of applied records
+
+
+def _share_started(counter: Any) -> None:
+    global _share_progress
+    _share_progress = counter
+
+
+def _count(records: int) -> None:
+    if _share_progress is not None:
+        with _share_progress.get_lock():
+            _share_progress.value += records
+
+
+def _build_share(share: _Share) -> int:
+    """A worker process: its partitions through its own Applier (own connection, own fold)."""
+    decoder = Decoder(SchemaStore.from_directory(share.schemas_dir))
+    with psycopg.connect(share.dsn) as conn:
+        return _build_aside(
+            conn,
+            share.bootstrap,
+            list(share.targets),
+            share.topic,
+            decoder,
+            cases_schema=share.cases_schema,
+            partitions=share.partitions,
+            progress=_count,
+        )
+
+
+def topic_partitions(bootstrap: str, topic: str) -> list[int]:
+    consumer = KafkaConsumer(**client_args(bootstrap), group_id=None, enable_auto_commit=False)
+    try:
+        return sorted(consumer.partitions_for_topic(topic) or ())
+    finally:
+        consumer.close(autocommit=False)
+
+
+def _build_aside_in_parallel(
+    dsn: str,
+    bootstrap: str,
+    targets: Sequence[Target],
+    topic: str,
+    *,
+    schemas_dir: Path,
+    cases_schema: str,
+    processes: int,
+    progress: Callable[[int], None] | None = None,
+) -> int:
+    """The first pass of a rebuild in ``processes`` worker processes, each over its own partitions (every
+    ``processes``-th) up to the end, into the same aside tables. A case lives in one partition, so the
+    workers write disjoint rows (the postings' serial ids interleave; nothing reads them as an order) and
+    each folds its cases alone; each batch moves its own partitions' offset rows in its transaction, as
+    one process would. A worker that fails fails the rebuild (nothing is switched in)."""
+    partitions = topic_partitions(bootstrap, topic)
+    shares = [
+        _Share(dsn, bootstrap, tuple(targets), topic, schemas_dir, cases_schema, tuple(partitions[i::processes]))
+        for i in range(min(processes, len(partitions)))
+    ]
+    context = multiprocessing.get_context("spawn")  # no inherited connections, consumers or threads
+    counter = context.Value("q", 0)
+    with ProcessPoolExecutor(len(shares), mp_context=context, initializer=_share_started, initargs=(counter,)) as pool:
+        futures = [pool.submit(_build_share, share) for share in shares]
+        reported = 0
+        while not all(f.done() for f in futures):
+            done, _ = wait(futures, timeout=0.5, return_when=FIRST_EXCEPTION)
+            if progress is not None:
+                now = int(counter.value)
+                progress(now - reported)
+                reported = now
+            if any(f.exception() is not None for f in done):
+                for f in futures:
+                    f.cancel()
+                break
+        if progress is not None:
+            progress(int(counter.value) - reported)
+        return sum(f.result() for f in futures)
+
+
+PARALLEL_FROM = 20_000
+"""Records per worker below which a rebuild's first pass stays in one process: a spawned worker takes
+1–2 s to start (imports, its connection, its consumer), as long as a few thousand records take to apply."""
+
+
+def default_processes(bootstrap: str, topic: str) -> int:
+    """A rebuild's first pass: one worker process per core (PostgreSQL takes its share of them too), but no
+    more than one per ``PARALLEL_FROM`` records on the topic."""
+    consumer = KafkaConsumer(**client_args(bootstrap), group_id=None, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        records = sum(consumer.end_offsets(partitions).values()) if partitions else 0
+    finally:
+        consumer.close(autocommit=False)
+    return max(1, min(os.cpu_count() or 1, records // PARALLEL_FROM))
 
 
 @contextmanager
@@ -694,11 +830,14 @@ def rebuild_together(
     schemas_dir: Path = SCHEMAS_DIR,
     progress: Callable[[int], None] | None = None,
     schema_suffix: str = "",
+    processes: int | None = None,
 ) -> int:
     """``rebuild`` of several projections in ONE pass over the topic: each record is read, decoded and
     folded once and feeds every projection's fresh tables aside, whose secondary indexes are built after that
-    pass. Then each projection in turn, holding its live offsets, catches up alone to exactly them and is
-    switched in (as ``rebuild`` does for one)."""
+    pass. That pass runs in ``processes`` worker processes over the partitions (default: one per core, for
+    a topic of at least ``PARALLEL_FROM`` records per worker; 1: in this process). Then each projection in
+    turn, holding its live offsets, catches up alone to exactly them and is switched in (as ``rebuild`` does
+    for one)."""
     projections = [projection_named(name) for name in names]
     cases = cases_schema_for(schema_suffix)
     decoder = Decoder(SchemaStore.from_directory(schemas_dir))
@@ -709,8 +848,21 @@ def rebuild_together(
             ensure_projection(conn, p, live[p.name], cases)
             _fresh_schema(conn, p, aside[p.name], cases)
         targets = [Target(p, aside[p.name]) for p in projections]
+        workers = processes if processes is not None else default_processes(bootstrap, topic)
         with _indexes_after(conn, [t.schema for t in targets]):
-            count = _build_aside(conn, bootstrap, targets, topic, decoder, cases_schema=cases, progress=progress)
+            if workers > 1:
+                count = _build_aside_in_parallel(
+                    dsn,
+                    bootstrap,
+                    targets,
+                    topic,
+                    schemas_dir=schemas_dir,
+                    cases_schema=cases,
+                    processes=workers,
+                    progress=progress,
+                )
+            else:
+                count = _build_aside(conn, bootstrap, targets, topic, decoder, cases_schema=cases, progress=progress)
         for target in targets:
             name, at = target.projection.name, live[target.projection.name]
             with _live_offsets_locked(lock_conn, at, topic) as live_offsets:

@@ -40,6 +40,10 @@ class Letters:
                 creditor_id text PRIMARY KEY, name text NOT NULL, office text NOT NULL);
         """)
 
+    def before_view(self, aggregate: Any) -> None:
+        """``apply`` never reads the state before the event: the runner copies nothing for it."""
+        return None
+
     def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Any | None, after: Any) -> None:
         if event.event_type == "CreditorRegistered":
             v = event.values

@@ -65,6 +65,10 @@ class AuditTrail:
             CREATE INDEX IF NOT EXISTS findings_debtor ON "{schema}".findings (debtor_id);
         """)
 
+    def before_view(self, aggregate: Any) -> None:
+        """``apply`` never reads the state before the event: the runner copies nothing for it."""
+        return None
+
     def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Any | None, after: Any) -> None:
         if not isinstance(after, Claim):
             return

@@ -57,6 +57,18 @@ class Projection(Protocol):
         runner rolls the event back and holds the case's later events behind it."""
 
 
+class ReadsBefore(Protocol):
+    """A projection that says what its ``apply`` reads of the case *before* the event.
+
+    The runner folds each case in place (``casefold``), so ``before`` has to be taken before the event
+    changes the aggregate. A projection with ``before_view`` gets, as ``before``, what that returns
+    (``None`` when the case is new): the ledger keeps the account's amounts, others that never read
+    ``before`` keep nothing. A projection without it gets a copy of the whole aggregate."""
+
+    def before_view(self, aggregate: Any) -> Any:
+        """What ``apply`` will read of ``aggregate``, copied so that the fold's next change does not reach it."""
+
+
 def schema_name(projection: str, *, suffix: str = "") -> str:
     return f"kravsak_{projection}{suffix}"
 

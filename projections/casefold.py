@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
@@ -139,8 +139,14 @@ class CaseFolder:
 
     def advance(self, event: ProjectedEvent) -> tuple[Any | None, Any]:
         """Apply ``event``; returns (a copy of the state before, the state after)."""
+        return self.step(event, snapshot)
+
+    def step(self, event: ProjectedEvent, keep: Callable[[Any], Any]) -> tuple[Any | None, Any]:
+        """Apply ``event``; returns (``keep`` of the state before, the state after). ``keep`` reads the
+        state before the event changes it in place and returns what a caller needs of it (``advance``
+        keeps a whole copy; the projector keeps only what its projections read)."""
         current = self.get(event.case_id)
-        before = snapshot(current) if current is not None else None
+        before = keep(current) if current is not None else None
         after = rebuild(event).mutate(current)
         self._put(event.case_id, after)
         return before, after

@@ -45,7 +45,7 @@ from psycopg import Cursor
 from domain.claim import Claim, accrued_interest, claim_status
 from domain.money import ZERO, fmt, to_cents
 from domain.rules import rules_for
-from domain.suspense import Suspense
+from domain.suspense import Suspense, SuspenseItem
 from projections.base import ProjectedEvent, ident
 
 PARTS = ("principal", "interest", "fees", "costs")
@@ -83,9 +83,22 @@ def _owed(claim: Claim | None) -> dict[str, Decimal]:
     return owed
 
 
-def postings_for(before: Claim | None, after: Claim) -> list[Posting]:
+@dataclass(frozen=True, slots=True)
+class Before:
+    """What the ledger reads of a case before an event (``Ledger.before_view``): a claim's amounts, or a
+    suspense account's items (frozen records, so a shallow copy of the mapping is a copy)."""
+
+    owed: dict[str, Decimal] | None = None
+    items: dict[str, SuspenseItem] | None = None
+
+
+def postings_for(before: Claim | Before | None, after: Claim) -> list[Posting]:
     """The balanced postings that take the ledger from ``before`` to ``after``."""
-    old, new = _owed(before), _owed(after)
+    if isinstance(before, Before):
+        old = before.owed if before.owed is not None else _owed(None)
+    else:
+        old = _owed(before)
+    new = _owed(after)
     out: list[Posting] = []
 
     def pair(debit: str, credit: str, amount: Decimal, kind: str) -> None:
@@ -115,11 +128,12 @@ def postings_for(before: Claim | None, after: Claim) -> list[Posting]:
     return out
 
 
-def suspense_postings(before: Suspense | None, after: Suspense) -> list[Posting]:
+def suspense_postings(before: Suspense | Before | None, after: Suspense) -> list[Posting]:
     """Money in (an item that is new) and money placed on a claim (an item newly allocated)."""
     out: list[Posting] = []
+    held = _items(before)
     for item, now in after.items.items():
-        was = before.items.get(item) if before is not None else None
+        was = held.get(item)
         if was is None:
             out += [
                 Posting("bank", now.amount, ZERO, "suspense_in"),
@@ -136,6 +150,12 @@ def suspense_postings(before: Suspense | None, after: Suspense) -> list[Posting]
                 Posting("bank", ZERO, now.amount, "suspense_refund"),
             ]
     return out
+
+
+def _items(before: Suspense | Before | None) -> Mapping[str, SuspenseItem]:
+    if isinstance(before, Before):
+        return before.items or {}
+    return before.items if before is not None else {}
 
 
 class Ledger:
@@ -173,13 +193,21 @@ class Ledger:
             ALTER TABLE "{schema}".suspense_items ADD COLUMN IF NOT EXISTS refunded_on date;
         """)
 
+    def before_view(self, aggregate: Any) -> Before | None:
+        """A claim's amounts or a suspense account's items: all ``apply`` reads of the state before."""
+        if isinstance(aggregate, Claim):
+            return Before(owed=_owed(aggregate))
+        if isinstance(aggregate, Suspense):
+            return Before(items=dict(aggregate.items))
+        return None
+
     def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Any | None, after: Any) -> None:
         if isinstance(after, Suspense):
-            self._apply_suspense(cur, event, schema, before if isinstance(before, Suspense) else None, after)
+            self._apply_suspense(cur, event, schema, before if isinstance(before, (Suspense, Before)) else None, after)
             return
         if not isinstance(after, Claim):
             return
-        postings = postings_for(before if isinstance(before, Claim) else None, after)
+        postings = postings_for(before if isinstance(before, (Claim, Before)) else None, after)
         if postings:
             cur.executemany(
                 f'INSERT INTO "{schema}".postings (event_id, position, case_id, creditor_id, debtor_id, invoice, '
@@ -241,7 +269,7 @@ class Ledger:
 
     @staticmethod
     def _apply_suspense(
-        cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Suspense | None, after: Suspense
+        cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Suspense | Before | None, after: Suspense
     ) -> None:
         postings = suspense_postings(before, after)
         if postings:
@@ -254,7 +282,8 @@ class Ledger:
                     for p in postings
                 ],
             )  # fmt: skip
-        changed = [i for k, i in after.items.items() if before is None or before.items.get(k) != i]
+        held = _items(before)
+        changed = [i for k, i in after.items.items() if held.get(k) != i]
         for item in changed:
             cur.execute(
                 f'INSERT INTO "{schema}".suspense_items (case_id, item, seq, creditor_id, reference, amount, ordered, '

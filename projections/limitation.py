@@ -43,6 +43,10 @@ class LimitationWatch:
                 debtor_id text PRIMARY KEY, died date, estate_report_deadline date, position bigint NOT NULL);
         """)
 
+    def before_view(self, aggregate: Any) -> None:
+        """``apply`` never reads the state before the event: the runner copies nothing for it."""
+        return None
+
     def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Any | None, after: Any) -> None:
         if isinstance(after, Debtor):
             cur.execute(

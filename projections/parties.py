@@ -37,6 +37,10 @@ class Parties:
             CREATE INDEX IF NOT EXISTS debtors_opaque ON "{schema}".debtors (opaque_id);
         """)
 
+    def before_view(self, aggregate: Any) -> None:
+        """``apply`` never reads the state before the event: the runner copies nothing for it."""
+        return None
+
     def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Any | None, after: Any) -> None:
         if isinstance(after, Creditor):
             cur.execute(

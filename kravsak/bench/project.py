@@ -8,7 +8,9 @@ produces them to a fresh topic of 12 partitions, then measures
 - **projection**: one runner (``ProjectionRunner``, all three projections in one transaction per
   batch) from offset 0 until caught up. ``events_per_s`` counts from the first batch, so the
   consumer group join is not in it; ``wall_seconds`` includes it;
-- **rebuild**: ``rebuild()`` of each projection from offset 0 (aside, then switch), summed.
+- **rebuild**: ``rebuild_together()`` of the three from offset 0 (aside, then switch); its first pass runs
+  in one worker process per core on a topic of ≥ 20 000 records per worker (``default_processes``,
+  ADR 0034).
 
 Everything lives in schemas with a suffix of its own; they and the topic are dropped afterwards
 unless ``--keep``.
@@ -118,8 +120,8 @@ def measure_projection(
 def measure_rebuild(
     settings: Settings, topic: str, suffix: str, progress: Callable[[int], None] | None = None
 ) -> dict[str, float]:
-    """``rebuild_together`` of the three projections: one pass over the topic feeding all three, then each
-    caught up to its live offsets and switched in."""
+    """``rebuild_together`` of the three projections: one pass over the topic feeding all three (in one
+    worker process per core), then each caught up to its live offsets and switched in."""
     began = time.perf_counter()
     rebuild_together(
         settings.pg_dsn, settings.kafka_bootstrap, PROJECTIONS, topic=topic, schema_suffix=suffix, progress=progress

@@ -43,6 +43,16 @@ def held(cur: Recording) -> BatchedWrites:
     return BatchedWrites(cur)  # type: ignore[arg-type]
 
 
+SPLIT = "string_to_array(%b::text, chr(31), chr(30))"
+
+
+def read(column: str | list[str | None]) -> list[str | None]:
+    """A column parameter as the statement's ``string_to_array`` reads it back (a list goes as it is)."""
+    if isinstance(column, list):
+        return column
+    return [None if v == "\x1e" else v for v in column.split("\x1f")]
+
+
 def test_an_upsert_of_one_key_becomes_one_row_first_values_and_last_assignments() -> None:
     cur = Recording()
     writes = held(cur)
@@ -54,9 +64,9 @@ def test_an_upsert_of_one_key_becomes_one_row_first_values_and_last_assignments(
     assert cur.sent == [
         (
             'INSERT INTO "s".claims (case_id, creditor, stage) SELECT u.p0::text, u.p1::text, u.p2::text '
-            "FROM unnest(%b::text[], %b::text[], %b::text[]) WITH ORDINALITY AS u(p0, p1, p2, n) ORDER BY u.n "
+            f"FROM unnest({SPLIT}, {SPLIT}, {SPLIT}) WITH ORDINALITY AS u(p0, p1, p2, n) ORDER BY u.n "
             "ON CONFLICT (case_id) DO UPDATE SET stage = EXCLUDED.stage",
-            [["c1", "c2"], ["4601", "4601"], ["reminded", "invoiced"]],
+            ["c1\x1fc2", "4601\x1f4601", "reminded\x1finvoiced"],
         )
     ]
 
@@ -70,7 +80,7 @@ def test_a_delete_drops_the_rows_held_before_it_and_runs_before_the_inserts() ->
     writes.execute(insert, ("c1", 0, "C"))
     writes.flush()
     assert cur.sent[0] == ('DELETE FROM "s".findings WHERE case_id = ANY(%b::text[]::text[])', (["c1"],))
-    assert cur.sent[1][1] == [["c2", "c1"], ["0", "0"], ["B", "C"]]
+    assert [read(c) for c in cur.sent[1][1]] == [["c2", "c1"], ["0", "0"], ["B", "C"]]
     assert len(cur.sent) == 2
 
 
@@ -102,5 +112,22 @@ def test_many_rows_go_out_in_one_statement_as_text_cast_to_the_columns_types() -
     writes.flush()
     [(query, columns)] = cur.sent
     assert "u.p2::date, u.p3::numeric(16,2)" in query
-    assert [len(c) for c in columns] == [1234] * 4
-    assert columns[2][0] == "2025-01-01" and columns[3][:2] == [None, "35.00"]
+    values = [read(c) for c in columns]
+    assert [len(c) for c in values] == [1234] * 4
+    assert values[2][0] == "2025-01-01" and values[3][:2] == [None, "35.00"]
+    assert values[0][1233] == "c1233" and values[1][1233] == "1233"
+
+
+def test_a_column_whose_values_hold_a_separator_goes_out_as_an_array_of_texts() -> None:
+    cur = Recording()
+    writes = held(cur)
+    for code in ("plain", "with\x1fseparator", "with\x1enull mark"):
+        writes.execute('INSERT INTO "s".findings (case_id, seq, code) VALUES (%s,%s,%s)', ("c1", 0, code))
+    writes.execute('INSERT INTO "s".claims (case_id, creditor, stage) VALUES (%s,%s,%s)', ("", "", None))
+    writes.flush()
+    (findings, columns), (claims, one) = cur.sent
+    assert f"unnest({SPLIT}, {SPLIT}, %b::text[])" in findings
+    assert columns[2] == ["plain", "with\x1fseparator", "with\x1enull mark"]
+    assert read(columns[0]) == ["c1"] * 3
+    assert f"unnest(%b::text[], %b::text[], {SPLIT})" in claims  # one empty string would read as no value
+    assert one == [[""], [""], "\x1e"] and read(one[2]) == [None]

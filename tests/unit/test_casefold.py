@@ -12,8 +12,13 @@ from domain.application import CollectionApp
 from domain.catalogue import BASE_ATTRIBUTES, BY_WIRE_NAME
 from domain.claim import Claim
 from domain.scenario import Scenario, run_scenario
+from domain.suspense import Suspense
+from projections.audit_trail import AuditTrail
 from projections.base import ProjectedEvent
 from projections.casefold import CaseFolder
+from projections.ledger import Ledger, postings_for, suspense_postings
+from projections.limitation import LimitationWatch
+from projections.parties import Parties
 from tests.scenario_files import scenario_files, scenario_params
 
 
@@ -78,3 +83,37 @@ def test_a_cold_folder_warms_a_case_from_its_earlier_events() -> None:
     assert after.version == mine[-1].aggregate_version
     day = date.fromisoformat(report["report_on"])
     assert app.claim_report(after, day) == report["invoices"][after.invoice]
+
+
+@pytest.mark.parametrize("path", scenario_params())
+def test_the_ledgers_view_of_the_state_before_posts_what_a_whole_copy_posts(path: Any) -> None:
+    """The projector keeps of the state before an event only what the ledger reads (``before_view``):
+    the postings from it equal the postings from a whole copy, event by event, claims and suspense alike."""
+    app = CollectionApp()
+    run_scenario(Scenario.load(path), app)
+    ledger = Ledger()
+    viewed, copied = CaseFolder(), CaseFolder()
+    compared = 0
+    for event in all_projected(app):
+        view, after = viewed.step(event, ledger.before_view)
+        whole, same = copied.advance(event)
+        if isinstance(after, Claim):
+            assert postings_for(view, after) == postings_for(whole, same)
+            compared += 1
+        elif isinstance(after, Suspense):
+            assert suspense_postings(view, after) == suspense_postings(whole, same)
+    assert compared > 0
+
+
+def test_projections_that_never_read_the_state_before_keep_nothing_of_it() -> None:
+    app = CollectionApp()
+    run_scenario(Scenario.load(scenario_files()[0]), app)
+    invoiced = next(e for e in all_projected(app) if e.event_type == "ClaimInvoiced")
+    folder = CaseFolder()
+    folder.advance(invoiced)
+    claim = folder.get(invoiced.case_id)
+    assert isinstance(claim, Claim)
+    for projection in (LimitationWatch(), AuditTrail(), Parties()):
+        assert projection.before_view(claim) is None
+    view = Ledger().before_view(claim)
+    assert view is not None and view.owed is not None
