@@ -10,7 +10,7 @@ DEMO_ARGS ?=
 BENCH_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-deps up down status test test-cluster unit integration lint fmt demo bench bench-intake bench-cluster letter-pictures page-pictures
+.PHONY: help venv system-deps up down status test test-cluster unit integration lint fmt demo bench bench-large bench-intake bench-cluster letter-pictures page-pictures
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -64,6 +64,10 @@ demo: venv ## simulate a year of a collection office, write report/demo-*/index.
 bench: venv ## measure the main job next to its baselines (<15 min): bench/results/<date>.json and a table
 	$(BIN)/kravsak up
 	$(BIN)/python -m kravsak.bench $(BENCH_ARGS)
+
+bench-large: venv ## the growth point at 1 000 000 events beside 10 000 (ingest, publish, project; the rebuild of 1 M if it fits 20 min): bench/results/<date>-large.json, about 40 min
+	$(BIN)/kravsak up
+	$(BIN)/python -m kravsak.bench.large $(BENCH_ARGS)
 
 bench-cluster: venv ## the capacity plan's numbers on the running stack (a cluster after `kravsak up --brokers 3`): bytes/event, publish, 1/2/4 projectors
 	$(BIN)/python -m kravsak.bench.cluster $(BENCH_ARGS)

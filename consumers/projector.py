@@ -496,6 +496,8 @@ class RunnerOptions:
     session_timeout_ms: int | None = 10_000
     """How soon a killed runner's partitions go to the others (a stopped one leaves the group at once);
     None: the client's default (45 s)."""
+    top_up_after_ms: int | None = ConsumerOptions.top_up_after_ms
+    """A batch at least this long tops up the next one with one short poll more (``ConsumerOptions``)."""
 
 
 class ProjectionRunner:
@@ -528,6 +530,7 @@ class ProjectionRunner:
             session_timeout_ms=options.session_timeout_ms,
             heartbeat_interval_ms=min(3_000, options.session_timeout_ms // 3) if options.session_timeout_ms else None,
             fetch_max_bytes=32 * 1024 * 1024,
+            top_up_after_ms=options.top_up_after_ms,
         )
         self.runner = Runner(self.conn, bootstrap, consumer, self.applier.offsets, self, log=log)
 

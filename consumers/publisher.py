@@ -36,7 +36,10 @@ Delivery protocol
 - **Heartbeat** (``consumers.heartbeat``): every few seconds the lag and position; ``standby``
   while another publisher holds the lock, ``reconnecting`` during an outage.
 - **Waiting.** LISTEN on the recorder's NOTIFY channel; a round starts when an insert commits
-  (safety net: a round every `idle_wait_s` anyway). No polling of the table while idle.
+  (safety net: a round every `idle_wait_s` anyway). No polling of the table while idle, and no empty
+  read after a round that read the log to its head (an insert since then has sent its NOTIFY).
+- **Adaptive preparing.** A round that finds few events (under `prepare_ahead_from`) prepares them at
+  once in this process; a publisher that is behind has the child prepare the next batch while it sends.
 - **One active publisher per name**: a PostgreSQL advisory lock; a second one waits on standby.
 - **Stop.** The `stop_event` (set by SIGTERM/SIGINT in `kravsak.services`): the current batch is
   finished, flushed and its position stored, then `run_publisher` returns. A second signal exits
@@ -128,11 +131,15 @@ class PublisherOptions:
     delivery_timeout_ms: int = 120_000
     compression: str | None = field(default_factory=lambda: best_compression())
     digest_key: bytes = envelope.DEVELOPMENT_DIGEST_KEY
+    """Keys the digests of free text on the wire (an objection's); a service's publisher is given one derived
+    from the office secret (``kravsak.settings.publisher_options``), tests and benchmarks use the development key."""
     prepare_process: bool = True
     """Prepare the next batch (decode, envelope, Avro) in a forked child process while this one is sent
     (``consumers.preparer``); False, or where fork is not available: in this process, batch after batch."""
-    """Keys the digests of free text on the wire (an objection's); a service's publisher is given one derived
-    from the office secret (``kravsak.settings.publisher_options``), tests and benchmarks use the development key."""
+    prepare_ahead_from: int = 500
+    """Adaptive: a batch read fresh (none prepared ahead) of fewer notifications is prepared in this process at
+    once — under a light load the hand-over to the child and the read ahead cost more latency than preparing a
+    few events here; from this size on (a publisher that is behind) the child prepares while the parent sends."""
     partition_range: PartitionRange | None = None
     """Publish only the events whose case falls in these partitions of the topic (another publisher process
     owns the others); None: all of them. A range has its own position, held cases and lock (ADR 0033)."""
@@ -518,6 +525,8 @@ class Publisher:
                     if once:
                         break
                     self._wait(stop)
+                elif not once and self._read_to_the_head(published):
+                    self._wait(stop)  # every insert since that read has sent a NOTIFY: no empty read in between
             except _TRANSIENT as exc:  # an outage: back off (with jitter), rebuild the connections, go on
                 delay = self.backoff.next()
                 log.warning(
@@ -530,6 +539,10 @@ class Publisher:
         self.report.seconds = time.monotonic() - self._started
         self._maybe_log_lag(force=True)
         return self.report
+
+    def _read_to_the_head(self, handled: int) -> bool:
+        """Whether the last round read the log to its head: a batch short of ``batch_size`` and none read ahead."""
+        return handled < self.options.batch_size and not self._ahead
 
     def _round(self) -> int:
         """Release what an operator asked for, then publish (or hold) the next batch; how many events
@@ -583,14 +596,17 @@ class Publisher:
         """The rows after the position, with the worker's outcomes for them (None: prepare here).
 
         With a worker the batch after this one is read before this one's outcomes are collected and
-        submitted right after, so the child prepares it while this batch is sent."""
+        submitted right after, so the child prepares it while this batch is sent. A fresh batch smaller than
+        ``prepare_ahead_from`` is prepared here (the child learns no parties from it: for a case it has not
+        seen it answers ``IN_PARENT`` later, and this process, which has, prepares that event)."""
         if self.worker is None:
             return self._read(self.position + 1), None
         try:
             if not self._ahead:
-                self._ahead = self._read(self.position + 1)
-                if not self._ahead:
-                    return [], None
+                fresh = self._read(self.position + 1)
+                if len(fresh) < self.options.prepare_ahead_from:
+                    return fresh, None  # a light load (or nothing new): prepared here at once, nothing read ahead
+                self._ahead = fresh
                 self._submit(self.worker, self._ahead)
             rows = self._ahead
             if rows[0][0] <= self.position:  # never: the position moves only through these batches

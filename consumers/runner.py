@@ -391,6 +391,12 @@ class ConsumerOptions:
     fetch_max_bytes: int | None = None
     new_partitions_at_end: bool = False
     """A partition with no stored offset starts at its end instead of its beginning."""
+    top_up_after_ms: int | None = 50
+    """Adaptive batching: after a batch that took at least this long to apply, a poll that brings less than a
+    full batch polls once more, for at most ``top_up_wait_ms``. The records it brought mostly came with a fetch
+    that completed early in that batch; what reached the broker after it would otherwise wait for the next poll
+    and the whole next batch. A light load (short batches) never waits for it; None: never."""
+    top_up_wait_ms: int = 20
 
 
 def keep_join_going(consumer: Any) -> bool:
@@ -416,9 +422,11 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-pytho
         self.runner = runner
 
     def on_partitions_revoked(self, revoked: Any) -> None:
+        self.runner.rebalances += 1
         self.runner.handler.revoked()
 
     def on_partitions_assigned(self, assigned: Any) -> None:
+        self.runner.rebalances += 1
         self.runner.seek_to_stored(list(assigned))
 
 
@@ -443,6 +451,12 @@ class Runner:
         self._offsets_reader: Any = None
         self.heartbeat: Heartbeat | None = None
         self.backoff = Backoff()
+        self.last_apply_s = 0.0
+        """How long the last batch took to apply (``top_up``)."""
+        self.topped_up = 0
+        """Polls that took the top-up (``ConsumerOptions.top_up_after_ms``)."""
+        self.rebalances = 0
+        """Revocations and assignments this member went through (an assignment seeks to the stored offsets)."""
 
     def close(self) -> None:
         if self.consumer is not None:
@@ -526,19 +540,20 @@ class Runner:
             timeout_ms=self.options.poll_timeout_ms if timeout_ms is None else timeout_ms,
             max_records=self.options.batch_size,
         )
+        records = [r for batch in polled.values() for r in batch]
+        if self.top_up_due(len(records)):
+            records = self._top_up(records)
         if keep_join_going(self.consumer):
             self.log.info("runner.join_resumed", topic=self.options.topic, group=self.options.group)
         messages = sorted(
-            (
-                Message(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
-                for records in polled.values()
-                for r in records
-            ),
+            (Message(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ())) for r in records),
             key=lambda m: (m.partition, m.offset),
         )
         if not messages:
             return None
+        began = time.monotonic()
         result = self.handler.apply_batch(messages)
+        self.last_apply_s = time.monotonic() - began
         if result.gaps:
             # the whole batch rolled back: every partition in it goes back, not only the gapped ones
             back = {m.partition: m.offset for m in reversed(messages)} | result.gaps
@@ -563,6 +578,31 @@ class Runner:
             parked=result.parked,
         )
         return result
+
+    def _top_up(self, records: list[Any]) -> list[Any]:
+        """``records`` and what one more short poll brings. A rebalance inside that poll (the partitions
+        revoked and assigned again, each sought back to its stored offset) may hand out some of ``records``
+        again, or leave some of their partitions to another member: those are dropped, as the first poll of
+        a batch would never have brought them."""
+        self.topped_up += 1
+        rebalances = self.rebalances
+        more = self.consumer.poll(
+            timeout_ms=self.options.top_up_wait_ms, max_records=self.options.batch_size - len(records)
+        )
+        records = records + [r for batch in more.values() for r in batch]
+        if self.rebalances == rebalances:
+            return records
+        kept = {tp.partition for tp in self.consumer.assignment()}
+        once = {(r.partition, r.offset): r for r in records if r.partition in kept}
+        return list(once.values())
+
+    def top_up_due(self, polled: int) -> bool:
+        """Whether a poll that brought ``polled`` records polls once more before the batch is applied: it
+        brought some but not a full batch, and the last batch took ``top_up_after_ms`` or longer, so records
+        reached the broker while the fetch that brought these was already done. A light load (short batches)
+        never waits for it."""
+        after = self.options.top_up_after_ms
+        return after is not None and 0 < polled < self.options.batch_size and self.last_apply_s * 1000 >= after
 
     def run(
         self, stop: threading.Event | None = None, *, until_caught_up: bool = False, idle_timeout_s: float | None = None

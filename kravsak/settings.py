@@ -144,10 +144,18 @@ ENV_VARS: dict[str, str] = {
     "KRAVSAK_PUBLISHER_PARTITIONS": "publish only the cases of these partitions, e.g. 0-5 (another publisher process "
     "the rest; default: all)",
     "KRAVSAK_PUBLISHER_LAG_LOG_S": "seconds between publisher.lag log lines (default 10)",
+    "KRAVSAK_PUBLISHER_PREPARE_AHEAD_FROM": (
+        "a round of fewer notifications is prepared in the publisher itself, at once; from this many on a child "
+        "process prepares the next batch while this one is sent (default 500)"
+    ),
     "KRAVSAK_PROJECTOR_TOPIC": "the case-events topic the projector reads (default kravsak.case-events)",
     "KRAVSAK_PROJECTOR_GROUP": "the projector's consumer group (default kravsak-projector)",
     "KRAVSAK_PROJECTOR_SCHEMA_SUFFIX": "appended to every projection schema (kravsak_ledger<suffix>; default none)",
     "KRAVSAK_PROJECTOR_BATCH": "most records the projector applies in one transaction (default 2000)",
+    "KRAVSAK_PROJECTOR_TOP_UP_AFTER_MS": (
+        "after a batch that took this long, the next poll polls once more (at most 20 ms) so that what reached "
+        "the broker meanwhile rides along (default 50)"
+    ),
     "KRAVSAK_PROJECTOR_SESSION_TIMEOUT_MS": (
         "how long the group waits for a silent projector before its partitions go to the others (default 10000)"
     ),
@@ -583,6 +591,7 @@ def publisher_options(settings: Settings, environ: Mapping[str, str] | None = No
         pg_schema=event_store_schema(env) or defaults.pg_schema,
         batch_size=env_number(env, "KRAVSAK_PUBLISHER_BATCH", defaults.batch_size),
         lag_log_interval_s=env_number(env, "KRAVSAK_PUBLISHER_LAG_LOG_S", defaults.lag_log_interval_s),
+        prepare_ahead_from=env_number(env, "KRAVSAK_PUBLISHER_PREPARE_AHEAD_FROM", defaults.prepare_ahead_from),
         schemas_dir=_schemas_dir(env, defaults.schemas_dir),
         partitions=settings.case_events_partitions,
         replication=settings.topic_replication,
@@ -621,6 +630,7 @@ def projector_options(environ: Mapping[str, str] | None = None) -> RunnerOptions
         session_timeout_ms=env_number(
             env, "KRAVSAK_PROJECTOR_SESSION_TIMEOUT_MS", defaults.session_timeout_ms or 10_000
         ),
+        top_up_after_ms=env_number(env, "KRAVSAK_PROJECTOR_TOP_UP_AFTER_MS", defaults.top_up_after_ms or 50),
         schemas_dir=_schemas_dir(env, defaults.schemas_dir),
     )
 

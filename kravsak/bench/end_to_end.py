@@ -106,6 +106,23 @@ def peak_rss_mib(pid: int) -> dict[str, float]:
     return out
 
 
+def cpu_seconds_of(pid: int) -> float:
+    """User and system CPU of a live process and of its live children (the publisher's preparing child), from
+    ``/proc/<pid>/stat``: what the process cost, however busy the machine was."""
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        pids += [int(child) for child in children.read_text().split()]
+    total = 0.0
+    for one in pids:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime (fields 14 and 15 of stat)
+    return total
+
+
 def _projected_to(dsn: str, suffix: str, topic: str, ends: Mapping[int, int]) -> bool:
     try:
         with psycopg.connect(dsn) as conn, conn.cursor() as cur:
@@ -221,6 +238,7 @@ def measure_end_to_end(settings: Settings, resources: Resources, sizes: Sizes) -
                 log_files,
             )
             ready_s = time.monotonic() - started
+            cpu_before = [cpu_seconds_of(p.pid) for p in procs]
             watch.start()
             bar.update(task, description=f"offering {sizes.e2e_rate:g} commands/s", total=sizes.e2e_seconds)
             load = _offer_load(app, watch, sizes, lambda s: bar.update(task, completed=min(s, sizes.e2e_seconds)))
@@ -229,6 +247,10 @@ def measure_end_to_end(settings: Settings, resources: Resources, sizes: Sizes) -
             while watch.in_flight() and time.monotonic() < drain_deadline and watch.error is None:
                 time.sleep(0.05)
             memory = {"publisher": peak_rss_mib(procs[0].pid), "projector": peak_rss_mib(procs[1].pid)}
+            cpu = {
+                who: round(cpu_seconds_of(p.pid) - before, 2)
+                for who, p, before in zip(("publisher", "projector"), procs, cpu_before, strict=True)
+            }
     finally:
         watch.stopping.set()
         stop_services(procs)
@@ -251,6 +273,8 @@ def measure_end_to_end(settings: Settings, resources: Resources, sizes: Sizes) -
         "save_to_broker_ms": _spread(to_broker),
         "broker_to_ledger_ms": _spread(broker_to_ledger),
         "memory": memory,
+        "cpu_seconds": cpu,
+        "cpu_us_per_event": {who: round(c * 1e6 / max(load["events"], 1), 1) for who, c in cpu.items()},
         "processes": ["python -m kravsak.services publisher", "python -m kravsak.services projector"],
     }
 
