@@ -162,15 +162,16 @@ def test_a_rebalance_during_the_top_up_leaves_each_record_once_and_only_of_parti
 
 
 def notification(n: int) -> Any:
-    return SimpleNamespace(id=n, originator_id=uuid4(), originator_version=1)
+    """A stored event as the publisher reads it (``consumers.preparer.Row``)."""
+    return (n, str(uuid4()), 1, "ClaimInvoiceIssued", b"{}")
 
 
 class FakeWorker:
     def __init__(self) -> None:
         self.submitted: list[list[int]] = []
 
-    def submit(self, notifications: Sequence[Any]) -> None:
-        self.submitted.append([n.id for n in notifications])
+    def submit_rows(self, rows: Sequence[Any], partitions: int | None) -> None:
+        self.submitted.append([row[0] for row in rows])
 
     def collect(self, expected: int, *, on_last_chunk: Any = None) -> Any:
         batch = self.submitted.pop(0)
@@ -183,10 +184,10 @@ class FakeWorker:
 def publisher(log: list[Any], *, ahead_from: int) -> tuple[Publisher, FakeWorker]:
     p = Publisher(load_settings({}), PublisherOptions(batch_size=1000, prepare_ahead_from=ahead_from))
 
-    def select(start: int, limit: int) -> list[Any]:
-        return [n for n in log if n.id >= start][:limit]
+    def read(start: int) -> list[Any]:
+        return [row for row in log if row[0] >= start][: p.options.batch_size]
 
-    p.app = SimpleNamespace(recorder=SimpleNamespace(select_notifications=select))  # type: ignore[assignment]
+    p._read = read  # type: ignore[method-assign]
     worker = FakeWorker()
     p.worker = worker  # type: ignore[assignment]
     return p, worker
@@ -197,7 +198,7 @@ def test_a_small_fresh_batch_is_prepared_by_the_publisher_itself_at_once() -> No
 
     notifications, outcomes = p._next_batch()
 
-    assert [n.id for n in notifications] == list(range(1, 21))
+    assert [row[0] for row in notifications] == list(range(1, 21))
     assert outcomes is None  # prepared in this process: no hand-over, nothing read ahead
     assert worker.submitted == [] and not p._ahead
 
