@@ -730,10 +730,13 @@ def _build_share(share: _Share) -> int:
         )
 
 
-def topic_partitions(bootstrap: str, topic: str) -> list[int]:
+def topic_extent(bootstrap: str, topic: str) -> tuple[list[int], int]:
+    """The topic's partition ids and how many records it holds (the sum of its end offsets): one client asks."""
     consumer = KafkaConsumer(**client_args(bootstrap), group_id=None, enable_auto_commit=False)
     try:
-        return sorted(consumer.partitions_for_topic(topic) or ())
+        partitions = sorted(consumer.partitions_for_topic(topic) or ())
+        ends = consumer.end_offsets([TopicPartition(topic, p) for p in partitions]) if partitions else {}
+        return partitions, sum(ends.values())
     finally:
         consumer.close(autocommit=False)
 
@@ -744,6 +747,7 @@ def _build_aside_in_parallel(
     targets: Sequence[Target],
     topic: str,
     *,
+    partitions: Sequence[int],
     schemas_dir: Path,
     cases_schema: str,
     processes: int,
@@ -754,7 +758,6 @@ def _build_aside_in_parallel(
     workers write disjoint rows (the postings' serial ids interleave; nothing reads them as an order) and
     each folds its cases alone; each batch moves its own partitions' offset rows in its transaction, as
     one process would. A worker that fails fails the rebuild (nothing is switched in)."""
-    partitions = topic_partitions(bootstrap, topic)
     shares = [
         _Share(dsn, bootstrap, tuple(targets), topic, schemas_dir, cases_schema, tuple(partitions[i::processes]))
         for i in range(min(processes, len(partitions)))
@@ -787,12 +790,10 @@ PARALLEL_FROM = 20_000
 def default_processes(bootstrap: str, topic: str) -> int:
     """A rebuild's first pass: one worker process per core (PostgreSQL takes its share of them too), but no
     more than one per ``PARALLEL_FROM`` records on the topic."""
-    consumer = KafkaConsumer(**client_args(bootstrap), group_id=None, enable_auto_commit=False)
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        records = sum(consumer.end_offsets(partitions).values()) if partitions else 0
-    finally:
-        consumer.close(autocommit=False)
+    return _workers_for(topic_extent(bootstrap, topic)[1])
+
+
+def _workers_for(records: int) -> int:
     return max(1, min(os.cpu_count() or 1, records // PARALLEL_FROM))
 
 
@@ -851,7 +852,11 @@ def rebuild_together(
             ensure_projection(conn, p, live[p.name], cases)
             _fresh_schema(conn, p, aside[p.name], cases)
         targets = [Target(p, aside[p.name]) for p in projections]
-        workers = processes if processes is not None else default_processes(bootstrap, topic)
+        partitions: list[int] = []
+        workers = 1
+        if processes is None or processes > 1:  # one client asks for both: how many workers, over which partitions
+            partitions, records = topic_extent(bootstrap, topic)
+            workers = processes if processes is not None else _workers_for(records)
         with _indexes_after(conn, [t.schema for t in targets]):
             if workers > 1:
                 count = _build_aside_in_parallel(
@@ -859,6 +864,7 @@ def rebuild_together(
                     bootstrap,
                     targets,
                     topic,
+                    partitions=partitions,
                     schemas_dir=schemas_dir,
                     cases_schema=cases,
                     processes=workers,
