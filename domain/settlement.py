@@ -20,6 +20,8 @@ from domain.account import COMPONENTS, DESIGNATED_ORDER
 from domain.money import ZERO, to_cents
 from domain.rules.base import Rules
 
+_DAY = timedelta(days=1)
+
 
 @dataclass(frozen=True, slots=True)
 class MoneyEntry:
@@ -45,6 +47,7 @@ class Cursor:
     paid: tuple[tuple[str, Decimal], ...]
     surplus: Decimal
     rates: tuple[str, ...]
+    last_rate: tuple[date, date, Decimal] | None = None  # ``rates[-1]`` as values (``Settled.last_rate``)
 
 
 @dataclass
@@ -55,14 +58,20 @@ class Settled:
     surplus: Decimal = ZERO
     rates: list[str] = field(default_factory=list)  # "start..end rate%", merged where the rate holds
     cursor: Cursor | None = None  # where it stood after its last entry (``settle(start=…)`` goes on from there)
+    last_rate: tuple[date, date, Decimal] | None = None  # the last of ``rates`` as values, when known
 
     def note_rate(self, start: date, end: date, rate: Decimal) -> None:
-        if self.rates:
+        """Add a stretch of ``rate``, merged into the last stretch when it goes on from it at the same rate."""
+        last = self.last_rate
+        if last is None and self.rates:  # ``rates`` given as text only: read the last one back
             last_start, last_end, last_rate = self.rates[-1].replace("..", " ").split()
-            if Decimal(last_rate.rstrip("%")) == rate and date.fromisoformat(last_end) + timedelta(days=1) == start:
-                self.rates[-1] = f"{last_start}..{end} {rate}%"
-                return
+            last = (date.fromisoformat(last_start), date.fromisoformat(last_end), Decimal(last_rate.rstrip("%")))
+        if last is not None and last[2] == rate and last[1] + _DAY == start:
+            self.rates[-1] = f"{last[0]}..{end} {rate}%"
+            self.last_rate = (last[0], end, rate)
+            return
         self.rates.append(f"{start}..{end} {rate}%")
+        self.last_rate = (start, end, rate)
 
     def paid_after(self) -> dict[str, Decimal]:
         return {**self.paid, "surplus": self.surplus}
@@ -86,10 +95,14 @@ def settle(
         day = effective_due  # interest is settled through this day
         last = (effective_due, -1)
     else:
-        assert all((e.day, e.seq) > start.last for e in entries), "entries before the cursor need a re-settlement"
         owed = dict(start.owed)
         result = Settled(start.interest_exact, start.day, dict(start.paid), start.surplus, list(start.rates))
+        result.last_rate = start.last_rate
         day, last = start.day, start.last
+    ordered = entries if len(entries) < 2 else sorted(entries, key=lambda e: (e.day, e.seq))
+    if start is not None and ordered:
+        first = ordered[0]
+        assert (first.day, first.seq) > start.last, "entries before the cursor need a re-settlement"
 
     def accrue(until: date) -> None:
         nonlocal day
@@ -101,7 +114,7 @@ def settle(
                 result.note_rate(piece.start, piece.end, piece.rate)
         day = max(day, until)
 
-    for entry in sorted(entries, key=lambda e: (e.day, e.seq)):
+    for entry in ordered:
         last = (entry.day, entry.seq)
         accrue(entry.day)
         if entry.kind in ("fees", "costs"):
@@ -126,7 +139,7 @@ def settle(
         result.surplus += left
     result.cursor = Cursor(
         last, day, tuple(owed.items()), result.interest_exact, tuple(result.paid.items()), result.surplus,
-        tuple(result.rates),
+        tuple(result.rates), result.last_rate,
     )  # fmt: skip
     accrue(through)
     result.interest_through = max(day, through)
