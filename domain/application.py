@@ -1702,6 +1702,11 @@ class CollectionApp(Application[UUID]):
             if check is not None:
                 check(rules_for(self.creditor(creditor).jurisdiction))
             claim = self.claim(creditor, invoice)
+        self._act_on(claim, command_id, act)
+
+    def _act_on(self, claim: Claim, command_id: str, act: Callable[[Claim, Rules], None]) -> None:
+        """``_on_claim`` on a claim the caller holds already (the batch's copy): run ``act`` and save it; a
+        command that failed half-way leaves the claim of the batch as it was before."""
         if command_id in claim.commands:
             return  # repeated command: already done
         before = len(claim.pending_events)

@@ -35,6 +35,7 @@ from domain.refunds import check_person
 
 if TYPE_CHECKING:
     from domain.application import CollectionApp
+    from domain.claim import Claim
 
 _text = json.encoder.encode_basestring  # a str as json.dumps(ensure_ascii=False) writes it
 
@@ -104,11 +105,17 @@ def receive(
     """Land every transaction of ``payments`` in one unit of work (see the module docstring)."""
     inputs.check_arguments({"on": on, "file_digest": file_digest, "file_format": file_format, "refund_by": refund_by})
     with app.unit_of_work():
-        return [_receive_one(app, p, on, file_digest, file_format, refund_by) for p in payments]
+        return [_receive_one(app, p, on, file_digest, file_format, refund_by, n > 0) for n, p in enumerate(payments)]
 
 
 def _receive_one(
-    app: CollectionApp, p: IncomingPayment, on: date, file_digest: str, file_format: str, refund_by: str | None
+    app: CollectionApp,
+    p: IncomingPayment,
+    on: date,
+    file_digest: str,
+    file_format: str,
+    refund_by: str | None,
+    refund_by_checked: bool,
 ) -> BankPayment:
     inputs.check_arguments(
         {"creditor": p.creditor, "reference": p.reference, "structured": p.structured, "amount": p.amount,
@@ -119,7 +126,7 @@ def _receive_one(
         lambda: land(
             app, creditor=p.creditor, reference=p.reference, structured=p.structured, amount=p.amount,
             ordered=p.ordered, on=on, transaction_id=p.transaction_id, file_digest=file_digest,
-            file_format=file_format, refund_by=refund_by,
+            file_format=file_format, refund_by=refund_by, refund_by_checked=refund_by_checked,
         ),
         digest=digest_of(app._digest_key, p.canonical()),
     )  # fmt: skip
@@ -138,10 +145,12 @@ def land(
     file_digest: str,
     file_format: str,
     refund_by: str | None,
+    refund_by_checked: bool = False,
 ) -> BankPayment:
-    """One transaction, inside its command (``receive_bank_payment``'s body)."""
+    """One transaction, inside its command (``receive_bank_payment``'s body). ``refund_by_checked``: the batch's
+    first transaction checked who requests refunds already (the same value for every transaction)."""
     source = (file_digest, file_format, transaction_id)
-    if refund_by is not None:
+    if refund_by is not None and not refund_by_checked:
         check_person("refund_by", refund_by)
     account = app.suspense(creditor)
     if account is not None and transaction_id in account.commands:
@@ -156,29 +165,13 @@ def land(
         if transaction_id in claim.commands:
             return BankPayment("duplicate", invoice=claim.invoice)
         try:
-            with app.unit_of_work():
-                claim = app.claim(creditor, claim.invoice)  # the batch's copy, which the payment changes
-                before = claim.account.surplus
-                app._on_claim(
-                    creditor,
-                    claim.invoice,
-                    transaction_id,
-                    lambda c, r: c.pay(
-                        command_id=transaction_id, on=on, amount=amount, ordered=ordered, designation=None,
-                        rules=r, source="reference", reference=reference, bank_file=source,
-                    ),
-                )  # fmt: skip
-                surplus = claim.account.surplus - before
-                refund = None
-                if surplus > 0 and refund_by is not None:
-                    refund = app._request_surplus_refund(
-                        claim, amount=surplus, on=on, command_id=f"{transaction_id}/refund", by=refund_by,
-                        payee_key=f"transaction:{transaction_id}", reason="payment beyond the balance",
-                    )  # fmt: skip
+            if app._batch is None:  # alone: the payment and its refund in one save, on the unit of work's copy
+                with app.unit_of_work():
+                    return _pay(app, app.claim(creditor, claim.invoice), amount, ordered, on, transaction_id,
+                                reference, source, refund_by)  # fmt: skip
+            return _pay(app, claim, amount, ordered, on, transaction_id, reference, source, refund_by)
         except CommandRefused as refused:
             reason = f"invoice {claim.invoice} refused the payment: {refused.message}"
-        else:
-            return BankPayment("matched", invoice=claim.invoice, surplus=surplus, refund=refund)
     shown = reference.strip() or "(none)"
     app.receive_unmatched_payment(
         creditor=creditor,
@@ -191,3 +184,34 @@ def land(
         bank_file=source,
     )
     return BankPayment("unmatched", reason=reason)
+
+
+def _pay(
+    app: CollectionApp,
+    claim: Claim,
+    amount: Decimal,
+    ordered: date,
+    on: date,
+    transaction_id: str,
+    reference: str,
+    source: tuple[str, str, str],
+    refund_by: str | None,
+) -> BankPayment:
+    """The payment on ``claim`` (the unit of work's copy, which it changes) and the refund of a surplus it leaves."""
+    before = claim.account.surplus
+    app._act_on(
+        claim,
+        transaction_id,
+        lambda c, r: c.pay(
+            command_id=transaction_id, on=on, amount=amount, ordered=ordered, designation=None, rules=r,
+            source="reference", reference=reference, bank_file=source,
+        ),
+    )  # fmt: skip
+    surplus = claim.account.surplus - before
+    refund = None
+    if surplus > 0 and refund_by is not None:
+        refund = app._request_surplus_refund(
+            claim, amount=surplus, on=on, command_id=f"{transaction_id}/refund", by=refund_by,
+            payee_key=f"transaction:{transaction_id}", reason="payment beyond the balance",
+        )  # fmt: skip
+    return BankPayment("matched", invoice=claim.invoice, surplus=surplus, refund=refund)
