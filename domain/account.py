@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from domain.money import ZERO, to_cents
 
-COMPONENTS = ("costs", "fees", "interest", "principal")
+COMPONENTS = ("costs", "fees", "interest", "principal")  # ``Account.balance`` adds them in this order
 DESIGNATED_ORDER = ("principal", "costs", "fees", "interest")
 
 
@@ -50,8 +50,10 @@ class Account:
         return sum(self.paid.values(), ZERO)
 
     def balance(self, interest_exact: Decimal | None = None) -> Decimal:
-        owed = sum((self.owed(c, interest_exact) for c in COMPONENTS), ZERO)
-        return owed - self.total_paid
+        # what owed() sums over COMPONENTS, in that order, written out: every payment asks (_close_if_settled)
+        interest = to_cents(self.interest_exact if interest_exact is None else interest_exact)
+        owed = ZERO + self.costs + self.fees + interest + self.principal
+        return owed - sum(self.paid.values(), ZERO)
 
     def paid_after(self) -> dict[str, Decimal]:
         return {**self.paid, "surplus": self.surplus}

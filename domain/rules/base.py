@@ -20,6 +20,8 @@ from domain.rules.parameters import ParameterSet, Segment
 
 DAYS_IN_YEAR = Decimal(365)
 HUNDRED = Decimal(100)
+_ANSWERS_KEPT = 4096
+"""How many answers of a date rule a ``Rules`` remembers (an import asks about a few dozen days, per payment)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,7 @@ class Rules(ABC):
         self.params = parameters or ParameterSet(folder)
         self.calendar: BusinessCalendar = calendar_for(self.jurisdiction.value)
         self.version = f"{self.jurisdiction.value.lower()}-{self.params.digest}"
+        self._period_ends: dict[tuple[date, int], date] = {}  # period_end's answers: a payment asks each time
 
     # --- dates -------------------------------------------------------------------------------
 
@@ -108,7 +111,12 @@ class Rules(ABC):
 
     def period_end(self, start: date, years: int) -> date:
         """Last day of a period of ``years`` from ``start``, moved off weekends and holidays."""
-        return self.calendar.next_working_day(add_years(start, years))
+        end = self._period_ends.get((start, years))
+        if end is None:
+            if len(self._period_ends) >= _ANSWERS_KEPT:
+                self._period_ends.clear()
+            end = self._period_ends[(start, years)] = self.calendar.next_working_day(add_years(start, years))
+        return end
 
     # --- interest ----------------------------------------------------------------------------
 

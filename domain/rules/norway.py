@@ -16,7 +16,7 @@ from domain.errors import CommandRefused, ErrorCode, Refusals
 from domain.money import ZERO, floor_krone, to_cents
 from domain.records import ClaimFacts, DebtorKind, Jurisdiction, ObjectionOutcome, Stage
 from domain.rules.base import EnforcementDecision, LimitationStep, NoticeDecision, Rules
-from domain.rules.parameters import Segment
+from domain.rules.parameters import ParameterSet, Segment
 
 PURRING = "purring"
 INKASSOVARSEL = "inkassovarsel"
@@ -67,6 +67,10 @@ class NorwegianRules(Rules):
     # policy's enforcement route, § 17 (ADR 0021)
     monitoring_notice = None
 
+    def __init__(self, parameters: ParameterSet | None = None) -> None:
+        super().__init__(parameters)
+        self._acknowledgements: dict[tuple[str, date], LimitationStep] = {}
+
     def interest_rate_segments(self, start: date, end: date) -> list[Segment]:
         return self.params["forsinkelsesrente"].segments(start, end)
 
@@ -76,8 +80,15 @@ class NorwegianRules(Rules):
         return LimitationStep("due_date", "foreldelsesloven §§ 2-3", int(self.params.value("limitation_years", due)))
 
     def acknowledgement(self, ground: str, current_years: int, on: date) -> LimitationStep | None:
-        years = int(self.params.value("acknowledgement_limitation_years", on))
-        return LimitationStep(ground, "foreldelsesloven §§ 14, 20 (acknowledgement)", years)
+        step = self._acknowledgements.get((ground, on))  # every payment asks: remembered per ground and day
+        if step is None:
+            if len(self._acknowledgements) >= 4096:
+                self._acknowledgements.clear()
+            years = int(self.params.value("acknowledgement_limitation_years", on))
+            step = self._acknowledgements[(ground, on)] = LimitationStep(
+                ground, "foreldelsesloven §§ 14, 20 (acknowledgement)", years
+            )
+        return step
 
     def judgment_limitation(self, on: date, debtor_kind: DebtorKind) -> LimitationStep:
         return LimitationStep(
