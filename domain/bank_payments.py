@@ -104,8 +104,38 @@ def receive(
 ) -> list[BankPayment]:
     """Land every transaction of ``payments`` in one unit of work (see the module docstring)."""
     inputs.check_arguments({"on": on, "file_digest": file_digest, "file_format": file_format, "refund_by": refund_by})
+    seen: set[tuple[str, object]] = set()  # (argument, value) that passed the edge in this batch
     with app.unit_of_work():
-        return [_receive_one(app, p, on, file_digest, file_format, refund_by, n > 0) for n, p in enumerate(payments)]
+        return [
+            _receive_one(app, p, on, file_digest, file_format, refund_by, n > 0, seen) for n, p in enumerate(payments)
+        ]
+
+
+_KINDS = inputs.ARGUMENT_KINDS
+_CREDITOR, _REFERENCE, _AMOUNT, _ORDERED, _ID = (
+    _KINDS["creditor"], _KINDS["reference"], _KINDS["amount"], _KINDS["ordered"], _KINDS["transaction_id"]
+)  # fmt: skip
+assert "structured" not in _KINDS  # a bool needs no check: ``_check_at_the_edge`` skips it as check_arguments does
+
+
+def _check_at_the_edge(p: IncomingPayment, seen: set[tuple[str, object]]) -> None:
+    """``inputs.check_arguments`` of a transaction's own arguments — the same checks in the same order — except
+    that a creditor, reference or order day that passed in this batch already is not checked again: a file
+    repeats them, and a check's verdict depends on the value alone (text and dates only: anything else is checked,
+    and refused)."""
+    if (creditor := p.creditor) is not None and (type(creditor) is not str or ("creditor", creditor) not in seen):
+        _CREDITOR("creditor", creditor)
+        seen.add(("creditor", creditor))
+    if (reference := p.reference) is not None and (type(reference) is not str or ("reference", reference) not in seen):
+        _REFERENCE("reference", reference)
+        seen.add(("reference", reference))
+    if p.amount is not None:
+        _AMOUNT("amount", p.amount)
+    if (ordered := p.ordered) is not None and (type(ordered) is not date or ("ordered", ordered) not in seen):
+        _ORDERED("ordered", ordered)
+        seen.add(("ordered", ordered))
+    if p.transaction_id is not None:
+        _ID("transaction_id", p.transaction_id)
 
 
 def _receive_one(
@@ -116,11 +146,9 @@ def _receive_one(
     file_format: str,
     refund_by: str | None,
     refund_by_checked: bool,
+    seen: set[tuple[str, object]],
 ) -> BankPayment:
-    inputs.check_arguments(
-        {"creditor": p.creditor, "reference": p.reference, "structured": p.structured, "amount": p.amount,
-         "ordered": p.ordered, "transaction_id": p.transaction_id}
-    )  # fmt: skip
+    _check_at_the_edge(p, seen)
     return app._once(
         COMMAND, f"creditor:{p.creditor}", p.transaction_id, {},  # the content is in the digest given
         lambda: land(

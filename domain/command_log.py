@@ -110,7 +110,19 @@ def content_digest(key: bytes, name: str, arguments: Mapping[str, Any]) -> str:
 
 def digest_of(key: bytes, canonical_content: bytes) -> str:
     """``content_digest`` of a command whose canonical form the caller wrote itself (a batch's fixed shape)."""
-    return hmac.new(key, canonical_content, hashlib.sha256).hexdigest()
+    keyed = _keyed.get(key)
+    if keyed is None:
+        if len(_keyed) >= 16:
+            _keyed.clear()
+        keyed = _keyed[key] = hmac.new(key, digestmod=hashlib.sha256)
+    h = keyed.copy()  # the key's HMAC state, set up once (a third of the cost of a command's digest)
+    h.update(canonical_content)
+    return h.hexdigest()
+
+
+_keyed: dict[bytes, hmac.HMAC] = {}
+"""An HMAC-SHA256 keyed by each key ``digest_of`` was given and fed nothing: copied for each digest. An
+application has one key or two (the office's secret, the id key)."""
 
 
 class CommandLog:
