@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from domain.account import COMPONENTS, DESIGNATED_ORDER
 from domain.money import ZERO, to_cents
@@ -34,8 +35,7 @@ class MoneyEntry:
     designation: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Cursor:
+class Cursor(NamedTuple):
     """Where a settlement stood after its last entry, before interest ran on to its through-date. Settling
     later entries (each after ``last`` in effective-date order) from here does the very same arithmetic as
     settling every entry from the due date, so a payment costs the same whatever the claim's history."""
@@ -50,7 +50,7 @@ class Cursor:
     last_rate: tuple[date, date, Decimal] | None = None  # ``rates[-1]`` as values (``Settled.last_rate``)
 
 
-@dataclass
+@dataclass(slots=True)
 class Settled:
     interest_exact: Decimal
     interest_through: date
@@ -96,51 +96,54 @@ def settle(
         last = (effective_due, -1)
     else:
         owed = dict(start.owed)
-        result = Settled(start.interest_exact, start.day, dict(start.paid), start.surplus, list(start.rates))
-        result.last_rate = start.last_rate
+        result = Settled(
+            start.interest_exact, start.day, dict(start.paid), start.surplus, list(start.rates), None, start.last_rate
+        )
         day, last = start.day, start.last
     ordered = entries if len(entries) < 2 else sorted(entries, key=lambda e: (e.day, e.seq))
     if start is not None and ordered:
         first = ordered[0]
         assert (first.day, first.seq) > start.last, "entries before the cursor need a re-settlement"
-
-    def accrue(until: date) -> None:
-        nonlocal day
-        outstanding = owed["principal"] - result.paid["principal"]
-        if until > day and outstanding > 0:
-            pieces, _ = rules.interest(outstanding, day + timedelta(days=1), until)
-            result.interest_exact += sum((p.amount for p in pieces), ZERO)
-            for piece in pieces:
-                result.note_rate(piece.start, piece.end, piece.rate)
-        day = max(day, until)
-
+    paid = result.paid
     for entry in ordered:
         last = (entry.day, entry.seq)
-        accrue(entry.day)
+        day = _accrue(rules, result, owed, day, entry.day)
         if entry.kind in ("fees", "costs"):
             owed[entry.kind] += entry.amount
             continue
         if entry.kind == "reduction":
             owed["principal"] -= entry.amount
-            excess = result.paid["principal"] - owed["principal"]
+            excess = paid["principal"] - owed["principal"]
             if excess > 0:
-                result.paid["principal"] -= excess
+                paid["principal"] -= excess
                 result.surplus += excess
             continue
         left = entry.amount
-        order = DESIGNATED_ORDER if entry.designation == "principal" else COMPONENTS
-        for component in order:
-            due = (to_cents(result.interest_exact) if component == "interest" else owed[component]) - result.paid[
-                component
-            ]
+        for component in DESIGNATED_ORDER if entry.designation == "principal" else COMPONENTS:
+            due = (to_cents(result.interest_exact) if component == "interest" else owed[component]) - paid[component]
             take = min(left, max(due, ZERO))
-            result.paid[component] += take
+            paid[component] += take
             left -= take
         result.surplus += left
     result.cursor = Cursor(
-        last, day, tuple(owed.items()), result.interest_exact, tuple(result.paid.items()), result.surplus,
+        last, day, tuple(owed.items()), result.interest_exact, tuple(paid.items()), result.surplus,
         tuple(result.rates), result.last_rate,
     )  # fmt: skip
-    accrue(through)
-    result.interest_through = max(day, through)
+    day = _accrue(rules, result, owed, day, through)
+    result.interest_through = day
     return result
+
+
+def _accrue(rules: Rules, result: Settled, owed: dict[str, Decimal], day: date, until: date) -> date:
+    """Interest on the principal outstanding from the day after ``day`` through ``until``, added to ``result``;
+    the day interest is settled through after it."""
+    if until <= day:
+        return day
+    outstanding = owed["principal"] - result.paid["principal"]
+    if outstanding > 0:
+        accrued = ZERO  # summed as sum(amounts, ZERO) sums them, then added
+        for piece in rules.interest_pieces(outstanding, day + _DAY, until):
+            accrued += piece.amount
+            result.note_rate(piece.start, piece.end, piece.rate)
+        result.interest_exact += accrued
+    return until

@@ -130,11 +130,20 @@ class Rules(ABC):
         if amount <= 0 or end < start:
             return [], ()
         segments = self.interest_rate_segments(start, end)
-        pieces = [
+        warnings = tuple(dict.fromkeys(s.warning for s in segments if s.warning))
+        return self._pieces(amount, segments), warnings
+
+    def interest_pieces(self, amount: Decimal, start: date, end: date) -> list[InterestPiece]:
+        """``interest``'s pieces without its warnings (a settlement records the rates, not the warnings)."""
+        if amount <= 0 or end < start:
+            return []
+        return self._pieces(amount, self.interest_rate_segments(start, end))
+
+    @staticmethod
+    def _pieces(amount: Decimal, segments: list[Segment]) -> list[InterestPiece]:
+        return [
             InterestPiece(s.start, s.end, s.value, amount * s.value / HUNDRED * s.days / DAYS_IN_YEAR) for s in segments
         ]
-        warnings = tuple(dict.fromkeys(s.warning for s in segments if s.warning))
-        return pieces, warnings
 
     # --- limitation --------------------------------------------------------------------------
 
