@@ -236,6 +236,7 @@ class CollectionApp(Application[UUID]):
         self._in_command = False
         self.conflicts = 0  # saves another writer got to first, retried (for the numbers)
         self._policies: dict[UUID, tuple[dict[str, Any], CollectionPolicy]] = {}  # _policy: parsed, by creditor
+        self._namespace_str: tuple[UUID, str] | None = None  # _namespace_text
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
         """eventsourcing's environment; on PostgreSQL and SQLite the recorder is the one with the command log; the
@@ -401,7 +402,7 @@ class CollectionApp(Application[UUID]):
         if self._in_command:
             return act()
         digest = digest or content_digest(self._digest_key, name, content)
-        entry = CommandEntry(str(self.namespace), scope, command_id, name, digest)
+        entry = CommandEntry(self._namespace_text(), scope, command_id, name, digest)
         attempts = 1 if self._batch is not None else CONFLICT_ATTEMPTS
         for attempt in range(1, attempts + 1):
             first = self._recorded(entry)
@@ -438,6 +439,13 @@ class CollectionApp(Application[UUID]):
                 self._in_command = False
             time.sleep(random.uniform(0, CONFLICT_BACKOFF_S * 2 ** (attempt - 1)))  # noqa: S311 - jitter
         raise AssertionError("unreachable")
+
+    def _namespace_text(self) -> str:
+        """``str(self.namespace)``, made once per namespace (a UUID's text is made in Python: every command asks)."""
+        text = self._namespace_str
+        if text is None or text[0] is not self.namespace:
+            text = self._namespace_str = (self.namespace, str(self.namespace))
+        return text[1]
 
     def _recorded(self, entry: CommandEntry) -> CommandEntry | None:
         """The command recorded under ``entry``'s id, in this unit of work or in the store."""
@@ -1741,9 +1749,10 @@ class CollectionApp(Application[UUID]):
 
     def _load(self, ident: UUID, kind: type[T]) -> T | None:
         aggregate: object
-        if self._batch is not None and ident in self._batch:
-            aggregate = self._batch[ident]
-        elif self._batch is not None and ident in self._absent:
+        batch = self._batch
+        if batch is not None and (found := batch.get(ident)) is not None:  # one look-up (a UUID hashes in Python)
+            aggregate = found
+        elif batch is not None and ident in self._absent:
             return None
         else:
             try:

@@ -61,6 +61,7 @@ from domain.rules.base import EnforcementDecision, LimitationStep, NoticeDecisio
 from domain.settlement import Cursor, MoneyEntry, Settled, settle
 
 CLAIM_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/claim")
+_YEAR_AND_A_DAY = timedelta(days=366)
 
 
 def accrued_interest(
@@ -810,7 +811,7 @@ class Claim(Aggregate):
         """Money received, settled as of the day the payer's bank got the order. ``bank_file``: the file's
         digest, its format and the transaction id, when the money came in a bank file."""
         check_payment(amount, ordered, on, designation)
-        if ordered < self.issued_on - timedelta(days=366):
+        if ordered < self.issued_on - _YEAR_AND_A_DAY:
             raise invalid("ordered", f"the payment order date {ordered} lies long before the invoice {self.issued_on}")
         payment = MoneyEntry(ordered, self.version + 1, "payment", amount, designation)
         settled = self._settle_after(rules, max(ordered, self._through), payment)
@@ -1400,6 +1401,8 @@ class Claim(Aggregate):
 
     def _after(self, command_id: str, on: date, rules: Rules) -> None:
         """Apply the audit's fee consequences that are not yet recorded, re-settling the money."""
+        if not self.cost_items:
+            return  # the audit only ever waives recorded costs: with none it can change nothing (most payments)
         result = self.audit()
         new = [
             (cid, why)
