@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, CanMutateAggregate
 
 from domain.account import COMPONENTS, Account
 from domain.audit import AuditResult, audit
@@ -1364,6 +1364,21 @@ class Claim(Aggregate):
         )  # fmt: skip
 
     # --- internals -----------------------------------------------------------------------------
+
+    def trigger_event(self, event_class: type[CanMutateAggregate[UUID]], **kwargs: Any) -> None:
+        """eventsourcing's ``trigger_event`` — the next event in the claim's sequence, stamped now, applied by its
+        ``mutate`` (which checks id and version), then pending — without the steps a claim never needs: no claim
+        class names an explicit ``TOPIC``, and no command passes a timestamp, id or version of its own. A payment
+        triggers two events or three."""
+        kwargs["originator_id"] = self.id  # ``kwargs`` is this call's own dict: no copy needed
+        kwargs["originator_version"] = self.version + 1
+        kwargs["timestamp"] = event_class.create_timestamp()
+        try:
+            new_event = event_class(**kwargs)
+        except TypeError as e:
+            raise TypeError(f"Can't construct event {event_class}: {e}") from None
+        new_event.mutate(self)
+        self.pending_events.append(new_event)
 
     def _interrupt(
         self, command_id: str, on: date, recorded: date, step: LimitationStep, rules: Rules, *, replace: bool = False
