@@ -1410,7 +1410,8 @@ class Claim(Aggregate):
             self.account.costs += amount
 
     def _close_if_settled(self, on: date) -> None:
-        if self.account.balance() == 0 and self.account.principal >= 0:
+        account = self.account
+        if account.balance() == ZERO and account.principal >= ZERO:  # Decimal to Decimal: no int to convert
             self.closed_on = on
             self.facts.closed_on = self.facts.closed_on or on
 
