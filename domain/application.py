@@ -75,7 +75,7 @@ from domain.references import PaymentReference, reference_id
 from domain.refunds import Refund, RefundSource, RefundState, refund_id
 from domain.rules import Rules, rules_for
 from domain.suspense import Suspense, check_unmatched_payment, suspense_id
-from domain.transcoder import OrjsonTranscoder
+from domain.transcoder import EventMapper, OrjsonTranscoder
 
 DEFAULT_NAMESPACE = uuid5(NAMESPACE_URL, "https://kravsak.no/")
 DEBTOR_ID_KEY = b"kravsak-development-salt-change-me"
@@ -251,6 +251,8 @@ class CollectionApp(Application[UUID]):
             environment["APPLICATION_RECORDER_TOPIC"] = get_topic(recorder)
         if not environment.get("TRANSCODER_TOPIC"):  # eventsourcing's stored form, written with orjson (ADR 0030)
             environment["TRANSCODER_TOPIC"] = get_topic(OrjsonTranscoder)
+        if not environment.get("MAPPER_TOPIC"):  # eventsourcing's, each event class's topic found once (ADR 0029)
+            environment["MAPPER_TOPIC"] = get_topic(EventMapper)
         return environment
 
     def construct_recorder(self) -> ApplicationRecorder:
@@ -1719,7 +1721,7 @@ class CollectionApp(Application[UUID]):
             return  # repeated command: already done
         before = len(claim.pending_events)
         try:
-            act(claim, rules_for(claim.jurisdiction.value))
+            act(claim, rules_for(claim.jurisdiction))  # a StrEnum: its own text, without the enum's .value property
         except BaseException:
             if self._batch is not None and len(claim.pending_events) > before:
                 self._batch[claim.id] = self._rebuilt(claim, before)

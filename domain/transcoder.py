@@ -37,13 +37,20 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
+    Cipher,
+    Compressor,
     DatetimeAsISO,
     DecimalAsStr,
     JSONTranscoder,
+    Mapper,
+    StoredEvent,
+    Transcoder,
     Transcoding,
     TranscodingNotRegisteredError,
 )
+from eventsourcing.utils import get_topic
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_SUBCLASS
 _PLAIN = frozenset({str, int, bool, type(None), Decimal, date, datetime})
@@ -164,3 +171,30 @@ class OrjsonTranscoder(JSONTranscoder):
         if kind is float:
             raise _NotForOrjson
         return value
+
+
+class EventMapper(Mapper[UUID]):
+    """eventsourcing's ``Mapper`` with each event class's topic and class version looked up once, not per event
+    (``to_stored_event`` is otherwise eventsourcing's, step for step). ``CollectionApp`` uses it unless its
+    environment names another ``MAPPER_TOPIC``."""
+
+    def __init__(self, transcoder: Transcoder, compressor: Compressor | None = None, cipher: Cipher | None = None):
+        super().__init__(transcoder, compressor, cipher)
+        self._classes: dict[type, tuple[str, int]] = {}
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        kind = domain_event.__class__
+        known = self._classes.get(kind)
+        if known is None:
+            known = self._classes[kind] = (get_topic(kind), getattr(kind, "class_version", 1))
+        event_state = dict(vars(domain_event))
+        originator_id = event_state.pop("originator_id")
+        originator_version = event_state.pop("originator_version")
+        if known[1] > 1:
+            event_state["class_version"] = known[1]
+        stored_state = self.transcoder.encode(event_state)
+        if self.compressor:
+            stored_state = self.compressor.compress(stored_state)
+        if self.cipher:
+            stored_state = self.cipher.encrypt(stored_state)
+        return StoredEvent(originator_id, originator_version, known[0], stored_state)
