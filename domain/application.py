@@ -1721,7 +1721,7 @@ class CollectionApp(Application[UUID]):
             return  # repeated command: already done
         before = len(claim.pending_events)
         try:
-            act(claim, rules_for(claim.jurisdiction))  # a StrEnum: its own text, without the enum's .value property
+            act(claim, rules_for(claim.jurisdiction.value))
         except BaseException:
             if self._batch is not None and len(claim.pending_events) > before:
                 self._batch[claim.id] = self._rebuilt(claim, before)
