@@ -11,14 +11,15 @@ from enum import Enum, IntEnum
 from typing import Any, NamedTuple
 from uuid import UUID, uuid4
 
+import orjson
 import pytest
-from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
+from eventsourcing.persistence import JSONTranscoder, Mapper, Transcoding, TranscodingNotRegisteredError
 from hypothesis import given
 from hypothesis import strategies as st
 
 from domain.application import CollectionApp
 from domain.records import Stage
-from domain.transcoder import OrjsonTranscoder
+from domain.transcoder import EventMapper, OrjsonTranscoder
 from kravsak.bench.workload import workload_app
 
 
@@ -135,6 +136,66 @@ def test_the_standard_workload_is_stored_byte_for_byte_as_before() -> None:
         assert NEW.decode(n.state) == state
         event = app.mapper.to_domain_event(n)
         assert event.originator_id == n.originator_id
+
+
+def test_a_date_written_again_is_written_as_the_first_time_and_as_eventsourcing_writes_it() -> None:
+    day = date(2025, 3, 1)
+    state = {"a": day, "b": [day, {"c": day}], "amount": Decimal("0.00"), "deep": {"x": {"y": [UUID(int=5)]}}}
+    assert NEW.encode(state) == NEW.encode(state) == OLD.encode(state)
+
+
+class _DecimalAsText(Transcoding):
+    type = Decimal
+    name = "decimal_text"
+
+    def encode(self, obj: Decimal) -> str:
+        return f"D{obj}"
+
+    def decode(self, data: str) -> Decimal:
+        return Decimal(data[1:])
+
+
+class _DateAsOrdinal(Transcoding):
+    type = date
+    name = "date_ordinal"
+
+    def encode(self, obj: date) -> int:
+        return obj.toordinal()
+
+    def decode(self, data: int) -> date:
+        return date.fromordinal(data)
+
+
+def test_a_transcoding_registered_later_for_a_type_is_the_one_used() -> None:
+    transcoder = OrjsonTranscoder()
+    CollectionApp().register_transcodings(transcoder)
+    state = {"amount": Decimal("1.50"), "day": date(2025, 1, 6)}
+    assert transcoder.encode(state) == OLD.encode(state)  # the date's tagged object is remembered now
+    transcoder.register(_DecimalAsText())
+    transcoder.register(_DateAsOrdinal())
+    assert orjson.loads(transcoder.encode(state)) == {
+        "amount": {"_type_": "decimal_text", "_data_": "D1.50"},
+        "day": {"_type_": "date_ordinal", "_data_": date(2025, 1, 6).toordinal()},
+    }
+    assert transcoder.decode(transcoder.encode(state)) == state
+
+
+def test_the_event_mapper_stores_what_eventsourcings_mapper_stores() -> None:
+    app = workload_app(300)
+    assert type(app.mapper) is EventMapper
+    plain: Mapper[UUID] = Mapper(transcoder=app.mapper.transcoder)
+    for n in app.recorder.select_notifications(start=1, limit=2_000):
+        event = app.mapper.to_domain_event(n)
+        ours = app.mapper.to_stored_event(event)
+        assert ours == plain.to_stored_event(event)
+        assert (ours.originator_id, ours.originator_version, ours.topic, ours.state) == (
+            n.originator_id, n.originator_version, n.topic, n.state,
+        )  # fmt: skip
+
+
+def test_an_environment_naming_another_mapper_keeps_it() -> None:
+    app = CollectionApp({"MAPPER_TOPIC": "eventsourcing.persistence:Mapper"})
+    assert type(app.mapper) is Mapper
 
 
 def test_an_environment_naming_another_transcoder_keeps_it() -> None:
