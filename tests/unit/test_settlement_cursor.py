@@ -109,7 +109,8 @@ def test_a_rate_stretch_given_as_text_goes_on_as_one_noted_as_values() -> None:
 def test_interest_pieces_are_the_pieces_of_interest(jurisdiction: str) -> None:
     rules = rules_for(jurisdiction)
     for start, end in ((date(2024, 12, 20), date(2025, 7, 10)), (date(2025, 3, 4), date(2025, 3, 4)), (ON, ON - ONE)):
-        assert rules.interest_pieces(Decimal("1234.56"), start, end) == rules.interest(Decimal("1234.56"), start, end)[0]
+        amount = Decimal("1234.56")
+        assert rules.interest_pieces(amount, start, end) == rules.interest(amount, start, end)[0]
     assert rules.interest_pieces(ZERO, date(2025, 1, 1), date(2025, 2, 1)) == []
 
 
