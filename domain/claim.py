@@ -817,11 +817,14 @@ class Claim(Aggregate):
         settled = self._settle_after(rules, max(ordered, self._through), payment)
         before = self.account.paid_after()
         after = settled.paid_after()
-        self._trigger_settled(
+        file_digest, file_format, transaction = bank_file or (None, None, None)
+        self.trigger_event(  # _trigger_settled's fields, given at once (a bank file's every transaction)
             self.PaymentRegistered,
-            command_id,
-            settled,
-            rules,
+            command_id=command_id,
+            rule_version=rules.version,
+            interest_accrued=settled.interest_exact,
+            interest_through=settled.interest_through,
+            interest_rates=settled.rates,
             effective=ordered,
             recorded=on,
             amount=amount,
@@ -831,9 +834,9 @@ class Claim(Aggregate):
             paid_after=after,
             source=source,
             reference=reference,
-            file_digest=bank_file[0] if bank_file else None,
-            file_format=bank_file[1] if bank_file else None,
-            transaction=bank_file[2] if bank_file else None,
+            file_digest=file_digest,
+            file_format=file_format,
+            transaction=transaction,
         )
         if settled.cursor is not None:
             self._settlement_cursor = (self._money_inputs(rules), settled.cursor)
