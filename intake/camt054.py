@@ -168,7 +168,8 @@ class _Reader:
         self._qualified: dict[str, str] = {}
         self.closed = False
         self.tx_tag = f"{{{namespace}}}TxDtls"
-        self._names = {f"{{{namespace}}}{name}": name for name in _EVENTS}
+        self._tags = {name: f"{{{namespace}}}{name}" for name in _EVENTS}
+        self._names = {tag: name for name, tag in self._tags.items()}
         self._parent_tag = {
             name: f"{{{namespace}}}{parent}" for name, parent in (("Acct", "Ntfctn"), ("TxsSummry", "Ntfctn"))
         }
@@ -270,7 +271,7 @@ class _Reader:
         self.i_tx += 1
         entry = self.entry
         if entry is None or entry.held is None or entry.held[0] is not tx:
-            _release(tx)
+            _release(tx, self.tx_tag)
         return item
 
     def on_end(self, element: Element) -> Iterator[Item]:
@@ -288,7 +289,7 @@ class _Reader:
             self.i_ntry += 1
             self.i_dtls = self.i_tx = 0
             self.entry = None
-            _release(element)
+            _release(element, self._tags["Ntry"])
         elif name == "Acct" and self._parent_is(element, name):
             iban = self.text(element, "Id/IBAN")
             self.notification.account = iban or self.text(element, "Id/Othr/Id") or ""
@@ -301,7 +302,7 @@ class _Reader:
             self.i_ntfctn += 1
             self.i_ntry = 0
             self.notification = _Notification()
-            _release(element)
+            _release(element, self._tags["Ntfctn"])
 
     def _parent_is(self, element: Element, name: str) -> bool:
         parent = element.getparent()
@@ -535,26 +536,26 @@ def _locate(reader: _Reader, events: Any, root: Element | None, message: str) ->
 
 
 def _remittance(tx: _Found) -> tuple[str, bool, tuple[ExtraReference, ...], str | None]:
-    refs: list[ExtraReference] = []
+    refs: list[tuple[str, Decimal | None]] = []
     for strd in tx.get("RmtInf/Strd", ()):
         ref = _text(strd, "CdtrRefInf/Ref")
         if ref:
             amount = _text(strd, "RfrdDocAmt/RmtdAmt")
-            refs.append(ExtraReference(ref, Decimal(amount).quantize(CENT) if amount else None))
+            refs.append((ref, Decimal(amount).quantize(CENT) if amount else None))
     lines = [str(u.text).strip() for u in tx.get("RmtInf/Ustrd", ()) if u.text]
     text = "\n".join(lines) or _text(tx, "AddtlTxInf")
     if refs:
-        return refs[0].reference, True, tuple(refs[1:]), text
+        return refs[0][0], True, tuple(ExtraReference(r, a) for r, a in refs[1:]), text
     return " ".join(lines), False, (), text
 
 
-def _release(element: Element) -> None:
+def _release(element: Element, tag: str) -> None:
     """Free what has been read: the element's content and the earlier siblings of the same name (an
-    `NtryDtls`'s `Btch` or an `Ntfctn`'s `TxsSummry` stay until their parent ends)."""
+    `NtryDtls`'s `Btch` or an `Ntfctn`'s `TxsSummry` stay until their parent ends). `tag`: the element's."""
     element.clear(keep_tail=True)
     parent = element.getparent()
     previous = element.getprevious()
-    while parent is not None and previous is not None and previous.tag == element.tag:
+    while parent is not None and previous is not None and previous.tag == tag:
         parent.remove(previous)
         previous = element.getprevious()
 
