@@ -103,20 +103,24 @@ class _Paths:
     def __init__(self, namespace: str, first: Iterable[str], repeated: Mapping[str, Iterable[str]]) -> None:
         self.tree: _Tree = {}
         for path in first:
-            self._add(namespace, path, _FIRST, None)
+            self._add(namespace, path, _FIRST, {})
         for path, fields in repeated.items():
-            own = _Paths(namespace, fields, {}).tree if fields else None
-            self._add(namespace, path, _EACH if own is None else _EACH_WITH, own)
+            own = _Paths(namespace, fields, {}).tree
+            self._add(namespace, path, _EACH_WITH if own else _EACH, own)
 
-    def _add(self, namespace: str, path: str, kind: int, own: _Tree | None) -> None:
+    def _add(self, namespace: str, path: str, kind: int, own: _Tree) -> None:
         tree, steps = self.tree, path.split("/")
         for i, step in enumerate(steps[:-1]):
             tag = f"{{{namespace}}}{step}"
-            node = tree.setdefault(tag, (_DESCEND, "/".join(steps[: i + 1]), {}))
-            assert node[0] == _DESCEND and node[2] is not None, f"{path}: a wanted path inside another"
+            node = tree.get(tag)
+            if node is None:
+                tree[tag] = node = (_DESCEND, "/".join(steps[: i + 1]), {})
+            elif node[0] != _DESCEND:
+                raise ValueError(f"{path}: inside {node[1]}, which is wanted itself")
             tree = node[2]
         tag = f"{{{namespace}}}{steps[-1]}"
-        assert tag not in tree, f"{path}: wanted twice, or a wanted path inside another"
+        if tag in tree:
+            raise ValueError(f"{path}: wanted twice, or a wanted path inside another")
         tree[tag] = (kind, path, own)
 
     def read(self, element: Element) -> _Found:
@@ -126,26 +130,26 @@ class _Paths:
 
 
 _DESCEND, _FIRST, _EACH, _EACH_WITH = 0, 1, 2, 3
-_Tree = dict[str, tuple[int, str, "_Tree | None"]]
+_Tree = dict[str, tuple[int, str, "_Tree"]]  # qualified tag -> (kind, relative path, the tree below it)
 _Found = dict[str, Any]  # path -> element (first), or list of elements / of _Found (repeated)
 
 
 def _walk(element: Element, tree: _Tree, found: _Found) -> None:
-    for child in element:
+    for child in element[:]:  # the children as one list: fewer calls into lxml than its iterator
         node = tree.get(child.tag)
         if node is None:
             continue
         kind, path, own = node
-        if kind == _DESCEND:
-            _walk(child, own, found)  # type: ignore[arg-type]
-        elif kind == _FIRST:
+        if kind == _FIRST:
             if path not in found:
                 found[path] = child
+        elif kind == _DESCEND:
+            _walk(child, own, found)
         elif kind == _EACH:
             found.setdefault(path, []).append(child)
         else:
             fields: _Found = {}
-            _walk(child, own, fields)  # type: ignore[arg-type]
+            _walk(child, own, fields)
             found.setdefault(path, []).append(fields)
 
 
