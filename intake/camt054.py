@@ -540,17 +540,20 @@ def _locate(reader: _Reader, events: Any, root: Element | None, message: str) ->
 
 
 def _remittance(tx: _Found) -> tuple[str, bool, tuple[ExtraReference, ...], str | None]:
+    """(reference, structured, extra references, text) of a `TxDtls`'s fields."""
     refs: list[tuple[str, Decimal | None]] = []
     for strd in tx.get("RmtInf/Strd", ()):
         ref = _text(strd, "CdtrRefInf/Ref")
         if ref:
             amount = _text(strd, "RfrdDocAmt/RmtdAmt")
             refs.append((ref, Decimal(amount).quantize(CENT) if amount else None))
-    lines = [str(u.text).strip() for u in tx.get("RmtInf/Ustrd", ()) if u.text]
+    unstructured = tx.get("RmtInf/Ustrd")
+    lines = [str(u.text).strip() for u in unstructured if u.text] if unstructured else []
     text = "\n".join(lines) or _text(tx, "AddtlTxInf")
-    if refs:
-        return refs[0][0], True, tuple(ExtraReference(r, a) for r, a in refs[1:]), text
-    return " ".join(lines), False, (), text
+    if not refs:
+        return " ".join(lines), False, (), text
+    extras = tuple(ExtraReference(r, a) for r, a in refs[1:]) if len(refs) > 1 else ()
+    return refs[0][0], True, extras, text
 
 
 def _release(element: Element, tag: str) -> None:
