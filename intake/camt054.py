@@ -7,6 +7,10 @@
   it only at the end of the document. The log is looked at before every element is processed, so a
   violation is seen while the elements of its chunk are still in the tree: the element the message
   names (and whose value it quotes) is found there, with its line, and the file is refused at once.
+- **Each element read once** (ADR 0029, camt.054 at C speed): at its end tag a `TxDtls` (and the head of its
+  `Ntry`, once per entry) is walked once, descending only into the children a wanted field lies under
+  (`_Paths`), into a map from relative path to element; the fields are looked up there. Per field the first
+  element in document order, as `findtext` would find it; no path string or `QName` is built per element.
 - **What is a credit transaction**: each `TxDtls` of a booked (`Sts` BOOK) credit (`CdtDbtInd` CRDT)
   entry that is not a reversal; an entry without `TxDtls` is one transaction. Debit entries, reversals
   and entries not booked are counted and skipped. The amounts of an entry's `TxDtls` must add up to
