@@ -470,13 +470,12 @@ class _Reader:
 
     def _check_batch(self, details: Element) -> None:
         batch_count = self.text(details, "Btch/NbOfTxs")
-        where = f"{self.ntry_path}/NtryDtls[{self.i_dtls + 1}]/Btch/NbOfTxs"
         if batch_count is not None and self.i_tx and int(batch_count) != self.i_tx:
             raise _refuse(
                 f"says {int(batch_count)} transactions but the entry details hold {self.i_tx}",
                 field="NbOfTxs",
                 line=int(details.sourceline or 0),
-                element=where,
+                element=f"{self.ntry_path}/NtryDtls[{self.i_dtls + 1}]/Btch/NbOfTxs",
             )
 
     def _read_summary(self, summary: Element) -> None:
