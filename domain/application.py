@@ -155,6 +155,17 @@ class Staged:
         return bool(self.commands or self.links or self.expect)
 
 
+@dataclass
+class Prepared:
+    """A save made ahead and not recorded (``CollectionApp.preparing``): its stored events and what the recorder
+    writes beside them (command ids, debtor-claim links, expectations). Plain data: it pickles, so a caller can
+    keep many on disk. ``CollectionApp.record_prepared`` records it in one transaction, as the save would have;
+    the events' versions and the expectations make that fail if another writer got there in between."""
+
+    events: list[StoredEvent]
+    kwargs: dict[str, Any]
+
+
 def command(
     scope: str,
     *,
@@ -234,6 +245,7 @@ class CollectionApp(Application[UUID]):
         self._staged = Staged()
         self._known: dict[tuple[str, str], CommandEntry | None] = {}  # preload_commands, inside a unit of work
         self._in_command = False
+        self._prepared: list[Prepared] | None = None  # inside ``preparing``: where saves go instead of the store
         self.conflicts = 0  # saves another writer got to first, retried (for the numbers)
         self._policies: dict[UUID, tuple[dict[str, Any], CollectionPolicy]] = {}  # _policy: parsed, by creditor
 
@@ -325,10 +337,38 @@ class CollectionApp(Application[UUID]):
             processing.saved_kwargs.update(
                 commands=list(staged.commands.values()), links=staged.links, expect=list(dict.fromkeys(staged.expect))
             )
+        if self._prepared is not None:
+            to_stored = self.mapper.to_stored_event
+            self._prepared.append(Prepared([to_stored(e) for e in processing.events], processing.saved_kwargs))
+            return []
         recordings = self._record(processing)
         self._take_snapshots(processing)
         self._notify(recordings)
         return recordings
+
+    @contextmanager
+    def preparing(self) -> Iterator[list[Prepared]]:
+        """Work ahead of a decision: inside, a save records nothing; it appends its stored events and what the
+        recorder writes beside them to the list this yields (``Prepared``), in save order. Used with
+        ``unit_of_work(warm)``, the next unit of work goes on from the aggregates as the prepared saves left them;
+        ``record_prepared`` records the saves later, in the same order — or they are dropped, and nothing of them
+        was ever stored. No snapshot is taken for a prepared save (snapshots only shorten loading)."""
+        if self._prepared is not None:
+            raise RuntimeError("already preparing")
+        prepared: list[Prepared] = []
+        self._prepared = prepared
+        try:
+            yield prepared
+        finally:
+            self._prepared = None
+
+    def record_prepared(self, prepared: Prepared, *aggregates: Aggregate) -> None:
+        """Record a prepared save, with the new events of ``aggregates`` (made now), in one transaction. Fails
+        like any save (``IntegrityError``: a version, command id or expectation another writer recorded first)
+        and then stores nothing."""
+        to_stored = self.mapper.to_stored_event
+        events = prepared.events + [to_stored(e) for a in aggregates for e in a.collect_events()]
+        self.recorder.insert_events(events, **prepared.kwargs)
 
     @contextmanager
     def unit_of_work(self, warm: dict[UUID, Aggregate] | None = None) -> Iterator[None]:

@@ -21,7 +21,7 @@ _Opt = str | None
 _Row = tuple[str, str, str, bool, str, str, int, str, int | None, int, _Opt, _Opt, _Opt, _Opt, _Opt, _Opt, _Extras]
 
 
-def _row(tx: CreditTransaction) -> _Row:
+def row_of(tx: CreditTransaction) -> _Row:
     return (
         tx.transaction_id,
         tx.payee_account,
@@ -43,7 +43,7 @@ def _row(tx: CreditTransaction) -> _Row:
     )
 
 
-def _transaction(row: _Row, file_format: FileFormat, digest: str) -> CreditTransaction:
+def transaction_of(row: _Row, file_format: FileFormat, digest: str) -> CreditTransaction:
     (tid, payee, reference, structured, amount, currency, ordered, ordered_from, booked, line, element, bank_ref,
      name, account, payer_id, text, extras) = row  # fmt: skip
     return CreditTransaction(
@@ -75,7 +75,12 @@ class Spool:
         self.count = 0
 
     def write(self, tx: CreditTransaction) -> None:
-        marshal.dump(_row(tx), self._file)
+        marshal.dump(row_of(tx), self._file)
+        self.count += 1
+
+    def write_row(self, row: _Row) -> None:
+        """A transaction as ``row_of`` made it (in another process: ``intake.check_process``)."""
+        marshal.dump(row, self._file)
         self.count += 1
 
     def read(self, file_format: FileFormat, digest: str) -> Iterator[CreditTransaction]:
@@ -83,7 +88,7 @@ class Spool:
         self._file.flush()
         self._file.seek(0)
         for _ in range(self.count):
-            yield _transaction(cast(_Row, marshal.load(self._file)), file_format, digest)
+            yield transaction_of(cast(_Row, marshal.load(self._file)), file_format, digest)
 
     def close(self) -> None:
         self._file.close()
