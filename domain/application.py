@@ -165,6 +165,39 @@ class Prepared:
     events: list[StoredEvent]
     kwargs: dict[str, Any]
 
+    def plain(self) -> tuple[Any, ...]:
+        """As tuples of str, int, bytes and None only (``marshal`` writes and reads those at C speed; pickling
+        the dataclasses costs more than preparing them)."""
+        commands: Sequence[CommandEntry] = self.kwargs.get("commands") or ()
+        links: Sequence[tuple[UUID, UUID]] = self.kwargs.get("links") or ()
+        expect: Sequence[Expect] = self.kwargs.get("expect") or ()
+        others = sorted(set(self.kwargs) - {"commands", "links", "expect"})
+        if others:
+            raise ValueError(f"a prepared save with {others} cannot be kept as plain data")
+        return (
+            [(e.originator_id.bytes, e.originator_version, e.topic, e.state) for e in self.events],  # type: ignore[union-attr]
+            [(c.namespace, c.scope, c.command_id, c.name, c.digest) for c in commands],
+            [(d.bytes, c.bytes) for d, c in links],
+            [(x.kind, x.ident.bytes, x.value) for x in expect],
+        )
+
+    @classmethod
+    def from_plain(cls, plain: tuple[Any, ...]) -> Prepared:
+        events, commands, links, expect = plain
+        uuid = _uuid_from_bytes
+        kwargs: dict[str, Any] = {}
+        if commands:
+            kwargs["commands"] = [CommandEntry(*c) for c in commands]
+        if links:
+            kwargs["links"] = [(uuid(d), uuid(c)) for d, c in links]
+        if expect:
+            kwargs["expect"] = [Expect(k, uuid(i), v) for k, i, v in expect]
+        return cls([StoredEvent(uuid(i), v, t, s) for i, v, t, s in events], kwargs)
+
+
+def _uuid_from_bytes(raw: bytes) -> UUID:
+    return UUID(bytes=raw)
+
 
 def command(
     scope: str,
@@ -362,13 +395,19 @@ class CollectionApp(Application[UUID]):
         finally:
             self._prepared = None
 
-    def record_prepared(self, prepared: Prepared, *aggregates: Aggregate) -> None:
-        """Record a prepared save, with the new events of ``aggregates`` (made now), in one transaction. Fails
-        like any save (``IntegrityError``: a version, command id or expectation another writer recorded first)
-        and then stores nothing."""
+    def with_events_of(self, prepared: Prepared | None, *aggregates: Aggregate) -> Prepared:
+        """The prepared save (or none) and the new events of ``aggregates`` (made since), as one save."""
         to_stored = self.mapper.to_stored_event
-        events = prepared.events + [to_stored(e) for a in aggregates for e in a.collect_events()]
-        self.recorder.insert_events(events, **prepared.kwargs)
+        made = [to_stored(e) for a in aggregates for e in a.collect_events()]
+        if prepared is None:
+            return Prepared(made, {})
+        return Prepared(prepared.events + made, prepared.kwargs)
+
+    def record_prepared(self, prepared: Prepared) -> None:
+        """Record a prepared save in one transaction. Fails like any save (``IntegrityError``: a version, command
+        id or expectation another writer recorded first) and then stores nothing. Thread-safe as the recorder is:
+        a caller may record one save while it prepares the next."""
+        self.recorder.insert_events(prepared.events, **prepared.kwargs)
 
     @contextmanager
     def unit_of_work(self, warm: dict[UUID, Aggregate] | None = None) -> Iterator[None]:

@@ -33,11 +33,12 @@ are (name, account — for refunds) goes to ``payers``, outside the event log, b
 from __future__ import annotations
 
 import gc
+import marshal
 import os
-import pickle
 import tempfile
 import threading
 from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -496,8 +497,8 @@ class _PreparedBatch:
 
 
 class _PreparedBatches:
-    """The prepared batches, in order, in an anonymous temporary file of this process (pickled: plain data made
-    here, read back here)."""
+    """The prepared batches, in order, in an anonymous temporary file of this process (``marshal`` of plain
+    tuples: ``Prepared.plain``; the file never outlives the import)."""
 
     def __init__(self) -> None:
         self._file: IO[bytes] = tempfile.TemporaryFile(prefix="kravsak-intake-ahead-")
@@ -510,14 +511,19 @@ class _PreparedBatches:
         self._file.close()
 
     def write(self, batch: _PreparedBatch) -> None:
-        pickle.dump(batch, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+        t = batch.tally
+        tally = (t.counts, {k: str(v) for k, v in t.amounts.items()}, str(t.surplus), t.refunds)
+        save = None if batch.save is None else batch.save.plain()
+        marshal.dump((batch.first, batch.n, save, tally, batch.payers), self._file)
         self.count += 1
 
     def read(self) -> Iterator[_PreparedBatch]:
         self._file.flush()
         self._file.seek(0)
         for _ in range(self.count):
-            yield pickle.load(self._file)  # noqa: S301 - written by this process, above
+            first, n, save, (counts, amounts, surplus, refunds), payers = marshal.load(self._file)
+            tally = _Tally(counts, {k: Decimal(v) for k, v in amounts.items()}, Decimal(surplus), refunds)
+            yield _PreparedBatch(first, n, None if save is None else Prepared.from_plain(save), tally, payers)
 
 
 def _import_ahead(importing: _Importing, fmt: FileFormat, digest: str) -> ImportReport:
@@ -579,26 +585,48 @@ def _work_ahead(
 def _record_prepared(
     importing: _Importing, prepared: _PreparedBatches, report: ImportReport, size: int
 ) -> tuple[BankFile | None, int]:
-    """Record the prepared batches in order; the file's aggregate and the transactions recorded (the aggregate
-    is None where nothing was, or a batch failed: then the caller reads the store)."""
+    """Record the prepared batches in order, each with the file's checkpoint; the file's aggregate and the
+    transactions recorded (the aggregate is None where nothing was, or a batch failed: then the caller reads the
+    store). A batch is recorded by a second thread while this one reads and makes the next: the next is sent
+    only once the one before it is committed, so the checkpoints commit in order and a failed batch is the last
+    one tried."""
     app, payers, progress = importing.app, importing.payers, importing.progress
     bank_file: BankFile | None = None
-    done = 0
+    made = done = 0
     if progress:
         progress("import", 0, report.transactions)
-    for batch in prepared.read():
-        if payers is not None and batch.payers:
-            payers.remember(batch.payers)
-        bank_file = _checkpoint(app, bank_file, report, done, batch.n, batch.tally, size)
-        try:
-            app.record_prepared(batch.save or Prepared([], {}), bank_file)
-        except RecordConflictError:
-            return None, done
-        report.refunds += batch.tally.refunds
-        done += batch.n
-        if progress:
-            progress("import", done, report.transactions)
+    with ThreadPoolExecutor(1, thread_name_prefix="kravsak-intake-record") as recorder:
+        sent: tuple[Future[None], _PreparedBatch] | None = None
+        for batch in prepared.read():
+            bank_file = _checkpoint(app, bank_file, report, made, batch.n, batch.tally, size)
+            save = app.with_events_of(batch.save, bank_file)
+            made += batch.n
+            if sent is not None and not _recorded(*sent, report):
+                return None, done
+            if sent is not None:
+                done += sent[1].n
+                if progress:
+                    progress("import", done, report.transactions)
+            if payers is not None and batch.payers:
+                payers.remember(batch.payers)
+            sent = recorder.submit(app.record_prepared, save), batch
+        if sent is not None:
+            if not _recorded(*sent, report):
+                return None, done
+            done += sent[1].n
+            if progress:
+                progress("import", done, report.transactions)
     return bank_file, done
+
+
+def _recorded(recording: Future[None], batch: _PreparedBatch, report: ImportReport) -> bool:
+    """Whether the batch was recorded (False: another writer got in the way, nothing of it is stored)."""
+    try:
+        recording.result()
+    except RecordConflictError:
+        return False
+    report.refunds += batch.tally.refunds
+    return True
 
 
 def _scheme(tx: CreditTransaction) -> str | None:
