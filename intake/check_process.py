@@ -15,20 +15,24 @@ prepare work from it, never store it.
 - **Flat memory.** The pipe holds a few batches; when this process is slower, the other waits.
 - **One verdict.** A check process that dies without one (killed, out of memory) is an error here, never a
   verdict; this process leaving early (an exception) ends the other.
+- **A command, not multiprocessing.** ``python -m intake.check_process``: a spawned interpreter would run
+  the caller's ``__main__`` script again, and a forked one would share its connections and threads.
 """
 
 from __future__ import annotations
 
+import json
 import marshal
-import multiprocessing
 import os
 import pickle
-import traceback
+import struct
+import subprocess
+import sys
+import tempfile
 from collections.abc import Collection, Iterator
-from multiprocessing.connection import Connection
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import IO, Any, BinaryIO
 
 from intake.errors import BankFileError, UnknownFormat
 from intake.model import CreditTransaction, FileFormat, FileSummary
@@ -39,22 +43,33 @@ from intake.spool import Spool, row_of, transaction_of
 SEND_EVERY = 500
 """Transactions per message through the pipe."""
 _ROWS, _SUMMARY, _REFUSED, _FAILED = "rows", "summary", "refused", "failed"
+_LENGTH = struct.Struct("<I")
 
 
 class CheckProcessFailed(RuntimeError):
     """The check process ended without a verdict; nothing is known about the file."""
 
 
-def _run(conn: Connection, path: str, file_format: str, accounts: list[str] | None) -> None:
-    """In the check process: ``check`` the file, sending its transactions and then the verdict."""
+def _send(out: BinaryIO, message: tuple[Any, ...]) -> None:
+    data = marshal.dumps(message)
+    out.write(_LENGTH.pack(len(data)))
+    out.write(data)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """In the check process (``python -m intake.check_process PATH FORMAT [ACCOUNTS-JSON]``): ``check`` the file,
+    writing its transactions and then the verdict to standard output, each message its length and ``marshal``."""
     import gc
 
     gc.set_threshold(50_000, 20, 100)  # as the importer's (``fewer_collections``): almost nothing here is cyclic
+    path, file_format, *rest = sys.argv[1:] if argv is None else argv
+    accounts = json.loads(rest[0]) if rest else None
+    out = sys.stdout.buffer
     rows: list[Any] = []
     read = [0]
 
     def send_rows() -> None:
-        conn.send_bytes(marshal.dumps((_ROWS, read[0], rows)))
+        _send(out, (_ROWS, read[0], rows))
         rows.clear()
 
     def progress(n: int) -> None:
@@ -68,16 +83,14 @@ def _run(conn: Connection, path: str, file_format: str, accounts: list[str] | No
     try:
         with check(path, file_format, accounts=accounts, progress=progress, on_transaction=take) as checked:
             send_rows()
-            conn.send_bytes(marshal.dumps((_SUMMARY, pickle.dumps(checked.summary))))
+            _send(out, (_SUMMARY, pickle.dumps(checked.summary)))
+        out.flush()
     except BankFileError as e:
-        refusal = (type(e) is UnknownFormat, e.rule, e.field, e.line, e.element, e.file_format)
-        conn.send_bytes(marshal.dumps((_REFUSED, refusal)))
+        _send(out, (_REFUSED, (type(e) is UnknownFormat, e.rule, e.field, e.line, e.element, e.file_format)))
+        out.flush()
     except BrokenPipeError:
-        return  # the importer left (it failed, or was stopped): nobody waits for a verdict
-    except BaseException:
-        conn.send_bytes(marshal.dumps((_FAILED, traceback.format_exc())))
-    finally:
-        conn.close()
+        return 1  # the importer left (it failed, or was stopped): nobody waits for a verdict
+    return 0
 
 
 class CheckProcess:
@@ -99,16 +112,14 @@ class CheckProcess:
         self._progress = progress
         self._spool: Spool | None = Spool()
         self._verdict: tuple[str, Any] | None = None
-        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked connections or threads
-        self._conn, theirs = context.Pipe(duplex=False)
-        self._process = context.Process(
-            target=_run,
-            args=(theirs, self.path, file_format.value, None if accounts is None else sorted(accounts)),
-            name="kravsak-bank-file-check",
-            daemon=True,
-        )
-        self._process.start()
-        theirs.close()
+        self._errors: IO[bytes] = tempfile.TemporaryFile(prefix="kravsak-check-")
+        command = [sys.executable, "-m", "intake.check_process", self.path, file_format.value]
+        if accounts is not None:
+            command.append(json.dumps(sorted(accounts)))
+        # a command, not multiprocessing: a spawned interpreter would run the caller's __main__ script again
+        self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._errors)
+        assert self._process.stdout is not None
+        self._stdout: IO[bytes] = self._process.stdout
 
     def __enter__(self) -> CheckProcess:
         return self
@@ -118,26 +129,40 @@ class CheckProcess:
 
     def close(self) -> None:
         """Stop the check process (if it still runs) and, unless a verdict handed it on, the spool."""
-        self._conn.close()
-        if self._process.is_alive():
-            self._process.terminate()
-        self._process.join()
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        self._stdout.close()
+        self._errors.close()
         if self._spool is not None:
             self._spool.close()
+
+    def _receive(self) -> tuple[Any, ...] | None:
+        head = self._stdout.read(_LENGTH.size)
+        if len(head) < _LENGTH.size:
+            return None
+        (length,) = _LENGTH.unpack(head)
+        data = self._stdout.read(length)
+        return marshal.loads(data) if len(data) == length else None
+
+    def _failure(self) -> str:
+        code = self._process.wait()
+        self._errors.seek(0)
+        said = self._errors.read().decode(errors="replace").strip().splitlines()
+        return f"the check process ended (exit code {code}) without a verdict" + (f": {said[-1]}" if said else "")
 
     def transactions(self) -> Iterator[CreditTransaction]:
         """Every credit transaction the other process reads, in file order, until it has read the whole file (or
         refused it: then the iteration simply ends, and ``verdict`` raises the refusal)."""
         assert self._spool is not None
         spool, fmt, digest = self._spool, self.format, self.digest
-        while True:
-            try:
-                message = marshal.loads(self._conn.recv_bytes())
-            except (EOFError, OSError):
-                self._verdict = (_FAILED, f"the check process ended (exit code {self._process.exitcode})")
+        while self._verdict is None:
+            message = self._receive()
+            if message is None:
+                self._verdict = (_FAILED, self._failure())
                 return
             if message[0] != _ROWS:
-                self._verdict = message
+                self._verdict = (message[0], message[1])
                 return
             _, read, rows = message
             if self._progress is not None:
@@ -148,7 +173,7 @@ class CheckProcess:
 
     def verdict(self) -> CheckedFile:
         """The checked file — reading its transactions from this process's spool — or the refusal."""
-        for _ in self.transactions() if self._verdict is None else ():
+        for _ in self.transactions():
             pass  # a caller that stopped early: the rest is spooled, then the verdict is read
         assert self._verdict is not None and self._spool is not None
         kind, detail = self._verdict
@@ -161,3 +186,7 @@ class CheckProcess:
         summary: FileSummary = pickle.loads(detail)  # noqa: S301 - our own child's message, through our own pipe
         spool, self._spool = self._spool, None
         return CheckedFile(Path(self.path), summary, spool)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -33,7 +33,6 @@ are (name, account — for refunds) goes to ``payers``, outside the event log, b
 from __future__ import annotations
 
 import gc
-import marshal
 import os
 import tempfile
 import threading
@@ -62,6 +61,7 @@ from intake.errors import BankFileError
 from intake.model import CreditTransaction, FileFormat, FileSummary
 from intake.reader import CheckedFile, check, detect_format
 from intake.source import file_digest
+from intake.spool import read_framed, write_framed
 
 BATCH = 500
 AHEAD_FROM_BYTES = 2 << 20
@@ -216,6 +216,7 @@ class _Importing:
     payers: PayerDetails | None
     progress: Progress | None
     refunds_by: str
+    _creditor_of: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def account_numbers(self) -> Collection[str] | None:
@@ -228,12 +229,16 @@ class _Importing:
     def creditor_for(self, account: str) -> str:
         """The creditor an account's payments go to as the verdict will find it (``_creditors``); KeyError
         for an account that is not the office's (the check refuses the file)."""
+        known = self._creditor_of.get(account)
+        if known is not None:
+            return known
         if self.accounts is None:
             assert self.creditor is not None
             return self.creditor
-        found = self.accounts.find(account)
+        found = self.accounts.find(account)  # every form of every account: once per account, not per transaction
         if found is None:
             raise KeyError(account)
+        self._creditor_of[account] = found.creditor
         return found.creditor
 
 
@@ -514,14 +519,14 @@ class _PreparedBatches:
         t = batch.tally
         tally = (t.counts, {k: str(v) for k, v in t.amounts.items()}, str(t.surplus), t.refunds)
         save = None if batch.save is None else batch.save.plain()
-        marshal.dump((batch.first, batch.n, save, tally, batch.payers), self._file)
+        write_framed(self._file, (batch.first, batch.n, save, tally, batch.payers))
         self.count += 1
 
     def read(self) -> Iterator[_PreparedBatch]:
         self._file.flush()
         self._file.seek(0)
         for _ in range(self.count):
-            first, n, save, (counts, amounts, surplus, refunds), payers = marshal.load(self._file)
+            first, n, save, (counts, amounts, surplus, refunds), payers = read_framed(self._file)
             tally = _Tally(counts, {k: Decimal(v) for k, v in amounts.items()}, Decimal(surplus), refunds)
             yield _PreparedBatch(first, n, None if save is None else Prepared.from_plain(save), tally, payers)
 
