@@ -165,6 +165,41 @@ class Prepared:
     events: list[StoredEvent]
     kwargs: dict[str, Any]
 
+    @classmethod
+    def merged(cls, saves: Sequence[Prepared]) -> Prepared:
+        """Saves prepared one after the other (each from the aggregates as the one before left them), as ONE save:
+        the same events, command ids and links in the same order. An expectation a later save has on what an
+        earlier one of them writes is left out: the earlier one's events can only be stored on top of the very
+        version it read, so after them the later expectation holds (and checked before them, as the recorder does,
+        it could not)."""
+        events: list[StoredEvent] = []
+        commands: list[CommandEntry] = []
+        links: list[tuple[UUID, UUID]] = []
+        expect: dict[tuple[str, UUID], Expect] = {}
+        written: set[UUID | str] = set()
+        linked: set[UUID] = set()
+        for save in saves:
+            for e in save.kwargs.get("expect") or ():
+                implied = e.ident in (linked if e.kind == "claims" else written)
+                if not implied:
+                    expect.setdefault((e.kind, e.ident), e)
+            events.extend(save.events)
+            written.update(e.originator_id for e in save.events)
+            commands.extend(save.kwargs.get("commands") or ())
+            links.extend(save.kwargs.get("links") or ())
+            linked.update(d for d, _ in save.kwargs.get("links") or ())
+            others = set(save.kwargs) - {"commands", "links", "expect"}
+            if others:
+                raise ValueError(f"a prepared save with {sorted(others)} cannot be merged")
+        kwargs: dict[str, Any] = {}
+        if commands:
+            kwargs["commands"] = commands
+        if links:
+            kwargs["links"] = links
+        if expect:
+            kwargs["expect"] = list(expect.values())
+        return cls(events, kwargs)
+
     def plain(self) -> tuple[Any, ...]:
         """As tuples of str, int, bytes and None only (``marshal`` writes and reads those at C speed; pickling
         the dataclasses costs more than preparing them)."""

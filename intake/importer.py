@@ -64,6 +64,8 @@ from intake.source import file_digest
 from intake.spool import read_framed, write_framed
 
 BATCH = 500
+RECORD_GROUP = 4
+"""Prepared batches recorded in one transaction (each still with its own checkpoint event)."""
 AHEAD_FROM_BYTES = 2 << 20
 """From this size (about 13 000 OCR or 4 000 camt.054 transactions) a file is checked in a second process while
 this one prepares its batches (``_import_ahead``): starting that process costs about half a second."""
@@ -590,47 +592,50 @@ def _work_ahead(
 def _record_prepared(
     importing: _Importing, prepared: _PreparedBatches, report: ImportReport, size: int
 ) -> tuple[BankFile | None, int]:
-    """Record the prepared batches in order, each with the file's checkpoint; the file's aggregate and the
-    transactions recorded (the aggregate is None where nothing was, or a batch failed: then the caller reads the
-    store). A batch is recorded by a second thread while this one reads and makes the next: the next is sent
-    only once the one before it is committed, so the checkpoints commit in order and a failed batch is the last
-    one tried."""
+    """Record the prepared batches in order, ``RECORD_GROUP`` in one transaction with the file's checkpoint of
+    each; the file's aggregate and the transactions recorded (the aggregate is None where nothing was, or a
+    transaction failed: then the caller reads the store). A transaction is recorded by a second thread while
+    this one reads and makes the next: the next is sent only once the one before it is committed, so the
+    checkpoints commit in order and a failed transaction is the last one tried."""
     app, payers, progress = importing.app, importing.payers, importing.progress
     bank_file: BankFile | None = None
     made = done = 0
     if progress:
         progress("import", 0, report.transactions)
     with ThreadPoolExecutor(1, thread_name_prefix="kravsak-intake-record") as recorder:
-        sent: tuple[Future[None], _PreparedBatch] | None = None
-        for batch in prepared.read():
-            bank_file = _checkpoint(app, bank_file, report, made, batch.n, batch.tally, size)
-            save = app.with_events_of(batch.save, bank_file)
-            made += batch.n
-            if sent is not None and not _recorded(*sent, report):
-                return None, done
+        sent: tuple[Future[None], list[_PreparedBatch]] | None = None
+        batches = prepared.read()
+        while group := list(islice(batches, RECORD_GROUP)):
+            for batch in group:
+                bank_file = _checkpoint(app, bank_file, report, made, batch.n, batch.tally, size)
+                made += batch.n
+            assert bank_file is not None
+            save = app.with_events_of(Prepared.merged([b.save for b in group if b.save is not None]), bank_file)
             if sent is not None:
-                done += sent[1].n
+                if not _recorded(*sent, report):
+                    return None, done
+                done += sum(b.n for b in sent[1])
                 if progress:
                     progress("import", done, report.transactions)
-            if payers is not None and batch.payers:
-                payers.remember(batch.payers)
-            sent = recorder.submit(app.record_prepared, save), batch
+            if payers is not None:
+                payers.remember([row for batch in group for row in batch.payers])
+            sent = recorder.submit(app.record_prepared, save), group
         if sent is not None:
             if not _recorded(*sent, report):
                 return None, done
-            done += sent[1].n
+            done += sum(b.n for b in sent[1])
             if progress:
                 progress("import", done, report.transactions)
     return bank_file, done
 
 
-def _recorded(recording: Future[None], batch: _PreparedBatch, report: ImportReport) -> bool:
-    """Whether the batch was recorded (False: another writer got in the way, nothing of it is stored)."""
+def _recorded(recording: Future[None], group: list[_PreparedBatch], report: ImportReport) -> bool:
+    """Whether the group was recorded (False: another writer got in the way, nothing of it is stored)."""
     try:
         recording.result()
     except RecordConflictError:
         return False
-    report.refunds += batch.tally.refunds
+    report.refunds += sum(b.tally.refunds for b in group)
     return True
 
 

@@ -132,7 +132,7 @@ def test_a_claim_another_writer_pays_before_the_prepared_batches_are_recorded_is
     verdict = intake.importer._verdict
 
     def desk_payment_first(*args: Any) -> Any:
-        app.register_payment(creditor=ALTA, invoice="I2", amount=Decimal("50.00"), on=ON, ordered=ORDERED,
+        app.register_payment(creditor=ALTA, invoice="I4", amount=Decimal("50.00"), on=ON, ordered=ORDERED,
                              command_id="at-the-desk")  # fmt: skip
         return verdict(*args)
 
@@ -145,14 +145,15 @@ def test_a_claim_another_writer_pays_before_the_prepared_batches_are_recorded_is
 
     monkeypatch.setattr(intake.importer, "_verdict", desk_payment_first)
     monkeypatch.setattr(intake.importer, "_register", the_one_way)
-    report = import_file(app, file, accounts=ACCOUNTS, on=ON, by="kari", batch_size=3, ahead=True)
+    report = import_file(app, file, accounts=ACCOUNTS, on=ON, by="kari", batch_size=1, ahead=True)
 
-    assert went_on_from == [3]  # the first prepared batch was recorded; the second (paying I2) failed whole
+    # recorded RECORD_GROUP (4) prepared batches at a time: the first four, then the next (paying I4) failed whole
+    assert went_on_from == [4]
     assert report.counts == {"matched": 6, "unmatched": 2, "duplicates": 0} and report.reconciled
     assert report.resumed_from == 0
-    claim = app.claim(ALTA, "I2")
-    assert sorted(p.amount for p in claim.facts.payments) == [Decimal("50.00"), Decimal("100.00")]
-    assert [len(app.claim(ALTA, f"I{n}").facts.payments) for n in range(5)] == [2, 1, 2, 1, 1]
+    claim = app.claim(ALTA, "I4")
+    assert sorted(p.amount for p in claim.facts.payments) == [Decimal("50.00"), Decimal("99.99")]
+    assert [len(app.claim(ALTA, f"I{n}").facts.payments) for n in range(5)] == [2, 1, 1, 1, 2]
     stored_file = app.bank_file(report.digest)
     assert stored_file is not None and stored_file.complete and stored_file.position == 8
 
@@ -164,18 +165,18 @@ def test_an_import_ahead_stopped_while_recording_goes_on_after_its_checkpoint(tm
     class Killed(Exception):
         pass
 
-    def kill_after_two_batches(phase: str, done: int, total: int) -> None:
+    def kill_after_the_first_group(phase: str, done: int, total: int) -> None:
         if phase == "import" and done == 4:
             raise Killed
 
     with pytest.raises(Killed):
-        import_file(app, file, accounts=ACCOUNTS, on=ON, by="kari", batch_size=2, ahead=True,
-                    progress=kill_after_two_batches)  # fmt: skip
+        import_file(app, file, accounts=ACCOUNTS, on=ON, by="kari", batch_size=1, ahead=True,
+                    progress=kill_after_the_first_group)  # fmt: skip
     digest = hashlib.sha256(file.read_bytes()).hexdigest()
     partly = app.bank_file(digest)
     assert partly is not None and partly.position == 4 and not partly.complete
 
-    report = import_file(app, file, accounts=ACCOUNTS, on=ON, by="kari", batch_size=2, ahead=True)
+    report = import_file(app, file, accounts=ACCOUNTS, on=ON, by="kari", batch_size=1, ahead=True)
 
     assert report.resumed_from == 4 and report.reconciled
     assert report.counts == {"matched": 6, "unmatched": 2, "duplicates": 0}
