@@ -117,7 +117,11 @@ class CheckProcess:
         if accounts is not None:
             command.append(json.dumps(sorted(accounts)))
         # a command, not multiprocessing: a spawned interpreter would run the caller's __main__ script again
-        self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._errors)
+        # the modules this process imports, found where this process finds them (a source tree run from elsewhere)
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        self._process = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=self._errors, env=env
+        )
         assert self._process.stdout is not None
         self._stdout: IO[bytes] = self._process.stdout
 
