@@ -605,38 +605,41 @@ def _record_prepared(
     with ThreadPoolExecutor(1, thread_name_prefix="kravsak-intake-record") as recorder:
         sent: tuple[Future[None], list[_PreparedBatch]] | None = None
         batches = prepared.read()
-        while group := list(islice(batches, RECORD_GROUP)):
-            for batch in group:
-                bank_file = _checkpoint(app, bank_file, report, made, batch.n, batch.tally, size)
-                made += batch.n
-            assert bank_file is not None
-            save = app.with_events_of(Prepared.merged([b.save for b in group if b.save is not None]), bank_file)
+        while True:
+            group = list(islice(batches, RECORD_GROUP))
+            save = None
+            if group:
+                for batch in group:
+                    bank_file = _checkpoint(app, bank_file, report, made, batch.n, batch.tally, size)
+                    made += batch.n
+                assert bank_file is not None
+                save = app.with_events_of(Prepared.merged([b.save for b in group if b.save is not None]), bank_file)
             if sent is not None:
-                if not _recorded(*sent, report):
+                after = _recorded(*sent, report, done, progress)
+                if after is None:
                     return None, done
-                done += sum(b.n for b in sent[1])
-                if progress:
-                    progress("import", done, report.transactions)
+                done = after
+            if save is None:
+                return bank_file, done
             if payers is not None:
                 payers.remember([row for batch in group for row in batch.payers])
             sent = recorder.submit(app.record_prepared, save), group
-        if sent is not None:
-            if not _recorded(*sent, report):
-                return None, done
-            done += sum(b.n for b in sent[1])
-            if progress:
-                progress("import", done, report.transactions)
-    return bank_file, done
 
 
-def _recorded(recording: Future[None], group: list[_PreparedBatch], report: ImportReport) -> bool:
-    """Whether the group was recorded (False: another writer got in the way, nothing of it is stored)."""
+def _recorded(
+    recording: Future[None], group: list[_PreparedBatch], report: ImportReport, done: int, progress: Progress | None
+) -> int | None:
+    """The transactions recorded once the group is (None: another writer got in the way, nothing of it is
+    stored)."""
     try:
         recording.result()
     except RecordConflictError:
-        return False
+        return None
     report.refunds += sum(b.tally.refunds for b in group)
-    return True
+    done += sum(b.n for b in group)
+    if progress:
+        progress("import", done, report.transactions)
+    return done
 
 
 def _scheme(tx: CreditTransaction) -> str | None:

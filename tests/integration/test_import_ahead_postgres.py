@@ -7,11 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -23,7 +19,7 @@ import intake.importer
 from intake.accounts import OfficeAccounts
 from intake.importer import AHEAD_FROM_BYTES, import_file
 from kravsak.settings import Settings
-from tests.integration.test_payments_import_cli import ON, ORDERED, Office, pay
+from tests.integration.test_payments_import_cli import ON, ORDERED, Office, kill_once_a_third_is_stored, pay
 
 pytestmark = pytest.mark.integration
 
@@ -106,38 +102,13 @@ def test_an_import_ahead_killed_while_recording_and_run_again_registers_every_tr
     assert file.stat().st_size >= AHEAD_FROM_BYTES  # `kravsak payments import` goes ahead on its own
     total, digest = len(payments), hashlib.sha256(file.read_bytes()).hexdigest()
 
-    process = subprocess.Popen(
-        office.command("import", str(file), "--json", "--on", ON.isoformat(), "--batch", "50"),
-        env=office.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    reader = office.fresh()
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and process.poll() is None:
-            stored = reader.bank_file(digest)
-            if stored is not None and stored.position >= total // 3:
-                break
-            time.sleep(0.02)
-        assert process.poll() is None, "the import ended before it could be killed: make the file bigger"
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-        seen: list[int] = []  # a COMMIT sent just before the kill may still land: wait until the checkpoint holds
-        while len(seen) < 3 or len(set(seen[-3:])) > 1:
-            now = reader.bank_file(digest)
-            seen.append(now.position if now is not None else -1)
-            time.sleep(0.2)
-        stopped = reader.bank_file(digest)
-        assert stopped is not None and not stopped.complete and 0 < stopped.position < total
-    finally:
-        if process.poll() is None:
-            process.kill()
-        reader.close()
+    stopped = kill_once_a_third_is_stored(office, file, digest, total)
 
     again = office.run("import", str(file), "--json", "--on", ON.isoformat(), "--batch", "50")
 
     assert again.returncode == 0, again.stderr
     report = json.loads(again.stdout)
-    assert report["resumed_from"] == stopped.position and report["reconciliation"]["holds"]
+    assert report["resumed_from"] == stopped and report["reconciliation"]["holds"]
     assert (report["matched"], report["unmatched"], report["duplicates"]) == (total, 0, 0)
     fresh = office.fresh()
     try:
