@@ -155,6 +155,85 @@ class Staged:
         return bool(self.commands or self.links or self.expect)
 
 
+@dataclass
+class Prepared:
+    """A save made ahead and not recorded (``CollectionApp.preparing``): its stored events and what the recorder
+    writes beside them (command ids, debtor-claim links, expectations). Plain data: it pickles, so a caller can
+    keep many on disk. ``CollectionApp.record_prepared`` records it in one transaction, as the save would have;
+    the events' versions and the expectations make that fail if another writer got there in between."""
+
+    events: list[StoredEvent]
+    kwargs: dict[str, Any]
+
+    @classmethod
+    def merged(cls, saves: Sequence[Prepared]) -> Prepared:
+        """Saves prepared one after the other (each from the aggregates as the one before left them), as ONE save:
+        the same events, command ids and links in the same order. An expectation a later save has on what an
+        earlier one of them writes is left out: the earlier one's events can only be stored on top of the very
+        version it read, so after them the later expectation holds (and checked before them, as the recorder does,
+        it could not)."""
+        events: list[StoredEvent] = []
+        commands: list[CommandEntry] = []
+        links: list[tuple[UUID, UUID]] = []
+        expect: dict[tuple[str, UUID], Expect] = {}
+        written: set[UUID | str] = set()
+        linked: set[UUID] = set()
+        for save in saves:
+            for e in save.kwargs.get("expect") or ():
+                implied = e.ident in (linked if e.kind == "claims" else written)
+                if not implied:
+                    expect.setdefault((e.kind, e.ident), e)
+            events.extend(save.events)
+            written.update(e.originator_id for e in save.events)
+            commands.extend(save.kwargs.get("commands") or ())
+            links.extend(save.kwargs.get("links") or ())
+            linked.update(d for d, _ in save.kwargs.get("links") or ())
+            others = set(save.kwargs) - {"commands", "links", "expect"}
+            if others:
+                raise ValueError(f"a prepared save with {sorted(others)} cannot be merged")
+        kwargs: dict[str, Any] = {}
+        if commands:
+            kwargs["commands"] = commands
+        if links:
+            kwargs["links"] = links
+        if expect:
+            kwargs["expect"] = list(expect.values())
+        return cls(events, kwargs)
+
+    def plain(self) -> tuple[Any, ...]:
+        """As tuples of str, int, bytes and None only (``marshal`` writes and reads those at C speed; pickling
+        the dataclasses costs more than preparing them)."""
+        commands: Sequence[CommandEntry] = self.kwargs.get("commands") or ()
+        links: Sequence[tuple[UUID, UUID]] = self.kwargs.get("links") or ()
+        expect: Sequence[Expect] = self.kwargs.get("expect") or ()
+        others = sorted(set(self.kwargs) - {"commands", "links", "expect"})
+        if others:
+            raise ValueError(f"a prepared save with {others} cannot be kept as plain data")
+        return (
+            [(e.originator_id.bytes, e.originator_version, e.topic, e.state) for e in self.events],  # type: ignore[union-attr]
+            [(c.namespace, c.scope, c.command_id, c.name, c.digest) for c in commands],
+            [(d.bytes, c.bytes) for d, c in links],
+            [(x.kind, x.ident.bytes, x.value) for x in expect],
+        )
+
+    @classmethod
+    def from_plain(cls, plain: tuple[Any, ...]) -> Prepared:
+        events, commands, links, expect = plain
+        uuid = _uuid_from_bytes
+        kwargs: dict[str, Any] = {}
+        if commands:
+            kwargs["commands"] = [CommandEntry(*c) for c in commands]
+        if links:
+            kwargs["links"] = [(uuid(d), uuid(c)) for d, c in links]
+        if expect:
+            kwargs["expect"] = [Expect(k, uuid(i), v) for k, i, v in expect]
+        return cls([StoredEvent(uuid(i), v, t, s) for i, v, t, s in events], kwargs)
+
+
+def _uuid_from_bytes(raw: bytes) -> UUID:
+    return UUID(bytes=raw)
+
+
 def command(
     scope: str,
     *,
@@ -234,6 +313,7 @@ class CollectionApp(Application[UUID]):
         self._staged = Staged()
         self._known: dict[tuple[str, str], CommandEntry | None] = {}  # preload_commands, inside a unit of work
         self._in_command = False
+        self._prepared: list[Prepared] | None = None  # inside ``preparing``: where saves go instead of the store
         self.conflicts = 0  # saves another writer got to first, retried (for the numbers)
         self._policies: dict[UUID, tuple[dict[str, Any], CollectionPolicy]] = {}  # _policy: parsed, by creditor
         self._namespace_str: tuple[UUID, str] | None = None  # _namespace_text
@@ -328,10 +408,44 @@ class CollectionApp(Application[UUID]):
             processing.saved_kwargs.update(
                 commands=list(staged.commands.values()), links=staged.links, expect=list(dict.fromkeys(staged.expect))
             )
+        if self._prepared is not None:
+            to_stored = self.mapper.to_stored_event
+            self._prepared.append(Prepared([to_stored(e) for e in processing.events], processing.saved_kwargs))
+            return []
         recordings = self._record(processing)
         self._take_snapshots(processing)
         self._notify(recordings)
         return recordings
+
+    @contextmanager
+    def preparing(self) -> Iterator[list[Prepared]]:
+        """Work ahead of a decision: inside, a save records nothing; it appends its stored events and what the
+        recorder writes beside them to the list this yields (``Prepared``), in save order. Used with
+        ``unit_of_work(warm)``, the next unit of work goes on from the aggregates as the prepared saves left them;
+        ``record_prepared`` records the saves later, in the same order — or they are dropped, and nothing of them
+        was ever stored. No snapshot is taken for a prepared save (snapshots only shorten loading)."""
+        if self._prepared is not None:
+            raise RuntimeError("already preparing")
+        prepared: list[Prepared] = []
+        self._prepared = prepared
+        try:
+            yield prepared
+        finally:
+            self._prepared = None
+
+    def with_events_of(self, prepared: Prepared | None, *aggregates: Aggregate) -> Prepared:
+        """The prepared save (or none) and the new events of ``aggregates`` (made since), as one save."""
+        to_stored = self.mapper.to_stored_event
+        made = [to_stored(e) for a in aggregates for e in a.collect_events()]
+        if prepared is None:
+            return Prepared(made, {})
+        return Prepared(prepared.events + made, prepared.kwargs)
+
+    def record_prepared(self, prepared: Prepared) -> None:
+        """Record a prepared save in one transaction. Fails like any save (``IntegrityError``: a version, command
+        id or expectation another writer recorded first) and then stores nothing. Thread-safe as the recorder is:
+        a caller may record one save while it prepares the next."""
+        self.recorder.insert_events(prepared.events, **prepared.kwargs)
 
     @contextmanager
     def unit_of_work(self, warm: dict[UUID, Aggregate] | None = None) -> Iterator[None]:

@@ -7,6 +7,10 @@
   it only at the end of the document. The log is looked at before every element is processed, so a
   violation is seen while the elements of its chunk are still in the tree: the element the message
   names (and whose value it quotes) is found there, with its line, and the file is refused at once.
+- **Each element read once** (ADR 0029, camt.054 at C speed): at its end tag a `TxDtls` (and the head of its
+  `Ntry`, once per entry) is walked once, descending only into the children a wanted field lies under
+  (`_Paths`), into a map from relative path to element; the fields are looked up there. Per field the first
+  element in document order, as `findtext` would find it; no path string or `QName` is built per element.
 - **What is a credit transaction**: each `TxDtls` of a booked (`Sts` BOOK) credit (`CdtDbtInd` CRDT)
   entry that is not a reversal; an entry without `TxDtls` is one transaction. Debit entries, reversals
   and entries not booked are counted and skipped. The amounts of an entry's `TxDtls` must add up to
@@ -25,7 +29,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -43,6 +47,8 @@ NAMESPACE_PREFIX = "urn:iso:std:iso:20022:tech:xsd:camt.054.001."
 VERSIONS = ("02", "08")
 _MESSAGE_ROOT = "BkToCstmrDbtCdtNtfctn"
 _ROOT = f"/Document/{_MESSAGE_ROOT}"
+_EVENTS = ("TxDtls", "NtryDtls", "Ntry", "Acct", "TxsSummry", "Ntfctn", _MESSAGE_ROOT)
+"""The elements read at their end tag (iterparse's tag filter: no other element reaches Python)."""
 
 Element = Any  # lxml's _Element; lxml-stubs types the iterparse events loosely
 
@@ -92,6 +98,74 @@ class _Notification:
         self.counted[key] = (n + 1, total + amount)
 
 
+class _Paths:
+    """Descendants of an element by relative path (`Refs/AcctSvcrRef`), found in one walk over the element's
+    children, descending only where a wanted path goes on: per path the first element in document order (what
+    `findtext` would find), or, for a `repeated` path, all of them in order (each with fields of its own when
+    the mapping gives some). The walk compares qualified tags; no path or `QName` is built per element."""
+
+    def __init__(self, namespace: str, first: Iterable[str], repeated: Mapping[str, Iterable[str]]) -> None:
+        self.tree: _Tree = {}
+        for path in first:
+            self._add(namespace, path, _FIRST, {})
+        for path, fields in repeated.items():
+            own = _Paths(namespace, fields, {}).tree
+            self._add(namespace, path, _EACH_WITH if own else _EACH, own)
+
+    def _add(self, namespace: str, path: str, kind: int, own: _Tree) -> None:
+        tree, steps = self.tree, path.split("/")
+        for i, step in enumerate(steps[:-1]):
+            tag = f"{{{namespace}}}{step}"
+            node = tree.get(tag)
+            if node is None:
+                tree[tag] = node = (_DESCEND, "/".join(steps[: i + 1]), {})
+            elif node[0] != _DESCEND:
+                raise ValueError(f"{path}: inside {node[1]}, which is wanted itself")
+            tree = node[2]
+        tag = f"{{{namespace}}}{steps[-1]}"
+        if tag in tree:
+            raise ValueError(f"{path}: wanted twice, or a wanted path inside another")
+        tree[tag] = (kind, path, own)
+
+    def read(self, element: Element) -> _Found:
+        found: _Found = {}
+        _walk(element, self.tree, found)
+        return found
+
+
+_DESCEND, _FIRST, _EACH, _EACH_WITH = 0, 1, 2, 3
+_Tree = dict[str, tuple[int, str, "_Tree"]]  # qualified tag -> (kind, relative path, the tree below it)
+_Found = dict[str, Any]  # path -> element (first), or list of elements / of _Found (repeated)
+
+
+def _walk(element: Element, tree: _Tree, found: _Found) -> None:
+    for child in element[:]:  # the children as one list: fewer calls into lxml than its iterator
+        node = tree.get(child.tag)
+        if node is None:
+            continue
+        kind, path, own = node
+        if kind == _FIRST:
+            if path not in found:
+                found[path] = child
+        elif kind == _DESCEND:
+            _walk(child, own, found)
+        elif kind == _EACH:
+            found.setdefault(path, []).append(child)
+        else:
+            fields: _Found = {}
+            _walk(child, own, fields)
+            found.setdefault(path, []).append(fields)
+
+
+def _text(found: _Found, path: str) -> str | None:
+    """What `findtext` gives, stripped; None for an element missing or empty."""
+    element = found.get(path)
+    if element is None:
+        return None
+    text = element.text
+    return None if text is None else text.strip() or None
+
+
 class _Reader:
     def __init__(self, namespace: str) -> None:
         self.ns = namespace
@@ -101,6 +175,48 @@ class _Reader:
         self.i_ntfctn = self.i_ntry = self.i_dtls = self.i_tx = 0
         self._qualified: dict[str, str] = {}
         self.closed = False
+        self.tx_tag = f"{{{namespace}}}TxDtls"
+        self._tags = {name: f"{{{namespace}}}{name}" for name in _EVENTS}
+        self._names = {tag: name for name, tag in self._tags.items()}
+        self._parent_tag = {
+            name: f"{{{namespace}}}{parent}" for name, parent in (("Acct", "Ntfctn"), ("TxsSummry", "Ntfctn"))
+        }
+        self.party = "RltdPties/Dbtr/Pty" if self.v08 else "RltdPties/Dbtr"
+        self.status = "Sts/Cd" if self.v08 else "Sts"
+        party = self.party
+        self.tx_paths = _Paths(
+            namespace,
+            (
+                "Refs/AcctSvcrRef",
+                *(("Amt",) if self.v08 else ()),
+                "AmtDtls/TxAmt/Amt",
+                "CdtDbtInd",
+                f"{party}/Nm",
+                f"{party}/Id/OrgId/Othr/Id",
+                f"{party}/Id/PrvtId/Othr/Id",
+                "RltdPties/DbtrAcct/Id/IBAN",
+                "RltdPties/DbtrAcct/Id/Othr/Id",
+                "RltdDts/AccptncDtTm",
+                "AddtlTxInf",
+            ),
+            {"RmtInf/Strd": ("CdtrRefInf/Ref", "RfrdDocAmt/RmtdAmt"), "RmtInf/Ustrd": ()},
+        )
+        self.entry_paths = _Paths(
+            namespace,
+            (
+                "Amt",
+                "CdtDbtInd",
+                self.status,
+                "RvslInd",
+                "BookgDt/Dt",
+                "BookgDt/DtTm",
+                "ValDt/Dt",
+                "ValDt/DtTm",
+                "AcctSvcrRef",
+                "NtryRef",
+            ),
+            {},
+        )
 
     # ---- small helpers -------------------------------------------------------------------------
     def q(self, path: str) -> str:
@@ -113,20 +229,23 @@ class _Reader:
         found = element.findtext(self.q(path))
         return None if found is None else str(found).strip() or None
 
-    def amount(self, element: Element, path: str, where: str, line: int) -> tuple[Decimal, str] | None:
-        found = element.find(self.q(path))
-        if found is None:
+    @staticmethod
+    def amount(found: _Found, path: str, where: str, line: int) -> tuple[Decimal, str] | None:
+        element = found.get(path)
+        if element is None:
             return None
         try:
-            value = Decimal(str(found.text).strip())
+            value = Decimal(str(element.text).strip())
         except InvalidOperation:
             raise _refuse("must be a decimal amount", field=path, line=line, element=where) from None
-        if value != value.quantize(CENT):
+        cents = value.quantize(CENT)
+        if value != cents:
             raise _refuse(f"{value} has more than two decimals", field=path, line=line, element=where)
-        return value.quantize(CENT), str(found.get("Ccy", ""))
+        return cents, str(element.get("Ccy", ""))
 
-    def date_of(self, element: Element, path: str) -> date | None:
-        value = self.text(element, path + "/Dt") or self.text(element, path + "/DtTm")
+    @staticmethod
+    def date_of(found: _Found, path: str) -> date | None:
+        value = _text(found, path + "/Dt") or _text(found, path + "/DtTm")
         return date.fromisoformat(value[:10]) if value else None
 
     @property
@@ -154,13 +273,21 @@ class _Reader:
         return "/" + "/".join(parts)
 
     # ---- events --------------------------------------------------------------------------------
+    def transaction(self, tx: Element) -> Item | None:
+        """A `TxDtls` has ended: its credit, if it is one (it is held instead when it has no amount)."""
+        item = self._transaction_details(tx)
+        self.i_tx += 1
+        entry = self.entry
+        if entry is None or entry.held is None or entry.held[0] is not tx:
+            _release(tx, self.tx_tag)
+        return item
+
     def on_end(self, element: Element) -> Iterator[Item]:
-        name = etree.QName(element).localname
+        name = self._names.get(element.tag)
         if name == "TxDtls":
-            yield from self._transaction_details(element)
-            self.i_tx += 1
-            if self.entry is None or self.entry.held is None or self.entry.held[0] is not element:
-                _release(element)
+            item = self.transaction(element)
+            if item is not None:
+                yield item
         elif name == "NtryDtls":
             self._check_batch(element)
             self.i_dtls += 1
@@ -170,11 +297,11 @@ class _Reader:
             self.i_ntry += 1
             self.i_dtls = self.i_tx = 0
             self.entry = None
-            _release(element)
-        elif name == "Acct" and _parent_is(element, "Ntfctn"):
+            _release(element, self._tags["Ntry"])
+        elif name == "Acct" and self._parent_is(element, name):
             iban = self.text(element, "Id/IBAN")
             self.notification.account = iban or self.text(element, "Id/Othr/Id") or ""
-        elif name == "TxsSummry" and _parent_is(element, "Ntfctn"):
+        elif name == "TxsSummry" and self._parent_is(element, name):
             self._read_summary(element)
         elif name == _MESSAGE_ROOT:
             self.closed = True
@@ -183,23 +310,28 @@ class _Reader:
             self.i_ntfctn += 1
             self.i_ntry = 0
             self.notification = _Notification()
-            _release(element)
+            _release(element, self._tags["Ntfctn"])
+
+    def _parent_is(self, element: Element, name: str) -> bool:
+        parent = element.getparent()
+        return parent is not None and parent.tag == self._parent_tag[name]
 
     def _entry_of(self, ntry: Element) -> _Entry:
         if self.entry is not None:
             return self.entry
         line = int(ntry.sourceline or 0)
         where = self.ntry_path
-        amount = self.amount(ntry, "Amt", where, line)
+        found = self.entry_paths.read(ntry)
+        amount = self.amount(found, "Amt", where, line)
         assert amount is not None  # required by the XSD
-        indicator = self.text(ntry, "CdtDbtInd")
-        status = self.text(ntry, "Sts/Cd" if self.v08 else "Sts")
+        indicator = _text(found, "CdtDbtInd")
+        status = _text(found, self.status)
         skip: SkipReason | None = None
         if status != "BOOK":
             skip = SkipReason.NOT_BOOKED
         elif indicator == "DBIT":
             skip = SkipReason.DEBIT
-        elif (self.text(ntry, "RvslInd") or "").lower() in ("true", "1"):
+        elif (_text(found, "RvslInd") or "").lower() in ("true", "1"):
             skip = SkipReason.REVERSAL
         self.entry = _Entry(
             line=line,
@@ -208,22 +340,22 @@ class _Reader:
             currency=amount[1],
             skip=skip,
             indicator=indicator or "",
-            booked=self.date_of(ntry, "BookgDt"),
-            value_date=self.date_of(ntry, "ValDt"),
-            account_servicer_ref=self.text(ntry, "AcctSvcrRef"),
-            entry_ref=self.text(ntry, "NtryRef"),
+            booked=self.date_of(found, "BookgDt"),
+            value_date=self.date_of(found, "ValDt"),
+            account_servicer_ref=_text(found, "AcctSvcrRef"),
+            entry_ref=_text(found, "NtryRef"),
         )
         return self.entry
 
-    def _transaction_details(self, tx: Element) -> Iterator[Item]:
-        ntry = tx.getparent().getparent()
-        entry = self._entry_of(ntry)
+    def _transaction_details(self, tx: Element) -> Item | None:
+        entry = self._entry_of(tx.getparent().getparent())
         entry.transactions += 1
-        where = f"{self.ntry_path}/NtryDtls[{self.i_dtls + 1}]/TxDtls[{self.i_tx + 1}]"
+        where = f"{entry.path}/NtryDtls[{self.i_dtls + 1}]/TxDtls[{self.i_tx + 1}]"
         line = int(tx.sourceline or 0)
-        amount = self.amount(tx, "Amt", where, line) if self.v08 else None
-        amount = amount or self.amount(tx, "AmtDtls/TxAmt/Amt", where, line)
-        indicator = self.text(tx, "CdtDbtInd")
+        found = self.tx_paths.read(tx)
+        amount = self.amount(found, "Amt", where, line) if self.v08 else None
+        amount = amount or self.amount(found, "AmtDtls/TxAmt/Amt", where, line)
+        indicator = _text(found, "CdtDbtInd")
         if indicator and indicator != entry.indicator:
             raise _refuse("differs from the entry's CdtDbtInd", field="CdtDbtInd", line=line, element=where)
         if amount is None:
@@ -236,11 +368,12 @@ class _Reader:
                     element=where,
                 )
             entry.held = (tx, where, entry.transactions)  # kept alive here until the entry ends
-            return
+            return None
         if amount[1] == entry.currency:
             entry.detail_sum += amount[0]
         if entry.skip is None:
-            yield self._credit(entry, tx, amount, where, line, entry.transactions)
+            return self._credit(entry, found, amount, where, line, entry.transactions)
+        return None
 
     def _end_entry(self, ntry: Element) -> Iterator[Item]:
         entry = self._entry_of(ntry)
@@ -256,7 +389,8 @@ class _Reader:
                     element=where,
                 )
             if entry.skip is None:
-                yield self._credit(entry, tx, (entry.amount, entry.currency), where, int(tx.sourceline or 0), ordinal)
+                amount = (entry.amount, entry.currency)
+                yield self._credit(entry, self.tx_paths.read(tx), amount, where, int(tx.sourceline or 0), ordinal)
             tx.clear()
         elif entry.transactions and entry.all_detailed and entry.detail_sum != entry.amount:
             raise _refuse(
@@ -272,12 +406,13 @@ class _Reader:
             yield Skipped(entry.skip, entry.amount, entry.currency, entry.line, entry.path)
 
     def _credit(
-        self, entry: _Entry, tx: Element | None, amount: tuple[Decimal, str], where: str, line: int, ordinal: int
+        self, entry: _Entry, tx: _Found | None, amount: tuple[Decimal, str], where: str, line: int, ordinal: int
     ) -> CreditTransaction:
+        """`tx`: the fields of the `TxDtls` (`tx_paths`); None for an entry without any."""
         value, currency = amount
         if value <= 0:
             raise _refuse("a credit must be more than zero", field="Amt", line=line, element=where)
-        own_ref = self.text(tx, "Refs/AcctSvcrRef") if tx is not None else None
+        own_ref = _text(tx, "Refs/AcctSvcrRef") if tx is not None else None
         entry_ref = entry.account_servicer_ref or entry.entry_ref
         if own_ref:
             reference_id = own_ref
@@ -291,7 +426,7 @@ class _Reader:
                 line=line,
                 element=where,
             )
-        accepted = self.text(tx, "RltdDts/AccptncDtTm") if tx is not None else None
+        accepted = _text(tx, "RltdDts/AccptncDtTm") if tx is not None else None
         if accepted:
             ordered, ordered_from = date.fromisoformat(accepted[:10]), "TxDtls/RltdDts/AccptncDtTm"
         elif entry.value_date:
@@ -306,13 +441,11 @@ class _Reader:
         extras: tuple[ExtraReference, ...] = ()
         payer_name = payer_account = payer_id = None
         if tx is not None:
-            reference, structured, extras, text = self._remittance(tx)
-            party = "RltdPties/Dbtr/Pty" if self.v08 else "RltdPties/Dbtr"
-            payer_name = self.text(tx, f"{party}/Nm")
-            payer_id = self.text(tx, f"{party}/Id/OrgId/Othr/Id") or self.text(tx, f"{party}/Id/PrvtId/Othr/Id")
-            payer_account = self.text(tx, "RltdPties/DbtrAcct/Id/IBAN") or self.text(
-                tx, "RltdPties/DbtrAcct/Id/Othr/Id"
-            )
+            reference, structured, extras, text = _remittance(tx)
+            party = self.party
+            payer_name = _text(tx, f"{party}/Nm")
+            payer_id = _text(tx, f"{party}/Id/OrgId/Othr/Id") or _text(tx, f"{party}/Id/PrvtId/Othr/Id")
+            payer_account = _text(tx, "RltdPties/DbtrAcct/Id/IBAN") or _text(tx, "RltdPties/DbtrAcct/Id/Othr/Id")
         return CreditTransaction(
             format=FileFormat.CAMT054,
             file_digest="",
@@ -335,28 +468,14 @@ class _Reader:
             extra_references=extras,
         )
 
-    def _remittance(self, tx: Element) -> tuple[str, bool, tuple[ExtraReference, ...], str | None]:
-        refs: list[ExtraReference] = []
-        for strd in tx.iterfind(self.q("RmtInf/Strd")):
-            ref = self.text(strd, "CdtrRefInf/Ref")
-            if ref:
-                amount = self.text(strd, "RfrdDocAmt/RmtdAmt")
-                refs.append(ExtraReference(ref, Decimal(amount).quantize(CENT) if amount else None))
-        lines = [str(u.text).strip() for u in tx.iterfind(self.q("RmtInf/Ustrd")) if u.text]
-        text = "\n".join(lines) or self.text(tx, "AddtlTxInf")
-        if refs:
-            return refs[0].reference, True, tuple(refs[1:]), text
-        return " ".join(lines), False, (), text
-
     def _check_batch(self, details: Element) -> None:
         batch_count = self.text(details, "Btch/NbOfTxs")
-        where = f"{self.ntry_path}/NtryDtls[{self.i_dtls + 1}]/Btch/NbOfTxs"
         if batch_count is not None and self.i_tx and int(batch_count) != self.i_tx:
             raise _refuse(
                 f"says {int(batch_count)} transactions but the entry details hold {self.i_tx}",
                 field="NbOfTxs",
                 line=int(details.sourceline or 0),
-                element=where,
+                element=f"{self.ntry_path}/NtryDtls[{self.i_dtls + 1}]/Btch/NbOfTxs",
             )
 
     def _read_summary(self, summary: Element) -> None:
@@ -423,18 +542,30 @@ def _locate(reader: _Reader, events: Any, root: Element | None, message: str) ->
     return _refuse(f"{rule} (XSD {message})", field=field, line=found.sourceline, element=reader.path_of(found))
 
 
-def _parent_is(element: Element, name: str) -> bool:
-    parent = element.getparent()
-    return parent is not None and etree.QName(parent).localname == name
+def _remittance(tx: _Found) -> tuple[str, bool, tuple[ExtraReference, ...], str | None]:
+    """(reference, structured, extra references, text) of a `TxDtls`'s fields."""
+    refs: list[tuple[str, Decimal | None]] = []
+    for strd in tx.get("RmtInf/Strd", ()):
+        ref = _text(strd, "CdtrRefInf/Ref")
+        if ref:
+            amount = _text(strd, "RfrdDocAmt/RmtdAmt")
+            refs.append((ref, Decimal(amount).quantize(CENT) if amount else None))
+    unstructured = tx.get("RmtInf/Ustrd")
+    lines = [str(u.text).strip() for u in unstructured if u.text] if unstructured else []
+    text = "\n".join(lines) or _text(tx, "AddtlTxInf")
+    if not refs:
+        return " ".join(lines), False, (), text
+    extras = tuple(ExtraReference(r, a) for r, a in refs[1:]) if len(refs) > 1 else ()
+    return refs[0][0], True, extras, text
 
 
-def _release(element: Element) -> None:
+def _release(element: Element, tag: str) -> None:
     """Free what has been read: the element's content and the earlier siblings of the same name (an
-    `NtryDtls`'s `Btch` or an `Ntfctn`'s `TxsSummry` stay until their parent ends)."""
+    `NtryDtls`'s `Btch` or an `Ntfctn`'s `TxsSummry` stay until their parent ends). `tag`: the element's."""
     element.clear(keep_tail=True)
     parent = element.getparent()
     previous = element.getprevious()
-    while parent is not None and previous is not None and previous.tag == element.tag:
+    while parent is not None and previous is not None and previous.tag == tag:
         parent.remove(previous)
         previous = element.getprevious()
 
@@ -466,7 +597,7 @@ def read(source: Source, info: FileInfo) -> Iterator[Item]:
     info.version = message
     info.controls = "camt.054 XSD, entry amounts = sum of their TxDtls, Btch and TxsSummry counts and sums"
     reader = _Reader(namespace)
-    tags = [f"{{{namespace}}}{t}" for t in ("TxDtls", "NtryDtls", "Ntry", "Acct", "TxsSummry", "Ntfctn", _MESSAGE_ROOT)]
+    tags = [f"{{{namespace}}}{t}" for t in _EVENTS]
     events = etree.iterparse(
         source,
         events=("end",),
@@ -478,10 +609,16 @@ def read(source: Source, info: FileInfo) -> Iterator[Item]:
         remove_comments=True,
     )
     try:
+        tx_tag = reader.tx_tag
         for _, element in events:
             if _schema_errors(events):
                 raise _locate(reader, events, element.getroottree().getroot(), message)
-            yield from reader.on_end(element)
+            if element.tag == tx_tag:  # nearly every element: no generator for it
+                item = reader.transaction(element)
+                if item is not None:
+                    yield item
+            else:
+                yield from reader.on_end(element)
         if _schema_errors(events):
             raise _locate(reader, events, None, message)
         if not reader.closed:  # never trust the parser alone on this: a file cut short is refused here too

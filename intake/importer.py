@@ -34,31 +34,41 @@ from __future__ import annotations
 
 import gc
 import os
+import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from itertools import islice
-from typing import Any, Protocol
+from typing import IO, Any, Protocol, cast
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import RecordConflictError
 
-from domain.application import CollectionApp
+from domain.application import CollectionApp, Prepared
 from domain.bank_files import OUTCOMES, BankFile, bank_file_id
 from domain.bank_payments import IncomingPayment
 from domain.errors import CommandRefused
 from domain.money import ZERO, fmt
 from domain.rules import rules_for
 from intake.accounts import OfficeAccounts
+from intake.check_process import CheckProcess
 from intake.errors import BankFileError
 from intake.model import CreditTransaction, FileFormat, FileSummary
-from intake.reader import CheckedFile, check
+from intake.reader import CheckedFile, check, detect_format
+from intake.source import file_digest
+from intake.spool import read_framed, write_framed
 
 BATCH = 500
+RECORD_GROUP = 4
+"""Prepared batches recorded in one transaction (each still with its own checkpoint event)."""
+AHEAD_FROM_BYTES = 2 << 20
+"""From this size (about 13 000 OCR or 4 000 camt.054 transactions) a file is checked in a second process while
+this one prepares its batches (``_import_ahead``): starting that process costs about half a second."""
 WARM = 10_000
 """At most this many aggregates stay loaded from one batch to the next (claims a file pays again, its suspense
 account, its creditor)."""
@@ -176,54 +186,98 @@ def import_file(
     payers: PayerDetails | None = None,
     progress: Progress | None = None,
     refunds_by: str | None = None,
+    ahead: bool | None = None,
 ) -> ImportReport:
     """Import one bank file (see the module docstring). The creditor of each transaction comes from its payee
     account (``accounts``), or is ``creditor`` for every account (a scenario's one creditor). ``refunds_by``:
-    who requests the refund of a surplus (default ``by``)."""
+    who requests the refund of a surplus (default ``by``). ``ahead``: check the file in a second process while
+    this one prepares the batches (default: for a file of ``AHEAD_FROM_BYTES`` or more)."""
     if (accounts is None) == (creditor is None):
         raise ValueError("give either the office's accounts or the one creditor")
+    importing = _Importing(app, path, on, by, accounts, creditor, batch_size, payers, progress, refunds_by or by)
     with fewer_collections():
-        return _import(app, path, on, by, accounts, creditor, file_format, batch_size, payers, progress, refunds_by)
+        if ahead if ahead is not None else os.path.getsize(path) >= AHEAD_FROM_BYTES:
+            fmt = FileFormat(file_format) if file_format else detect_format(path)
+            digest = file_digest(path)
+            if app.bank_file(digest) is None:  # one imported or begun before goes the one way: recognised, resumed
+                return _import_ahead(importing, fmt, digest)
+        return _import(importing, file_format)
 
 
-def _import(
-    app: CollectionApp,
-    path: str | os.PathLike[str],
-    on: date,
-    by: str,
-    accounts: OfficeAccounts | None,
-    creditor: str | None,
-    file_format: FileFormat | str | None,
-    batch_size: int,
-    payers: PayerDetails | None,
-    progress: Progress | None,
-    refunds_by: str | None,
-) -> ImportReport:
+@dataclass(frozen=True)
+class _Importing:
+    """What one import was asked to do."""
+
+    app: CollectionApp
+    path: str | os.PathLike[str]
+    on: date
+    by: str
+    accounts: OfficeAccounts | None
+    creditor: str | None
+    batch_size: int
+    payers: PayerDetails | None
+    progress: Progress | None
+    refunds_by: str
+    _creditor_of: dict[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def account_numbers(self) -> Collection[str] | None:
+        return self.accounts.keys() if self.accounts else None
+
+    def check_progress(self, size: int) -> Callable[[int], None] | None:
+        progress = self.progress
+        return (lambda n: progress("check", n, size)) if progress else None
+
+    def creditor_for(self, account: str) -> str:
+        """The creditor an account's payments go to as the verdict will find it (``_creditors``); KeyError
+        for an account that is not the office's (the check refuses the file)."""
+        known = self._creditor_of.get(account)
+        if known is not None:
+            return known
+        if self.accounts is None:
+            assert self.creditor is not None
+            return self.creditor
+        found = self.accounts.find(account)  # every form of every account: once per account, not per transaction
+        if found is None:
+            raise KeyError(account)
+        self._creditor_of[account] = found.creditor
+        return found.creditor
+
+
+def _import(importing: _Importing, file_format: FileFormat | str | None) -> ImportReport:
+    app, path = importing.app, importing.path
     size = os.path.getsize(path)
-    report_check: Callable[[int], None] | None = (lambda n: progress("check", n, size)) if progress else None
-    with check(path, file_format, accounts=accounts.keys() if accounts else None, progress=report_check) as checked:
-        summary = checked.summary
-        creditor_of = _creditors(app, summary, accounts, creditor)
-        currency = _currency(app, summary, creditor_of)
-        report = ImportReport(
-            path=os.fspath(path),
-            digest=summary.digest,
-            file_format=summary.format.value,
-            format_version=summary.version or "",
-            accounts=sorted(summary.payee_accounts),
-            creditors=sorted(set(creditor_of.values())),
-            currency=currency,
-            transactions=summary.credit_count,
-            total=summary.credit_amount(currency),
-            imported_on=on,
-            imported_by=by,
-        )
-        bank_file = app.bank_file(summary.digest)
+    with check(
+        path, file_format, accounts=importing.account_numbers, progress=importing.check_progress(size)
+    ) as checked:
+        report, creditor_of = _verdict(importing, checked)
+        bank_file = app.bank_file(checked.summary.digest)
         if bank_file is not None and bank_file.complete:
             return _imported_before(report, bank_file)
-        _check_transactions(summary, on)
-        _register(app, checked, report, bank_file, creditor_of, batch_size, payers, progress, refunds_by or by)
+        _check_transactions(checked.summary, importing.on)
+        _register(importing, checked, report, bank_file, creditor_of)
     return report
+
+
+def _verdict(importing: _Importing, checked: CheckedFile) -> tuple[ImportReport, dict[str, str]]:
+    """What the office says about a checked file (its accounts, creditors, currency): its report, or the refusal."""
+    app, summary = importing.app, checked.summary
+    creditor_of = _creditors(app, summary, importing.accounts, importing.creditor)
+    currency = _currency(app, summary, creditor_of)
+    report = ImportReport(
+        path=os.fspath(importing.path),
+        digest=summary.digest,
+        file_format=summary.format.value,
+        format_version=summary.version or "",
+        accounts=sorted(summary.payee_accounts),
+        creditors=sorted(set(creditor_of.values())),
+        currency=currency,
+        transactions=summary.credit_count,
+        total=summary.credit_amount(currency),
+        imported_on=importing.on,
+        imported_by=importing.by,
+    )
+    return report, creditor_of
 
 
 def _creditors(
@@ -308,22 +362,27 @@ def _imported_before(report: ImportReport, bank_file: BankFile) -> ImportReport:
     return report
 
 
+def _trim(warm: dict[UUID, Aggregate]) -> None:
+    """Keep the ``WARM`` aggregates loaded last: memory stays flat in the file's size."""
+    if len(warm) > WARM:
+        for ident in list(islice(warm, len(warm) - WARM)):
+            del warm[ident]
+
+
 def _chunks(items: Iterator[CreditTransaction], size: int) -> Iterator[list[CreditTransaction]]:
     while chunk := list(islice(items, size)):
         yield chunk
 
 
 def _register(
-    app: CollectionApp,
+    importing: _Importing,
     checked: CheckedFile,
     report: ImportReport,
     bank_file: BankFile | None,
     creditor_of: dict[str, str],
-    batch_size: int,
-    payers: PayerDetails | None,
-    progress: Progress | None,
-    refunds_by: str,
 ) -> None:
+    """Store the file's transactions from the checkpoint on, batch by batch."""
+    app, batch_size, payers, progress = importing.app, importing.batch_size, importing.payers, importing.progress
     summary = checked.summary
     done = bank_file.position if bank_file is not None else 0
     report.resumed_from = done
@@ -338,7 +397,7 @@ def _register(
         for attempt in (1, 2):
             try:
                 bank_file, refunds = _store_batch(
-                    app, chunk, done, report, bank_file, creditor_of, refunds_by, warm, summary.size
+                    app, chunk, done, report, bank_file, creditor_of, importing.refunds_by, warm, summary.size
                 )
                 break
             except RecordConflictError:
@@ -351,13 +410,62 @@ def _register(
                     ) from None
         report.refunds += refunds
         done += len(chunk)
-        if len(warm) > WARM:  # bounded: memory stays flat in the file's size
-            for ident in list(islice(warm, len(warm) - WARM)):
-                del warm[ident]
+        _trim(warm)
         if progress:
             progress("import", done, report.transactions)
     assert bank_file is not None and bank_file.complete
     report.counts, report.amounts, report.surplus = dict(bank_file.counts), dict(bank_file.amounts), bank_file.surplus
+
+
+@dataclass
+class _Tally:
+    """What a batch did: per outcome its count and amount, the surplus it left and the refunds it requested."""
+
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, 0))
+    amounts: dict[str, Decimal] = field(default_factory=lambda: dict.fromkeys(OUTCOMES, ZERO))
+    surplus: Decimal = ZERO
+    refunds: int = 0
+
+
+def _land(
+    app: CollectionApp, chunk: list[CreditTransaction], on: date, digest: str, file_format: str,
+    creditor_of: Callable[[str], str], refunds_by: str,
+) -> _Tally:  # fmt: skip
+    """The batch's ``receive_bank_payment`` commands, inside the caller's unit of work."""
+    app.preload_references((creditor_of(tx.payee_account), tx.reference) for tx in chunk if tx.structured)
+    app.preload_commands("creditor", ((creditor_of(tx.payee_account), tx.transaction_id) for tx in chunk))
+    landed = app.receive_bank_payments(
+        [IncomingPayment(creditor_of(tx.payee_account), tx.reference, tx.structured, tx.amount, tx.ordered,
+                         tx.transaction_id) for tx in chunk],
+        on=on, file_digest=digest, file_format=file_format, refund_by=refunds_by,
+    )  # fmt: skip
+    tally = _Tally()
+    for tx, one in zip(chunk, landed, strict=True):
+        outcome = "duplicates" if one.outcome == "duplicate" else one.outcome
+        tally.counts[outcome] += 1
+        tally.amounts[outcome] += tx.amount
+        tally.surplus += one.surplus
+        tally.refunds += one.refund is not None
+    return tally
+
+
+def _checkpoint(
+    app: CollectionApp, bank_file: BankFile | None, report: ImportReport, done: int, n: int, tally: _Tally, size: int
+) -> BankFile:
+    """The file's aggregate with the batch of ``n`` transactions from ``done`` on registered (opened first)."""
+    on = report.imported_on
+    if bank_file is None:
+        bank_file = BankFile.open(
+            id=bank_file_id(app.namespace, report.digest), on=on, digest=report.digest, file_format=report.file_format,
+            format_version=report.format_version, accounts=report.accounts, creditors=report.creditors,
+            currency=report.currency, transactions=report.transactions, total=report.total,
+            size=size, imported_by=report.imported_by,
+        )  # fmt: skip
+    if n:
+        bank_file.register_batch(on=on, first=done, counts=tally.counts, amounts=tally.amounts, surplus=tally.surplus)
+    if done + n == report.transactions:
+        bank_file.complete_import(on=on)
+    return bank_file
 
 
 def _store_batch(
@@ -373,37 +481,165 @@ def _store_batch(
 ) -> tuple[BankFile, int]:
     """Register one batch of transactions and the file's checkpoint in ONE transaction of the event store;
     the file's aggregate after it and how many refunds it requested."""
-    on, digest, file_format = report.imported_on, report.digest, report.file_format
-    counts = dict.fromkeys(OUTCOMES, 0)
-    amounts = dict.fromkeys(OUTCOMES, ZERO)
-    surplus, refunds = ZERO, 0
     with app.unit_of_work(warm):
-        if bank_file is None:
-            bank_file = BankFile.open(
-                id=bank_file_id(app.namespace, digest), on=on, digest=digest, file_format=file_format,
-                format_version=report.format_version, accounts=report.accounts, creditors=report.creditors,
-                currency=report.currency, transactions=report.transactions, total=report.total,
-                size=size, imported_by=report.imported_by,
-            )  # fmt: skip
-        app.preload_references((creditor_of[tx.payee_account], tx.reference) for tx in chunk if tx.structured)
-        app.preload_commands("creditor", ((creditor_of[tx.payee_account], tx.transaction_id) for tx in chunk))
-        landed = app.receive_bank_payments(
-            [IncomingPayment(creditor_of[tx.payee_account], tx.reference, tx.structured, tx.amount, tx.ordered,
-                             tx.transaction_id) for tx in chunk],
-            on=on, file_digest=digest, file_format=file_format, refund_by=refunds_by,
-        )  # fmt: skip
-        for tx, one in zip(chunk, landed, strict=True):
-            outcome = "duplicates" if one.outcome == "duplicate" else one.outcome
-            counts[outcome] += 1
-            amounts[outcome] += tx.amount
-            surplus += one.surplus
-            refunds += one.refund is not None
-        if chunk:
-            bank_file.register_batch(on=on, first=done, counts=counts, amounts=amounts, surplus=surplus)
-        if done + len(chunk) == report.transactions:
-            bank_file.complete_import(on=on)
+        tally = _land(app, chunk, report.imported_on, report.digest, report.file_format, creditor_of.__getitem__,
+                      refunds_by)  # fmt: skip
+        bank_file = _checkpoint(app, bank_file, report, done, len(chunk), tally, size)
         app.save(bank_file)
-    return bank_file, refunds
+    return bank_file, tally.refunds
+
+
+# ---- working ahead: the check in a second process, the batches prepared meanwhile ----------------------------
+
+
+@dataclass
+class _PreparedBatch:
+    """A batch landed ahead of the verdict: its save (None: it changed nothing), what it did, and its payers."""
+
+    first: int
+    n: int
+    save: Prepared | None
+    tally: _Tally
+    payers: list[tuple[str, str | None, str | None, str | None]]
+
+
+class _PreparedBatches:
+    """The prepared batches, in order, in an anonymous temporary file of this process (``marshal`` of plain
+    tuples: ``Prepared.plain``; the file never outlives the import)."""
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] = tempfile.TemporaryFile(prefix="kravsak-intake-ahead-")
+        self.count = 0
+
+    def __enter__(self) -> _PreparedBatches:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._file.close()
+
+    def write(self, batch: _PreparedBatch) -> None:
+        t = batch.tally
+        tally = (t.counts, {k: str(v) for k, v in t.amounts.items()}, str(t.surplus), t.refunds)
+        save = None if batch.save is None else batch.save.plain()
+        write_framed(self._file, (batch.first, batch.n, save, tally, batch.payers))
+        self.count += 1
+
+    def read(self) -> Iterator[_PreparedBatch]:
+        self._file.flush()
+        self._file.seek(0)
+        for _ in range(self.count):
+            first, n, save, (counts, amounts, surplus, refunds), payers = read_framed(self._file)
+            tally = _Tally(counts, {k: Decimal(v) for k, v in amounts.items()}, Decimal(surplus), refunds)
+            yield _PreparedBatch(first, n, None if save is None else Prepared.from_plain(save), tally, payers)
+
+
+def _import_ahead(importing: _Importing, fmt: FileFormat, digest: str) -> ImportReport:
+    """The import with the check in a second process: while it reads the file, this one lands the transactions
+    batch by batch as they come, recording nothing (``CollectionApp.preparing``). After the verdict — a refused
+    file raises it, and nothing was ever stored — the prepared batches are recorded in order, each in one
+    transaction with the file's checkpoint, as ``_register`` would have stored them. A batch another writer got
+    in the way of (a version, a command id, an expectation recorded meanwhile) fails whole on the store's checks;
+    from there on the import goes the one way, from the checkpoint, reading the store again."""
+    app, path = importing.app, importing.path
+    size = os.path.getsize(path)
+    with CheckProcess(
+        path, fmt, digest, accounts=importing.account_numbers, progress=importing.check_progress(size)
+    ) as checking, _PreparedBatches() as prepared:  # fmt: skip
+        _work_ahead(importing, checking.transactions(), prepared, fmt, digest)
+        with checking.verdict() as checked:
+            summary = checked.summary
+            report, creditor_of = _verdict(importing, checked)
+            bank_file = app.bank_file(summary.digest)
+            if bank_file is not None and bank_file.complete:
+                return _imported_before(report, bank_file)
+            _check_transactions(summary, importing.on)
+            if bank_file is None and summary.digest == digest:  # else another import began it, or the file changed
+                bank_file, done = _record_prepared(importing, prepared, report, size)
+                if bank_file is None or not bank_file.complete:
+                    _register(importing, checked, report, bank_file or app.bank_file(summary.digest), creditor_of)
+                report.resumed_from = 0
+            else:
+                _register(importing, checked, report, bank_file, creditor_of)
+            if bank_file is not None and bank_file.complete:
+                report.counts, report.amounts = dict(bank_file.counts), dict(bank_file.amounts)
+                report.surplus = bank_file.surplus
+    return report
+
+
+def _work_ahead(
+    importing: _Importing, transactions: Iterator[CreditTransaction], prepared: _PreparedBatches, fmt: FileFormat,
+    digest: str,
+) -> None:  # fmt: skip
+    """Land every batch as it comes, recording nothing; stop preparing at the first batch that fails (its
+    transactions are landed again after the verdict, which raises what refuses them) — but read on to the end."""
+    app, warm, working, done = importing.app, cast(dict[UUID, Aggregate], {}), True, 0
+    for chunk in _chunks(transactions, importing.batch_size):
+        if working:
+            try:
+                with app.preparing() as saves, app.unit_of_work(warm):
+                    tally = _land(app, chunk, importing.on, digest, fmt.value, importing.creditor_for,
+                                  importing.refunds_by)  # fmt: skip
+                assert len(saves) <= 1  # a unit of work saves once
+                payers = [(tx.transaction_id, tx.payer_name, tx.payer_account, _scheme(tx)) for tx in chunk]
+                prepared.write(_PreparedBatch(done, len(chunk), saves[0] if saves else None, tally, payers))
+                _trim(warm)
+            except Exception:  # noqa: BLE001 - decided after the verdict, where the batch is landed again
+                working = False
+                warm.clear()
+        done += len(chunk)
+
+
+def _record_prepared(
+    importing: _Importing, prepared: _PreparedBatches, report: ImportReport, size: int
+) -> tuple[BankFile | None, int]:
+    """Record the prepared batches in order, ``RECORD_GROUP`` in one transaction with the file's checkpoint of
+    each; the file's aggregate and the transactions recorded (the aggregate is None where nothing was, or a
+    transaction failed: then the caller reads the store). A transaction is recorded by a second thread while
+    this one reads and makes the next: the next is sent only once the one before it is committed, so the
+    checkpoints commit in order and a failed transaction is the last one tried."""
+    app, payers, progress = importing.app, importing.payers, importing.progress
+    bank_file: BankFile | None = None
+    made = done = 0
+    if progress:
+        progress("import", 0, report.transactions)
+    with ThreadPoolExecutor(1, thread_name_prefix="kravsak-intake-record") as recorder:
+        sent: tuple[Future[None], list[_PreparedBatch]] | None = None
+        batches = prepared.read()
+        while True:
+            group = list(islice(batches, RECORD_GROUP))
+            save = None
+            if group:
+                for batch in group:
+                    bank_file = _checkpoint(app, bank_file, report, made, batch.n, batch.tally, size)
+                    made += batch.n
+                assert bank_file is not None
+                save = app.with_events_of(Prepared.merged([b.save for b in group if b.save is not None]), bank_file)
+            if sent is not None:
+                after = _recorded(*sent, report, done, progress)
+                if after is None:
+                    return None, done
+                done = after
+            if save is None:
+                return bank_file, done
+            if payers is not None:
+                payers.remember([row for batch in group for row in batch.payers])
+            sent = recorder.submit(app.record_prepared, save), group
+
+
+def _recorded(
+    recording: Future[None], group: list[_PreparedBatch], report: ImportReport, done: int, progress: Progress | None
+) -> int | None:
+    """The transactions recorded once the group is (None: another writer got in the way, nothing of it is
+    stored)."""
+    try:
+        recording.result()
+    except RecordConflictError:
+        return None
+    report.refunds += sum(b.tally.refunds for b in group)
+    done += sum(b.n for b in group)
+    if progress:
+        progress("import", done, report.transactions)
+    return done
 
 
 def _scheme(tx: CreditTransaction) -> str | None:

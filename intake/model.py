@@ -10,11 +10,13 @@ stands (for errors and for a caseworker who opens the file).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from functools import partial
 from types import MappingProxyType
+from typing import Any
 
 
 class FileFormat(StrEnum):
@@ -140,6 +142,13 @@ class FileSummary:
         object.__setattr__(self, "credits", MappingProxyType(dict(self.credits)))
         object.__setattr__(self, "skipped", MappingProxyType(dict(self.skipped)))
         object.__setattr__(self, "first_orders", MappingProxyType(dict(self.first_orders)))
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        """Pickled with its read-only mappings as dicts (the check process sends its summary)."""
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in ("credits", "skipped", "first_orders"):
+            values[name] = dict(values[name])
+        return partial(FileSummary, **values), ()
 
     def first_ordered_after(self, day: date) -> tuple[date, FirstOrder] | None:
         """The first transaction in file order whose payer ordered it after ``day``, and its order date."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from datetime import date
 from pathlib import Path
 from types import TracebackType
@@ -119,11 +119,14 @@ def check(
     *,
     accounts: Collection[str] | None = None,
     progress: Progress | None = None,
+    on_transaction: Callable[[CreditTransaction], None] | None = None,
 ) -> CheckedFile:
     """Validate the whole file; BankFileError names the line or element, the field and the rule.
 
     `accounts`: the office's own accounts (OCR assignment accounts, camt.054 IBANs, BgMax bankgiro
     numbers). A file that pays into any other account is refused: it is someone else's money.
+    `on_transaction`: called with each credit transaction as it is read, before the verdict (the check
+    process hands them on: ``intake.check_process``); it must store nothing.
     """
     fmt = FileFormat(file_format) if file_format else detect_format(path)
     allowed = None if accounts is None else frozenset(accounts)
@@ -154,6 +157,8 @@ def check(
                         first_orders[item.ordered] = FirstOrder(spool.count, item.ordered_from, item.line, item.element)
                     credits[item.currency] = credits.get(item.currency, Totals()).plus(item.amount)
                     spool.write(item)
+                    if on_transaction is not None:
+                        on_transaction(item)
                 else:
                     skipped[item.reason] += 1
             source.drain()

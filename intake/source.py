@@ -70,3 +70,9 @@ class Source:
         """Read (and hash) whatever a parser left unread, e.g. whitespace after an XML document."""
         while self.read(1 << 16):
             pass
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of the file as it is now (a file read later through ``Source`` has it, if unchanged)."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()

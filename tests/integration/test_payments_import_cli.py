@@ -178,6 +178,40 @@ def test_a_file_for_an_account_the_office_does_not_own_is_refused_naming_it(offi
     assert office.events() == events
 
 
+def kill_once_a_third_is_stored(office: Office, file: Path, digest: str, total: int) -> int:
+    """Run ``kravsak payments import FILE --batch 50``, SIGKILL it once a third of the file is stored, and wait
+    until the stored checkpoint holds still; the position it stopped at."""
+    process = subprocess.Popen(
+        office.command("import", str(file), "--json", "--on", ON.isoformat(), "--batch", "50"),
+        env=office.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    reader = office.fresh()
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and process.poll() is None:
+            stored = reader.bank_file(digest)
+            if stored is not None and stored.position >= total // 3:
+                break
+            time.sleep(0.02)
+        assert process.poll() is None, "the import ended before it could be killed: make the file bigger"
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+        # a COMMIT the import sent just before it died may still land on the server: wait until the stored
+        # checkpoint holds still (three reads 0.2 s apart) before taking it as where the import stopped
+        seen: list[int] = []
+        while len(seen) < 3 or len(set(seen[-3:])) > 1:
+            now = reader.bank_file(digest)
+            seen.append(now.position if now is not None else -1)
+            time.sleep(0.2)
+        stopped = reader.bank_file(digest)
+        assert stopped is not None and not stopped.complete and 0 < stopped.position < total
+        return stopped.position
+    finally:
+        if process.poll() is None:
+            process.kill()
+        reader.close()
+
+
 def test_an_import_killed_halfway_and_run_again_registers_every_transaction_once(
     office: Office, tmp_path: Path
 ) -> None:
@@ -191,40 +225,13 @@ def test_an_import_killed_halfway_and_run_again_registers_every_transaction_once
     total = len(payments)
     digest = __import__("hashlib").sha256(file.read_bytes()).hexdigest()
 
-    process = subprocess.Popen(
-        office.command("import", str(file), "--json", "--on", ON.isoformat(), "--batch", "50"),
-        env=office.env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    reader = office.fresh()
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and process.poll() is None:
-            stored = reader.bank_file(digest)
-            if stored is not None and stored.position >= total // 3:
-                break
-            time.sleep(0.05)
-        assert process.poll() is None, "the import ended before it could be killed: make the file bigger"
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=30)
-        # a COMMIT the import sent just before it died may still land on the server: wait until the stored
-        # checkpoint holds still (three reads 0.2 s apart) before taking it as where the import stopped
-        seen: list[int] = []
-        while len(seen) < 3 or len(set(seen[-3:])) > 1:
-            now = reader.bank_file(digest)
-            seen.append(now.position if now is not None else -1)
-            time.sleep(0.2)
-        stopped = reader.bank_file(digest)
-        assert stopped is not None and not stopped.complete and 0 < stopped.position < total
-    finally:
-        if process.poll() is None:
-            process.kill()
-        reader.close()
+    stopped = kill_once_a_third_is_stored(office, file, digest, total)
 
     again = office.run("import", str(file), "--json", "--on", ON.isoformat(), "--batch", "50")
 
     assert again.returncode == 0, again.stderr
     report = json.loads(again.stdout)
-    assert report["resumed_from"] == stopped.position
+    assert report["resumed_from"] == stopped
     assert (report["matched"], report["unmatched"], report["duplicates"]) == (20 * per_invoice, unmatched, 0)
     assert report["reconciliation"]["holds"]
     fresh = office.fresh()

@@ -19,6 +19,7 @@ def test_the_bench_measures_each_format_in_a_child_process(capsys: pytest.Captur
     results = json.loads(capsys.readouterr().out)
     assert [(r["format"], r["transactions"]) for r in results] == [("ocr", 300), ("camt054", 300), ("bgmax", 300)]
     assert all(r["peak_rss_bytes"] >= r["rss_before_bytes"] > 0 and r["check_per_second"] > 0 for r in results)
+    assert all(0 < r["check_cpu_seconds"] and r["check_per_cpu_second"] > 0 for r in results)
 
 
 @pytest.mark.parametrize("file_format", [FileFormat.OCR, FileFormat.CAMT054, FileFormat.BGMAX])
