@@ -151,9 +151,10 @@ def _receive_one(
     _check_at_the_edge(p, seen)
     return app._once(
         COMMAND, f"creditor:{p.creditor}", p.transaction_id, {},  # the content is in the digest given
-        lambda: _land(
-            app, p.creditor, p.reference, p.structured, p.amount, p.ordered, on, p.transaction_id, file_digest,
-            file_format, refund_by, refund_by_checked,
+        lambda: land(
+            app, creditor=p.creditor, reference=p.reference, structured=p.structured, amount=p.amount,
+            ordered=p.ordered, on=on, transaction_id=p.transaction_id, file_digest=file_digest,
+            file_format=file_format, refund_by=refund_by, refund_by_checked=refund_by_checked,
         ),
         digest=digest_of(app._digest_key, p.canonical()),
     )  # fmt: skip
@@ -172,29 +173,10 @@ def land(
     file_digest: str,
     file_format: str,
     refund_by: str | None,
-) -> BankPayment:
-    """One transaction, inside its command (``receive_bank_payment``'s body)."""
-    return _land(
-        app, creditor, reference, structured, amount, ordered, on, transaction_id, file_digest, file_format, refund_by
-    )
-
-
-def _land(
-    app: CollectionApp,
-    creditor: str,
-    reference: str,
-    structured: bool,
-    amount: Decimal,
-    ordered: date,
-    on: date,
-    transaction_id: str,
-    file_digest: str,
-    file_format: str,
-    refund_by: str | None,
     refund_by_checked: bool = False,
 ) -> BankPayment:
-    """``land`` by position (a batch calls it per transaction). ``refund_by_checked``: the batch's first transaction
-    checked who requests refunds already (the same value for every transaction)."""
+    """One transaction, inside its command (``receive_bank_payment``'s body). ``refund_by_checked``: a batch's
+    first transaction checked who requests refunds already (the same value for every transaction)."""
     source = (file_digest, file_format, transaction_id)
     if refund_by is not None and not refund_by_checked:
         check_person("refund_by", refund_by)

@@ -32,21 +32,14 @@ from eventsourcing.domain import Aggregate
 
 from domain.application import CollectionApp
 from domain.bank_payments import IncomingPayment
-from kravsak.bench.intake import CLAIMS, CREDITOR, DUE, ISSUED, ON, kids, payments
+from kravsak.bench.intake import CLAIMS, CREDITOR, ON, open_claims, payments
 
 _TIMESTAMP = re.compile(rb'"timestamp":\{"_type_":"datetime_iso","_data_":"[^"]*"\}')
 
 
 def desk(claims: int, amount: Decimal) -> CollectionApp:
     app = CollectionApp()
-    app.register_creditor(creditor=CREDITOR, name="Alta", jurisdiction="NO", on=ISSUED, command_id="c")
-    app.register_debtor(office=CREDITOR, ref="D1", kind="person", jurisdiction="NO", on=ISSUED, command_id="d")
-    numbers = kids(claims)
-    for start in range(0, claims, 500):
-        with app.unit_of_work():
-            for n in range(start, min(start + 500, claims)):
-                app.issue_invoice(creditor=CREDITOR, invoice=f"B{n}", amount=amount, due=DUE, claim_type="other",
-                                  debtor_ref="D1", on=ISSUED, command_id=f"i{n}", kid=numbers[n])  # fmt: skip
+    open_claims(app, claims, amount)
     return app
 
 

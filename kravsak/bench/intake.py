@@ -61,20 +61,24 @@ def kids(claims: int) -> list[str]:
     return [make_kid(f"{10_000_000 + n:08d}", KidAlgorithm.MOD10) for n in range(claims)]
 
 
+def open_claims(app: CollectionApp, claims: int, amount: Decimal = Decimal("10000000.00")) -> None:
+    """One creditor, one debtor, ``claims`` open invoices of ``amount``, each with its KID (``kids``)."""
+    app.register_creditor(creditor=CREDITOR, name="Alta", jurisdiction="NO", on=ISSUED, command_id="c")
+    app.register_debtor(office=CREDITOR, ref="D1", kind="person", jurisdiction="NO", on=ISSUED, command_id="d")
+    numbers = kids(claims)
+    for start in range(0, claims, 500):
+        with app.unit_of_work():
+            for n in range(start, min(start + 500, claims)):
+                app.issue_invoice(creditor=CREDITOR, invoice=f"B{n}", amount=amount, due=DUE, claim_type="other",
+                                  debtor_ref="D1", on=ISSUED, command_id=f"i{n}", kid=numbers[n])  # fmt: skip
+
+
 def setup(settings: Settings, schema: str, claims: int) -> None:
-    """One creditor, one debtor, ``claims`` open invoices of 10 000 000.00 (no payment settles one)."""
+    """``open_claims`` (of 10 000 000.00: no payment settles one) in an event store of its own."""
     create_event_store(settings.pg_dsn, schema)
     app = _app(settings, schema)
     try:
-        app.register_creditor(creditor=CREDITOR, name="Alta", jurisdiction="NO", on=ISSUED, command_id="c")
-        app.register_debtor(office=CREDITOR, ref="D1", kind="person", jurisdiction="NO", on=ISSUED, command_id="d")
-        numbers = kids(claims)
-        for start in range(0, claims, 500):
-            with app.unit_of_work():
-                for n in range(start, min(start + 500, claims)):
-                    app.issue_invoice(creditor=CREDITOR, invoice=f"B{n}", amount=Decimal("10000000.00"), due=DUE,
-                                      claim_type="other", debtor_ref="D1", on=ISSUED, command_id=f"i{n}",
-                                      kid=numbers[n])  # fmt: skip
+        open_claims(app, claims)
     finally:
         app.close()
 
