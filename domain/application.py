@@ -335,6 +335,15 @@ class CollectionApp(Application[UUID]):
             environment["MAPPER_TOPIC"] = get_topic(EventMapper)
         return environment
 
+    def construct_snapshot_store(self) -> Any:
+        """eventsourcing's; on PostgreSQL its tables are created one creator at a time, as the events' are
+        (``PostgresRecorder.creating_tables``)."""
+        creating = getattr(self.recorder, "creating_tables", None)
+        if creating is None:
+            return super().construct_snapshot_store()
+        with creating():
+            return super().construct_snapshot_store()
+
     def construct_recorder(self) -> ApplicationRecorder:
         if isinstance(self.factory, POPOFactory):
             return MemoryRecorder()

@@ -26,7 +26,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import date
 from decimal import Decimal
@@ -182,6 +183,10 @@ class MemoryRecorder(POPOApplicationRecorder, CommandLog):
             return list(self._claims.get(debtor, []))
 
 
+CREATE_TABLES_LOCK = 0x6B72_6176_7361_6B01
+"""The advisory lock key ("kravsak" and 1) every process takes while it creates the event store's tables."""
+
+
 class PostgresRecorder(PostgresApplicationRecorder, CommandLog):
     """The PostgreSQL recorder with the command log: ``<events table>_commands`` and
     ``<events table>_debtor_claims`` in the event store's schema, written in the events' transaction."""
@@ -222,6 +227,24 @@ class PostgresRecorder(PostgresApplicationRecorder, CommandLog):
                 "PRIMARY KEY (debtor_id, claim_id))"
             ).format(self.claims_table)
         )
+
+    @contextmanager
+    def creating_tables(self) -> Iterator[None]:
+        """One creator of tables at a time (a session advisory lock, on a connection held meanwhile): processes
+        that start together — the API beside a projector, a test's two workers — otherwise race in PostgreSQL's
+        catalogue on the same ``IF NOT EXISTS`` statements ("tuple concurrently updated", a type created twice)
+        and one of them fails. ``CollectionApp`` creates its snapshot store's tables inside it too."""
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (CREATE_TABLES_LOCK,))
+            try:
+                yield
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (CREATE_TABLES_LOCK,))
+
+    def create_table(self) -> None:
+        """eventsourcing's, inside ``creating_tables``."""
+        with self.creating_tables():
+            super().create_table()
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         commands: Sequence[CommandEntry] = kwargs.get("commands") or ()

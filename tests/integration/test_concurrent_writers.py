@@ -51,7 +51,14 @@ def _worker(k: int, env: dict[str, str], namespace: UUID, secret: bytes, barrier
     refusal's code, or ``raw:<exception type>`` for anything else; and how often its save was tried again."""
     outcomes: dict[str, str] = {}
     retried: dict[str, int] = {}
-    app = _app(env, namespace, secret)
+    try:
+        app = _app(env, namespace, secret)
+    except Exception as e:  # starting at the same instant as the other must work too: report it, do not hang
+        outcomes["start"] = f"raw:{type(e).__name__}: {e}"
+        traceback.print_exc()
+        barrier.abort()
+        out.put((k, outcomes, retried))
+        return
 
     def run(command_id: str, act: Any) -> None:
         before = app.conflicts
