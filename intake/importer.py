@@ -393,7 +393,7 @@ def _register(
     warm: dict[UUID, Aggregate] = {}  # what the last batch stored: the next one need not read it again
     for chunk in chunks:
         if payers is not None and chunk:
-            payers.remember([(tx.transaction_id, tx.payer_name, tx.payer_account, _scheme(tx)) for tx in chunk])
+            payers.remember(_payer_rows(chunk))
         for attempt in (1, 2):
             try:
                 bank_file, refunds = _store_batch(
@@ -414,7 +414,7 @@ def _register(
         if progress:
             progress("import", done, report.transactions)
     assert bank_file is not None and bank_file.complete
-    report.counts, report.amounts, report.surplus = dict(bank_file.counts), dict(bank_file.amounts), bank_file.surplus
+    _take_outcome(report, bank_file)
 
 
 @dataclass
@@ -496,7 +496,6 @@ def _store_batch(
 class _PreparedBatch:
     """A batch landed ahead of the verdict: its save (None: it changed nothing), what it did, and its payers."""
 
-    first: int
     n: int
     save: Prepared | None
     tally: _Tally
@@ -521,16 +520,16 @@ class _PreparedBatches:
         t = batch.tally
         tally = (t.counts, {k: str(v) for k, v in t.amounts.items()}, str(t.surplus), t.refunds)
         save = None if batch.save is None else batch.save.plain()
-        write_framed(self._file, (batch.first, batch.n, save, tally, batch.payers))
+        write_framed(self._file, (batch.n, save, tally, batch.payers))
         self.count += 1
 
     def read(self) -> Iterator[_PreparedBatch]:
         self._file.flush()
         self._file.seek(0)
         for _ in range(self.count):
-            first, n, save, (counts, amounts, surplus, refunds), payers = read_framed(self._file)
+            n, save, (counts, amounts, surplus, refunds), payers = read_framed(self._file)
             tally = _Tally(counts, {k: Decimal(v) for k, v in amounts.items()}, Decimal(surplus), refunds)
-            yield _PreparedBatch(first, n, None if save is None else Prepared.from_plain(save), tally, payers)
+            yield _PreparedBatch(n, None if save is None else Prepared.from_plain(save), tally, payers)
 
 
 def _import_ahead(importing: _Importing, fmt: FileFormat, digest: str) -> ImportReport:
@@ -554,15 +553,14 @@ def _import_ahead(importing: _Importing, fmt: FileFormat, digest: str) -> Import
                 return _imported_before(report, bank_file)
             _check_transactions(summary, importing.on)
             if bank_file is None and summary.digest == digest:  # else another import began it, or the file changed
-                bank_file, done = _record_prepared(importing, prepared, report, size)
+                bank_file = _record_prepared(importing, prepared, report, size)
                 if bank_file is None or not bank_file.complete:
                     _register(importing, checked, report, bank_file or app.bank_file(summary.digest), creditor_of)
                 report.resumed_from = 0
             else:
                 _register(importing, checked, report, bank_file, creditor_of)
             if bank_file is not None and bank_file.complete:
-                report.counts, report.amounts = dict(bank_file.counts), dict(bank_file.amounts)
-                report.surplus = bank_file.surplus
+                _take_outcome(report, bank_file)
     return report
 
 
@@ -572,7 +570,7 @@ def _work_ahead(
 ) -> None:  # fmt: skip
     """Land every batch as it comes, recording nothing; stop preparing at the first batch that fails (its
     transactions are landed again after the verdict, which raises what refuses them) — but read on to the end."""
-    app, warm, working, done = importing.app, cast(dict[UUID, Aggregate], {}), True, 0
+    app, warm, working = importing.app, cast(dict[UUID, Aggregate], {}), True
     for chunk in _chunks(transactions, importing.batch_size):
         if working:
             try:
@@ -580,21 +578,19 @@ def _work_ahead(
                     tally = _land(app, chunk, importing.on, digest, fmt.value, importing.creditor_for,
                                   importing.refunds_by)  # fmt: skip
                 assert len(saves) <= 1  # a unit of work saves once
-                payers = [(tx.transaction_id, tx.payer_name, tx.payer_account, _scheme(tx)) for tx in chunk]
-                prepared.write(_PreparedBatch(done, len(chunk), saves[0] if saves else None, tally, payers))
+                prepared.write(_PreparedBatch(len(chunk), saves[0] if saves else None, tally, _payer_rows(chunk)))
                 _trim(warm)
             except Exception:  # noqa: BLE001 - decided after the verdict, where the batch is landed again
                 working = False
                 warm.clear()
-        done += len(chunk)
 
 
 def _record_prepared(
     importing: _Importing, prepared: _PreparedBatches, report: ImportReport, size: int
-) -> tuple[BankFile | None, int]:
+) -> BankFile | None:
     """Record the prepared batches in order, ``RECORD_GROUP`` in one transaction with the file's checkpoint of
-    each; the file's aggregate and the transactions recorded (the aggregate is None where nothing was, or a
-    transaction failed: then the caller reads the store). A transaction is recorded by a second thread while
+    each; the file's aggregate after them (None where nothing was recorded, or a transaction failed: then the
+    caller reads the store). A transaction is recorded by a second thread while
     this one reads and makes the next: the next is sent only once the one before it is committed, so the
     checkpoints commit in order and a failed transaction is the last one tried."""
     app, payers, progress = importing.app, importing.payers, importing.progress
@@ -617,10 +613,10 @@ def _record_prepared(
             if sent is not None:
                 after = _recorded(*sent, report, done, progress)
                 if after is None:
-                    return None, done
+                    return None
                 done = after
             if save is None:
-                return bank_file, done
+                return bank_file
             if payers is not None:
                 payers.remember([row for batch in group for row in batch.payers])
             sent = recorder.submit(app.record_prepared, save), group
@@ -640,6 +636,16 @@ def _recorded(
     if progress:
         progress("import", done, report.transactions)
     return done
+
+
+def _payer_rows(chunk: list[CreditTransaction]) -> list[tuple[str, str | None, str | None, str | None]]:
+    """Who paid each transaction, as ``PayerDetails.remember`` takes it."""
+    return [(tx.transaction_id, tx.payer_name, tx.payer_account, _scheme(tx)) for tx in chunk]
+
+
+def _take_outcome(report: ImportReport, bank_file: BankFile) -> None:
+    """The report's counts, amounts and surplus: what the file's completed import recorded."""
+    report.counts, report.amounts, report.surplus = dict(bank_file.counts), dict(bank_file.amounts), bank_file.surplus
 
 
 def _scheme(tx: CreditTransaction) -> str | None:
