@@ -43,6 +43,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -260,7 +261,7 @@ class Applier:
         after its offset in ``offsets`` (schema → partition → next offset; a missing one is 0).
         Writes the case versions and payloads, never the offsets."""
         result = BatchResult()
-        cases = {t.schema: _Cases.read(cur, t.schema, sorted({m.case_key for m in messages})) for t in self.targets}
+        cases = _Cases.read_all(cur, [t.schema for t in self.targets], sorted({m.case_key for m in messages}))
         self._payloads.clear()
         decoded = {(m.partition, m.offset): self._decoded(m) for m in messages if self._wanted(m, offsets)}
         if not careful:
@@ -465,12 +466,23 @@ class _Cases:
 
     @classmethod
     def read(cls, cur: psycopg.Cursor[Any], schema: str, case_ids: list[str]) -> _Cases:
-        cur.execute(
-            f'SELECT case_id, version FROM "{schema}".case_versions WHERE case_id = ANY(%b::text[])', (case_ids,)
-        )
-        versions = {str(c): int(v) for c, v in cur.fetchall()}
-        cur.execute(f'SELECT DISTINCT case_id FROM "{schema}".parked WHERE case_id = ANY(%b::text[])', (case_ids,))
-        return cls(versions, {str(c) for (c,) in cur.fetchall()}, set(case_ids))
+        return cls.read_all(cur, [schema], case_ids)[schema]
+
+    @classmethod
+    def read_all(cls, cur: psycopg.Cursor[Any], schemas: list[str], case_ids: list[str]) -> dict[str, _Cases]:
+        """``read`` for every schema in ONE statement."""
+        # planned each time (not prepared): a generic plan made while the tables were small scans them whole
+        # once they have grown, comparing every row with every case id (ADR 0037)
+        cur.execute(cases_statement(tuple(schemas)), {"ids": case_ids}, prepare=False)
+        versions: list[dict[str, int]] = [{} for _ in schemas]
+        parked: list[set[str]] = [set() for _ in schemas]
+        for i, case_id, version in cur.fetchall():
+            if version is None:
+                parked[i].add(str(case_id))
+            else:
+                versions[i][str(case_id)] = int(version)
+        known = set(case_ids)
+        return {s: cls(versions[i], parked[i], set(known)) for i, s in enumerate(schemas)}
 
     def learn(self, cur: psycopg.Cursor[Any], schema: str, case_id: str) -> None:
         """Read a case that was not among the batch's keys (a record keyed unlike its case)."""
@@ -479,6 +491,19 @@ class _Cases:
             self.versions.update(other.versions)
             self.parked |= other.parked
             self.known.add(case_id)
+
+
+@lru_cache(maxsize=64)
+def cases_statement(schemas: tuple[str, ...]) -> str:
+    """Per schema (by its index) the applied version of each case in ``%(ids)b``, and its parked cases
+    with a NULL version."""
+    parts = []
+    for i, schema in enumerate(schemas):
+        parts.append(f'SELECT {i}, case_id, version FROM "{schema}".case_versions WHERE case_id = ANY(%(ids)b::text[])')
+        parts.append(
+            f'SELECT DISTINCT {i}, case_id, NULL::bigint FROM "{schema}".parked WHERE case_id = ANY(%(ids)b::text[])'
+        )
+    return " UNION ALL ".join(parts)
 
 
 # --- the live runner -------------------------------------------------------------------------

@@ -51,6 +51,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Protocol
 
 import psycopg
@@ -185,16 +186,6 @@ class OffsetTable:
         )
         return {int(p): int(o) for p, o in cur.fetchall()}
 
-    def move(self, cur: Cursor, topic: str, moved: dict[int, int]) -> None:
-        """The partitions' next offsets forward to ``moved`` (never back)."""
-        where, args = self._where()
-        cur.executemany(
-            sql.SQL("UPDATE {} SET next_offset = GREATEST(next_offset, %s) WHERE {} AND partition = %s").format(
-                _table(self.schema, "offsets"), where
-            ),
-            [(o, *args, topic, p) for p, o in sorted(moved.items())],
-        )
-
 
 @dataclass(frozen=True)
 class ParkedTable:
@@ -322,6 +313,59 @@ def apply_in_transaction(
         return _attempt(conn, tables, messages, apply, discard, careful=True)
 
 
+def lock_offsets(cur: Cursor, tables: Sequence[OffsetTable], topic: str, partitions: list[int]) -> list[dict[int, int]]:
+    """Every table's ``OffsetTable.lock`` of ``partitions``: the rows that exist locked in ONE statement, in
+    the order the tables one after the other would lock them (table, then partition); only when a row is
+    missing, the tables' own ``lock`` (which makes it first) one after the other, as they always did."""
+    statement, per_table = _lock_statement(tuple(tables))
+    cur.execute(statement, [a for t in per_table for a in (*t, topic, partitions)])
+    stored: list[dict[int, int]] = [{} for _ in tables]
+    for i, p, o in cur.fetchall():
+        stored[i][int(p)] = int(o)
+    if all(len(s) == len(partitions) for s in stored):
+        return stored
+    return [t.lock(cur, topic, partitions) for t in tables]
+
+
+def move_offsets(cur: Cursor, tables: Sequence[OffsetTable], topic: str, moved: dict[int, int]) -> None:
+    """Every table's next offsets of the partitions in ``moved`` forward to them (never back), in ONE statement."""
+    statement, per_table = _move_statement(tuple(tables))
+    partitions, offsets = list(moved), list(moved.values())
+    cur.execute(statement, [a for t in per_table for a in (partitions, offsets, *t, topic)])
+
+
+@lru_cache(maxsize=64)
+def _lock_statement(tables: tuple[OffsetTable, ...]) -> tuple[sql.Composed, list[tuple[Any, ...]]]:
+    # MATERIALIZED and UNION ALL: each table's rows locked in full before the next table's (an Append in order)
+    ctes, selects, args = [], [], []
+    for i, t in enumerate(tables):
+        where, a = t._where()
+        ctes.append(
+            sql.SQL(
+                "l{i} AS MATERIALIZED (SELECT partition, next_offset FROM {t} WHERE {w} AND partition = ANY(%s) "
+                "ORDER BY partition FOR UPDATE)"
+            ).format(i=sql.SQL(str(i)), t=_table(t.schema, "offsets"), w=where)
+        )
+        selects.append(sql.SQL("SELECT {i}, partition, next_offset FROM l{i}").format(i=sql.SQL(str(i))))
+        args.append(a)
+    return sql.SQL("WITH {} {}").format(sql.SQL(", ").join(ctes), sql.SQL(" UNION ALL ").join(selects)), args
+
+
+@lru_cache(maxsize=64)
+def _move_statement(tables: tuple[OffsetTable, ...]) -> tuple[sql.Composed, list[tuple[Any, ...]]]:
+    ctes, args = [], []
+    for i, t in enumerate(tables):
+        where, a = t._where()
+        ctes.append(
+            sql.SQL(
+                "m{i} AS (UPDATE {t} AS o SET next_offset = GREATEST(o.next_offset, v.upto) "
+                "FROM unnest(%s::int[], %s::bigint[]) AS v(part, upto) WHERE {w} AND o.partition = v.part)"
+            ).format(i=sql.SQL(str(i)), t=_table(t.schema, "offsets"), w=where)
+        )
+        args.append(a)
+    return sql.SQL("WITH {} SELECT 1").format(sql.SQL(", ").join(ctes)), args
+
+
 def _attempt(
     conn: psycopg.Connection[Any],
     tables: Sequence[OffsetTable],
@@ -340,7 +384,7 @@ def _attempt(
     gaps: dict[int, int] = {}
     try:
         with conn.transaction(), conn.cursor() as cur:
-            stored = [t.lock(cur, topic, sorted(first)) for t in tables]
+            stored = lock_offsets(cur, tables, topic, sorted(first))
             for offsets in stored:
                 for partition, offset in first.items():
                     at = offsets.get(partition, 0)
@@ -349,8 +393,7 @@ def _attempt(
             if gaps:
                 raise _Gap()
             result = apply(cur, messages, stored, careful=careful)
-            for t in tables:
-                t.move(cur, topic, moved)
+            move_offsets(cur, tables, topic, moved)
     except _Gap:
         discard()
         return BatchResult(gaps=gaps)
@@ -552,6 +595,7 @@ class Runner:
         if not messages:
             return None
         began = time.monotonic()
+        began_wall_ms, oldest_ms = time.time() * 1000, min(r.timestamp for r in records)
         result = self.handler.apply_batch(messages)
         self.last_apply_s = time.monotonic() - began
         if result.gaps:
@@ -576,6 +620,9 @@ class Runner:
             offset=last.offset,
             applied=result.applied,
             parked=result.parked,
+            messages=len(messages),
+            apply_ms=round(self.last_apply_s * 1000, 1),
+            waited_ms=round(began_wall_ms - oldest_ms, 1),
         )
         return result
 

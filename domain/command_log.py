@@ -337,16 +337,20 @@ class PostgresRecorder(PostgresApplicationRecorder, CommandLog):
         if not keys:
             return {}
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(
-                sql.SQL(
-                    "SELECT scope, command_id, name, digest FROM {} WHERE namespace = %s "
-                    "AND (scope, command_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))"
-                ).format(self.commands_table),
-                (namespace, [k[0] for k in keys], [k[1] for k in keys]),
-            )
+            curs.execute(self.find_commands_query(), ([k[0] for k in keys], [k[1] for k in keys], namespace))
             rows = curs.fetchall()
         return {(r["scope"], r["command_id"]): CommandEntry(namespace, r["scope"], r["command_id"], r["name"],
                 r["digest"]) for r in rows}  # fmt: skip
+
+    def find_commands_query(self) -> sql.Composed:
+        """``find_commands``' statement (scopes, command ids, namespace): one look-up of the whole key per command
+        (OFFSET 0 keeps it one), whatever the statistics say. Joined the plain way, a table still without them
+        is taken for one of many namespaces and read whole for every save (ADR 0037)."""
+        return sql.SQL(
+            "SELECT k.scope, k.id AS command_id, c.name, c.digest FROM unnest(%s::text[], %s::text[]) AS k(scope, id) "
+            "CROSS JOIN LATERAL (SELECT name, digest FROM {} WHERE namespace = %s AND scope = k.scope "
+            "AND command_id = k.id OFFSET 0) AS c"
+        ).format(self.commands_table)
 
     def claims_of(self, debtor: UUID) -> list[UUID]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
