@@ -308,6 +308,9 @@ class Bench:
             f"{fmt_number(e2e['achieved_commands_per_s'])} of {fmt_number(e2e['offered_commands_per_s'])} "
             f"commands/s achieved, {e2e['seconds']:g} s"
         )
+        warm = e2e.get("warm_up")
+        if warm and warm["latency_ms"]["p99"] is not None:
+            shown += f"\nafter {warm['seconds']:g} s warm-up (its p99 {fmt_number(warm['latency_ms']['p99'])} ms)"
         p99 = lat["p99"]
         if e2e["commands_not_visible_within_60s"] or p99 is None:
             shown += f"\n{fmt_count(e2e['commands_not_visible_within_60s'])} commands not in the ledger 60 s later"
