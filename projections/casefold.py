@@ -31,8 +31,11 @@ def rebuild(event: ProjectedEvent) -> Any:
     if stored is None:
         raise LookupError(f"unknown event type {event.event_type!r} at position {event.position}")
     kwargs = {name: event.values[name] for name in _own_attributes(stored)}
+    case = event.values.get("originator_id")  # the decoder's UUID of the case: not parsed a second time
     kwargs.update(
-        originator_id=UUID(event.case_id), originator_version=event.aggregate_version, timestamp=event.recorded_at
+        originator_id=case if isinstance(case, UUID) else UUID(event.case_id),
+        originator_version=event.aggregate_version,
+        timestamp=event.recorded_at,
     )
     if stored.creation:
         kwargs["originator_topic"] = get_topic(stored.aggregate)

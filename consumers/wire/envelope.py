@@ -592,7 +592,8 @@ def domain_values(record: Mapping[str, Any]) -> dict[str, Any]:
         if spec.kind is Kind.FREE_TEXT and not value and record.get(spec.attribute):
             values[spec.attribute] = record[spec.attribute]  # published before ADR 0028: the reference in clear
             continue
-        values[spec.attribute] = None if value is None and spec.nullable else _from_wire(spec.kind, value)
+        convert = _FROM_WIRE.get(spec.kind)  # None: the value travels as it is
+        values[spec.attribute] = value if convert is None or (value is None and spec.nullable) else convert(value)
     return {attribute: values[attribute] for attribute in event_type.attributes}
 
 
@@ -603,32 +604,51 @@ def domain_event(record: Mapping[str, Any]) -> Event:
     return event
 
 
-def _from_wire(kind: Kind, value: Any) -> Any:
-    if kind is Kind.MONEY:
-        return from_minor_units(value)
-    if kind is Kind.EXACT_DECIMAL:
-        return Decimal(value)
-    if kind is Kind.UUID:
-        return value if isinstance(value, UUID) else UUID(value)
-    if kind is Kind.STRINGS:
-        return list(value)
-    if kind is Kind.COMPONENTS:
-        return {key: from_minor_units(value[f"{key}_minor"]) for key in MONEY_COMPONENTS}
-    if kind is Kind.INSTALLMENTS:
-        return [{"due": i["due"].isoformat(), "amount": str(from_minor_units(i["amount_minor"]))} for i in value]
-    if kind is Kind.WAIVED_ITEMS:
-        return [
-            {"command_id": i["command_id"], "kind": i["kind"], "amount": from_minor_units(i["amount_minor"]),
-             "reason": i["reason"]}
-            for i in value
-        ]  # fmt: skip
-    if kind is Kind.POLICY_JSON:
-        return json.loads(value)
-    if kind is Kind.CONTACT:
-        return {flag: value[flag] for flag in CONTACT_FLAGS}
-    if kind is Kind.FREE_TEXT:
-        return FREE_TEXT_PREFIX + value
-    return value
+def _money(value: Any) -> Decimal:
+    return from_minor_units(value)
+
+
+def _uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
+
+
+def _components(value: Any) -> dict[str, Decimal]:
+    return {key: from_minor_units(value[f"{key}_minor"]) for key in MONEY_COMPONENTS}
+
+
+def _installments(value: Any) -> list[dict[str, str]]:
+    return [{"due": i["due"].isoformat(), "amount": str(from_minor_units(i["amount_minor"]))} for i in value]
+
+
+def _waived_items(value: Any) -> list[dict[str, Any]]:
+    return [
+        {"command_id": i["command_id"], "kind": i["kind"], "amount": from_minor_units(i["amount_minor"]),
+         "reason": i["reason"]}
+        for i in value
+    ]  # fmt: skip
+
+
+def _contact(value: Any) -> dict[str, bool]:
+    return {flag: value[flag] for flag in CONTACT_FLAGS}
+
+
+def _free_text(value: str) -> str:
+    return FREE_TEXT_PREFIX + value
+
+
+_FROM_WIRE: dict[Kind, Callable[[Any], Any]] = {
+    Kind.MONEY: _money,
+    Kind.EXACT_DECIMAL: Decimal,
+    Kind.UUID: _uuid,
+    Kind.STRINGS: list,
+    Kind.COMPONENTS: _components,
+    Kind.INSTALLMENTS: _installments,
+    Kind.WAIVED_ITEMS: _waived_items,
+    Kind.POLICY_JSON: json.loads,
+    Kind.CONTACT: _contact,
+    Kind.FREE_TEXT: _free_text,
+}
+"""Per kind the wire value's domain value; a kind not here (string, long, boolean, date) travels as it is."""
 
 
 def from_minor_units(minor: int) -> Decimal:
