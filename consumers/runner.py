@@ -337,33 +337,36 @@ def move_offsets(cur: Cursor, tables: Sequence[OffsetTable], topic: str, moved: 
 @lru_cache(maxsize=64)
 def _lock_statement(tables: tuple[OffsetTable, ...]) -> tuple[sql.Composed, list[tuple[Any, ...]]]:
     # MATERIALIZED and UNION ALL: each table's rows locked in full before the next table's (an Append in order)
-    ctes, selects, args = [], [], []
-    for i, t in enumerate(tables):
-        where, a = t._where()
-        ctes.append(
-            sql.SQL(
-                "l{i} AS MATERIALIZED (SELECT partition, next_offset FROM {t} WHERE {w} AND partition = ANY(%s) "
-                "ORDER BY partition FOR UPDATE)"
-            ).format(i=sql.SQL(str(i)), t=_table(t.schema, "offsets"), w=where)
-        )
-        selects.append(sql.SQL("SELECT {i}, partition, next_offset FROM l{i}").format(i=sql.SQL(str(i))))
-        args.append(a)
+    ctes, args = _per_table(
+        tables,
+        "l{i} AS MATERIALIZED (SELECT partition, next_offset FROM {t} WHERE {w} AND partition = ANY(%s) "
+        "ORDER BY partition FOR UPDATE)",
+    )
+    selects = [
+        sql.SQL("SELECT {i}, partition, next_offset FROM l{i}").format(i=sql.SQL(str(i))) for i in range(len(tables))
+    ]
     return sql.SQL("WITH {} {}").format(sql.SQL(", ").join(ctes), sql.SQL(" UNION ALL ").join(selects)), args
 
 
 @lru_cache(maxsize=64)
 def _move_statement(tables: tuple[OffsetTable, ...]) -> tuple[sql.Composed, list[tuple[Any, ...]]]:
+    ctes, args = _per_table(
+        tables,
+        "m{i} AS (UPDATE {t} AS o SET next_offset = GREATEST(o.next_offset, v.upto) "
+        "FROM unnest(%s::int[], %s::bigint[]) AS v(part, upto) WHERE {w} AND o.partition = v.part)",
+    )
+    return sql.SQL("WITH {} SELECT 1").format(sql.SQL(", ").join(ctes)), args
+
+
+def _per_table(tables: tuple[OffsetTable, ...], cte: str) -> tuple[list[sql.Composed], list[tuple[Any, ...]]]:
+    """``cte`` ({i}: the table's index, {t}: its offsets table, {w}: its where clause) for each table, and the
+    where clauses' arguments."""
     ctes, args = [], []
     for i, t in enumerate(tables):
         where, a = t._where()
-        ctes.append(
-            sql.SQL(
-                "m{i} AS (UPDATE {t} AS o SET next_offset = GREATEST(o.next_offset, v.upto) "
-                "FROM unnest(%s::int[], %s::bigint[]) AS v(part, upto) WHERE {w} AND o.partition = v.part)"
-            ).format(i=sql.SQL(str(i)), t=_table(t.schema, "offsets"), w=where)
-        )
+        ctes.append(sql.SQL(cte).format(i=sql.SQL(str(i)), t=_table(t.schema, "offsets"), w=where))
         args.append(a)
-    return sql.SQL("WITH {} SELECT 1").format(sql.SQL(", ").join(ctes)), args
+    return ctes, args
 
 
 def _attempt(
