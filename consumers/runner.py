@@ -598,7 +598,9 @@ class Runner:
         if not messages:
             return None
         began = time.monotonic()
-        began_wall_ms, oldest_ms = time.time() * 1000, min(r.timestamp for r in records)
+        began_wall_ms = time.time() * 1000
+        # the broker's (or the producer's) time of the batch's oldest record: how long it waited to be applied
+        oldest_ms = min((t for r in records if isinstance(t := getattr(r, "timestamp", None), int)), default=None)
         result = self.handler.apply_batch(messages)
         self.last_apply_s = time.monotonic() - began
         if result.gaps:
@@ -625,7 +627,7 @@ class Runner:
             parked=result.parked,
             messages=len(messages),
             apply_ms=round(self.last_apply_s * 1000, 1),
-            waited_ms=round(began_wall_ms - oldest_ms, 1),
+            waited_ms=None if oldest_ms is None else round(began_wall_ms - oldest_ms, 1),
         )
         return result
 
