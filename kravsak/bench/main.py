@@ -306,7 +306,7 @@ class Bench:
         shown = (
             f"p50 {fmt_number(lat['p50'])} ms · p99 {fmt_number(lat['p99'])} ms\n"
             f"{fmt_number(e2e['achieved_commands_per_s'])} of {fmt_number(e2e['offered_commands_per_s'])} "
-            f"commands/s achieved, {e2e['seconds']:g} s"
+            f"commands/s achieved, {e2e['seconds']:g}\u00a0s"
         )
         warm = e2e.get("warm_up")
         if warm and warm["latency_ms"]["p99"] is not None:
