@@ -481,8 +481,7 @@ class _Cases:
                 parked[i].add(str(case_id))
             else:
                 versions[i][str(case_id)] = int(version)
-        known = set(case_ids)
-        return {s: cls(versions[i], parked[i], set(known)) for i, s in enumerate(schemas)}
+        return {s: cls(versions[i], parked[i], set(case_ids)) for i, s in enumerate(schemas)}
 
     def learn(self, cur: psycopg.Cursor[Any], schema: str, case_id: str) -> None:
         """Read a case that was not among the batch's keys (a record keyed unlike its case)."""

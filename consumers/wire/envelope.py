@@ -604,10 +604,6 @@ def domain_event(record: Mapping[str, Any]) -> Event:
     return event
 
 
-def _money(value: Any) -> Decimal:
-    return from_minor_units(value)
-
-
 def _uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
 
@@ -636,8 +632,13 @@ def _free_text(value: str) -> str:
     return FREE_TEXT_PREFIX + value
 
 
+def from_minor_units(minor: int) -> Decimal:
+    """``Decimal`` with two decimals from øre/öre: 3500 -> Decimal("35.00")."""
+    return Decimal(minor).scaleb(-2)
+
+
 _FROM_WIRE: dict[Kind, Callable[[Any], Any]] = {
-    Kind.MONEY: _money,
+    Kind.MONEY: from_minor_units,
     Kind.EXACT_DECIMAL: Decimal,
     Kind.UUID: _uuid,
     Kind.STRINGS: list,
@@ -649,11 +650,6 @@ _FROM_WIRE: dict[Kind, Callable[[Any], Any]] = {
     Kind.FREE_TEXT: _free_text,
 }
 """Per kind the wire value's domain value; a kind not here (string, long, boolean, date) travels as it is."""
-
-
-def from_minor_units(minor: int) -> Decimal:
-    """``Decimal`` with two decimals from øre/öre: 3500 -> Decimal("35.00")."""
-    return Decimal(minor).scaleb(-2)
 
 
 # --- parties of events that do not name them --------------------------------------------------
