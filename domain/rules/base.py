@@ -20,7 +20,7 @@ from domain.rules.parameters import ParameterSet, Segment
 
 DAYS_IN_YEAR = Decimal(365)
 HUNDRED = Decimal(100)
-_ANSWERS_KEPT = 4096
+ANSWERS_KEPT = 4096
 """How many answers of a date rule a ``Rules`` remembers (an import asks about a few dozen days, per payment)."""
 
 
@@ -113,7 +113,7 @@ class Rules(ABC):
         """Last day of a period of ``years`` from ``start``, moved off weekends and holidays."""
         end = self._period_ends.get((start, years))
         if end is None:
-            if len(self._period_ends) >= _ANSWERS_KEPT:
+            if len(self._period_ends) >= ANSWERS_KEPT:
                 self._period_ends.clear()
             end = self._period_ends[(start, years)] = self.calendar.next_working_day(add_years(start, years))
         return end

@@ -15,7 +15,7 @@ from decimal import Decimal
 from domain.errors import CommandRefused, ErrorCode, Refusals
 from domain.money import ZERO, floor_krone, to_cents
 from domain.records import ClaimFacts, DebtorKind, Jurisdiction, ObjectionOutcome, Stage
-from domain.rules.base import EnforcementDecision, LimitationStep, NoticeDecision, Rules
+from domain.rules.base import ANSWERS_KEPT, EnforcementDecision, LimitationStep, NoticeDecision, Rules
 from domain.rules.parameters import ParameterSet, Segment
 
 PURRING = "purring"
@@ -82,7 +82,7 @@ class NorwegianRules(Rules):
     def acknowledgement(self, ground: str, current_years: int, on: date) -> LimitationStep | None:
         step = self._acknowledgements.get((ground, on))  # every payment asks: remembered per ground and day
         if step is None:
-            if len(self._acknowledgements) >= 4096:
+            if len(self._acknowledgements) >= ANSWERS_KEPT:
                 self._acknowledgements.clear()
             years = int(self.params.value("acknowledgement_limitation_years", on))
             step = self._acknowledgements[(ground, on)] = LimitationStep(
