@@ -128,9 +128,9 @@ def measure_raw_producer(settings: Settings, schema: str, topic: str) -> dict[st
                 if len(prepared) % 1000 == 0:
                     bar.update(task, completed=len(prepared))
             bar.update(task, description="raw producer: sending the same bytes", completed=0, total=None)
-            began = time.perf_counter()
+            began, cpu_began = time.perf_counter(), time.process_time()
             publisher._send(prepared)
-            seconds = time.perf_counter() - began
+            seconds, cpu = time.perf_counter() - began, time.process_time() - cpu_began
     finally:
         publisher.close()
     size = sum(len(p.value) for p in prepared)
@@ -138,6 +138,7 @@ def measure_raw_producer(settings: Settings, schema: str, topic: str) -> dict[st
         "events": len(prepared),
         "seconds": seconds,
         "events_per_s": len(prepared) / seconds,
+        "cpu_us_per_event": cpu / max(len(prepared), 1) * 1e6,
         "value_bytes": size,
         "topic": topic,
     }

@@ -3,6 +3,7 @@ and publish with ``run_publisher`` (projection and rebuild: ``kravsak.bench.proj
 
 from __future__ import annotations
 
+import resource
 import threading
 import time
 import uuid
@@ -157,9 +158,17 @@ def measure_ingest_writers(
     return result
 
 
+def _cpu_seconds() -> tuple[float, float]:
+    """User and system CPU of this process and of its children that ended (the publisher's preparing process)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
+
+
 def measure_publish(settings: Settings, schema: str, topic: str) -> dict[str, Any]:
     """``run_publisher(once=True)`` from position 0 to lag 0 (topics made beforehand, so the time
-    is the store → broker path; the producer's start and the schema records are in it)."""
+    is the store → broker path; the producer's start and the schema records are in it). Beside the rate, the CPU
+    per event of the publisher (this process: reading, sending, kafka-python's sender thread; the bench's progress
+    threads are in it too, a few ms) and of its preparing process (ended when the publisher closes)."""
     options = PublisherOptions(topic=topic, schemas_topic=f"{topic}-schemas", pg_schema=schema)
     ensure_topics_at(settings.kafka_bootstrap, [case_events_spec(topic), schemas_spec(options.schemas_topic)])
     total = publisher_lag(settings.pg_dsn, name=topic, schema=schema)
@@ -173,17 +182,22 @@ def measure_publish(settings: Settings, schema: str, topic: str) -> dict[str, An
 
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), _cpu_seconds()
         try:
             report = run_publisher(settings, stop_event=stop, once=True, options=options)
         finally:
             done.set()
             watcher.join()
         seconds = time.perf_counter() - began
+        own, child = (after - before for after, before in zip(_cpu_seconds(), cpu_began, strict=True))
     return {
         "events": report.published,
         "seconds": seconds,
         "events_per_s": report.published / seconds,
+        "cpu_us_per_event": {
+            "publisher": per_event_us(own, report.published),
+            "prepare_process": per_event_us(child, report.published),
+        },
         "compression": options.compression,
         "batch": options.batch_size,
         "topic": topic,
