@@ -203,6 +203,13 @@ class Target:
     schema: str
 
 
+SEND_EVERY = 500
+"""On the fast path the held writes go out every this many records of a batch, not only at its end: the pipeline
+sends them at once, so PostgreSQL writes one part while this process folds and projects the next (two cores work
+instead of one waiting for the other). An upsert's rows of one key in two parts are two statements that leave
+what one would (``BatchedWrites``); a part is large enough that its statements stay few (ADR 0038)."""
+
+
 class Applier:
     """Applies batches of messages to a set of targets: the projector's handler on ``consumers.runner``.
 
@@ -269,8 +276,10 @@ class Applier:
         # the fast path holds the projections' writes and sends each table's in a few statements at the end
         self._writes = None if careful else BatchedWrites(cur, self._columns)
         with nullcontext() if careful else self.conn.pipeline():
-            for m in messages:
+            for i, m in enumerate(messages, 1):
                 self._apply_one(cur, m, offsets, result, cases, decoded.get((m.partition, m.offset)), careful=careful)
+                if self._writes is not None and i % SEND_EVERY == 0:
+                    self._writes.flush()  # PostgreSQL writes these while the next ones are folded
             if self._writes is not None:
                 self._writes.flush()
             self._write_runner_rows(cur, cases)
