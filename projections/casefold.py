@@ -15,36 +15,54 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import Enum
-from functools import cache
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
 
-from domain.catalogue import BY_WIRE_NAME, StoredEvent
+from domain.catalogue import BY_WIRE_NAME
 from projections.base import ProjectedEvent
 
 
 def rebuild(event: ProjectedEvent) -> Any:
     """The domain event object for a projected event (its class from ``domain.catalogue``)."""
+    plan = _PLANS.get(event.event_type) or _plan(event)
+    values = event.values
+    if values.keys() == plan.attributes:  # as the decoder gives them (``domain_values``): all, nothing else
+        kwargs = values.copy()
+    else:
+        kwargs = {name: values[name] for name in plan.own_attributes}
+    case = values.get("originator_id")  # the decoder's UUID of the case: not parsed a second time
+    kwargs["originator_id"] = case if isinstance(case, UUID) else UUID(event.case_id)
+    kwargs["originator_version"] = event.aggregate_version
+    kwargs["timestamp"] = event.recorded_at
+    if plan.originator_topic is not None:
+        kwargs["originator_topic"] = plan.originator_topic
+    return plan.cls(**kwargs)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Rebuild:
+    """What ``rebuild`` needs of an event type, worked out once per type, not per event."""
+
+    cls: type[Any]
+    attributes: frozenset[str]
+    """Every attribute of the class (the keys of a decoded event's values)."""
+    own_attributes: tuple[str, ...]
+    originator_topic: str | None
+    """The aggregate's topic for the event that creates it, None for the others."""
+
+
+_PLANS: dict[str, _Rebuild] = {}
+
+
+def _plan(event: ProjectedEvent) -> _Rebuild:
     stored = BY_WIRE_NAME.get(event.event_type)
     if stored is None:
         raise LookupError(f"unknown event type {event.event_type!r} at position {event.position}")
-    kwargs = {name: event.values[name] for name in _own_attributes(stored)}
-    case = event.values.get("originator_id")  # the decoder's UUID of the case: not parsed a second time
-    kwargs.update(
-        originator_id=case if isinstance(case, UUID) else UUID(event.case_id),
-        originator_version=event.aggregate_version,
-        timestamp=event.recorded_at,
-    )
-    if stored.creation:
-        kwargs["originator_topic"] = get_topic(stored.aggregate)
-    return stored.cls(**kwargs)
-
-
-@cache
-def _own_attributes(stored: StoredEvent) -> tuple[str, ...]:
-    return stored.own_attributes  # dataclasses.fields once per event class, not per event
+    topic = get_topic(stored.aggregate) if stored.creation else None
+    plan = _PLANS[event.event_type] = _Rebuild(stored.cls, frozenset(stored.attributes), stored.own_attributes, topic)
+    return plan
 
 
 _SHARE, _LIST, _DICT, _SET, _TUPLE, _OBJECT, _DEEP = range(7)

@@ -256,6 +256,11 @@ def decode(
         writer = None
     if writer is None:
         raise UnknownSchemaError(fp)
+    return _decode_body(data, fp, writer, reader_schema)
+
+
+def _decode_body(data: bytes, fp: bytes, writer: AvroSchema, reader_schema: AvroSchema | None) -> dict[str, Any]:
+    """``decode`` once the header is read and the writer schema found."""
     if reader_schema is None or reader_schema.fingerprint == writer.fingerprint:
         reader = None
     else:
@@ -347,8 +352,11 @@ class SchemaStore:
         with an earlier version is resolved to the newest one of the same name (fields added since
         come with their defaults), so a reader never sees an old shape (FULL_TRANSITIVE: new readers
         read all old data)."""
-        writer = self.by_fingerprint(read_fingerprint(data))
-        return decode(data, writer_lookup=self.by_fingerprint, reader_schema=self.latest(writer.name))
+        fp = read_fingerprint(data)  # read and looked up once, not again by ``decode``
+        writer = self._by_fingerprint.get(fp)
+        if writer is None:
+            raise UnknownSchemaError(fp)
+        return _decode_body(data, fp, writer, self._latest[writer.name])  # ``add`` filed it under its name too
 
     def __contains__(self, fingerprint: object) -> bool:
         if not isinstance(fingerprint, bytes | int | str):

@@ -52,6 +52,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from functools import cache
+from operator import itemgetter
 from typing import Any, TypeAlias, Union, get_args, get_origin, get_type_hints
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -209,6 +210,18 @@ class FieldSpec:
     nullable: bool = False
 
 
+Conversion: TypeAlias = tuple[str, Callable[[Any], Any], bool]
+"""(attribute, its kind's conversion from the wire value, nullable)."""
+
+
+def _taker(keys: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
+    """The values of ``keys`` in a mapping, as a tuple (``itemgetter`` gives a single key's value bare)."""
+    if len(keys) == 1:
+        key = keys[0]
+        return lambda mapping: (mapping[key],)
+    return itemgetter(*keys) if keys else lambda mapping: ()
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class EventType:
     """A stored domain event class (its ``domain.catalogue`` entry) and its wire form."""
@@ -223,6 +236,14 @@ class EventType:
     all_attributes: tuple[str, ...] = ()
     """Every attribute of the event class, in declaration order (``dataclasses.fields`` once per type, not per
     event)."""
+    originator_topic: str | None = None
+    """The aggregate's topic for the event that creates it (its ``originator_topic``), None for the others."""
+    read_attributes: tuple[str, ...] = ()
+    """The attributes after the base ones, in declaration order: what ``domain_values`` reads from the record."""
+    read_fields: Callable[[Mapping[str, Any]], tuple[Any, ...]] = _taker(())
+    """The record's fields of ``read_attributes`` (envelope or wire names), as they travel, in one pass."""
+    conversions: tuple[Conversion, ...] = ()
+    """The read attributes whose kind converts the wire value (money, UUIDs, ...)."""
 
     @property
     def name(self) -> str:
@@ -282,18 +303,35 @@ def _describe(stored: StoredEvent) -> EventType:
     hints = get_type_hints(stored.cls)
     fields: list[FieldSpec] = []
     envelope: list[tuple[str, str]] = []
+    reads: dict[str, str] = {}  # attribute -> the record's field, in declaration order
+    conversions: list[Conversion] = []
     for attribute in stored.attributes:
         if attribute in BASE_ATTRIBUTES:
             continue
         carried = _ENVELOPE_ALIASES.get((name, attribute), ENVELOPE_ATTRIBUTES.get(attribute))
         if carried is not None:
             envelope.append((attribute, carried))
+            reads[attribute] = carried
             continue
         kind, nullable = _kind_of(name, attribute, hints[attribute])
         wire_name = attribute + _WIRE_SUFFIX.get(kind, "")
         fields.append(FieldSpec(attribute, wire_name, kind, nullable))
+        reads[attribute] = wire_name
+        if kind in _FROM_WIRE:
+            conversions.append((attribute, _FROM_WIRE[kind], nullable))
     effective = _EFFECTIVE_FROM.get(name) or ("effective" if "effective" in stored.attributes else "recorded")
-    return EventType(stored, tuple(fields), tuple(envelope), effective, stored.attributes)
+    topic = get_topic(stored.aggregate) if stored.creation else None
+    return EventType(
+        stored,
+        tuple(fields),
+        tuple(envelope),
+        effective,
+        stored.attributes,
+        topic,
+        tuple(reads),
+        _taker(tuple(reads.values())),
+        tuple(conversions),
+    )
 
 
 def _kind_of(event_name: str, attribute: str, hint: Any) -> tuple[Kind, bool]:
@@ -575,26 +613,23 @@ def domain_values(record: Mapping[str, Any]) -> dict[str, Any]:
     event_type = event_types().get(name) if isinstance(name, str) else None
     if event_type is None:
         raise UnmappableEvent(f"record of unknown event type {name!r}")
+    # the base attributes lead every event class (a dataclass declares its base classes' fields first), so the
+    # values are made in declaration order: the fields taken in one pass, then the kinds that convert
     values: dict[str, Any] = {
         "originator_id": UUID(record["case_id"]),
         "originator_version": record["aggregate_version"],
         "timestamp": record["recorded_at"],
     }
-    if event_type.creation:
-        values["originator_topic"] = get_topic(event_type.aggregate)
-    for attribute, envelope_field in event_type.envelope_attributes:
-        values[attribute] = record[envelope_field]
-    for spec in event_type.fields:
-        value = record[spec.wire_name]
-        if spec.kind is Kind.FREE_TEXT and not value and record.get(f"{spec.attribute}_sha256"):
-            values[spec.attribute] = OLD_FREE_TEXT_PREFIX + record[f"{spec.attribute}_sha256"]
-            continue
-        if spec.kind is Kind.FREE_TEXT and not value and record.get(spec.attribute):
-            values[spec.attribute] = record[spec.attribute]  # published before ADR 0028: the reference in clear
-            continue
-        convert = _FROM_WIRE.get(spec.kind)  # None: the value travels as it is
-        values[spec.attribute] = value if convert is None or (value is None and spec.nullable) else convert(value)
-    return {attribute: values[attribute] for attribute in event_type.attributes}
+    if event_type.originator_topic is not None:
+        values["originator_topic"] = event_type.originator_topic
+    values.update(zip(event_type.read_attributes, event_type.read_fields(record), strict=True))
+    for attribute, convert, nullable in event_type.conversions:
+        value = values[attribute]
+        if convert is _free_text and not value:
+            values[attribute] = _earlier_free_text(record, attribute, value, nullable)
+        elif value is not None or not nullable:
+            values[attribute] = convert(value)
+    return values
 
 
 def domain_event(record: Mapping[str, Any]) -> Event:
@@ -608,8 +643,11 @@ def _uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(value)
 
 
+_COMPONENT_FIELDS: tuple[tuple[str, str], ...] = tuple((key, f"{key}_minor") for key in MONEY_COMPONENTS)
+
+
 def _components(value: Any) -> dict[str, Decimal]:
-    return {key: from_minor_units(value[f"{key}_minor"]) for key in MONEY_COMPONENTS}
+    return {key: from_minor_units(value[field_name]) for key, field_name in _COMPONENT_FIELDS}
 
 
 def _installments(value: Any) -> list[dict[str, str]]:
@@ -632,9 +670,22 @@ def _free_text(value: str) -> str:
     return FREE_TEXT_PREFIX + value
 
 
+def _earlier_free_text(record: Mapping[str, Any], attribute: str, value: Any, nullable: bool) -> Any:
+    """A free text with an empty digest: from an event published before ADR 0023 (its bare SHA-256) or
+    ADR 0028 (a payer's reference in clear), else as a digest would be."""
+    if record.get(f"{attribute}_sha256"):
+        return OLD_FREE_TEXT_PREFIX + record[f"{attribute}_sha256"]
+    if record.get(attribute):
+        return record[attribute]
+    return value if value is None and nullable else _free_text(value)
+
+
+_ONE_ORE = Decimal("0.01")
+
+
 def from_minor_units(minor: int) -> Decimal:
     """``Decimal`` with two decimals from øre/öre: 3500 -> Decimal("35.00")."""
-    return Decimal(minor).scaleb(-2)
+    return Decimal(minor) * _ONE_ORE  # the Decimal of .scaleb(-2) (exponent -2), without converting its -2 per call
 
 
 _FROM_WIRE: dict[Kind, Callable[[Any], Any]] = {
