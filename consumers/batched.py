@@ -369,7 +369,7 @@ def _text(value: Any) -> str | None:
 
 
 _TEXT: dict[type, Callable[[Any], str]] = {
-    bool: lambda v: "true" if v else "false",
+    bool: {True: "true", False: "false"}.__getitem__,  # a dict's look-up: no Python call per value
     int: str,
     Decimal: str,
     UUID: str,
@@ -393,18 +393,18 @@ def _joined(values: Sequence[Any]) -> str | list[str | None]:
     ``string_to_array`` reads as no value) goes out as the list of texts instead."""
     kinds = set(map(type, values))
     nulls = 0
+    if type(None) in kinds:
+        nulls = values.count(None)  # no value of a written type equals None
+        kinds.discard(type(None))
     texts: Sequence[str]
-    if kinds == {str}:
-        texts = values
-    else:
-        if type(None) in kinds:
-            nulls = sum(1 for v in values if v is None)
-            kinds.discard(type(None))
-        write = _TEXT.get(next(iter(kinds))) if len(kinds) == 1 else None
-        if write is not None and not nulls:
-            texts = list(map(write, values))
-        else:
-            texts = [_NULL if v is None else _text(v) for v in values]  # type: ignore[misc]
+    kind = kinds.pop() if len(kinds) == 1 else None
+    if kind is str:
+        texts = [_NULL if v is None else v for v in values] if nulls else values
+    elif kind in _TEXT:
+        write = _TEXT[kind]  # looked up once per column, not once per value
+        texts = [_NULL if v is None else write(v) for v in values] if nulls else list(map(write, values))
+    else:  # several types, or only NULLs
+        texts = [_NULL if v is None else _text(v) for v in values]  # type: ignore[misc]
     joined = _SEPARATOR.join(texts)
     if joined and joined.count(_SEPARATOR) == len(values) - 1 and joined.count(_NULL) == nulls:
         return joined
