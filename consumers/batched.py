@@ -75,31 +75,44 @@ class _Form:
     upsert: bool = False
 
 
+Row = tuple[Any, ...]
+
+
 @dataclass
 class _Held:
     form: _Form
-    rows: dict[int, list[Any]] = field(default_factory=dict)  # in arrival order
-    merged: dict[tuple[Any, ...], list[Any]] = field(default_factory=dict)
+    rows: dict[int, Row] = field(default_factory=dict)  # in arrival order
+    merged: dict[Any, Row] = field(default_factory=dict)  # conflict key -> its first row
+    last: dict[Any, Row] = field(default_factory=dict)  # DO UPDATE: key -> its last row (see ``all_rows``)
     index: dict[int, dict[Any, list[int]]] = field(default_factory=dict)  # parameter -> value -> rows
     count: int = 0  # rows ever held: numbers are never reused
 
-    def add(self, params: Sequence[Any]) -> None:
-        row = list(params)
-        if self.form.keys is None:
+    def add(self, row: Row) -> None:
+        form = self.form
+        if form.keys is None:
             number = self.count
             self.count += 1
             self.rows[number] = row
             for i, by_value in self.index.items():
                 by_value.setdefault(_text(row[i]), []).append(number)
             return
-        key = tuple(_text(row[i]) for i in self.form.keys)  # as the database compares them: by their text
-        first = self.merged.get(key)
-        if first is None:
-            self.merged[key] = row
-        elif self.form.upsert:
-            for i in self.form.assigned:
-                first[i] = row[i]
-        # DO NOTHING: the first row stays
+        key = self._key(row)
+        self.merged.setdefault(key, row)  # DO NOTHING: the first row stays
+        if form.upsert:
+            self.last[key] = row  # its assigned columns are copied once, in ``all_rows``, not once per row
+
+    def _key(self, row: Sequence[Any]) -> Any:
+        """The row's conflict key as the database compares it: by its text (one column: the text itself)."""
+        keys = self.form.keys
+        assert keys is not None
+        if len(keys) == 1:
+            value = row[keys[0]]
+            return value if type(value) is str else _text(value)
+        return tuple(_text(row[i]) for i in keys)
+
+    def _merged(self, key: Any, first: Row, index: int) -> Any:
+        """Parameter ``index`` of the row ``key`` merges into: the last row's where DO UPDATE assigns it."""
+        return self.last[key][index] if index in self.form.assigned else first[index]
 
     def drop(self, index: int, value: str | None) -> None:
         """Forget the rows whose parameter ``index`` has the text ``value`` (a delete came after them)."""
@@ -112,10 +125,22 @@ class _Held:
             for number in self.index[index].pop(value, ()):
                 self.rows.pop(number, None)
         if self.merged:
-            self.merged = {k: r for k, r in self.merged.items() if _text(r[index]) != value}
+            self.merged = {k: r for k, r in self.merged.items() if _text(self._merged(k, r, index)) != value}
+            self.last = {k: r for k, r in self.last.items() if k in self.merged}
 
-    def all_rows(self) -> list[list[Any]]:
-        return list(self.rows.values()) if self.form.keys is None else list(self.merged.values())
+    def all_rows(self) -> list[Row]:
+        """The rows to write: every row held, or per conflict key ONE row — the first row's values with the
+        assigned columns from the last row (what the statements one after the other leave)."""
+        if self.form.keys is None:
+            return list(self.rows.values())
+        rows = list(self.merged.values())
+        if self.last:
+            assigned = set(self.form.assigned)
+            for n, (key, first) in enumerate(self.merged.items()):
+                last = self.last[key]
+                if last is not first:
+                    rows[n] = tuple(last[i] if i in assigned else v for i, v in enumerate(first))
+        return rows
 
 
 @dataclass
@@ -171,23 +196,24 @@ class BatchedWrites:
     # -- holding -----------------------------------------------------------------------------------
 
     def _hold(self, query: str, params: Sequence[Any]) -> bool:
-        deleted = _delete_of(query)
-        if deleted is not None:
-            return self._hold_delete(*deleted, params)
         form = self._form(query)
-        if form is None or len(params) != form.width:
-            return False
-        if not _WRITTEN.issuperset(map(type, params)):
+        if form is None:
+            deleted = _delete_of(query)
+            return deleted is not None and self._hold_delete(*deleted, params)
+        if len(params) != form.width or not _WRITTEN.issuperset(map(type, params)):
             return False  # a value this module does not write as text: the statement runs as it is
-        row = list(params)  # values as they are: written as text a column at a time at ``flush``
-        table = self._tables.setdefault(form.table, _Table())
-        if query not in table.held and table.held:
-            self.flush()  # a second statement form into one table: keep the rows' order (serial ids, upserts)
-            table = self._tables.setdefault(form.table, _Table())
+        table = self._tables.get(form.table)
+        if table is None:
+            table = self._tables[form.table] = _Table()
         held = table.held.get(query)
         if held is None:
+            if table.held:
+                self.flush()  # a second statement form into one table: keep the rows' order (serial ids, upserts)
+                table = self._tables[form.table] = _Table()
             held = table.held[query] = _Held(form)
-        held.add(row)
+        # values as they are (immutable, see _WRITTEN): written as text a column at a time at ``flush``; a tuple
+        # of them, which the garbage collector stops tracking, where a list would be traversed until the flush
+        held.add(tuple(params))
         return True
 
     def _hold_delete(self, table_name: str, column: str, params: Sequence[Any]) -> bool:
@@ -208,9 +234,12 @@ class BatchedWrites:
         return True
 
     def _form(self, query: str) -> _Form | None:
-        if query not in self._forms:
-            self._forms[query] = self._parse(query)
-        return self._forms[query]
+        """The statement's batchable INSERT form, or None; parsed once per statement text."""
+        try:
+            return self._forms[query]
+        except KeyError:
+            form = self._forms[query] = self._parse(query)
+            return form
 
     def _parse(self, query: str) -> _Form | None:
         m = _INSERT.fullmatch(query)
@@ -340,7 +369,7 @@ def _text(value: Any) -> str | None:
 
 
 _TEXT: dict[type, Callable[[Any], str]] = {
-    bool: lambda v: "true" if v else "false",
+    bool: {True: "true", False: "false"}.__getitem__,  # a dict's look-up: no Python call per value
     int: str,
     Decimal: str,
     UUID: str,
@@ -364,18 +393,18 @@ def _joined(values: Sequence[Any]) -> str | list[str | None]:
     ``string_to_array`` reads as no value) goes out as the list of texts instead."""
     kinds = set(map(type, values))
     nulls = 0
+    if type(None) in kinds:
+        nulls = values.count(None)  # no value of a written type equals None
+        kinds.discard(type(None))
     texts: Sequence[str]
-    if kinds == {str}:
-        texts = values
-    else:
-        if type(None) in kinds:
-            nulls = sum(1 for v in values if v is None)
-            kinds.discard(type(None))
-        write = _TEXT.get(next(iter(kinds))) if len(kinds) == 1 else None
-        if write is not None and not nulls:
-            texts = list(map(write, values))
-        else:
-            texts = [_NULL if v is None else _text(v) for v in values]  # type: ignore[misc]
+    kind = kinds.pop() if len(kinds) == 1 else None
+    if kind is str:
+        texts = [_NULL if v is None else v for v in values] if nulls else values
+    elif kind in _TEXT:
+        write = _TEXT[kind]  # looked up once per column, not once per value
+        texts = [_NULL if v is None else write(v) for v in values] if nulls else list(map(write, values))
+    else:  # several types, or only NULLs
+        texts = [_NULL if v is None else _text(v) for v in values]  # type: ignore[misc]
     joined = _SEPARATOR.join(texts)
     if joined and joined.count(_SEPARATOR) == len(values) - 1 and joined.count(_NULL) == nulls:
         return joined

@@ -9,8 +9,9 @@ ordered in time, a death) raises findings on steps taken long before.
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
@@ -37,6 +38,37 @@ def _json_default(value: Any) -> str:
     if isinstance(value, (date, Decimal, UUID)):
         return str(value)
     raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+_DETAIL = json.JSONEncoder(ensure_ascii=False, default=_json_default)
+"""What ``json.dumps(detail, default=_json_default, ensure_ascii=False)`` builds per call, built once."""
+_AS_TEXT = frozenset({date, datetime, Decimal, UUID})
+"""The exact types of the event's own values that ``_json_default`` writes as their ``str``: written so before
+the encoder sees them (the same text), so it does not call back into Python for each of them."""
+
+
+def _detail(values: dict[str, Any]) -> str:
+    """An event's values as the step's ``detail`` (JSON), without the envelope's."""
+    return _DETAIL.encode(
+        {k: str(v) if type(v) in _AS_TEXT else v for k, v in values.items() if k not in SKIP_IN_DETAIL}
+    )
+
+
+# The statements: made for a schema once (the batched cursor knows a statement by its text).
+_STEPS_INSERT = (
+    'INSERT INTO "{schema}".steps VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) '
+    "ON CONFLICT DO NOTHING"
+)
+_FINDINGS_DELETE = 'DELETE FROM "{schema}".findings WHERE case_id = %s'
+_FINDINGS_INSERT = (
+    'INSERT INTO "{schema}".findings (case_id, seq, creditor_id, debtor_id, invoice, command_id, code, '
+    "severity, message, from_day) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+)
+
+
+@lru_cache(maxsize=256)
+def _in_schema(template: str, schema: str) -> str:
+    return template.format(schema=schema)
 
 
 class AuditTrail:
@@ -73,10 +105,8 @@ class AuditTrail:
         if not isinstance(after, Claim):
             return
         v = event.values
-        detail = {k: val for k, val in v.items() if k not in SKIP_IN_DETAIL}
         cur.execute(
-            f'INSERT INTO "{schema}".steps VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) '
-            "ON CONFLICT DO NOTHING",
+            _in_schema(_STEPS_INSERT, schema),
             (
                 event.case_id,
                 event.aggregate_version,
@@ -96,15 +126,14 @@ class AuditTrail:
                 v.get("amount"),
                 v.get("legal_basis"),
                 v.get("rule_version", ""),
-                json.dumps(detail, default=_json_default, ensure_ascii=False),
+                _detail(v),
             ),
         )
-        cur.execute(f'DELETE FROM "{schema}".findings WHERE case_id = %s', (event.case_id,))
+        cur.execute(_in_schema(_FINDINGS_DELETE, schema), (event.case_id,))
         findings = after.audit().findings
         if findings:
             cur.executemany(
-                f'INSERT INTO "{schema}".findings (case_id, seq, creditor_id, debtor_id, invoice, command_id, code, '
-                "severity, message, from_day) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                _in_schema(_FINDINGS_INSERT, schema),
                 [
                     (
                         event.case_id,

@@ -38,6 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from psycopg import Cursor
@@ -70,17 +71,28 @@ class Posting:
     kind: str
 
 
+_NOTHING_OWED = dict.fromkeys((*PARTS, "surplus", "written_off", "forgiven", "written_down"), ZERO)
+
+
 def _owed(claim: Claim | None) -> dict[str, Decimal]:
     if claim is None:
-        return dict.fromkeys((*PARTS, "surplus", "written_off", "forgiven", "written_down"), ZERO)
+        return dict(_NOTHING_OWED)
     acc = claim.account
-    owed = {p: acc.owed(p) for p in PARTS}
-    owed.update({f"paid.{p}": acc.paid[p] for p in PARTS})
-    owed["surplus"] = acc.surplus - claim.surplus_refunded  # held: paid back (ADR 0019) leaves the bank
-    owed["written_off"] = claim.written_off_amount
-    owed["forgiven"] = claim.principal_forgiven
-    owed["written_down"] = claim.written_down_in_accounts
-    return owed
+    paid = acc.paid
+    return {  # what ``acc.owed(part)`` gives per part (interest: the rounded figure), written out: twice per event
+        "principal": acc.principal,
+        "interest": acc.interest,
+        "fees": acc.fees,
+        "costs": acc.costs,
+        "paid.principal": paid["principal"],
+        "paid.interest": paid["interest"],
+        "paid.fees": paid["fees"],
+        "paid.costs": paid["costs"],
+        "surplus": acc.surplus - claim.surplus_refunded,  # held: paid back (ADR 0019) leaves the bank
+        "written_off": claim.written_off_amount,
+        "forgiven": claim.principal_forgiven,
+        "written_down": claim.written_down_in_accounts,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +104,34 @@ class Before:
     items: dict[str, SuspenseItem] | None = None
 
 
+# The table above as data, once: (debit, credit, kind) of each pair of postings, per part.
+_Move = tuple[str, str, str]
+_FORGIVE: _Move = ("forgiven", "receivable.principal", "forgive")
+_WRITE_DOWN: _Move = ("written_down", "allowance.written_down", "write_down")
+_CHARGES: tuple[tuple[str, _Move, _Move], ...] = tuple(
+    (p, (f"receivable.{p}", RAISE[p], f"charge.{p}"), (LOWER[p], f"receivable.{p}", f"reduce.{p}")) for p in PARTS
+)
+_PAYMENTS: tuple[tuple[str, _Move, _Move], ...] = tuple(
+    (f"paid.{p}", ("bank", f"receivable.{p}", "payment"), (f"receivable.{p}", "bank", "reallocation")) for p in PARTS
+)
+_OVERPAYMENT: _Move = ("bank", "refund.surplus", "overpayment")
+_REFUND: _Move = ("refund.surplus", "bank", "refund")
+_WRITE_OFFS: tuple[tuple[str, _Move], ...] = tuple((p, ("written_off", f"receivable.{p}", "write_off")) for p in PARTS)
+
+
+def _pair(out: list[Posting], move: _Move, amount: Decimal) -> None:
+    if amount > 0:
+        out += (Posting(move[0], amount, ZERO, move[2]), Posting(move[1], ZERO, amount, move[2]))
+
+
+def _change(out: list[Posting], up: _Move, down: _Move, delta: Decimal) -> None:
+    """The pair for a change of ``delta``: ``up`` when the amount grew, ``down`` when it shrank."""
+    if delta > 0:
+        _pair(out, up, delta)
+    elif delta < 0:
+        _pair(out, down, -delta)
+
+
 def postings_for(before: Claim | Before | None, after: Claim) -> list[Posting]:
     """The balanced postings that take the ledger from ``before`` to ``after``."""
     if isinstance(before, Before):
@@ -100,31 +140,21 @@ def postings_for(before: Claim | Before | None, after: Claim) -> list[Posting]:
         old = _owed(before)
     new = _owed(after)
     out: list[Posting] = []
-
-    def pair(debit: str, credit: str, amount: Decimal, kind: str) -> None:
-        if amount > 0:
-            out.extend((Posting(debit, amount, ZERO, kind), Posting(credit, ZERO, amount, kind)))
-
+    if new == old:
+        return out  # the event moved no money (a fact, a notice without a fee): every difference below is zero
     forgiven = new["forgiven"] - old.get("forgiven", ZERO)
-    pair("forgiven", "receivable.principal", forgiven, "forgive")
+    _pair(out, _FORGIVE, forgiven)
     # nedskrivning: a provision against the receivable; the debtor still owes it, so receivables stay
-    pair("written_down", "allowance.written_down", new["written_down"] - old.get("written_down", ZERO), "write_down")
-    for p in PARTS:
-        delta = new[p] - old.get(p, ZERO) + (forgiven if p == "principal" else ZERO)
-        pair(f"receivable.{p}", RAISE[p], delta, f"charge.{p}")
-        pair(LOWER[p], f"receivable.{p}", -delta, f"reduce.{p}")
+    _pair(out, _WRITE_DOWN, new["written_down"] - old.get("written_down", ZERO))
+    for p, up, down in _CHARGES:
+        _change(out, up, down, new[p] - old.get(p, ZERO) + (forgiven if p == "principal" else ZERO))
     written = new["written_off"] - old.get("written_off", ZERO)
-    for p in PARTS:
-        delta = new[f"paid.{p}"] - old.get(f"paid.{p}", ZERO)
-        pair("bank", f"receivable.{p}", delta, "payment")
-        pair(f"receivable.{p}", "bank", -delta, "reallocation")
-    surplus = new["surplus"] - old.get("surplus", ZERO)
-    pair("bank", "refund.surplus", surplus, "overpayment")
-    pair("refund.surplus", "bank", -surplus, "refund")
+    for paid, up, down in _PAYMENTS:
+        _change(out, up, down, new[paid] - old.get(paid, ZERO))
+    _change(out, _OVERPAYMENT, _REFUND, new["surplus"] - old.get("surplus", ZERO))
     if written > 0:
-        outstanding = {p: after.account.outstanding(p) for p in PARTS}
-        for p, amount in outstanding.items():
-            pair("written_off", f"receivable.{p}", amount, "write_off")
+        for p, move in _WRITE_OFFS:
+            _pair(out, move, after.account.outstanding(p))
     return out
 
 
@@ -156,6 +186,46 @@ def _items(before: Suspense | Before | None) -> Mapping[str, SuspenseItem]:
     if isinstance(before, Before):
         return before.items or {}
     return before.items if before is not None else {}
+
+
+# --- the statements: made for a schema once (the batched cursor knows a statement by its text) -----------
+
+_CLAIM_COLUMNS = (
+    "case_id", "creditor_id", "debtor_id", "invoice", "jurisdiction", "currency", "claim_type", "due", "effective_due",
+    "principal", "principal_outstanding", "interest_exact", "interest_through", "fees", "costs", "paid", "surplus",
+    "written_off", "write_off_reason", "closed_on", "settled", "stage", "disputed", "limitation_date", "kid",
+    "position", "written_down",
+)  # fmt: skip
+_CLAIM_FIXED = ("case_id", "creditor_id", "debtor_id", "invoice", "jurisdiction", "currency", "claim_type", "kid")
+"""The columns a claim's later events never change: the upsert leaves them as first written."""
+
+
+_CLAIMS_UPSERT = (
+    f'INSERT INTO "{{schema}}".claims ({", ".join(_CLAIM_COLUMNS)}) '
+    f"VALUES ({', '.join(['%s'] * len(_CLAIM_COLUMNS))}) ON CONFLICT (case_id) DO UPDATE SET "
+    + ", ".join(f"{c} = EXCLUDED.{c}" for c in _CLAIM_COLUMNS if c not in _CLAIM_FIXED)
+)
+_CLAIM_POSTINGS = (
+    'INSERT INTO "{schema}".postings (event_id, position, case_id, creditor_id, debtor_id, invoice, '
+    "booked, account, kind, debit, credit, currency) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+)
+_SUSPENSE_POSTINGS = (
+    'INSERT INTO "{schema}".postings (event_id, position, case_id, creditor_id, debtor_id, invoice, '
+    "booked, account, kind, debit, credit, currency) VALUES (%s,%s,%s,%s,'','',%s,%s,%s,%s,%s,%s)"
+)
+_SUSPENSE_ITEMS_UPSERT = (
+    'INSERT INTO "{schema}".suspense_items (case_id, item, seq, creditor_id, reference, amount, ordered, '
+    "received_on, source, allocated_to, allocated_on, currency, position, refunded_on) "
+    "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
+    "ON CONFLICT (case_id, item) DO UPDATE SET allocated_to = EXCLUDED.allocated_to, "
+    "allocated_on = EXCLUDED.allocated_on, position = EXCLUDED.position, "
+    "refunded_on = EXCLUDED.refunded_on"
+)
+
+
+@lru_cache(maxsize=256)
+def _in_schema(template: str, schema: str) -> str:
+    return template.format(schema=schema)
 
 
 class Ledger:
@@ -210,8 +280,7 @@ class Ledger:
         postings = postings_for(before if isinstance(before, (Claim, Before)) else None, after)
         if postings:
             cur.executemany(
-                f'INSERT INTO "{schema}".postings (event_id, position, case_id, creditor_id, debtor_id, invoice, '
-                "booked, account, kind, debit, credit, currency) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                _in_schema(_CLAIM_POSTINGS, schema),
                 [
                     (
                         event.event_id,
@@ -231,40 +300,37 @@ class Ledger:
                 ],
             )
         acc = after.account
-        row = {
-            "case_id": event.case_id,
-            "creditor_id": after.creditor_id,
-            "debtor_id": after.debtor_id,
-            "invoice": after.invoice,
-            "jurisdiction": after.jurisdiction.value,
-            "currency": after.currency,
-            "claim_type": after.claim_type,
-            "due": after.due,
-            "effective_due": after.effective_due,
-            "principal": acc.principal,
-            "principal_outstanding": acc.principal_outstanding,
-            "interest_exact": acc.interest_exact,
-            "interest_through": acc.interest_through,
-            "fees": acc.fees,
-            "costs": acc.costs,
-            "paid": acc.total_paid,
-            "surplus": acc.surplus,
-            "written_off": after.written_off_amount,
-            "write_off_reason": after.write_off_reason,
-            "closed_on": after.closed_on,
-            "settled": after.closed_on is not None and acc.balance() == 0,
-            "stage": after.stage.value,
-            "disputed": after.disputed,
-            "limitation_date": after.limitation_date,
-            "kid": after.kid,
-            "position": event.position,
-            "written_down": after.written_down_in_accounts,
-        }
-        fixed = ("case_id", "creditor_id", "debtor_id", "invoice", "jurisdiction", "currency", "claim_type", "kid")
         cur.execute(
-            f'INSERT INTO "{schema}".claims ({", ".join(row)}) VALUES ({", ".join(["%s"] * len(row))}) '
-            f"ON CONFLICT (case_id) DO UPDATE SET " + ", ".join(f"{c} = EXCLUDED.{c}" for c in row if c not in fixed),
-            tuple(row.values()),
+            _in_schema(_CLAIMS_UPSERT, schema),
+            (  # in the order of _CLAIM_COLUMNS
+                event.case_id,
+                after.creditor_id,
+                after.debtor_id,
+                after.invoice,
+                after.jurisdiction.value,
+                after.currency,
+                after.claim_type,
+                after.due,
+                after.effective_due,
+                acc.principal,
+                acc.principal_outstanding,
+                acc.interest_exact,
+                acc.interest_through,
+                acc.fees,
+                acc.costs,
+                acc.total_paid,
+                acc.surplus,
+                after.written_off_amount,
+                after.write_off_reason,
+                after.closed_on,
+                after.closed_on is not None and acc.balance() == 0,
+                after.stage.value,
+                after.disputed,
+                after.limitation_date,
+                after.kid,
+                event.position,
+                after.written_down_in_accounts,
+            ),
         )
 
     @staticmethod
@@ -274,8 +340,7 @@ class Ledger:
         postings = suspense_postings(before, after)
         if postings:
             cur.executemany(
-                f'INSERT INTO "{schema}".postings (event_id, position, case_id, creditor_id, debtor_id, invoice, '
-                "booked, account, kind, debit, credit, currency) VALUES (%s,%s,%s,%s,'','',%s,%s,%s,%s,%s,%s)",
+                _in_schema(_SUSPENSE_POSTINGS, schema),
                 [
                     (event.event_id, event.position, event.case_id, after.creditor_id, event.recorded_date,
                      p.account, p.kind, p.debit, p.credit, after.currency)
@@ -286,12 +351,7 @@ class Ledger:
         changed = [i for k, i in after.items.items() if held.get(k) != i]
         for item in changed:
             cur.execute(
-                f'INSERT INTO "{schema}".suspense_items (case_id, item, seq, creditor_id, reference, amount, ordered, '
-                "received_on, source, allocated_to, allocated_on, currency, position, refunded_on) "
-                "VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) "
-                "ON CONFLICT (case_id, item) DO UPDATE SET allocated_to = EXCLUDED.allocated_to, "
-                "allocated_on = EXCLUDED.allocated_on, position = EXCLUDED.position, "
-                "refunded_on = EXCLUDED.refunded_on",
+                _in_schema(_SUSPENSE_ITEMS_UPSERT, schema),
                 (event.case_id, item.item, event.aggregate_version, after.creditor_id, item.reference, item.amount,
                  item.ordered, item.received_on, item.source, item.allocated_to, item.allocated_on, after.currency,
                  event.position, item.refunded_on),

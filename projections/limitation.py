@@ -10,6 +10,7 @@ limitation date falls within N days with no interruption under way.
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import lru_cache
 from typing import Any
 
 from psycopg import Cursor
@@ -19,6 +20,27 @@ from domain.claim import Claim, estate_status
 from domain.parties import Debtor
 from domain.rules import rules_for
 from projections.base import ProjectedEvent
+
+# The statements: made for a schema once (the batched cursor knows a statement by its text).
+_DEBTORS_UPSERT = (
+    'INSERT INTO "{schema}".debtors VALUES (%s,%s,%s,%s) ON CONFLICT (debtor_id) DO UPDATE '
+    "SET died = EXCLUDED.died, estate_report_deadline = EXCLUDED.estate_report_deadline, "
+    "position = EXCLUDED.position"
+)
+_INTERRUPTIONS_INSERT = 'INSERT INTO "{schema}".interruptions VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING'
+_CLAIMS_UPSERT = (
+    'INSERT INTO "{schema}".claims VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) '
+    "ON CONFLICT (case_id) DO UPDATE SET limitation_date = EXCLUDED.limitation_date, died = EXCLUDED.died, "
+    "estate_report_deadline = EXCLUDED.estate_report_deadline, "
+    "reported_to_estate = EXCLUDED.reported_to_estate, judgment_on = EXCLUDED.judgment_on, "
+    "closed = EXCLUDED.closed, disputed = EXCLUDED.disputed, plan_active = EXCLUDED.plan_active, "
+    "position = EXCLUDED.position"
+)
+
+
+@lru_cache(maxsize=256)
+def _in_schema(template: str, schema: str) -> str:
+    return template.format(schema=schema)
 
 
 class LimitationWatch:
@@ -50,9 +72,7 @@ class LimitationWatch:
     def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Any | None, after: Any) -> None:
         if isinstance(after, Debtor):
             cur.execute(
-                f'INSERT INTO "{schema}".debtors VALUES (%s,%s,%s,%s) ON CONFLICT (debtor_id) DO UPDATE '
-                "SET died = EXCLUDED.died, estate_report_deadline = EXCLUDED.estate_report_deadline, "
-                "position = EXCLUDED.position",
+                _in_schema(_DEBTORS_UPSERT, schema),
                 (event.case_id, after.died, after.estate_report_deadline, event.position),
             )
             return
@@ -61,7 +81,7 @@ class LimitationWatch:
         if event.event_type == "ClaimLimitationInterrupted":
             v = event.values
             cur.execute(
-                f'INSERT INTO "{schema}".interruptions VALUES (%s,%s,%s,%s,%s,%s,%s,%s) ON CONFLICT DO NOTHING',
+                _in_schema(_INTERRUPTIONS_INSERT, schema),
                 (
                     event.case_id,
                     event.aggregate_version,
@@ -82,12 +102,7 @@ class LimitationWatch:
         closed = after.closed_on is not None or after.write_off_reason is not None
         plan_active = bool(facts.plans) and not after.plan_breached and not closed
         cur.execute(
-            f'INSERT INTO "{schema}".claims VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s) '
-            "ON CONFLICT (case_id) DO UPDATE SET limitation_date = EXCLUDED.limitation_date, died = EXCLUDED.died, "
-            "estate_report_deadline = EXCLUDED.estate_report_deadline, "
-            "reported_to_estate = EXCLUDED.reported_to_estate, judgment_on = EXCLUDED.judgment_on, "
-            "closed = EXCLUDED.closed, disputed = EXCLUDED.disputed, plan_active = EXCLUDED.plan_active, "
-            "position = EXCLUDED.position",
+            _in_schema(_CLAIMS_UPSERT, schema),
             (
                 event.case_id,
                 after.creditor_id,
