@@ -174,7 +174,10 @@ class BatchedWrites:
         rows = list(params_seq)
         if isinstance(query, str) and not kwargs and self._form(query) is not None:
             for params in rows:
-                self._hold(query, params)
+                if not self._hold(query, params):  # a value not written as text: this row runs as it is, in turn
+                    self.flush()
+                    self.cur.execute(query, params)
+                    self.statements += 1
             return
         self.flush()
         self.cur.executemany(query, rows, **kwargs)

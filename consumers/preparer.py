@@ -20,6 +20,7 @@ prepares in its own process from then on.
 
 from __future__ import annotations
 
+import gc
 import io
 import multiprocessing
 import os
@@ -34,6 +35,7 @@ from eventsourcing.persistence import Mapper, Notification
 from consumers.partitions import KeyPartitioner, PartitionRange
 from consumers.wire import envelope
 from consumers.wire.codec import AvroSchema, SchemaStore, encode
+from domain.collector import BATCH_THRESHOLDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,6 +301,7 @@ def _serve(
 ) -> None:
     """The child's loop: a batch in, its outcomes out, until ``None`` or the publisher's end of the pipe closes."""
     _close_inherited(keep=conn.fileno())
+    gc.set_threshold(*BATCH_THRESHOLDS)  # the process prepares batch after batch, almost nothing in cycles
     preparer = Preparer(mapper, schemas, envelope.PartyIndex(fallback=_unknown_parties), digest_key, owned=owned)
     while True:
         try:

@@ -60,6 +60,7 @@ from consumers.runner import RunReport as RunReport
 from consumers.topics import CASE_EVENTS_TOPIC
 from consumers.wire.codec import SchemaStore
 from consumers.wire.envelope import domain_values
+from domain.collector import fewer_collections
 from projections.audit_trail import AuditTrail
 from projections.base import ProjectedEvent, Projection, schema_name
 from projections.casefold import CaseFolder, snapshot
@@ -243,7 +244,8 @@ class Applier:
 
     def apply_batch(self, messages: Sequence[Message]) -> BatchResult:
         """The batch and every target's offsets in one transaction (gaps come back in ``gaps``)."""
-        return apply_in_transaction(self.conn, self.offsets, messages, self._apply, discard=self.discard, log=log)
+        with fewer_collections():  # every full collection would walk all the cases the fold holds (domain.collector)
+            return apply_in_transaction(self.conn, self.offsets, messages, self._apply, discard=self.discard, log=log)
 
     def discard(self) -> None:
         """Forget the folded state: it may hold what a roll-back undid, or cases now another runner's."""

@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     writing its transactions and then the verdict to standard output, each message its length and ``marshal``."""
     import gc
 
-    gc.set_threshold(50_000, 20, 100)  # as the importer's (``fewer_collections``): almost nothing here is cyclic
+    from domain.collector import BATCH_THRESHOLDS
+
+    gc.set_threshold(*BATCH_THRESHOLDS)  # the whole process is one batch (``fewer_collections``)
     path, file_format, *rest = sys.argv[1:] if argv is None else argv
     accounts = json.loads(rest[0]) if rest else None
     out = sys.stdout.buffer

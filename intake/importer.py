@@ -32,13 +32,10 @@ are (name, account — for refunds) goes to ``payers``, outside the event log, b
 
 from __future__ import annotations
 
-import gc
 import os
 import tempfile
-import threading
 from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -52,6 +49,7 @@ from eventsourcing.persistence import RecordConflictError
 from domain.application import CollectionApp, Prepared
 from domain.bank_files import OUTCOMES, BankFile, bank_file_id
 from domain.bank_payments import IncomingPayment
+from domain.collector import BATCH_THRESHOLDS, fewer_collections
 from domain.errors import CommandRefused
 from domain.money import ZERO, fmt
 from domain.rules import rules_for
@@ -147,30 +145,8 @@ class ImportReport:
         }
 
 
-IMPORT_GC_THRESHOLDS = (50_000, 20, 100)
-"""The collector's thresholds while a file is imported (Python's default: 700, 10, 10). Objects freed by their
-reference count go at once as ever; only garbage in cycles waits longer (measured: peak memory unchanged)."""
-_gc_lock = threading.Lock()
-_gc_users = 0
-_gc_before: tuple[int, int, int] = gc.get_threshold()
-
-
-@contextmanager
-def fewer_collections() -> Iterator[None]:
-    """``IMPORT_GC_THRESHOLDS`` while at least one import runs in this process, then the thresholds before."""
-    global _gc_users, _gc_before
-    with _gc_lock:
-        if _gc_users == 0:
-            _gc_before = gc.get_threshold()
-            gc.set_threshold(*IMPORT_GC_THRESHOLDS)
-        _gc_users += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_users -= 1
-            if _gc_users == 0:
-                gc.set_threshold(*_gc_before)
+IMPORT_GC_THRESHOLDS = BATCH_THRESHOLDS
+"""The collector's thresholds while a file is imported (``domain.collector.fewer_collections``)."""
 
 
 def import_file(

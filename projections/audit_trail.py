@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 from uuid import UUID
 
 from psycopg import Cursor
 
 from domain.claim import Claim
-from projections.base import ProjectedEvent
+from projections.base import ProjectedEvent, in_schema
 
 SKIP_IN_DETAIL = frozenset(
     {
@@ -66,11 +65,6 @@ _FINDINGS_INSERT = (
 )
 
 
-@lru_cache(maxsize=256)
-def _in_schema(template: str, schema: str) -> str:
-    return template.format(schema=schema)
-
-
 class AuditTrail:
     name = "audit"
     version = 3  # 2: no notice_fee_not_allowed findings (ADR 0010); 3: findings from a day on (from_day, format 1.1)
@@ -106,7 +100,7 @@ class AuditTrail:
             return
         v = event.values
         cur.execute(
-            _in_schema(_STEPS_INSERT, schema),
+            in_schema(_STEPS_INSERT, schema),
             (
                 event.case_id,
                 event.aggregate_version,
@@ -129,11 +123,11 @@ class AuditTrail:
                 _detail(v),
             ),
         )
-        cur.execute(_in_schema(_FINDINGS_DELETE, schema), (event.case_id,))
+        cur.execute(in_schema(_FINDINGS_DELETE, schema), (event.case_id,))
         findings = after.audit().findings
         if findings:
             cur.executemany(
-                _in_schema(_FINDINGS_INSERT, schema),
+                in_schema(_FINDINGS_INSERT, schema),
                 [
                     (
                         event.case_id,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from psycopg import Cursor, sql
@@ -71,6 +72,13 @@ class ReadsBefore(Protocol):
 
 def schema_name(projection: str, *, suffix: str = "") -> str:
     return f"kravsak_{projection}{suffix}"
+
+
+@lru_cache(maxsize=1024)
+def in_schema(template: str, schema: str) -> str:
+    """A projection's statement ``template`` (``"{schema}"`` where its tables' schema goes) for ``schema``: made
+    once per schema, not per event."""
+    return template.format(schema=schema)
 
 
 def ident(schema: str, table: str) -> sql.Composed:

@@ -38,7 +38,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 from psycopg import Cursor
@@ -47,7 +46,7 @@ from domain.claim import Claim, accrued_interest, claim_status
 from domain.money import ZERO, fmt, to_cents
 from domain.rules import rules_for
 from domain.suspense import Suspense, SuspenseItem
-from projections.base import ProjectedEvent, ident
+from projections.base import ProjectedEvent, ident, in_schema
 
 PARTS = ("principal", "interest", "fees", "costs")
 RAISE = {"principal": "income.principal", "interest": "income.interest", "fees": "income.fees", "costs": "outlay.costs"}
@@ -223,11 +222,6 @@ _SUSPENSE_ITEMS_UPSERT = (
 )
 
 
-@lru_cache(maxsize=256)
-def _in_schema(template: str, schema: str) -> str:
-    return template.format(schema=schema)
-
-
 class Ledger:
     name = "ledger"
     version = 3  # 2: the suspense account (format 1.1); 3: suspense paid back (refunds, ADR 0019)
@@ -280,7 +274,7 @@ class Ledger:
         postings = postings_for(before if isinstance(before, (Claim, Before)) else None, after)
         if postings:
             cur.executemany(
-                _in_schema(_CLAIM_POSTINGS, schema),
+                in_schema(_CLAIM_POSTINGS, schema),
                 [
                     (
                         event.event_id,
@@ -301,7 +295,7 @@ class Ledger:
             )
         acc = after.account
         cur.execute(
-            _in_schema(_CLAIMS_UPSERT, schema),
+            in_schema(_CLAIMS_UPSERT, schema),
             (  # in the order of _CLAIM_COLUMNS
                 event.case_id,
                 after.creditor_id,
@@ -340,7 +334,7 @@ class Ledger:
         postings = suspense_postings(before, after)
         if postings:
             cur.executemany(
-                _in_schema(_SUSPENSE_POSTINGS, schema),
+                in_schema(_SUSPENSE_POSTINGS, schema),
                 [
                     (event.event_id, event.position, event.case_id, after.creditor_id, event.recorded_date,
                      p.account, p.kind, p.debit, p.credit, after.currency)
@@ -351,7 +345,7 @@ class Ledger:
         changed = [i for k, i in after.items.items() if held.get(k) != i]
         for item in changed:
             cur.execute(
-                _in_schema(_SUSPENSE_ITEMS_UPSERT, schema),
+                in_schema(_SUSPENSE_ITEMS_UPSERT, schema),
                 (event.case_id, item.item, event.aggregate_version, after.creditor_id, item.reference, item.amount,
                  item.ordered, item.received_on, item.source, item.allocated_to, item.allocated_on, after.currency,
                  event.position, item.refunded_on),

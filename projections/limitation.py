@@ -10,7 +10,6 @@ limitation date falls within N days with no interruption under way.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from functools import lru_cache
 from typing import Any
 
 from psycopg import Cursor
@@ -19,7 +18,7 @@ from domain.calendar import add_years
 from domain.claim import Claim, estate_status
 from domain.parties import Debtor
 from domain.rules import rules_for
-from projections.base import ProjectedEvent
+from projections.base import ProjectedEvent, in_schema
 
 # The statements: made for a schema once (the batched cursor knows a statement by its text).
 _DEBTORS_UPSERT = (
@@ -36,11 +35,6 @@ _CLAIMS_UPSERT = (
     "closed = EXCLUDED.closed, disputed = EXCLUDED.disputed, plan_active = EXCLUDED.plan_active, "
     "position = EXCLUDED.position"
 )
-
-
-@lru_cache(maxsize=256)
-def _in_schema(template: str, schema: str) -> str:
-    return template.format(schema=schema)
 
 
 class LimitationWatch:
@@ -72,7 +66,7 @@ class LimitationWatch:
     def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Any | None, after: Any) -> None:
         if isinstance(after, Debtor):
             cur.execute(
-                _in_schema(_DEBTORS_UPSERT, schema),
+                in_schema(_DEBTORS_UPSERT, schema),
                 (event.case_id, after.died, after.estate_report_deadline, event.position),
             )
             return
@@ -81,7 +75,7 @@ class LimitationWatch:
         if event.event_type == "ClaimLimitationInterrupted":
             v = event.values
             cur.execute(
-                _in_schema(_INTERRUPTIONS_INSERT, schema),
+                in_schema(_INTERRUPTIONS_INSERT, schema),
                 (
                     event.case_id,
                     event.aggregate_version,
@@ -102,7 +96,7 @@ class LimitationWatch:
         closed = after.closed_on is not None or after.write_off_reason is not None
         plan_active = bool(facts.plans) and not after.plan_breached and not closed
         cur.execute(
-            _in_schema(_CLAIMS_UPSERT, schema),
+            in_schema(_CLAIMS_UPSERT, schema),
             (
                 event.case_id,
                 after.creditor_id,

@@ -131,3 +131,15 @@ def test_a_column_whose_values_hold_a_separator_goes_out_as_an_array_of_texts() 
     assert read(columns[0]) == ["c1"] * 3
     assert f"unnest(%b::text[], %b::text[], {SPLIT})" in claims  # one empty string would read as no value
     assert one == [[""], [""], "\x1e"] and read(one[2]) == [None]
+
+
+def test_a_row_of_many_with_a_value_not_written_as_text_runs_as_it_is_in_its_turn() -> None:
+    cur = Recording()
+    writes = held(cur)
+    odd = ("c2", "4601", 2.5)  # a float: not among the types written as text
+    writes.executemany(UPSERT, [("c1", "4601", "invoiced"), odd, ("c3", "4601", "paid")])
+    assert cur.sent[-1] == (UPSERT, odd)  # sent at once, after what was held before it
+    assert [read(p[0]) for _, p in cur.sent[:-1]] == [["c1"]]
+    writes.flush()
+    assert read(cur.sent[-1][1][0]) == ["c3"]
+    assert len(cur.sent) == 3

@@ -1,0 +1,46 @@
+"""Python's cyclic garbage collector while a batch is worked: run less often (ADR 0029, 0038).
+
+A batch of work — a unit of work of commands, a bank file's batch, a projector's batch of records, a publisher's
+batch of events — allocates hundreds of objects per event, almost none of them in reference cycles: they are freed
+by their reference count the moment they are dropped, whatever the collector does. At Python's default thresholds
+(700, 10, 10) the collector still runs every 700 net allocations, and each of its full collections walks every live
+container object: the aggregates a unit of work or a bank file keeps warm, the cases a projector has folded. That
+was an eighth of a bank-file import's CPU and a fifth of a projector's, growing with what the process holds.
+
+``fewer_collections()`` raises the thresholds while at least one batch runs in the process (threads and nesting
+count), then puts back what was there. Only garbage in cycles waits longer for its collection; peak memory was
+unchanged where measured (the import's 100 000-transaction file, the projector's and the publisher's RSS in the
+bench).
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+BATCH_THRESHOLDS = (50_000, 20, 100)
+"""The collector's thresholds while a batch runs (Python's default: 700, 10, 10)."""
+
+_lock = threading.Lock()
+_users = 0
+_before: tuple[int, int, int] = gc.get_threshold()
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """``BATCH_THRESHOLDS`` while at least one batch runs in this process, then the thresholds before."""
+    global _users, _before
+    with _lock:
+        if _users == 0:
+            _before = gc.get_threshold()
+            gc.set_threshold(*BATCH_THRESHOLDS)
+        _users += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _users -= 1
+            if _users == 0:
+                gc.set_threshold(*_before)
