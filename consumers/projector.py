@@ -204,7 +204,7 @@ class Target:
     schema: str
 
 
-SEND_EVERY = 500
+SEND_EVERY = 250
 """On the fast path the held writes go out every this many records of a batch, not only at its end: the pipeline
 sends them at once, so PostgreSQL writes one part while this process folds and projects the next (two cores work
 instead of one waiting for the other). An upsert's rows of one key in two parts are two statements that leave
