@@ -272,14 +272,16 @@ class Applier:
         result = BatchResult()
         cases = _Cases.read_all(cur, [t.schema for t in self.targets], sorted({m.case_key for m in messages}))
         self._payloads.clear()
-        decoded = {(m.partition, m.offset): self._decoded(m) for m in messages if self._wanted(m, offsets)}
+        # which targets take each record, worked out once per record (it was twice: here and in ``_apply_one``)
+        wanted = self._wanted_all(messages, offsets)
+        decoded = {(m.partition, m.offset): self._decoded(m) for m, w in zip(messages, wanted) if w}
         if not careful:
             self._read_ahead(cur, [e for e in decoded.values() if isinstance(e, ProjectedEvent)], cases)
         # the fast path holds the projections' writes and sends each table's in a few statements at the end
         self._writes = None if careful else BatchedWrites(cur, self._columns)
         with nullcontext() if careful else self.conn.pipeline():
-            for i, m in enumerate(messages, 1):
-                self._apply_one(cur, m, offsets, result, cases, decoded.get((m.partition, m.offset)), careful=careful)
+            for i, (m, w) in enumerate(zip(messages, wanted), 1):
+                self._apply_one(cur, m, w, result, cases, decoded.get((m.partition, m.offset)), careful=careful)
                 if self._writes is not None and i % SEND_EVERY == 0:
                     self._writes.flush()  # PostgreSQL writes these while the next ones are folded
             if self._writes is not None:
@@ -287,8 +289,20 @@ class Applier:
             self._write_runner_rows(cur, cases)
         return result
 
-    def _wanted(self, m: Message, offsets: dict[str, dict[int, int]]) -> list[Target]:
-        return [t for t in self.targets if m.offset >= offsets.get(t.schema, {}).get(m.partition, 0)]
+    def _wanted_all(self, messages: Sequence[Message], offsets: dict[str, dict[int, int]]) -> list[list[Target]]:
+        """Per record the targets whose offset it is at or after. Per partition the targets' offsets are looked up
+        once: a record at or after all of them (nearly every one) shares the list of all the targets."""
+        everyone = self.targets
+        starts: dict[int, tuple[int, list[tuple[int, Target]]]] = {}
+        out: list[list[Target]] = []
+        for m in messages:
+            start = starts.get(m.partition)
+            if start is None:
+                by_target = [(offsets.get(t.schema, {}).get(m.partition, 0), t) for t in everyone]
+                start = starts[m.partition] = (max((o for o, _ in by_target), default=0), by_target)
+            latest, by_target = start
+            out.append(everyone if m.offset >= latest else [t for o, t in by_target if m.offset >= o])
+        return out
 
     def _decoded(self, m: Message) -> ProjectedEvent | Exception:
         try:
@@ -349,14 +363,13 @@ class Applier:
         self,
         cur: psycopg.Cursor[Any],
         m: Message,
-        offsets: dict[str, dict[int, int]],
+        wanted: list[Target],
         result: BatchResult,
         cases: dict[str, _Cases],
         event: ProjectedEvent | Exception | None,
         *,
         careful: bool,
     ) -> None:
-        wanted = self._wanted(m, offsets)
         if not wanted:
             result.skipped += 1
             return
@@ -378,7 +391,8 @@ class Applier:
         self._payloads[(event.case_id, event.aggregate_version)] = m.value
         for t in wanted:
             known = cases[t.schema]
-            known.learn(cur, t.schema, event.case_id)
+            if event.case_id not in known.known:  # the call only for a record keyed unlike its case
+                known.learn(cur, t.schema, event.case_id)
             if event.case_id in known.parked:
                 self._park(
                     cur,
