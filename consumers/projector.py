@@ -274,13 +274,13 @@ class Applier:
         self._payloads.clear()
         # which targets take each record, worked out once per record (it was twice: here and in ``_apply_one``)
         wanted = self._wanted_all(messages, offsets)
-        decoded = {(m.partition, m.offset): self._decoded(m) for m, w in zip(messages, wanted) if w}
+        decoded = {(m.partition, m.offset): self._decoded(m) for m, w in zip(messages, wanted, strict=True) if w}
         if not careful:
             self._read_ahead(cur, [e for e in decoded.values() if isinstance(e, ProjectedEvent)], cases)
         # the fast path holds the projections' writes and sends each table's in a few statements at the end
         self._writes = None if careful else BatchedWrites(cur, self._columns)
         with nullcontext() if careful else self.conn.pipeline():
-            for i, (m, w) in enumerate(zip(messages, wanted), 1):
+            for i, (m, w) in enumerate(zip(messages, wanted, strict=True), 1):
                 self._apply_one(cur, m, w, result, cases, decoded.get((m.partition, m.offset)), careful=careful)
                 if self._writes is not None and i % SEND_EVERY == 0:
                     self._writes.flush()  # PostgreSQL writes these while the next ones are folded
@@ -373,11 +373,10 @@ class Applier:
         if not wanted:
             result.skipped += 1
             return
-        case_key = m.case_key
         if event is None:
             event = self._decoded(m)
         if isinstance(event, Exception):  # an undecodable record parks its case, never stops the others
-            exc = event
+            exc, case_key = event, m.case_key
             for t in wanted:
                 self._park(cur, t, case_key, -1, None, m, f"cannot decode: {exc}")
                 cases[t.schema].parked.add(case_key)
@@ -388,48 +387,44 @@ class Applier:
             result.skipped += 1  # duplicate for the fold: nothing new for any projection
             return
         befores, after = before_after
-        self._payloads[(event.case_id, event.aggregate_version)] = m.value
+        case_id, version = event.case_id, event.aggregate_version  # read once, not per target
+        self._payloads[(case_id, version)] = m.value
+        # the fast path's projections write into the held writes (a failure aborts it); the careful one's directly
+        writer: Any = cur if careful or self._writes is None else self._writes
         for t in wanted:
             known = cases[t.schema]
-            if event.case_id not in known.known:  # the call only for a record keyed unlike its case
-                known.learn(cur, t.schema, event.case_id)
-            if event.case_id in known.parked:
-                self._park(
-                    cur,
-                    t,
-                    event.case_id,
-                    event.aggregate_version,
-                    event.event_id,
-                    m,
-                    "waiting behind a parked event of the same case",
-                )
+            if case_id not in known.known:  # the call only for a record keyed unlike its case
+                known.learn(cur, t.schema, case_id)
+            if case_id in known.parked:
+                waiting = "waiting behind a parked event of the same case"
+                self._park(cur, t, case_id, version, event.event_id, m, waiting)
                 result.parked += 1
                 continue
-            if known.versions.get(event.case_id, 0) >= event.aggregate_version:
+            if known.versions.get(case_id, 0) >= version:
                 result.skipped += 1
                 continue
+            before = befores.get(t.schema) if befores else None
             if careful:
                 try:
                     with self.conn.transaction():
-                        t.projection.apply(cur, event, t.schema, befores.get(t.schema) if befores else None, after)
+                        t.projection.apply(cur, event, t.schema, before, after)
                 except Exception as exc:  # noqa: BLE001 - the projection refused the event: park the case
                     log.warning(
                         "event parked",
                         projection=t.projection.name,
-                        case_id=event.case_id,
+                        case_id=case_id,
                         topic=m.topic,
                         partition=m.partition,
                         offset=m.offset,
                         error=str(exc),
                     )
-                    self._park(cur, t, event.case_id, event.aggregate_version, event.event_id, m, repr(exc))
-                    known.parked.add(event.case_id)
+                    self._park(cur, t, case_id, version, event.event_id, m, repr(exc))
+                    known.parked.add(case_id)
                     result.parked += 1
                     continue
-            else:  # a failure aborts the fast path
-                writer: Any = self._writes if self._writes is not None else cur
-                t.projection.apply(writer, event, t.schema, befores.get(t.schema) if befores else None, after)
-            known.versions[event.case_id] = known.applied[event.case_id] = event.aggregate_version
+            else:
+                t.projection.apply(writer, event, t.schema, before, after)
+            known.versions[case_id] = known.applied[case_id] = version
             result.applied += 1
 
     def _fold(self, cur: psycopg.Cursor[Any], event: ProjectedEvent) -> tuple[Any, Any] | None:
