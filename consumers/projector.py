@@ -274,14 +274,15 @@ class Applier:
         self._payloads.clear()
         # which targets take each record, worked out once per record (it was twice: here and in ``_apply_one``)
         wanted = self._wanted_all(messages, offsets)
-        decoded = {(m.partition, m.offset): self._decoded(m) for m, w in zip(messages, wanted, strict=True) if w}
+        # decoded in a list beside the records (None: no target takes it), not a dict keyed by (partition, offset)
+        decoded = [self._decoded(m) if w else None for m, w in zip(messages, wanted, strict=True)]
         if not careful:
-            self._read_ahead(cur, [e for e in decoded.values() if isinstance(e, ProjectedEvent)], cases)
+            self._read_ahead(cur, [e for e in decoded if isinstance(e, ProjectedEvent)], cases)
         # the fast path holds the projections' writes and sends each table's in a few statements at the end
         self._writes = None if careful else BatchedWrites(cur, self._columns)
         with nullcontext() if careful else self.conn.pipeline():
-            for i, (m, w) in enumerate(zip(messages, wanted, strict=True), 1):
-                self._apply_one(cur, m, w, result, cases, decoded.get((m.partition, m.offset)), careful=careful)
+            for i, (m, w, event) in enumerate(zip(messages, wanted, decoded, strict=True), 1):
+                self._apply_one(cur, m, w, result, cases, event, careful=careful)
                 if self._writes is not None and i % SEND_EVERY == 0:
                     self._writes.flush()  # PostgreSQL writes these while the next ones are folded
             if self._writes is not None:
