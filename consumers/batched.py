@@ -89,14 +89,19 @@ class _Held:
 
     def add(self, row: Row) -> None:
         form = self.form
-        if form.keys is None:
+        keys = form.keys
+        if keys is None:
             number = self.count
             self.count += 1
             self.rows[number] = row
             for i, by_value in self.index.items():
                 by_value.setdefault(_text(row[i]), []).append(number)
             return
-        key = self._key(row)
+        if len(keys) == 1:  # ``_key``, written out: once per held row
+            value = row[keys[0]]
+            key = value if type(value) is str else _text(value)
+        else:
+            key = self._key(row)
         self.merged.setdefault(key, row)  # DO NOTHING: the first row stays
         if form.upsert:
             self.last[key] = row  # its assigned columns are copied once, in ``all_rows``, not once per row
@@ -158,6 +163,7 @@ class BatchedWrites:
         self._statements: dict[tuple[Any, ...], str] = {}
         self._forms: dict[str, _Form | None] = {}
         self._tables: dict[str, _Table] = {}
+        self._held: dict[str, _Held] = {}  # statement text -> the rows it holds now (its table's, until ``flush``)
         self.statements = 0  # statements sent to the database (for the bench and the tests)
 
     # -- the cursor's interface ------------------------------------------------------------------
@@ -199,6 +205,12 @@ class BatchedWrites:
     # -- holding -----------------------------------------------------------------------------------
 
     def _hold(self, query: str, params: Sequence[Any]) -> bool:
+        held = self._held.get(query)
+        if held is not None:  # the statement already holds rows: no parsing, no table look-up (most calls)
+            if len(params) != held.form.width or not _WRITTEN.issuperset(map(type, params)):
+                return False
+            held.add(tuple(params))
+            return True
         form = self._form(query)
         if form is None:
             deleted = _delete_of(query)
@@ -213,7 +225,7 @@ class BatchedWrites:
             if table.held:
                 self.flush()  # a second statement form into one table: keep the rows' order (serial ids, upserts)
                 table = self._tables[form.table] = _Table()
-            held = table.held[query] = _Held(form)
+            held = table.held[query] = self._held[query] = _Held(form)
         # values as they are (immutable, see _WRITTEN): written as text a column at a time at ``flush``; a tuple
         # of them, which the garbage collector stops tracking, where a list would be traversed until the flush
         held.add(tuple(params))
@@ -315,10 +327,13 @@ class BatchedWrites:
     def flush(self) -> None:
         """Write everything held: per table its deletes, then its rows, one statement each."""
         tables, self._tables = self._tables, {}
+        self._held = {}
         for name, table in tables.items():
             for column, values in table.deletes.items():
                 kind = self._column_types(name)[column]
-                self.cur.execute(f"DELETE FROM {name} WHERE {column} = ANY(%b::text[]::{kind}[])", (list(values),))
+                texts = _joined(list(values))  # one text, not an array built value by value (as the rows)
+                array = f"{_SPLIT}::{kind}[]" if isinstance(texts, str) else f"%b::text[]::{kind}[]"
+                self.cur.execute(f"DELETE FROM {name} WHERE {column} = ANY({array})", (texts,))
                 self.statements += 1
             for held in table.held.values():
                 rows = held.all_rows()

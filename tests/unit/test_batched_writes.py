@@ -79,9 +79,25 @@ def test_a_delete_drops_the_rows_held_before_it_and_runs_before_the_inserts() ->
     writes.execute('DELETE FROM "s".findings WHERE case_id = %s', ("c1",))
     writes.execute(insert, ("c1", 0, "C"))
     writes.flush()
-    assert cur.sent[0] == ('DELETE FROM "s".findings WHERE case_id = ANY(%b::text[]::text[])', (["c1"],))
+    assert cur.sent[0] == (f'DELETE FROM "s".findings WHERE case_id = ANY({SPLIT}::text[])', ("c1",))
     assert [read(c) for c in cur.sent[1][1]] == [["c2", "c1"], ["0", "0"], ["B", "C"]]
     assert len(cur.sent) == 2
+
+
+def test_deleted_values_go_as_one_text_or_as_a_text_array_when_one_holds_a_separator() -> None:
+    cur = Recording()
+    writes = held(cur)
+    writes.execute('DELETE FROM "s".findings WHERE case_id = %s', ("c1",))
+    writes.execute('DELETE FROM "s".findings WHERE case_id = %s', ("c2",))
+    writes.execute('DELETE FROM "s".findings WHERE seq = %s', (7,))
+    writes.flush()
+    query, (texts,) = cur.sent[0]
+    assert query == f'DELETE FROM "s".findings WHERE case_id = ANY({SPLIT}::text[])'
+    assert sorted(read(texts)) == ["c1", "c2"]  # type: ignore[type-var]
+    assert cur.sent[1] == (f'DELETE FROM "s".findings WHERE seq = ANY({SPLIT}::integer[])', ("7",))
+    writes.execute('DELETE FROM "s".findings WHERE case_id = %s', ("c\x1f3",))
+    writes.flush()
+    assert cur.sent[2] == ('DELETE FROM "s".findings WHERE case_id = ANY(%b::text[]::text[])', (["c\x1f3"],))
 
 
 def test_a_read_or_an_unknown_statement_first_sends_what_is_held() -> None:
