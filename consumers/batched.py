@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -140,11 +141,16 @@ class _Held:
             return list(self.rows.values())
         rows = list(self.merged.values())
         if self.last:
-            assigned = set(self.form.assigned)
+            # the merged row picked from ``first + last`` in one C call: the assigned columns from ``last``
+            width, assigned = self.form.width, set(self.form.assigned)
+            picks = [width + i if i in assigned else i for i in range(width)]
+            pick: Callable[[Row], Row] = (  # itemgetter of one index gives the value, not a tuple
+                itemgetter(*picks) if len(picks) > 1 else lambda both: tuple(both[i] for i in picks)
+            )
             for n, (key, first) in enumerate(self.merged.items()):
                 last = self.last[key]
                 if last is not first:
-                    rows[n] = tuple(last[i] if i in assigned else v for i, v in enumerate(first))
+                    rows[n] = pick(first + last)
         return rows
 
 
