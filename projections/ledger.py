@@ -141,16 +141,25 @@ def postings_for(before: Claim | Before | None, after: Claim) -> list[Posting]:
     out: list[Posting] = []
     if new == old:
         return out  # the event moved no money (a fact, a notice without a fee): every difference below is zero
+    # an amount the event left as it was posts nothing: compared first, so most parts cost no subtraction
+    # and no call (an event moves one or two of them)
     forgiven = new["forgiven"] - old.get("forgiven", ZERO)
-    _pair(out, _FORGIVE, forgiven)
+    if forgiven:
+        _pair(out, _FORGIVE, forgiven)
     # nedskrivning: a provision against the receivable; the debtor still owes it, so receivables stay
-    _pair(out, _WRITE_DOWN, new["written_down"] - old.get("written_down", ZERO))
+    if new["written_down"] != old.get("written_down", ZERO):
+        _pair(out, _WRITE_DOWN, new["written_down"] - old.get("written_down", ZERO))
     for p, up, down in _CHARGES:
-        _change(out, up, down, new[p] - old.get(p, ZERO) + (forgiven if p == "principal" else ZERO))
+        if p == "principal":
+            _change(out, up, down, new[p] - old.get(p, ZERO) + forgiven)
+        elif new[p] != old.get(p, ZERO):
+            _change(out, up, down, new[p] - old.get(p, ZERO))
     written = new["written_off"] - old.get("written_off", ZERO)
     for paid, up, down in _PAYMENTS:
-        _change(out, up, down, new[paid] - old.get(paid, ZERO))
-    _change(out, _OVERPAYMENT, _REFUND, new["surplus"] - old.get("surplus", ZERO))
+        if new[paid] != old.get(paid, ZERO):
+            _change(out, up, down, new[paid] - old.get(paid, ZERO))
+    if new["surplus"] != old.get("surplus", ZERO):
+        _change(out, _OVERPAYMENT, _REFUND, new["surplus"] - old.get("surplus", ZERO))
     if written > 0:
         for p, move in _WRITE_OFFS:
             _pair(out, move, after.account.outstanding(p))
