@@ -241,6 +241,10 @@ class Applier:
         self._payloads: dict[tuple[str, int], bytes] = {}  # folded in this batch, written at its end
         self._writes: BatchedWrites | None = None  # the fast path's held projection writes
         self._columns: dict[str, dict[str, str]] = {}  # the projection tables' column types, read once
+        for target in self.targets:  # what a projection reads from outside the events, read now (``ready``)
+            ready = getattr(target.projection, "ready", None)
+            if ready is not None:
+                ready()
 
     def apply_batch(self, messages: Sequence[Message]) -> BatchResult:
         """The batch and every target's offsets in one transaction (gaps come back in ``gaps``)."""

@@ -70,6 +70,14 @@ class ReadsBefore(Protocol):
         """What ``apply`` will read of ``aggregate``, copied so that the fold's next change does not reach it."""
 
 
+class NeedsReady(Protocol):
+    """A projection whose ``apply`` reads something from outside the events (the rules' parameter files): the
+    runner calls ``ready`` when it starts, so a broken file stops the start instead of the first event needing it."""
+
+    def ready(self) -> None:
+        """Read (and check) it now."""
+
+
 def schema_name(projection: str, *, suffix: str = "") -> str:
     return f"kravsak_{projection}{suffix}"
 

@@ -17,6 +17,7 @@ from psycopg import Cursor
 from domain.calendar import add_years
 from domain.claim import Claim, estate_status
 from domain.parties import Debtor
+from domain.records import Jurisdiction
 from domain.rules import rules_for
 from projections.base import ProjectedEvent, in_schema
 
@@ -62,6 +63,12 @@ class LimitationWatch:
     def before_view(self, aggregate: Any) -> None:
         """``apply`` never reads the state before the event: the runner copies nothing for it."""
         return None
+
+    def ready(self) -> None:
+        """Reads (and checks) every jurisdiction's rules, which ``apply`` needs: when the runner starts, so that a
+        broken parameter file stops the start and the first batch does not wait for the files (~60 ms)."""
+        for jurisdiction in Jurisdiction:
+            rules_for(jurisdiction.value)
 
     def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Any | None, after: Any) -> None:
         if isinstance(after, Debtor):

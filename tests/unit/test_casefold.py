@@ -117,3 +117,12 @@ def test_projections_that_never_read_the_state_before_keep_nothing_of_it() -> No
         assert projection.before_view(claim) is None
     view = Ledger().before_view(claim)
     assert view is not None and view.owed is not None
+
+
+def test_the_limitation_watch_reads_every_jurisdictions_rules_when_it_is_made_ready(monkeypatch: Any) -> None:
+    from projections import limitation
+
+    asked: list[str] = []
+    monkeypatch.setattr(limitation, "rules_for", lambda jurisdiction: asked.append(jurisdiction))
+    LimitationWatch().ready()
+    assert sorted(asked) == ["NO", "SE"]
