@@ -523,7 +523,12 @@ def cases_statement(schemas: tuple[str, ...]) -> str:
     with a NULL version."""
     parts = []
     for i, schema in enumerate(schemas):
-        parts.append(f'SELECT {i}, case_id, version FROM "{schema}".case_versions WHERE case_id = ANY(%(ids)b::text[])')
+        # one index probe per id (LATERAL … OFFSET 0 keeps it a nested loop): with a batch's ~2 000 ids the planner
+        # chose a scan of the whole table, which grew with every batch applied (ADR 0038)
+        parts.append(
+            f"SELECT {i}, c.case_id, v.version FROM (SELECT DISTINCT unnest(%(ids)b::text[])) AS c(case_id) "
+            f'CROSS JOIN LATERAL (SELECT version FROM "{schema}".case_versions WHERE case_id = c.case_id OFFSET 0) AS v'
+        )
         parts.append(
             f'SELECT DISTINCT {i}, case_id, NULL::bigint FROM "{schema}".parked WHERE case_id = ANY(%(ids)b::text[])'
         )

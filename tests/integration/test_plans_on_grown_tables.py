@@ -115,7 +115,8 @@ def test_reading_case_versions_reads_one_row_per_case(pg_dsn: str, schema: str) 
                         f"INSERT INTO \"{s}\".case_versions SELECT 'case-' || g, 3 FROM generate_series(1, %s) AS g",
                         (ROWS,),
                     )
-            ids = ["case-7", f"case-{ROWS}", *(f"new-{i}" for i in range(40))]
+            # as many ids as a batch of 2 000 records has cases: with so many the planner chose a whole-table scan
+            ids = ["case-7", f"case-{ROWS}", *(f"new-{i}" for i in range(2000))]
             query = numbered(cases_statement(tuple(schemas)))
             # the projector sends it unprepared (prepare=False): planned for each batch, with the ids in hand
             read = rows_read(conn, query, ["text[]"], [ids], "case_versions", "force_custom_plan")
