@@ -49,7 +49,7 @@ from eventsourcing.persistence import RecordConflictError
 from domain.application import CollectionApp, Prepared
 from domain.bank_files import OUTCOMES, BankFile, bank_file_id
 from domain.bank_payments import IncomingPayment
-from domain.collector import BATCH_THRESHOLDS, fewer_collections
+from domain.collector import fewer_collections
 from domain.errors import CommandRefused
 from domain.money import ZERO, fmt
 from domain.rules import rules_for
@@ -143,10 +143,6 @@ class ImportReport:
             "refunds_requested": self.refunds,
             "earlier": self.earlier,
         }
-
-
-IMPORT_GC_THRESHOLDS = BATCH_THRESHOLDS
-"""The collector's thresholds while a file is imported (``domain.collector.fewer_collections``)."""
 
 
 def import_file(

@@ -258,6 +258,7 @@ def test_a_broken_file_names_the_line_and_stores_nothing(tmp_path: Path) -> None
 def test_the_collector_runs_less_often_while_a_file_is_imported_and_as_before_after(tmp_path: Path) -> None:
     import gc
 
+    from domain.collector import BATCH_THRESHOLDS
     from intake import importer
 
     before = gc.get_threshold()
@@ -272,10 +273,10 @@ def test_the_collector_runs_less_often_while_a_file_is_imported_and_as_before_af
     import_file(
         app, ocr(tmp_path / "in.ocr", [pay(kid, "10.00")]), accounts=ACCOUNTS, on=ON, by="kari", payers=Payers()
     )
-    assert seen == [importer.IMPORT_GC_THRESHOLDS] and gc.get_threshold() == before
+    assert seen == [BATCH_THRESHOLDS] and gc.get_threshold() == before
     with importer.fewer_collections():  # nested, and a file refused inside
         with pytest.raises(BankFileError):
             import_file(app, ocr(tmp_path / "bad.ocr", [pay(kid, "1.00", ordered=ON + timedelta(days=1))]),
                         accounts=ACCOUNTS, on=ON, by="kari")  # fmt: skip
-        assert gc.get_threshold() == importer.IMPORT_GC_THRESHOLDS  # the outer one still runs
+        assert gc.get_threshold() == BATCH_THRESHOLDS  # the outer one still runs
     assert gc.get_threshold() == before
