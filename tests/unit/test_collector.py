@@ -30,3 +30,21 @@ def test_the_thresholds_come_back_after_a_failed_batch_and_only_when_the_last_us
                 raise RuntimeError("a command failed half-way")
         assert gc.get_threshold() == BATCH_THRESHOLDS  # the outer batch still runs
     assert gc.get_threshold() == before
+
+
+def test_a_runner_polls_with_the_thresholds_raised_as_it_applies() -> None:
+    """kafka-python's objects per record and header made the collector run during the poll, walking all a
+    projector had folded; the poll now runs as the apply does, and the thresholds come back after it."""
+    from kafka import TopicPartition
+
+    from tests.unit.test_adaptive_latency import TOPIC, FakeConsumer, record, runner
+
+    seen: list[tuple[int, int, int]] = []
+    consumer = FakeConsumer({TopicPartition(TOPIC, 0): [record(0, 0)]}, {})
+    consumer.during[1] = consumer.during[2] = lambda: seen.append(gc.get_threshold())
+    r, handler = runner(consumer)
+    before = gc.get_threshold()
+    assert r.poll_once() is not None and r.poll_once() is None
+    assert seen == [BATCH_THRESHOLDS, BATCH_THRESHOLDS]  # the poll that brought a batch and the one that did not
+    assert handler.batches == [[(0, 0)]]
+    assert gc.get_threshold() == before
