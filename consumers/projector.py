@@ -208,7 +208,9 @@ SEND_EVERY = 250
 """On the fast path the held writes go out every this many records of a batch, not only at its end: the pipeline
 sends them at once, so PostgreSQL writes one part while this process folds and projects the next (two cores work
 instead of one waiting for the other). An upsert's rows of one key in two parts are two statements that leave
-what one would (``BatchedWrites``); a part is large enough that its statements stay few (ADR 0038)."""
+what one would (``BatchedWrites``); a part is large enough that its statements stay few (ADR 0038). The runner's
+rows (the part's folded payloads, its cases' versions) go with the part: at a batch's end PostgreSQL then has only
+the last part left to write before the commit, not every payload of the batch (ADR 0039)."""
 
 
 class Applier:
@@ -219,7 +221,7 @@ class Applier:
     psycopg pipeline instead of a round trip each. If anything in it fails (a projection raises, the
     database refuses a row) the whole transaction rolls back and the batch runs again event by event,
     each in a savepoint, so exactly the refused events are parked. Both paths apply the same events.
-    The runner's own rows (case versions, the cases' payloads) are written once per batch."""
+    The runner's own rows (case versions, the cases' payloads) go out with each part of the held writes."""
 
     def __init__(
         self,
@@ -289,6 +291,7 @@ class Applier:
                 self._apply_one(cur, m, w, result, cases, event, careful=careful)
                 if self._writes is not None and i % SEND_EVERY == 0:
                     self._writes.flush()  # PostgreSQL writes these while the next ones are folded
+                    self._write_runner_rows(cur, cases)  # and the part's payloads and case versions
             if self._writes is not None:
                 self._writes.flush()
             self._write_runner_rows(cur, cases)
@@ -347,7 +350,7 @@ class Applier:
             self.folder.warm(case_id, [self.decode(p) for p in stored.get(case_id, [])])
 
     def _write_runner_rows(self, cur: psycopg.Cursor[Any], cases: dict[str, _Cases]) -> None:
-        """The batch's folded payloads and each target's new case versions, one statement each."""
+        """The folded payloads and each target's new case versions since the last call, one statement each."""
         if self._payloads:
             cur.execute(
                 f'INSERT INTO "{self.cases_schema}".events SELECT * FROM unnest(%b::text[], %b::bigint[], '

@@ -63,21 +63,22 @@ def applied(pg_dsn: str, messages: list[Message], suffix: str, send_every: int, 
             result = applier.apply_batch(messages[start : start + 1000])
             assert not result.gaps and result.parked == 0
         assert careful and not any(careful), "a batch fell back to the careful path"
-        for t in [*targets]:
-            names = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (t.schema,))
+        # the projections' tables, and the cases store's (the folded payloads, written with each part too)
+        for name, schema in [*((t.projection.name, t.schema) for t in targets), ("cases", cases)]:
+            names = conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (schema,))
             for (table,) in names.fetchall():
                 columns = [
                     c
                     for (c,) in conn.execute(
                         "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND "
                         "table_name = %s ORDER BY ordinal_position",
-                        (t.schema, table),
+                        (schema, table),
                     ).fetchall()
                     if c not in SKIPPED_COLUMNS
                 ]
                 listed = ", ".join(f'"{c}"' for c in columns)
-                rows = conn.execute(f'SELECT ROW({listed})::text FROM "{t.schema}"."{table}" ORDER BY 1').fetchall()
-                tables[f"{t.projection.name}.{table}"] = [r[0] for r in rows]
+                rows = conn.execute(f'SELECT ROW({listed})::text FROM "{schema}"."{table}" ORDER BY 1').fetchall()
+                tables[f"{name}.{table}"] = [r[0] for r in rows]
     return tables
 
 
@@ -90,4 +91,5 @@ def test_writes_sent_in_parts_leave_what_one_send_leaves(
     in_parts = applied(pg_dsn, messages, parts, 7, monkeypatch)
     assert sum(len(rows) for rows in at_the_end.values()) > len(messages)  # postings, claims, steps, ... were written
     assert at_the_end["ledger.claims"] and at_the_end["ledger.postings"] and at_the_end["audit.steps"]
+    assert len(at_the_end["cases.events"]) == len(messages)  # every folded payload kept, each once
     assert in_parts == at_the_end
