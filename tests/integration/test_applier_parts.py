@@ -93,3 +93,37 @@ def test_writes_sent_in_parts_leave_what_one_send_leaves(
     assert at_the_end["ledger.claims"] and at_the_end["ledger.postings"] and at_the_end["audit.steps"]
     assert len(at_the_end["cases.events"]) == len(messages)  # every folded payload kept, each once
     assert in_parts == at_the_end
+
+
+def test_a_rebuild_reads_its_records_with_the_collector_s_batch_thresholds(
+    pg_dsn: str, messages: list[Message], suffixes: list[str], monkeypatch: Any
+) -> None:
+    """A rebuild's worker folds up to the cache's 50 000 cases: kafka-python's objects per record must not set off
+    full collections over them while it reads (ADR 0039). Every batch read and applied, thresholds as a batch's."""
+    import gc
+
+    from domain.collector import BATCH_THRESHOLDS
+
+    suffix = f"_t{uuid4().hex[:8]}"
+    suffixes.append(suffix)
+    cases = projector.cases_schema_for(suffix)
+    targets = [Target(projection_named(name), schema_name(name, suffix=suffix)) for name in PROJECTIONS]
+    seen: list[tuple[int, int, int]] = []
+
+    def read(*args: Any, **kwargs: Any) -> Iterator[list[Message]]:
+        for start in range(0, 2000, 1000):
+            seen.append(gc.get_threshold())  # as the reading of the next batch runs
+            yield messages[start : start + 1000]
+        seen.append(gc.get_threshold())
+
+    monkeypatch.setattr(projector, "read_partition_range", read)
+    before = gc.get_threshold()
+    with psycopg.connect(pg_dsn) as conn:
+        for t in targets:
+            ensure_projection(conn, t.projection, t.schema, cases)
+        decoder = Decoder(projector.SchemaStore.from_directory(projector.SCHEMAS_DIR))
+        count = projector._build_aside(conn, "unused:9092", targets, "t", decoder, cases_schema=cases)
+        applied = conn.execute(f'SELECT count(*) FROM "{cases}".events').fetchone()
+    assert count == 2000 and applied == (2000,)
+    assert seen == [BATCH_THRESHOLDS] * 3
+    assert gc.get_threshold() == before
