@@ -98,23 +98,16 @@ class _Held:
             for i, by_value in self.index.items():
                 by_value.setdefault(_text(row[i]), []).append(number)
             return
-        if len(keys) == 1:  # ``_key``, written out: once per held row
+        # the row's conflict key as the database compares it: by its text (one column: the text itself)
+        key: Any
+        if len(keys) == 1:
             value = row[keys[0]]
             key = value if type(value) is str else _text(value)
         else:
-            key = self._key(row)
+            key = tuple(_text(row[i]) for i in keys)
         self.merged.setdefault(key, row)  # DO NOTHING: the first row stays
         if form.upsert:
             self.last[key] = row  # its assigned columns are copied once, in ``all_rows``, not once per row
-
-    def _key(self, row: Sequence[Any]) -> Any:
-        """The row's conflict key as the database compares it: by its text (one column: the text itself)."""
-        keys = self.form.keys
-        assert keys is not None
-        if len(keys) == 1:
-            value = row[keys[0]]
-            return value if type(value) is str else _text(value)
-        return tuple(_text(row[i]) for i in keys)
 
     def _merged(self, key: Any, first: Row, index: int) -> Any:
         """Parameter ``index`` of the row ``key`` merges into: the last row's where DO UPDATE assigns it."""

@@ -240,7 +240,7 @@ class Applier:
         self._views: list[tuple[str, Callable[[Any], Any] | None]] = [
             (t.schema, getattr(t.projection, "before_view", None)) for t in self.targets
         ]
-        self._payloads: dict[tuple[str, int], bytes] = {}  # folded in this batch, written at its end
+        self._payloads: dict[tuple[str, int], bytes] = {}  # folded, written with the part (``_write_runner_rows``)
         self._writes: BatchedWrites | None = None  # the fast path's held projection writes
         self._columns: dict[str, dict[str, str]] = {}  # the projection tables' column types, read once
         for target in self.targets:  # what a projection reads from outside the events, read now (``ready``)
