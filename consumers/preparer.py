@@ -20,7 +20,6 @@ prepares in its own process from then on.
 
 from __future__ import annotations
 
-import gc
 import io
 import multiprocessing
 import os
@@ -35,7 +34,7 @@ from eventsourcing.persistence import Mapper, Notification
 from consumers.partitions import KeyPartitioner, PartitionRange
 from consumers.wire import envelope
 from consumers.wire.codec import AvroSchema, SchemaStore, encode
-from domain.collector import BATCH_THRESHOLDS
+from domain.collector import batch_process
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +300,7 @@ def _serve(
 ) -> None:
     """The child's loop: a batch in, its outcomes out, until ``None`` or the publisher's end of the pipe closes."""
     _close_inherited(keep=conn.fileno())
-    gc.set_threshold(*BATCH_THRESHOLDS)  # the process prepares batch after batch, almost nothing in cycles
+    batch_process()  # the process prepares batch after batch, almost nothing in cycles (domain.collector)
     preparer = Preparer(mapper, schemas, envelope.PartyIndex(fallback=_unknown_parties), digest_key, owned=owned)
     while True:
         try:

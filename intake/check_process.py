@@ -59,11 +59,9 @@ def _send(out: BinaryIO, message: tuple[Any, ...]) -> None:
 def main(argv: list[str] | None = None) -> int:
     """In the check process (``python -m intake.check_process PATH FORMAT [ACCOUNTS-JSON]``): ``check`` the file,
     writing its transactions and then the verdict to standard output, each message its length and ``marshal``."""
-    import gc
+    from domain.collector import batch_process
 
-    from domain.collector import BATCH_THRESHOLDS
-
-    gc.set_threshold(*BATCH_THRESHOLDS)  # the whole process is one batch (``fewer_collections``)
+    batch_process()  # the whole process is one batch (domain.collector)
     path, file_format, *rest = sys.argv[1:] if argv is None else argv
     accounts = json.loads(rest[0]) if rest else None
     out = sys.stdout.buffer

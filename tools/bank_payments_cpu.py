@@ -32,7 +32,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.application import CollectionApp
 from domain.bank_payments import IncomingPayment
-from domain.collector import BATCH_THRESHOLDS
+from domain.collector import batch_process
 from kravsak.bench.intake import CLAIMS, CREDITOR, ON, open_claims, payments
 
 _TIMESTAMP = re.compile(rb'"timestamp":\{"_type_":"datetime_iso","_data_":"[^"]*"\}')
@@ -58,7 +58,7 @@ def register(app: CollectionApp, txs: list[IncomingPayment], batch: int) -> dict
     """The batches, as the importer registers them; CPU seconds by part."""
     warm: dict[UUID, Aggregate] = {}
     gc.collect()
-    gc.set_threshold(*BATCH_THRESHOLDS)  # as the importer has them (domain.collector.fewer_collections)
+    batch_process()  # the thresholds the importer's batches run with (domain.collector)
     parts = {"preload": 0.0, "receive": 0.0, "save": 0.0}
     for start in range(0, len(txs), batch):
         chunk = txs[start : start + batch]

@@ -48,3 +48,18 @@ def test_a_runner_polls_with_the_thresholds_raised_as_it_applies() -> None:
     assert seen == [BATCH_THRESHOLDS, BATCH_THRESHOLDS]  # the poll that brought a batch and the one that did not
     assert handler.batches == [[(0, 0)]]
     assert gc.get_threshold() == before
+
+
+def test_a_batch_process_keeps_the_batch_thresholds_after_a_batch() -> None:
+    """The publisher's preparing process and the bank-file check process: batch work for their whole life."""
+    from domain.collector import batch_process
+
+    before = gc.get_threshold()
+    try:
+        batch_process()
+        assert gc.get_threshold() == BATCH_THRESHOLDS
+        with fewer_collections():
+            pass
+        assert gc.get_threshold() == BATCH_THRESHOLDS  # a batch inside puts back what was there: these
+    finally:
+        gc.set_threshold(*before)
