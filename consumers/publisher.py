@@ -56,9 +56,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any, cast
-from uuid import UUID
+from typing import Any
 
 import psycopg
 import structlog
@@ -351,6 +349,7 @@ class Publisher:
                 name=self.options.position_name,
                 schema=self.options.pg_schema,
                 held_cases=len(self.held),
+                prepare_pipe_bytes=self.worker.buffer if self.worker is not None else None,
             )
             self._prepare_first_batch()
         if self.producer is None:
@@ -807,7 +806,7 @@ def _held_event(row: Row, error: str) -> HeldEvent:
         case_id=case_id,
         version=version,
         event_type=topic.rsplit(":", 1)[-1],
-        event_id=_event_id(case_id, version),
+        event_id=str(envelope.event_id_of(case_id, version)),
         error=error,
     )
 
@@ -821,12 +820,6 @@ def _fields(event: HeldEvent) -> dict[str, Any]:
         "event_id": event.event_id,
         "error": event.error,
     }
-
-
-def _event_id(case_id: str, version: int) -> str:
-    """The envelope's event id, from the aggregate id and version alone (no event object needed)."""
-    ident = SimpleNamespace(originator_id=UUID(case_id), originator_version=version)
-    return str(envelope.event_id(cast(envelope.Event, ident)))
 
 
 # --- entry point -------------------------------------------------------------------------------

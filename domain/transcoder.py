@@ -57,6 +57,7 @@ _PLAIN = frozenset({str, int, bool, type(None), Decimal, date, datetime})
 """Types a value may have for ``_tagged`` to leave it alone (orjson or ``default`` write them). Not float:
 orjson writes NaN and infinities as null, so ``_tagged`` looks at each float."""
 _TAG = "_type_"
+_DATA = "_data_"
 _DECODED = frozenset({dict, list, float})
 """What ``_untagged`` looks into: containers, and floats, which orjson also makes of integers beyond 64 bits."""
 _SAME_AS: dict[type[Transcoding], Callable[[Any], str]] = {DecimalAsStr: str, DatetimeAsISO: datetime.isoformat}
@@ -77,10 +78,12 @@ class OrjsonTranscoder(JSONTranscoder):
         self._encoders: dict[type, tuple[str, Callable[[Any], Any]]] = {}  # by exact type: name, encode
         self._dates: dict[date, dict[str, Any]] = {}  # a date's tagged object, made once (never changed)
         self._decimal_str: str | None = None  # the name of eventsourcing's Decimal transcoding, when registered
+        self._decoders: dict[str, Callable[[Any], Any]] = {}  # by name: decode, for a tagged object of text data
 
     def register(self, transcoding: Transcoding) -> None:
         super().register(transcoding)
         self._encoders[transcoding.type] = (transcoding.name, _SAME_AS.get(type(transcoding), transcoding.encode))
+        self._decoders[transcoding.name] = transcoding.decode
         self._dates.clear()
         if transcoding.type is Decimal:
             self._decimal_str = transcoding.name if type(transcoding) is DecimalAsStr else None
@@ -159,6 +162,10 @@ class OrjsonTranscoder(JSONTranscoder):
         ``_NotForOrjson``: orjson reads an integer beyond 64 bits as one (floats are rare in events)."""
         kind = type(value)
         if kind is dict:
+            if len(value) == 2 and type(name := value.get(_TAG)) is str and type(data := value.get(_DATA)) is str:
+                decode = self._decoders.get(name)  # a tagged object of text data (all four above): decoded at once
+                if decode is not None:
+                    return decode(data)
             for v in value.values():
                 if type(v) in _DECODED:
                     value = {k: v if type(v) not in _DECODED else self._untagged(v) for k, v in value.items()}

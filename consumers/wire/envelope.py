@@ -212,6 +212,11 @@ class FieldSpec:
 
 Conversion: TypeAlias = tuple[str, Callable[[Any], Any], bool]
 """(attribute, its kind's conversion from the wire value, nullable)."""
+Write: TypeAlias = tuple[str, str, "Callable[[Any], Any] | None", bool]
+"""(attribute, wire name, its kind's conversion to the wire value (None: a free text, digested with the key),
+nullable)."""
+PartiesOf: TypeAlias = "Callable[[Mapping[str, Any], UUID], Parties]"
+"""The parties an event names, from its attribute values and its aggregate id."""
 
 
 def _taker(keys: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -244,6 +249,11 @@ class EventType:
     """The record's fields of ``read_attributes`` (envelope or wire names), as they travel, in one pass."""
     conversions: tuple[Conversion, ...] = ()
     """The read attributes whose kind converts the wire value (money, UUIDs, ...)."""
+    writes: tuple[Write, ...] = ()
+    """``fields`` as ``_record`` writes them: each kind's conversion to the wire looked up once per type."""
+    named_parties: PartiesOf | None = None
+    """The creditor and debtor the event names by itself (``parties_of``), None when only its aggregate's first
+    event does: which branch applies is decided once per type, not per event."""
 
     @property
     def name(self) -> str:
@@ -331,6 +341,8 @@ def _describe(stored: StoredEvent) -> EventType:
         tuple(reads),
         _taker(tuple(reads.values())),
         tuple(conversions),
+        tuple((f.attribute, f.wire_name, _TO_WIRE.get(f.kind), f.nullable) for f in fields),
+        _named_parties(stored.cls),
     )
 
 
@@ -398,22 +410,28 @@ def _record(
     event_type: EventType, event: Event, position: int, parties: PartyLookup | None, digest_key: bytes
 ) -> Record:
     values = vars(event)
-    known = parties_of(event) or (parties(event.originator_id) if parties is not None else None)
+    originator_id = event.originator_id
+    named = event_type.named_parties
+    known = named(values, originator_id) if named is not None else None
+    if known is None and parties is not None:
+        known = parties(originator_id)
     if known is None:
         raise UnmappableEvent(
-            f"the event does not carry the creditor and debtor ids of aggregate {event.originator_id} and "
+            f"the event does not carry the creditor and debtor ids of aggregate {originator_id} and "
             "no party lookup knows them: pass parties=PartyIndex(fallback=stored_parties(app))"
         )
     timestamp = values["timestamp"]
     if not isinstance(timestamp, datetime) or timestamp.tzinfo is None:
         raise UnmappableEvent(f"timestamp {timestamp!r} is not a timezone-aware datetime")
+    case_id = str(originator_id)
+    version = event.originator_version
     record: Record = {
-        "event_id": event_id(event),
+        "event_id": event_id_of(case_id, version),
         "event_type": event_type.name,
-        "case_id": str(event.originator_id),
+        "case_id": case_id,
         "creditor_id": known.creditor_id,
         "debtor_id": known.debtor_id,
-        "aggregate_version": event.originator_version,
+        "aggregate_version": version,
         "notification_position": position,
         "effective_date": _date(values[event_type.effective]),
         "recorded_date": _date(values["recorded"]),
@@ -421,16 +439,17 @@ def _record(
         "rule_version": _str(values.get("rule_version", "")),
         "currency": _currency(event_type, values),
     }
-    for spec in event_type.fields:
-        value = values[spec.attribute]
+    for attribute, wire_name, to_wire, nullable in event_type.writes:
+        value = values[attribute]
         try:
-            if spec.kind is Kind.FREE_TEXT:
-                empty = value is None and spec.nullable
-                record[spec.wire_name] = None if empty else free_text_digest(_str(value), digest_key)
-                continue
-            record[spec.wire_name] = None if value is None and spec.nullable else _to_wire(spec.kind, value)
+            if value is None and nullable:
+                record[wire_name] = None
+            elif to_wire is None:
+                record[wire_name] = free_text_digest(_str(value), digest_key)
+            else:
+                record[wire_name] = to_wire(value)
         except (UnmappableEvent, TypeError, ValueError, ArithmeticError) as exc:
-            raise UnmappableEvent(f"attribute {spec.attribute}={value!r}: {exc}") from None
+            raise UnmappableEvent(f"attribute {attribute}={value!r}: {exc}") from None
     for retired in RETIRED_FIELDS.get(event_type.name, ()):
         record[retired] = None if (event_type.name, retired) in RETIRED_NULLABLE else ""
     return record
@@ -446,27 +465,46 @@ def free_text_digest(text: str, key: bytes) -> str:
 def parties_of(event: Event) -> Parties | None:
     """The creditor and debtor an event names by itself, or None when only its aggregate's first
     event does (later claim and creditor events)."""
-    values = vars(event)
-    if isinstance(event, Claim.Invoiced):
-        return Parties(_str(values["creditor_id"]), _str(values["debtor_id"]))
-    if isinstance(event, Creditor.Registered):
-        return Parties(_str(values["creditor"]), None)
-    if isinstance(event, Debtor.Event):
-        return Parties(None, str(event.originator_id))
-    if isinstance(event, PaymentReference.Assigned):
-        return Parties(_str(values["creditor_id"]), _str(values["debtor_id"]))
-    if isinstance(event, Suspense.Opened | Refund.Requested):
-        return Parties(_str(values["creditor_id"]), None)
-    if isinstance(event, BankFile.Opened):  # a file paying several creditors' accounts names none of them
-        creditors = _list(values["creditors"])
-        return Parties(_str(creditors[0]) if len(creditors) == 1 else None, None)
+    event_type = event_type_of(event)
+    named = event_type.named_parties if event_type is not None else _named_parties(type(event))
+    return named(vars(event), event.originator_id) if named is not None else None
+
+
+def _named_parties(cls: type[Any]) -> PartiesOf | None:
+    """How an event of class ``cls`` names its parties (see ``parties_of``), or None when it does not."""
+    if issubclass(cls, Claim.Invoiced | PaymentReference.Assigned):
+        return lambda values, _: Parties(_str(values["creditor_id"]), _str(values["debtor_id"]))
+    if issubclass(cls, Creditor.Registered):
+        return lambda values, _: Parties(_str(values["creditor"]), None)
+    if issubclass(cls, Debtor.Event):
+        return lambda _, originator_id: Parties(None, str(originator_id))
+    if issubclass(cls, Suspense.Opened | Refund.Requested):
+        return lambda values, _: Parties(_str(values["creditor_id"]), None)
+    if issubclass(cls, BankFile.Opened):  # a file paying several creditors' accounts names none of them
+        return _bank_file_parties
     return None
+
+
+def _bank_file_parties(values: Mapping[str, Any], _: UUID) -> Parties:
+    creditors = _list(values["creditors"])
+    return Parties(_str(creditors[0]) if len(creditors) == 1 else None, None)
 
 
 def event_id(event: Event) -> UUID:
     """The event's stable id: UUIDv5 of its aggregate id and version (unique by the store's
     optimistic concurrency, and the same on every republication)."""
-    return uuid5(EVENT_ID_NAMESPACE, f"{event.originator_id}/{event.originator_version}")
+    return event_id_of(str(event.originator_id), event.originator_version)
+
+
+_EVENT_ID_HASH = hashlib.sha1(EVENT_ID_NAMESPACE.bytes, usedforsecurity=False)
+
+
+def event_id_of(case_id: str, version: int) -> UUID:
+    """``event_id`` from the aggregate id's text and the version alone: ``uuid5(EVENT_ID_NAMESPACE,
+    f"{case_id}/{version}")``, the namespace's SHA-1 taken once and copied per event (a test compares the two)."""
+    digest = _EVENT_ID_HASH.copy()
+    digest.update(f"{case_id}/{version}".encode())
+    return UUID(bytes=digest.digest()[:16], version=5)
 
 
 def case_key(event: Event) -> bytes:
@@ -492,56 +530,64 @@ def _currency_of_rules(rule_version: str) -> str:
     return _CURRENCY_BY_RULES_PREFIX[prefix]
 
 
-def _to_wire(kind: Kind, value: Any) -> Any:
-    if kind is Kind.STRING:
-        return _str(value)
-    if kind is Kind.LONG:
-        if not isinstance(value, int) or isinstance(value, bool):
-            raise TypeError("not an int")
-        return value
-    if kind is Kind.BOOLEAN:
-        if not isinstance(value, bool):
-            raise TypeError("not a bool")
-        return value
-    if kind is Kind.DATE:
-        return _date(value)
-    if kind is Kind.UUID:
-        return value if isinstance(value, UUID) else UUID(_str(value))
-    if kind is Kind.MONEY:
-        return minor_units(value)
-    if kind is Kind.EXACT_DECIMAL:
-        return exact_decimal_text(value)
-    if kind is Kind.STRINGS:
-        return [_str(v) for v in _list(value)]
-    if kind is Kind.COMPONENTS:
-        amounts = _keys(value, MONEY_COMPONENTS)
-        return {f"{key}_minor": minor_units(amounts[key]) for key in MONEY_COMPONENTS}
-    if kind is Kind.INSTALLMENTS:
-        return [
-            {"due": _date(item["due"]), "amount_minor": minor_units(item["amount"])}
-            for item in (_keys(i, INSTALLMENT_KEYS) for i in _list(value))
-        ]
-    if kind is Kind.WAIVED_ITEMS:
-        return [
-            {
-                "command_id": _str(item["command_id"]),
-                "kind": _str(item["kind"]),
-                "amount_minor": minor_units(item["amount"]),
-                "reason": _str(item["reason"]),
-            }
-            for item in (_keys(i, WAIVED_ITEM_KEYS) for i in _list(value))
-        ]
-    if kind is Kind.POLICY_JSON:
-        return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    if kind is Kind.REASON:
-        return reason_code(_str(value))
-    if kind is Kind.CONTACT:
-        if not isinstance(value, Mapping) or not set(value) <= set(CONTACT_FLAGS):
-            raise UnmappableEvent(f"contact flags must be among {', '.join(CONTACT_FLAGS)}")
-        if not all(isinstance(v, bool) for v in value.values()):
-            raise TypeError("contact flags must be booleans")
-        return dataclasses.asdict(DebtorContact(**value))
-    raise AssertionError(kind)
+def _long(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("not an int")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError("not a bool")
+    return value
+
+
+def _uuid_to_wire(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(_str(value))
+
+
+def _strings(value: Any) -> list[str]:
+    return [_str(v) for v in _list(value)]
+
+
+def _components_to_wire(value: Any) -> dict[str, int]:
+    amounts = _keys(value, MONEY_COMPONENTS)
+    return {f"{key}_minor": minor_units(amounts[key]) for key in MONEY_COMPONENTS}
+
+
+def _installments_to_wire(value: Any) -> list[dict[str, Any]]:
+    return [
+        {"due": _date(item["due"]), "amount_minor": minor_units(item["amount"])}
+        for item in (_keys(i, INSTALLMENT_KEYS) for i in _list(value))
+    ]
+
+
+def _waived_items_to_wire(value: Any) -> list[dict[str, Any]]:
+    return [
+        {
+            "command_id": _str(item["command_id"]),
+            "kind": _str(item["kind"]),
+            "amount_minor": minor_units(item["amount"]),
+            "reason": _str(item["reason"]),
+        }
+        for item in (_keys(i, WAIVED_ITEM_KEYS) for i in _list(value))
+    ]
+
+
+def _policy_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _reason(value: Any) -> str:
+    return reason_code(_str(value))
+
+
+def _contact_to_wire(value: Any) -> dict[str, bool]:
+    if not isinstance(value, Mapping) or not set(value) <= set(CONTACT_FLAGS):
+        raise UnmappableEvent(f"contact flags must be among {', '.join(CONTACT_FLAGS)}")
+    if not all(isinstance(v, bool) for v in value.values()):
+        raise TypeError("contact flags must be booleans")
+    return dataclasses.asdict(DebtorContact(**value))
 
 
 def minor_units(amount: Any) -> int:
@@ -594,6 +640,25 @@ def _keys(value: Any, keys: tuple[str, ...]) -> Mapping[str, Any]:
         found = sorted(value) if isinstance(value, Mapping) else type(value).__name__
         raise UnmappableEvent(f"expected the keys {', '.join(keys)}, found {found}")
     return value
+
+
+_TO_WIRE: dict[Kind, Callable[[Any], Any]] = {
+    Kind.STRING: _str,
+    Kind.LONG: _long,
+    Kind.BOOLEAN: _bool,
+    Kind.DATE: _date,
+    Kind.UUID: _uuid_to_wire,
+    Kind.MONEY: minor_units,
+    Kind.EXACT_DECIMAL: exact_decimal_text,
+    Kind.STRINGS: _strings,
+    Kind.COMPONENTS: _components_to_wire,
+    Kind.INSTALLMENTS: _installments_to_wire,
+    Kind.WAIVED_ITEMS: _waived_items_to_wire,
+    Kind.POLICY_JSON: _policy_json,
+    Kind.REASON: _reason,
+    Kind.CONTACT: _contact_to_wire,
+}
+"""Per kind the domain value's wire value; ``Kind.FREE_TEXT`` is not here: its digest needs the office's key."""
 
 
 # --- record -> domain values ------------------------------------------------------------------
@@ -722,9 +787,12 @@ class PartyIndex:
 
     def learn(self, event: Event) -> None:
         """Remembers the parties of a creation event; other events teach it nothing."""
-        known = parties_of(event)
-        if known is not None and isinstance(event, AggregateCreated):
-            self._keep(event.originator_id, known)
+        event_type = event_type_of(event)
+        if event_type is None:
+            if isinstance(event, AggregateCreated) and (known := parties_of(event)) is not None:
+                self._keep(event.originator_id, known)
+        elif event_type.creation and event_type.named_parties is not None:
+            self._keep(event.originator_id, event_type.named_parties(vars(event), event.originator_id))
 
     def __call__(self, aggregate_id: UUID) -> Parties | None:
         known = self._known.get(aggregate_id)

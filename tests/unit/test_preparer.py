@@ -4,13 +4,14 @@ failures as values, unknown parties left to the publisher, and a dead child noti
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 from eventsourcing.persistence import Notification
 
 from consumers.partitions import KeyPartitioner, PartitionRange
-from consumers.preparer import IN_PARENT, SKIPPED, Failed, Prepared, Preparer, PrepareWorker, WorkerGone
+from consumers.preparer import IN_PARENT, PIPE_BUFFER, SKIPPED, Failed, Prepared, Preparer, PrepareWorker, WorkerGone
 from consumers.publisher import SCHEMAS_DIR
 from consumers.wire import envelope
 from consumers.wire.codec import SchemaStore
@@ -113,3 +114,17 @@ def test_without_a_partition_count_the_records_carry_no_partition(log: tuple[Any
     )
     with pytest.raises(RuntimeError, match="partition count"):
         ranged.owns(str(notifications[0].originator_id))
+
+
+def test_the_pipe_holds_megabytes_of_outcomes_so_the_child_need_not_wait_for_the_publisher(
+    log: tuple[Any, list[Notification]],
+) -> None:
+    """Each end asks for ``PIPE_BUFFER`` bytes of send buffer (the kernel gives twice what it allows, at most
+    ``net.core.wmem_max``); the default (~200 KB) held less than one chunk of 250 outcomes."""
+    app, _ = log
+    allowed = int(Path("/proc/sys/net/core/wmem_max").read_text())
+    worker = PrepareWorker(app.mapper, SchemaStore.from_directory(SCHEMAS_DIR), b"key")
+    try:
+        assert worker.buffer >= 2 * min(PIPE_BUFFER, allowed)
+    finally:
+        worker.close()

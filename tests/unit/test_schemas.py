@@ -15,9 +15,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid5
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from consumers.wire import schemagen
 from consumers.wire.codec import AvroSchema, SchemaStore, decode, encode
@@ -25,6 +27,7 @@ from consumers.wire.compat import check_schema_history
 from consumers.wire.envelope import (
     DEVELOPMENT_DIGEST_KEY,
     ENVELOPE_FIELDS,
+    EVENT_ID_NAMESPACE,
     FREE_TEXT_PREFIX,
     NAMESPACE,
     Kind,
@@ -34,6 +37,7 @@ from consumers.wire.envelope import (
     domain_event,
     domain_values,
     event_id,
+    event_id_of,
     event_record,
     event_type_of,
     event_types,
@@ -267,6 +271,13 @@ def test_event_ids_are_stable_and_unique_over_the_log() -> None:
     ids = [event_id(event) for _, event in sample_log()]
     assert len(set(ids)) == len(ids)
     assert ids == [event_id(event) for _, event in sample_log()]
+
+
+@given(st.uuids(), st.integers(min_value=1, max_value=2**40))
+def test_an_event_id_is_the_uuid5_of_the_aggregate_id_and_version(aggregate: UUID, version: int) -> None:
+    """``event_id_of`` takes the namespace's SHA-1 once and copies it per event: the very ids of ``uuid5``."""
+    assert event_id_of(str(aggregate), version) == uuid5(EVENT_ID_NAMESPACE, f"{aggregate}/{version}")
+    assert event_id_of(str(aggregate), version).version == 5
 
 
 def test_the_kafka_key_is_the_aggregate_id_in_ascii() -> None:

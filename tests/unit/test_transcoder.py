@@ -229,3 +229,39 @@ def test_any_event_state_decodes_the_same_with_either_transcoder(state: dict[str
     assert NEW.decode(NEW.encode(state)) == expected
     assert OLD.decode(NEW.encode(state)) == expected
     assert NEW.decode(OLD.encode(state)) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        b'{"a":{"_type_":"decimal_str","_data_":"12.50"},"b":[{"_type_":"date_iso","_data_":"2025-01-31"}]}',
+        b'{"a":{"_type_":"uuid_hex","_data_":"8490edbe875a5a57ad4514cef6c75bf7"}}',
+        b'{"a":{"_type_":"datetime_iso","_data_":"2026-12-07T07:18:44.133674+00:00"}}',
+        b'{"a":{"_type_":"decimal_str","_data_":"12.50","extra":1}}',  # three keys: an ordinary object
+        b'{"a":{"_type_":"decimal_str","_data_":12}}',  # data not text: as eventsourcing decodes it
+        b'{"a":{"_type_":["decimal_str"],"_data_":"12"}}',  # a name not text
+        b'{"a":{"_type_":"decimal_str","_other_":"12"}}',  # no data: an ordinary object
+        b'{"a":{"_type_":"date_iso","_data_":{"_type_":"decimal_str","_data_":"1"}}}',  # data tagged itself
+        b'{"_type_":"decimal_str","_data_":"7"}',  # the whole state one tagged object
+    ],
+)
+def test_tagged_objects_decode_as_eventsourcing_decodes_them(text: bytes) -> None:
+    """A tagged object of text data is decoded at once by its transcoding (``_decoders``); any other shape goes the
+    general way. Either way the value, or the error, is eventsourcing's."""
+
+    def outcome(transcoder: JSONTranscoder) -> Any:
+        try:
+            return transcoder.decode(text)
+        except Exception as exc:  # the same error, by type and message
+            return (type(exc), str(exc))
+
+    assert outcome(NEW) == outcome(OLD)
+
+
+def test_a_tagged_object_of_an_unregistered_name_is_refused_with_eventsourcings_error() -> None:
+    text = b'{"a":{"_type_":"not_registered","_data_":"x"}}'
+    with pytest.raises(TranscodingNotRegisteredError) as new:
+        NEW.decode(text)
+    with pytest.raises(TranscodingNotRegisteredError) as old:
+        OLD.decode(text)
+    assert str(new.value) == str(old.value)
