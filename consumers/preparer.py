@@ -24,6 +24,7 @@ import io
 import multiprocessing
 import os
 import socket
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -235,22 +236,38 @@ class PrepareWorker:
     def collect(self, expected: int, *, on_last_chunk: Callable[[], None] | None = None) -> Iterator[Outcome]:
         """The outcomes of the oldest submitted batch, one per notification, as the child's chunks arrive (the
         publisher sends the first records while the child still prepares the rest). ``on_last_chunk`` runs when
-        the batch's last chunk has been read: from then on the child waits for the next batch."""
+        the batch's last chunk has been read: from then on the child waits for the next batch. Each time a chunk
+        is needed, every chunk already in the pipe is read with it, so that the last one is read (and the next
+        batch handed over) as soon as it is there, not when the publisher has sent all before it."""
         got = 0
         while got < expected:
-            try:
-                rows = self._conn.recv()
-            except (EOFError, OSError) as exc:
-                raise WorkerGone(f"the prepare process ended (exit code {self._process.exitcode}): {exc!r}") from exc
-            if not isinstance(rows, list) or not rows or got + len(rows) > expected:
-                raise WorkerGone(f"the prepare process answered {type(rows).__name__} after {got} of {expected}")
-            got += len(rows)
+            chunks = [self._receive(got, expected)]
+            got += len(chunks[-1])
+            while got < expected and self._ready():
+                chunks.append(self._receive(got, expected))
+                got += len(chunks[-1])
             if got == expected:
                 self.pending -= 1
                 if on_last_chunk is not None:
                     on_last_chunk()
-            for row in rows:
-                yield _outcome(row)
+            for rows in chunks:
+                for row in rows:
+                    yield _outcome(row)
+
+    def _receive(self, got: int, expected: int) -> list[tuple[Any, ...]]:
+        try:
+            rows = self._conn.recv()
+        except (EOFError, OSError) as exc:
+            raise WorkerGone(f"the prepare process ended (exit code {self._process.exitcode}): {exc!r}") from exc
+        if not isinstance(rows, list) or not rows or got + len(rows) > expected:
+            raise WorkerGone(f"the prepare process answered {type(rows).__name__} after {got} of {expected}")
+        return rows
+
+    def _ready(self) -> bool:
+        try:
+            return self._conn.poll()
+        except (EOFError, OSError) as exc:
+            raise WorkerGone(f"the prepare process's pipe broke: {exc!r}") from exc
 
     def close(self) -> None:
         try:
@@ -262,6 +279,90 @@ class PrepareWorker:
         if self._process.is_alive():
             self._process.kill()
             self._process.join(2)
+
+
+class PreparePool:
+    """``processes`` forked children (``PrepareWorker``), each preparing the events of its share of the aggregates,
+    with one child's interface: batches in (``submit_rows``), outcomes out in the batch's order (``collect``).
+
+    An aggregate's events always go to the same child (``share``: the last two hex digits of its id), so each child
+    sees the creation event of every aggregate it prepares and learns its parties as a single child would. On two
+    cores one child was the publisher's bound (its ~35 µs per event against the parent's ~20): two share it.
+    A batch's next batch is submitted only when every child has sent its last chunk of this one (each then waits
+    in ``recv``): the publisher never blocks on a child that is itself blocked sending to the publisher."""
+
+    def __init__(
+        self,
+        mapper: Mapper[Any],
+        schemas: SchemaStore,
+        digest_key: bytes,
+        *,
+        owned: PartitionRange | None = None,
+        processes: int = 2,
+    ) -> None:
+        if processes < 1:
+            raise ValueError(f"a prepare pool has at least one process, not {processes}")
+        self.workers: list[PrepareWorker] = []
+        try:
+            for _ in range(processes):
+                self.workers.append(PrepareWorker(mapper, schemas, digest_key, owned=owned))
+        except BaseException:
+            self.close()
+            raise
+        self.buffer = min(w.buffer for w in self.workers)
+        self._shares: deque[list[int]] = deque()
+        """Per submitted batch, not yet collected: the child of each row."""
+
+    @property
+    def pending(self) -> int:
+        return len(self._shares)
+
+    def share(self, aggregate_id: str) -> int:
+        """The child that prepares the aggregate's events (its id as text; a UUID's last digits are random)."""
+        return int(aggregate_id[-2:], 16) % len(self.workers)
+
+    def submit_rows(self, rows: Sequence[Row], partitions: int | None = None) -> None:
+        """A batch split between the children (``PrepareWorker.submit_rows``); a child with no share gets nothing."""
+        if len(self.workers) == 1:
+            shares = [0] * len(rows)
+            parts: list[list[Row]] = [list(rows)]
+        else:
+            shares = [self.share(row[1]) for row in rows]
+            parts = [[] for _ in self.workers]
+            for child, row in zip(shares, rows, strict=True):
+                parts[child].append(row)
+        for worker, part in zip(self.workers, parts, strict=True):
+            if part:
+                worker.submit_rows(part, partitions)
+        self._shares.append(shares)
+
+    def collect(self, expected: int, *, on_last_chunk: Callable[[], None] | None = None) -> Iterator[Outcome]:
+        """The outcomes of the oldest submitted batch in its order, taken from each row's child as its chunks come.
+        ``on_last_chunk`` runs once every child has sent its last chunk of the batch."""
+        shares = self._shares.popleft()
+        if len(shares) != expected:
+            raise WorkerGone(f"collecting {expected} outcomes of a batch of {len(shares)}")
+        counts = [0] * len(self.workers)
+        for child in shares:
+            counts[child] += 1
+        busy = sum(1 for count in counts if count)
+
+        def one_done() -> None:
+            nonlocal busy
+            busy -= 1
+            if busy == 0 and on_last_chunk is not None:
+                on_last_chunk()
+
+        streams = [
+            worker.collect(count, on_last_chunk=one_done) if count else iter(())
+            for worker, count in zip(self.workers, counts, strict=True)
+        ]
+        for child in shares:
+            yield next(streams[child])
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.close()
 
 
 def _grow_send_buffer(conn: Connection) -> int:

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import ast
+import time
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 
-from consumers.kafka_access import BadConnectionString, check, client_args, servers
+from consumers.kafka_access import (
+    METADATA_RETRY_BACKOFF_MS,
+    BadConnectionString,
+    check,
+    client_args,
+    servers,
+    shorten_metadata_backoff,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENTS = {"KafkaProducer", "KafkaConsumer", "KafkaAdminClient"}
@@ -95,3 +104,25 @@ def test_servers_never_show_the_password() -> None:
 def test_a_bad_connection_string_says_what_is_wrong(connection: str, why: str) -> None:
     with pytest.raises(BadConnectionString, match=why):
         check(connection)
+
+
+def test_a_producer_asks_for_metadata_again_after_the_shorter_back_off() -> None:
+    """kafka-python 3.0.12 leaves its metadata at the 100 ms default whatever ``retry_backoff_ms`` says: the first
+    topic's metadata waited 100 ms after the bootstrap. ``shorten_metadata_backoff`` sets it where that version
+    keeps it; a version that keeps it elsewhere makes this test fail (and the publisher start 100 ms slower)."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(**client_args("127.0.0.1:1"), api_version=(3, 0))  # no broker needed
+    try:
+        metadata = producer._metadata
+        metadata._last_refresh_ms = time.monotonic() * 1000  # a request just went out
+        metadata._need_update = True  # and a topic's partitions are wanted
+        assert metadata.ttl() > 90, f"kafka-python {version('kafka-python')} no longer waits 100 ms: drop the fix"
+        assert shorten_metadata_backoff(producer)
+        assert 0 <= metadata.ttl() <= METADATA_RETRY_BACKOFF_MS
+    finally:
+        producer.close(timeout=0)
+
+
+def test_a_client_without_that_metadata_is_left_alone() -> None:
+    assert not shorten_metadata_backoff(object())

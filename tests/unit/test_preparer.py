@@ -11,7 +11,17 @@ import pytest
 from eventsourcing.persistence import Notification
 
 from consumers.partitions import KeyPartitioner, PartitionRange
-from consumers.preparer import IN_PARENT, PIPE_BUFFER, SKIPPED, Failed, Prepared, Preparer, PrepareWorker, WorkerGone
+from consumers.preparer import (
+    IN_PARENT,
+    PIPE_BUFFER,
+    SKIPPED,
+    Failed,
+    Prepared,
+    PreparePool,
+    Preparer,
+    PrepareWorker,
+    WorkerGone,
+)
 from consumers.publisher import SCHEMAS_DIR
 from consumers.wire import envelope
 from consumers.wire.codec import SchemaStore
@@ -128,3 +138,58 @@ def test_the_pipe_holds_megabytes_of_outcomes_so_the_child_need_not_wait_for_the
         assert worker.buffer >= 2 * min(PIPE_BUFFER, allowed)
     finally:
         worker.close()
+
+
+def _rows(notifications: list[Notification]) -> list[Any]:
+    return [(n.id, str(n.originator_id), n.originator_version, n.topic, n.state) for n in notifications]
+
+
+@pytest.mark.parametrize("processes", [1, 2, 3])
+def test_a_pool_prepares_in_the_log_order_what_the_publisher_would(
+    log: tuple[Any, list[Notification]], processes: int
+) -> None:
+    """The aggregates split between the children, each child knowing the parties of its own (no IN_PARENT), the
+    outcomes in the batch's order; the next batch handed over when every child has sent its last chunk, as the
+    publisher does."""
+    app, notifications = log
+    here = _here(app)
+    expected = [here.prepare(n) for n in notifications]
+    pool = PreparePool(app.mapper, SchemaStore.from_directory(SCHEMAS_DIR), b"key", processes=processes)
+    try:
+        batches = [_rows(notifications[i : i + 128]) for i in range(0, len(notifications), 128)]
+        shares = {pool.share(row[1]) for row in _rows(notifications)}
+        assert shares == set(range(processes)), "every child has aggregates of the log"
+        got: list[Any] = []
+        handed: list[int] = []
+
+        def hand_over(i: int) -> None:
+            if i + 1 < len(batches):
+                pool.submit_rows(batches[i + 1])
+                handed.append(i + 1)
+
+        pool.submit_rows(batches[0])
+        for i, batch in enumerate(batches):
+            got += list(pool.collect(len(batch), on_last_chunk=lambda i=i: hand_over(i)))  # type: ignore[misc]
+        assert pool.pending == 0
+    finally:
+        pool.close()
+    assert len(batches) > 1 and handed == list(range(1, len(batches)))
+    assert got == expected
+
+
+def test_a_pool_whose_child_died_says_so(log: tuple[Any, list[Notification]]) -> None:
+    app, notifications = log
+    pool = PreparePool(app.mapper, SchemaStore.from_directory(SCHEMAS_DIR), b"key", processes=2)
+    try:
+        pool.workers[1]._process.kill()
+        pool.workers[1]._process.join(5)
+        with pytest.raises(WorkerGone):
+            pool.submit_rows(_rows(notifications[:200]))
+            list(pool.collect(200))
+    finally:
+        pool.close()
+
+
+def test_a_pool_has_a_process_at_least(log: tuple[Any, list[Notification]]) -> None:
+    with pytest.raises(ValueError, match="at least one process"):
+        PreparePool(log[0].mapper, SchemaStore.from_directory(SCHEMAS_DIR), b"key", processes=0)
