@@ -8,7 +8,7 @@ only through this module.
 
 from __future__ import annotations
 
-import socket
+import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -100,18 +100,35 @@ def scratch_topics(settings: Settings, *names: str) -> Iterator[tuple[str, ...]]
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free port outside the kernel's ephemeral range (``free_ports``)."""
+    return free_ports(1)
+
+
+def ephemeral_ports(table: Path = Path("/proc/sys/net/ipv4/ip_local_port_range")) -> range:
+    """The ports the kernel gives outgoing connections (Linux's default where the table cannot be read)."""
+    try:
+        low, high = (int(part) for part in table.read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999
+    return range(low, high + 1)
 
 
 def free_ports(count: int) -> int:
-    """The first of ``count`` consecutive free ports (for a cluster's nodes 2, 3, …)."""
-    for _ in range(50):
-        first = free_port()
-        if first + count <= 65535 and all(port_is_free(first + n) for n in range(count)):
+    """The first of ``count`` consecutive free ports for a test's own servers, outside the ephemeral range.
+
+    A port the kernel chose (``bind(0)``) is an ephemeral one: while a test has a cluster node down, any outgoing
+    connection (a client reconnecting to that very node, which then connects to itself) may take the node's port
+    as its own, and the node cannot start again (a cluster test failed so: "port … in use by another process").
+    Ports below and above the ephemeral range are never handed out that way."""
+    ephemeral = ephemeral_ports()
+    spans = [range(10_000, max(ephemeral.start - count, 10_000)), range(ephemeral.stop, 65_536 - count)]
+    choices = [span for span in spans if len(span)]
+    rng = random.Random()
+    for _ in range(200):
+        first = rng.choice(rng.choice(choices))
+        if all(port_is_free(first + n) for n in range(count)):
             return first
-    raise RuntimeError(f"found no {count} consecutive free ports")
+    raise RuntimeError(f"found no {count} consecutive free ports outside the ephemeral range {ephemeral}")
 
 
 def _linked_jars(settings: Settings, home: Path) -> None:

@@ -55,3 +55,18 @@ def test_a_released_port_is_free() -> None:
 
     assert port_is_free(port)
     require_port_free(port, server="Kafka", home=Path("."), port_var="X", external_var="Y")
+
+
+def test_the_tests_own_servers_take_ports_the_kernel_never_gives_a_client(tmp_path: Path) -> None:
+    """A cluster node killed by a fault test must find its port free when it starts again: ports outside the
+    kernel's ephemeral range are never taken by an outgoing connection meanwhile."""
+    from tests.support.stack import ephemeral_ports, free_ports
+
+    ephemeral = ephemeral_ports()
+    for _ in range(30):
+        first = free_ports(9)
+        assert all(first + n not in ephemeral and port_is_free(first + n) for n in range(9))
+    table = tmp_path / "ip_local_port_range"
+    table.write_text("40000\t50000\n")
+    assert ephemeral_ports(table) == range(40000, 50001)
+    assert ephemeral_ports(tmp_path / "missing") == range(32768, 61000)
