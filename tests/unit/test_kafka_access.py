@@ -121,7 +121,7 @@ def test_a_producer_asks_for_metadata_again_after_the_shorter_back_off() -> None
         assert shorten_metadata_backoff(producer)
         assert 0 <= metadata.ttl() <= METADATA_RETRY_BACKOFF_MS
     finally:
-        producer.close(timeout=0)
+        producer.close(timeout=5)  # its network thread joined: it draws reconnect jitter from `random` meanwhile
 
 
 def test_a_client_without_that_metadata_is_left_alone() -> None:
