@@ -39,7 +39,8 @@ Delivery protocol
   (safety net: a round every `idle_wait_s` anyway). No polling of the table while idle, and no empty
   read after a round that read the log to its head (an insert since then has sent its NOTIFY).
 - **Adaptive preparing.** A round that finds few events (under `prepare_ahead_from`) prepares them at
-  once in this process; a publisher that is behind has the child prepare the next batch while it sends.
+  once in this process; a publisher that is behind has its preparing children (``prepare_processes``, two; the
+  cases split between them) prepare the next batch while it sends (ADR 0022, 0040).
 - **One active publisher per name**: a PostgreSQL advisory lock; a second one waits on standby.
 - **Stop.** The `stop_event` (set by SIGTERM/SIGINT in `kravsak.services`): the current batch is
   finished, flushed and its position stored, then `run_publisher` returns. A second signal exits
