@@ -323,14 +323,10 @@ class PreparePool:
 
     def submit_rows(self, rows: Sequence[Row], partitions: int | None = None) -> None:
         """A batch split between the children (``PrepareWorker.submit_rows``); a child with no share gets nothing."""
-        if len(self.workers) == 1:
-            shares = [0] * len(rows)
-            parts: list[list[Row]] = [list(rows)]
-        else:
-            shares = [self.share(row[1]) for row in rows]
-            parts = [[] for _ in self.workers]
-            for child, row in zip(shares, rows, strict=True):
-                parts[child].append(row)
+        shares = [self.share(row[1]) for row in rows]
+        parts: list[list[Row]] = [[] for _ in self.workers]
+        for child, row in zip(shares, rows, strict=True):
+            parts[child].append(row)
         for worker, part in zip(self.workers, parts, strict=True):
             if part:
                 worker.submit_rows(part, partitions)

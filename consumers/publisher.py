@@ -134,12 +134,11 @@ class PublisherOptions:
     digest_key: bytes = envelope.DEVELOPMENT_DIGEST_KEY
     """Keys the digests of free text on the wire (an objection's); a service's publisher is given one derived
     from the office secret (``kravsak.settings.publisher_options``), tests and benchmarks use the development key."""
-    prepare_process: bool = True
-    """Prepare the next batch (decode, envelope, Avro) in a forked child process while this one is sent
-    (``consumers.preparer``); False, or where fork is not available: in this process, batch after batch."""
     prepare_processes: int = 2
-    """How many child processes prepare (``PreparePool``: the aggregates split between them). Two: on two cores one
-    child, at ~35 µs per event against the parent's ~20, was what bounded a publisher that is behind."""
+    """How many forked child processes prepare the next batch (decode, envelope, Avro) while this one is sent
+    (``consumers.preparer.PreparePool``: the aggregates split between them); 0, or where fork is not available: in
+    this process, batch after batch. Two: on two cores one child, at ~35 µs per event against the parent's ~20, was
+    what bounded a publisher that is behind (ADR 0040)."""
     prepare_ahead_from: int = 500
     """Adaptive: a batch read fresh (none prepared ahead) of fewer notifications is prepared in this process at
     once — under a light load the hand-over to the child and the read ahead cost more latency than preparing a
@@ -336,7 +335,7 @@ class Publisher:
                         self.options.digest_key,
                         owned=self.options.partition_range,
                     )
-                if self.worker is None and self.options.prepare_process and PrepareWorker.available():
+                if self.worker is None and self.options.prepare_processes > 0 and PrepareWorker.available():
                     self.worker = PreparePool(
                         self.app.mapper,
                         self.schemas,
@@ -630,7 +629,7 @@ class Publisher:
             return self._read(self.position + 1), None
 
     def _submit(self, worker: PreparePool, rows: list[Row]) -> None:
-        """Rows to the child; with a partition range the topic's partition count too (the child skips the other
+        """Rows to the children; with a partition range the topic's partition count too (the child skips the other
         ranges' cases, and its records carry their partition). Without one the partition is found here, in
         ``_send_one``: the child is the busier of the two processes (ADR 0033)."""
         if not rows:
@@ -893,7 +892,7 @@ def release_case(
                 "see `kravsak publisher held` for the held cases and their ids",
             )
         conn.execute(sql.SQL("NOTIFY {}").format(sql.Identifier(EVENTS_TABLE)))  # wake the active publisher
-        publisher = Publisher(settings, replace(opts, prepare_process=False))  # a few events: no child process
+        publisher = Publisher(settings, replace(opts, prepare_processes=0))  # a few events: no child process
         try:
             by = "this command" if publisher.release_if_idle() is not None else "the running publisher"
         finally:

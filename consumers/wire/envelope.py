@@ -341,7 +341,7 @@ def _describe(stored: StoredEvent) -> EventType:
         tuple(reads),
         _taker(tuple(reads.values())),
         tuple(conversions),
-        tuple((f.attribute, f.wire_name, _TO_WIRE.get(f.kind), f.nullable) for f in fields),
+        tuple((f.attribute, f.wire_name, _to_wire(f.kind), f.nullable) for f in fields),
         _named_parties(stored.cls),
     )
 
@@ -465,9 +465,17 @@ def free_text_digest(text: str, key: bytes) -> str:
 def parties_of(event: Event) -> Parties | None:
     """The creditor and debtor an event names by itself, or None when only its aggregate's first
     event does (later claim and creditor events)."""
-    event_type = event_type_of(event)
-    named = event_type.named_parties if event_type is not None else _named_parties(type(event))
+    named = _parties_named_by(event)[0]
     return named(vars(event), event.originator_id) if named is not None else None
+
+
+def _parties_named_by(event: Event) -> tuple[PartiesOf | None, bool]:
+    """How the event names its parties (``_named_parties``, kept per type for the catalogue's events) and whether it
+    creates its aggregate."""
+    event_type = event_type_of(event)
+    if event_type is None:
+        return _named_parties(type(event)), isinstance(event, AggregateCreated)
+    return event_type.named_parties, event_type.creation
 
 
 def _named_parties(cls: type[Any]) -> PartiesOf | None:
@@ -661,6 +669,14 @@ _TO_WIRE: dict[Kind, Callable[[Any], Any]] = {
 """Per kind the domain value's wire value; ``Kind.FREE_TEXT`` is not here: its digest needs the office's key."""
 
 
+def _to_wire(kind: Kind) -> Callable[[Any], Any] | None:
+    """A kind's conversion to the wire (None: a free text, digested in ``_record``); a kind with neither is a
+    mistake in this module, refused when the event types are described."""
+    if kind is Kind.FREE_TEXT:
+        return None
+    return _TO_WIRE[kind]
+
+
 # --- record -> domain values ------------------------------------------------------------------
 
 
@@ -787,12 +803,9 @@ class PartyIndex:
 
     def learn(self, event: Event) -> None:
         """Remembers the parties of a creation event; other events teach it nothing."""
-        event_type = event_type_of(event)
-        if event_type is None:
-            if isinstance(event, AggregateCreated) and (known := parties_of(event)) is not None:
-                self._keep(event.originator_id, known)
-        elif event_type.creation and event_type.named_parties is not None:
-            self._keep(event.originator_id, event_type.named_parties(vars(event), event.originator_id))
+        named, creation = _parties_named_by(event)
+        if creation and named is not None:
+            self._keep(event.originator_id, named(vars(event), event.originator_id))
 
     def __call__(self, aggregate_id: UUID) -> Parties | None:
         known = self._known.get(aggregate_id)

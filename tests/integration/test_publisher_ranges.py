@@ -55,7 +55,7 @@ def test_two_partition_ranges_publish_every_event_once_in_order_after_a_kill(
     first.process.wait(10)
     assert publisher_lag(settings.pg_dsn, name=names[0], schema=event_store) > 0, "killed too late: raise EVENTS"
     # while the second range's publisher runs, a whole-topic publisher may not start (no double publication)
-    whole = Publisher(settings, PublisherOptions(topic=topic, pg_schema=event_store, prepare_process=False))
+    whole = Publisher(settings, PublisherOptions(topic=topic, pg_schema=event_store, prepare_processes=0))
     try:
         assert whole._connect(threading.Event(), wait=False) is False
     finally:
