@@ -56,8 +56,9 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import structlog
@@ -77,14 +78,16 @@ from consumers.preparer import (
     IN_PARENT,
     SKIPPED,
     Failed,
+    Head,
     Outcome,
     Prepared,
     PreparePool,
     Preparer,
     PrepareWorker,
     Row,
+    StoreAccess,
     WorkerGone,
-    notification_of,
+    is_head,
 )
 from consumers.topics import CASE_EVENTS_TOPIC, SCHEMAS_TOPIC, case_events_spec, ensure_topics_at, schemas_spec
 from consumers.wire import envelope
@@ -224,20 +227,6 @@ def max_notification_id(conn: psycopg.Connection[Any], schema: str = "public") -
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def read_rows(conn: psycopg.Connection[Any], start: int, limit: int, schema: str = "public") -> list[Row]:
-    """The stored events from notification id ``start`` on, at most ``limit``, in id order, as plain rows (the
-    aggregate id as text): the same rows eventsourcing's ``select_notifications`` reads, without making a
-    ``UUID`` and a ``Notification`` of each in this process (the prepare process makes them)."""
-    return conn.execute(
-        sql.SQL(
-            "SELECT notification_id, originator_id::text, originator_version, topic, state FROM {}.{} "
-            "WHERE notification_id >= %s ORDER BY notification_id LIMIT %s"
-        ).format(sql.Identifier(schema), sql.Identifier(EVENTS_TABLE)),
-        (start, limit),
-        prepare=True,
-    ).fetchall()
-
-
 def publisher_lag(dsn: str, *, name: str = CASE_EVENTS_TOPIC, schema: str = "public") -> int:
     """Events stored but not yet acknowledged by Kafka: max notification id − stored position. Where publishers of
     partition ranges run (ADR 0033), the topic is published up to the lowest of their positions (their ranges
@@ -273,7 +262,7 @@ class Publisher:
         self.parties = envelope.PartyIndex()
         self.preparer: Preparer | None = None
         self.worker: PreparePool | None = None
-        self._ahead: list[Row] = []
+        self._ahead: Sequence[Row | Head] = []
         """The next batch, read and submitted to the worker while the current one is sent."""
         self.conn: psycopg.Connection[Any] | None = None
         self.producer: Any = None
@@ -281,6 +270,7 @@ class Publisher:
         """The partition of each case's key (kafka-python's own formula, kept per key): set with the producer."""
         self.position = 0
         self.held_table = HeldTable(options.position_name, options.pg_schema)
+        self.store = StoreAccess(settings.pg_dsn, options.pg_schema, EVENTS_TABLE)
         self.held: dict[str, int] = {}
         """Held case → its first held notification (the table's content, read on connect)."""
         self.report = PublishReport()
@@ -342,6 +332,7 @@ class Publisher:
                         self.options.digest_key,
                         owned=self.options.partition_range,
                         processes=self.options.prepare_processes,
+                        store=self.store,
                     )
                 conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
                 self.position = read_position(conn, self.options.position_name, self.options.pg_schema)
@@ -408,7 +399,7 @@ class Publisher:
         if self.worker is None or self._ahead or (self.options.partition_range is not None and not self.partitioner):
             return
         try:
-            self._ahead = self._read(self.position + 1)
+            self._ahead = self._read(self.position + 1, states=not self.worker.reads)
             self._submit(self.worker, self._ahead)
         except WorkerGone as exc:
             self._worker_gone(exc)
@@ -568,25 +559,29 @@ class Publisher:
         futures: list[Any] = []
         held: list[HeldEvent] = []
         holding = dict(self.held)
-        for row in rows:
-            outcome = next(outcomes) if outcomes is not None else IN_PARENT  # every one: the pipe stays in step
+        send = self._send_one
+        # one outcome per row, every one taken (strict: a batch and its outcomes never differ in length)
+        for row, outcome in zip(rows, outcomes if outcomes is not None else repeat(IN_PARENT, len(rows)), strict=True):
+            case_id = row[1]
+            if type(outcome) is Prepared and case_id not in holding:  # the usual: sent while the children prepare
+                futures.append(send(outcome))
+                continue
             if outcome is SKIPPED:  # another partition range's case: its own publisher sends it
                 continue
-            case_id = row[1]
             if case_id in holding:
                 held.append(_held_event(row, WAITING.format(holding[case_id])))
                 continue
             if outcome is IN_PARENT:
                 if not self.preparer.owns(case_id):
                     continue
-                outcome = self._outcome(notification_of(row))
+                outcome = self._outcome(self._full_row(row))
             if isinstance(outcome, Failed):  # any failure to turn it into a record holds its case
                 held.append(_held_event(row, outcome.error))
                 holding[case_id] = row[0]
                 log.error("publisher.held", **_fields(held[-1]), fix=HOLD_FIX)
             else:
                 assert isinstance(outcome, Prepared)
-                futures.append(self._send_one(outcome))  # sent while the child prepares the rest
+                futures.append(send(outcome))
         if futures:
             self._flush(futures)
         last = rows[-1][0]
@@ -598,12 +593,13 @@ class Publisher:
         self.report.held += len(held)
         return len(rows) + released
 
-    def _read(self, start: int) -> list[Row]:
-        """Up to ``batch_size`` stored events from notification id ``start`` on."""
+    def _read(self, start: int, *, states: bool = True) -> list[Any]:
+        """Up to ``batch_size`` stored events from notification id ``start`` on: ``Row``s, or without ``states``
+        ``Head``s (for the children, who read the states of their shares themselves)."""
         assert self.conn is not None
-        return read_rows(self.conn, start, self.options.batch_size, self.options.pg_schema)
+        return self.store.rows(self.conn, start, self.options.batch_size, states=states)
 
-    def _next_batch(self) -> tuple[list[Row], Iterator[Outcome] | None]:
+    def _next_batch(self) -> tuple[Sequence[Row | Head], Iterator[Outcome] | None]:
         """The rows after the position, with the worker's outcomes for them (None: prepare here).
 
         With a worker the batch after this one is read before this one's outcomes are collected and
@@ -622,20 +618,20 @@ class Publisher:
             rows = self._ahead
             if rows[0][0] <= self.position:  # never: the position moves only through these batches
                 raise AssertionError(f"batch ahead starts at {rows[0][0]}, position is {self.position}")
-            self._ahead = self._read(rows[-1][0] + 1)
+            self._ahead = self._read(rows[-1][0] + 1, states=not self.worker.reads)
             return rows, self._collect(self.worker, len(rows))
         except WorkerGone as exc:
             self._worker_gone(exc)
             return self._read(self.position + 1), None
 
-    def _submit(self, worker: PreparePool, rows: list[Row]) -> None:
-        """Rows to the children; with a partition range the topic's partition count too (the child skips the other
-        ranges' cases, and its records carry their partition). Without one the partition is found here, in
-        ``_send_one``: the child is the busier of the two processes (ADR 0033)."""
+    def _submit(self, worker: PreparePool, rows: Sequence[Row | Head]) -> None:
+        """Rows to the children, with the topic's partition count once it is known: their records carry their
+        partition (with a partition range the children skip the other ranges' cases). This process, the busier one
+        since the children read and prepare straight from the stored JSON (ADR 0041), finds the partition only of a
+        record prepared before the count was known (``_send_one``)."""
         if not rows:
             return
-        ranged = self.options.partition_range is not None
-        worker.submit_rows(rows, self.partitioner.partitions if ranged and self.partitioner is not None else None)
+        worker.submit_rows(rows, self.partitioner.partitions if self.partitioner is not None else None)
 
     def _collect(self, worker: PreparePool, expected: int) -> Iterator[Outcome]:
         """The worker's outcomes of the batch; the batch ahead goes to it once this one's last chunk is read (one
@@ -655,17 +651,29 @@ class Publisher:
             for _ in range(expected - given):
                 yield IN_PARENT
 
+    def _full_row(self, row: Row | Head) -> Row:
+        """``row`` with its state: a ``Head`` (a child was to read the state, and left this event here) read again."""
+        if not is_head(row):
+            return cast(Row, row)
+        assert self.conn is not None
+        found = self.store.rows(self.conn, row[0], 1)
+        if not found or found[0][0] != row[0]:
+            raise LookupError(f"notification {row[0]} is no longer in the event store")
+        full: Row = found[0]
+        return full
+
     def _worker_gone(self, exc: WorkerGone) -> None:
         log.warning("publisher.prepare_process_gone", error=str(exc), fallback="preparing in this process")
         self._close_worker()
 
-    def _outcome(self, notification: Notification) -> Outcome:
+    def _outcome(self, row: Row) -> Outcome:
+        assert self.preparer is not None
         try:
-            return self._prepare(notification)
+            return self.preparer.prepare_row(row)
         except _TRANSIENT:  # the party look-up reads the store: an outage is retried, not held
             raise
         except Exception as exc:  # any other failure to turn it into a record holds its case
-            return Failed(notification.id, f"{type(exc).__name__}: {exc}")
+            return Failed(row[0], f"{type(exc).__name__}: {exc}")
 
     def _release_requested(self) -> int:
         """Each case an operator asked to release: its held events prepared again in order; those
@@ -809,8 +817,8 @@ HOLD_FIX = (
 )
 
 
-def _held_event(row: Row, error: str) -> HeldEvent:
-    position, case_id, version, topic, _ = row
+def _held_event(row: Row | Head, error: str) -> HeldEvent:
+    position, case_id, version, topic = row[:4]
     return HeldEvent(
         notification_id=position,
         case_id=case_id,

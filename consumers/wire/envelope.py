@@ -45,6 +45,7 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import re
 import types
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
@@ -56,11 +57,14 @@ from operator import itemgetter
 from typing import Any, TypeAlias, Union, get_args, get_origin, get_type_hints
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import orjson
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, AggregateCreated, DomainEventProtocol
-from eventsourcing.utils import get_topic
+from eventsourcing.persistence import DecimalAsStr, Mapper
+from eventsourcing.utils import get_topic, resolve_topic
 
 from domain.account import COMPONENTS
+from domain.application import DateAsISO
 from domain.bank_files import BankFile
 from domain.catalogue import BASE_ATTRIBUTES, EVENTS, StoredEvent, stored_event
 from domain.channels import DebtorContact
@@ -70,6 +74,7 @@ from domain.parties import Creditor, Debtor
 from domain.references import PaymentReference
 from domain.refunds import Refund
 from domain.suspense import Suspense
+from domain.transcoder import OrjsonTranscoder
 
 NAMESPACE = "no.kravsak.events"
 """Avro namespace of every event schema."""
@@ -215,8 +220,8 @@ Conversion: TypeAlias = tuple[str, Callable[[Any], Any], bool]
 Write: TypeAlias = tuple[str, str, "Callable[[Any], Any] | None", bool]
 """(attribute, wire name, its kind's conversion to the wire value (None: a free text, digested with the key),
 nullable)."""
-PartiesOf: TypeAlias = "Callable[[Mapping[str, Any], UUID], Parties]"
-"""The parties an event names, from its attribute values and its aggregate id."""
+PartiesOf: TypeAlias = "Callable[[Mapping[str, Any], str], Parties]"
+"""The parties an event names, from its attribute values and its aggregate id (as text)."""
 
 
 def _taker(keys: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -411,8 +416,9 @@ def _record(
 ) -> Record:
     values = vars(event)
     originator_id = event.originator_id
+    case_id = str(originator_id)
     named = event_type.named_parties
-    known = named(values, originator_id) if named is not None else None
+    known = named(values, case_id) if named is not None else None
     if known is None and parties is not None:
         known = parties(originator_id)
     if known is None:
@@ -423,7 +429,6 @@ def _record(
     timestamp = values["timestamp"]
     if not isinstance(timestamp, datetime) or timestamp.tzinfo is None:
         raise UnmappableEvent(f"timestamp {timestamp!r} is not a timezone-aware datetime")
-    case_id = str(originator_id)
     version = event.originator_version
     record: Record = {
         "event_id": event_id_of(case_id, version),
@@ -466,7 +471,7 @@ def parties_of(event: Event) -> Parties | None:
     """The creditor and debtor an event names by itself, or None when only its aggregate's first
     event does (later claim and creditor events)."""
     named = _parties_named_by(event)[0]
-    return named(vars(event), event.originator_id) if named is not None else None
+    return named(vars(event), str(event.originator_id)) if named is not None else None
 
 
 def _parties_named_by(event: Event) -> tuple[PartiesOf | None, bool]:
@@ -485,7 +490,7 @@ def _named_parties(cls: type[Any]) -> PartiesOf | None:
     if issubclass(cls, Creditor.Registered):
         return lambda values, _: Parties(_str(values["creditor"]), None)
     if issubclass(cls, Debtor.Event):
-        return lambda _, originator_id: Parties(None, str(originator_id))
+        return lambda _, case_id: Parties(None, case_id)
     if issubclass(cls, Suspense.Opened | Refund.Requested):
         return lambda values, _: Parties(_str(values["creditor_id"]), None)
     if issubclass(cls, BankFile.Opened):  # a file paying several creditors' accounts names none of them
@@ -493,7 +498,7 @@ def _named_parties(cls: type[Any]) -> PartiesOf | None:
     return None
 
 
-def _bank_file_parties(values: Mapping[str, Any], _: UUID) -> Parties:
+def _bank_file_parties(values: Mapping[str, Any], _: str) -> Parties:
     creditors = _list(values["creditors"])
     return Parties(_str(creditors[0]) if len(creditors) == 1 else None, None)
 
@@ -513,6 +518,18 @@ def event_id_of(case_id: str, version: int) -> UUID:
     digest = _EVENT_ID_HASH.copy()
     digest.update(f"{case_id}/{version}".encode())
     return UUID(bytes=digest.digest()[:16], version=5)
+
+
+def event_id_text(case_id: str, version: int) -> str:
+    """``str(event_id_of(case_id, version))`` without the ``UUID`` in between: the hash's first 16 bytes with the
+    version (5) and variant bits set as ``uuid5`` sets them, in the canonical text form."""
+    digest = _EVENT_ID_HASH.copy()
+    digest.update(f"{case_id}/{version}".encode())
+    raw = bytearray(digest.digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    text = raw.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def case_key(event: Event) -> bytes:
@@ -677,6 +694,191 @@ def _to_wire(kind: Kind) -> Callable[[Any], Any] | None:
     return _TO_WIRE[kind]
 
 
+# --- stored JSON -> record (the publisher's way) ------------------------------------------------
+
+StoredConversion: TypeAlias = tuple[str, str, "type | None", "Callable[[Any], Any] | None", bool]
+"""(attribute, wire name, the JSON type it travels as when it converts to nothing else (str, int, bool), else None and
+the conversion of its stored JSON value to the wire value, nullable)."""
+_WHOLE_ORE = re.compile(r"-?[0-9]+\.[0-9]{2}")
+"""An amount's stored text that is a whole number of øre as it is (``str`` of a two-decimal ``Decimal``)."""
+_KEPT = 4096
+"""At most this many distinct dates and amounts are remembered by their text (``StoredForm``)."""
+_PLAIN_KINDS: Mapping[Kind, type] = {Kind.STRING: str, Kind.LONG: int, Kind.BOOLEAN: bool}
+"""Kinds whose wire value is the JSON value itself, of exactly this type (``_str``, ``_long``, ``_bool``)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _StoredType:
+    event_type: EventType
+    class_version: int
+    """The event class's version: a stored event of another version is upcast through the domain event."""
+    writes: tuple[StoredConversion, ...]
+
+
+class StoredForm:
+    """Records straight from the event store's rows: ``record`` gives what ``event_record`` gives for the domain
+    event ``mapper.to_domain_event`` would make of the row, without making it (the publisher's way, ADR 0041).
+
+    The stored state is eventsourcing's JSON: a value JSON has no type for is a tagged object ``{"_type_": name,
+    "_data_": text}`` that the app's transcoder decodes. Each field goes from its JSON value to its wire value
+    with the kind's own conversion (``_TO_WIRE``) after the transcoder's decoding of that value alone; a string,
+    number or boolean is checked for its type in place; a date (kravsak's ``date_iso``) and an amount
+    (eventsourcing's ``decimal_str``) written with two decimals are read from their text — an amount as øre,
+    without the ``Decimal`` (``minor_units(Decimal(text))`` is that number) — and remembered by it. ``record``
+    answers None whenever the way through the domain event might say otherwise — a class version to upcast from, a
+    mapper with a cipher or compressor, JSON only eventsourcing's own transcoder reads (a float), any value that
+    does not convert — and the caller takes that way, which gives the record or says what is wrong. A test
+    compares the bytes of both ways for every event type (``tests/unit/test_stored_form.py``)."""
+
+    def __init__(self, mapper: Mapper[UUID], digest_key: bytes) -> None:
+        transcoder = mapper.transcoder if isinstance(mapper.transcoder, OrjsonTranscoder) else None
+        self.usable = transcoder is not None and mapper.cipher is None and mapper.compressor is None
+        """Whether the stored state is orjson-readable JSON at all (else ``record`` always answers None)."""
+        self._decoded: Callable[[Any], Any] = transcoder.decoded if transcoder is not None else _no
+        names = transcoder.names if transcoder is not None else {}
+        self._amounts_by_text = type(names.get("decimal_str")) is DecimalAsStr
+        self._dates_by_text = type(names.get("date_iso")) is DateAsISO
+        self._digest_key = digest_key
+        self._types: dict[str, _StoredType | None] = {}
+        self._dates: dict[str, date] = {}
+        self._amounts: dict[str, int] = {}
+
+    def record(
+        self, topic: str, state: bytes, case_id: str, version: int, position: int, parties: PartyIndex
+    ) -> tuple[EventType, Record] | None:
+        """The event type and the record of the stored event (``case_id``: its aggregate id as text), or None: take
+        the way through the domain event. Learns the parties of a creation event into ``parties``, as
+        ``PartyIndex.learn`` would."""
+        stored = self._types[topic] if topic in self._types else self._describe(topic)
+        if stored is None:
+            return None
+        try:
+            return stored.event_type, self._record(stored, state, case_id, version, position, parties)
+        except Exception:  # noqa: BLE001 - any doubt: the domain event's way decides, and names the error
+            return None
+
+    def _record(
+        self, stored: _StoredType, state: bytes, case_id: str, version: int, position: int, parties: PartyIndex
+    ) -> Record:
+        values = orjson.loads(state)
+        if values.pop("class_version", 1) != stored.class_version:
+            raise _Upcast
+        event_type = stored.event_type
+        named = event_type.named_parties
+        known = named(values, case_id) if named is not None else None
+        if known is None:
+            known = parties.of(case_id)
+            if known is None:
+                raise _Upcast
+        elif event_type.creation:
+            parties.remember(case_id, known)
+        timestamp = self._decoded(values["timestamp"])
+        if type(timestamp) is not datetime or timestamp.tzinfo is None:
+            raise _Upcast
+        record: Record = {
+            "event_id": event_id_text(case_id, version),
+            "event_type": event_type.name,
+            "case_id": case_id,
+            "creditor_id": known.creditor_id,
+            "debtor_id": known.debtor_id,
+            "aggregate_version": version,
+            "notification_position": position,
+            "effective_date": self._date(values[event_type.effective]),
+            "recorded_date": self._date(values["recorded"]),
+            "recorded_at": timestamp.astimezone(UTC),
+            "rule_version": _str(values.get("rule_version", "")),
+            "currency": _currency(event_type, values),
+        }
+        for attribute, wire_name, plain, convert, nullable in stored.writes:
+            value = values[attribute]
+            if value is None and nullable:
+                record[wire_name] = None
+            elif convert is None:
+                if type(value) is not plain:
+                    raise _Upcast
+                record[wire_name] = value
+            else:
+                record[wire_name] = convert(value)
+        for retired in RETIRED_FIELDS.get(event_type.name, ()):
+            record[retired] = None if (event_type.name, retired) in RETIRED_NULLABLE else ""
+        return record
+
+    def _describe(self, topic: str) -> _StoredType | None:
+        found: _StoredType | None = None
+        if self.usable:
+            try:
+                cls = resolve_topic(topic)
+            except Exception:  # noqa: BLE001 - an unknown topic: the domain event's way raises its error
+                cls = None
+            entry = stored_event(cls) if cls is not None else None
+            if entry is not None:
+                event_type = event_types()[entry.wire_name]
+                writes = tuple(
+                    (f.attribute, f.wire_name, _PLAIN_KINDS.get(f.kind), self._conversion(f.kind), f.nullable)
+                    for f in event_type.fields
+                )
+                found = _StoredType(event_type, getattr(cls, "class_version", 1), writes)
+        self._types[topic] = found
+        return found
+
+    def _conversion(self, kind: Kind) -> Callable[[Any], Any] | None:
+        """A kind's conversion from its stored JSON value: the same as decoding the value and ``_to_wire``; None for
+        the plain kinds (``_PLAIN_KINDS``, checked in place)."""
+        decoded = self._decoded
+        if kind in _PLAIN_KINDS:
+            return None
+        if kind is Kind.DATE:
+            return self._date
+        if kind is Kind.MONEY:
+            return self._minor_units
+        if kind is Kind.COMPONENTS:
+            return self._components
+        if kind is Kind.FREE_TEXT:
+            key = self._digest_key
+            return lambda value: free_text_digest(_str(decoded(value)), key)
+        to_wire = _TO_WIRE[kind]
+        return lambda value: to_wire(decoded(value))
+
+    def _date(self, value: Any) -> date:
+        if self._dates_by_text and type(value) is dict and len(value) == 2 and value.get("_type_") == "date_iso":
+            text = value["_data_"]
+            found = self._dates.get(text)
+            if found is None:
+                found = date.fromisoformat(text)
+                if len(self._dates) >= _KEPT:
+                    self._dates.clear()
+                self._dates[text] = found
+            return found
+        return _date(self._decoded(value))
+
+    def _minor_units(self, value: Any) -> int:
+        if self._amounts_by_text and type(value) is dict and len(value) == 2 and value.get("_type_") == "decimal_str":
+            text = value["_data_"]
+            found = self._amounts.get(text)
+            if found is not None:
+                return found
+            if type(text) is str and _WHOLE_ORE.fullmatch(text):
+                found = int(text.replace(".", "", 1))
+                if len(self._amounts) >= _KEPT:
+                    self._amounts.clear()
+                self._amounts[text] = found
+                return found
+        return minor_units(self._decoded(value))
+
+    def _components(self, value: Any) -> dict[str, int]:
+        if type(value) is not dict or len(value) != len(MONEY_COMPONENTS):
+            return _components_to_wire(self._decoded(value))
+        return {wire: self._minor_units(value[key]) for key, wire in _COMPONENT_FIELDS}
+
+
+class _Upcast(Exception):
+    """The stored event needs the domain event's way (``StoredForm.record`` answers None)."""
+
+
+def _no(value: Any) -> Any:
+    raise _Upcast
+
+
 # --- record -> domain values ------------------------------------------------------------------
 
 
@@ -799,35 +1001,46 @@ class PartyIndex:
     def __init__(self, fallback: PartyLookup | None = None, *, capacity: int = 100_000) -> None:
         self._fallback = fallback
         self._capacity = capacity
-        self._known: OrderedDict[UUID, Parties] = OrderedDict()
+        self._known: OrderedDict[str, Parties] = OrderedDict()
+        """By the aggregate id's text: the publisher reads it so from the store (``of``)."""
 
     def learn(self, event: Event) -> None:
         """Remembers the parties of a creation event; other events teach it nothing."""
         named, creation = _parties_named_by(event)
         if creation and named is not None:
-            self._keep(event.originator_id, named(vars(event), event.originator_id))
+            case_id = str(event.originator_id)
+            self._keep(case_id, named(vars(event), case_id))
 
     def __call__(self, aggregate_id: UUID) -> Parties | None:
-        known = self._known.get(aggregate_id)
+        return self.of(str(aggregate_id), aggregate_id)
+
+    def of(self, case_id: str, aggregate_id: UUID | None = None) -> Parties | None:
+        """The parties of the aggregate whose id is ``case_id`` as text (``aggregate_id``: the same as a ``UUID``,
+        made here only if the fallback is asked)."""
+        known = self._known.get(case_id)
         if known is not None:
-            self._known.move_to_end(aggregate_id)
+            self._known.move_to_end(case_id)
             return known
         if self._fallback is None:
             return None
-        known = self._fallback(aggregate_id)
+        known = self._fallback(aggregate_id if aggregate_id is not None else UUID(case_id))
         if known is not None:
-            self._keep(aggregate_id, known)
+            self._keep(case_id, known)
         return known
 
     def __len__(self) -> int:
         return len(self._known)
 
     def __iter__(self) -> Iterator[UUID]:
-        return iter(self._known)
+        return (UUID(case_id) for case_id in self._known)
 
-    def _keep(self, aggregate_id: UUID, known: Parties) -> None:
-        self._known[aggregate_id] = known
-        self._known.move_to_end(aggregate_id)
+    def remember(self, case_id: str, known: Parties) -> None:
+        """Keeps what an aggregate's creation event named (``learn`` without the event: ``StoredForm.record``)."""
+        self._keep(case_id, known)
+
+    def _keep(self, case_id: str, known: Parties) -> None:
+        self._known[case_id] = known
+        self._known.move_to_end(case_id)
         while len(self._known) > self._capacity:
             self._known.popitem(last=False)
 

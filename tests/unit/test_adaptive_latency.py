@@ -167,11 +167,15 @@ def notification(n: int) -> Any:
 
 
 class FakeWorker:
-    def __init__(self) -> None:
+    def __init__(self, *, reads: bool = False) -> None:
         self.submitted: list[list[int]] = []
+        self.reads = reads
+        self.heads: list[bool] = []
+        """Per submitted batch: whether it came as heads (without the states: the child reads them)."""
 
     def submit_rows(self, rows: Sequence[Any], partitions: int | None) -> None:
         self.submitted.append([row[0] for row in rows])
+        self.heads.append(all(len(row) == 4 for row in rows))
 
     def collect(self, expected: int, *, on_last_chunk: Any = None) -> Any:
         batch = self.submitted.pop(0)
@@ -181,14 +185,14 @@ class FakeWorker:
             yield Prepared(n, b"k", b"v", [])
 
 
-def publisher(log: list[Any], *, ahead_from: int) -> tuple[Publisher, FakeWorker]:
+def publisher(log: list[Any], *, ahead_from: int, reads: bool = False) -> tuple[Publisher, FakeWorker]:
     p = Publisher(load_settings({}), PublisherOptions(batch_size=1000, prepare_ahead_from=ahead_from))
 
-    def read(start: int) -> list[Any]:
-        return [row for row in log if row[0] >= start][: p.options.batch_size]
+    def read(start: int, *, states: bool = True) -> list[Any]:
+        return [row if states else row[:4] for row in log if row[0] >= start][: p.options.batch_size]
 
     p._read = read  # type: ignore[method-assign]
-    worker = FakeWorker()
+    worker = FakeWorker(reads=reads)
     p.worker = worker  # type: ignore[assignment]
     return p, worker
 
@@ -211,6 +215,17 @@ def test_a_big_batch_goes_to_the_child_and_the_next_one_is_read_ahead() -> None:
     assert len(notifications) == 1000 and outcomes is not None
     assert [o.position for o in outcomes][-1] == 1000
     assert worker.submitted == [list(range(1001, 1501))]  # the batch ahead, submitted after this one's last chunk
+
+
+def test_children_that_read_the_store_are_given_the_batch_ahead_without_its_states() -> None:
+    p, worker = publisher([notification(i) for i in range(1, 2501)], ahead_from=500, reads=True)
+
+    notifications, outcomes = p._next_batch()
+    assert outcomes is not None and len(list(outcomes)) == 1000
+
+    assert all(len(row) == 5 for row in notifications)  # read fresh, with the states: it could have been small
+    assert worker.submitted == [list(range(1001, 2001))]
+    assert worker.heads == [False, True]  # this batch went with its states, the one ahead as heads
 
 
 def test_the_adaptive_thresholds_come_from_the_environment() -> None:
