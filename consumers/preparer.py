@@ -1,21 +1,22 @@
 """The publisher's records: a stored event decoded, mapped to its envelope and Avro-encoded, with its key and headers.
 
-``Preparer.prepare(notification)`` does it for one event in the calling process (the publisher's own, for a
-release and for an event whose parties only the store knows). ``PrepareWorker`` does it for whole batches in a
-child process, so that the publisher sends one batch while the next one is prepared: on two cores the decoding,
-mapping and encoding (more Python per event than kafka-python's ``send``) no longer share the one
-interpreter lock with the producer (ADR 0022, "Publish").
+``Preparer.prepare_row(row)`` does it for one stored event in the calling process: straight from the stored JSON
+(``envelope.StoredForm``), or through the domain event (``prepare``) wherever that way might say otherwise (ADR
+0041). ``PrepareWorker`` does it for whole batches in a child process, so that the publisher sends one batch while
+the next one is prepared: on two cores the decoding, mapping and encoding (more Python per event than
+kafka-python's ``send``) no longer share the one interpreter lock with the producer (ADR 0022, "Publish").
 
-The child is forked from the publisher once its app exists, closes every descriptor it inherited but its end
+The child is forked from the publisher once its app exists and closes every descriptor it inherited but its end
 of the pipe (the publisher's PostgreSQL session, whose advisory lock must end with the publisher, and its Kafka
-sockets), and runs only pure functions over the bytes it is sent: no connection, no thread, no logging, no I/O
-but its pipe; it ends when the publisher's end of the pipe closes (a kill -9 of the publisher too).
-It learns creditors and debtors from the creation events it sees (a ``PartyIndex`` in log order, like the
-publisher's); for an event whose aggregate it has not seen (its first events were published before a restart)
-it answers ``IN_PARENT`` and the publisher prepares that one itself, with the store as its fallback. An event
-that cannot be prepared comes back as ``Failed`` with the same ``"Type: message"`` the publisher would have
-logged: the publisher holds its case. A child that dies or answers nonsense is closed and the publisher
-prepares in its own process from then on.
+sockets): no thread, no logging, no Kafka. Given a batch as ``Head``s (without the states) it reads its share's
+states itself, on a PostgreSQL session of its own that can only read (``StoreAccess``, opened after the fork), and
+there too the first event of a case whose creation it has not seen (its parties); given ``Row``s it reads
+nothing. It ends when the publisher's end of the pipe closes (a kill -9 of the publisher too). It learns creditors
+and debtors from the creation events it sees (a ``PartyIndex`` in log order, like the publisher's); where it cannot
+learn them (no store to read, or a failure to read it) it answers ``IN_PARENT`` and the publisher prepares that
+event itself. An event that cannot be prepared comes back as ``Failed`` with the same ``"Type: message"`` the
+publisher would have logged: the publisher holds its case. A child that dies, cannot read its batch or answers
+nonsense is closed and the publisher prepares in its own process until it reconnects.
 """
 
 from __future__ import annotations

@@ -5,8 +5,9 @@ Delivery protocol
 - **Source.** The `CollectionApp` notification log in PostgreSQL (`collectionapp_events`; the
   recorder's table lock makes ids increase in commit order, so no event committed later can get
   an id below the stored position). Each round reads up to
-  `batch_size` notifications after the stored position, decodes each through the app's mapper,
-  maps it with `consumers.wire.envelope` and encodes it with `consumers.wire.codec` (Avro single-object).
+  `batch_size` notifications after the stored position, maps each with `consumers.wire.envelope` (straight
+  from its stored JSON, or through the app's mapper and the domain event where that way might say otherwise:
+  the same record, ADR 0041) and encodes it with `consumers.wire.codec` (Avro single-object).
 - **Sink.** One Kafka record per event: key = `case_key(event)` (so one partition holds a case in
   order), value = the single-object bytes, headers `event-type`, `event-id`,
   `schema-fingerprint`. Idempotent producer, `acks=all`, at most 5 requests in flight: within
@@ -40,7 +41,8 @@ Delivery protocol
   read after a round that read the log to its head (an insert since then has sent its NOTIFY).
 - **Adaptive preparing.** A round that finds few events (under `prepare_ahead_from`) prepares them at
   once in this process; a publisher that is behind has its preparing children (``prepare_processes``, two; the
-  cases split between them) prepare the next batch while it sends (ADR 0022, 0040).
+  cases split between them) prepare the next batch while it sends (ADR 0022, 0040); it reads that batch without
+  the states, which each child reads for its share on a read-only session of its own (ADR 0041).
 - **One active publisher per name**: a PostgreSQL advisory lock; a second one waits on standby.
 - **Stop.** The `stop_event` (set by SIGTERM/SIGINT in `kravsak.services`): the current batch is
   finished, flushed and its position stored, then `run_publisher` returns. A second signal exits
