@@ -225,53 +225,30 @@ class StoreAccess:
         """Up to ``limit`` stored events from notification id ``start`` on, in id order: ``Row``s, or without
         ``states`` ``Head``s (the aggregate id as text: no ``UUID`` made of each here). In binary: the states come as
         their bytes, not as hex text to decode (a row 4.1-4.7 -> 1.8-2.2 µs of CPU, ~1.1 KB of state each)."""
-        return (
-            conn.cursor(binary=True)
-            .execute(
-                sql.SQL(
-                    "SELECT notification_id, originator_id::text, originator_version, topic{} FROM {}.{} "
-                    "WHERE notification_id >= %s ORDER BY notification_id LIMIT %s"
-                ).format(sql.SQL(", state" if states else ""), sql.Identifier(self.schema), sql.Identifier(self.table)),
-                (start, limit),
-                prepare=True,
-            )
-            .fetchall()
-        )
+        where = "notification_id >= %s ORDER BY notification_id LIMIT %s"
+        return self._select(conn, where, (start, limit), states=states).fetchall()
 
     def states(self, conn: psycopg.Connection[Any], heads: Sequence[Head]) -> list[Row]:
         """The ``Row``s of ``heads`` (their notification ids), in their order; LookupError if one is not there."""
-        found = (
-            conn.cursor(binary=True)
-            .execute(
-                sql.SQL(
-                    "SELECT notification_id, originator_id::text, originator_version, topic, state FROM {}.{} "
-                    "WHERE notification_id = ANY(%s) ORDER BY notification_id"
-                ).format(sql.Identifier(self.schema), sql.Identifier(self.table)),
-                ([head[0] for head in heads],),
-                prepare=True,
-            )
-            .fetchall()
-        )
-        if [row[0] for row in found] != [head[0] for head in heads]:
-            missing = sorted({head[0] for head in heads} - {row[0] for row in found})
+        ids = [head[0] for head in heads]
+        found: list[Row] = self._select(conn, "notification_id = ANY(%s) ORDER BY notification_id", (ids,)).fetchall()
+        if [row[0] for row in found] != ids:
+            missing = sorted(set(ids) - {row[0] for row in found})
             raise LookupError(f"stored events {missing[:5]} are not in {self.schema}.{self.table}")
         return found
 
     def first_event(self, conn: psycopg.Connection[Any], case_id: str) -> Notification | None:
         """The aggregate's first stored event (for its parties), None if it has none."""
-        row = (
-            conn.cursor(binary=True)
-            .execute(
-                sql.SQL(
-                    "SELECT notification_id, originator_id::text, originator_version, topic, state FROM {}.{} "
-                    "WHERE originator_id = %s AND originator_version = 1"
-                ).format(sql.Identifier(self.schema), sql.Identifier(self.table)),
-                (case_id,),
-                prepare=True,
-            )
-            .fetchone()
-        )
+        row = self._select(conn, "originator_id = %s AND originator_version = 1", (case_id,)).fetchone()
         return None if row is None else notification_of(row)
+
+    def _select(
+        self, conn: psycopg.Connection[Any], where: str, params: tuple[Any, ...], *, states: bool = True
+    ) -> psycopg.Cursor[Any]:
+        query = sql.SQL(
+            "SELECT notification_id, originator_id::text, originator_version, topic{} FROM {}.{} WHERE " + where
+        ).format(sql.SQL(", state" if states else ""), sql.Identifier(self.schema), sql.Identifier(self.table))
+        return conn.cursor(binary=True).execute(query, params, prepare=True)
 
 
 def notification_of(row: Row) -> Notification:

@@ -430,20 +430,16 @@ def _record(
     if not isinstance(timestamp, datetime) or timestamp.tzinfo is None:
         raise UnmappableEvent(f"timestamp {timestamp!r} is not a timezone-aware datetime")
     version = event.originator_version
-    record: Record = {
-        "event_id": event_id_of(case_id, version),
-        "event_type": event_type.name,
-        "case_id": case_id,
-        "creditor_id": known.creditor_id,
-        "debtor_id": known.debtor_id,
-        "aggregate_version": version,
-        "notification_position": position,
-        "effective_date": _date(values[event_type.effective]),
-        "recorded_date": _date(values["recorded"]),
-        "recorded_at": timestamp.astimezone(UTC),
-        "rule_version": _str(values.get("rule_version", "")),
-        "currency": _currency(event_type, values),
-    }
+    record = _envelope(
+        event_type,
+        values,
+        event_id_of(case_id, version),
+        case_id,
+        known,
+        version,
+        position,
+        (_date(values[event_type.effective]), _date(values["recorded"]), timestamp),
+    )
     for attribute, wire_name, to_wire, nullable in event_type.writes:
         value = values[attribute]
         try:
@@ -455,9 +451,43 @@ def _record(
                 record[wire_name] = to_wire(value)
         except (UnmappableEvent, TypeError, ValueError, ArithmeticError) as exc:
             raise UnmappableEvent(f"attribute {attribute}={value!r}: {exc}") from None
+    _retire(event_type, record)
+    return record
+
+
+def _envelope(
+    event_type: EventType,
+    values: Mapping[str, Any],
+    event_id: UUID | str,
+    case_id: str,
+    known: Parties,
+    version: int,
+    position: int,
+    dates: tuple[date, date, datetime],
+) -> Record:
+    """The envelope fields of a record (``ENVELOPE_FIELDS``): ``dates`` are the effective and recorded dates and the
+    timezone-aware timestamp; the rule version and currency are read from the event's ``values``."""
+    effective, recorded, timestamp = dates
+    return {
+        "event_id": event_id,
+        "event_type": event_type.name,
+        "case_id": case_id,
+        "creditor_id": known.creditor_id,
+        "debtor_id": known.debtor_id,
+        "aggregate_version": version,
+        "notification_position": position,
+        "effective_date": effective,
+        "recorded_date": recorded,
+        "recorded_at": timestamp.astimezone(UTC),
+        "rule_version": _str(values.get("rule_version", "")),
+        "currency": _currency(event_type, values),
+    }
+
+
+def _retire(event_type: EventType, record: Record) -> None:
+    """The retired fields of earlier schema versions, sent empty (``RETIRED_FIELDS``)."""
     for retired in RETIRED_FIELDS.get(event_type.name, ()):
         record[retired] = None if (event_type.name, retired) in RETIRED_NULLABLE else ""
-    return record
 
 
 def free_text_digest(text: str, key: bytes) -> str:
@@ -775,20 +805,16 @@ class StoredForm:
         timestamp = self._decoded(values["timestamp"])
         if type(timestamp) is not datetime or timestamp.tzinfo is None:
             raise _Upcast
-        record: Record = {
-            "event_id": event_id_text(case_id, version),
-            "event_type": event_type.name,
-            "case_id": case_id,
-            "creditor_id": known.creditor_id,
-            "debtor_id": known.debtor_id,
-            "aggregate_version": version,
-            "notification_position": position,
-            "effective_date": self._date(values[event_type.effective]),
-            "recorded_date": self._date(values["recorded"]),
-            "recorded_at": timestamp.astimezone(UTC),
-            "rule_version": _str(values.get("rule_version", "")),
-            "currency": _currency(event_type, values),
-        }
+        record = _envelope(
+            event_type,
+            values,
+            event_id_text(case_id, version),
+            case_id,
+            known,
+            version,
+            position,
+            (self._date(values[event_type.effective]), self._date(values["recorded"]), timestamp),
+        )
         for attribute, wire_name, plain, convert, nullable in stored.writes:
             value = values[attribute]
             if value is None and nullable:
@@ -799,8 +825,7 @@ class StoredForm:
                 record[wire_name] = value
             else:
                 record[wire_name] = convert(value)
-        for retired in RETIRED_FIELDS.get(event_type.name, ()):
-            record[retired] = None if (event_type.name, retired) in RETIRED_NULLABLE else ""
+        _retire(event_type, record)
         return record
 
     def _describe(self, topic: str) -> _StoredType | None:
