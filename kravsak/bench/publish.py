@@ -12,7 +12,14 @@
     record (the topic uses ``message.timestamp.type=LogAppendTime``; with ``acks=all`` on one
     replica the acknowledgement follows the append at once) and reports p50/p95/p99/max.
 
-Both drop their schema and topics afterwards (``--keep`` keeps them).
+``python -m kravsak.bench.publish pair [--events 100000] [--reps 3]``
+    Stores the workload once through ``CollectionApp`` (as ``make bench`` does), then ``reps`` times: the
+    publisher from position 0 to lag 0 (``make bench``'s ``measure_publish``) and right after it the raw producer on
+    the publisher's own records (``measure_raw_producer``), each to topics of their own. Prints each pair's rates,
+    ratio and CPU per event: on a machine whose speed varies from minute to minute, pairs measured back to back
+    compare code where single figures do not (ADR 0041).
+
+All drop their schema and topics afterwards (``--keep`` keeps them).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -42,6 +49,50 @@ from kravsak.bench.report import progress_bar
 from kravsak.bench.scratch import app_for, copy_events, create_event_store, delete_topics, drop_event_store
 from kravsak.bench.workload import CREDITOR, EVENTS_PER_CLAIM, execute, norwegian_claims, setup, workload_notifications
 from kravsak.settings import Settings, load_settings
+
+# --- publisher and raw producer, pair by pair ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pair:
+    events: int
+    publisher: float
+    """events/s of ``run_publisher(once=True)`` from position 0 to lag 0, its start included."""
+    raw: float
+    """events/s of the raw producer on the publisher's records, right after."""
+    cpu_publisher: float
+    cpu_children: float
+    cpu_raw: float
+
+
+def measure_pairs(settings: Settings, events: int, reps: int, *, keep: bool = False) -> Iterator[Pair]:
+    """``reps`` pairs on one store of about ``events`` workload events (``make bench``'s stages, back to back)."""
+    from kravsak.bench import domain as bench_domain
+    from kravsak.bench.baselines import measure_raw_producer
+    from kravsak.bench.stages import Resources, claims_for, measure_publish
+
+    resources = Resources(settings)
+    try:
+        schema = resources.schema("pair")
+        app = app_for(settings, schema)
+        try:
+            bench_domain.measure(claims_for(events), app, batch=500)
+        finally:
+            app.close()
+        for n in range(reps):
+            topic = resources.topic(f"pair{n}")
+            resources.topics.append(f"{topic}-schemas")  # measure_publish's schemas topic
+            published = measure_publish(settings, schema, topic)
+            raw = measure_raw_producer(settings, schema, resources.topic(f"raw{n}"))
+            cpu = published["cpu_us_per_event"]
+            yield Pair(
+                published["events"], published["events_per_s"], raw["events_per_s"],
+                cpu["publisher"], cpu["prepare_process"], raw["cpu_us_per_event"],
+            )  # fmt: skip
+    finally:
+        if not keep:
+            resources.cleanup()
+
 
 # --- throughput --------------------------------------------------------------------------------
 
@@ -278,7 +329,8 @@ def _append_times(bootstrap: str, topic: str, positions: set[int]) -> dict[int, 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m kravsak.bench.publish", description=__doc__.split("\n")[0])
-    parser.add_argument("what", nargs="?", choices=["throughput", "latency", "all"], default="all")
+    parser.add_argument("what", nargs="?", choices=["throughput", "latency", "pair", "all"], default="all")
+    parser.add_argument("--reps", type=int, default=3, help="publisher and raw producer pairs (pair)")
     parser.add_argument("--events", type=int, default=100_000, help="events to publish (throughput)")
     parser.add_argument("--batch", type=int, default=2000, help="notifications per publisher round (throughput)")
     parser.add_argument("--rate", type=float, default=200.0, help="events/s the writer saves (latency)")
@@ -297,6 +349,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"throughput: {t.events} events published in {t.publish_seconds:.1f} s = {t.events_per_s:,.0f} events/s "
             f"(batch {args.batch}, compression {t.compression or 'none'}; storing them took {t.store_seconds:.1f} s)"
         )
+    if args.what == "pair":
+        for n, pair in enumerate(measure_pairs(settings, args.events, args.reps, keep=args.keep), start=1):
+            print(
+                f"pair {n}: publisher {pair.publisher:,.0f} events/s, raw producer {pair.raw:,.0f} events/s: "
+                f"x{pair.publisher / pair.raw:.3f}; CPU per event publisher {pair.cpu_publisher:.1f} + preparing "
+                f"{pair.cpu_children:.1f} us, raw {pair.cpu_raw:.1f} us ({pair.events} events)",
+                flush=True,
+            )
     if args.what in ("latency", "all"):
         lat = measure_latency(settings, args.rate, args.seconds, writer=args.writer, keep=args.keep)
         print(
