@@ -287,9 +287,6 @@ class PrepareWorker:
         self._conn, child = context.Pipe()
         self.buffer = min(_grow_send_buffer(self._conn), _grow_send_buffer(child))
         """The bytes of outcomes the child may have under way without waiting for the publisher to read them."""
-        self.reads = store is not None
-        """Whether the child reads the states of ``Head``s itself (with a ``StoreAccess``), and the parties of a case
-        whose creation event it has not seen."""
         self._process = context.Process(
             target=_serve,
             args=(child, mapper, schemas, digest_key, owned, store),
@@ -309,9 +306,9 @@ class PrepareWorker:
 
     def submit_rows(self, rows: Sequence[Row | Head], partitions: int | None = None) -> None:
         """A batch as the event store's rows (``Row``: the aggregate id as text, which pickles far faster than a
-        ``UUID``; the child makes the ``UUID``), or as ``Head``s whose states the child reads (``reads``), and the
-        topic's partition count (None: the records carry no partition; a worker with a partition range needs it).
-        Rows outside the range come back ``SKIPPED``."""
+        ``UUID``; the child makes the ``UUID``), or as ``Head``s whose states the child reads (given a
+        ``StoreAccess``), and the topic's partition count (None: the records carry no partition; a worker with a
+        partition range needs it). Rows outside the range come back ``SKIPPED``."""
         try:
             self._conn.send((partitions, rows))
         except (OSError, ValueError) as exc:
@@ -404,6 +401,8 @@ class PreparePool:
             raise
         self.buffer = min(w.buffer for w in self.workers)
         self.reads = store is not None
+        """Whether the children read the states of ``Head``s themselves (with a ``StoreAccess``), and the parties of
+        a case whose creation event they have not seen."""
         self._shares: deque[list[int]] = deque()
         """Per submitted batch, not yet collected: the child of each row."""
 

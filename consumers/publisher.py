@@ -90,6 +90,7 @@ from consumers.preparer import (
     StoreAccess,
     WorkerGone,
     is_head,
+    notification_of,
 )
 from consumers.topics import CASE_EVENTS_TOPIC, SCHEMAS_TOPIC, case_events_spec, ensure_topics_at, schemas_spec
 from consumers.wire import envelope
@@ -655,14 +656,16 @@ class Publisher:
 
     def _full_row(self, row: Row | Head) -> Row:
         """``row`` with its state: a ``Head`` (a child was to read the state, and left this event here) read again."""
-        if not is_head(row):
-            return cast(Row, row)
+        return self._stored_row(row[0]) if is_head(row) else cast(Row, row)
+
+    def _stored_row(self, notification_id: int) -> Row:
+        """The stored event at ``notification_id``, read from the store now."""
         assert self.conn is not None
-        found = self.store.rows(self.conn, row[0], 1)
-        if not found or found[0][0] != row[0]:
-            raise LookupError(f"notification {row[0]} is no longer in the event store")
-        full: Row = found[0]
-        return full
+        found = self.store.rows(self.conn, notification_id, 1)
+        if not found or found[0][0] != notification_id:
+            raise LookupError(f"notification {notification_id} is no longer in the event store")
+        row: Row = found[0]
+        return row
 
     def _worker_gone(self, exc: WorkerGone) -> None:
         log.warning("publisher.prepare_process_gone", error=str(exc), fallback="preparing in this process")
@@ -722,11 +725,7 @@ class Publisher:
         return self._release_requested()
 
     def _notification(self, notification_id: int) -> Notification:
-        assert self.app is not None
-        found = self.app.recorder.select_notifications(start=notification_id, limit=1)
-        if not found or found[0].id != notification_id:
-            raise LookupError(f"notification {notification_id} is no longer in the event store")
-        return found[0]
+        return notification_of(self._stored_row(notification_id))
 
     def _prepare(self, notification: Notification) -> Prepared:
         """The record of one event, prepared in this process (the party look-up may read the store)."""
