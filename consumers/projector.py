@@ -167,6 +167,10 @@ def parked_count(
 # --- decoding --------------------------------------------------------------------------------
 
 
+_AS_TEXT = frozenset({"event_id"})
+"""Read as the text it is written as: the event id is only ever used as text."""
+
+
 class Decoder:
     """Single-object bytes → ProjectedEvent, resolving writer schemas by fingerprint."""
 
@@ -174,10 +178,10 @@ class Decoder:
         self.schemas = schemas
 
     def __call__(self, payload: bytes, *, topic: str = "", partition: int = -1, offset: int = -1) -> ProjectedEvent:
-        record = self.schemas.decode_current(payload)
+        record = self.schemas.decode_plain(payload, as_text=_AS_TEXT)
         values = domain_values(record)
         return ProjectedEvent(
-            event_id=str(record["event_id"]),
+            event_id=str(record["event_id"]),  # text as written (a record of an earlier schema version: a UUID)
             event_type=str(record["event_type"]),
             case_id=str(record["case_id"]),
             creditor_id=record.get("creditor_id"),

@@ -283,3 +283,80 @@ def test_every_shipped_schema_has_fastavros_fingerprint() -> None:
     for schema in schemas:
         assert schema.fingerprint.hex() == fingerprint(schema.canonical_form, "CRC-64-AVRO"), schema.name
     assert crc64_avro(b'"int"').hex() == "8f5c393f1ad57572"  # the module docstring's example (Java's long)
+
+
+# --- decode_plain: top-level logical types converted by the store, not by fastavro ---------------------------------
+
+
+def test_plain_decoding_gives_the_record_decode_current_gives_for_every_event_type() -> None:
+    from consumers.wire.envelope import PartyIndex, event_record
+    from tests.support.event_samples import sample_log
+
+    schemas = SchemaStore.from_directory(REPO_ROOT / "schemas")
+    parties, seen = PartyIndex(), set()
+    for position, event in sample_log():
+        parties.learn(event)
+        name, record = event_record(event, position=position, parties=parties)
+        data = encode(record, schemas.latest(name))
+        current = schemas.decode_current(data)
+        assert schemas.decode_plain(data) == current
+        as_text = schemas.decode_plain(data, as_text=frozenset({"event_id"}))
+        assert as_text == dict(current, event_id=str(current["event_id"]))
+        assert type(as_text["recorded_at"]) is datetime and as_text["recorded_at"].tzinfo is UTC
+        seen.add(name)
+    assert len(seen) >= 40
+
+
+@given(
+    occurred=st.datetimes(timezones=st.just(UTC)),
+    paid_on=st.dates(),
+    fee=st.none() | st.integers(0, 10**12),
+)
+def test_plain_decoding_converts_any_date_and_time_as_fastavro_does(
+    occurred: datetime, paid_on: date, fee: int | None
+) -> None:
+    nullable = AvroSchema.parse(
+        {
+            "type": "record",
+            "name": "Odd",
+            "fields": [
+                {"name": "at", "type": {"type": "long", "logicalType": "timestamp-micros"}},
+                {"name": "on", "type": ["null", {"type": "int", "logicalType": "date"}]},
+                {"name": "fee", "type": ["null", "long"]},
+                {"name": "days", "type": {"type": "array", "items": {"type": "int", "logicalType": "date"}}},
+            ],
+        }
+    )
+    schemas = store(nullable)
+    for on in (paid_on, None):
+        data = encode({"at": occurred, "on": on, "fee": fee, "days": [paid_on]}, nullable)
+        assert schemas.decode_plain(data) == schemas.decode_current(data)
+
+
+def test_plain_decoding_of_an_earlier_version_resolves_it_as_decode_current_does() -> None:
+    schemas = store(V1, V2)
+    data = encode(PAYMENT, V1)
+    assert schemas.decode_plain(data) == schemas.decode_current(data) == dict(PAYMENT, channel="BANK", fee=None)
+
+
+def test_plain_decoding_of_a_value_no_date_can_be_is_a_codec_error() -> None:
+    as_int = AvroSchema.parse({"type": "record", "name": "D", "fields": [{"name": "on", "type": "int"}]})
+    as_date = AvroSchema.parse(
+        {"type": "record", "name": "D", "fields": [{"name": "on", "type": {"type": "int", "logicalType": "date"}}]}
+    )
+    data = as_date.header + encode({"on": 2**31 - 1}, as_int)[HEADER_SIZE:]
+    with pytest.raises(CodecError, match="corrupt D body"):
+        store(as_date).decode_plain(data)
+
+
+def test_a_uuid_on_fixed_bytes_is_left_to_fastavro() -> None:
+    fixed = AvroSchema.parse(
+        {
+            "type": "record",
+            "name": "F",
+            "fields": [{"name": "id", "type": {"type": "fixed", "name": "U", "size": 16, "logicalType": "uuid"}}],
+        }
+    )
+    schemas = store(fixed)
+    data = encode({"id": UUID(int=5).bytes}, fixed)
+    assert schemas.decode_plain(data) == schemas.decode_current(data)
