@@ -38,7 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from psycopg import Cursor
 
@@ -62,8 +62,9 @@ AGE_BUCKETS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Posting:
+class Posting(NamedTuple):
+    """One side of a pair (a tuple: made twice per pair, per event that moves money, in one C call)."""
+
     account: str
     debit: Decimal
     credit: Decimal
