@@ -360,3 +360,26 @@ def test_a_uuid_on_fixed_bytes_is_left_to_fastavro() -> None:
     schemas = store(fixed)
     data = encode({"id": UUID(int=5).bytes}, fixed)
     assert schemas.decode_plain(data) == schemas.decode_current(data)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0B6F2C1E-3D4A-4E5F-8A9B-0C1D2E3F4A5B",
+        "{0b6f2c1e-3d4a-4e5f-8a9b-0c1d2e3f4a5b}",
+        "0b6f2c1e3d4a4e5f8a9b0c1d2e3f4a5b",
+    ],
+)
+def test_a_uuid_kept_as_text_is_the_text_of_its_uuid_in_any_form_fastavro_reads(text: str) -> None:
+    schemas = store(V1)
+    data = encode(dict(PAYMENT, event_id=text), V1)
+    assert schemas.decode_plain(data, as_text=frozenset({"event_id"}))["event_id"] == str(UUID(text))
+
+
+def test_a_uuid_kept_as_text_that_is_no_uuid_is_a_codec_error_as_before() -> None:
+    schemas = store(V1)
+    data = encode(dict(PAYMENT, event_id="not-a-uuid"), V1)
+    with pytest.raises(CodecError, match="corrupt kravsak.fixtures.PaymentRegistered body"):
+        schemas.decode_current(data)
+    with pytest.raises(CodecError, match="corrupt kravsak.fixtures.PaymentRegistered body"):
+        schemas.decode_plain(data, as_text=frozenset({"event_id"}))
