@@ -350,7 +350,8 @@ class _PlainReader:
         source = schema.source
         if not isinstance(source, Mapping) or source.get("type") != "record":
             return None
-        fields, conversions = [], []
+        fields: list[Any] = []
+        conversions: list[tuple[str, Callable[[Any], Any]]] = []
         for f in source["fields"]:
             kind = f["type"]
             nullable = isinstance(kind, list) and len(kind) == 2 and kind[0] == "null"
