@@ -168,7 +168,7 @@ def parked_count(
 
 
 _AS_TEXT = frozenset({"event_id"})
-"""Read as the text it is written as: the event id is only ever used as text."""
+"""Read as the text of its UUID, no UUID made for text already canonical: the event id is only ever used as text."""
 
 
 class Decoder:
@@ -181,7 +181,7 @@ class Decoder:
         record = self.schemas.decode_plain(payload, as_text=_AS_TEXT)
         values = domain_values(record)
         return ProjectedEvent(
-            event_id=str(record["event_id"]),  # text as written (a record of an earlier schema version: a UUID)
+            event_id=str(record["event_id"]),  # the UUID's text (a record of an earlier schema version: the UUID)
             event_type=str(record["event_type"]),
             case_id=str(record["case_id"]),
             creditor_id=record.get("creditor_id"),

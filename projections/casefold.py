@@ -39,8 +39,9 @@ def rebuild(event: ProjectedEvent) -> Any:
     if plan.originator_topic is not None:
         kwargs["originator_topic"] = plan.originator_topic
     # made as eventsourcing's mapper makes a stored event on replay: no ``__init__`` (a frozen dataclass's sets each
-    # field through ``object.__setattr__``), the attributes as its ``__dict__``; every one is there (a missing one
-    # raised above), and an event class has no ``__post_init__`` (``tests/unit/test_casefold.py``)
+    # field through ``object.__setattr__``), the attributes as its ``__dict__``. Every one is there (a missing one
+    # raised above), and the one ``__post_init__`` of the event classes, eventsourcing's check that the originator
+    # id is a ``UUID``, holds: it is made one above (``tests/unit/test_casefold.py``)
     event = _new(plan.cls)
     _set_dict(event, "__dict__", kwargs)
     return event

@@ -276,11 +276,11 @@ def _decode_body(
     try:
         if plain is not None:
             record = schemaless_reader(buf, plain.parsed, None)
-            assert isinstance(record, dict)  # a plain reader is made for records only
-            for name, convert in plain.conversions:
-                value = record[name]
-                if value is not None:
-                    record[name] = convert(value)
+            if isinstance(record, dict):  # always: a plain reader is made for records only
+                for name, convert in plain.conversions:
+                    value = record[name]
+                    if value is not None:
+                        record[name] = convert(value)
         else:
             record = schemaless_reader(buf, writer.parsed, reader)
     except EOFError as exc:
@@ -338,8 +338,8 @@ class _PlainReader:
     ``conversions`` (field, function): fastavro's per-value conversion of these costs a third of a typical event's
     decoding, the calls here a few tenths of a microsecond each. A ``uuid`` field in ``as_text`` comes as the
     ``str`` of its ``UUID`` (an ``event_id`` a caller only wants as text), made only for a text not in the
-    canonical form already. Nested logical types are left to
-    fastavro. ``tests/unit/test_codec.py`` holds the records to fastavro's own for every event type."""
+    canonical form already. Nested logical types are left to fastavro. ``tests/unit/test_codec.py`` holds the
+    records to fastavro's own for every event type."""
 
     parsed: Any
     conversions: tuple[tuple[str, Callable[[Any], Any]], ...]
