@@ -64,7 +64,6 @@ from typing import Any, cast
 
 import psycopg
 import structlog
-from eventsourcing.persistence import Notification
 from kafka import KafkaProducer
 from kafka.codec import has_lz4, has_zstd
 from kafka.errors import KafkaError
@@ -90,7 +89,6 @@ from consumers.preparer import (
     StoreAccess,
     WorkerGone,
     is_head,
-    notification_of,
 )
 from consumers.topics import CASE_EVENTS_TOPIC, SCHEMAS_TOPIC, case_events_spec, ensure_topics_at, schemas_spec
 from consumers.wire import envelope
@@ -684,7 +682,7 @@ class Publisher:
         """Each case an operator asked to release: its held events prepared again in order; those
         that now encode are sent and their rows deleted, from the first that still fails on the case
         stays held. Returns how many events went out."""
-        assert self.conn is not None
+        assert self.conn is not None and self.preparer is not None
         if not self.held:
             return 0
         sent = 0
@@ -694,7 +692,7 @@ class Publisher:
             failed: tuple[HeldEvent, str] | None = None
             for row in rows:
                 try:
-                    prepared.append(self._prepare(self._notification(row.notification_id)))
+                    prepared.append(self.preparer.prepare_row(self._stored_row(row.notification_id)))
                 except _TRANSIENT:
                     raise
                 except Exception as exc:  # still not publishable: the case stays held from here
@@ -723,14 +721,6 @@ class Publisher:
         if not self._connect(threading.Event(), wait=False):
             return None
         return self._release_requested()
-
-    def _notification(self, notification_id: int) -> Notification:
-        return notification_of(self._stored_row(notification_id))
-
-    def _prepare(self, notification: Notification) -> Prepared:
-        """The record of one event, prepared in this process (the party look-up may read the store)."""
-        assert self.preparer is not None
-        return self.preparer.prepare(notification)
 
     def _send(self, batch: Sequence[Prepared]) -> None:
         self._flush([self._send_one(item) for item in batch])

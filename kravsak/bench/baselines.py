@@ -105,7 +105,7 @@ def measure_plain_ingest(settings: Settings, resources: Resources, events: int, 
 
 
 def measure_raw_producer(settings: Settings, schema: str, topic: str) -> dict[str, Any]:
-    """The ceiling: the publisher's own records (its ``_prepare``, untimed) sent by its own
+    """The ceiling: the publisher's own records (its ``Preparer``, untimed) sent by its own
     producer (``_new_producer``, ``_send``: same settings, the partition given as the publisher gives it, one flush
     at the end) to ``topic``."""
     ensure_topics_at(settings.kafka_bootstrap, [case_events_spec(topic)])
@@ -124,7 +124,7 @@ def measure_raw_producer(settings: Settings, schema: str, topic: str) -> dict[st
             bar.update(task, total=len(notifications))
             prepared = []
             for n in notifications:
-                prepared.append(publisher._prepare(n))
+                prepared.append(publisher.preparer.prepare(n))
                 if len(prepared) % 1000 == 0:
                     bar.update(task, completed=len(prepared))
             bar.update(task, description="raw producer: sending the same bytes", completed=0, total=None)
