@@ -585,7 +585,7 @@ class _Reader:
         try:
             first = self.store.first_event(self._connection(), str(aggregate_id))
         except Exception as exc:  # noqa: BLE001 - see the docstring
-            self._conn = None
+            self._drop_connection()  # the next read opens a new one
             raise PartiesUnknown(str(aggregate_id)) from exc
         return None if first is None else envelope.parties_of(self.mapper.to_domain_event(first))
 
@@ -593,3 +593,9 @@ class _Reader:
         if self._conn is None or self._conn.closed:
             self._conn = self.store.connect()
         return self._conn
+
+    def _drop_connection(self) -> None:
+        """Close the session a read failed on (it was left open before: a socket held until collected)."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
