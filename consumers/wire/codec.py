@@ -435,24 +435,26 @@ class SchemaStore:
         with an earlier version is resolved to the newest one of the same name (fields added since
         come with their defaults), so a reader never sees an old shape (FULL_TRANSITIVE: new readers
         read all old data)."""
-        fp = read_fingerprint(data)  # read and looked up once, not again by ``decode``
-        writer = self._by_fingerprint.get(fp)
-        if writer is None:
-            raise UnknownSchemaError(fp)
+        fp, writer = self._writer(data)  # read and looked up once, not again by ``decode``
         return _decode_body(data, fp, writer, self._latest[writer.name])  # ``add`` filed it under its name too
 
     def decode_plain(self, data: bytes, *, as_text: frozenset[str] = frozenset()) -> dict[str, Any]:
         """``decode_current``, the top-level logical types converted here, not by fastavro (``_PlainReader``): the
         same record, in two thirds of the time; a ``uuid`` field in ``as_text`` as the ``str`` of its ``UUID``."""
-        fp = read_fingerprint(data)
-        writer = self._by_fingerprint.get(fp)
-        if writer is None:
-            raise UnknownSchemaError(fp)
+        fp, writer = self._writer(data)
         key = (fp, as_text)
         plain = self._plain.get(key)
         if plain is None and key not in self._plain:
             plain = self._plain[key] = _PlainReader.of(writer, as_text)
         return _decode_body(data, fp, writer, self._latest[writer.name], plain)
+
+    def _writer(self, data: bytes) -> tuple[bytes, AvroSchema]:
+        """The message's fingerprint and its writer schema (``UnknownSchemaError`` when none is known)."""
+        fp = read_fingerprint(data)
+        writer = self._by_fingerprint.get(fp)
+        if writer is None:
+            raise UnknownSchemaError(fp)
+        return fp, writer
 
     def __contains__(self, fingerprint: object) -> bool:
         if not isinstance(fingerprint, bytes | int | str):

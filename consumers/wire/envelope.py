@@ -545,17 +545,20 @@ _EVENT_ID_HASH = hashlib.sha1(EVENT_ID_NAMESPACE.bytes, usedforsecurity=False)
 def event_id_of(case_id: str, version: int) -> UUID:
     """``event_id`` from the aggregate id's text and the version alone: ``uuid5(EVENT_ID_NAMESPACE,
     f"{case_id}/{version}")``, the namespace's SHA-1 taken once and copied per event (a test compares the two)."""
+    return UUID(bytes=_event_id_hash(case_id, version), version=5)
+
+
+def _event_id_hash(case_id: str, version: int) -> bytes:
+    """The first 16 bytes of the SHA-1 ``uuid5`` takes of ``f"{case_id}/{version}"`` in the event-id namespace."""
     digest = _EVENT_ID_HASH.copy()
     digest.update(f"{case_id}/{version}".encode())
-    return UUID(bytes=digest.digest()[:16], version=5)
+    return digest.digest()[:16]
 
 
 def event_id_text(case_id: str, version: int) -> str:
     """``str(event_id_of(case_id, version))`` without the ``UUID`` in between: the hash's first 16 bytes with the
     version (5) and variant bits set as ``uuid5`` sets them, in the canonical text form."""
-    digest = _EVENT_ID_HASH.copy()
-    digest.update(f"{case_id}/{version}".encode())
-    raw = bytearray(digest.digest()[:16])
+    raw = bytearray(_event_id_hash(case_id, version))
     raw[6] = (raw[6] & 0x0F) | 0x50
     raw[8] = (raw[8] & 0x3F) | 0x80
     text = raw.hex()
