@@ -245,7 +245,9 @@ class Ledger:
                 debit numeric(16,2) NOT NULL, credit numeric(16,2) NOT NULL, currency text NOT NULL);
             CREATE INDEX IF NOT EXISTS postings_case ON "{schema}".postings (case_id);
             CREATE INDEX IF NOT EXISTS postings_creditor ON "{schema}".postings (creditor_id, account);
-            CREATE INDEX IF NOT EXISTS postings_debtor ON "{schema}".postings (debtor_id);
+            -- no query reads postings by debtor (a debtor's go through claims_debtor, then postings_case): the
+            -- index was upkeep on every posting for nothing (ADR 0043)
+            DROP INDEX IF EXISTS "{schema}".postings_debtor;
             CREATE TABLE IF NOT EXISTS "{schema}".claims (
                 case_id text PRIMARY KEY, creditor_id text NOT NULL, debtor_id text NOT NULL,
                 invoice text NOT NULL, jurisdiction text NOT NULL, currency text NOT NULL, claim_type text NOT NULL,

@@ -21,8 +21,7 @@ from psycopg_pool import ConnectionPool
 from domain.application import DEFAULT_NAMESPACE, CollectionApp
 from domain.identity import InvalidIdentity, opaque_debtor_id, validate_identity
 from domain.parties import debtor_id_for
-from domain.records import Jurisdiction
-from domain.rules import rules_for
+from domain.rules import load_all_rules
 from personal.notes import SealedNotes
 from personal.register import debtors_with_lookup, lookup_key
 from projections import parties
@@ -63,8 +62,7 @@ class Services:
         with self.pool.connection() as conn:
             ensure_tables(conn, self.config.web_schema)
             ensure_inbox_tables(conn, self.config.web_schema)
-        for jurisdiction in Jurisdiction:  # the rules and holiday calendars load now, not in a first request
-            rules_for(jurisdiction.value)
+        load_all_rules()  # the rules and holiday calendars load now, not in a first request
         env = {**self.config.eventsourcing_env, "POSTGRES_POOL_SIZE": "2", "POSTGRES_MAX_OVERFLOW": "4"}
         for _ in range(self.config.apps):
             self._apps.put(

@@ -104,6 +104,44 @@ def measure_plain_ingest(settings: Settings, resources: Resources, events: int, 
     }
 
 
+def measure_store_floor(settings: Settings, resources: Resources, events: int, batch: int) -> dict[str, Any]:
+    """What the ingest costs without the domain: ``events`` one-field events (``Tally.count``, a tally taking
+    ~``EVENTS_PER_CLAIM`` as a claim does) saved through ``CollectionApp`` in units of work of ``batch``, as the
+    ingest saves its commands' events, with no command, no read and no rule (the tallies are held). The ingest's
+    rate can be no higher than this: it is eventsourcing's event construction and kravsak's store path alone, on
+    the same PostgreSQL. ``cpu_us_per_event`` is this process's CPU, comparable with the ingest's."""
+    schema = resources.schema("floor")
+    app = app_for(settings, schema)
+    per_tally = round(EVENTS_PER_CLAIM)
+    try:
+        with app.unit_of_work():  # the store path's first use (statements prepared), as the ingest's set-up is
+            app.save(Tally())
+        before = app.recorder.max_notification_id() or 0
+        began, cpu = time.perf_counter(), time.process_time()
+        done, tally = 0, Tally()
+        while done < events:
+            with app.unit_of_work():
+                for _ in range(min(batch, events - done)):
+                    if done % per_tally == 0:
+                        tally = Tally()
+                    else:
+                        tally.count(done)
+                    app.save(tally)
+                    done += 1
+        seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
+        stored = (app.recorder.max_notification_id() or 0) - before
+    finally:
+        app.close()
+    return {
+        "events": stored,
+        "batch": batch,
+        "seconds": seconds,
+        "events_per_s": stored / seconds,
+        "cpu_us_per_event": cpu * 1e6 / max(stored, 1),
+        "schema": schema,
+    }
+
+
 def measure_raw_producer(settings: Settings, schema: str, topic: str) -> dict[str, Any]:
     """The ceiling: the publisher's own records (its ``Preparer``, untimed) sent by its own
     producer (``_new_producer``, ``_send``: same settings, the partition given as the publisher gives it, one flush

@@ -21,6 +21,7 @@ from multiprocessing.synchronize import Event
 from rich.progress import Progress
 
 from domain.application import CollectionApp
+from domain.rules import load_all_rules
 from kravsak.bench.workload import Command, execute, norwegian_claims, preload, setup
 
 
@@ -29,6 +30,7 @@ def measure(n: int, app: CollectionApp | None = None, *, batch: int = 0) -> dict
     app = app or CollectionApp()
     setup(app, "4601", max(n // 4, 1), date(2025, 1, 1))
     commands = list(norwegian_claims("4601", n, max(n // 4, 1)))
+    load_all_rules()  # as the API's start does (``web.services``): not in the first command's time
     before = app.recorder.max_notification_id() or 0
     started, cpu = time.perf_counter(), time.process_time()
     with Progress(transient=True) as progress:
@@ -134,6 +136,7 @@ def _write(
     """One writer: ready, wait for the start, run its share, answer its CPU seconds (or the failure's text)."""
     try:
         app = make_app()
+        load_all_rules()
         pipe.send(("ready", 0.0))
         go.wait()
         cpu = time.process_time()

@@ -7,7 +7,8 @@ Stages (``bench/README.md`` says how to read each figure and the JSON):
 1. **ingest**: the generated Norwegian workload, 10 000 events, through ``CollectionApp`` on
    PostgreSQL in ``unit_of_work`` batches (``kravsak.bench.domain.measure``), next to a plain
    eventsourcing ``Application`` saving one minimal event per command for as many events (or 30 s);
-   beside it the same workload in ``WRITERS`` processes over disjoint cases (``measure_writers``).
+   beside it the same workload in ``WRITERS`` processes over disjoint cases (``measure_writers``), and the store
+   path's floor: as many one-field events saved 500 at a time without the domain (``measure_store_floor``).
    Then the workload again at 100 000 events (growth).
 2. **publish**: the 10 000-event store onto Kafka with ``run_publisher`` (store → broker
    acknowledgement, the publisher's start included), next to a raw producer sending the publisher's own records
@@ -52,7 +53,12 @@ from typing import Any
 import psycopg
 
 from kravsak import logs
-from kravsak.bench.baselines import measure_eventsourcing_projection, measure_plain_ingest, measure_raw_producer
+from kravsak.bench.baselines import (
+    measure_eventsourcing_projection,
+    measure_plain_ingest,
+    measure_raw_producer,
+    measure_store_floor,
+)
 from kravsak.bench.end_to_end import measure_end_to_end
 from kravsak.bench.figures import (
     RESULTS_DIR,
@@ -103,7 +109,22 @@ def machine_info(settings: Settings) -> dict[str, Any]:
            "kafka": "external" if settings.kafka_is_external else settings.kafka_version},
         "git_commit": git("rev-parse", "HEAD"), "git_dirty": bool(git("status", "--porcelain")),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python_loop_s_at_start": python_loop_seconds(),
     }  # fmt: skip
+
+
+def python_loop_seconds(repeats: int = 3) -> float:
+    """The machine's speed as one Python thread sees it: the best of ``repeats`` loops of 10⁷ additions, in
+    seconds. Machines of the same kind differed by ×2 on it from one day to the next (0.37–0.50 s against
+    0.65–1.03 s), and every figure with them: runs are compared by it, and by CPU per event (ADR 0043)."""
+    best = float("inf")
+    for _ in range(repeats):
+        began = time.perf_counter()
+        total = 0
+        for i in range(10_000_000):
+            total += i
+        best = min(best, time.perf_counter() - began)
+    return round(best, 3)
 
 
 SKIPPABLE = ("api", "intake")
@@ -146,6 +167,8 @@ class Bench:
         writers = raw["ingest_writers"] = measure_ingest_writers(settings, r, s.small, s.uow_batch, WRITERS)
         self.say(f"ingest baseline: plain eventsourcing Application, {fmt_count(small['events'])} events")
         plain = raw["ingest_plain"] = measure_plain_ingest(settings, r, small["events"], s.time_box_s)
+        self.say(f"ingest floor: the store path without the domain, {fmt_count(small['events'])} events")
+        floor = raw["ingest_floor"] = measure_store_floor(settings, r, small["events"], s.uow_batch)
         self.say(f"ingest growth: kravsak, {fmt_count(s.large)} events")
         large = raw["ingest_large"] = measure_ingest(settings, r, s.large, s.uow_batch)
 
@@ -197,7 +220,7 @@ class Bench:
             self.notes.append(f"stages left out (--skip): {', '.join(sorted(self.skip))}")
 
         figures = [
-            self._ingest_figure(small, plain, writers),
+            self._ingest_figure(small, plain, writers, floor),
             self._publish_figure(publish, producer, publish_large, producer_large),
             self._project_figure(project_small, es),
             self._e2e_figure(e2e),
@@ -262,14 +285,20 @@ class Bench:
 
     # -- figures -------------------------------------------------------------------------------
 
-    def _ingest_figure(self, small: dict[str, Any], plain: dict[str, Any], writers: dict[str, Any]) -> Figure:
+    def _ingest_figure(
+        self, small: dict[str, Any], plain: dict[str, Any], writers: dict[str, Any], floor: dict[str, Any]
+    ) -> Figure:
+        """Beside the baseline, the store path's floor (``measure_store_floor``): the rate with no domain at all,
+        and the CPU per event the domain's commands add to it."""
         return Figure(
             "ingest",
             small["events_per_s"],
             "events/s",
             f"{fmt_number(small['events_per_s'])} events/s · {fmt_number(small['commands_per_s'])} commands/s\n"
             f"{fmt_count(small['events'])} events, CollectionApp, unit_of_work of {small['batch']}\n"
-            f"{writers['processes']} writer processes: {fmt_number(writers['events_per_s'])} events/s",
+            f"{writers['processes']} writer processes: {fmt_number(writers['events_per_s'])} events/s\n"
+            f"floor without the domain: {fmt_number(floor['events_per_s'])} events/s; CPU per event "
+            f"{small['cpu_us_per_event']:.0f} µs, {floor['cpu_us_per_event']:.0f} of them the store path's",
             baseline=plain["events_per_s"],
             baseline_shown=f"{fmt_number(plain['events_per_s'])} events/s (= commands/s)\nplain Application, one "
             f"save per command, {fmt_count(plain['events'])} events",
@@ -277,6 +306,7 @@ class Bench:
             details={
                 "kravsak": small,
                 "kravsak_writers": writers,  # the same workload in WRITERS processes over disjoint cases (ADR 0030)
+                "store_floor": floor,  # eventsourcing and kravsak's store path without the domain (ADR 0043)
                 "baseline": plain,
                 "commands_ratio": ratio(small["commands_per_s"], plain["commands_per_s"]),
             },
@@ -502,6 +532,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.rule(f"[bold]clean-up[/]  [dim]{bench.elapsed():.0f} s[/]", align="left")
         bench.notes += bench.resources.cleanup()
     machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    machine["python_loop_s_at_end"] = python_loop_seconds()
     document = result_document(
         started=started,
         wall_seconds=bench.elapsed(),

@@ -52,6 +52,14 @@ def progress_bar() -> Progress:
     )
 
 
+def _speed(machine: Mapping[str, Any]) -> str:
+    """The machine's speed at the start and the end (``python_loop_seconds``), where the run measured it."""
+    start, end = machine.get("python_loop_s_at_start"), machine.get("python_loop_s_at_end")
+    if start is None or end is None:
+        return ""
+    return f" · 10⁷ Python additions in {start:.2f} → {end:.2f} s"
+
+
 def print_report(document: Mapping[str, Any], figures: Sequence[Figure], path: Path) -> None:
     out = Console(width=None if sys.stdout.isatty() else 150)
     m = document["machine"]
@@ -59,6 +67,7 @@ def print_report(document: Mapping[str, Any], figures: Sequence[Figure], path: P
         f"kravsak bench {document['date']} · {m['cores']} cores, {m['ram_gib']} GiB, Python {m['python']} · "
         f"commit {m['git_commit'][:10]}{' (dirty)' if m['git_dirty'] else ''} · load average "
         f"{m['load_average_at_start'][0]} → {m['load_average_at_end'][0]} · {document['wall_seconds'] / 60:.1f} min"
+        + _speed(m)
     )
     out.print(render_table(figures, title=title))
     for f in figures:

@@ -49,3 +49,31 @@ def test_two_writers_store_each_case_as_one_process_does(pg_env: dict[str, str])
     setup(registered, CREDITOR, CLAIMS // 4, date(2025, 1, 1))
     assert result["events"] == len(expected_notifications) - (registered.recorder.max_notification_id() or 0)
     assert result["processes"] == 2 and result["events_per_s"] > 0
+
+
+def test_the_store_floor_saves_every_tally_event_in_batches(settings: Any) -> None:
+    """The ingest's floor (``measure_store_floor``) stores through ``CollectionApp`` exactly the events it counts:
+    tallies of ~EVENTS_PER_CLAIM events each, each aggregate's versions 1..n without a gap."""
+    from kravsak.bench.baselines import Tally, measure_store_floor
+    from kravsak.bench.scratch import app_for
+    from kravsak.bench.stages import Resources
+    from kravsak.bench.workload import EVENTS_PER_CLAIM
+
+    resources = Resources(settings)
+    try:
+        result = measure_store_floor(settings, resources, 1_003, 100)
+        app = app_for(settings, result["schema"])
+        try:
+            notifications = app.recorder.select_notifications(start=1, limit=10**6)
+            assert all(isinstance(app.mapper.to_domain_event(n), Tally.Event) for n in notifications)
+        finally:
+            app.close()
+    finally:
+        resources.cleanup()
+    assert result["events"] == 1_003 and len(notifications) == 1_004  # and the one warming the store path
+    versions: dict[Any, list[int]] = defaultdict(list)
+    for n in notifications[1:]:
+        versions[n.originator_id].append(n.originator_version)
+    assert all(v == list(range(1, len(v) + 1)) for v in versions.values())
+    assert max(len(v) for v in versions.values()) == round(EVENTS_PER_CLAIM)
+    assert result["events_per_s"] > 0 and result["cpu_us_per_event"] > 0

@@ -272,3 +272,21 @@ steps:
     with conn.cursor() as cur:
         rows = ledger.ageing(cur, names["ledger"], date(2025, 3, 20))
     assert [(bucket, count, amount) for _, bucket, count, amount in rows] == [("31-60", 1, Decimal("700.00"))]
+
+
+def test_the_ledger_keeps_no_index_of_postings_by_debtor(schemas: Any) -> None:
+    """No query reads postings by debtor (ADR 0043): a schema made before loses the index when its tables are
+    ensured again, and the indexes the queries use stay."""
+    conn, names = schemas
+    schema = names["ledger"]
+
+    def indexes() -> set[str]:
+        rows = conn.execute("SELECT indexname FROM pg_indexes WHERE schemaname = %s AND tablename = 'postings'",
+                            (schema,)).fetchall()  # fmt: skip
+        return {str(name) for (name,) in rows}
+
+    assert indexes() == {"postings_pkey", "postings_case", "postings_creditor"}
+    conn.execute(f'CREATE INDEX postings_debtor ON "{schema}".postings (debtor_id)')  # as schemas before it had
+    with conn.cursor() as cur:
+        ledger.Ledger().create_tables(cur, schema)
+    assert indexes() == {"postings_pkey", "postings_case", "postings_creditor"}

@@ -27,7 +27,7 @@ from kravsak.bench.figures import (
     result_path,
 )
 from kravsak.bench.profile import time_by_area, top_functions
-from kravsak.bench.report import render_table
+from kravsak.bench.report import _speed, render_table
 
 # --- percentiles ----------------------------------------------------------------------------------
 
@@ -261,3 +261,10 @@ def test_the_result_document_has_the_documented_shape() -> None:
 
 def test_the_result_file_is_named_by_the_day() -> None:
     assert result_path(Path("bench/results"), date(2026, 11, 23)) == Path("bench/results/2026-11-23.json")
+
+
+def test_the_report_title_gives_the_machines_speed_where_the_run_measured_it() -> None:
+    assert _speed({"python_loop_s_at_start": 0.5, "python_loop_s_at_end": 0.614}) == (
+        " · 10⁷ Python additions in 0.50 → 0.61 s"
+    )
+    assert _speed({"python_loop_s_at_start": 0.5}) == ""  # a result from before the speed was measured

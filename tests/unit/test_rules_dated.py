@@ -17,6 +17,8 @@ import pytest
 
 from domain.application import CollectionApp
 from domain.claim import Claim
+from domain.records import Jurisdiction
+from domain.rules import load_all_rules, rules_for
 
 CREDITOR = "4601"
 DEBTOR = "D1"
@@ -429,3 +431,14 @@ def test_swedish_interest_past_the_confirmed_referensranta_carries_a_warning() -
     assert "warnings" not in desk.report(invoice, date(2026, 6, 30))
     warned = desk.report(invoice, date(2026, 7, 1))
     assert any("referensranta" in w and "2026-06-30" in w for w in warned["warnings"])
+
+
+def test_load_all_rules_reads_every_jurisdiction_once() -> None:
+    """A service's start reads every jurisdiction's rules (``load_all_rules``); its commands then get them from
+    ``rules_for``'s keeping, read no more."""
+    load_all_rules()
+    before = rules_for.cache_info()
+    loaded = {j: rules_for(j.value) for j in Jurisdiction}
+    after = rules_for.cache_info()
+    assert (after.hits - before.hits, after.misses - before.misses) == (len(Jurisdiction), 0)
+    assert {j: r.jurisdiction for j, r in loaded.items()} == {j: j for j in Jurisdiction}
