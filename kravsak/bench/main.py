@@ -114,9 +114,9 @@ def machine_info(settings: Settings) -> dict[str, Any]:
 
 
 def python_loop_seconds(repeats: int = 3) -> float:
-    """The machine's speed as one Python thread sees it: the best of ``repeats`` loops of 10⁷ additions, in
-    seconds. Machines of the same kind differed by ×2 on it from one day to the next (0.37–0.50 s against
-    0.65–1.03 s), and every figure with them: runs are compared by it, and by CPU per event (ADR 0043)."""
+    """The machine's speed as one Python thread sees it: the best of ``repeats`` loops of 10⁷ additions in a
+    function, in seconds. Machines of the same kind differed by ×2 on such a loop from one day to the next, and
+    every figure with them: runs are compared by it, and by CPU per event (ADR 0043)."""
     best = float("inf")
     for _ in range(repeats):
         began = time.perf_counter()
