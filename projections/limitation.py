@@ -17,8 +17,7 @@ from psycopg import Cursor
 from domain.calendar import add_years
 from domain.claim import Claim, estate_status
 from domain.parties import Debtor
-from domain.records import Jurisdiction
-from domain.rules import rules_for
+from domain.rules import load_all_rules, rules_for
 from projections.base import ProjectedEvent, in_schema
 
 # The statements: made for a schema once (the batched cursor knows a statement by its text).
@@ -67,8 +66,7 @@ class LimitationWatch:
     def ready(self) -> None:
         """Reads (and checks) every jurisdiction's rules, which ``apply`` needs: when the runner starts, so that a
         broken parameter file stops the start and the first batch does not wait for the files (~60 ms)."""
-        for jurisdiction in Jurisdiction:
-            rules_for(jurisdiction.value)
+        load_all_rules()
 
     def apply(self, cur: Cursor[Any], event: ProjectedEvent, schema: str, before: Any | None, after: Any) -> None:
         if isinstance(after, Debtor):

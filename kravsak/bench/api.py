@@ -40,7 +40,7 @@ import httpx
 
 from kravsak import logs
 from kravsak.bench.figures import RESULTS_DIR, Figure, Target, fmt_number, percentile, result_document
-from kravsak.bench.main import machine_info
+from kravsak.bench.main import machine_at_end, machine_info
 from kravsak.bench.report import console, print_report
 from kravsak.bench.scratch import create_event_store, drop_event_store
 from kravsak.settings import Settings, load_settings, office_secret
@@ -392,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = datetime.now(UTC)
     machine = machine_info(settings)
     raw = measure(settings, quick=args.quick)
-    machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    machine_at_end(machine)
     found = figures(raw)
     document = result_document(
         started=started,

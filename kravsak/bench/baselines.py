@@ -114,11 +114,12 @@ def measure_store_floor(settings: Settings, resources: Resources, events: int, b
     app = app_for(settings, schema)
     per_tally = round(EVENTS_PER_CLAIM)
     try:
+        tally = Tally()
         with app.unit_of_work():  # the store path's first use (statements prepared), as the ingest's set-up is
-            app.save(Tally())
+            app.save(tally)
         before = app.recorder.max_notification_id() or 0
         began, cpu = time.perf_counter(), time.process_time()
-        done, tally = 0, Tally()
+        done = 0
         while done < events:
             with app.unit_of_work():
                 for _ in range(min(batch, events - done)):

@@ -309,12 +309,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(measure_one(settings, args.schema, args.measure, args.batch, args.profile, not args.one_way)))
         return 0
     from kravsak.bench.figures import result_document
-    from kravsak.bench.main import machine_info
+    from kravsak.bench.main import machine_at_end, machine_info
 
     started = datetime.now(UTC)
     machine = machine_info(settings)
     raw = measure(settings, quick=args.quick, batch=args.batch, size=args.size)
-    machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    machine_at_end(machine)
     found = figures(raw)
     document = result_document(
         started=started, wall_seconds=(datetime.now(UTC) - started).total_seconds(), machine=machine,

@@ -40,7 +40,7 @@ from kravsak.bench.figures import (
     per_event_us,
     result_document,
 )
-from kravsak.bench.main import machine_info, python_loop_seconds
+from kravsak.bench.main import machine_at_end, machine_info
 from kravsak.bench.project import measure_projection, measure_rebuild
 from kravsak.bench.report import console, print_report, progress_bar
 from kravsak.bench.stages import Resources, measure_ingest, measure_publish
@@ -216,8 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         console.rule("[bold]clean-up[/]", align="left")
         bench.notes += bench.resources.cleanup()
-    machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    machine["python_loop_s_at_end"] = python_loop_seconds()
+    machine_at_end(machine)
     document = result_document(
         started=started,
         wall_seconds=time.monotonic() - bench.began,

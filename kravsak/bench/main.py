@@ -113,6 +113,13 @@ def machine_info(settings: Settings) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def machine_at_end(machine: dict[str, Any]) -> dict[str, Any]:
+    """``machine`` (``machine_info`` at a run's start) with the load average and the speed at its end."""
+    machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    machine["python_loop_s_at_end"] = python_loop_seconds()
+    return machine
+
+
 def python_loop_seconds(repeats: int = 3) -> float:
     """The machine's speed as one Python thread sees it: the best of ``repeats`` loops of 10⁷ additions in a
     function, in seconds. Machines of the same kind differed by ×2 on such a loop from one day to the next, and
@@ -531,8 +538,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         console.rule(f"[bold]clean-up[/]  [dim]{bench.elapsed():.0f} s[/]", align="left")
         bench.notes += bench.resources.cleanup()
-    machine["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    machine["python_loop_s_at_end"] = python_loop_seconds()
+    machine_at_end(machine)
     document = result_document(
         started=started,
         wall_seconds=bench.elapsed(),

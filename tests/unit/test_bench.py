@@ -268,3 +268,12 @@ def test_the_report_title_gives_the_machines_speed_where_the_run_measured_it() -
         " · 10⁷ Python additions in 0.50 → 0.61 s"
     )
     assert _speed({"python_loop_s_at_start": 0.5}) == ""  # a result from before the speed was measured
+
+
+def test_a_run_ends_with_the_load_and_the_speed_at_its_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kravsak.bench import main
+
+    monkeypatch.setattr(main, "python_loop_seconds", lambda: 0.61)
+    machine = main.machine_at_end({"python_loop_s_at_start": 0.5})
+    assert machine["python_loop_s_at_end"] == 0.61 and len(machine["load_average_at_end"]) == 3
+    assert _speed(machine) == " · 10⁷ Python additions in 0.50 → 0.61 s"
