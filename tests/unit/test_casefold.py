@@ -120,10 +120,10 @@ def test_projections_that_never_read_the_state_before_keep_nothing_of_it() -> No
 
 
 def test_the_limitation_watch_reads_every_jurisdictions_rules_when_it_is_made_ready(monkeypatch: Any) -> None:
-    from projections import limitation
+    import domain.rules
 
-    asked: list[str] = []
-    monkeypatch.setattr(limitation, "rules_for", lambda jurisdiction: asked.append(jurisdiction))
+    asked: list[str] = []  # ready() reads them through load_all_rules, which asks domain.rules' rules_for
+    monkeypatch.setattr(domain.rules, "rules_for", lambda jurisdiction: asked.append(jurisdiction))
     LimitationWatch().ready()
     assert sorted(asked) == ["NO", "SE"]
 
