@@ -16,8 +16,12 @@ logs and messages.
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import parse_qs, unquote
+
+from kafka.structs import TopicPartition
 
 PROTOCOLS = ("plaintext", "sasl_plaintext", "sasl_ssl", "ssl")
 MECHANISMS = ("SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN")
@@ -106,3 +110,66 @@ def shorten_metadata_backoff(client: Any, backoff_ms: int = METADATA_RETRY_BACKO
         return False
     config["retry_backoff_ms"] = backoff_ms
     return True
+
+
+class RecordAppender:
+    """``KafkaProducer.send`` for a publisher's prepared records, without the checks whose answers it knows (ADR 0044).
+
+    kafka-python's ``send`` checks, per record, what a publisher's records never vary: the producer's serializers,
+    the headers' types, the topic's metadata, the partition against it, the record's size against
+    ``max_request_size``; and it formats a debug line (``str(producer)``) whether or not debug is on. That was a
+    fifth of the publisher's own CPU per event. The appender checks them once — the producer has no serializers and
+    no transactions, the topic's partitions are the ones ``partitions`` names, read from the producer's metadata —
+    and then does what ``send`` does after its checks: the record appended to its partition's batch in the
+    producer's accumulator, the sender woken when that batch is full or new. The future, the batches, the
+    idempotent producer's sequence numbers and the delivery are the producer's own, as with ``send``.
+
+    A record ``send`` could refuse (a partition not in ``partitions``, a key and value near ``max_request_size``)
+    goes through ``send`` itself, so it fails as it would have. kafka-python 3.0.12 keeps the accumulator and the
+    sender where ``lean`` looks for them; on a version that does not (``lean`` False, logged by the caller) every
+    record goes through ``send``, and a unit test names the version."""
+
+    def __init__(self, producer: Any, topic: str, partitions: Iterable[int]) -> None:
+        self.producer, self.topic = producer, topic
+        self._send = producer.send
+        accumulator: Any = getattr(producer, "_accumulator", None)
+        sender: Any = getattr(producer, "_sender", None)
+        config = getattr(producer, "config", {})
+        manager = getattr(producer, "_transaction_manager", None)
+        self.lean = (
+            callable(getattr(accumulator, "append", None))
+            and callable(getattr(sender, "wakeup", None))
+            and _appends_by_partition(accumulator)
+            and config.get("key_serializer") is None
+            and config.get("value_serializer") is None
+            and not (manager is not None and manager.is_transactional())
+        )
+        self._append = accumulator.append if self.lean else None
+        self._wakeup = sender.wakeup if self.lean else None
+        # a record this size or larger goes through ``send``, whose size check is exact (headers and framing)
+        self._largest = int(config.get("max_request_size", 1_048_576)) // 2
+        self._partitions = {p: TopicPartition(topic, p) for p in partitions}
+
+    def __len__(self) -> int:
+        """The topic's partition count it was made for."""
+        return len(self._partitions)
+
+    def __call__(self, key: bytes, value: bytes, headers: list[tuple[str, bytes]], partition: int) -> Any:
+        """The record sent to ``partition`` of the topic: the producer's future for it, as ``send`` returns."""
+        tp = self._partitions.get(partition)
+        if self._append is None or tp is None or len(key) + len(value) >= self._largest:
+            return self._send(self.topic, key=key, value=value, headers=headers, partition=partition)
+        future, full, new, _ = self._append(tp, None, key, value, headers)
+        if full or new:
+            self._wakeup()  # type: ignore[misc]  # set with _append
+        return future
+
+
+def _appends_by_partition(accumulator: Any) -> bool:
+    """Whether the accumulator's ``append`` takes (tp, timestamp_ms, key, value, headers) first, as kafka-python
+    3.0.12's does and ``RecordAppender`` calls it."""
+    try:
+        names = list(inspect.signature(accumulator.append).parameters)
+    except (TypeError, ValueError):
+        return False
+    return names[:5] == ["tp", "timestamp_ms", "key", "value", "headers"]

@@ -72,7 +72,7 @@ from psycopg import sql
 from consumers.endpoints import Endpoints
 from consumers.heartbeat import Heartbeat
 from consumers.held import WAITING, HeldCase, HeldEvent, HeldTable
-from consumers.kafka_access import client_args, shorten_metadata_backoff
+from consumers.kafka_access import RecordAppender, client_args, shorten_metadata_backoff
 from consumers.outages import OUTAGES, Backoff, describe
 from consumers.partitions import KeyPartitioner, PartitionRange
 from consumers.preparer import (
@@ -269,6 +269,8 @@ class Publisher:
         self.producer: Any = None
         self.partitioner: KeyPartitioner | None = None
         """The partition of each case's key (kafka-python's own formula, kept per key): set with the producer."""
+        self.appender: RecordAppender | None = None
+        """The producer's ``send`` without its per-record checks (ADR 0044): made with the partitioner."""
         self.position = 0
         self.held_table = HeldTable(options.position_name, options.pg_schema)
         self.store = StoreAccess(settings.pg_dsn, options.pg_schema, EVENTS_TABLE)
@@ -438,6 +440,12 @@ class Publisher:
             self.options.partition_range.check(count)
         if self.partitioner is None or self.partitioner.partitions != count:
             self.partitioner = KeyPartitioner(count)
+        if self.appender is None or self.appender.producer is not self.producer or len(self.appender) != count:
+            self.appender = RecordAppender(self.producer, self.options.topic, range(count))
+            if self.appender.lean:
+                log.info("publisher.appender", topic=self.options.topic, partitions=count, lean=True)
+            else:
+                log.warning("publisher.appender", topic=self.options.topic, partitions=count, lean=False, why=NOT_LEAN)
         if self.preparer is not None:
             self.preparer.partitions(count)
 
@@ -726,15 +734,11 @@ class Publisher:
         self._flush([self._send_one(item) for item in batch])
 
     def _send_one(self, item: Prepared) -> Any:
-        """``send`` with the partition given (``KeyPartitioner``: the default partitioner's answer, kept per case)."""
-        assert self.partitioner is not None
-        return self.producer.send(
-            self.options.topic,
-            key=item.key,
-            value=item.value,
-            headers=item.headers,
-            partition=item.partition if item.partition is not None else self.partitioner(item.key),
-        )
+        """The record sent with its partition given (``KeyPartitioner``: the default partitioner's answer, kept per
+        case) by the producer's ``RecordAppender`` (``send`` without the checks made once per round, ADR 0044)."""
+        assert self.partitioner is not None and self.appender is not None
+        partition = item.partition if item.partition is not None else self.partitioner(item.key)
+        return self.appender(item.key, item.value, item.headers, partition)
 
     def _flush(self, futures: list[Any]) -> None:
         """Sends what is buffered and waits: every record acknowledged, or ``DeliveryFailed``."""
@@ -802,6 +806,10 @@ def _schema_json(schema: AvroSchema) -> str:
     return json.dumps(schema.source, ensure_ascii=False, separators=(",", ":"))
 
 
+NOT_LEAN = (
+    "this kafka-python keeps its accumulator or sender elsewhere than 3.0.12: every record goes through send() "
+    "and its checks (correct, slower; consumers.kafka_access.RecordAppender)"
+)
 HOLD_FIX = (
     "fix the envelope mapping or the schema for this event type (schemas/, consumers/wire/envelope.py), or "
     "repair the stored event, then `kravsak publisher release CASE`; the case's events wait until then"

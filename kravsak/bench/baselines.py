@@ -16,7 +16,7 @@ from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.projection import Projection, ProjectionRunner
 from psycopg.rows import tuple_row
 
-from consumers.preparer import Preparer
+from consumers.preparer import Prepared, Preparer
 from consumers.projector import (
     SCHEMAS_DIR,
     Decoder,
@@ -145,8 +145,9 @@ def measure_store_floor(settings: Settings, resources: Resources, events: int, b
 
 def measure_raw_producer(settings: Settings, schema: str, topic: str) -> dict[str, Any]:
     """The ceiling: the publisher's own records (its ``Preparer``, untimed) sent by its own
-    producer (``_new_producer``, ``_send``: same settings, the partition given as the publisher gives it, one flush
-    at the end) to ``topic``."""
+    producer (``_new_producer``: same settings) through kafka-python's ``send``, the partition given as the publisher
+    gives it, one flush at the end, to ``topic``; then the same records once more through the publisher's own send
+    path (``appender``: its ``RecordAppender``, ADR 0044), shown beside the baseline."""
     ensure_topics_at(settings.kafka_bootstrap, [case_events_spec(topic)])
     publisher = Publisher(settings, PublisherOptions(topic=topic, pg_schema=schema))
     publisher.app = app_for(settings, schema)
@@ -167,19 +168,47 @@ def measure_raw_producer(settings: Settings, schema: str, topic: str) -> dict[st
                 if len(prepared) % 1000 == 0:
                     bar.update(task, completed=len(prepared))
             bar.update(task, description="raw producer: sending the same bytes", completed=0, total=None)
-            began, cpu_began = time.perf_counter(), time.process_time()
-            publisher._send(prepared)
-            seconds, cpu = time.perf_counter() - began, time.process_time() - cpu_began
+            raw = _timed_sends(publisher, prepared, publisher.producer.send)
+            bar.update(task, description="the publisher's appender: sending them again")
+            appended = _timed_sends(publisher, prepared, None)
     finally:
         publisher.close()
     size = sum(len(p.value) for p in prepared)
     return {
         "events": len(prepared),
+        **raw,
+        "value_bytes": size,
+        "topic": topic,
+        "appender": appended,
+    }
+
+
+def _timed_sends(publisher: Publisher, prepared: list[Prepared], send: Any) -> dict[str, float]:
+    """The records sent and flushed, timed. ``send``: kafka-python's public ``KafkaProducer.send`` (the raw
+    producer the issue names, each record with its partition as the publisher gives it); None: the publisher's
+    own ``_send_one`` (its ``RecordAppender``, ADR 0044)."""
+    topic, partitioner = publisher.options.topic, publisher.partitioner
+    assert partitioner is not None  # set by ``_check_partitions``
+    began, cpu_began = time.perf_counter(), time.process_time()
+    if send is None:
+        publisher._send(prepared)
+    else:  # what ``_send_one`` did before the appender: the record's partition, or the partitioner's
+        futures = [
+            send(
+                topic,
+                key=p.key,
+                value=p.value,
+                headers=p.headers,
+                partition=p.partition if p.partition is not None else partitioner(p.key),
+            )
+            for p in prepared
+        ]
+        publisher._flush(futures)
+    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu_began
+    return {
         "seconds": seconds,
         "events_per_s": len(prepared) / seconds,
         "cpu_us_per_event": cpu / max(len(prepared), 1) * 1e6,
-        "value_bytes": size,
-        "topic": topic,
     }
 
 

@@ -69,6 +69,9 @@ def test_two_partition_ranges_publish_every_event_once_in_order_after_a_kill(
             log=process,
         )
     assert restarted.stop() == 0 and second.stop() == 0
+    for process in (first, second, restarted):  # each sent through its RecordAppender, not send() per record
+        made = [line for line in process.lines() if line.get("event") == "publisher.appender"]
+        assert made and all(line["lean"] is True for line in made), process.tail()
 
     messages = read_topic(kafka_bootstrap, topic)
     check_stream(messages, notifications)  # every event, each case in order, duplicates equal to their first

@@ -6,12 +6,16 @@ import ast
 import time
 from importlib.metadata import version
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from kafka.structs import TopicPartition
 
 from consumers.kafka_access import (
     METADATA_RETRY_BACKOFF_MS,
     BadConnectionString,
+    RecordAppender,
     check,
     client_args,
     servers,
@@ -126,3 +130,97 @@ def test_a_producer_asks_for_metadata_again_after_the_shorter_back_off() -> None
 
 def test_a_client_without_that_metadata_is_left_alone() -> None:
     assert not shorten_metadata_backoff(object())
+
+
+def _batch_records(producer: Any, topic: str, partition: int) -> list[tuple[bytes | None, bytes | None, list[Any]]]:
+    """The records waiting in the producer's accumulator for ``partition``, read back from its built batches."""
+    from kafka.record.memory_records import MemoryRecords
+
+    found = []
+    for batch in producer._accumulator._batches[TopicPartition(topic, partition)]:
+        batch.records.close()
+        for records_batch in _batches_of(MemoryRecords(batch.records.buffer())):
+            found += [(r.key, r.value, list(r.headers)) for r in records_batch]
+    return found
+
+
+def _batches_of(records: Any) -> list[Any]:
+    batches = []
+    while (batch := records.next_batch()) is not None:
+        batches.append(batch)
+    return batches
+
+
+def test_the_appender_puts_into_the_producers_batches_what_send_does() -> None:
+    """kafka-python 3.0.12's ``send`` after its checks: the record appended to its partition's batch. The appender
+    does that without the checks; the batches hold the same keys, values and headers in the same order. A
+    kafka-python that keeps its accumulator elsewhere makes this fail (then the appender falls back to ``send``,
+    ``lean`` False, and the publisher logs it)."""
+    from kafka import KafkaProducer
+
+    producer = KafkaProducer(**client_args("127.0.0.1:1"), api_version=(3, 0), linger_ms=60_000)  # no broker needed
+    try:
+        appender = RecordAppender(producer, "t", range(2))
+        assert appender.lean, f"kafka-python {version('kafka-python')} keeps its accumulator elsewhere"
+        headers = [("event-type", b"kravsak.ClaimIssued"), ("schema-fingerprint", b"\x01\x02")]
+        sent = [(f"case-{i}".encode(), f"value-{i}".encode() * 20, headers) for i in range(5)]
+        futures = [appender(k, v, h, 1) for k, v, h in sent]
+        assert [f.is_done for f in futures] == [False] * 5  # the producer's own futures, resolved by its sender
+        assert _batch_records(producer, "t", 1) == [(k, v, h) for k, v, h in sent]
+        assert _batch_records(producer, "t", 0) == []
+    finally:
+        producer._accumulator.abort_incomplete_batches()  # nothing to flush: close returns at once
+        producer.close(timeout=0)
+
+
+class _Producer:
+    """A producer whose ``send`` is recorded, with or without kafka-python's accumulator and sender."""
+
+    def __init__(self, *, lean: bool = True, max_request_size: int = 1000) -> None:
+        self.config = {"key_serializer": None, "value_serializer": None, "max_request_size": max_request_size}
+        self.sent: list[dict[str, Any]] = []
+        self.appended: list[tuple[Any, ...]] = []
+        self.woken = 0
+        self._transaction_manager = None
+        if lean:
+            self._accumulator = SimpleNamespace(append=self._append)
+            self._sender = SimpleNamespace(wakeup=self._wakeup)
+
+    def send(self, topic: str, **record: Any) -> str:
+        self.sent.append({"topic": topic, **record})
+        return "sent"
+
+    def _append(self, tp: Any, timestamp_ms: Any, key: Any, value: Any, headers: Any, now: Any = None) -> Any:
+        self.appended.append((tp, key, value))
+        return "appended", len(self.appended) % 2 == 0, len(self.appended) == 1, False
+
+    def _wakeup(self) -> None:
+        self.woken += 1
+
+
+def test_a_record_send_might_refuse_goes_through_send() -> None:
+    """A partition the appender was not made for, or a key and value near ``max_request_size``: ``send`` and its
+    checks (its exact size check raises ``MessageSizeTooLargeError`` before anything is buffered)."""
+    producer = _Producer(max_request_size=1000)
+    appender = RecordAppender(producer, "t", range(3))
+    assert appender(b"k", b"v", [], 2) == "appended"
+    assert appender(b"k", b"v", [], 3) == "sent"
+    assert appender(b"k", b"v" * 499, [], 0) == "sent"
+    assert appender(b"k", b"v" * 400, [], 0) == "appended"
+    assert [s["partition"] for s in producer.sent] == [3, 0]
+    assert [(tp.partition, key) for tp, key, _ in producer.appended] == [(2, b"k"), (0, b"k")]
+    assert producer.woken == 2  # the first append made a new batch, the second filled one
+
+
+def test_without_the_accumulator_every_record_goes_through_send() -> None:
+    for producer in (_Producer(lean=False), _serializing(_Producer())):
+        appender = RecordAppender(producer, "t", range(3))
+        assert not appender.lean
+        assert appender(b"k", b"v", [("h", b"1")], 1) == "sent"
+        assert producer.sent == [{"topic": "t", "key": b"k", "value": b"v", "headers": [("h", b"1")], "partition": 1}]
+        assert producer.appended == []
+
+
+def _serializing(producer: _Producer) -> _Producer:
+    producer.config["value_serializer"] = str.encode
+    return producer
