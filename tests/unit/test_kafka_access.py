@@ -166,8 +166,11 @@ def test_the_appender_puts_into_the_producers_batches_what_send_does() -> None:
         sent = [(f"case-{i}".encode(), f"value-{i}".encode() * 20, headers) for i in range(5)]
         futures = [appender(k, v, h, 1) for k, v, h in sent]
         assert [f.is_done for f in futures] == [False] * 5  # the producer's own futures, resolved by its sender
-        assert _batch_records(producer, "t", 1) == [(k, v, h) for k, v, h in sent]
-        assert _batch_records(producer, "t", 0) == []
+        assert _batch_records(producer, "t", 0) == []  # only the partition it was given
+        producer._metadata._partitions["t"] = {0: None, 1: None}  # the topic's metadata, as a broker would give it
+        for k, v, h in sent:  # the same records through kafka-python's own send, into the other partition
+            producer.send("t", key=k, value=v, headers=h, partition=0)
+        assert _batch_records(producer, "t", 1) == _batch_records(producer, "t", 0) == sent
     finally:
         producer._accumulator.abort_incomplete_batches()  # nothing to flush: close returns at once
         producer.close(timeout=0)
@@ -177,11 +180,15 @@ class _Producer:
     """A producer whose ``send`` is recorded, with or without kafka-python's accumulator and sender."""
 
     def __init__(self, *, lean: bool = True, max_request_size: int = 1000) -> None:
-        self.config = {"key_serializer": None, "value_serializer": None, "max_request_size": max_request_size}
+        self.config: dict[str, Any] = {
+            "key_serializer": None,
+            "value_serializer": None,
+            "max_request_size": max_request_size,
+        }
         self.sent: list[dict[str, Any]] = []
         self.appended: list[tuple[Any, ...]] = []
         self.woken = 0
-        self._transaction_manager = None
+        self._transaction_manager: Any = None
         if lean:
             self._accumulator = SimpleNamespace(append=self._append)
             self._sender = SimpleNamespace(wakeup=self._wakeup)
@@ -213,7 +220,8 @@ def test_a_record_send_might_refuse_goes_through_send() -> None:
 
 
 def test_without_the_accumulator_every_record_goes_through_send() -> None:
-    for producer in (_Producer(lean=False), _serializing(_Producer())):
+    """Another kafka-python's internals, a serializer, or a transactional producer: every record through ``send``."""
+    for producer in (_Producer(lean=False), _serializing(_Producer()), _transactional(_Producer())):
         appender = RecordAppender(producer, "t", range(3))
         assert not appender.lean
         assert appender(b"k", b"v", [("h", b"1")], 1) == "sent"
@@ -223,4 +231,9 @@ def test_without_the_accumulator_every_record_goes_through_send() -> None:
 
 def _serializing(producer: _Producer) -> _Producer:
     producer.config["value_serializer"] = str.encode
+    return producer
+
+
+def _transactional(producer: _Producer) -> _Producer:
+    producer._transaction_manager = SimpleNamespace(is_transactional=lambda: True)
     return producer
