@@ -172,8 +172,8 @@ def test_the_appender_puts_into_the_producers_batches_what_send_does() -> None:
             producer.send("t", key=k, value=v, headers=h, partition=0)
         assert _batch_records(producer, "t", 1) == _batch_records(producer, "t", 0) == sent
     finally:
-        producer._accumulator.abort_incomplete_batches()  # nothing to flush: close returns at once
-        producer.close(timeout=0)
+        producer._accumulator.abort_incomplete_batches()  # nothing left to flush: close does not wait for a broker
+        producer.close(timeout=5)  # its network thread joined: it draws reconnect jitter from `random` meanwhile
 
 
 class _Producer:
