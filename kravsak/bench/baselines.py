@@ -5,7 +5,7 @@ own ``ProjectionRunner`` applying the same three projections."""
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
@@ -168,9 +168,9 @@ def measure_raw_producer(settings: Settings, schema: str, topic: str) -> dict[st
                 if len(prepared) % 1000 == 0:
                     bar.update(task, completed=len(prepared))
             bar.update(task, description="raw producer: sending the same bytes", completed=0, total=None)
-            raw = _timed_sends(publisher, prepared, publisher.producer.send)
+            raw = _timed_sends(publisher, prepared, _public_send(publisher))
             bar.update(task, description="the publisher's appender: sending them again")
-            appended = _timed_sends(publisher, prepared, None)
+            appended = _timed_sends(publisher, prepared, publisher._send_one)
     finally:
         publisher.close()
     size = sum(len(p.value) for p in prepared)
@@ -183,33 +183,31 @@ def measure_raw_producer(settings: Settings, schema: str, topic: str) -> dict[st
     }
 
 
-def _timed_sends(publisher: Publisher, prepared: list[Prepared], send: Any) -> dict[str, float]:
-    """The records sent and flushed, timed. ``send``: kafka-python's public ``KafkaProducer.send`` (the raw
-    producer the issue names, each record with its partition as the publisher gives it); None: the publisher's
-    own ``_send_one`` (its ``RecordAppender``, ADR 0044)."""
-    topic, partitioner = publisher.options.topic, publisher.partitioner
-    assert partitioner is not None  # set by ``_check_partitions``
+def _timed_sends(
+    publisher: Publisher, prepared: list[Prepared], send_one: Callable[[Prepared], Any]
+) -> dict[str, float]:
+    """The records sent one by one with ``send_one`` and flushed as the publisher flushes a batch, timed."""
     began, cpu_began = time.perf_counter(), time.process_time()
-    if send is None:
-        publisher._send(prepared)
-    else:  # what ``_send_one`` did before the appender: the record's partition, or the partitioner's
-        futures = [
-            send(
-                topic,
-                key=p.key,
-                value=p.value,
-                headers=p.headers,
-                partition=p.partition if p.partition is not None else partitioner(p.key),
-            )
-            for p in prepared
-        ]
-        publisher._flush(futures)
+    publisher._flush([send_one(p) for p in prepared])
     seconds, cpu = time.perf_counter() - began, time.process_time() - cpu_began
     return {
         "seconds": seconds,
         "events_per_s": len(prepared) / seconds,
         "cpu_us_per_event": cpu / max(len(prepared), 1) * 1e6,
     }
+
+
+def _public_send(publisher: Publisher) -> Callable[[Prepared], Any]:
+    """kafka-python's public ``KafkaProducer.send`` of a record (the raw producer the issue names), its partition
+    given as the publisher gives it: what ``_send_one`` did before the ``RecordAppender`` (ADR 0044)."""
+    send, topic, partitioner = publisher.producer.send, publisher.options.topic, publisher.partitioner
+    assert partitioner is not None  # set by ``_check_partitions``
+
+    def send_one(p: Prepared) -> Any:
+        partition = p.partition if p.partition is not None else partitioner(p.key)
+        return send(topic, key=p.key, value=p.value, headers=p.headers, partition=partition)
+
+    return send_one
 
 
 class ReadModelViews(PostgresTrackingRecorder):
