@@ -23,6 +23,10 @@ record; Kafka's committed offsets only a progress signal for tools. What the pro
   the refused event is parked. `kravsak status` shows parked cases;
   `kravsak project --retry-parked` applies them again after a fix (`retry_parked`: per case, in
   stream order, holding the case's partition offset rows as a live batch does).
+- **The next batch while PostgreSQL writes the last.** The fast path sends its batch's read of the cases
+  and decodes the batch while PostgreSQL answers; once its last writes are sent it has the runner poll the
+  next batch (``Runner.prefetch``: no waiting for the broker, a rebalance held until the transaction has
+  ended) and decodes it while PostgreSQL writes, instead of each waiting for the other in turn (ADR 0045).
 - **Several runners** in one group share the partitions; the row locks keep two of them from
   applying one partition at once during a rebalance.
 - **State for folding.** The runner folds each case with the domain's own event code
@@ -247,20 +251,34 @@ class Applier:
         self._payloads: dict[tuple[str, int], bytes] = {}  # folded, written with the part (``_write_runner_rows``)
         self._writes: BatchedWrites | None = None  # the fast path's held projection writes
         self._columns: dict[str, dict[str, str]] = {}  # the projection tables' column types, read once
+        self._meanwhile: Callable[[], Sequence[Any]] | None = None  # ``apply_batch``'s, for the batch in hand
+        self._ahead: dict[tuple[str, int, int], tuple[bytes, ProjectedEvent | Exception]] = {}  # ``_decode_ahead``
         for target in self.targets:  # what a projection reads from outside the events, read now (``ready``)
             ready = getattr(target.projection, "ready", None)
             if ready is not None:
                 ready()
 
-    def apply_batch(self, messages: Sequence[Message]) -> BatchResult:
-        """The batch and every target's offsets in one transaction (gaps come back in ``gaps``)."""
-        with fewer_collections():  # every full collection would walk all the cases the fold holds (domain.collector)
-            return apply_in_transaction(self.conn, self.offsets, messages, self._apply, discard=self.discard, log=log)
+    def apply_batch(
+        self, messages: Sequence[Message], *, meanwhile: Callable[[], Sequence[Any]] | None = None
+    ) -> BatchResult:
+        """The batch and every target's offsets in one transaction (gaps come back in ``gaps``). ``meanwhile``: the
+        runner's ``prefetch`` of the next batch, called on the fast path once the batch's last writes are sent:
+        while PostgreSQL writes them the next batch is polled and decoded (``_decode_ahead``)."""
+        self._meanwhile = meanwhile
+        try:
+            # every full collection would walk all the cases the fold holds (domain.collector)
+            with fewer_collections():
+                return apply_in_transaction(
+                    self.conn, self.offsets, messages, self._apply, discard=self.discard, log=log
+                )
+        finally:
+            self._meanwhile = None
 
     def discard(self) -> None:
         """Forget the folded state: it may hold what a roll-back undid, or cases now another runner's."""
         self.folder.clear()
         self._payloads.clear()
+        self._ahead.clear()
 
     def _apply(
         self, cur: psycopg.Cursor[Any], messages: Sequence[Message], stored: list[dict[int, int]], *, careful: bool
@@ -280,12 +298,21 @@ class Applier:
         after its offset in ``offsets`` (schema → partition → next offset; a missing one is 0).
         Writes the case versions and payloads, never the offsets."""
         result = BatchResult()
-        cases = _Cases.read_all(cur, [t.schema for t in self.targets], sorted({m.case_key for m in messages}))
+        schemas, case_ids = [t.schema for t in self.targets], sorted({m.case_key for m in messages})
         self._payloads.clear()
-        # which targets take each record, worked out once per record (it was twice: here and in ``_apply_one``)
-        wanted = self._wanted_all(messages, offsets)
-        # decoded in a list beside the records (None: no target takes it), not a dict keyed by (partition, offset)
-        decoded = [self._decoded(m) if w else None for m, w in zip(messages, wanted, strict=True)]
+        # the fast path sends the read of the cases, decodes while PostgreSQL answers it, then takes the answer; the
+        # careful one reads first (a failed read then fails before anything else, as always)
+        cases = None if not careful else _Cases.read_all(cur, schemas, case_ids)
+        with nullcontext() if careful else self.conn.pipeline():
+            if cases is None:
+                _Cases.send_read(cur, schemas, case_ids)
+            # which targets take each record, worked out once per record (it was twice: here and in ``_apply_one``)
+            wanted = self._wanted_all(messages, offsets)
+            # decoded in a list beside the records (None: no target takes it), not a dict keyed by (partition, offset)
+            decoded = [self._decoded_once(m) if w else None for m, w in zip(messages, wanted, strict=True)]
+            self._ahead.clear()  # only ever for the batch that follows
+            if cases is None:
+                cases = _Cases.answer(cur, schemas, case_ids)
         if not careful:
             self._read_ahead(cur, [e for e in decoded if isinstance(e, ProjectedEvent)], cases)
         # the fast path holds the projections' writes and sends each table's in a few statements at the end
@@ -299,7 +326,24 @@ class Applier:
             if self._writes is not None:
                 self._writes.flush()
             self._write_runner_rows(cur, cases)
+            if not careful and self._meanwhile is not None:
+                # the last part is on its way: PostgreSQL writes it while this process does what needs no database
+                # (the next batch polled and decoded), instead of each waiting for the other in turn (ADR 0045)
+                meanwhile, self._meanwhile = self._meanwhile, None
+                self._decode_ahead(meanwhile())
         return result
+
+    def _decode_ahead(self, records: Sequence[Any]) -> None:
+        """Decode the next batch's records now (kept for its ``_decoded_once``, with the very bytes they came as)."""
+        for r in records:
+            self._ahead[(r.topic, r.partition, r.offset)] = (r.value, self._decoded(r))
+
+    def _decoded_once(self, m: Message) -> ProjectedEvent | Exception:
+        """``_decoded``, or what ``_decode_ahead`` made of the same record (the same bytes object)."""
+        ahead = self._ahead.pop((m.topic, m.partition, m.offset), None)
+        if ahead is not None and ahead[0] is m.value:
+            return ahead[1]
+        return self._decoded(m)
 
     def _wanted_all(self, messages: Sequence[Message], offsets: dict[str, dict[int, int]]) -> list[list[Target]]:
         """Per record the targets whose offset it is at or after. Per partition the targets' offsets are looked up
@@ -316,7 +360,7 @@ class Applier:
             out.append(everyone if m.offset >= latest else [t for o, t in by_target if m.offset >= o])
         return out
 
-    def _decoded(self, m: Message) -> ProjectedEvent | Exception:
+    def _decoded(self, m: Message | Any) -> ProjectedEvent | Exception:
         try:
             return self.decode(m.value, topic=m.topic, partition=m.partition, offset=m.offset)
         except Exception as exc:  # noqa: BLE001 - parked with its case when the record's turn comes
@@ -503,9 +547,19 @@ class _Cases:
     @classmethod
     def read_all(cls, cur: psycopg.Cursor[Any], schemas: list[str], case_ids: list[str]) -> dict[str, _Cases]:
         """``read`` for every schema in ONE statement."""
+        cls.send_read(cur, schemas, case_ids)
+        return cls.answer(cur, schemas, case_ids)
+
+    @staticmethod
+    def send_read(cur: psycopg.Cursor[Any], schemas: list[str], case_ids: list[str]) -> None:
+        """The statement of ``read_all`` (in a pipeline: sent, its answer taken later by ``answer``)."""
         # planned each time (not prepared): a generic plan made while the tables were small scans them whole
         # once they have grown, comparing every row with every case id (ADR 0037)
         cur.execute(cases_statement(tuple(schemas)), {"ids": case_ids}, prepare=False)
+
+    @classmethod
+    def answer(cls, cur: psycopg.Cursor[Any], schemas: list[str], case_ids: list[str]) -> dict[str, _Cases]:
+        """The cases of ``send_read``'s answer (in a pipeline: waits for it)."""
         versions: list[dict[str, int]] = [{} for _ in schemas]
         parked: list[set[str]] = [set() for _ in schemas]
         for i, case_id, version in cur.fetchall():
@@ -597,7 +651,7 @@ class ProjectionRunner:
 
     # the runner's handler: the applier of the moment (a benchmark may swap in a timed one)
     def apply_batch(self, messages: Sequence[Message]) -> BatchResult:
-        return self.applier.apply_batch(messages)
+        return self.applier.apply_batch(messages, meanwhile=self.runner.prefetch)
 
     def revoked(self) -> None:
         self.folder.clear()

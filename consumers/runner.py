@@ -25,6 +25,13 @@ Delivery protocol (shared)
   rolled back and applied again with ``careful=True``; the handler then isolates what failed and
   *parks* it (``ParkedTable``: the record with its error, in the service's schema) and the offsets
   move on. What a service parks, and what waits behind a parked record, is the service's own.
+- **The next batch, polled while the last one is written.** A handler may call ``Runner.prefetch`` while
+  PostgreSQL finishes its batch (the projector does, after its last writes are sent and before it waits for
+  them). That poll never waits for the broker and never touches PostgreSQL: a rebalance it brings is held
+  (``revoked`` and the seeks to the stored offsets run once the batch's transaction has ended), and the
+  records it brought are the next batch. Every seek drops prefetched records of the partitions it moves
+  (the others are sought back to their first prefetched record), so nothing is skipped; the stored offsets
+  decide what is applied, as for any poll (ADR 0045).
 - **Kafka progress.** After the transaction commits, the batch's offsets are committed to Kafka
   asynchronously: a progress signal for tools (consumer-group lag) only; a failed commit is logged
   and ignored.
@@ -469,11 +476,17 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]  # kafka-pytho
 
     def on_partitions_revoked(self, revoked: Any) -> None:
         self.runner.rebalances += 1
-        self.runner.handler.revoked()
+        if self.runner.holding:  # inside a batch's transaction (``Runner.prefetch``): once it has ended
+            self.runner.held.append(("revoked", []))
+        else:
+            self.runner.handler.revoked()
 
     def on_partitions_assigned(self, assigned: Any) -> None:
         self.runner.rebalances += 1
-        self.runner.seek_to_stored(list(assigned))
+        if self.runner.holding:
+            self.runner.held.append(("assigned", list(assigned)))
+        else:
+            self.runner.seek_to_stored(list(assigned))
 
 
 class Runner:
@@ -503,8 +516,15 @@ class Runner:
         """Polls that took the top-up (``ConsumerOptions.top_up_after_ms``)."""
         self.rebalances = 0
         """Revocations and assignments this member went through (an assignment seeks to the stored offsets)."""
+        self.prefetched: list[Any] | None = None
+        """Records ``prefetch`` polled while the last batch was written: the next batch (None: poll for it)."""
+        self.holding = False
+        """True while ``prefetch`` polls inside a batch's transaction: the rebalance callbacks go to ``held``."""
+        self.held: list[tuple[str, list[Any]]] = []
+        """("revoked", []) and ("assigned", partitions) from a prefetch's rebalance, run after the batch."""
 
     def close(self) -> None:
+        self.prefetched = None
         if self.consumer is not None:
             self.consumer.close(autocommit=False, timeout_ms=5_000)
             self.consumer = None
@@ -564,6 +584,7 @@ class Runner:
     def seek_to_stored(self, partitions: list[Any]) -> None:
         if not partitions:
             return
+        self._drop_prefetched({tp.partition for tp in partitions})
         topic = self.options.topic
         with self.conn.transaction(), self.conn.cursor() as cur:
             stored = [t.read(cur, topic) for t in self.tables]
@@ -592,11 +613,13 @@ class Runner:
 
     def _poll_and_apply(self, timeout_ms: int | None) -> BatchResult | None:
         self.connect()
-        polled = self.consumer.poll(
-            timeout_ms=self.options.poll_timeout_ms if timeout_ms is None else timeout_ms,
-            max_records=self.options.batch_size,
-        )
-        records = [r for batch in polled.values() for r in batch]
+        records, self.prefetched = self.prefetched, None
+        if not records:
+            polled = self.consumer.poll(
+                timeout_ms=self.options.poll_timeout_ms if timeout_ms is None else timeout_ms,
+                max_records=self.options.batch_size,
+            )
+            records = [r for batch in polled.values() for r in batch]
         if self.top_up_due(len(records)):
             records = self._top_up(records)
         if keep_join_going(self.consumer):
@@ -611,11 +634,15 @@ class Runner:
         began_wall_ms = time.time() * 1000
         # the broker's (or the producer's) time of the batch's oldest record: how long it waited to be applied
         oldest_ms = min((t for r in records if isinstance(t := getattr(r, "timestamp", None), int)), default=None)
-        result = self.handler.apply_batch(messages)
+        try:
+            result = self.handler.apply_batch(messages)
+        finally:
+            self._release_held()
         self.last_apply_s = time.monotonic() - began
         if result.gaps:
             # the whole batch rolled back: every partition in it goes back, not only the gapped ones
             back = {m.partition: m.offset for m in reversed(messages)} | result.gaps
+            self._drop_prefetched(set(back))
             for partition, offset in back.items():
                 if partition in result.gaps:
                     self.log.warning(
@@ -640,6 +667,49 @@ class Runner:
             waited_ms=None if oldest_ms is None else round(began_wall_ms - oldest_ms, 1),
         )
         return result
+
+    def prefetch(self) -> list[Any]:
+        """Poll the next batch now, for a handler whose batch PostgreSQL is still writing (the projector calls it
+        after sending its last writes): the poll takes what the consumer has fetched and never waits for the
+        broker, and a rebalance it brings is held until the batch's transaction has ended (``_release_held``).
+        Returns the records (kafka-python's), which the next ``poll_once`` applies; [] when nothing came, when
+        a batch is already prefetched, or when the poll failed (logged; the next batch polls as usual)."""
+        if self.prefetched is not None or self.consumer is None:
+            return []
+        self.holding = True
+        try:
+            polled = self.consumer.poll(timeout_ms=0, max_records=self.options.batch_size)
+        except Exception as exc:  # noqa: BLE001 - the next poll meets it again, outside the batch's transaction
+            self.log.debug("runner.prefetch_failed", topic=self.options.topic, error=describe(exc))
+            return []
+        finally:
+            self.holding = False
+        self.prefetched = [r for batch in polled.values() for r in batch]
+        return self.prefetched
+
+    def _release_held(self) -> None:
+        """The rebalance callbacks a prefetch held, in their order, now that the batch's transaction has ended."""
+        held, self.held = self.held, []
+        for what, partitions in held:
+            if what == "revoked":
+                self.handler.revoked()
+            else:
+                self.seek_to_stored(partitions)
+
+    def _drop_prefetched(self, partitions: set[int]) -> None:
+        """Forget prefetched records of ``partitions`` (about to be sought); the others' partitions are sought back
+        to their first prefetched record, so the next poll brings them again."""
+        if not self.prefetched:
+            self.prefetched = None
+            return
+        first: dict[Any, int] = {}
+        for r in self.prefetched:
+            if r.partition not in partitions:
+                tp = TopicPartition(r.topic, r.partition)
+                first[tp] = min(first.get(tp, r.offset), r.offset)
+        self.prefetched = None
+        for tp, offset in first.items():
+            self.consumer.seek(tp, offset)
 
     def _top_up(self, records: list[Any]) -> list[Any]:
         """``records`` and what one more short poll brings. A rebalance inside that poll (the partitions

@@ -57,10 +57,12 @@ class _TimedApplier(Applier):
     on_batch: Callable[[int], None] | None = None
     records = 0
 
-    def apply_batch(self, messages: Sequence[Message]) -> BatchResult:
+    def apply_batch(
+        self, messages: Sequence[Message], *, meanwhile: Callable[[], Sequence[Any]] | None = None
+    ) -> BatchResult:
         if self.first_batch_at is None and messages:
             self.first_batch_at = time.perf_counter()
-        result = super().apply_batch(messages)
+        result = super().apply_batch(messages, meanwhile=meanwhile)
         if not result.gaps:
             self.records += len(messages)
             self.last_batch_at = time.perf_counter()
