@@ -27,11 +27,12 @@ Delivery protocol (shared)
   move on. What a service parks, and what waits behind a parked record, is the service's own.
 - **The next batch, polled while the last one is written.** A handler may call ``Runner.prefetch`` while
   PostgreSQL finishes its batch (the projector does, after its last writes are sent and before it waits for
-  them). That poll never waits for the broker and never touches PostgreSQL: a rebalance it brings is held
-  (``revoked`` and the seeks to the stored offsets run once the batch's transaction has ended), and the
-  records it brought are the next batch. Every seek drops prefetched records of the partitions it moves
-  (the others are sought back to their first prefetched record), so nothing is skipped; the stored offsets
-  decide what is applied, as for any poll (ADR 0045).
+  them); it polls only when the batch in hand is a full one (the runner is behind: under a light load the
+  poll would only delay the batch's commit). That poll never waits for the broker and never touches
+  PostgreSQL: a rebalance it brings is held (``revoked`` and the seeks to the stored offsets run once the
+  batch's transaction has ended), and the records it brought are the next batch. Every seek drops
+  prefetched records of the partitions it moves (the others are sought back to their first prefetched
+  record), so nothing is skipped; the stored offsets decide what is applied, as for any poll (ADR 0045).
 - **Kafka progress.** After the transaction commits, the batch's offsets are committed to Kafka
   asynchronously: a progress signal for tools (consumer-group lag) only; a failed commit is logged
   and ignored.
@@ -105,6 +106,7 @@ class BatchResult:
     skipped: int = 0
     parked: int = 0
     gaps: dict[int, int] = field(default_factory=dict)  # partition -> offset to seek back to
+    prefetched: bool = False  # the batch's records came from ``Runner.prefetch`` (set by the runner)
 
 
 @dataclass
@@ -113,6 +115,8 @@ class RunReport:
     skipped: int = 0
     parked: int = 0
     batches: int = 0
+    prefetched: int = 0
+    """Batches whose records a prefetch had polled while the batch before was written."""
     seconds: float = 0.0
 
     def add(self, result: BatchResult) -> None:
@@ -120,6 +124,7 @@ class RunReport:
         self.skipped += result.skipped
         self.parked += result.parked
         self.batches += 1
+        self.prefetched += result.prefetched
 
 
 def _table(schema: str, table: str) -> sql.Composed:
@@ -522,6 +527,9 @@ class Runner:
         """True while ``prefetch`` polls inside a batch's transaction: the rebalance callbacks go to ``held``."""
         self.held: list[tuple[str, list[Any]]] = []
         """("revoked", []) and ("assigned", partitions) from a prefetch's rebalance, run after the batch."""
+        self.behind = False
+        """The batch in hand is a full one: more is waiting, and ``prefetch`` polls for it (under a light load it
+        does not: its poll and decoding would only hold back the batch's commit, and its records' latency)."""
 
     def close(self) -> None:
         self.prefetched = None
@@ -614,6 +622,7 @@ class Runner:
     def _poll_and_apply(self, timeout_ms: int | None) -> BatchResult | None:
         self.connect()
         records, self.prefetched = self.prefetched, None
+        came_prefetched = bool(records)
         if not records:
             polled = self.consumer.poll(
                 timeout_ms=self.options.poll_timeout_ms if timeout_ms is None else timeout_ms,
@@ -630,6 +639,7 @@ class Runner:
         )
         if not messages:
             return None
+        self.behind = len(messages) >= self.options.batch_size
         began = time.monotonic()
         began_wall_ms = time.time() * 1000
         # the broker's (or the producer's) time of the batch's oldest record: how long it waited to be applied
@@ -639,6 +649,7 @@ class Runner:
         finally:
             self._release_held()
         self.last_apply_s = time.monotonic() - began
+        result.prefetched = came_prefetched
         if result.gaps:
             # the whole batch rolled back: every partition in it goes back, not only the gapped ones
             back = {m.partition: m.offset for m in reversed(messages)} | result.gaps
@@ -663,6 +674,7 @@ class Runner:
             applied=result.applied,
             parked=result.parked,
             messages=len(messages),
+            prefetched=came_prefetched,
             apply_ms=round(self.last_apply_s * 1000, 1),
             waited_ms=None if oldest_ms is None else round(began_wall_ms - oldest_ms, 1),
         )
@@ -673,8 +685,10 @@ class Runner:
         after sending its last writes): the poll takes what the consumer has fetched and never waits for the
         broker, and a rebalance it brings is held until the batch's transaction has ended (``_release_held``).
         Returns the records (kafka-python's), which the next ``poll_once`` applies; [] when nothing came, when
-        a batch is already prefetched, or when the poll failed (logged; the next batch polls as usual)."""
-        if self.prefetched is not None or self.consumer is None:
+        a batch is already prefetched, when the batch in hand is not a full one (``behind``: under a light load
+        the poll would only hold back the batch's commit), or when the poll failed (logged; the next batch polls
+        as usual)."""
+        if self.prefetched is not None or self.consumer is None or not self.behind:
             return []
         self.holding = True
         try:
@@ -697,8 +711,8 @@ class Runner:
                 self.seek_to_stored(partitions)
 
     def _drop_prefetched(self, partitions: set[int]) -> None:
-        """Forget prefetched records of ``partitions`` (about to be sought); the others' partitions are sought back
-        to their first prefetched record, so the next poll brings them again."""
+        """Forget prefetched records of ``partitions`` (about to be sought); the others' partitions still assigned
+        are sought back to their first prefetched record, so the next poll brings them again."""
         if not self.prefetched:
             self.prefetched = None
             return
@@ -708,8 +722,10 @@ class Runner:
                 tp = TopicPartition(r.topic, r.partition)
                 first[tp] = min(first.get(tp, r.offset), r.offset)
         self.prefetched = None
+        assigned = self.consumer.assignment()
         for tp, offset in first.items():
-            self.consumer.seek(tp, offset)
+            if tp in assigned:  # one no longer assigned starts at its stored offset wherever it goes next
+                self.consumer.seek(tp, offset)
 
     def _top_up(self, records: list[Any]) -> list[Any]:
         """``records`` and what one more short poll brings. A rebalance inside that poll (the partitions

@@ -108,13 +108,14 @@ class Handler:
         raise AssertionError("no outage here")
 
 
-def runner(consumer: FakeConsumer, stored: dict[int, int] | None = None) -> tuple[Runner, Handler]:
+def runner(consumer: FakeConsumer, stored: dict[int, int] | None = None, *, batch: int = 1) -> tuple[Runner, Handler]:
+    """A runner on fakes; batches of ``batch`` records (a batch that brings as many is full: the runner is behind)."""
     conn = FakeConnection()
     handler = Handler(conn)
     r = Runner(
         conn=conn,  # type: ignore[arg-type]
         bootstrap="unused:9092",
-        options=ConsumerOptions(topic=TOPIC, group="g", client_id="c", batch_size=100, top_up_after_ms=None),
+        options=ConsumerOptions(topic=TOPIC, group="g", client_id="c", batch_size=batch, top_up_after_ms=None),
         tables=[StoredOffsets(stored or {})],  # type: ignore[list-item]
         handler=handler,
     )
@@ -129,15 +130,16 @@ def test_what_the_prefetch_polled_is_the_next_batch_and_the_broker_is_not_waited
         {TopicPartition(TOPIC, 0): [record(0, 2)], TopicPartition(TOPIC, 1): [record(1, 0)]},
         {},
     )
-    r, handler = runner(consumer)
+    r, handler = runner(consumer, batch=2)
 
-    r.poll_once()
-    r.poll_once()
+    first = r.poll_once()
+    second = r.poll_once()
 
     assert handler.batches == [[(0, 0), (0, 1)], [(0, 2), (1, 0)]]
     assert handler.ahead[0] == [(0, 2), (1, 0)]
+    assert first is not None and second is not None and (first.prefetched, second.prefetched) == (False, True)
     # the first poll waits as configured; the prefetches (one per batch) never wait; the second batch was no poll
-    assert consumer.asked == [(r.options.poll_timeout_ms, 100), (0, 100), (0, 100)]
+    assert consumer.asked == [(r.options.poll_timeout_ms, 2), (0, 2), (0, 2)]
     assert r.prefetched == []  # the second batch's prefetch brought nothing: the next batch polls as usual
 
 
@@ -149,7 +151,20 @@ def test_an_empty_prefetch_leaves_the_next_batch_to_the_usual_poll() -> None:
     r.poll_once()
 
     assert handler.batches == [[(0, 0)], [(0, 1)]]
-    assert consumer.asked[2] == (r.options.poll_timeout_ms, 100)
+    assert consumer.asked[2] == (r.options.poll_timeout_ms, 1)
+
+
+def test_under_a_light_load_nothing_is_prefetched() -> None:
+    """A batch that is not a full one: nothing more is waiting. A poll now would only hold back its commit."""
+    consumer = FakeConsumer({TopicPartition(TOPIC, 0): [record(0, 0)]}, {TopicPartition(TOPIC, 0): [record(0, 1)]})
+    r, handler = runner(consumer, batch=100)
+
+    first = r.poll_once()
+    second = r.poll_once()
+
+    assert handler.ahead == [[], []] and first is not None and second is not None
+    assert not first.prefetched and not second.prefetched
+    assert consumer.asked == [(r.options.poll_timeout_ms, 100), (r.options.poll_timeout_ms, 100)]
 
 
 def test_a_rebalance_in_the_prefetch_waits_for_the_batch_and_its_partitions_start_at_the_stored_offsets() -> None:
@@ -196,6 +211,21 @@ def test_records_prefetched_of_partitions_not_sought_are_sought_back_to_be_polle
 
     assert r.prefetched is None
     assert sorted(consumer.seeks) == [(1, 7), (2, 2)]  # partition 1 back to its first prefetched record
+
+
+def test_prefetched_records_of_a_partition_no_longer_assigned_are_only_dropped() -> None:
+    consumer = FakeConsumer(
+        {TopicPartition(TOPIC, 0): [record(0, 0)]},
+        {TopicPartition(TOPIC, 1): [record(1, 7)], TopicPartition(TOPIC, 2): [record(2, 4)]},
+    )
+    r, _ = runner(consumer, stored={0: 1})
+    r.poll_once()
+    consumer.assigned = {TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 2)}  # partition 1 went elsewhere
+
+    r.seek_to_stored([TopicPartition(TOPIC, 0)])
+
+    assert r.prefetched is None
+    assert sorted(consumer.seeks) == [(0, 1), (2, 4)]  # kafka-python refuses a seek of a partition not assigned
 
 
 def test_a_failed_prefetch_leaves_the_batch_alone_and_the_next_batch_polls_as_usual() -> None:
