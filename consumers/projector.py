@@ -47,7 +47,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -251,7 +251,6 @@ class Applier:
         self._payloads: dict[tuple[str, int], bytes] = {}  # folded, written with the part (``_write_runner_rows``)
         self._writes: BatchedWrites | None = None  # the fast path's held projection writes
         self._columns: dict[str, dict[str, str]] = {}  # the projection tables' column types, read once
-        self._meanwhile: Callable[[], Sequence[Any]] | None = None  # ``apply_batch``'s, for the batch in hand
         self._ahead: dict[tuple[str, int, int], tuple[bytes, ProjectedEvent | Exception]] = {}  # ``_decode_ahead``
         for target in self.targets:  # what a projection reads from outside the events, read now (``ready``)
             ready = getattr(target.projection, "ready", None)
@@ -264,15 +263,9 @@ class Applier:
         """The batch and every target's offsets in one transaction (gaps come back in ``gaps``). ``meanwhile``: the
         runner's ``prefetch`` of the next batch, called on the fast path once the batch's last writes are sent:
         while PostgreSQL writes them the next batch is polled and decoded (``_decode_ahead``)."""
-        self._meanwhile = meanwhile
-        try:
-            # every full collection would walk all the cases the fold holds (domain.collector)
-            with fewer_collections():
-                return apply_in_transaction(
-                    self.conn, self.offsets, messages, self._apply, discard=self.discard, log=log
-                )
-        finally:
-            self._meanwhile = None
+        apply = partial(self._apply, meanwhile=meanwhile)
+        with fewer_collections():  # every full collection would walk all the cases the fold holds (domain.collector)
+            return apply_in_transaction(self.conn, self.offsets, messages, apply, discard=self.discard, log=log)
 
     def discard(self) -> None:
         """Forget the folded state: it may hold what a roll-back undid, or cases now another runner's."""
@@ -281,10 +274,16 @@ class Applier:
         self._ahead.clear()
 
     def _apply(
-        self, cur: psycopg.Cursor[Any], messages: Sequence[Message], stored: list[dict[int, int]], *, careful: bool
+        self,
+        cur: psycopg.Cursor[Any],
+        messages: Sequence[Message],
+        stored: list[dict[int, int]],
+        *,
+        careful: bool,
+        meanwhile: Callable[[], Sequence[Any]] | None = None,
     ) -> BatchResult:
         offsets = {t.schema: s for t, s in zip(self.targets, stored, strict=True)}
-        return self.apply_records(cur, messages, offsets, careful=careful)
+        return self.apply_records(cur, messages, offsets, careful=careful, meanwhile=meanwhile)
 
     def apply_records(
         self,
@@ -293,26 +292,25 @@ class Applier:
         offsets: dict[str, dict[int, int]],
         *,
         careful: bool,
+        meanwhile: Callable[[], Sequence[Any]] | None = None,
     ) -> BatchResult:
         """Apply ``messages`` inside the caller's transaction: each target takes the records at or
         after its offset in ``offsets`` (schema → partition → next offset; a missing one is 0).
-        Writes the case versions and payloads, never the offsets."""
+        Writes the case versions and payloads, never the offsets. ``meanwhile``: ``apply_batch``'s, called on the
+        fast path only."""
         result = BatchResult()
         schemas, case_ids = [t.schema for t in self.targets], sorted({m.case_key for m in messages})
         self._payloads.clear()
-        # the fast path sends the read of the cases, decodes while PostgreSQL answers it, then takes the answer; the
-        # careful one reads first (a failed read then fails before anything else, as always)
-        cases = None if not careful else _Cases.read_all(cur, schemas, case_ids)
+        # the read of the cases is sent, the batch decoded, then the answer taken: on the fast path (a pipeline)
+        # PostgreSQL answers while the batch is decoded; on the careful one the read has run (or failed) at once
         with nullcontext() if careful else self.conn.pipeline():
-            if cases is None:
-                _Cases.send_read(cur, schemas, case_ids)
+            _Cases.send_read(cur, schemas, case_ids)
             # which targets take each record, worked out once per record (it was twice: here and in ``_apply_one``)
             wanted = self._wanted_all(messages, offsets)
             # decoded in a list beside the records (None: no target takes it), not a dict keyed by (partition, offset)
             decoded = [self._decoded_once(m) if w else None for m, w in zip(messages, wanted, strict=True)]
             self._ahead.clear()  # only ever for the batch that follows
-            if cases is None:
-                cases = _Cases.answer(cur, schemas, case_ids)
+            cases = _Cases.answer(cur, schemas, case_ids)
         if not careful:
             self._read_ahead(cur, [e for e in decoded if isinstance(e, ProjectedEvent)], cases)
         # the fast path holds the projections' writes and sends each table's in a few statements at the end
@@ -326,10 +324,9 @@ class Applier:
             if self._writes is not None:
                 self._writes.flush()
             self._write_runner_rows(cur, cases)
-            if not careful and self._meanwhile is not None:
+            if not careful and meanwhile is not None:
                 # the last part is on its way: PostgreSQL writes it while this process does what needs no database
                 # (the next batch polled and decoded), instead of each waiting for the other in turn (ADR 0045)
-                meanwhile, self._meanwhile = self._meanwhile, None
                 self._decode_ahead(meanwhile())
         return result
 
