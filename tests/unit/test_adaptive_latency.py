@@ -6,7 +6,6 @@ publisher prepares a small fresh batch in its own process and hands only big one
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import SimpleNamespace
 from typing import Any
 from uuid import uuid4
 
@@ -16,34 +15,7 @@ from consumers.preparer import Prepared
 from consumers.publisher import Publisher, PublisherOptions
 from consumers.runner import BatchResult, ConsumerOptions, Message, Runner, _Listener
 from kravsak.settings import load_settings, projector_options, publisher_options
-
-TOPIC = "kravsak.case-events"
-
-
-def record(partition: int, offset: int) -> Any:
-    return SimpleNamespace(topic=TOPIC, partition=partition, offset=offset, key=b"case", value=b"v", headers=[])
-
-
-class FakeConsumer:
-    """Hands out the prepared polls in turn; ``during`` runs inside a poll (a rebalance's callbacks)."""
-
-    def __init__(self, *polls: dict[TopicPartition, list[Any]]) -> None:
-        self.polls = list(polls)
-        self.asked: list[tuple[int, int]] = []  # (timeout_ms, max_records) of each poll
-        self.during: dict[int, Any] = {}
-        self.assigned = {TopicPartition(TOPIC, p) for p in range(3)}
-
-    def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
-        self.asked.append((timeout_ms, max_records))
-        if len(self.asked) in self.during:
-            self.during[len(self.asked)]()
-        return self.polls.pop(0) if self.polls else {}
-
-    def assignment(self) -> set[TopicPartition]:
-        return self.assigned
-
-    def commit_async(self, offsets: Any) -> None:
-        pass
+from tests.support.fake_consumer import TOPIC, FakeConsumer, record
 
 
 class Handler:

@@ -7,50 +7,15 @@ while it waits, and uses what it decoded only for the very bytes it decoded."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from types import SimpleNamespace
 from typing import Any
 
 from kafka import TopicPartition
 
 from consumers.projector import Applier
 from consumers.runner import BatchResult, ConsumerOptions, Message, Runner, _Listener
-
-TOPIC = "kravsak.case-events"
-
-
-def record(partition: int, offset: int, value: bytes = b"v") -> Any:
-    return SimpleNamespace(topic=TOPIC, partition=partition, offset=offset, key=b"case", value=value, headers=[])
-
-
-class FakeConsumer:
-    """Hands out the prepared polls in turn; ``during`` runs inside a poll (a rebalance's callbacks)."""
-
-    def __init__(self, *polls: dict[TopicPartition, list[Any]]) -> None:
-        self.polls = list(polls)
-        self.asked: list[tuple[int, int]] = []  # (timeout_ms, max_records) of each poll
-        self.during: dict[int, Callable[[], None]] = {}
-        self.assigned = {TopicPartition(TOPIC, p) for p in range(3)}
-        self.seeks: list[tuple[int, int]] = []
-        self.fail_on: int | None = None
-
-    def poll(self, timeout_ms: int, max_records: int) -> dict[TopicPartition, list[Any]]:
-        self.asked.append((timeout_ms, max_records))
-        if len(self.asked) == self.fail_on:
-            raise OSError("broker gone")
-        if len(self.asked) in self.during:
-            self.during[len(self.asked)]()
-        return self.polls.pop(0) if self.polls else {}
-
-    def seek(self, tp: TopicPartition, offset: int) -> None:
-        self.seeks.append((tp.partition, offset))
-
-    def assignment(self) -> set[TopicPartition]:
-        return self.assigned
-
-    def commit_async(self, offsets: Any) -> None:
-        pass
+from tests.support.fake_consumer import TOPIC, FakeConsumer, record
 
 
 class StoredOffsets:
