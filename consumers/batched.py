@@ -428,6 +428,16 @@ def _joined(values: Sequence[Any]) -> str | list[str | None]:
     return [_text(v) for v in values]
 
 
+def array_parameter(values: Sequence[Any], kind: str, placeholder: str = "%b") -> tuple[str, str | list[str | None]]:
+    """A column of values as ONE statement parameter, and the SQL that reads it back as an array of ``kind``: the
+    values' texts joined into one text and split again in the server (``_joined``: psycopg dumps one string, not an
+    array element by element), or, when a value holds a separator, the list of texts."""
+    joined = _joined(values)
+    if isinstance(joined, str):
+        return f"{_SPLIT.replace('%b', placeholder)}::{kind}[]", joined
+    return f"{placeholder}::text[]::{kind}[]", joined
+
+
 def _items(values: str) -> list[str] | None:
     """The items of a VALUES row (placeholders and plain literals), or None when it is anything else."""
     items: list[str] = []

@@ -55,7 +55,7 @@ import psycopg
 import structlog
 from kafka import KafkaConsumer, TopicPartition
 
-from consumers.batched import BatchedWrites
+from consumers.batched import BatchedWrites, array_parameter
 from consumers.kafka_access import client_args
 from consumers.runner import BatchResult as BatchResult  # re-exported: the projector's batch API
 from consumers.runner import ConsumerOptions, OffsetTable, ParkedTable, Runner, apply_in_transaction
@@ -395,20 +395,31 @@ class Applier:
             self.folder.warm(case_id, [self.decode(p) for p in stored.get(case_id, [])])
 
     def _write_runner_rows(self, cur: psycopg.Cursor[Any], cases: dict[str, _Cases]) -> None:
-        """The folded payloads and each target's new case versions since the last call, one statement each."""
+        """The folded payloads and each target's new case versions since the last call, one statement each. Each
+        column goes as one parameter (``array_parameter``; the payloads as one bytes object and their lengths, cut
+        apart in the server): psycopg dumps a few objects, not an array element by element (ADR 0046)."""
         if self._payloads:
+            ids, versions = zip(*self._payloads, strict=True)
+            payloads = list(self._payloads.values())
+            id_sql, id_param = array_parameter(ids, "text")
+            version_sql, version_param = array_parameter(versions, "bigint")
+            length_sql, length_param = array_parameter(list(map(len, payloads)), "int")
             cur.execute(
-                f'INSERT INTO "{self.cases_schema}".events SELECT * FROM unnest(%b::text[], %b::bigint[], '
-                "%b::bytea[]) ON CONFLICT DO NOTHING",  # binary arrays: no quoting or hex escaping per element
-                ([c for c, _ in self._payloads], [v for _, v in self._payloads], list(self._payloads.values())),
+                f'INSERT INTO "{self.cases_schema}".events (case_id, version, payload) '
+                "SELECT u.c, u.v, substring(%b::bytea FROM (sum(u.l) OVER (ORDER BY u.n) - u.l + 1)::int FOR u.l) "
+                f"FROM unnest({id_sql}, {version_sql}, {length_sql}) WITH ORDINALITY AS u(c, v, l, n) "
+                "ON CONFLICT DO NOTHING",
+                (b"".join(payloads), id_param, version_param, length_param),
             )
             self._payloads.clear()
         for schema, known in cases.items():
             if known.applied:
+                id_sql, id_param = array_parameter(list(known.applied), "text")
+                version_sql, version_param = array_parameter(list(known.applied.values()), "bigint")
                 cur.execute(
-                    f'INSERT INTO "{schema}".case_versions SELECT * FROM unnest(%b::text[], %b::bigint[]) '
+                    f'INSERT INTO "{schema}".case_versions SELECT * FROM unnest({id_sql}, {version_sql}) '
                     "ON CONFLICT (case_id) DO UPDATE SET version = EXCLUDED.version",
-                    (list(known.applied), list(known.applied.values())),
+                    (id_param, version_param),
                 )
                 known.applied.clear()
 
@@ -552,7 +563,8 @@ class _Cases:
         """The statement of ``read_all`` (in a pipeline: sent, its answer taken later by ``answer``)."""
         # planned each time (not prepared): a generic plan made while the tables were small scans them whole
         # once they have grown, comparing every row with every case id (ADR 0037)
-        cur.execute(cases_statement(tuple(schemas)), {"ids": case_ids}, prepare=False)
+        ids_sql, ids = array_parameter(case_ids, "text", "%(ids)b")
+        cur.execute(cases_statement(tuple(schemas), ids_sql), {"ids": ids}, prepare=False)
 
     @classmethod
     def answer(cls, cur: psycopg.Cursor[Any], schemas: list[str], case_ids: list[str]) -> dict[str, _Cases]:
@@ -576,20 +588,18 @@ class _Cases:
 
 
 @lru_cache(maxsize=64)
-def cases_statement(schemas: tuple[str, ...]) -> str:
-    """Per schema (by its index) the applied version of each case in ``%(ids)b``, and its parked cases
-    with a NULL version."""
+def cases_statement(schemas: tuple[str, ...], ids: str = "%(ids)b::text[]") -> str:
+    """Per schema (by its index) the applied version of each case in ``ids`` (SQL of a text array: the parameter
+    ``%(ids)b`` as read by ``array_parameter``), and its parked cases with a NULL version."""
     parts = []
     for i, schema in enumerate(schemas):
         # one index probe per id (LATERAL … OFFSET 0 keeps it a nested loop): with a batch's ~2 000 ids the planner
         # chose a scan of the whole table, which grew with every batch applied (ADR 0038)
         parts.append(
-            f"SELECT {i}, c.case_id, v.version FROM (SELECT DISTINCT unnest(%(ids)b::text[])) AS c(case_id) "
+            f"SELECT {i}, c.case_id, v.version FROM (SELECT DISTINCT unnest({ids})) AS c(case_id) "
             f'CROSS JOIN LATERAL (SELECT version FROM "{schema}".case_versions WHERE case_id = c.case_id OFFSET 0) AS v'
         )
-        parts.append(
-            f'SELECT DISTINCT {i}, case_id, NULL::bigint FROM "{schema}".parked WHERE case_id = ANY(%(ids)b::text[])'
-        )
+        parts.append(f'SELECT DISTINCT {i}, case_id, NULL::bigint FROM "{schema}".parked WHERE case_id = ANY({ids})')
     return " UNION ALL ".join(parts)
 
 

@@ -93,6 +93,9 @@ def test_writes_sent_in_parts_leave_what_one_send_leaves(
     assert at_the_end["ledger.claims"] and at_the_end["ledger.postings"] and at_the_end["audit.steps"]
     assert len(at_the_end["cases.events"]) == len(messages)  # every folded payload kept, each once
     assert in_parts == at_the_end
+    with psycopg.connect(pg_dsn) as conn:  # each payload cut out of the part's one bytes parameter whole
+        stored = conn.execute(f'SELECT payload FROM "{projector.cases_schema_for(parts)}".events').fetchall()
+    assert sorted(bytes(payload) for (payload,) in stored) == sorted(m.value for m in messages)
 
 
 def test_a_rebuild_reads_its_records_with_the_collector_s_batch_thresholds(

@@ -12,7 +12,7 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from consumers.batched import BatchedWrites
+from consumers.batched import BatchedWrites, array_parameter
 from domain.application import CollectionApp
 from domain.scenario import Scenario, run_scenario
 from kravsak.bench.workload import workload_app
@@ -127,3 +127,25 @@ def test_a_batch_of_the_standard_workload_goes_out_in_a_few_statements(two_sets:
     assert_same_tables(conn, plain, held)
     assert one_by_one > 3 * len(events) > 3000
     assert sent < 100
+
+
+@pytest.mark.parametrize(
+    ("values", "kind", "joined"),
+    [
+        (["case-1", "case-2", "case-3"], "text", True),
+        ([1, 2, 3_000_000_000], "bigint", True),
+        (["case-1", None, "case-3"], "text", True),
+        (["a\x1fb", "c"], "text", False),  # a value holding the unit separator: sent as the list of texts
+        (["a\x1eb"], "text", False),  # the record separator (NULL's mark) too
+        ([""], "text", False),  # one empty text: ``string_to_array`` would read no value
+        ([], "text", False),
+    ],
+)
+def test_a_column_sent_as_one_parameter_comes_back_as_its_array(
+    pg_dsn: str, values: list[Any], kind: str, joined: bool
+) -> None:
+    sql, param = array_parameter(values, kind)
+    assert isinstance(param, str) is joined
+    with psycopg.connect(pg_dsn) as conn:
+        row = conn.execute(f"SELECT {sql}", (param,)).fetchone()
+    assert row is not None and row[0] == values

@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from consumers.batched import array_parameter
 from consumers.projector import cases_statement, ensure_runner_tables
 from domain.application import CollectionApp
 from domain.command_log import PostgresRecorder
@@ -117,9 +118,12 @@ def test_reading_case_versions_reads_one_row_per_case(pg_dsn: str, schema: str) 
                     )
             # as many ids as a batch of 2 000 records has cases: with so many the planner chose a whole-table scan
             ids = ["case-7", f"case-{ROWS}", *(f"new-{i}" for i in range(2000))]
-            query = numbered(cases_statement(tuple(schemas)))
+            # the ids as the projector sends them: one text, split in the server (``array_parameter``)
+            ids_sql, joined = array_parameter(ids, "text", "%(ids)b")
+            assert isinstance(joined, str)
+            query = numbered(cases_statement(tuple(schemas), ids_sql))
             # the projector sends it unprepared (prepare=False): planned for each batch, with the ids in hand
-            read = rows_read(conn, query, ["text[]"], [ids], "case_versions", "force_custom_plan")
+            read = rows_read(conn, query, ["text"], [joined], "case_versions", "force_custom_plan")
             assert read <= 2 * len(schemas), f"{read} rows read for {len(ids)} ids in {len(schemas)} tables"
         finally:
             for s in schemas:
