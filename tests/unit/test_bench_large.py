@@ -20,6 +20,24 @@ def test_growth_is_judged_on_the_cpu_per_event_at_the_large_size_over_the_small(
     assert figure.details["wall_ratio"] == 2.0  # the wall clock's reading, shown beside it
 
 
+def test_the_projection_s_growth_is_its_cpu_per_record_over_the_applying_not_the_runner_s_start() -> None:
+    def projected(records: int, apply_s: float, apply_cpu_us: float, whole_cpu_us: float) -> dict[str, float]:
+        return {
+            "records": records,
+            "apply_seconds": apply_s,
+            "apply_cpu_us_per_record": apply_cpu_us,
+            "cpu_us_per_event_with_children": whole_cpu_us,
+        }
+
+    # 10 000 records: 100 µs each while applying, 114 with the runner's start; a million: 130 either way
+    figure = growth_figure(
+        "project", projected(10_000, 1.0, 100.0, 114.0), projected(10**6, 130.0, 130.0, 130.1), "records"
+    )
+
+    assert figure.value == 130.0 and figure.baseline == 100.0
+    assert figure.ratio == 1.3 and figure.met is False
+
+
 def test_cost_per_event_that_grows_by_half_is_not_flat() -> None:
     figure = growth_figure("publish", stage(10_000, 1.0, 100.0), stage(1_000_000, 100.0, 150.0), "events")
 
