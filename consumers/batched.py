@@ -33,7 +33,7 @@ inside that transaction, which then rolls back as a whole (the ``Applier`` retri
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -163,6 +163,7 @@ class BatchedWrites:
         self._forms: dict[str, _Form | None] = {}
         self._tables: dict[str, _Table] = {}
         self._held: dict[str, _Held] = {}  # statement text -> the rows it holds now (its table's, until ``flush``)
+        self._later: dict[Hashable, Callable[[BatchedWrites], None]] = {}  # ``write_later``: key -> the last write
         self.statements = 0  # statements sent to the database (for the bench and the tests)
 
     # -- the cursor's interface ------------------------------------------------------------------
@@ -187,6 +188,13 @@ class BatchedWrites:
         self.flush()
         self.cur.executemany(query, rows, **kwargs)
         self.statements += 1
+
+    def write_later(self, key: Hashable, write: Callable[[BatchedWrites], None]) -> None:
+        """Hold ``write`` (called with this cursor) until the next ``flush``, in place of the one held under ``key``:
+        of a case's rows that every event writes anew from the case's state (``projections.base.write_latest``) only
+        the last event's write runs, once per part instead of once per event."""
+        self._later.pop(key, None)  # to the end: the writes run in the order of their last events
+        self._later[key] = write
 
     def fetchone(self) -> Any:
         return self.cur.fetchone()
@@ -324,7 +332,12 @@ class BatchedWrites:
     # -- writing -----------------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write everything held: per table its deletes, then its rows, one statement each."""
+        """Write everything held: the writes held for later first (their statements are held in turn), then per
+        table its deletes and its rows, one statement each."""
+        while self._later:  # a write that runs a statement of its own flushes again: it finds none left to run
+            later, self._later = self._later, {}
+            for write in later.values():
+                write(self)
         tables, self._tables = self._tables, {}
         self._held = {}
         for name, table in tables.items():

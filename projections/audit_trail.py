@@ -3,13 +3,15 @@
 Per case, every step in order with its effective and recorded dates, channel, deadline, fee or
 cost, legal basis and rule version; and the findings of the domain's pure audit over the whole
 trail, recomputed after every event so a late fact (an objection received earlier, a payment
-ordered in time, a death) raises findings on steps taken long before.
+ordered in time, a death) raises findings on steps taken long before. (On the projector's fast path, of a case's
+events in one part only the last one's findings are computed and written: each event's replace the one's before.)
 """
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -17,7 +19,7 @@ import orjson
 from psycopg import Cursor
 
 from domain.claim import Claim
-from projections.base import ProjectedEvent, in_schema
+from projections.base import ProjectedEvent, in_schema, write_latest
 
 SKIP_IN_DETAIL = frozenset(
     {
@@ -122,27 +124,34 @@ class AuditTrail:
                 _detail(v),
             ),
         )
-        cur.execute(in_schema(_FINDINGS_DELETE, schema), (event.case_id,))
-        findings = after.audit().findings
-        if findings:
-            cur.executemany(
-                in_schema(_FINDINGS_INSERT, schema),
-                [
-                    (
-                        event.case_id,
-                        i,
-                        after.creditor_id,
-                        after.debtor_id,
-                        after.invoice,
-                        f.command_id,
-                        f.code,
-                        f.severity.value,
-                        f.message,
-                        f.from_day,
-                    )
-                    for i, f in enumerate(findings)
-                ],
-            )
+        # the findings over the whole trail: from the claim's state after its last event, once per part on the fast path
+        write_latest(cur, ("audit", schema, event.case_id), partial(_write_findings, schema, event.case_id, after))
+
+
+def _write_findings(schema: str, case_id: str, after: Claim, cur: Cursor[Any]) -> None:
+    """The claim's findings from its state now (the fold's aggregate, changed in place by its later events), in place
+    of those written before."""
+    cur.execute(in_schema(_FINDINGS_DELETE, schema), (case_id,))
+    findings = after.audit().findings
+    if findings:
+        cur.executemany(
+            in_schema(_FINDINGS_INSERT, schema),
+            [
+                (
+                    case_id,
+                    i,
+                    after.creditor_id,
+                    after.debtor_id,
+                    after.invoice,
+                    f.command_id,
+                    f.code,
+                    f.severity.value,
+                    f.message,
+                    f.from_day,
+                )
+                for i, f in enumerate(findings)
+            ],
+        )
 
 
 def _rows(cur: Cursor[Any]) -> list[dict[str, Any]]:

@@ -38,6 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import partial
 from typing import Any, NamedTuple
 
 from psycopg import Cursor
@@ -46,7 +47,7 @@ from domain.claim import Claim, accrued_interest, claim_status
 from domain.money import ZERO, fmt, to_cents
 from domain.rules import rules_for
 from domain.suspense import Suspense, SuspenseItem
-from projections.base import ProjectedEvent, ident, in_schema
+from projections.base import ProjectedEvent, ident, in_schema, write_latest
 
 PARTS = ("principal", "interest", "fees", "costs")
 RAISE = {"principal": "income.principal", "interest": "income.interest", "fees": "income.fees", "costs": "outlay.costs"}
@@ -305,38 +306,9 @@ class Ledger:
                     for p in postings
                 ],
             )
-        acc = after.account
-        cur.execute(
-            in_schema(_CLAIMS_UPSERT, schema),
-            (  # in the order of _CLAIM_COLUMNS
-                event.case_id,
-                after.creditor_id,
-                after.debtor_id,
-                after.invoice,
-                after.jurisdiction.value,
-                after.currency,
-                after.claim_type,
-                after.due,
-                after.effective_due,
-                acc.principal,
-                acc.principal_outstanding,
-                acc.interest_exact,
-                acc.interest_through,
-                acc.fees,
-                acc.costs,
-                acc.total_paid,
-                acc.surplus,
-                after.written_off_amount,
-                after.write_off_reason,
-                after.closed_on,
-                after.closed_on is not None and acc.balance() == 0,
-                after.stage.value,
-                after.disputed,
-                after.limitation_date,
-                after.kid,
-                event.position,
-                after.written_down_in_accounts,
-            ),
+        # the claim's row: written from the claim's state after its last event, once per part on the fast path
+        write_latest(
+            cur, ("ledger", schema, event.case_id), partial(_write_claim, schema, event.case_id, event.position, after)
         )
 
     @staticmethod
@@ -362,6 +334,44 @@ class Ledger:
                  item.ordered, item.received_on, item.source, item.allocated_to, item.allocated_on, after.currency,
                  event.position, item.refunded_on),
             )  # fmt: skip
+
+
+def _write_claim(schema: str, case_id: str, position: int, after: Claim, cur: Cursor[Any]) -> None:
+    """The claim's row from its state now (the fold's aggregate, changed in place by its later events): every column
+    DO UPDATE does not set is one no event after the claim's first changes (``_CLAIM_FIXED``)."""
+    acc = after.account
+    cur.execute(
+        in_schema(_CLAIMS_UPSERT, schema),
+        (  # in the order of _CLAIM_COLUMNS
+            case_id,
+            after.creditor_id,
+            after.debtor_id,
+            after.invoice,
+            after.jurisdiction.value,
+            after.currency,
+            after.claim_type,
+            after.due,
+            after.effective_due,
+            acc.principal,
+            acc.principal_outstanding,
+            acc.interest_exact,
+            acc.interest_through,
+            acc.fees,
+            acc.costs,
+            acc.total_paid,
+            acc.surplus,
+            after.written_off_amount,
+            after.write_off_reason,
+            after.closed_on,
+            after.closed_on is not None and acc.balance() == 0,
+            after.stage.value,
+            after.disputed,
+            after.limitation_date,
+            after.kid,
+            position,
+            after.written_down_in_accounts,
+        ),
+    )
 
 
 # --- queries -------------------------------------------------------------------------------------

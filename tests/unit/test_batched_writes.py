@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from consumers.batched import BatchedWrites
+from projections.base import write_latest
 
 TYPES = {
     '"s".claims': [("case_id", "text"), ("creditor", "text"), ("stage", "text")],
@@ -159,3 +160,51 @@ def test_a_row_of_many_with_a_value_not_written_as_text_runs_as_it_is_in_its_tur
     writes.flush()
     assert read(cur.sent[-1][1][0]) == ["c3"]
     assert len(cur.sent) == 3
+
+
+def test_a_write_held_for_later_runs_once_per_key_the_last_one_at_the_flush() -> None:
+    cur = Recording()
+    writes = held(cur)
+    ran: list[str] = []
+
+    def claim_row(stage: str) -> Any:
+        def write(c: Any) -> None:
+            ran.append(stage)
+            c.execute(UPSERT, ("c1", "4601", stage))
+
+        return write
+
+    writes.write_later(("ledger", "c1"), claim_row("invoiced"))
+    writes.write_later(("ledger", "c1"), claim_row("reminded"))
+    writes.write_later(("ledger", "c2"), lambda c: c.execute(UPSERT, ("c2", "4601", "invoiced")))
+    assert cur.sent == [] and ran == []  # nothing before the flush
+    writes.flush()
+    assert ran == ["reminded"]  # the key's last write only
+    ((query, columns),) = cur.sent  # the writes' rows held in turn and sent in the same flush: one statement
+    assert query.startswith('INSERT INTO "s".claims') and [read(c) for c in columns] == [
+        ["c1", "c2"],
+        ["4601", "4601"],
+        ["reminded", "invoiced"],
+    ]
+    writes.flush()
+    assert ran == ["reminded"] and len(cur.sent) == 1  # run once: a flush forgets them
+
+
+def test_a_write_held_for_later_that_runs_a_statement_of_its_own_keeps_the_order() -> None:
+    cur = Recording()
+    writes = held(cur)
+    writes.write_later("a", lambda c: c.execute(UPSERT, ("c1", "4601", "invoiced")))
+    writes.write_later("b", lambda c: c.execute('UPDATE "s".claims SET stage = %s', ("closed",)))
+    writes.flush()
+    assert [q.split()[0] for q, _ in cur.sent] == ["INSERT", "UPDATE"]  # the held row first, then the update
+
+
+def test_write_latest_runs_at_once_on_a_cursor_that_holds_nothing() -> None:
+    cur = Recording()
+    write_latest(cur, "k", lambda c: c.execute("SELECT 1"))
+    assert cur.sent == [("SELECT 1", None)]
+    writes = held(cur)
+    write_latest(writes, "k", lambda c: c.execute("SELECT 2"))
+    assert len(cur.sent) == 1  # held until the flush
+    writes.flush()
+    assert cur.sent[-1] == ("SELECT 2", None)
