@@ -14,17 +14,16 @@ of its case changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from psycopg import Cursor, sql
 
 
-@dataclass(frozen=True, slots=True)
-class ProjectedEvent:
-    """One case event as projections see it: the Avro envelope plus the domain values."""
+class ProjectedEvent(NamedTuple):
+    """One case event as projections see it: the Avro envelope plus the domain values. A named tuple, not a frozen
+    dataclass: as immutable, and made in a quarter of the time (one per record; ADR 0046)."""
 
     event_id: str
     event_type: str  # e.g. "ClaimNoticeSent"
@@ -38,7 +37,7 @@ class ProjectedEvent:
     recorded_at: datetime
     rule_version: str
     currency: str | None
-    values: dict[str, Any] = field(default_factory=dict)  # the event's own fields, as domain values
+    values: dict[str, Any]  # the event's own fields, as domain values
     topic: str = ""
     partition: int = -1
     offset: int = -1
