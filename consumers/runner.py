@@ -72,7 +72,7 @@ from psycopg import sql
 from consumers.heartbeat import Heartbeat
 from consumers.kafka_access import client_args
 from consumers.outages import OUTAGES, Backoff, describe
-from domain.collector import fewer_collections
+from domain.collector import LOOP_THRESHOLDS, fewer_collections
 from domain.errors import ServiceError
 
 Cursor = psycopg.Cursor[Any]
@@ -760,22 +760,23 @@ class Runner:
         stop = stop or threading.Event()
         report = RunReport()
         started = idle_since = time.monotonic()
-        while not stop.is_set():
-            try:
-                result = self.poll_once()
-                self.backoff.reset()
-                self.beat()
-            except OUTAGES as exc:
-                self.ride_out(exc, stop)
-                continue
-            if result is not None:
-                idle_since = time.monotonic()
-                report.add(result)
-                continue
-            if until_caught_up and self.caught_up():
-                break
-            if idle_timeout_s is not None and time.monotonic() - idle_since > idle_timeout_s:
-                break
+        with fewer_collections(LOOP_THRESHOLDS):  # over the whole loop, not batch by batch (domain.collector)
+            while not stop.is_set():
+                try:
+                    result = self.poll_once()
+                    self.backoff.reset()
+                    self.beat()
+                except OUTAGES as exc:
+                    self.ride_out(exc, stop)
+                    continue
+                if result is not None:
+                    idle_since = time.monotonic()
+                    report.add(result)
+                    continue
+                if until_caught_up and self.caught_up():
+                    break
+                if idle_timeout_s is not None and time.monotonic() - idle_since > idle_timeout_s:
+                    break
         report.seconds = time.monotonic() - started
         return report
 
