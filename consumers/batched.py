@@ -342,9 +342,8 @@ class BatchedWrites:
         self._held = {}
         for name, table in tables.items():
             for column, values in table.deletes.items():
-                kind = self._column_types(name)[column]
-                texts = _joined(list(values))  # one text, not an array built value by value (as the rows)
-                array = f"{_SPLIT}::{kind}[]" if isinstance(texts, str) else f"%b::text[]::{kind}[]"
+                # one text, not an array built value by value (as the rows)
+                array, texts = array_parameter(list(values), self._column_types(name)[column])
                 self.cur.execute(f"DELETE FROM {name} WHERE {column} = ANY({array})", (texts,))
                 self.statements += 1
             for held in table.held.values():

@@ -588,7 +588,7 @@ class _Cases:
 
 
 @lru_cache(maxsize=64)
-def cases_statement(schemas: tuple[str, ...], ids: str = "%(ids)b::text[]") -> str:
+def cases_statement(schemas: tuple[str, ...], ids: str) -> str:
     """Per schema (by its index) the applied version of each case in ``ids`` (SQL of a text array: the parameter
     ``%(ids)b`` as read by ``array_parameter``), and its parked cases with a NULL version."""
     parts = []
