@@ -37,7 +37,8 @@ def test_a_runner_polls_with_the_thresholds_raised_as_it_applies() -> None:
     projector had folded; the poll now runs as the apply does, and the thresholds come back after it."""
     from kafka import TopicPartition
 
-    from tests.unit.test_adaptive_latency import TOPIC, FakeConsumer, record, runner
+    from tests.support.fake_consumer import TOPIC, FakeConsumer, record
+    from tests.unit.test_adaptive_latency import runner
 
     seen: list[tuple[int, int, int]] = []
     consumer = FakeConsumer({TopicPartition(TOPIC, 0): [record(0, 0)]}, {})
@@ -70,7 +71,8 @@ def test_a_runner_keeps_its_loop_s_thresholds_between_batches_and_puts_back_what
     every young object (the next batch's, prefetched and decoded): over the run's loop they now stay raised."""
     from kafka import TopicPartition
 
-    from tests.unit.test_adaptive_latency import TOPIC, FakeConsumer, record, runner
+    from tests.support.fake_consumer import TOPIC, FakeConsumer, record
+    from tests.unit.test_adaptive_latency import runner
 
     polled: list[tuple[int, int, int]] = []
     between: list[tuple[int, int, int]] = []
